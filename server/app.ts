@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { pinoHttp } from 'pino-http';
+import { authorize } from './auth/policy.ts';
+import { actorForToken } from './auth/sessions.ts';
+import type { Config } from './config.ts';
+import { AppError } from './errors.ts';
+import { decodeBody } from './http/body.ts';
+import { errorHandler, fromZod, notFound } from './http/problem.ts';
+import type { Route } from './http/route.ts';
+import { auditLogRoutes } from './routes/audit-log.ts';
+import { authRoutes } from './routes/auth.ts';
+import { departmentRoutes } from './routes/departments.ts';
+import { docsRoutes } from './routes/docs.ts';
+import { fundRoutes } from './routes/funds.ts';
+import { healthRoutes } from './routes/health.ts';
+import { journalRoutes } from './routes/journal.ts';
+import { userRoutes } from './routes/users.ts';
+
+export interface AppDeps {
+  db: Knex;
+  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes'>;
+  logger: Logger;
+}
+
+const jsonBody_maxBytes = 1024 * 1024;
+const csvBody_maxBytes = 5 * 1024 * 1024;
+
+/** Every route of the service; the OpenAPI document and the access-matrix test read this list. */
+export function allRoutes(deps: AppDeps): Route[] {
+  const routes: Route[] = [
+    ...healthRoutes(deps.db),
+    ...authRoutes(deps.db, deps.config.tokenTtlHours),
+    ...userRoutes(deps.db),
+    ...departmentRoutes(deps.db),
+    ...auditLogRoutes(deps.db),
+    ...fundRoutes(deps.db),
+    ...journalRoutes(deps.db),
+  ];
+  return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
+}
+
+function authenticate(db: Knex): RequestHandler {
+  return async (req, _res, next) => {
+    const header = req.headers.authorization;
+    if (header === undefined) return next();
+    const m = /^Bearer ([^\s]+)$/i.exec(header);
+    const actor = m ? await actorForToken(db, m[1]!) : null;
+    if (!actor) throw new AppError('UNAUTHENTICATED', 'the token is invalid, expired or revoked; sign in again');
+    req.actor = actor;
+    next();
+  };
+}
+
+/** read body → authenticate → authorize → validate → handle: the same pipeline for every route. */
+function pipeline(db: Knex, r: Route): RequestHandler[] {
+  const { spec } = r;
+  const hasBody = spec.method !== 'get';
+  const readRaw = express.raw({ type: () => true, limit: spec.bodyType === 'csv' ? csvBody_maxBytes : jsonBody_maxBytes });
+  const handle: RequestHandler = async (req, res) => {
+    authorize(req.actor, spec.action);
+    const decoded = hasBody ? decodeBody(req, spec.bodyType ?? 'json') : undefined;
+    req.body = decoded;
+    const input = { params: req.params as unknown, query: req.query as unknown, body: decoded };
+    for (const where of ['params', 'query', 'body'] as const) {
+      const schema = spec[where];
+      if (!schema) continue;
+      // An empty body reads as {} so that a missing field is named rather than the whole body.
+      const parsed = schema.safeParse(where === 'body' && decoded === undefined ? {} : input[where]);
+      if (!parsed.success) throw fromZod(parsed.error, where);
+      input[where] = parsed.data;
+    }
+    await r.handler(req, res, input);
+  };
+  return [...(hasBody ? [readRaw] : []), authenticate(db), handle];
+}
+
+/** Builds the Express app; never listens, so tests can drive it without a port. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const id = randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(helmet());
+  for (const r of allRoutes(deps)) app[r.spec.method](r.spec.path, ...pipeline(deps.db, r));
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}
+

@@ -1,0 +1,52 @@
+import type { Knex } from 'knex';
+import type { RequestContext } from '../http/context.ts';
+
+export interface AuditEvent {
+  action: string;
+  objectType?: string;
+  objectId?: string | number | null;
+  before?: unknown;
+  after?: unknown;
+}
+
+/** Appends one event, inside the caller's transaction so the event and the change commit together. */
+export async function recordAudit(db: Knex, ctx: RequestContext, event: AuditEvent): Promise<void> {
+  await db('audit_log').insert({
+    actor_id: ctx.actor?.id ?? null,
+    actor_username: ctx.actor?.username ?? null,
+    actor_role: ctx.actor?.role ?? null,
+    action: event.action,
+    object_type: event.objectType ?? null,
+    object_id: event.objectId == null ? null : String(event.objectId),
+    request_id: ctx.requestId,
+    ip: ctx.ip,
+    before: event.before === undefined ? null : JSON.stringify(event.before),
+    after: event.after === undefined ? null : JSON.stringify(event.after),
+  });
+}
+
+export interface AuditFilter {
+  actor_id?: string;
+  action?: string;
+  object_type?: string;
+  object_id?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+export async function listAudit(db: Knex, f: AuditFilter) {
+  const limit = f.limit ?? 100;
+  const q = db('audit_log').orderBy('id', 'desc').limit(limit + 1);
+  if (f.actor_id) q.where('actor_id', f.actor_id);
+  if (f.action) q.where('action', f.action);
+  if (f.object_type) q.where('object_type', f.object_type);
+  if (f.object_id) q.where('object_id', f.object_id);
+  if (f.from) q.where('at', '>=', f.from);
+  if (f.to) q.where('at', '<', f.to);
+  if (f.cursor) q.where('id', '<', f.cursor);
+  const rows = await q;
+  const items = rows.slice(0, limit);
+  return { items, next_cursor: rows.length > limit ? String(items[items.length - 1].id) : null };
+}

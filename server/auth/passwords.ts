@@ -1,0 +1,38 @@
+import argon2 from 'argon2';
+import { AppError } from '../errors.ts';
+
+// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
+const options = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export function hashPassword(password: string): Promise<string> {
+  return argon2.hash(password, options);
+}
+
+export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+  try {
+    return await argon2.verify(hash, password);
+  } catch {
+    return false;
+  }
+}
+
+// Verifying against this when the user does not exist keeps the answer time the same.
+const decoyHash = hashPassword('decoy password that never matches');
+
+export async function burnVerification(password: string): Promise<void> {
+  await verifyPassword(await decoyHash, password);
+}
+
+/** Returns the reason a password is refused, or null when it meets the policy. */
+export function passwordProblem(password: string, username: string): string | null {
+  if (password.length < 10) return 'must be at least 10 characters long';
+  if (password.length > 256) return 'must be at most 256 characters long';
+  if (/^[0-9]+$/.test(password)) return 'must not consist of digits only';
+  if (password.toLowerCase() === username.toLowerCase()) return 'must not be the username';
+  return null;
+}
+
+export function assertPasswordPolicy(password: string, username: string): void {
+  const problem = passwordProblem(password, username);
+  if (problem) throw new AppError('WEAK_PASSWORD', `password ${problem}`, [{ field: 'password', message: problem }]);
+}

@@ -1,0 +1,47 @@
+import { AppError } from '../errors.ts';
+import type { Actor, Role } from './roles.ts';
+
+const everyone: Role[] = ['admin', 'accountant', 'department', 'auditor'];
+
+/**
+ * The one access policy: role × action. Every route names its action; a route whose action is
+ * missing here does not compile. `public` needs no sign-in. Department-owned data is further
+ * scoped to the caller's own department by `scope.ts`.
+ */
+export const permissions = {
+  'health.read': 'public',
+  'docs.read': 'public',
+  'auth.login': 'public',
+  'auth.logout': everyone,
+  'auth.me': everyone,
+  'users.create': ['admin'],
+  'users.list': ['admin'],
+  'users.update': ['admin'],
+  'departments.create': ['admin', 'accountant'],
+  'departments.import': ['admin', 'accountant'],
+  'departments.list': everyone,
+  'departments.read': everyone,
+  'audit.read': ['admin', 'auditor'],
+  'funds.create': ['accountant'],
+  'funds.list': ['admin', 'accountant', 'auditor'],
+  'funds.read': ['admin', 'accountant', 'auditor'],
+  'ledger.post': ['accountant'],
+  'ledger.read': ['accountant', 'auditor'],
+} as const satisfies Record<string, Role[] | 'public'>;
+
+export type Action = keyof typeof permissions;
+
+export function isPublic(action: Action): boolean {
+  return permissions[action] === 'public';
+}
+
+export function allows(role: Role, action: Action): boolean {
+  const allowed = permissions[action];
+  return allowed !== 'public' && (allowed as readonly Role[]).includes(role);
+}
+
+export function authorize(actor: Actor | undefined, action: Action): void {
+  if (isPublic(action)) return;
+  if (!actor) throw new AppError('UNAUTHENTICATED');
+  if (!allows(actor.role, action)) throw new AppError('FORBIDDEN', `a ${actor.role} may not ${action}`);
+}

@@ -1,0 +1,18 @@
+import type { Knex } from 'knex';
+import { AppError } from '../errors.ts';
+import type { Actor } from './roles.ts';
+
+/**
+ * Department-owned data: a department user sees only its own. Every query of such data goes
+ * through here, so another department's object is simply not found (404), never forbidden.
+ */
+export function scopeToOwnDepartment<T extends Knex.QueryBuilder>(query: T, actor: Actor, column: string): T {
+  if (actor.role === 'department') query.where(column, actor.departmentId);
+  return query;
+}
+
+export function assertOwnDepartment(actor: Actor, departmentId: string, what = 'department'): void {
+  if (actor.role === 'department' && actor.departmentId !== String(departmentId)) {
+    throw new AppError('NOT_FOUND', `${what} not found`);
+  }
+}

@@ -1,0 +1,39 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  logLevel: string;
+  uploadMaxBytes: number;
+  tokenTtlHours: number;
+  bootstrapAdminPassword: string | undefined;
+  poolMax: number;
+  statementTimeoutMs: number;
+}
+
+function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return Number(raw);
+}
+
+/** Reads the environment once, at start-up; a bad value stops the service with a clear message. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: intFrom(env, 'PORT', 3000),
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: resolve(env.DATA_DIR || './data'),
+    embeddedPgPort: intFrom(env, 'EMBEDDED_PG_PORT', 54329),
+    logLevel: env.LOG_LEVEL || 'info',
+    uploadMaxBytes: intFrom(env, 'UPLOAD_MAX_BYTES', 10 * 1024 * 1024),
+    tokenTtlHours: intFrom(env, 'TOKEN_TTL_HOURS', 8),
+    bootstrapAdminPassword: env.BOOTSTRAP_ADMIN_PASSWORD || undefined,
+    // Four connections per core keep PostgreSQL busy without thrashing; the ledger serialises per fund anyway.
+    poolMax: intFrom(env, 'DB_POOL_MAX', Math.max(4, availableParallelism() * 4)),
+    statementTimeoutMs: intFrom(env, 'DB_STATEMENT_TIMEOUT_MS', 30_000),
+  };
+}

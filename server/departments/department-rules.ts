@@ -1,0 +1,63 @@
+import { parse } from 'csv-parse/sync';
+import { z } from 'zod';
+import type { FieldError } from '../errors.ts';
+
+export const departmentStatuses = ['not_started', 'procuring', 'awaiting_funds', 'completed'] as const;
+
+export const departmentFields = {
+  code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 letters, digits, "-" or "_"'),
+  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  group: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'must be a lower-case group name such as "government"'),
+  status: z.enum(departmentStatuses, { error: `must be one of ${departmentStatuses.join(', ')}` }),
+  note: z.string().max(1000, 'must be at most 1000 characters'),
+};
+
+export const csvRow = z.object({
+  code: departmentFields.code,
+  name: departmentFields.name,
+  group: departmentFields.group,
+  status: departmentFields.status,
+  note: departmentFields.note,
+});
+
+export type DepartmentRow = z.output<typeof csvRow>;
+
+const csvColumns = ['code', 'name', 'group', 'status', 'note'];
+
+/** Reads the units CSV (columns of data/units-2011.csv). Any bad line refuses the whole file. */
+export function parseDepartmentsCsv(text: string): { rows: DepartmentRow[]; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  let records: string[][];
+  try {
+    records = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, trim: true });
+  } catch (e) {
+    return { rows: [], errors: [{ field: 'file', message: `not readable as CSV: ${(e as Error).message}` }] };
+  }
+  const header = records[0];
+  if (!header || header.join(',') !== csvColumns.join(',')) {
+    return { rows: [], errors: [{ field: 'line 1', message: `the header must be exactly ${csvColumns.join(',')}` }] };
+  }
+  const rows: DepartmentRow[] = [];
+  const seen = new Map<string, number>();
+  records.slice(1).forEach((record, i) => {
+    const line = i + 2;
+    if (record.length !== csvColumns.length) {
+      errors.push({ field: `line ${line}`, message: `has ${record.length} columns, expected ${csvColumns.length}` });
+      return;
+    }
+    const parsed = csvRow.safeParse(Object.fromEntries(csvColumns.map((c, j) => [c, record[j]])));
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) errors.push({ field: `line ${line}`, message: `${issue.path.join('.')} ${issue.message}` });
+      return;
+    }
+    const earlier = seen.get(parsed.data.code);
+    if (earlier) {
+      errors.push({ field: `line ${line}`, message: `code ${parsed.data.code} already appears on line ${earlier}` });
+      return;
+    }
+    seen.set(parsed.data.code, line);
+    rows.push(parsed.data);
+  });
+  if (rows.length === 0 && errors.length === 0) errors.push({ field: 'file', message: 'has no units' });
+  return { rows, errors };
+}

@@ -1,0 +1,91 @@
+import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
+import { scopeToOwnDepartment } from '../auth/scope.ts';
+import type { Actor } from '../auth/roles.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { AppError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+import { parseDepartmentsCsv, type DepartmentRow } from './department-rules.ts';
+
+const columns = ['id', 'code', 'name', 'group', 'status', 'note', 'created_at', 'updated_at'];
+
+export function departmentView(row: Record<string, unknown>) {
+  return {
+    id: String(row.id),
+    code: String(row.code),
+    name: String(row.name),
+    group: String(row.group),
+    status: String(row.status),
+    note: String(row.note ?? ''),
+    created_at: (row.created_at as Date).toISOString(),
+    updated_at: (row.updated_at as Date).toISOString(),
+  };
+}
+
+export interface NewDepartment {
+  code: string;
+  name: string;
+  group: string;
+  status?: DepartmentRow['status'] | undefined;
+  note?: string | undefined;
+}
+
+export async function createDepartment(db: Knex, ctx: RequestContext, input: NewDepartment) {
+  return inTransaction(db, async (trx) => {
+    const [row] = await trx('departments')
+      .insert({ code: input.code, name: input.name, group: input.group, status: input.status ?? 'not_started', note: input.note ?? '' })
+      .returning(columns);
+    const department = departmentView(row);
+    await recordAudit(trx, ctx, { action: 'department.create', objectType: 'department', objectId: department.id, after: department });
+    return department;
+  });
+}
+
+export async function listDepartments(db: Knex, actor: Actor, f: { limit: number; cursor?: string | undefined; group?: string | undefined; status?: string | undefined }) {
+  const q = scopeToOwnDepartment(db('departments').select(columns).orderBy('id').limit(f.limit + 1), actor, 'id');
+  if (f.cursor) q.where('id', '>', f.cursor);
+  if (f.group) q.where('group', f.group);
+  if (f.status) q.where('status', f.status);
+  const rows = (await q).map(departmentView);
+  const items = rows.slice(0, f.limit);
+  return { items, next_cursor: rows.length > f.limit ? items[items.length - 1]!.id : null };
+}
+
+export async function getDepartment(db: Knex, actor: Actor, id: string) {
+  const row = await scopeToOwnDepartment(db('departments').where({ id }), actor, 'id').first(columns);
+  if (!row) throw new AppError('NOT_FOUND', 'department not found');
+  return departmentView(row);
+}
+
+/** Creates or updates units by code; all or nothing. */
+export async function importDepartments(db: Knex, ctx: RequestContext, csv: string) {
+  const { rows, errors } = parseDepartmentsCsv(csv);
+  if (errors.length) throw new AppError('CSV_INVALID', `${errors.length} problem(s) in the file; nothing was imported`, errors);
+  return inTransaction(db, async (trx) => {
+    const existing = new Map<string, Record<string, unknown>>(
+      (await trx('departments').whereIn('code', rows.map((r) => r.code)).forUpdate().select(columns)).map((r) => [r.code, r]),
+    );
+    let created = 0;
+    let updated = 0;
+    for (const chunk of chunks(rows, 1000)) {
+      const written = await trx('departments')
+        .insert(chunk.map((r) => ({ code: r.code, name: r.name, group: r.group, status: r.status, note: r.note })))
+        .onConflict('code')
+        .merge(['name', 'group', 'status', 'note', 'updated_at'])
+        .returning(columns);
+      for (const row of written) {
+        const before = existing.get(row.code);
+        if (before) updated++;
+        else created++;
+      }
+    }
+    await recordAudit(trx, ctx, { action: 'department.import', objectType: 'department', after: { created, updated, codes: rows.length } });
+    return { created, updated };
+  });
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,62 @@
+import type { Request } from 'express';
+import { AppError } from '../errors.ts';
+
+const jsonDepth_max = 32;
+const forbiddenKeys = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Counts bracket nesting outside strings, so hostile nesting is refused before JSON.parse recurses. */
+function nestingDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{' || c === '[') deepest = Math.max(deepest, ++depth);
+    else if (c === '}' || c === ']') depth--;
+  }
+  return deepest;
+}
+
+export function parseJsonBody(raw: string): unknown {
+  if (nestingDepth(raw) > jsonDepth_max) {
+    throw new AppError('MALFORMED_REQUEST', `JSON nested deeper than ${jsonDepth_max} levels`);
+  }
+  try {
+    return JSON.parse(raw, (key, value: unknown) => {
+      if (forbiddenKeys.has(key)) throw new AppError('MALFORMED_REQUEST', `the key "${key}" is not allowed`);
+      return value;
+    });
+  } catch (e) {
+    if (e instanceof AppError) throw e;
+    throw new AppError('MALFORMED_REQUEST', 'the body is not valid JSON');
+  }
+}
+
+function mediaType(req: Request): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** Decodes the raw body read by express.raw according to what the route expects. */
+export function decodeBody(req: Request, expected: 'json' | 'csv'): unknown {
+  const raw: unknown = req.body;
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined;
+  const type = mediaType(req);
+  if (expected === 'csv') {
+    if (type !== 'text/csv') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the file as text/csv');
+    return new TextDecoder('utf-8', { fatal: false }).decode(raw);
+  }
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type)) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new AppError('MALFORMED_REQUEST', 'the body is not valid UTF-8');
+  }
+  return parseJsonBody(text);
+}

@@ -1,0 +1,61 @@
+import { createHash } from 'node:crypto';
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { inTransaction } from '../db/transaction.ts';
+import { AppError } from '../errors.ts';
+import { actorOf } from './context.ts';
+
+export interface Outcome {
+  status: number;
+  body: unknown;
+}
+
+function stableJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+function requestHash(req: Request, body: unknown): string {
+  return createHash('sha256').update(`${req.method} ${req.baseUrl}${req.path}\n${stableJson(body)}`).digest('hex');
+}
+
+function keyOf(req: Request): string | undefined {
+  const key = req.headers['idempotency-key'];
+  if (key === undefined) return undefined;
+  if (typeof key !== 'string' || key.length < 1 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
+    throw new AppError('VALIDATION_FAILED', 'Idempotency-Key must be 1–255 visible ASCII characters', [
+      { field: 'Idempotency-Key', message: 'must be 1–255 visible ASCII characters' },
+    ]);
+  }
+  return key;
+}
+
+/**
+ * Runs a money-moving write once per (user, Idempotency-Key). The key row is written in the same
+ * transaction as the write: a concurrent duplicate waits on it and then replays the stored response.
+ * A failed write stores nothing, so the same key may be retried.
+ */
+export async function runIdempotent(db: Knex, req: Request, res: Response, body: unknown, work: (trx: Knex.Transaction) => Promise<Outcome>): Promise<void> {
+  const key = keyOf(req);
+  const outcome = await inTransaction(db, async (trx) => {
+    if (key === undefined) return { ...(await work(trx)), replayed: false };
+    const userId = actorOf(req).id;
+    const hash = requestHash(req, body);
+    const claimed = await trx('idempotency_keys').insert({ user_id: userId, key, request_hash: hash }).onConflict(['user_id', 'key']).ignore().returning('key');
+    if (claimed.length === 0) {
+      const previous = await trx('idempotency_keys').where({ user_id: userId, key }).first();
+      if (previous.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request');
+      if (previous.status_code == null) throw new AppError('IDEMPOTENCY_KEY_IN_USE');
+      return { status: Number(previous.status_code), body: previous.response as unknown, replayed: true };
+    }
+    const result = await work(trx);
+    await trx('idempotency_keys').where({ user_id: userId, key }).update({ status_code: result.status, response: JSON.stringify(result.body) });
+    return { ...result, replayed: false };
+  });
+  if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  res.status(outcome.status).json(outcome.body);
+}

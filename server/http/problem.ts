@@ -1,0 +1,70 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { ZodError } from 'zod';
+import { translateDbError } from '../db/translate-error.ts';
+import { AppError, errorCatalogue, type ErrorCode, type FieldError } from '../errors.ts';
+
+export function problemType(code: ErrorCode): string {
+  return `/docs#error-${code}`;
+}
+
+export function sendProblem(res: Response, error: AppError): void {
+  for (const [name, value] of Object.entries(error.headers ?? {})) res.setHeader(name, value);
+  res
+    .status(error.status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: problemType(error.code),
+        title: errorCatalogue[error.code].title,
+        status: error.status,
+        code: error.code,
+        detail: error.message,
+        ...(error.errors ? { errors: error.errors } : {}),
+      }),
+    );
+}
+
+export function fromZod(e: ZodError, where: 'body' | 'query' | 'params'): AppError {
+  const errors: FieldError[] = e.issues.map((issue) => ({
+    field: issue.path.length ? issue.path.join('.') : where,
+    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+  }));
+  const detail = errors.map((x) => `${x.field}: ${x.message}`).join('; ');
+  return new AppError('VALIDATION_FAILED', detail, errors);
+}
+
+/** Errors raised by body-parser carry a `type`; map them to the catalogue. */
+function fromBodyParser(e: { type?: string; status?: number }): AppError | undefined {
+  switch (e.type) {
+    case 'entity.too.large':
+      return new AppError('PAYLOAD_TOO_LARGE', 'the request body is larger than allowed');
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content encoding or charset');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return new AppError('MALFORMED_REQUEST', 'the request body could not be read');
+    default:
+      return undefined;
+  }
+}
+
+export const notFound: RequestHandler = () => {
+  throw new AppError('NOT_FOUND', 'no such resource');
+};
+
+export function errorHandler(log: { error(obj: object, msg: string): void }): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const translated = translateDbError(err);
+    const known =
+      translated instanceof AppError
+        ? translated
+        : translated instanceof ZodError
+          ? fromZod(translated, 'body')
+          : fromBodyParser(translated as { type?: string });
+    if (known) return sendProblem(res, known);
+    log.error({ err: translated, requestId: req.id }, 'unexpected error');
+    sendProblem(res, new AppError('INTERNAL', `unexpected error; quote request id ${String(req.id)}`));
+  };
+}

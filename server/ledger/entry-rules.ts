@@ -1,0 +1,100 @@
+import { Decimal } from 'decimal.js';
+import { AppError } from '../errors.ts';
+import type { AccountKind, Book, Side } from './chart.ts';
+import { amount_limit, zero } from './money.ts';
+
+export type EntryKind = 'appropriation' | 'manual' | 'allocation' | 'clawback' | 'disbursement' | 'refund' | 'reversal';
+
+export interface PostingDraft {
+  accountCode: string;
+  side: Side;
+  amount: Decimal;
+}
+
+export interface EntryDraft {
+  date: string;
+  kind: EntryKind;
+  memo: string;
+  documentNo?: string | null;
+  departmentId?: string | null;
+  reversesEntryId?: string | null;
+  postings: PostingDraft[];
+}
+
+export interface AccountState {
+  id: string;
+  code: string;
+  book: Book;
+  normalSide: Side;
+  kind: AccountKind;
+  guarded: boolean;
+  balance: Decimal;
+}
+
+export interface FundTotals {
+  appropriated: Decimal;
+  allocated: Decimal;
+}
+
+export interface PlannedPosting {
+  accountId: string;
+  accountCode: string;
+  side: Side;
+  amount: Decimal;
+  balanceAfter: Decimal;
+}
+
+/** Effect of a posting on its account's balance, in the account's normal-side terms. */
+export function signedEffect(account: Pick<AccountState, 'normalSide'>, side: Side, amount: Decimal): Decimal {
+  return side === account.normalSide ? amount : amount.negated();
+}
+
+/** The shape rules of one entry: ≥ 2 postings, every amount in (0, 10^13), debits = credits in each book. */
+export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, where: string): void {
+  if (draft.postings.length < 2) throw new AppError('UNBALANCED_ENTRY', `${where}: an entry needs at least two postings`);
+  const totals = new Map<Book, { debit: Decimal; credit: Decimal }>();
+  for (const p of draft.postings) {
+    if (!p.amount.isFinite() || p.amount.lte(zero) || p.amount.gte(amount_limit) || p.amount.decimalPlaces() > 2) {
+      throw new AppError('VALIDATION_FAILED', `${where}: every amount must be greater than 0.00 and below 10^13`, [
+        { field: `${where}.postings`, message: 'every amount must be greater than 0.00 and below 10^13' },
+      ]);
+    }
+    const book = books.get(p.accountCode)!;
+    const t = totals.get(book) ?? { debit: zero, credit: zero };
+    t[p.side] = t[p.side].plus(p.amount);
+    totals.set(book, t);
+  }
+  for (const [book, t] of totals) {
+    if (!t.debit.eq(t.credit)) {
+      throw new AppError('UNBALANCED_ENTRY', `${where}: the ${book} book does not balance (debits ${t.debit.toFixed(2)}, credits ${t.credit.toFixed(2)})`);
+    }
+  }
+}
+
+/**
+ * Applies drafts in order to the given account balances: computes each posting's running balance and
+ * refuses the whole set if a guarded account would go below zero or allocation would exceed appropriation.
+ * Mutates `accounts` balances and `totals` to their values after the drafts.
+ */
+export function applyEntries(drafts: EntryDraft[], accounts: Map<string, AccountState>, totals: FundTotals): PlannedPosting[][] {
+  const books = new Map([...accounts].map(([code, a]) => [code, a.book]));
+  return drafts.map((draft, i) => {
+    const where = drafts.length > 1 ? `entries.${i}` : 'entry';
+    checkEntryShape(draft, books, where);
+    const planned = draft.postings.map((p) => {
+      const account = accounts.get(p.accountCode)!;
+      const effect = signedEffect(account, p.side, p.amount);
+      account.balance = account.balance.plus(effect);
+      if (account.guarded && account.balance.isNegative()) {
+        throw new AppError('INSUFFICIENT_BALANCE', `${where}: account ${account.code} would go below zero (to ${account.balance.toFixed(2)})`);
+      }
+      if (account.kind === 'revenue') totals.appropriated = totals.appropriated.plus(effect);
+      if (account.kind === 'expense') totals.allocated = totals.allocated.plus(effect);
+      return { accountId: account.id, accountCode: account.code, side: p.side, amount: p.amount, balanceAfter: account.balance };
+    });
+    if (totals.allocated.gt(totals.appropriated)) {
+      throw new AppError('OVER_APPROPRIATION', `${where}: total allocated would exceed total appropriated by ${totals.allocated.minus(totals.appropriated).toFixed(2)}`);
+    }
+    return planned;
+  });
+}

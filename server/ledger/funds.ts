@@ -1,0 +1,94 @@
+import { Decimal } from 'decimal.js';
+import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { AppError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+import { fundAccounts } from './chart.ts';
+import { formatAmount } from './money.ts';
+
+export interface NewFund {
+  code: string;
+  name: string;
+  fiscal_year: number;
+  document_no: string;
+}
+
+export function fundView(row: Record<string, unknown>, cashBalance: string) {
+  const appropriated = new Decimal(row.appropriated as string);
+  const allocated = new Decimal(row.allocated as string);
+  return {
+    id: String(row.id),
+    code: String(row.code),
+    name: String(row.name),
+    fiscal_year: Number(row.fiscal_year),
+    document_no: String(row.document_no),
+    currency: String(row.currency),
+    appropriated: formatAmount(appropriated),
+    allocated: formatAmount(allocated),
+    disbursed: formatAmount(new Decimal(row.disbursed as string)),
+    available_to_allocate: formatAmount(appropriated.minus(allocated)),
+    cash_balance: cashBalance,
+    entries: Number(row.head_seq),
+    head_hash: String(row.head_hash),
+    created_at: (row.created_at as Date).toISOString(),
+  };
+}
+
+/** Creates the fund and its chart of accounts in one transaction. */
+export async function createFund(db: Knex, ctx: RequestContext, input: NewFund) {
+  return inTransaction(db, async (trx) => {
+    const [row] = await trx('funds').insert({ ...input, created_by: ctx.actor!.id }).returning('*');
+    await trx('accounts').insert(
+      fundAccounts.map((a) => ({ fund_id: row.id, code: a.code, name: a.name, book: a.book, normal_side: a.normalSide, kind: a.kind, guarded: a.guarded })),
+    );
+    const fund = fundView(row, '0.00');
+    await recordAudit(trx, ctx, { action: 'fund.create', objectType: 'fund', objectId: fund.id, after: fund });
+    return fund;
+  });
+}
+
+/** O(1): the fund row carries its running totals, the cash account its balance. */
+export async function getFund(db: Knex, id: string) {
+  const row = await db('funds as f')
+    .join('accounts as a', function () {
+      this.on('a.fund_id', 'f.id').andOnVal('a.code', '1011');
+    })
+    .where('f.id', id)
+    .first('f.*', 'a.balance as cash_balance');
+  if (!row) throw new AppError('NOT_FOUND', 'fund not found');
+  return fundView(row, row.cash_balance);
+}
+
+export async function listFunds(db: Knex, limit: number, cursor?: string) {
+  const q = db('funds as f')
+    .join('accounts as a', function () {
+      this.on('a.fund_id', 'f.id').andOnVal('a.code', '1011');
+    })
+    .orderBy('f.id', 'desc')
+    .limit(limit + 1)
+    .select('f.*', 'a.balance as cash_balance');
+  if (cursor) q.where('f.id', '<', cursor);
+  const rows = (await q).map((r) => fundView(r, r.cash_balance));
+  const items = rows.slice(0, limit);
+  return { items, next_cursor: rows.length > limit ? items[items.length - 1]!.id : null };
+}
+
+export function accountView(r: Record<string, unknown>) {
+  return {
+    id: String(r.id),
+    code: String(r.code),
+    name: String(r.name),
+    book: String(r.book),
+    normal_side: String(r.normal_side),
+    balance: String(r.balance),
+    department_id: r.department_id == null ? null : String(r.department_id),
+    postings: Number(r.posting_count),
+  };
+}
+
+export async function listAccounts(db: Knex, fundId: string) {
+  await getFund(db, fundId);
+  const rows = await db('accounts').where({ fund_id: fundId }).orderBy('code');
+  return rows.map(accountView);
+}

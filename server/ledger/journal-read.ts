@@ -1,0 +1,122 @@
+import type { Knex } from 'knex';
+import { AppError } from '../errors.ts';
+
+export interface JournalFilter {
+  limit: number;
+  cursor?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  kind?: string | undefined;
+  account?: string | undefined;
+  department_id?: string | undefined;
+}
+
+function entryView(e: Record<string, unknown>, postings: Record<string, unknown>[]) {
+  return {
+    id: String(e.id),
+    fund_id: String(e.fund_id),
+    seq: Number(e.seq),
+    date: String(e.entry_date),
+    kind: String(e.kind),
+    memo: String(e.memo),
+    document_no: e.document_no == null ? null : String(e.document_no),
+    department_id: e.department_id == null ? null : String(e.department_id),
+    reverses_entry_id: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
+    reversed_by_entry_id: e.reversed_by_entry_id == null ? null : String(e.reversed_by_entry_id),
+    created_by: String(e.created_by),
+    created_at: (e.created_at as Date).toISOString(),
+    prev_hash: String(e.prev_hash),
+    hash: String(e.hash),
+    postings: postings.map((p) => ({
+      account_code: String(p.code),
+      account_name: String(p.name),
+      book: String(p.book),
+      side: String(p.side),
+      amount: String(p.amount),
+      balance_after: String(p.balance_after),
+    })),
+  };
+}
+
+export type EntryView = ReturnType<typeof entryView>;
+
+function entriesQuery(db: Knex) {
+  return db('journal_entries as e')
+    .leftJoin('journal_entries as r', 'r.reverses_entry_id', 'e.id')
+    .select('e.*', 'r.id as reversed_by_entry_id');
+}
+
+async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promise<EntryView[]> {
+  if (entries.length === 0) return [];
+  const postings = await db('postings as p')
+    .join('accounts as a', 'a.id', 'p.account_id')
+    .whereIn('p.entry_id', entries.map((e) => e.id as string))
+    .orderBy('p.id')
+    .select('p.entry_id', 'p.side', 'p.amount', 'p.balance_after', 'a.code', 'a.name', 'a.book');
+  const byEntry = new Map<string, Record<string, unknown>[]>();
+  for (const p of postings) {
+    const list = byEntry.get(String(p.entry_id)) ?? [];
+    list.push(p);
+    byEntry.set(String(p.entry_id), list);
+  }
+  return entries.map((e) => entryView(e, byEntry.get(String(e.id)) ?? []));
+}
+
+export async function getEntries(db: Knex, ids: string[]): Promise<EntryView[]> {
+  const rows = await entriesQuery(db).whereIn('e.id', ids).orderBy('e.seq');
+  return withPostings(db, rows);
+}
+
+export async function getEntry(db: Knex, id: string): Promise<EntryView> {
+  const [entry] = await getEntries(db, [id]);
+  if (!entry) throw new AppError('NOT_FOUND', 'journal entry not found');
+  return entry;
+}
+
+/** Newest first; the cursor is the last sequence number seen. */
+export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
+  const q = entriesQuery(db).where('e.fund_id', fundId).orderBy('e.seq', 'desc').limit(f.limit + 1);
+  if (f.cursor) q.where('e.seq', '<', f.cursor);
+  if (f.from) q.where('e.entry_date', '>=', f.from);
+  if (f.to) q.where('e.entry_date', '<=', f.to);
+  if (f.kind) q.where('e.kind', f.kind);
+  if (f.department_id) q.where('e.department_id', f.department_id);
+  if (f.account) {
+    q.whereExists(
+      db('postings as p').join('accounts as a', 'a.id', 'p.account_id').whereRaw('p.entry_id = e.id').where('a.code', f.account),
+    );
+  }
+  const rows = await q;
+  const items = await withPostings(db, rows.slice(0, f.limit));
+  return { items, next_cursor: rows.length > f.limit ? String(items[items.length - 1]!.seq) : null };
+}
+
+/** An account's postings with their running balance, newest first. */
+export async function listAccountLedger(db: Knex, fundId: string, code: string, limit: number, cursor?: string) {
+  const account = await db('accounts').where({ fund_id: fundId, code }).first('id', 'code', 'name', 'book', 'normal_side', 'balance');
+  if (!account) throw new AppError('NOT_FOUND', `no account ${code} in this fund`);
+  const q = db('postings as p')
+    .join('journal_entries as e', 'e.id', 'p.entry_id')
+    .where('p.account_id', account.id)
+    .orderBy('p.id', 'desc')
+    .limit(limit + 1)
+    .select('p.id', 'p.side', 'p.amount', 'p.balance_after', 'e.id as entry_id', 'e.seq', 'e.entry_date', 'e.kind', 'e.memo');
+  if (cursor) q.where('p.id', '<', cursor);
+  const rows = await q;
+  const items = rows.slice(0, limit).map((r) => ({
+    posting_id: String(r.id),
+    entry_id: String(r.entry_id),
+    seq: Number(r.seq),
+    date: String(r.entry_date),
+    kind: String(r.kind),
+    memo: String(r.memo),
+    side: String(r.side),
+    amount: String(r.amount),
+    balance_after: String(r.balance_after),
+  }));
+  return {
+    account: { code: account.code, name: account.name, book: account.book, normal_side: account.normal_side, balance: account.balance },
+    items,
+    next_cursor: rows.length > limit ? items[items.length - 1]!.posting_id : null,
+  };
+}

@@ -1,0 +1,12 @@
+import { Decimal } from 'decimal.js';
+
+/** 10^13: amounts have at most 13 integer digits (DESIGN.md "Money"). */
+export const amount_limit = new Decimal('10000000000000');
+
+/** Formats an exact amount with two decimals; an amount with more precision is a bug, not something to round. */
+export function formatAmount(amount: Decimal): string {
+  if (amount.decimalPlaces() > 2) throw new Error(`amount ${amount.toString()} has more than two decimals`);
+  return amount.toFixed(2);
+}
+
+export const zero = new Decimal(0);

@@ -1,0 +1,29 @@
+import { pino } from 'pino';
+import { openDatabase } from '../db/connection.ts';
+import { createApp } from './app.ts';
+import { loadConfig } from './config.ts';
+import { bootstrapAdmin } from './users/users.ts';
+
+const config = loadConfig();
+const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'] });
+const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
+
+const started_ms = Date.now();
+const db = await openDatabase(config, log);
+await bootstrapAdmin(db.knex, config.bootstrapAdminPassword, (line) => process.stdout.write(`${line}\n`));
+const server = createApp({ db: db.knex, config, logger }).listen(config.port, () => {
+  logger.info(`Jiangbu serving on http://localhost:${config.port} (${db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info(`${signal}: stopping`);
+  server.close();
+  server.closeAllConnections();
+  await db.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

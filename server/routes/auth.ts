@@ -1,0 +1,39 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { recordAudit } from '../audit/audit-log.ts';
+import { login } from '../auth/login.ts';
+import { revokeSession } from '../auth/sessions.ts';
+import { actorOf, contextOf } from '../http/context.ts';
+import { route } from '../http/route.ts';
+
+const credentials = z.strictObject({
+  username: z.string().min(1, 'is required').max(64),
+  password: z.string().min(1, 'is required').max(256),
+});
+
+export function authRoutes(db: Knex, tokenTtlHours: number) {
+  return [
+    route(
+      { method: 'post', path: '/api/v1/auth/login', action: 'auth.login', tag: 'auth', summary: 'Sign in; returns an opaque bearer token', body: credentials, responses: { 200: '{token, expires_at, user}', 401: 'INVALID_CREDENTIALS', 429: 'TOO_MANY_ATTEMPTS' } },
+      async (req, res, { body }) => {
+        res.json(await login(db, contextOf(req), body.username, body.password, tokenTtlHours));
+      },
+    ),
+    route(
+      { method: 'post', path: '/api/v1/auth/logout', action: 'auth.logout', tag: 'auth', summary: 'Revoke the token of this request', responses: { 204: 'signed out' } },
+      async (req, res) => {
+        const actor = actorOf(req);
+        await revokeSession(db, actor.sessionId);
+        await recordAudit(db, contextOf(req), { action: 'auth.logout', objectType: 'user', objectId: actor.id });
+        res.status(204).end();
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/auth/me', action: 'auth.me', tag: 'auth', summary: 'Who the token belongs to', responses: { 200: '{id, username, role, department_id}' } },
+      async (req, res) => {
+        const a = actorOf(req);
+        res.json({ id: a.id, username: a.username, role: a.role, department_id: a.departmentId });
+      },
+    ),
+  ];
+}

@@ -1,0 +1,60 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { contextOf } from '../http/context.ts';
+import { runIdempotent } from '../http/idempotency.ts';
+import { route } from '../http/route.ts';
+import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { recordAppropriation } from '../ledger/appropriate.ts';
+import { createFund, getFund, listAccounts, listFunds } from '../ledger/funds.ts';
+
+const fundId = z.strictObject({ id: idParam });
+
+export function fundRoutes(db: Knex) {
+  return [
+    route(
+      {
+        method: 'post', path: '/api/v1/funds', action: 'funds.create', tag: 'funds', summary: 'Create a fund and its chart of accounts',
+        body: z.strictObject({
+          code: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 letters, digits, ".", "_" or "-"'),
+          name: z.string().trim().min(1, 'must not be empty').max(200),
+          fiscal_year: z.number().int().min(1990).max(2200),
+          document_no: z.string().trim().min(1, 'must not be empty').max(100),
+        }),
+        responses: { 201: 'the fund', 409: 'DUPLICATE' },
+      },
+      async (req, res, { body }) => {
+        res.status(201).json(await createFund(db, contextOf(req), body));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds', action: 'funds.list', tag: 'funds', summary: 'List funds, newest first', query: z.strictObject({ limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' } },
+      async (_req, res, { query }) => {
+        res.json(await listFunds(db, query.limit ?? 100, query.cursor));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds/:id', action: 'funds.read', tag: 'funds', summary: 'A fund with appropriated, allocated, disbursed, available_to_allocate, cash_balance', params: fundId, responses: { 200: 'the fund', 404: 'NOT_FOUND' } },
+      async (_req, res, { params }) => {
+        res.json(await getFund(db, params.id));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds/:id/accounts', action: 'ledger.read', tag: 'ledger', summary: "The fund's accounts with book, normal side and balance", params: fundId, responses: { 200: '[account]' } },
+      async (_req, res, { params }) => {
+        res.json(await listAccounts(db, params.id));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/funds/:id/appropriations', action: 'ledger.post', tag: 'ledger', idempotent: true,
+        summary: 'Record an appropriation received (Dr 1011 / Cr 4001; Dr 8001 / Cr 6001)',
+        params: fundId,
+        body: z.strictObject({ amount: money, document_no: z.string().trim().min(1, 'must not be empty').max(100), date: calendarDate, memo: z.string().max(500).optional() }),
+        responses: { 201: 'the journal entry', 422: 'VALIDATION_FAILED' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await recordAppropriation(trx, contextOf(req), params.id, body) }));
+      },
+    ),
+  ];
+}

@@ -1,0 +1,114 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { contextOf } from '../http/context.ts';
+import { runIdempotent } from '../http/idempotency.ts';
+import { route } from '../http/route.ts';
+import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { getFund } from '../ledger/funds.ts';
+import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
+import { recordManualEntries } from '../ledger/manual-entries.ts';
+import { reverseEntry } from '../ledger/reverse-entry.ts';
+import { trialBalance } from '../ledger/trial-balance.ts';
+import { verifyChain } from '../ledger/verify-chain.ts';
+
+const fundId = z.strictObject({ id: idParam });
+const accountCode = z.string().regex(/^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/, 'must be an account code such as 1011 or 2307.XJ031');
+const batch_max = 1000;
+
+const manualEntry = z.strictObject({
+  date: calendarDate,
+  memo: z.string().trim().min(1, 'must say what the entry is for').max(500),
+  document_no: z.string().trim().min(1).max(100).optional(),
+  postings: z
+    .array(z.strictObject({ account_code: accountCode, side: z.enum(['debit', 'credit']), amount: money }))
+    .min(2, 'an entry needs at least two postings')
+    .max(100, 'at most 100 postings per entry'),
+});
+
+const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
+
+export function journalRoutes(db: Knex) {
+  return [
+    route(
+      {
+        method: 'post', path: '/api/v1/funds/:id/journal-entries', action: 'ledger.post', tag: 'ledger', idempotent: true,
+        summary: 'Post a manual entry (postings by account code and side)', params: fundId, body: manualEntry,
+        responses: { 201: 'the journal entry', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => {
+          const [entry] = await recordManualEntries(trx, contextOf(req), params.id, [body]);
+          return { status: 201, body: entry };
+        });
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/funds/:id/journal-entries/batch', action: 'ledger.post', tag: 'ledger', idempotent: true,
+        summary: `Post up to ${batch_max} manual entries, all or nothing`, params: fundId,
+        body: z.strictObject({ entries: z.array(manualEntry).min(1, 'send at least one entry').max(batch_max, `at most ${batch_max} entries`) }),
+        responses: { 201: '{items}', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({
+          status: 201,
+          body: { items: await recordManualEntries(trx, contextOf(req), params.id, body.entries) },
+        }));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/journal-entries/:id/reversal', action: 'ledger.post', tag: 'ledger', idempotent: true,
+        summary: 'Post the mirror entry of an entry, linked to it', params: z.strictObject({ id: idParam }),
+        body: z.strictObject({ date: calendarDate.optional(), memo: z.string().trim().min(1).max(500).optional() }).optional(),
+        responses: { 201: 'the reversal entry', 409: 'ALREADY_REVERSED, CANNOT_REVERSE_REVERSAL or INSUFFICIENT_BALANCE' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await reverseEntry(trx, contextOf(req), params.id, body ?? {}) }));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/journal', action: 'ledger.read', tag: 'ledger', summary: 'Journal entries with postings, newest first',
+        params: fundId,
+        query: z.strictObject({
+          limit: limitParam, cursor: cursorParam, from: calendarDate.optional(), to: calendarDate.optional(),
+          kind: z.enum(entryKinds).optional(), account: accountCode.optional(), department_id: idParam.optional(),
+        }),
+        responses: { 200: '{items, next_cursor}' },
+      },
+      async (_req, res, { params, query }) => {
+        await getFund(db, params.id);
+        res.json(await listJournal(db, params.id, { ...query, limit: query.limit ?? 100 }));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/accounts/:code/ledger', action: 'ledger.read', tag: 'ledger', summary: "An account's postings with running balance, newest first",
+        params: z.strictObject({ id: idParam, code: accountCode }), query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        responses: { 200: '{account, items, next_cursor}' },
+      },
+      async (_req, res, { params, query }) => {
+        res.json(await listAccountLedger(db, params.id, params.code, query.limit ?? 100, query.cursor));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/trial-balance', action: 'ledger.read', tag: 'ledger', summary: 'Trial balance per book, optionally as of a date',
+        params: fundId, query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: '{as_of, books, accounts}' },
+      },
+      async (_req, res, { params, query }) => {
+        res.json(await trialBalance(db, params.id, query.as_of));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/ledger/verify', action: 'ledger.read', tag: 'ledger', summary: 'Recompute the hash chain and stored balances',
+        params: fundId, responses: { 200: '{ok, entries, head_hash, first_bad_seq, bad_accounts}' },
+      },
+      async (_req, res, { params }) => {
+        res.json(await verifyChain(db, params.id));
+      },
+    ),
+  ];
+}

@@ -1,0 +1,44 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { roles } from '../auth/roles.ts';
+import { contextOf } from '../http/context.ts';
+import { route } from '../http/route.ts';
+import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
+import { createUser, listUsers, updateUser } from '../users/users.ts';
+
+export function userRoutes(db: Knex) {
+  return [
+    route(
+      {
+        method: 'post', path: '/api/v1/users', action: 'users.create', tag: 'users', summary: 'Create a user',
+        body: z.strictObject({
+          username: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'must be 3–64 letters, digits, ".", "_" or "-"'),
+          password: z.string().max(256),
+          role: z.enum(roles),
+          department_id: idParam.optional(),
+        }),
+        responses: { 201: 'the user', 409: 'DUPLICATE', 422: 'WEAK_PASSWORD or VALIDATION_FAILED' },
+      },
+      async (req, res, { body }) => {
+        res.status(201).json(await createUser(db, contextOf(req), body));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/users', action: 'users.list', tag: 'users', summary: 'List users', query: z.strictObject({ limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' } },
+      async (_req, res, { query }) => {
+        res.json(await listUsers(db, query.limit ?? 100, query.cursor));
+      },
+    ),
+    route(
+      {
+        method: 'patch', path: '/api/v1/users/:id', action: 'users.update', tag: 'users', summary: 'Disable, enable or reset the password of a user',
+        params: z.strictObject({ id: idParam }),
+        body: z.strictObject({ disabled: z.boolean().optional(), password: z.string().max(256).optional() }),
+        responses: { 200: 'the user', 404: 'NOT_FOUND' },
+      },
+      async (req, res, { params, body }) => {
+        res.json(await updateUser(db, contextOf(req), params.id, body));
+      },
+    ),
+  ];
+}

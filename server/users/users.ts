@@ -1,0 +1,109 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
+import { assertPasswordPolicy, hashPassword } from '../auth/passwords.ts';
+import type { Role } from '../auth/roles.ts';
+import { revokeSessionsOf } from '../auth/sessions.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { AppError, validationError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+
+const publicColumns = ['id', 'username', 'role', 'department_id', 'disabled', 'created_at', 'updated_at'];
+
+export interface UserView {
+  id: string;
+  username: string;
+  role: Role;
+  department_id: string | null;
+  disabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+function view(row: Record<string, unknown>): UserView {
+  return {
+    id: String(row.id),
+    username: String(row.username),
+    role: row.role as Role,
+    department_id: row.department_id == null ? null : String(row.department_id),
+    disabled: Boolean(row.disabled),
+    created_at: (row.created_at as Date).toISOString(),
+    updated_at: (row.updated_at as Date).toISOString(),
+  };
+}
+
+export interface NewUser {
+  username: string;
+  password: string;
+  role: Role;
+  department_id?: string | undefined;
+}
+
+export async function createUser(db: Knex, ctx: RequestContext, input: NewUser): Promise<UserView> {
+  assertPasswordPolicy(input.password, input.username);
+  if (input.role === 'department' && !input.department_id) throw validationError('department_id', 'is required for a department user');
+  if (input.role !== 'department' && input.department_id) throw validationError('department_id', 'only a department user is bound to a department');
+  const passwordHash = await hashPassword(input.password);
+  return inTransaction(db, async (trx) => {
+    if (input.department_id && !(await trx('departments').where({ id: input.department_id }).first('id'))) {
+      throw validationError('department_id', 'no such department');
+    }
+    const [row] = await trx('users')
+      .insert({ username: input.username, password_hash: passwordHash, role: input.role, department_id: input.department_id ?? null })
+      .returning(publicColumns);
+    const user = view(row);
+    await recordAudit(trx, ctx, { action: 'user.create', objectType: 'user', objectId: user.id, after: user });
+    return user;
+  });
+}
+
+export async function listUsers(db: Knex, limit: number, cursor?: string) {
+  const q = db('users').select(publicColumns).orderBy('id').limit(limit + 1);
+  if (cursor) q.where('id', '>', cursor);
+  const rows = (await q).map(view);
+  const items = rows.slice(0, limit);
+  return { items, next_cursor: rows.length > limit ? items[items.length - 1]!.id : null };
+}
+
+export interface UserChange {
+  disabled?: boolean | undefined;
+  password?: string | undefined;
+}
+
+export async function updateUser(db: Knex, ctx: RequestContext, id: string, change: UserChange): Promise<UserView> {
+  const existing = await db('users').where({ id }).first(publicColumns);
+  if (!existing) throw new AppError('NOT_FOUND', 'user not found');
+  if (change.password !== undefined) assertPasswordPolicy(change.password, existing.username);
+  if (change.disabled && ctx.actor?.id === String(id)) throw new AppError('CONFLICT', 'you cannot disable your own account');
+  const passwordHash = change.password === undefined ? undefined : await hashPassword(change.password);
+  return inTransaction(db, async (trx) => {
+    const before = view(await trx('users').where({ id }).forUpdate().first(publicColumns));
+    const [row] = await trx('users')
+      .where({ id })
+      .update({
+        ...(change.disabled === undefined ? {} : { disabled: change.disabled }),
+        ...(passwordHash === undefined ? {} : { password_hash: passwordHash }),
+        updated_at: trx.fn.now(),
+      })
+      .returning(publicColumns);
+    if (change.disabled || passwordHash !== undefined) await revokeSessionsOf(trx, id);
+    const after = view(row);
+    await recordAudit(trx, ctx, {
+      action: 'user.update',
+      objectType: 'user',
+      objectId: id,
+      before,
+      after: { ...after, ...(passwordHash === undefined ? {} : { password_changed: true }) },
+    });
+    return after;
+  });
+}
+
+/** First start with no users: create `admin` from BOOTSTRAP_ADMIN_PASSWORD or a generated password printed once. */
+export async function bootstrapAdmin(db: Knex, configured: string | undefined, print: (line: string) => void): Promise<void> {
+  if (await db('users').first('id')) return;
+  const password = configured ?? randomBytes(12).toString('base64url');
+  await createUser(db, { actor: null, requestId: 'bootstrap', ip: 'local' }, { username: 'admin', password, role: 'admin' });
+  if (configured) print('created user "admin" with the password from BOOTSTRAP_ADMIN_PASSWORD');
+  else print(`created user "admin" with the generated password: ${password}  (shown once; change it after signing in)`);
+}
