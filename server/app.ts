@@ -22,7 +22,7 @@ import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   db: Knex;
-  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes'>;
+  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy'>;
   logger: Logger;
 }
 
@@ -83,6 +83,7 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.set('trust proxy', deps.config.trustProxy);
   app.use(
     pinoHttp({
       logger: deps.logger,

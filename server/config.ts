@@ -12,6 +12,8 @@ export interface Config {
   bootstrapAdminPassword: string | undefined;
   poolMax: number;
   statementTimeoutMs: number;
+  /** Express 'trust proxy': set when behind a reverse proxy, so throttling and the audit log see the client's address. */
+  trustProxy: string | false;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -35,5 +37,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Four connections per core keep PostgreSQL busy without thrashing; the ledger serialises per fund anyway.
     poolMax: intFrom(env, 'DB_POOL_MAX', Math.max(4, availableParallelism() * 4)),
     statementTimeoutMs: intFrom(env, 'DB_STATEMENT_TIMEOUT_MS', 30_000),
+    trustProxy: env.TRUST_PROXY || false,
   };
 }

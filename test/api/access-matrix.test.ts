@@ -1,0 +1,83 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allRoutes } from '../../server/app.ts';
+import type { Role } from '../../server/auth/roles.ts';
+import { makeDepartment, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
+
+/**
+ * Who may call what, written out independently of server/auth/policy.ts. A new route without a
+ * row here fails the first test; a policy that drifts from this table fails the second.
+ */
+const expected: Record<string, Role[] | 'public'> = {
+  'GET /healthz': 'public',
+  'GET /openapi.json': 'public',
+  'GET /docs': 'public',
+  'POST /api/v1/auth/login': 'public',
+  'POST /api/v1/auth/logout': ['admin', 'accountant', 'department', 'auditor'],
+  'GET /api/v1/auth/me': ['admin', 'accountant', 'department', 'auditor'],
+  'POST /api/v1/users': ['admin'],
+  'GET /api/v1/users': ['admin'],
+  'PATCH /api/v1/users/:id': ['admin'],
+  'POST /api/v1/departments': ['admin', 'accountant'],
+  'POST /api/v1/departments/import': ['admin', 'accountant'],
+  'GET /api/v1/departments': ['admin', 'accountant', 'department', 'auditor'],
+  'GET /api/v1/departments/:id': ['admin', 'accountant', 'department', 'auditor'],
+  'GET /api/v1/audit-log': ['admin', 'auditor'],
+  'POST /api/v1/funds': ['accountant'],
+  'GET /api/v1/funds': ['admin', 'accountant', 'auditor'],
+  'GET /api/v1/funds/:id': ['admin', 'accountant', 'auditor'],
+  'GET /api/v1/funds/:id/accounts': ['accountant', 'auditor'],
+  'POST /api/v1/funds/:id/appropriations': ['accountant'],
+  'POST /api/v1/funds/:id/journal-entries': ['accountant'],
+  'POST /api/v1/funds/:id/journal-entries/batch': ['accountant'],
+  'POST /api/v1/journal-entries/:id/reversal': ['accountant'],
+  'GET /api/v1/funds/:id/journal': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/accounts/:code/ledger': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/trial-balance': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/ledger/verify': ['accountant', 'auditor'],
+};
+
+const roles: Role[] = ['admin', 'accountant', 'department', 'auditor'];
+let h: Harness;
+const users = {} as Record<Role, TestUser>;
+
+beforeAll(async () => {
+  h = openHarness();
+  const department = await makeDepartment(h.db);
+  for (const role of roles) users[role] = await makeUser(h.db, role, role === 'department' ? department.id : null);
+});
+afterAll(() => h.close());
+
+const specs = allRoutes({ db: undefined as never, config: { tokenTtlHours: 8, uploadMaxBytes: 1, trustProxy: false }, logger: pino({ level: 'silent' }) }).map((r) => r.spec);
+const concrete = (path: string) => path.replace(':id', '999999999').replace(':code', '1011');
+
+describe('the access matrix', () => {
+  it('has a row for every route, and no row for a route that does not exist', () => {
+    const actual = specs.map((s) => `${s.method.toUpperCase()} ${s.path}`).sort();
+    expect(actual).toEqual(Object.keys(expected).sort());
+  });
+
+  for (const [key, allowed] of Object.entries(expected)) {
+    const [method, path] = key.split(' ') as [string, string];
+    const call = (headers: Record<string, string>) => {
+      const req = h.api[method.toLowerCase() as 'get' | 'post' | 'patch' | 'put'](concrete(path)).set(headers);
+      return path.endsWith('/import') ? req.set('Content-Type', 'text/csv').send('code,name,group,status,note\n') : method === 'GET' ? req : req.send({});
+    };
+    if (allowed === 'public') continue;
+    it(`${key}: signed out is 401`, async () => {
+      const res = await call({});
+      expect(res.status).toBe(401);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    });
+    for (const role of roles) {
+      const may = allowed.includes(role);
+      it(`${key}: ${role} is ${may ? 'let through' : 'refused with 403'}`, async () => {
+        // Signing out revokes the token, so that row gets a user of its own.
+        const user = path.endsWith('/logout') ? await makeUser(h.db, role, users[role].departmentId) : users[role];
+        const res = await call(user.auth);
+        if (may) expect([401, 403]).not.toContain(res.status);
+        else expect(res.status).toBe(403);
+      });
+    }
+  }
+});

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import type { Express } from 'express';
+import type { Knex } from 'knex';
+import { pino } from 'pino';
+import supertest from 'supertest';
+import { inject } from 'vitest';
+import { createKnex } from '../../db/connection.ts';
+import { createApp } from '../../server/app.ts';
+import { hashPassword } from '../../server/auth/passwords.ts';
+import type { Role } from '../../server/auth/roles.ts';
+import { openSession } from '../../server/auth/sessions.ts';
+
+export const testPassword = 'correct horse battery staple';
+let testPasswordHash: Promise<string> | undefined;
+
+export interface Harness {
+  db: Knex;
+  app: Express;
+  api: ReturnType<typeof supertest>;
+  close(): Promise<void>;
+}
+
+export function openHarness(url: string = inject('databaseUrl'), overrides: { tokenTtlHours?: number } = {}): Harness {
+  const db = createKnex(url, 20, 60_000);
+  const app = createApp({
+    db,
+    config: { tokenTtlHours: overrides.tokenTtlHours ?? 8, uploadMaxBytes: 10 * 1024 * 1024, trustProxy: 'loopback' },
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  });
+  return { db, app, api: supertest(app), close: () => db.destroy() };
+}
+
+export function unique(prefix: string): string {
+  return `${prefix}${randomBytes(5).toString('hex')}`;
+}
+
+export interface TestUser {
+  id: string;
+  username: string;
+  role: Role;
+  departmentId: string | null;
+  token: string;
+  auth: { Authorization: string };
+}
+
+/** A user with a session opened directly (sign-in itself is tested through the API in auth tests). */
+export async function makeUser(db: Knex, role: Role, departmentId: string | null = null): Promise<TestUser> {
+  testPasswordHash ??= hashPassword(testPassword);
+  const username = unique(`${role.slice(0, 4)}_`);
+  const [row] = await db('users')
+    .insert({ username, password_hash: await testPasswordHash, role, department_id: departmentId })
+    .returning('id');
+  const id = String(row.id);
+  const { token } = await openSession(db, id, 8, '127.0.0.1');
+  return { id, username, role, departmentId, token, auth: { Authorization: `Bearer ${token}` } };
+}
+
+export async function makeDepartment(db: Knex, fields: { group?: string; status?: string; name?: string } = {}) {
+  const code = unique('D');
+  const [row] = await db('departments')
+    .insert({ code, name: fields.name ?? `测试单位${code}`, group: fields.group ?? 'government', status: fields.status ?? 'not_started' })
+    .returning(['id', 'code', 'name']);
+  return { id: String(row.id), code: String(row.code), name: String(row.name) };
+}
+
+/** A fund created through the API, optionally with an appropriation. */
+export async function makeFund(h: Harness, accountant: TestUser, appropriation?: string) {
+  const res = await h.api
+    .post('/api/v1/funds')
+    .set(accountant.auth)
+    .send({ code: unique('F'), name: '软件正版化以奖代补资金', fiscal_year: 2011, document_no: '新财行〔2011〕88号' });
+  if (res.status !== 201) throw new Error(`fund not created: ${res.status} ${JSON.stringify(res.body)}`);
+  const fundId = String(res.body.id);
+  if (appropriation) {
+    const a = await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(accountant.auth)
+      .send({ amount: appropriation, document_no: unique('APP'), date: '2011-06-01' });
+    if (a.status !== 201) throw new Error(`appropriation failed: ${a.status} ${JSON.stringify(a.body)}`);
+  }
+  return fundId;
+}

@@ -1,0 +1,59 @@
+import { Decimal } from 'decimal.js';
+import { describe, expect, it } from 'vitest';
+import { fundAccounts } from '../../server/ledger/chart.ts';
+import { applyEntries, type AccountState, type EntryDraft } from '../../server/ledger/entry-rules.ts';
+
+function chart(balances: Record<string, string> = {}): Map<string, AccountState> {
+  const all = [
+    ...fundAccounts,
+    { code: '2307.D1', name: '', book: 'financial' as const, normalSide: 'credit' as const, kind: 'payable' as const, guarded: true },
+    { code: '5001.D1', name: '', book: 'financial' as const, normalSide: 'debit' as const, kind: 'expense' as const, guarded: false },
+  ];
+  return new Map(all.map((a, i) => [a.code, { id: String(i + 1), code: a.code, book: a.book, normalSide: a.normalSide, kind: a.kind, guarded: a.guarded, balance: new Decimal(balances[a.code] ?? '0') }]));
+}
+
+const d = (s: string) => new Decimal(s);
+function entry(postings: Array<[string, 'debit' | 'credit', string]>): EntryDraft {
+  return { date: '2011-06-01', kind: 'manual', memo: 't', postings: postings.map(([accountCode, side, amount]) => ({ accountCode, side, amount: d(amount) })) };
+}
+const totals = (appropriated = '0', allocated = '0') => ({ appropriated: d(appropriated), allocated: d(allocated) });
+
+describe('posting rules', () => {
+  it('computes running balances in normal-side terms for an appropriation', () => {
+    const [planned] = applyEntries([entry([['1011', 'debit', '100.00'], ['4001', 'credit', '100.00'], ['8001', 'debit', '100.00'], ['6001', 'credit', '100.00']])], chart(), totals());
+    expect(planned!.map((p) => p.balanceAfter.toFixed(2))).toEqual(['100.00', '100.00', '100.00', '100.00']);
+  });
+
+  it('refuses an entry with a single posting', () => {
+    expect(() => applyEntries([entry([['1011', 'debit', '1.00']])], chart(), totals())).toThrow(/at least two postings/);
+  });
+
+  it('refuses an entry whose books balance only across books, not within each', () => {
+    expect(() => applyEntries([entry([['1011', 'debit', '5.00'], ['6001', 'credit', '5.00']])], chart(), totals())).toThrow(/book does not balance/);
+  });
+
+  it('refuses a difference of one fen', () => {
+    expect(() => applyEntries([entry([['1011', 'debit', '5.00'], ['4001', 'credit', '4.99']])], chart(), totals())).toThrow(/financial book does not balance/);
+  });
+
+  it.each(['0', '0.00', '10000000000000'])('refuses the amount %s', (amount) => {
+    expect(() => applyEntries([entry([['1011', 'debit', amount], ['4001', 'credit', amount]])], chart(), totals())).toThrow(/greater than 0.00 and below 10\^13/);
+  });
+
+  it('lets cash reach exactly zero but not one fen below', () => {
+    const accounts = chart({ '1011': '10.00', '4001': '10.00' });
+    expect(() => applyEntries([entry([['4001', 'debit', '10.00'], ['1011', 'credit', '10.00']])], accounts, totals('10'))).not.toThrow();
+    expect(() => applyEntries([entry([['4001', 'debit', '0.01'], ['1011', 'credit', '0.01']])], accounts, totals('0'))).toThrow(/1011 would go below zero/);
+  });
+
+  it('refuses a batch in which a later entry overdraws, even if an even later one would refill', () => {
+    const drafts = [entry([['5001.D1', 'debit', '5.00'], ['1011', 'credit', '5.00']]), entry([['1011', 'debit', '5.00'], ['4001', 'credit', '5.00']])];
+    expect(() => applyEntries(drafts, chart(), totals('100'))).toThrow(/entries.0: account 1011/);
+  });
+
+  it('refuses allocation beyond the appropriation by one fen', () => {
+    const accounts = chart();
+    expect(() => applyEntries([entry([['5001.D1', 'debit', '100.01'], ['2307.D1', 'credit', '100.01']])], accounts, totals('100.00'))).toThrow(/exceed total appropriated by 0.01/);
+    expect(() => applyEntries([entry([['5001.D1', 'debit', '100.00'], ['2307.D1', 'credit', '100.00']])], chart(), totals('100.00'))).not.toThrow();
+  });
+});
