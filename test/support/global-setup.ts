@@ -31,7 +31,7 @@ export function freePort(): Promise<number> {
 export default async function setup(project: TestProject) {
   const quiet = { info: () => undefined, warn: (m: string) => console.warn(m) };
   let serverUrl = process.env.DATABASE_URL;
-  let stopEmbedded = async () => undefined;
+  let stopEmbedded: () => Promise<void> = async () => undefined;
   let dataDir: string | undefined;
   if (!serverUrl) {
     dataDir = await mkdtemp(join(tmpdir(), 'jiangbu-test-'));
