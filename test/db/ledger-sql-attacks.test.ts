@@ -1,0 +1,203 @@
+import type { Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { entryHash } from '../../server/ledger/entry-hash.ts';
+import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
+import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
+
+/*
+ * Attacks on the books with direct SQL, as the table owner: the database itself must refuse.
+ * Runs in a database of its own, because the last part tampers with rows on purpose.
+ */
+let url: string;
+let h: Harness;
+let accountant: TestUser;
+let fundId: string;
+let deptCode: string;
+
+beforeAll(async () => {
+  url = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_attack');
+  h = openHarness(url);
+  accountant = await makeUser(h.db, 'accountant');
+  deptCode = (await makeDepartment(h.db)).code;
+  fundId = await makeFund(h, accountant, '1000.00');
+  const r = await h.api
+    .post(`/api/v1/funds/${fundId}/journal-entries`)
+    .set(accountant.auth)
+    .send({ date: '2011-07-01', memo: 'allocate', postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount: '400.00' }, { account_code: `2307.${deptCode}`, side: 'credit', amount: '400.00' }] });
+  expect(r.status).toBe(201);
+});
+afterAll(async () => {
+  await h.close();
+  await dropDatabase(url);
+});
+
+interface RawPosting {
+  code: string;
+  side: 'debit' | 'credit';
+  amount: string;
+  balance_after?: string;
+}
+
+/** Writes an entry the way an attacker with SQL access would, linking it correctly into the chain. */
+async function insertEntry(trx: Knex.Transaction, postings: RawPosting[], link: { reverses?: string } = {}) {
+  const kind = link.reverses ? 'reversal' : 'manual';
+  const reversesEntryId = link.reverses ?? null;
+  const fund = await trx('funds').where({ id: fundId }).forUpdate().first();
+  const seq = String(Number(fund.head_seq) + 1);
+  const createdAt = new Date();
+  const hash = entryHash(fund.head_hash, {
+    fundId, seq, date: '2011-07-02', kind, memo: 'sql', documentNo: null, departmentId: null, reversesEntryId,
+    createdBy: accountant.id, createdAt: createdAt.toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+  });
+  const [entry] = await trx('journal_entries')
+    .insert({ fund_id: fundId, seq, entry_date: '2011-07-02', kind, memo: 'sql', reverses_entry_id: reversesEntryId, created_by: accountant.id, created_at: createdAt, prev_hash: fund.head_hash, hash })
+    .returning('id');
+  for (const p of postings) {
+    const account = await trx('accounts').where({ fund_id: fundId, code: p.code }).first();
+    const effect = p.side === account.normal_side ? Number(p.amount) : -Number(p.amount);
+    await trx('postings').insert({
+      entry_id: entry.id,
+      account_id: account.id,
+      side: p.side,
+      amount: p.amount,
+      balance_after: p.balance_after ?? (Number(account.balance) + effect).toFixed(2),
+    });
+  }
+  return String(entry.id);
+}
+
+const attempt = (work: (trx: Knex.Transaction) => Promise<unknown>) => h.db.transaction(work);
+const snapshot = async () => ({
+  entries: await h.db('journal_entries').count<{ n: string }[]>('* as n'),
+  accounts: await h.db('accounts').orderBy('id').select('code', 'balance'),
+  fund: await h.db('funds').where({ id: fundId }).first('head_seq', 'head_hash', 'appropriated', 'allocated'),
+});
+
+describe('the database refuses', () => {
+  it('a correct entry written by hand is accepted (the attacks below fail for their own reason)', async () => {
+    await attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: '4001', side: 'credit', amount: '1.00' }]));
+  });
+
+  it.each([
+    ['UPDATE of a posting', 'UPDATE postings SET amount = amount + 1'],
+    ['DELETE of a posting', 'DELETE FROM postings'],
+    ['UPDATE of an entry', "UPDATE journal_entries SET memo = 'forged'"],
+    ['DELETE of an entry', 'DELETE FROM journal_entries'],
+    ['TRUNCATE of postings', 'TRUNCATE postings CASCADE'],
+    ['TRUNCATE of entries', 'TRUNCATE journal_entries CASCADE'],
+    ['TRUNCATE of accounts', 'TRUNCATE accounts CASCADE'],
+    ['TRUNCATE of funds', 'TRUNCATE funds CASCADE'],
+    ['a direct change of a balance', "UPDATE accounts SET balance = 99999 WHERE code = '1011'"],
+    ['a direct change of the fund totals', 'UPDATE funds SET appropriated = 99999999'],
+    ['a direct change of the chain head', "UPDATE funds SET head_hash = repeat('f', 64)"],
+    ['DELETE of an account', "DELETE FROM accounts WHERE code = '6001'"],
+  ])('%s', async (_name, sql) => {
+    const before = await snapshot();
+    await expect(h.db.raw(sql)).rejects.toThrow(/append-only|change only through postings/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('an entry whose books do not balance (at commit)', async () => {
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00' }, { code: '4001', side: 'credit', amount: '4.99' }]))).rejects.toMatchObject({ constraint: 'entry_books_balance' });
+  });
+
+  it('an entry balanced across books but not within each', async () => {
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00' }, { code: '6001', side: 'credit', amount: '5.00' }]))).rejects.toMatchObject({ constraint: 'entry_books_balance' });
+  });
+
+  it('an entry with one posting, or none', async () => {
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00' }]))).rejects.toMatchObject({ constraint: 'entry_has_two_postings' });
+    await expect(attempt((trx) => insertEntry(trx, []))).rejects.toMatchObject({ constraint: 'entry_has_two_postings' });
+  });
+
+  it.each([
+    ['0', { constraint: 'posting_amount_range' }],
+    ['-5.00', { constraint: 'posting_amount_range' }],
+    ['NaN', { constraint: 'posting_amount_range' }],
+    ['10000000000000', { constraint: 'posting_amount_range' }],
+    // NUMERIC(18,2) cannot even hold it: numeric_value_out_of_range.
+    ['Infinity', { code: '22003' }],
+  ])('the amount %s', async (amount, refusal) => {
+    const before = await snapshot();
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount, balance_after: '0' }, { code: '4001', side: 'credit', amount, balance_after: '0' }]))).rejects.toMatchObject(refusal);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a running balance that does not follow from the account balance', async () => {
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00', balance_after: '5.00' }, { code: '4001', side: 'credit', amount: '5.00' }]))).rejects.toMatchObject({ constraint: 'posting_running_balance' });
+  });
+
+  it('cash below zero', async () => {
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'credit', amount: '1001.01' }, { code: '4001', side: 'debit', amount: '1001.01' }]))).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
+  });
+
+  it("a department's payable below zero", async () => {
+    await expect(attempt((trx) => insertEntry(trx, [{ code: `2307.${deptCode}`, side: 'debit', amount: '400.01' }, { code: '1011', side: 'credit', amount: '400.01' }]))).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
+  });
+
+  it('allocation beyond the appropriation', async () => {
+    await expect(attempt((trx) => insertEntry(trx, [{ code: `5001.${deptCode}`, side: 'debit', amount: '601.01' }, { code: `2307.${deptCode}`, side: 'credit', amount: '601.01' }]))).rejects.toMatchObject({ constraint: 'fund_allocated_within_appropriated' });
+  });
+
+  it('an entry that skips a sequence number or does not link to the head', async () => {
+    await expect(
+      attempt(async (trx) => {
+        const fund = await trx('funds').where({ id: fundId }).first();
+        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 2, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, created_at: new Date(), prev_hash: fund.head_hash, hash: 'a'.repeat(64) });
+      }),
+    ).rejects.toMatchObject({ constraint: 'journal_chain_contiguous' });
+    await expect(
+      attempt(async (trx) => {
+        const fund = await trx('funds').where({ id: fundId }).first();
+        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 1, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, created_at: new Date(), prev_hash: 'b'.repeat(64), hash: 'a'.repeat(64) });
+      }),
+    ).rejects.toMatchObject({ constraint: 'journal_chain_contiguous' });
+  });
+
+  it('a posting added to an entry of an earlier transaction', async () => {
+    const [old] = await h.db('journal_entries').where({ fund_id: fundId }).orderBy('seq').limit(1).select('id');
+    const account = await h.db('accounts').where({ fund_id: fundId, code: '1011' }).first();
+    await expect(h.db('postings').insert({ entry_id: old.id, account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' })).rejects.toMatchObject({ constraint: 'posting_entry_open' });
+  });
+
+  it('a second reversal of the same entry', async () => {
+    const [target] = await h.db('journal_entries').where({ fund_id: fundId, kind: 'appropriation' }).select('id');
+    const reverse = (trx: Knex.Transaction) =>
+      insertEntry(trx, [{ code: '4001', side: 'debit', amount: '1.00' }, { code: '1011', side: 'credit', amount: '1.00' }], { reverses: String(target.id) });
+    await attempt(reverse);
+    await expect(attempt(reverse)).rejects.toMatchObject({ constraint: 'journal_entries_reversed_once' });
+  });
+});
+
+describe('verification finds what the triggers were bypassed for', () => {
+  // Superuser-only: session_replication_role = replica disables the triggers for this session.
+  const tamper = (sql: string, bindings: readonly unknown[] = []) =>
+    h.db.transaction(async (trx) => {
+      await trx.raw('SET LOCAL session_replication_role = replica');
+      await trx.raw(sql, bindings);
+    });
+  const verify = async () => (await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(accountant.auth)).body;
+
+  it('a changed amount, then a deleted entry, each named by its sequence number', async () => {
+    expect((await verify()).ok).toBe(true);
+    const [third] = await h.db('journal_entries').where({ fund_id: fundId, seq: 3 }).select('id');
+    await tamper(`UPDATE postings SET amount = amount + 0.01 WHERE entry_id = ? AND side = 'debit'`, [third.id]);
+    const changed = await verify();
+    expect(changed).toMatchObject({ ok: false, first_bad_seq: 3 });
+    await tamper(`UPDATE postings SET amount = amount - 0.01 WHERE entry_id = ? AND side = 'debit'`, [third.id]);
+    expect((await verify()).ok).toBe(true);
+
+    const [second] = await h.db('journal_entries').where({ fund_id: fundId, seq: 2 }).select('id');
+    await tamper('DELETE FROM postings WHERE entry_id = ?', [second.id]);
+    await tamper('DELETE FROM journal_entries WHERE id = ?', [second.id]);
+    const deleted = await verify();
+    expect(deleted).toMatchObject({ ok: false, first_bad_seq: 2 });
+  });
+
+  it('a stored balance that no longer equals its postings', async () => {
+    await tamper("UPDATE accounts SET balance = balance + 1 WHERE fund_id = ? AND code = '4001'", [fundId]);
+    const report = await verify();
+    expect(report.ok).toBe(false);
+    expect(report.bad_accounts).toContain('4001');
+  });
+});
