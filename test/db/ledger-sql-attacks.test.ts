@@ -171,7 +171,7 @@ describe('the database refuses', () => {
 
 describe('verification finds what the triggers were bypassed for', () => {
   // Superuser-only: session_replication_role = replica disables the triggers for this session.
-  const tamper = (sql: string, bindings: readonly unknown[] = []) =>
+  const tamper = (sql: string, bindings: readonly Knex.RawBinding[] = []) =>
     h.db.transaction(async (trx) => {
       await trx.raw('SET LOCAL session_replication_role = replica');
       await trx.raw(sql, bindings);
