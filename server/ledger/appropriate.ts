@@ -2,7 +2,6 @@ import type { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { RequestContext } from '../http/context.ts';
-import { getEntry } from './journal-read.ts';
 import { postEntries } from './post-entries.ts';
 
 export interface Appropriation {
@@ -14,7 +13,7 @@ export interface Appropriation {
 
 /** Appropriation received: Dr 1011 / Cr 4001 in the financial book, Dr 8001 / Cr 6001 in the budget book. */
 export async function recordAppropriation(trx: Knex.Transaction, ctx: RequestContext, fundId: string, a: Appropriation) {
-  const [posted] = await postEntries(trx, fundId, ctx.actor!.id, [
+  const [entry] = await postEntries(trx, fundId, ctx.actor!.id, [
     {
       date: a.date,
       kind: 'appropriation',
@@ -28,7 +27,6 @@ export async function recordAppropriation(trx: Knex.Transaction, ctx: RequestCon
       ],
     },
   ]);
-  const entry = await getEntry(trx, posted!.id);
-  await recordAudit(trx, ctx, { action: 'ledger.appropriation', objectType: 'journal_entry', objectId: entry.id, after: entry });
-  return entry;
+  await recordAudit(trx, ctx, { action: 'ledger.appropriation', objectType: 'journal_entry', objectId: entry!.id, after: entry });
+  return entry!;
 }

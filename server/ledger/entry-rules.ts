@@ -24,6 +24,7 @@ export interface EntryDraft {
 export interface AccountState {
   id: string;
   code: string;
+  name: string;
   book: Book;
   normalSide: Side;
   kind: AccountKind;

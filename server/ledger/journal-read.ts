@@ -62,13 +62,8 @@ async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promi
   return entries.map((e) => entryView(e, byEntry.get(String(e.id)) ?? []));
 }
 
-export async function getEntries(db: Knex, ids: string[]): Promise<EntryView[]> {
-  const rows = await entriesQuery(db).whereIn('e.id', ids).orderBy('e.seq');
-  return withPostings(db, rows);
-}
-
 export async function getEntry(db: Knex, id: string): Promise<EntryView> {
-  const [entry] = await getEntries(db, [id]);
+  const [entry] = await withPostings(db, await entriesQuery(db).where('e.id', id));
   if (!entry) throw new AppError('NOT_FOUND', 'journal entry not found');
   return entry;
 }

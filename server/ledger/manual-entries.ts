@@ -4,7 +4,6 @@ import { recordAudit } from '../audit/audit-log.ts';
 import type { RequestContext } from '../http/context.ts';
 import type { Side } from './chart.ts';
 import type { EntryDraft } from './entry-rules.ts';
-import { getEntries } from './journal-read.ts';
 import { postEntries } from './post-entries.ts';
 
 export interface ManualEntry {
@@ -27,12 +26,12 @@ function draftOf(e: ManualEntry): EntryDraft {
 /** Manual entries by an accountant, all or nothing. */
 export async function recordManualEntries(trx: Knex.Transaction, ctx: RequestContext, fundId: string, entries: ManualEntry[]) {
   const posted = await postEntries(trx, fundId, ctx.actor!.id, entries.map(draftOf));
-  const views = await getEntries(trx, posted.map((p) => p.id));
+  const [first, last] = [posted[0]!, posted[posted.length - 1]!];
   await recordAudit(trx, ctx, {
-    action: entries.length === 1 ? 'ledger.manual_entry' : 'ledger.manual_batch',
+    action: posted.length === 1 ? 'ledger.manual_entry' : 'ledger.manual_batch',
     objectType: 'journal_entry',
-    objectId: posted[0]!.id,
-    after: entries.length === 1 ? views[0] : { entries: posted.length, first_seq: posted[0]!.seq, last_seq: posted[posted.length - 1]!.seq },
+    objectId: first.id,
+    after: posted.length === 1 ? first : { entries: posted.length, first_seq: first.seq, last_seq: last.seq, head_hash: last.hash },
   });
-  return views;
+  return posted;
 }

@@ -4,14 +4,11 @@ import { AppError } from '../errors.ts';
 import { departmentAccountName, departmentAccounts, parseDepartmentAccountCode, type AccountKind, type Book, type Side } from './chart.ts';
 import { entryHash } from './entry-hash.ts';
 import { applyEntries, type AccountState, type EntryDraft } from './entry-rules.ts';
+import type { EntryView } from './journal-read.ts';
 import { formatAmount } from './money.ts';
 
 const insertChunk_rows = 2000;
 
-export interface PostedEntry {
-  id: string;
-  seq: string;
-}
 
 async function lockFund(trx: Knex.Transaction, fundId: string) {
   const fund = await trx('funds').where({ id: fundId }).forUpdate().first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated');
@@ -54,7 +51,7 @@ async function lockAccounts(trx: Knex.Transaction, fundId: string, codes: string
       .whereIn('code', codes)
       .orderBy('id')
       .forUpdate()
-      .select('id', 'code', 'book', 'normal_side', 'kind', 'guarded', 'balance');
+      .select('id', 'code', 'name', 'book', 'normal_side', 'kind', 'guarded', 'balance');
   let rows = await load();
   if (rows.length < codes.length) {
     const found = new Set(rows.map((r) => r.code));
@@ -67,6 +64,7 @@ async function lockAccounts(trx: Knex.Transaction, fundId: string, codes: string
       {
         id: String(r.id),
         code: r.code,
+        name: r.name,
         book: r.book as Book,
         normalSide: r.normal_side as Side,
         kind: r.kind as AccountKind,
@@ -80,9 +78,10 @@ async function lockAccounts(trx: Knex.Transaction, fundId: string, codes: string
 /**
  * The one function that writes journal entries and postings. Every money movement — appropriation,
  * manual entry, allocation, disbursement, clawback, refund, reversal — goes through here, inside the
- * caller's transaction. The database re-checks everything this function checks.
+ * caller's transaction. The database re-checks everything this function checks. Returns the entries
+ * as posted, built from what was written rather than read back, to keep the fund's lock short.
  */
-export async function postEntries(trx: Knex.Transaction, fundId: string, createdBy: string, drafts: EntryDraft[]): Promise<PostedEntry[]> {
+export async function postEntries(trx: Knex.Transaction, fundId: string, createdBy: string, drafts: EntryDraft[]): Promise<EntryView[]> {
   if (drafts.length === 0) return [];
   const fund = await lockFund(trx, fundId);
   const codes = [...new Set(drafts.flatMap((d) => d.postings.map((p) => p.accountCode)))];
@@ -131,7 +130,26 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
     const ids = await trx('journal_entries').insert(entryRows.slice(i, i + insertChunk_rows)).returning(['id', 'seq']);
     for (const r of ids) idBySeq.set(String(r.seq), String(r.id));
   }
-  const posted: PostedEntry[] = entryRows.map((r) => ({ id: idBySeq.get(r.seq)!, seq: r.seq }));
+  const posted: EntryView[] = entryRows.map((r, i) => ({
+    id: idBySeq.get(r.seq)!,
+    fund_id: String(fundId),
+    seq: Number(r.seq),
+    date: r.entry_date,
+    kind: r.kind,
+    memo: r.memo,
+    document_no: r.document_no,
+    department_id: r.department_id,
+    reverses_entry_id: r.reverses_entry_id,
+    reversed_by_entry_id: null,
+    created_by: createdBy,
+    created_at: createdAt.toISOString(),
+    prev_hash: r.prev_hash,
+    hash: r.hash,
+    postings: planned[i]!.map((p) => {
+      const account = accounts.get(p.accountCode)!;
+      return { account_code: p.accountCode, account_name: account.name, book: account.book, side: p.side, amount: formatAmount(p.amount), balance_after: formatAmount(p.balanceAfter) };
+    }),
+  }));
   // Insert order is posting id order, which is the order the running balances were computed in.
   const postingRows = planned.flatMap((postings, i) =>
     postings.map((p) => ({

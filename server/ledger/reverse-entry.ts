@@ -21,7 +21,7 @@ export async function reverseEntry(trx: Knex.Transaction, ctx: RequestContext, e
       { field: 'date', message: `must be on or after ${original.date}` },
     ]);
   }
-  const [posted] = await postEntries(trx, original.fund_id, ctx.actor!.id, [
+  const [reversal] = await postEntries(trx, original.fund_id, ctx.actor!.id, [
     {
       date,
       kind: 'reversal',
@@ -36,7 +36,6 @@ export async function reverseEntry(trx: Knex.Transaction, ctx: RequestContext, e
       })),
     },
   ]);
-  const reversal = await getEntry(trx, posted!.id);
-  await recordAudit(trx, ctx, { action: 'ledger.reversal', objectType: 'journal_entry', objectId: reversal.id, before: { reverses: original.id }, after: reversal });
-  return reversal;
+  await recordAudit(trx, ctx, { action: 'ledger.reversal', objectType: 'journal_entry', objectId: reversal!.id, before: { reverses: original.id }, after: reversal });
+  return reversal!;
 }

@@ -9,7 +9,7 @@ function chart(balances: Record<string, string> = {}): Map<string, AccountState>
     { code: '2307.D1', name: '', book: 'financial' as const, normalSide: 'credit' as const, kind: 'payable' as const, guarded: true },
     { code: '5001.D1', name: '', book: 'financial' as const, normalSide: 'debit' as const, kind: 'expense' as const, guarded: false },
   ];
-  return new Map(all.map((a, i) => [a.code, { id: String(i + 1), code: a.code, book: a.book, normalSide: a.normalSide, kind: a.kind, guarded: a.guarded, balance: new Decimal(balances[a.code] ?? '0') }]));
+  return new Map(all.map((a, i) => [a.code, { id: String(i + 1), code: a.code, name: a.name, book: a.book, normalSide: a.normalSide, kind: a.kind, guarded: a.guarded, balance: new Decimal(balances[a.code] ?? '0') }]));
 }
 
 const d = (s: string) => new Decimal(s);

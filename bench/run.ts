@@ -1,0 +1,11 @@
+// `npm run bench`: seeds its own database and prints figures. Not a test: nothing here passes or fails.
+import { benchLedger } from './ledger.ts';
+import { openBench } from './support.ts';
+
+const env = await openBench();
+try {
+  console.log(`# Jiangbu benchmarks (${new Date().toISOString()}, ${process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded PostgreSQL'})`);
+  await benchLedger(env);
+} finally {
+  await env.close();
+}

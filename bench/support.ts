@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Knex } from 'knex';
+import { createKnex } from '../db/connection.ts';
+import { startEmbeddedPostgres } from '../db/embedded.ts';
+import { hashPassword } from '../server/auth/passwords.ts';
+import { openSession } from '../server/auth/sessions.ts';
+import { createMigratedDatabase, dropDatabase } from '../test/support/databases.ts';
+import { freePort } from '../test/support/global-setup.ts';
+
+export interface BenchEnv {
+  db: Knex;
+  databaseUrl: string;
+  baseUrl: string;
+  server: ChildProcess;
+  close(): Promise<void>;
+}
+
+/** A fresh database (embedded in a temporary directory, or on DATABASE_URL's server) and the service as its own process. */
+export async function openBench(): Promise<BenchEnv> {
+  let serverUrl = process.env.DATABASE_URL;
+  let stopEmbedded: () => Promise<void> = async () => undefined;
+  let dir: string | undefined;
+  if (!serverUrl) {
+    dir = await mkdtemp(join(tmpdir(), 'jiangbu-bench-'));
+    const pg = await startEmbeddedPostgres(dir, await freePort(), { info: () => undefined, warn: console.warn });
+    serverUrl = pg.url;
+    stopEmbedded = pg.stop;
+  }
+  const databaseUrl = await createMigratedDatabase(serverUrl, 'jiangbu_bench');
+  const port = await freePort();
+  const server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_PASSWORD: 'bench admin password' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false)) break;
+    if (i > 600) throw new Error('service did not start');
+    await sleep(100);
+  }
+  const db = createKnex(databaseUrl, 20, 600_000);
+  return {
+    db,
+    databaseUrl,
+    baseUrl,
+    server,
+    async close() {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => server.once('exit', resolve));
+      await db.destroy();
+      await dropDatabase(databaseUrl);
+      await stopEmbedded();
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function benchUser(db: Knex, role: 'accountant' | 'auditor' | 'admin', username: string) {
+  const [row] = await db('users').insert({ username, password_hash: await hashPassword('bench password 1'), role }).returning('id');
+  const { token } = await openSession(db, String(row.id), 8, '127.0.0.1');
+  return { id: String(row.id), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } };
+}
+
+export async function rssOf(pid: number): Promise<{ rss_mib: number; peak_mib: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss_mib: kib('VmRSS') / 1024, peak_mib: kib('VmHWM') / 1024 };
+}
+
+export function percentile(sorted_ms: number[], p: number): number {
+  return sorted_ms[Math.min(sorted_ms.length - 1, Math.floor((p / 100) * sorted_ms.length))]!;
+}
+
+/** Runs `total` calls of `work` with `concurrency` in flight; returns throughput and latency percentiles. */
+export async function load(total: number, concurrency: number, work: (i: number) => Promise<void>) {
+  const latencies_ms: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < total) {
+        const i = next++;
+        const t0 = performance.now();
+        await work(i);
+        latencies_ms.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed_s = (performance.now() - started) / 1000;
+  latencies_ms.sort((a, b) => a - b);
+  return { per_s: total / elapsed_s, p50_ms: percentile(latencies_ms, 50), p99_ms: percentile(latencies_ms, 99), elapsed_s };
+}
+
+export const fmt = (n: number, digits = 1) => n.toFixed(digits);
