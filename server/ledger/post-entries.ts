@@ -1,13 +1,12 @@
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
+import { pgArray } from '../db/pg-array.ts';
 import { AppError } from '../errors.ts';
 import { departmentAccountName, departmentAccounts, parseDepartmentAccountCode, type AccountKind, type Book, type Side } from './chart.ts';
 import { entryHash } from './entry-hash.ts';
 import { applyEntries, type AccountState, type EntryDraft } from './entry-rules.ts';
 import type { EntryView } from './journal-read.ts';
 import { formatAmount } from './money.ts';
-
-const insertChunk_rows = 2000;
 
 
 async function lockFund(trx: Knex.Transaction, fundId: string) {
@@ -108,7 +107,6 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
     };
     const hash = entryHash(prevHash, hashable);
     const row = {
-      fund_id: fundId,
       seq: hashable.seq,
       entry_date: d.date,
       kind: d.kind,
@@ -116,8 +114,6 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
       document_no: hashable.documentNo,
       department_id: hashable.departmentId,
       reverses_entry_id: hashable.reversesEntryId,
-      created_by: createdBy,
-      created_at: createdAt,
       prev_hash: prevHash,
       hash,
     };
@@ -125,11 +121,18 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
     return row;
   });
 
-  const idBySeq = new Map<string, string>();
-  for (let i = 0; i < entryRows.length; i += insertChunk_rows) {
-    const ids = await trx('journal_entries').insert(entryRows.slice(i, i + insertChunk_rows)).returning(['id', 'seq']);
-    for (const r of ids) idBySeq.set(String(r.seq), String(r.id));
-  }
+  // UNNEST: one statement with a few array parameters however large the batch.
+  const col = (k: keyof (typeof entryRows)[number]) => pgArray(entryRows.map((r) => r[k] as string | null));
+  const inserted = await trx.raw(
+    `INSERT INTO journal_entries (fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, created_by, created_at, prev_hash, hash)
+     SELECT ?, e.seq, e.entry_date, e.kind, e.memo, e.document_no, e.department_id, e.reverses_entry_id, ?, ?, e.prev_hash, e.hash
+       FROM unnest(?::bigint[], ?::date[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
+            AS e(seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, prev_hash, hash)
+      ORDER BY e.seq
+     RETURNING id, seq`,
+    [fundId, createdBy, createdAt, col('seq'), col('entry_date'), col('kind'), col('memo'), col('document_no'), col('department_id'), col('reverses_entry_id'), col('prev_hash'), col('hash')],
+  );
+  const idBySeq = new Map<string, string>(inserted.rows.map((r: { id: string; seq: string }) => [String(r.seq), String(r.id)]));
   const posted: EntryView[] = entryRows.map((r, i) => ({
     id: idBySeq.get(r.seq)!,
     fund_id: String(fundId),
@@ -150,18 +153,21 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
       return { account_code: p.accountCode, account_name: account.name, book: account.book, side: p.side, amount: formatAmount(p.amount), balance_after: formatAmount(p.balanceAfter) };
     }),
   }));
-  // Insert order is posting id order, which is the order the running balances were computed in.
-  const postingRows = planned.flatMap((postings, i) =>
-    postings.map((p) => ({
-      entry_id: posted[i]!.id,
-      account_id: p.accountId,
-      side: p.side,
-      amount: formatAmount(p.amount),
-      balance_after: formatAmount(p.balanceAfter),
-    })),
+  // Postings go in in the order their running balances were computed: posting ids follow it.
+  const postings = planned.flatMap((list, i) => list.map((p) => ({ entryId: posted[i]!.id, ...p })));
+  await trx.raw(
+    `INSERT INTO postings (entry_id, account_id, side, amount, balance_after)
+     SELECT p.entry_id, p.account_id, p.side, p.amount, p.balance_after
+       FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::numeric[], ?::numeric[]) WITH ORDINALITY
+            AS p(entry_id, account_id, side, amount, balance_after, n)
+      ORDER BY p.n`,
+    [
+      pgArray(postings.map((p) => p.entryId)),
+      pgArray(postings.map((p) => p.accountId)),
+      pgArray(postings.map((p) => p.side)),
+      pgArray(postings.map((p) => formatAmount(p.amount))),
+      pgArray(postings.map((p) => formatAmount(p.balanceAfter))),
+    ],
   );
-  for (let i = 0; i < postingRows.length; i += insertChunk_rows) {
-    await trx('postings').insert(postingRows.slice(i, i + insertChunk_rows));
-  }
   return posted;
 }

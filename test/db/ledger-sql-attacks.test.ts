@@ -160,6 +160,17 @@ describe('the database refuses', () => {
     await expect(h.db('postings').insert({ entry_id: old.id, account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' })).rejects.toMatchObject({ constraint: 'posting_entry_open' });
   });
 
+  it('a posting whose entry or account does not exist', async () => {
+    const account = await h.db('accounts').where({ fund_id: fundId, code: '1011' }).first();
+    await expect(h.db('postings').insert({ entry_id: '999999999', account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' })).rejects.toMatchObject({ constraint: 'posting_entry_open' });
+    await expect(
+      attempt(async (trx) => {
+        const entryId = await insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: '4001', side: 'credit', amount: '1.00' }]);
+        await trx('postings').insert({ entry_id: entryId, account_id: '999999999', side: 'debit', amount: '1.00', balance_after: '1.00' });
+      }),
+    ).rejects.toMatchObject({ constraint: 'posting_entry_open' });
+  });
+
   it('a second reversal of the same entry', async () => {
     const [target] = await h.db('journal_entries').where({ fund_id: fundId, kind: 'appropriation' }).select('id');
     const reverse = (trx: Knex.Transaction) =>
