@@ -11,6 +11,7 @@ import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
 import { errorHandler, fromZod, notFound } from './http/problem.ts';
 import type { Route } from './http/route.ts';
+import { attachmentRoutes } from './routes/attachments.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
 import { authRoutes } from './routes/auth.ts';
 import { departmentRoutes } from './routes/departments.ts';
@@ -18,11 +19,13 @@ import { docsRoutes } from './routes/docs.ts';
 import { fundRoutes } from './routes/funds.ts';
 import { healthRoutes } from './routes/health.ts';
 import { journalRoutes } from './routes/journal.ts';
+import { progressRoutes } from './routes/progress.ts';
+import { receiptRoutes } from './routes/receipts.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   db: Knex;
-  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy'>;
+  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'>;
   logger: Logger;
 }
 
@@ -39,6 +42,9 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...auditLogRoutes(deps.db),
     ...fundRoutes(deps.db),
     ...journalRoutes(deps.db),
+    ...progressRoutes(deps.db),
+    ...receiptRoutes(deps.db, deps.config),
+    ...attachmentRoutes(deps.db, deps.config),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }
@@ -56,13 +62,16 @@ function authenticate(db: Knex): RequestHandler {
 }
 
 /** read body → authenticate → authorize → validate → handle: the same pipeline for every route. */
-function pipeline(db: Knex, r: Route): RequestHandler[] {
+function pipeline(db: Knex, r: Route, uploadMaxBytes: number): RequestHandler[] {
   const { spec } = r;
-  const hasBody = spec.method !== 'get';
-  const readRaw = express.raw({ type: () => true, limit: spec.bodyType === 'csv' ? csvBody_maxBytes : jsonBody_maxBytes });
+  const bodyType = spec.bodyType ?? 'json';
+  // Multipart bodies are streamed by their handler, after authorization, straight to disk.
+  const readsRaw = spec.method !== 'get' && bodyType !== 'multipart';
+  const limit = bodyType === 'csv' ? csvBody_maxBytes : bodyType === 'upload' ? uploadMaxBytes : jsonBody_maxBytes;
+  const readRaw = express.raw({ type: () => true, limit });
   const handle: RequestHandler = async (req, res) => {
     authorize(req.actor, spec.action);
-    const decoded = hasBody ? decodeBody(req, spec.bodyType ?? 'json') : undefined;
+    const decoded = readsRaw ? decodeBody(req, bodyType) : undefined;
     req.body = decoded;
     const input = { params: req.params as unknown, query: req.query as unknown, body: decoded };
     for (const where of ['params', 'query', 'body'] as const) {
@@ -75,7 +84,7 @@ function pipeline(db: Knex, r: Route): RequestHandler[] {
     }
     await r.handler(req, res, input);
   };
-  return [...(hasBody ? [readRaw] : []), authenticate(db), handle];
+  return [...(readsRaw ? [readRaw] : []), authenticate(db), handle];
 }
 
 /** Builds the Express app; never listens, so tests can drive it without a port. */
@@ -100,7 +109,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(helmet());
-  for (const r of allRoutes(deps)) app[r.spec.method](r.spec.path, ...pipeline(deps.db, r));
+  for (const r of allRoutes(deps)) app[r.spec.method](r.spec.path, ...pipeline(deps.db, r, deps.config.uploadMaxBytes));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

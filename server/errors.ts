@@ -16,6 +16,7 @@ export const errorCatalogue = {
   // 409
   CONFLICT: { status: 409, title: 'Conflicts with the current state' },
   DUPLICATE: { status: 409, title: 'Already exists' },
+  DUPLICATE_INVOICE: { status: 409, title: 'This invoice is already claimed' },
   ALREADY_REVERSED: { status: 409, title: 'This entry has already been reversed' },
   CANNOT_REVERSE_REVERSAL: { status: 409, title: 'A reversal cannot itself be reversed; post a new entry' },
   INSUFFICIENT_BALANCE: { status: 409, title: 'A guarded account would go below zero' },

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as foundation from './001-foundation.ts';
 import * as ledger from './002-ledger.ts';
+import * as progressReceipts from './003-progress-receipts.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -11,6 +12,7 @@ interface Migration {
 const migrations: Array<[string, Migration]> = [
   ['001-foundation', foundation],
   ['002-ledger', ledger],
+  ['003-progress-receipts', progressReceipts],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -27,6 +27,20 @@ export const permissions = {
   'funds.read': ['admin', 'accountant', 'auditor'],
   'ledger.post': ['accountant'],
   'ledger.read': ['accountant', 'auditor'],
+  'departments.status_write': ['accountant', 'department'],
+  'departments.status_read': everyone,
+  'progress.read': ['admin', 'accountant', 'auditor'],
+  'progress.bulletin': ['accountant', 'auditor'],
+  'progress.deadline': ['accountant'],
+  'written_reports.file': ['accountant', 'department'],
+  'written_reports.read': ['accountant', 'auditor', 'department'],
+  'receipts.submit': ['accountant', 'department'],
+  'receipts.read': ['accountant', 'auditor', 'department'],
+  'receipts.review': ['accountant'],
+  'receipts.withdraw': ['department'],
+  'receipts.import': ['accountant'],
+  'attachments.upload': ['accountant', 'department'],
+  'attachments.read': ['accountant', 'auditor', 'department'],
 } as const satisfies Record<string, Role[] | 'public'>;
 
 export type Action = keyof typeof permissions;

@@ -5,9 +5,10 @@ import type { Actor } from '../auth/roles.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
+import { todayInShanghai } from '../http/schemas.ts';
 import { parseDepartmentsCsv, type DepartmentRow } from './department-rules.ts';
 
-const columns = ['id', 'code', 'name', 'group', 'status', 'note', 'created_at', 'updated_at'];
+const columns = ['id', 'code', 'name', 'group', 'status', 'accepted_on', 'note', 'created_at', 'updated_at'];
 
 export function departmentView(row: Record<string, unknown>) {
   return {
@@ -16,6 +17,7 @@ export function departmentView(row: Record<string, unknown>) {
     name: String(row.name),
     group: String(row.group),
     status: String(row.status),
+    accepted_on: row.accepted_on == null ? null : String(row.accepted_on),
     note: String(row.note ?? ''),
     created_at: (row.created_at as Date).toISOString(),
     updated_at: (row.updated_at as Date).toISOString(),
@@ -36,6 +38,7 @@ export async function createDepartment(db: Knex, ctx: RequestContext, input: New
       .insert({ code: input.code, name: input.name, group: input.group, status: input.status ?? 'not_started', note: input.note ?? '' })
       .returning(columns);
     const department = departmentView(row);
+    await trx('department_status_changes').insert({ department_id: row.id, status: row.status, effective_date: todayInShanghai(), note: '登记', changed_by: ctx.actor?.id ?? null });
     await recordAudit(trx, ctx, { action: 'department.create', objectType: 'department', objectId: department.id, after: department });
     return department;
   });
@@ -57,8 +60,11 @@ export async function getDepartment(db: Knex, actor: Actor, id: string) {
   return departmentView(row);
 }
 
-/** Creates or updates units by code; all or nothing. */
-export async function importDepartments(db: Knex, ctx: RequestContext, csv: string) {
+/**
+ * Creates or updates units by code; all or nothing. A new unit, or a unit whose status the file
+ * changes, gets a status-history entry effective on `effectiveDate` (the date the list describes).
+ */
+export async function importDepartments(db: Knex, ctx: RequestContext, csv: string, effectiveDate: string = todayInShanghai()) {
   const { rows, errors } = parseDepartmentsCsv(csv);
   if (errors.length) throw new AppError('CSV_INVALID', `${errors.length} problem(s) in the file; nothing was imported`, errors);
   return inTransaction(db, async (trx) => {
@@ -71,12 +77,25 @@ export async function importDepartments(db: Knex, ctx: RequestContext, csv: stri
       const written = await trx('departments')
         .insert(chunk.map((r) => ({ code: r.code, name: r.name, group: r.group, status: r.status, note: r.note })))
         .onConflict('code')
-        .merge(['name', 'group', 'status', 'note', 'updated_at'])
+        .merge({
+          name: trx.raw('excluded.name'),
+          group: trx.raw('excluded.group'),
+          status: trx.raw('excluded.status'),
+          note: trx.raw('excluded.note'),
+          // Acceptance belongs to a completed unit; a file that moves it elsewhere withdraws it.
+          accepted_on: trx.raw("CASE WHEN excluded.status = 'completed' THEN departments.accepted_on END"),
+          updated_at: trx.fn.now(),
+        })
         .returning(columns);
+      const changes = written.filter((row) => existing.get(row.code)?.status !== row.status);
       for (const row of written) {
-        const before = existing.get(row.code);
-        if (before) updated++;
+        if (existing.has(row.code)) updated++;
         else created++;
+      }
+      if (changes.length) {
+        await trx('department_status_changes').insert(
+          changes.map((row) => ({ department_id: row.id, status: row.status, effective_date: effectiveDate, note: '批量导入', changed_by: ctx.actor?.id ?? null })),
+        );
       }
     }
     await recordAudit(trx, ctx, { action: 'department.import', objectType: 'department', after: { created, updated, codes: rows.length } });

@@ -40,11 +40,24 @@ function mediaType(req: Request): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
+export const xlsxMediaType = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/** A spreadsheet upload: the media type says which reader to use. */
+export interface Sheet {
+  type: 'csv' | 'xlsx';
+  bytes: Buffer;
+}
+
 /** Decodes the raw body read by express.raw according to what the route expects. */
-export function decodeBody(req: Request, expected: 'json' | 'csv'): unknown {
+export function decodeBody(req: Request, expected: 'json' | 'csv' | 'upload'): unknown {
   const raw: unknown = req.body;
   if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined;
   const type = mediaType(req);
+  if (expected === 'upload') {
+    if (type === 'text/csv') return { type: 'csv', bytes: raw } satisfies Sheet;
+    if (type === xlsxMediaType) return { type: 'xlsx', bytes: raw } satisfies Sheet;
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `send text/csv or ${xlsxMediaType}`);
+  }
   if (expected === 'csv') {
     if (type !== 'text/csv') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the file as text/csv');
     return new TextDecoder('utf-8', { fatal: false }).decode(raw);

@@ -14,8 +14,8 @@ export interface RouteSpec {
   params?: z.ZodType;
   query?: z.ZodType;
   body?: z.ZodType;
-  /** Bodies other than JSON: 'csv' reads text/csv. */
-  bodyType?: 'json' | 'csv';
+  /** Bodies other than JSON: 'csv' reads text/csv; 'multipart' is left to the handler to stream; 'upload' is CSV or XLSX. */
+  bodyType?: 'json' | 'csv' | 'multipart' | 'upload';
   /** Money-moving writes honour Idempotency-Key. */
   idempotent?: boolean;
   responses: Record<number, string>;

@@ -4,7 +4,7 @@ import { departmentFields } from '../departments/department-rules.ts';
 import { createDepartment, getDepartment, importDepartments, listDepartments } from '../departments/departments.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
-import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
+import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
 
 export function departmentRoutes(db: Knex) {
   return [
@@ -21,11 +21,12 @@ export function departmentRoutes(db: Knex) {
     route(
       {
         method: 'post', path: '/api/v1/departments/import', action: 'departments.import', tag: 'departments', bodyType: 'csv',
-        summary: 'Create or update units by code from text/csv with the columns code,name,group,status,note',
+        summary: 'Create or update units by code from text/csv with the columns code,name,group,status,note; effective_date dates the statuses',
+        query: z.strictObject({ effective_date: calendarDate.optional() }),
         responses: { 200: '{created, updated}', 422: 'CSV_INVALID naming each bad line' },
       },
-      async (req, res, { body }) => {
-        res.json(await importDepartments(db, contextOf(req), typeof body === 'string' ? body : ''));
+      async (req, res, { body, query }) => {
+        res.json(await importDepartments(db, contextOf(req), typeof body === 'string' ? body : '', query.effective_date));
       },
     ),
     route(

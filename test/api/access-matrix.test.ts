@@ -35,6 +35,23 @@ const expected: Record<string, Role[] | 'public'> = {
   'GET /api/v1/funds/:id/accounts/:code/ledger': ['accountant', 'auditor'],
   'GET /api/v1/funds/:id/trial-balance': ['accountant', 'auditor'],
   'GET /api/v1/funds/:id/ledger/verify': ['accountant', 'auditor'],
+  'PUT /api/v1/departments/:id/status': ['accountant', 'department'],
+  'GET /api/v1/departments/:id/status-history': ['admin', 'accountant', 'department', 'auditor'],
+  'GET /api/v1/progress': ['admin', 'accountant', 'auditor'],
+  'GET /api/v1/progress/bulletin.pdf': ['accountant', 'auditor'],
+  'PUT /api/v1/progress/deadline': ['accountant'],
+  'POST /api/v1/departments/:id/written-reports': ['accountant', 'department'],
+  'GET /api/v1/departments/:id/written-reports': ['accountant', 'department', 'auditor'],
+  'POST /api/v1/written-reports/:id/attachments': ['accountant', 'department'],
+  'POST /api/v1/departments/:id/receipts': ['accountant', 'department'],
+  'GET /api/v1/receipts': ['accountant', 'department', 'auditor'],
+  'GET /api/v1/receipts/:id': ['accountant', 'department', 'auditor'],
+  'POST /api/v1/receipts/:id/verify': ['accountant'],
+  'POST /api/v1/receipts/:id/reject': ['accountant'],
+  'POST /api/v1/receipts/:id/withdraw': ['department'],
+  'POST /api/v1/receipts/:id/attachments': ['accountant', 'department'],
+  'POST /api/v1/funds/:id/receipts/import': ['accountant'],
+  'GET /api/v1/attachments/:id': ['accountant', 'department', 'auditor'],
 };
 
 const roles: Role[] = ['admin', 'accountant', 'department', 'auditor'];
@@ -48,7 +65,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const specs = allRoutes({ db: undefined as never, config: { tokenTtlHours: 8, uploadMaxBytes: 1, trustProxy: false }, logger: pino({ level: 'silent' }) }).map((r) => r.spec);
+const specs = allRoutes({ db: undefined as never, config: { tokenTtlHours: 8, uploadMaxBytes: 1, trustProxy: false, dataDir: '/nonexistent' }, logger: pino({ level: 'silent' }) }).map((r) => r.spec);
 const concrete = (path: string) => path.replace(':id', '999999999').replace(':code', '1011');
 
 describe('the access matrix', () => {

@@ -10,6 +10,7 @@ declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string;
     serverUrl: string;
+    filesDir: string;
   }
 }
 
@@ -40,11 +41,14 @@ export default async function setup(project: TestProject) {
     stopEmbedded = embedded.stop;
   }
   const databaseUrl = await createMigratedDatabase(serverUrl);
+  const filesDir = await mkdtemp(join(tmpdir(), 'jiangbu-test-files-'));
   project.provide('databaseUrl', databaseUrl);
+  project.provide('filesDir', filesDir);
   project.provide('serverUrl', serverUrl);
   return async () => {
     await dropDatabase(databaseUrl);
     await stopEmbedded();
+    await rm(filesDir, { recursive: true, force: true });
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   };
 }

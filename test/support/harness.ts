@@ -20,11 +20,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export function openHarness(url: string = inject('databaseUrl'), overrides: { tokenTtlHours?: number } = {}): Harness {
+/** Uploads of this run; a temporary directory made and removed by the global setup, never the repository. */
+export const testDataDir = inject('filesDir');
+
+export function openHarness(url: string = inject('databaseUrl'), overrides: { tokenTtlHours?: number; uploadMaxBytes?: number } = {}): Harness {
   const db = createKnex(url, 20, 60_000);
   const app = createApp({
     db,
-    config: { tokenTtlHours: overrides.tokenTtlHours ?? 8, uploadMaxBytes: 10 * 1024 * 1024, trustProxy: 'loopback' },
+    config: { tokenTtlHours: overrides.tokenTtlHours ?? 8, uploadMaxBytes: overrides.uploadMaxBytes ?? 10 * 1024 * 1024, trustProxy: 'loopback', dataDir: testDataDir },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
   return { db, app, api: supertest(app), close: () => db.destroy() };

@@ -1,0 +1,154 @@
+import PDFDocument from 'pdfkit';
+import { cjkFonts } from './fonts.ts';
+
+export interface Column {
+  header: string;
+  width: number;
+  align?: 'left' | 'right' | 'center';
+}
+
+const margin = 56; // 2 cm
+const footer_height = 28;
+const cellPadding = 4;
+
+/**
+ * An A4 page frame for statements and bulletins: CJK text, tables that break across pages with
+ * their header repeated, and "第 x 页 共 y 页" on every page. The same input gives the same bytes:
+ * the creation date is the caller's, not the clock's.
+ */
+export class ReportDocument {
+  readonly doc: PDFKit.PDFDocument;
+  private readonly chunks: Buffer[] = [];
+
+  constructor(meta: { title: string; subject?: string; createdAt: Date }) {
+    this.doc = new PDFDocument({
+      size: 'A4',
+      margins: { top: margin, bottom: margin + footer_height, left: margin, right: margin },
+      bufferPages: true,
+      info: { Title: meta.title, Subject: meta.subject ?? meta.title, Creator: 'Jiangbu', Producer: 'Jiangbu', CreationDate: meta.createdAt, ModDate: meta.createdAt },
+      lang: 'zh-CN',
+      displayTitle: true,
+    });
+    const fonts = cjkFonts();
+    this.doc.registerFont('regular', fonts.regular);
+    this.doc.registerFont('bold', fonts.bold);
+    this.doc.font('regular').fontSize(10.5);
+    this.doc.on('data', (c: Buffer) => this.chunks.push(c));
+  }
+
+  get width(): number {
+    return this.doc.page.width - margin * 2;
+  }
+
+  private get bottom(): number {
+    return this.doc.page.height - margin - footer_height;
+  }
+
+  /** Starts a new page unless `height` points still fit on this one. */
+  ensureSpace(height: number): void {
+    if (this.doc.y + height > this.bottom) this.doc.addPage();
+  }
+
+  title(text: string): this {
+    this.doc.font('bold').fontSize(18).text(text, margin, this.doc.y, { width: this.width, align: 'center' });
+    this.doc.moveDown(0.6).font('regular').fontSize(10.5);
+    return this;
+  }
+
+  heading(text: string): this {
+    this.ensureSpace(40);
+    this.doc.moveDown(0.4).font('bold').fontSize(12.5).text(text, margin, this.doc.y, { width: this.width });
+    this.doc.moveDown(0.3).font('regular').fontSize(10.5);
+    return this;
+  }
+
+  paragraph(text: string, options: { align?: 'left' | 'right' | 'center' | 'justify'; size?: number } = {}): this {
+    this.doc.fontSize(options.size ?? 10.5).text(text, margin, this.doc.y, { width: this.width, align: options.align ?? 'left', lineGap: 2 });
+    this.doc.fontSize(10.5).moveDown(0.3);
+    return this;
+  }
+
+  /** Label–value pairs in two columns, for headers of statements. */
+  fields(pairs: Array<[string, string]>, labelWidth = 90): this {
+    for (const [label, value] of pairs) {
+      const h = Math.max(this.doc.heightOfString(value, { width: this.width - labelWidth }), 14);
+      this.ensureSpace(h + 2);
+      const y = this.doc.y;
+      this.doc.font('bold').text(label, margin, y, { width: labelWidth });
+      this.doc.font('regular').text(value, margin + labelWidth, y, { width: this.width - labelWidth });
+      this.doc.y = y + h + 2;
+    }
+    return this;
+  }
+
+  /** A ruled table; rows that do not fit go to the next page under a repeated header. */
+  table(columns: Column[], rows: string[][], options: { fontSize?: number } = {}): this {
+    const size = options.fontSize ?? 9;
+    const total = columns.reduce((s, c) => s + c.width, 0);
+    const scale = this.width / total;
+    const widths = columns.map((c) => c.width * scale);
+    const heightOf = (cells: string[], font: string) => {
+      this.doc.font(font).fontSize(size);
+      return Math.max(...cells.map((text, i) => this.doc.heightOfString(text || ' ', { width: widths[i]! - cellPadding * 2 }))) + cellPadding * 2;
+    };
+    const drawRow = (cells: string[], font: string, shaded: boolean) => {
+      const h = heightOf(cells, font);
+      const y = this.doc.y;
+      let x = margin;
+      if (shaded) this.doc.rect(margin, y, this.width, h).fillColor('#eeeeee').fill().fillColor('black');
+      cells.forEach((text, i) => {
+        this.doc.rect(x, y, widths[i]!, h).lineWidth(0.5).strokeColor('#555555').stroke();
+        this.doc.font(font).fontSize(size).fillColor('black').text(text, x + cellPadding, y + cellPadding, { width: widths[i]! - cellPadding * 2, align: columns[i]!.align ?? 'left' });
+        x += widths[i]!;
+      });
+      this.doc.y = y + h;
+    };
+    const header = columns.map((c) => c.header);
+    const headerHeight = heightOf(header, 'bold');
+    this.ensureSpace(headerHeight + heightOf(rows[0] ?? [''], 'regular'));
+    drawRow(header, 'bold', true);
+    for (const row of rows) {
+      if (this.doc.y + heightOf(row, 'regular') > this.bottom) {
+        this.doc.addPage();
+        drawRow(header, 'bold', true);
+      }
+      drawRow(row, 'regular', false);
+    }
+    this.doc.font('regular').fontSize(10.5).moveDown(0.5);
+    this.doc.x = margin;
+    return this;
+  }
+
+  /** Blocks for handwritten signatures, e.g. 制单 / 审核 / 会计主管. */
+  signatures(labels: string[]): this {
+    this.ensureSpace(60);
+    this.doc.moveDown(1.5);
+    const y = this.doc.y;
+    const w = this.width / labels.length;
+    labels.forEach((label, i) => {
+      this.doc.font('regular').fontSize(10.5).text(`${label}：`, margin + i * w, y, { width: w, lineBreak: false });
+      this.doc.moveTo(margin + i * w + 56, y + 14).lineTo(margin + (i + 1) * w - 12, y + 14).lineWidth(0.5).stroke();
+    });
+    this.doc.y = y + 30;
+    this.doc.x = margin;
+    return this;
+  }
+
+  /** Numbers every page and returns the finished bytes. */
+  async toBuffer(footerLeft = ''): Promise<Buffer> {
+    const range = this.doc.bufferedPageRange();
+    for (let i = range.start; i < range.start + range.count; i++) {
+      this.doc.switchToPage(i);
+      const y = this.doc.page.height - margin - footer_height + 10;
+      this.doc.page.margins.bottom = 0;
+      this.doc.font('regular').fontSize(8.5).fillColor('#444444');
+      if (footerLeft) this.doc.text(footerLeft, margin, y, { width: this.width * 0.7, lineBreak: false });
+      this.doc.text(`第 ${i + 1} 页 共 ${range.count} 页`, margin, y, { width: this.width, align: 'right', lineBreak: false });
+      this.doc.fillColor('black');
+    }
+    const done = new Promise<void>((resolve) => this.doc.on('end', () => resolve()));
+    this.doc.end();
+    await done;
+    return Buffer.concat(this.chunks);
+  }
+}

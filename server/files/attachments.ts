@@ -1,0 +1,48 @@
+import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
+import type { Actor } from '../auth/roles.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { AppError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+import { recordFile, type StoredFile } from './file-store.ts';
+
+export type AttachmentOwner = { receiptId: string } | { writtenReportId: string };
+
+/** Links stored bytes to a receipt or a written report. */
+export async function recordAttachment(db: Knex, ctx: RequestContext, owner: AttachmentOwner, file: StoredFile) {
+  return inTransaction(db, async (trx) => {
+    await recordFile(trx, file);
+    const [row] = await trx('attachments')
+      .insert({
+        sha256: file.sha256,
+        file_name: file.fileName,
+        receipt_id: 'receiptId' in owner ? owner.receiptId : null,
+        written_report_id: 'writtenReportId' in owner ? owner.writtenReportId : null,
+        uploaded_by: ctx.actor!.id,
+      })
+      .returning(['id', 'uploaded_at']);
+    const view = {
+      id: String(row.id),
+      sha256: file.sha256,
+      media_type: file.mediaType,
+      size: file.size,
+      file_name: file.fileName,
+      active_content: file.activeContent,
+      uploaded_at: (row.uploaded_at as Date).toISOString(),
+    };
+    await recordAudit(trx, ctx, { action: 'attachment.upload', objectType: 'recereceiptId' in owner ? 'receipt' : 'written_report', objectId: 'receiptId' in owner ? owner.receiptId : owner.writtenReportId, after: view });
+    return view;
+  });
+}
+
+/** An attachment the actor may see: its receipt's or report's department must be the actor's own, unless staff. */
+export async function findAttachment(db: Knex, actor: Actor, id: string) {
+  const row = await db('attachments as a')
+    .join('files as f', 'f.sha256', 'a.sha256')
+    .leftJoin('receipts as r', 'r.id', 'a.receipt_id')
+    .leftJoin('written_reports as w', 'w.id', 'a.written_report_id')
+    .where('a.id', id)
+    .first('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', db.raw('coalesce(r.department_id, w.department_id) AS department_id'));
+  if (!row || (actor.role === 'department' && String(row.department_id) !== actor.departmentId)) throw new AppError('NOT_FOUND', 'attachment not found');
+  return { sha256: String(row.sha256), fileName: String(row.file_name), mediaType: String(row.media_type), size: Number(row.size) };
+}

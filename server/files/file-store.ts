@@ -1,0 +1,103 @@
+import busboy from 'busboy';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Request } from 'express';
+import type { Knex } from 'knex';
+import { AppError } from '../errors.ts';
+import { hasActiveContent, sanitiseFileName, sniffMediaType, type MediaType } from './sniff.ts';
+
+export interface StoredFile {
+  sha256: string;
+  mediaType: MediaType;
+  size: number;
+  activeContent: boolean;
+  fileName: string;
+}
+
+const filesDir = (dataDir: string) => join(dataDir, 'files');
+export const pathOf = (dataDir: string, sha256: string) => join(filesDir(dataDir), sha256.slice(0, 2), sha256);
+
+/**
+ * Streams the multipart field `file` to a temporary file while hashing it, then keeps it under
+ * DATA_DIR/files by its SHA-256 (never in a served folder). Too large: 413 and nothing kept.
+ * Not a PDF, JPEG or PNG by its bytes: 415 and nothing kept.
+ */
+export async function receiveUpload(req: Request, dataDir: string, maxBytes: number): Promise<StoredFile> {
+  if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the file as multipart/form-data in a field named "file"');
+  }
+  await mkdir(join(filesDir(dataDir), 'tmp'), { recursive: true });
+  const tmp = join(filesDir(dataDir), 'tmp', randomBytes(12).toString('hex'));
+  try {
+    const received = await new Promise<{ sha256: string; size: number; fileName: string } | null>((resolve, reject) => {
+      let parser: busboy.Busboy;
+      try {
+        parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 5, parts: 6 }, defParamCharset: 'utf8' });
+      } catch {
+        return reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read'));
+      }
+      let result: { sha256: string; size: number; fileName: string } | null = null;
+      let pending: Promise<void> | null = null;
+      parser.on('file', (field, stream, info) => {
+        if (field !== 'file') {
+          stream.resume();
+          return;
+        }
+        const hash = createHash('sha256');
+        let size = 0;
+        let tooLarge = false;
+        const out = createWriteStream(tmp);
+        stream.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          hash.update(chunk);
+        });
+        stream.on('limit', () => {
+          tooLarge = true;
+        });
+        pending = new Promise<void>((done, fail) => {
+          out.on('finish', () => {
+            if (tooLarge) fail(new AppError('PAYLOAD_TOO_LARGE', `the file is larger than ${maxBytes} bytes`));
+            else {
+              result = { sha256: hash.digest('hex'), size, fileName: sanitiseFileName(info.filename) };
+              done();
+            }
+          });
+          out.on('error', fail);
+        });
+        stream.pipe(out);
+      });
+      parser.on('error', () => reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read')));
+      parser.on('close', () => {
+        if (!pending) return resolve(null);
+        pending.then(() => resolve(result), reject);
+      });
+      req.pipe(parser);
+    });
+    if (!received || received.size === 0) throw new AppError('VALIDATION_FAILED', 'file: send one non-empty file in a field named "file"', [{ field: 'file', message: 'is required' }]);
+    const handle = await open(tmp, 'r');
+    const head = Buffer.alloc(16);
+    await handle.read(head, 0, 16, 0);
+    await handle.close();
+    const mediaType = sniffMediaType(head);
+    if (!mediaType) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'the file is not a PDF, JPEG or PNG');
+    const activeContent = mediaType === 'application/pdf' && hasActiveContent(await readFile(tmp));
+    const target = pathOf(dataDir, received.sha256);
+    await mkdir(join(filesDir(dataDir), received.sha256.slice(0, 2)), { recursive: true });
+    if (existsSync(target)) await rm(tmp, { force: true });
+    else await rename(tmp, target);
+    return { ...received, mediaType, activeContent };
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Records the bytes' metadata once; the same bytes uploaded twice are one file. */
+export async function recordFile(trx: Knex, f: StoredFile): Promise<void> {
+  await trx('files').insert({ sha256: f.sha256, media_type: f.mediaType, size: f.size, active_content: f.activeContent }).onConflict('sha256').ignore();
+}
+
+export function readStored(dataDir: string, sha256: string) {
+  return createReadStream(pathOf(dataDir, sha256));
+}

@@ -1,0 +1,83 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { recordAudit } from '../audit/audit-log.ts';
+import { changeStatus, statusHistory } from '../departments/status.ts';
+import { departmentFields } from '../departments/department-rules.ts';
+import { actorOf, contextOf } from '../http/context.ts';
+import { route } from '../http/route.ts';
+import { calendarDate, idParam } from '../http/schemas.ts';
+import { loadProgress } from '../progress/progress.ts';
+import { fileWrittenReport, listWrittenReports, setDeadline } from '../progress/written-reports.ts';
+import { renderBulletin } from '../../reports/bulletin.ts';
+import { contentDisposition } from '../files/sniff.ts';
+
+const departmentId = z.strictObject({ id: idParam });
+
+export function progressRoutes(db: Knex) {
+  return [
+    route(
+      {
+        method: 'put', path: '/api/v1/departments/:id/status', action: 'departments.status_write', tag: 'progress',
+        summary: 'Record a status change; only an accountant records acceptance (accepted_on, 验收)', params: departmentId,
+        body: z.strictObject({ status: departmentFields.status, effective_date: calendarDate, note: z.string().max(1000).optional(), accepted_on: calendarDate.optional() }),
+        responses: { 200: 'the department', 403: 'FORBIDDEN (acceptance by a department)', 404: 'NOT_FOUND', 409: 'CONFLICT (accepted unit)' },
+      },
+      async (req, res, { params, body }) => {
+        res.json(await changeStatus(db, contextOf(req), params.id, body));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/departments/:id/status-history', action: 'departments.status_read', tag: 'progress', summary: "A department's status changes, latest first", params: departmentId, responses: { 200: '{items}' } },
+      async (req, res, { params }) => {
+        res.json(await statusHistory(db, actorOf(req), params.id));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/progress', action: 'progress.read', tag: 'progress', summary: 'Counts and rates by status and group, unit lists, written reports owed and overdue',
+        query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: 'the progress report' },
+      },
+      async (_req, res, { query }) => {
+        res.json(await loadProgress(db, query.as_of));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/progress/bulletin.pdf', action: 'progress.bulletin', tag: 'progress', summary: 'The progress bulletin (通报) as PDF',
+        query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: 'application/pdf' },
+      },
+      async (req, res, { query }) => {
+        const report = await loadProgress(db, query.as_of);
+        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`));
+        await recordAudit(db, contextOf(req), { action: 'progress.bulletin_download', objectType: 'bulletin', objectId: report.as_of });
+        res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件正版化工作进展通报-${report.as_of}.pdf`));
+        res.send(pdf);
+      },
+    ),
+    route(
+      {
+        method: 'put', path: '/api/v1/progress/deadline', action: 'progress.deadline', tag: 'progress', summary: 'Set the date after which units not started owe a written report',
+        body: z.strictObject({ deadline: calendarDate, title: z.string().trim().min(1).max(200) }), responses: { 200: 'the deadline' },
+      },
+      async (req, res, { body }) => {
+        res.json(await setDeadline(db, contextOf(req), body));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/departments/:id/written-reports', action: 'written_reports.file', tag: 'progress', summary: 'File the written explanation (专题书面报告) a unit not started owes',
+        params: departmentId, body: z.strictObject({ body: z.string().trim().min(1, 'must not be empty').max(20000) }),
+        responses: { 201: 'the report', 409: 'CONFLICT or DUPLICATE' },
+      },
+      async (req, res, { params, body }) => {
+        res.status(201).json(await fileWrittenReport(db, contextOf(req), params.id, body.body));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/departments/:id/written-reports', action: 'written_reports.read', tag: 'progress', summary: "A department's written reports", params: departmentId, responses: { 200: '{items}' } },
+      async (req, res, { params }) => {
+        res.json(await listWrittenReports(db, actorOf(req), params.id));
+      },
+    ),
+  ];
+}

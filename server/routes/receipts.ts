@@ -1,0 +1,110 @@
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { Config } from '../config.ts';
+import { recordAttachment } from '../files/attachments.ts';
+import { receiveUpload } from '../files/file-store.ts';
+import type { Sheet } from '../http/body.ts';
+import { actorOf, contextOf } from '../http/context.ts';
+import { route } from '../http/route.ts';
+import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
+import { findWrittenReport } from '../progress/written-reports.ts';
+import { receiptBody } from '../receipts/receipt-rules.ts';
+import { importReceipts } from '../receipts/receipt-import.ts';
+import { getReceipt, listReceipts, submitReceipt } from '../receipts/receipts.ts';
+import { reviewReceipt } from '../receipts/review.ts';
+import { AppError } from '../errors.ts';
+
+const receiptId = z.strictObject({ id: idParam });
+const receiptStatuses = ['submitted', 'verified', 'rejected', 'withdrawn'] as const;
+
+export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'uploadMaxBytes'>) {
+  return [
+    route(
+      {
+        method: 'post', path: '/api/v1/departments/:id/receipts', action: 'receipts.submit', tag: 'receipts',
+        summary: 'Submit a purchase receipt (one invoice) as evidence for a fund', params: z.strictObject({ id: idParam }), body: receiptBody,
+        responses: { 201: 'the receipt', 404: 'NOT_FOUND (also another department)', 409: 'DUPLICATE_INVOICE', 422: 'VALIDATION_FAILED naming each field' },
+      },
+      async (req, res, { params, body }) => {
+        const { fund_id, ...content } = body;
+        res.status(201).json(await submitReceipt(db, contextOf(req), params.id, fund_id, content));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/receipts', action: 'receipts.read', tag: 'receipts', summary: 'Receipts, newest first (a department sees its own)',
+        query: z.strictObject({
+          limit: limitParam, cursor: cursorParam, fund_id: idParam.optional(), department_id: idParam.optional(),
+          status: z.enum(receiptStatuses).optional(), from: calendarDate.optional(), to: calendarDate.optional(),
+        }),
+        responses: { 200: '{items, next_cursor}' },
+      },
+      async (req, res, { query }) => {
+        res.json(await listReceipts(db, actorOf(req), { ...query, limit: query.limit ?? 100 }));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/receipts/:id', action: 'receipts.read', tag: 'receipts', summary: 'A receipt with its lines, attachments and review history', params: receiptId, responses: { 200: 'the receipt', 404: 'NOT_FOUND' } },
+      async (req, res, { params }) => {
+        res.json(await getReceipt(db, actorOf(req), params.id));
+      },
+    ),
+    route(
+      { method: 'post', path: '/api/v1/receipts/:id/verify', action: 'receipts.review', tag: 'receipts', summary: 'Verify a submitted receipt', params: receiptId, body: z.strictObject({}), responses: { 200: 'the receipt', 409: 'CONFLICT' } },
+      async (req, res, { params }) => {
+        res.json(await reviewReceipt(db, contextOf(req), params.id, 'verified'));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/receipts/:id/reject', action: 'receipts.review', tag: 'receipts', summary: 'Reject a submitted or verified receipt, with the reason',
+        params: receiptId, body: z.strictObject({ reason: z.string().trim().min(1, 'must say why').max(1000) }), responses: { 200: 'the receipt', 409: 'CONFLICT' },
+      },
+      async (req, res, { params, body }) => {
+        res.json(await reviewReceipt(db, contextOf(req), params.id, 'rejected', body.reason));
+      },
+    ),
+    route(
+      { method: 'post', path: '/api/v1/receipts/:id/withdraw', action: 'receipts.withdraw', tag: 'receipts', summary: 'Withdraw a submitted receipt (its department)', params: receiptId, body: z.strictObject({}), responses: { 200: 'the receipt', 409: 'CONFLICT' } },
+      async (req, res, { params }) => {
+        res.json(await reviewReceipt(db, contextOf(req), params.id, 'withdrawn'));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/receipts/:id/attachments', action: 'attachments.upload', tag: 'receipts', bodyType: 'multipart',
+        summary: 'Attach a scan (multipart field "file": PDF, JPEG or PNG, recognised by its bytes)', params: receiptId,
+        responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
+      },
+      async (req, res, { params }) => {
+        const receipt = await getReceipt(db, actorOf(req), params.id);
+        if (receipt.status === 'withdrawn') throw new AppError('CONFLICT', 'a withdrawn receipt takes no attachments');
+        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
+        res.status(201).json(await recordAttachment(db, contextOf(req), { receiptId: params.id }, file));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/written-reports/:id/attachments', action: 'attachments.upload', tag: 'progress', bodyType: 'multipart',
+        summary: 'Attach a signed scan to a written report', params: receiptId,
+        responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
+      },
+      async (req, res, { params }) => {
+        await findWrittenReport(db, actorOf(req), params.id);
+        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
+        res.status(201).json(await recordAttachment(db, contextOf(req), { writtenReportId: params.id }, file));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/funds/:id/receipts/import', action: 'receipts.import', tag: 'receipts', bodyType: 'upload',
+        summary: 'Import receipts from CSV or XLSX, one row per line, all or nothing', params: z.strictObject({ id: idParam }),
+        responses: { 201: '{created, receipt_ids}', 422: 'CSV_INVALID with errors by row' },
+      },
+      async (req, res, { params, body }) => {
+        if (!body) throw new AppError('VALIDATION_FAILED', 'send the CSV or XLSX file as the body', [{ field: 'body', message: 'is empty' }]);
+        res.status(201).json(await importReceipts(db, contextOf(req), params.id, body as Sheet));
+      },
+    ),
+  ];
+}
