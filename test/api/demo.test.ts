@@ -29,5 +29,9 @@ describe('npm run demo', () => {
     expect(funds.body.items[0]).toMatchObject({ appropriated: '12450000.00', available_to_allocate: '12450000.00', cash_balance: '12450000.00' });
     const dept = await h.api.post('/api/v1/auth/login').send({ username: 'tongjiju', password: demoPassword });
     expect(dept.body.user.role).toBe('department');
+    const receipts = await h.api.get('/api/v1/receipts').set(auth);
+    expect(receipts.body.items.map((r: { status: string }) => r.status).sort()).toEqual(['submitted', 'submitted', 'verified', 'verified', 'verified', 'verified']);
+    const progress = await h.api.get('/api/v1/progress?as_of=2011-08-31').set(auth);
+    expect(progress.body).toMatchObject({ total: 71, by_status: { completed: 31, procuring: 29, awaiting_funds: 3, not_started: 8 }, completion_rate: '0.4366', projected_rate: '0.8873' });
   });
 });
