@@ -11,6 +11,7 @@ import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
 import { errorHandler, fromZod, notFound } from './http/problem.ts';
 import type { Route } from './http/route.ts';
+import { allocationRoutes } from './routes/allocation.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -45,6 +46,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...progressRoutes(deps.db),
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),
+    ...allocationRoutes(deps.db),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }

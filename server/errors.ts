@@ -21,6 +21,9 @@ export const errorCatalogue = {
   CANNOT_REVERSE_REVERSAL: { status: 409, title: 'A reversal cannot itself be reversed; post a new entry' },
   INSUFFICIENT_BALANCE: { status: 409, title: 'A guarded account would go below zero' },
   OVER_APPROPRIATION: { status: 409, title: 'Allocation would exceed the appropriation' },
+  RUN_STALE: { status: 409, title: 'What the allocation run was computed from has changed; compute it again' },
+  EXCEEDS_PAYABLE: { status: 409, title: 'More than the unit is owed' },
+  NO_POLICY: { status: 409, title: 'The fund has no allocation policy yet' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   // 413, 415
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },

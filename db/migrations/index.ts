@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as foundation from './001-foundation.ts';
 import * as ledger from './002-ledger.ts';
 import * as progressReceipts from './003-progress-receipts.ts';
+import * as allocation from './004-allocation.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ const migrations: Array<[string, Migration]> = [
   ['001-foundation', foundation],
   ['002-ledger', ledger],
   ['003-progress-receipts', progressReceipts],
+  ['004-allocation', allocation],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -41,6 +41,12 @@ export const permissions = {
   'receipts.import': ['accountant'],
   'attachments.upload': ['accountant', 'department'],
   'attachments.read': ['accountant', 'auditor', 'department'],
+  'allocation.policy': ['accountant'],
+  'allocation.read': ['accountant', 'auditor'],
+  'allocation.run': ['accountant'],
+  'disbursements.write': ['accountant'],
+  'disbursements.read': ['accountant', 'auditor'],
+  'positions.read': ['accountant', 'auditor', 'department'],
 } as const satisfies Record<string, Role[] | 'public'>;
 
 export type Action = keyof typeof permissions;

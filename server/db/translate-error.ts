@@ -18,6 +18,10 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   departments_code_unique: ['DUPLICATE', 'a department with this code already exists'],
   users_username_unique: ['DUPLICATE', 'a user with this username already exists'],
   funds_code_unique: ['DUPLICATE', 'a fund with this code already exists'],
+  allocation_runs_maker_checker: ['SAME_ACCOUNTANT', 'the accountant who made a run cannot approve it'],
+  disbursements_maker_checker: ['SAME_ACCOUNTANT', 'the accountant who made a payment cannot approve it'],
+  disbursements_voucher_unique: ['DUPLICATE', 'this voucher number is already used in this fund'],
+  written_reports_once: ['DUPLICATE', 'this unit has already filed its report for this deadline'],
 };
 
 export function translateDbError(e: unknown): unknown {

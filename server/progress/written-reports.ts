@@ -3,7 +3,6 @@ import { recordAudit } from '../audit/audit-log.ts';
 import type { Actor } from '../auth/roles.ts';
 import { assertOwnDepartment } from '../auth/scope.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { currentDeadline } from './progress.ts';
@@ -38,14 +37,9 @@ export async function fileWrittenReport(db: Knex, ctx: RequestContext, departmen
     const deadline = await currentDeadline(trx);
     if (!deadline) throw new AppError('CONFLICT', 'no written report has been requested');
     if (department.status !== 'not_started') throw new AppError('CONFLICT', 'only a unit that has not started owes a written report');
-    let row: Record<string, unknown> | undefined;
-    try {
-      [row] = await trx.transaction((sp) => sp('written_reports').insert({ department_id: departmentId, deadline_id: deadline.id, body, filed_by: ctx.actor!.id }).returning('*'));
-    } catch (e) {
-      if (isUniqueViolation(e, 'written_reports_once')) throw new AppError('DUPLICATE', 'this unit has already filed its report for this deadline');
-      throw e;
-    }
-    const report = reportView(row!);
+    // A second report for the same deadline violates written_reports_once: 409 DUPLICATE.
+    const [row] = await trx('written_reports').insert({ department_id: departmentId, deadline_id: deadline.id, body, filed_by: ctx.actor!.id }).returning('*');
+    const report = reportView(row);
     await recordAudit(trx, ctx, { action: 'progress.written_report', objectType: 'written_report', objectId: report.id, after: report });
     return report;
   });

@@ -52,6 +52,20 @@ const expected: Record<string, Role[] | 'public'> = {
   'POST /api/v1/receipts/:id/attachments': ['accountant', 'department'],
   'POST /api/v1/funds/:id/receipts/import': ['accountant'],
   'GET /api/v1/attachments/:id': ['accountant', 'department', 'auditor'],
+  'PUT /api/v1/funds/:id/policy': ['accountant'],
+  'GET /api/v1/funds/:id/policies': ['accountant', 'auditor'],
+  'POST /api/v1/funds/:id/allocation-runs': ['accountant'],
+  'GET /api/v1/funds/:id/allocation-runs': ['accountant', 'auditor'],
+  'GET /api/v1/allocation-runs/:id': ['accountant', 'auditor'],
+  'POST /api/v1/allocation-runs/:id/approve': ['accountant'],
+  'POST /api/v1/allocation-runs/:id/cancel': ['accountant'],
+  'POST /api/v1/funds/:id/disbursements': ['accountant'],
+  'GET /api/v1/funds/:id/disbursements': ['accountant', 'auditor'],
+  'POST /api/v1/disbursements/:id/approve': ['accountant'],
+  'POST /api/v1/disbursements/:id/cancel': ['accountant'],
+  'POST /api/v1/funds/:id/refunds': ['accountant'],
+  'GET /api/v1/funds/:id/positions': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/departments/:dept/position': ['accountant', 'department', 'auditor'],
 };
 
 const roles: Role[] = ['admin', 'accountant', 'department', 'auditor'];
@@ -66,7 +80,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 const specs = allRoutes({ db: undefined as never, config: { tokenTtlHours: 8, uploadMaxBytes: 1, trustProxy: false, dataDir: '/nonexistent' }, logger: pino({ level: 'silent' }) }).map((r) => r.spec);
-const concrete = (path: string) => path.replace(':id', '999999999').replace(':code', '1011');
+const concrete = (path: string) => path.replace(':id', '999999999').replace(':code', '1011').replace(':dept', '999999999');
 
 describe('the access matrix', () => {
   it('has a row for every route, and no row for a route that does not exist', () => {

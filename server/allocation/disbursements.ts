@@ -1,0 +1,142 @@
+import { Decimal } from 'decimal.js';
+import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { AppError, validationError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+import { departmentAccountCode } from '../ledger/chart.ts';
+import type { EntryDraft } from '../ledger/entry-rules.ts';
+import { formatAmount } from '../ledger/money.ts';
+import { postEntries } from '../ledger/post-entries.ts';
+
+export interface PaymentInput {
+  department_id: string;
+  amount: Decimal;
+  voucher_no: string;
+  date: string;
+  memo?: string | undefined;
+}
+
+function view(r: Record<string, unknown>) {
+  return {
+    id: String(r.id),
+    fund_id: String(r.fund_id),
+    department_id: String(r.department_id),
+    kind: String(r.kind),
+    amount: String(r.amount),
+    voucher_no: String(r.voucher_no),
+    date: String(r.pay_date),
+    status: String(r.status),
+    memo: String(r.memo),
+    created_by: String(r.created_by),
+    created_at: (r.created_at as Date).toISOString(),
+    approved_by: r.approved_by == null ? null : String(r.approved_by),
+    approved_at: r.approved_at == null ? null : (r.approved_at as Date).toISOString(),
+    entry_id: r.entry_id == null ? null : String(r.entry_id),
+  };
+}
+
+async function balanceOf(trx: Knex, fundId: string, code: string): Promise<Decimal> {
+  const row = await trx('accounts').where({ fund_id: fundId, code }).first('balance');
+  return new Decimal(row?.balance ?? 0);
+}
+
+async function departmentCode(trx: Knex, id: string): Promise<string> {
+  const d = await trx('departments').where({ id }).first('code');
+  if (!d) throw validationError('department_id', 'no such department');
+  return d.code;
+}
+
+/** Payment: Dr 2307.d / Cr 1011 and Dr 7101.d / Cr 8001. Refund: the reverse flows. */
+function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Decimal; voucher_no: string; date: string; memo: string; departmentId: string }): EntryDraft {
+  const a = p.amount;
+  const payment = kind === 'payment';
+  return {
+    date: p.date,
+    kind: payment ? 'disbursement' : 'refund',
+    memo: p.memo || (payment ? `拨付以奖代补资金 ${p.voucher_no}` : `单位退回以奖代补资金 ${p.voucher_no}`),
+    documentNo: p.voucher_no,
+    departmentId: p.departmentId,
+    postings: [
+      { accountCode: departmentAccountCode('2307', code), side: payment ? 'debit' : 'credit', amount: a },
+      { accountCode: '1011', side: payment ? 'credit' : 'debit', amount: a },
+      { accountCode: departmentAccountCode('7101', code), side: payment ? 'debit' : 'credit', amount: a },
+      { accountCode: '8001', side: payment ? 'credit' : 'debit', amount: a },
+    ],
+  };
+}
+
+/** A pending payment; it moves money only when another accountant approves it. */
+export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
+  return inTransaction(db, async (trx) => {
+    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+    const code = await departmentCode(trx, p.department_id);
+    const payable = await balanceOf(trx, fundId, departmentAccountCode('2307', code));
+    if (p.amount.gt(payable)) throw new AppError('EXCEEDS_PAYABLE', `the unit is owed ${payable.toFixed(2)}; ${formatAmount(p.amount)} is more`);
+    const [row] = await trx('disbursements')
+      .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
+      .returning('*');
+    const d = view(row);
+    await recordAudit(trx, ctx, { action: 'disbursement.create', objectType: 'disbursement', objectId: d.id, after: d });
+    return d;
+  });
+}
+
+/** Approval by another accountant posts the payment; the payable guard makes overpaying impossible under any concurrency. */
+export async function approveDisbursement(db: Knex, ctx: RequestContext, id: string) {
+  return inTransaction(db, async (trx) => {
+    const d = await trx('disbursements').where({ id }).forUpdate().first();
+    if (!d) throw new AppError('NOT_FOUND', 'disbursement not found');
+    if (d.status !== 'pending') throw new AppError('CONFLICT', `this payment is already ${d.status}`);
+    if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', 'the accountant who prepared a payment cannot approve it');
+    const code = await departmentCode(trx, String(d.department_id));
+    const [entry] = await postEntries(trx, String(d.fund_id), ctx.actor!.id, [
+      paymentEntry('payment', code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
+    ]);
+    const [row] = await trx('disbursements').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
+    const after = view(row);
+    await recordAudit(trx, ctx, { action: 'disbursement.approve', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after });
+    return after;
+  });
+}
+
+export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: string) {
+  return inTransaction(db, async (trx) => {
+    const d = await trx('disbursements').where({ id }).forUpdate().first('status');
+    if (!d) throw new AppError('NOT_FOUND', 'disbursement not found');
+    if (d.status !== 'pending') throw new AppError('CONFLICT', `a ${d.status} payment cannot be cancelled`);
+    const [row] = await trx('disbursements').where({ id }).update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() }).returning('*');
+    await recordAudit(trx, ctx, { action: 'disbursement.cancel', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after: { status: 'cancelled' } });
+    return view(row);
+  });
+}
+
+/** Money a unit returns: never more than it was paid. Posted at once; the bank receipt is its evidence. */
+export async function recordRefund(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
+  return inTransaction(db, async (trx) => {
+    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+    const code = await departmentCode(trx, p.department_id);
+    await trx('funds').where({ id: fundId }).forUpdate().first('id');
+    const paid = await balanceOf(trx, fundId, departmentAccountCode('7101', code));
+    if (p.amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `the unit was paid ${paid.toFixed(2)}; it cannot refund ${formatAmount(p.amount)}`);
+    const [entry] = await postEntries(trx, fundId, ctx.actor!.id, [
+      paymentEntry('refund', code, { amount: p.amount, voucher_no: p.voucher_no, date: p.date, memo: p.memo ?? '', departmentId: p.department_id }),
+    ]);
+    const [row] = await trx('disbursements')
+      .insert({
+        fund_id: fundId, department_id: p.department_id, kind: 'refund', amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date,
+        memo: p.memo ?? '', status: 'approved', created_by: ctx.actor!.id, approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id,
+      })
+      .returning('*');
+    const r = view(row);
+    await recordAudit(trx, ctx, { action: 'refund.record', objectType: 'disbursement', objectId: r.id, after: r });
+    return r;
+  });
+}
+
+export async function listDisbursements(db: Knex, fundId: string, f: { department_id?: string | undefined; status?: string | undefined }) {
+  const q = db('disbursements').where({ fund_id: fundId }).orderBy('id', 'desc');
+  if (f.department_id) q.where('department_id', f.department_id);
+  if (f.status) q.where('status', f.status);
+  return { items: (await q).map(view) };
+}

@@ -1,0 +1,70 @@
+import { createHash } from 'node:crypto';
+import { Decimal } from 'decimal.js';
+import type { Knex } from 'knex';
+import { AppError } from '../errors.ts';
+import type { Category } from '../receipts/receipt-rules.ts';
+import type { DepartmentInput, Policy } from './allocation-rules.ts';
+import { currentPolicyRow, policyOf } from './policy.ts';
+
+export interface RunInputs {
+  policy: Policy;
+  departments: DepartmentInput[];
+  fundAvailable: Decimal;
+  /** A fingerprint of everything the run depends on: a run whose inputs changed is stale. */
+  basisHash: string;
+}
+
+/**
+ * Everything a run for `fundId` as of `asOf` depends on: the current policy, each unit's verified
+ * receipt lines (issued on or before `asOf`), status and acceptance, what was allocated to it and
+ * what is still unpaid, and what the fund can still allocate.
+ */
+export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Promise<RunInputs> {
+  const fund = await db('funds').where({ id: fundId }).first('id', 'appropriated', 'allocated');
+  if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
+  const policyRow = await currentPolicyRow(db, fundId);
+  if (!policyRow) throw new AppError('NO_POLICY', 'set the fund’s allocation policy first (PUT /api/v1/funds/:id/policy)');
+  const [lines, balances] = await Promise.all([
+    db('receipt_lines as l')
+      .join('receipts as r', 'r.id', 'l.receipt_id')
+      .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
+      .where('r.issue_date', '<=', asOf)
+      .orderBy(['r.department_id', 'l.id'])
+      .select('r.department_id', 'r.id as receipt_id', 'l.category', 'l.licences', 'l.amount'),
+    db('accounts').where({ fund_id: fundId }).whereIn('kind', ['expense', 'payable']).select('department_id', 'kind', 'balance'),
+  ]);
+  const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: Set<string>; allocated: Decimal; payable: Decimal }>();
+  const entry = (id: string) => {
+    let e = byDepartment.get(id);
+    if (!e) byDepartment.set(id, (e = { lines: [], receipts: new Set(), allocated: new Decimal(0), payable: new Decimal(0) }));
+    return e;
+  };
+  for (const l of lines) {
+    const e = entry(String(l.department_id));
+    e.lines.push({ category: l.category as Category, licences: Number(l.licences), amount: new Decimal(l.amount) });
+    e.receipts.add(String(l.receipt_id));
+  }
+  for (const b of balances) {
+    if (new Decimal(b.balance).isZero() && !byDepartment.has(String(b.department_id))) continue;
+    const e = entry(String(b.department_id));
+    if (b.kind === 'expense') e.allocated = new Decimal(b.balance);
+    else e.payable = new Decimal(b.balance);
+  }
+  const ids = [...byDepartment.keys()];
+  const departments: DepartmentInput[] = [];
+  for (let i = 0; i < ids.length; i += 5000) {
+    const rows = await db('departments').whereIn('id', ids.slice(i, i + 5000)).select('id', 'code', 'status', 'accepted_on');
+    for (const d of rows) {
+      const e = byDepartment.get(String(d.id))!;
+      departments.push({ id: String(d.id), code: d.code, status: d.status, acceptedOn: d.accepted_on, lines: e.lines, allocated: e.allocated, payable: e.payable });
+    }
+  }
+  departments.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
+  const fundAvailable = new Decimal(fund.appropriated).minus(fund.allocated);
+  const hash = createHash('sha256').update(JSON.stringify([policyRow.id, asOf, fundAvailable.toFixed(2)]));
+  for (const d of departments) {
+    const e = byDepartment.get(d.id)!;
+    hash.update(JSON.stringify([d.id, d.status, d.acceptedOn, d.allocated.toFixed(2), d.payable.toFixed(2), [...e.receipts].join(',')]));
+  }
+  return { policy: policyOf(policyRow), departments, fundAvailable, basisHash: hash.digest('hex') };
+}

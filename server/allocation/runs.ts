@@ -1,0 +1,150 @@
+import type { Knex } from 'knex';
+import { Decimal } from 'decimal.js';
+import { recordAudit } from '../audit/audit-log.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { pgArray } from '../db/pg-array.ts';
+import { AppError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+import { todayInShanghai } from '../http/schemas.ts';
+import { departmentAccountCode } from '../ledger/chart.ts';
+import type { EntryDraft } from '../ledger/entry-rules.ts';
+import { postEntries } from '../ledger/post-entries.ts';
+import { computeRun } from './allocation-rules.ts';
+import { loadRunInputs } from './run-inputs.ts';
+
+function runView(run: Record<string, unknown>, lines: Array<Record<string, unknown>>) {
+  return {
+    id: String(run.id),
+    fund_id: String(run.fund_id),
+    policy_id: String(run.policy_id),
+    as_of: String(run.as_of),
+    status: String(run.status),
+    available: String(run.available),
+    total: String(run.total),
+    clawed_back: String(run.clawed_back),
+    factor: String(run.factor),
+    created_by: String(run.created_by),
+    created_at: (run.created_at as Date).toISOString(),
+    approved_by: run.approved_by == null ? null : String(run.approved_by),
+    approved_at: run.approved_at == null ? null : (run.approved_at as Date).toISOString(),
+    lines: lines.map((l) => ({
+      department_id: String(l.department_id),
+      department_code: String(l.department_code),
+      department_name: String(l.department_name),
+      entitlement: String(l.entitlement),
+      previously_allocated: String(l.previously_allocated),
+      due: String(l.due),
+      amount: String(l.amount),
+      clawback: String(l.clawback),
+      to_recover: String(l.to_recover),
+      explanation: l.explanation,
+      entry_id: l.entry_id == null ? null : String(l.entry_id),
+    })),
+  };
+}
+
+export async function getRun(db: Knex, id: string) {
+  const run = await db('allocation_runs').where({ id }).first();
+  if (!run) throw new AppError('NOT_FOUND', 'allocation run not found');
+  const lines = await db('allocation_lines as l')
+    .join('departments as d', 'd.id', 'l.department_id')
+    .where('l.run_id', id)
+    .orderBy('d.code')
+    .select('l.*', 'd.code as department_code', 'd.name as department_name');
+  return runView(run, lines);
+}
+
+export async function listRuns(db: Knex, fundId: string) {
+  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+  const runs = await db('allocation_runs').where({ fund_id: fundId }).orderBy('id', 'desc');
+  return { items: runs.map((r) => ({ ...runView(r, []), lines: undefined })) };
+}
+
+/** Computes a draft run from the current policy and verified receipts; nothing is posted until another accountant approves. */
+export async function createRun(db: Knex, ctx: RequestContext, fundId: string, asOf: string = todayInShanghai()) {
+  const inputs = await loadRunInputs(db, fundId, asOf);
+  const result = computeRun(inputs.departments, inputs.policy, inputs.fundAvailable, asOf);
+  const id = await inTransaction(db, async (trx) => {
+    const [run] = await trx('allocation_runs')
+      .insert({
+        fund_id: fundId, policy_id: inputs.policy.id, as_of: asOf, available: result.available, total: result.total,
+        clawed_back: result.clawed_back, factor: result.factor, basis_hash: inputs.basisHash, created_by: ctx.actor!.id,
+      })
+      .returning('id');
+    const lines = result.lines;
+    if (lines.length) {
+      await trx.raw(
+        `INSERT INTO allocation_lines (run_id, department_id, entitlement, previously_allocated, due, amount, clawback, to_recover, explanation)
+         SELECT ?, * FROM unnest(?::bigint[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::jsonb[])`,
+        [
+          run.id,
+          pgArray(lines.map((l) => l.department_id)), pgArray(lines.map((l) => l.entitlement)), pgArray(lines.map((l) => l.previously_allocated)),
+          pgArray(lines.map((l) => l.due)), pgArray(lines.map((l) => l.amount)), pgArray(lines.map((l) => l.clawback)),
+          pgArray(lines.map((l) => l.to_recover)), pgArray(lines.map((l) => JSON.stringify(l.explanation))),
+        ],
+      );
+    }
+    await recordAudit(trx, ctx, { action: 'allocation.run_create', objectType: 'allocation_run', objectId: run.id, after: { fund_id: fundId, as_of: asOf, total: result.total, clawed_back: result.clawed_back, lines: lines.length } });
+    return String(run.id);
+  });
+  return getRun(db, id);
+}
+
+export async function cancelRun(db: Knex, ctx: RequestContext, id: string) {
+  await inTransaction(db, async (trx) => {
+    const run = await trx('allocation_runs').where({ id }).forUpdate().first('id', 'status');
+    if (!run) throw new AppError('NOT_FOUND', 'allocation run not found');
+    if (run.status !== 'draft') throw new AppError('CONFLICT', `a ${run.status} run cannot be cancelled`);
+    await trx('allocation_runs').where({ id }).update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() });
+    await recordAudit(trx, ctx, { action: 'allocation.run_cancel', objectType: 'allocation_run', objectId: id, before: { status: 'draft' }, after: { status: 'cancelled' } });
+  });
+  return getRun(db, id);
+}
+
+/**
+ * A second accountant approves a draft: the run is recomputed under the fund's lock and must come
+ * out from the same inputs, else 409 RUN_STALE. Clawbacks post before allocations, all in one transaction.
+ */
+export async function approveRun(db: Knex, ctx: RequestContext, id: string) {
+  const actor = ctx.actor!;
+  await inTransaction(db, async (trx) => {
+    const run = await trx('allocation_runs').where({ id }).forUpdate().first();
+    if (!run) throw new AppError('NOT_FOUND', 'allocation run not found');
+    if (run.status !== 'draft') throw new AppError('CONFLICT', `this run is already ${run.status}`);
+    if (String(run.created_by) === actor.id) throw new AppError('SAME_ACCOUNTANT', 'the accountant who computed a run cannot approve it');
+    await trx('funds').where({ id: run.fund_id }).forUpdate().first('id');
+    const inputs = await loadRunInputs(trx, String(run.fund_id), String(run.as_of));
+    if (inputs.basisHash !== run.basis_hash) {
+      throw new AppError('RUN_STALE', 'receipts, statuses, the policy or the fund changed since this run was computed; compute a new run');
+    }
+    const lines = await trx('allocation_lines as l').join('departments as d', 'd.id', 'l.department_id').where('l.run_id', id).orderBy('d.code').select('l.id', 'l.department_id', 'd.code', 'l.amount', 'l.clawback');
+    const memo = `以奖代补资金分配 第 ${id} 批`;
+    const draft = (l: (typeof lines)[number], kind: 'allocation' | 'clawback', amount: string): EntryDraft => ({
+      date: String(run.as_of),
+      kind,
+      memo: kind === 'allocation' ? memo : `${memo}（收回未拨付奖励）`,
+      documentNo: `RUN-${id}`,
+      departmentId: String(l.department_id),
+      postings:
+        kind === 'allocation'
+          ? [{ accountCode: departmentAccountCode('5001', l.code), side: 'debit', amount: new Decimal(amount) }, { accountCode: departmentAccountCode('2307', l.code), side: 'credit', amount: new Decimal(amount) }]
+          : [{ accountCode: departmentAccountCode('2307', l.code), side: 'debit', amount: new Decimal(amount) }, { accountCode: departmentAccountCode('5001', l.code), side: 'credit', amount: new Decimal(amount) }],
+    });
+    const clawbacks = lines.filter((l) => new Decimal(l.clawback).gt(0));
+    const allocations = lines.filter((l) => new Decimal(l.amount).gt(0));
+    const posted = await postEntries(trx, String(run.fund_id), actor.id, [
+      ...clawbacks.map((l) => draft(l, 'clawback', l.clawback)),
+      ...allocations.map((l) => draft(l, 'allocation', l.amount)),
+    ]);
+    const lineIds = [...clawbacks, ...allocations].map((l) => String(l.id));
+    if (lineIds.length) {
+      await trx.raw(
+        `UPDATE allocation_lines l SET entry_id = u.entry_id FROM unnest(?::bigint[], ?::bigint[]) AS u(line_id, entry_id) WHERE l.id = u.line_id`,
+        [pgArray(lineIds), pgArray(posted.map((e) => e.id))],
+      );
+    }
+    await trx('allocation_runs').where({ id }).update({ status: 'approved', approved_by: actor.id, approved_at: trx.fn.now() });
+    await recordAudit(trx, ctx, { action: 'allocation.run_approve', objectType: 'allocation_run', objectId: id, before: { status: 'draft' }, after: { status: 'approved', entries: posted.length, total: run.total } });
+  });
+  return getRun(db, id);
+}

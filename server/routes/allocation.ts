@@ -1,0 +1,138 @@
+import { Decimal } from 'decimal.js';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import { approveDisbursement, cancelDisbursement, createDisbursement, listDisbursements, recordRefund } from '../allocation/disbursements.ts';
+import { listPolicies, setPolicy } from '../allocation/policy.ts';
+import { departmentPosition, fundPositions } from '../allocation/positions.ts';
+import { approveRun, cancelRun, createRun, getRun, listRuns } from '../allocation/runs.ts';
+import { actorOf, contextOf } from '../http/context.ts';
+import { runIdempotent } from '../http/idempotency.ts';
+import { route } from '../http/route.ts';
+import { calendarDate, idParam, money } from '../http/schemas.ts';
+
+const id = z.strictObject({ id: idParam });
+const rate = z
+  .string({ error: 'must be a decimal string such as "0.50"' })
+  .regex(/^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/, 'must be a decimal string from "0" to "1" with at most four decimals, such as "0.50"')
+  .transform((s) => new Decimal(s));
+const categoryRates = z.strictObject({ os: rate, office: rate, antivirus: rate, other: rate });
+const categoryCaps = z.strictObject({ os: money.nullable().optional(), office: money.nullable().optional(), antivirus: money.nullable().optional(), other: money.nullable().optional() });
+const payment = z.strictObject({ department_id: idParam, amount: money, voucher_no: z.string().trim().min(1, 'must not be empty').max(64), date: calendarDate, memo: z.string().max(500).optional() });
+
+export function allocationRoutes(db: Knex) {
+  return [
+    route(
+      {
+        method: 'put', path: '/api/v1/funds/:id/policy', action: 'allocation.policy', tag: 'allocation', summary: 'Publish a new version of the fund’s allocation policy',
+        params: id, body: z.strictObject({ rates: categoryRates, licence_caps: categoryCaps.optional(), department_ceiling: money.nullable().optional(), require_completed: z.boolean() }),
+        responses: { 201: 'the new policy version' },
+      },
+      async (req, res, { params, body }) => {
+        res.status(201).json(await setPolicy(db, contextOf(req), params.id, { ...body, licence_caps: body.licence_caps ?? {} }));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds/:id/policies', action: 'allocation.read', tag: 'allocation', summary: 'Every version of the fund’s policy, newest first', params: id, responses: { 200: '{items}' } },
+      async (_req, res, { params }) => {
+        res.json(await listPolicies(db, params.id));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/funds/:id/allocation-runs', action: 'allocation.run', tag: 'allocation', idempotent: true,
+        summary: 'Compute a draft allocation run from the current policy and verified receipts', params: id, body: z.strictObject({ as_of: calendarDate.optional() }),
+        responses: { 201: 'the draft run with its lines', 409: 'NO_POLICY' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await createRun(trx, contextOf(req), params.id, body.as_of) }));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds/:id/allocation-runs', action: 'allocation.read', tag: 'allocation', summary: 'The fund’s runs, newest first', params: id, responses: { 200: '{items}' } },
+      async (_req, res, { params }) => {
+        res.json(await listRuns(db, params.id));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/allocation-runs/:id', action: 'allocation.read', tag: 'allocation', summary: 'A run with every line and its explanation', params: id, responses: { 200: 'the run' } },
+      async (_req, res, { params }) => {
+        res.json(await getRun(db, params.id));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/allocation-runs/:id/approve', action: 'allocation.run', tag: 'allocation', idempotent: true,
+        summary: 'Approve a draft run (another accountant): posts its entries', params: id, body: z.strictObject({}),
+        responses: { 200: 'the approved run', 403: 'SAME_ACCOUNTANT', 409: 'RUN_STALE or CONFLICT' },
+      },
+      async (req, res, { params }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveRun(trx, contextOf(req), params.id) }));
+      },
+    ),
+    route(
+      { method: 'post', path: '/api/v1/allocation-runs/:id/cancel', action: 'allocation.run', tag: 'allocation', summary: 'Cancel a draft run', params: id, body: z.strictObject({}), responses: { 200: 'the run', 409: 'CONFLICT' } },
+      async (req, res, { params }) => {
+        res.json(await cancelRun(db, contextOf(req), params.id));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/funds/:id/disbursements', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
+        summary: 'Prepare a payment to a unit (pending until another accountant approves)', params: id, body: payment,
+        responses: { 201: 'the pending payment', 409: 'EXCEEDS_PAYABLE or DUPLICATE voucher' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await createDisbursement(trx, contextOf(req), params.id, body) }));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/disbursements', action: 'disbursements.read', tag: 'disbursements', summary: 'Payments and refunds, newest first',
+        params: id, query: z.strictObject({ department_id: idParam.optional(), status: z.enum(['pending', 'approved', 'cancelled']).optional() }), responses: { 200: '{items}' },
+      },
+      async (_req, res, { params, query }) => {
+        res.json(await listDisbursements(db, params.id, query));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/disbursements/:id/approve', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
+        summary: 'Approve a pending payment (another accountant): posts it in both books', params: id, body: z.strictObject({}),
+        responses: { 200: 'the payment', 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE or CONFLICT' },
+      },
+      async (req, res, { params }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursement(trx, contextOf(req), params.id) }));
+      },
+    ),
+    route(
+      { method: 'post', path: '/api/v1/disbursements/:id/cancel', action: 'disbursements.write', tag: 'disbursements', summary: 'Cancel a pending payment', params: id, body: z.strictObject({}), responses: { 200: 'the payment', 409: 'CONFLICT' } },
+      async (req, res, { params }) => {
+        res.json(await cancelDisbursement(db, contextOf(req), params.id));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/funds/:id/refunds', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
+        summary: 'Record money a unit returned (the reverse of a payment)', params: id, body: payment, responses: { 201: 'the refund', 409: 'EXCEEDS_PAYABLE' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await recordRefund(trx, contextOf(req), params.id, body) }));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds/:id/positions', action: 'allocation.read', tag: 'allocation', summary: 'Per unit: entitlement, allocated, paid, payable, to recover', params: id, responses: { 200: '{items}' } },
+      async (_req, res, { params }) => {
+        res.json({ items: await fundPositions(db, params.id) });
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/departments/:dept/position', action: 'positions.read', tag: 'allocation', summary: 'One unit’s entitlement, allocated, paid, payable, to recover',
+        params: z.strictObject({ id: idParam, dept: idParam }), responses: { 200: 'the position', 404: 'NOT_FOUND' },
+      },
+      async (req, res, { params }) => {
+        res.json(await departmentPosition(db, actorOf(req), params.id, params.dept));
+      },
+    ),
+  ];
+}
