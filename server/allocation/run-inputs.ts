@@ -10,6 +10,8 @@ export interface RunInputs {
   policy: Policy;
   departments: DepartmentInput[];
   fundAvailable: Decimal;
+  /** Department names, for showing a run; not part of the rule. */
+  names: Map<string, string>;
   /** A fingerprint of everything the run depends on: a run whose inputs changed is stale. */
   basisHash: string;
 }
@@ -24,25 +26,34 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Pro
   if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
   const policyRow = await currentPolicyRow(db, fundId);
   if (!policyRow) throw new AppError('NO_POLICY', 'set the fund’s allocation policy first (PUT /api/v1/funds/:id/policy)');
-  const [lines, balances] = await Promise.all([
+  // One row per unit with its lines as text arrays: a tenth of the rows of one per line, and
+  // amounts stay exact strings (pg would parse a numeric[] into floats).
+  const [lineGroups, balances] = await Promise.all([
     db('receipt_lines as l')
       .join('receipts as r', 'r.id', 'l.receipt_id')
       .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
       .where('r.issue_date', '<=', asOf)
-      .orderBy(['r.department_id', 'l.id'])
-      .select('r.department_id', 'r.id as receipt_id', 'l.category', 'l.licences', 'l.amount'),
+      .groupBy('r.department_id')
+      .select(
+        'r.department_id',
+        db.raw('array_agg(l.category ORDER BY l.id) AS categories'),
+        db.raw('array_agg(l.licences::text ORDER BY l.id) AS licences'),
+        db.raw('array_agg(l.amount::text ORDER BY l.id) AS amounts'),
+        db.raw('array_agg(DISTINCT r.id::text) AS receipts'),
+      ),
     db('accounts').where({ fund_id: fundId }).whereIn('kind', ['expense', 'payable']).select('department_id', 'kind', 'balance'),
   ]);
-  const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: Set<string>; allocated: Decimal; payable: Decimal }>();
+  const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: string[]; allocated: Decimal; payable: Decimal }>();
   const entry = (id: string) => {
     let e = byDepartment.get(id);
-    if (!e) byDepartment.set(id, (e = { lines: [], receipts: new Set(), allocated: new Decimal(0), payable: new Decimal(0) }));
+    if (!e) byDepartment.set(id, (e = { lines: [], receipts: [], allocated: new Decimal(0), payable: new Decimal(0) }));
     return e;
   };
-  for (const l of lines) {
-    const e = entry(String(l.department_id));
-    e.lines.push({ category: l.category as Category, licences: Number(l.licences), amount: new Decimal(l.amount) });
-    e.receipts.add(String(l.receipt_id));
+  for (const g of lineGroups) {
+    const e = entry(String(g.department_id));
+    const categories = g.categories as Category[];
+    e.lines = categories.map((category, i) => ({ category, licences: Number(g.licences[i]), amount: new Decimal(g.amounts[i]) }));
+    e.receipts = g.receipts as string[];
   }
   for (const b of balances) {
     if (new Decimal(b.balance).isZero() && !byDepartment.has(String(b.department_id))) continue;
@@ -52,9 +63,11 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Pro
   }
   const ids = [...byDepartment.keys()];
   const departments: DepartmentInput[] = [];
+  const names = new Map<string, string>();
   for (let i = 0; i < ids.length; i += 5000) {
-    const rows = await db('departments').whereIn('id', ids.slice(i, i + 5000)).select('id', 'code', 'status', 'accepted_on');
+    const rows = await db('departments').whereIn('id', ids.slice(i, i + 5000)).select('id', 'code', 'name', 'status', 'accepted_on');
     for (const d of rows) {
+      names.set(String(d.id), d.name);
       const e = byDepartment.get(String(d.id))!;
       departments.push({ id: String(d.id), code: d.code, status: d.status, acceptedOn: d.accepted_on, lines: e.lines, allocated: e.allocated, payable: e.payable });
     }
@@ -64,7 +77,7 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Pro
   const hash = createHash('sha256').update(JSON.stringify([policyRow.id, asOf, fundAvailable.toFixed(2)]));
   for (const d of departments) {
     const e = byDepartment.get(d.id)!;
-    hash.update(JSON.stringify([d.id, d.status, d.acceptedOn, d.allocated.toFixed(2), d.payable.toFixed(2), [...e.receipts].join(',')]));
+    hash.update(JSON.stringify([d.id, d.status, d.acceptedOn, d.allocated.toFixed(2), d.payable.toFixed(2), e.receipts.join(',')]));
   }
-  return { policy: policyOf(policyRow), departments, fundAvailable, basisHash: hash.digest('hex') };
+  return { policy: policyOf(policyRow), departments, fundAvailable, names, basisHash: hash.digest('hex') };
 }

@@ -64,30 +64,29 @@ export async function listRuns(db: Knex, fundId: string) {
 export async function createRun(db: Knex, ctx: RequestContext, fundId: string, asOf: string = todayInShanghai()) {
   const inputs = await loadRunInputs(db, fundId, asOf);
   const result = computeRun(inputs.departments, inputs.policy, inputs.fundAvailable, asOf);
-  const id = await inTransaction(db, async (trx) => {
-    const [run] = await trx('allocation_runs')
+  const run = await inTransaction(db, async (trx) => {
+    const [row] = await trx('allocation_runs')
       .insert({
         fund_id: fundId, policy_id: inputs.policy.id, as_of: asOf, available: result.available, total: result.total,
         clawed_back: result.clawed_back, factor: result.factor, basis_hash: inputs.basisHash, created_by: ctx.actor!.id,
       })
-      .returning('id');
+      .returning('*');
     const lines = result.lines;
     if (lines.length) {
+      // One JSON document rather than a jsonb[] literal: thousands of explanations parse far faster.
       await trx.raw(
         `INSERT INTO allocation_lines (run_id, department_id, entitlement, previously_allocated, due, amount, clawback, to_recover, explanation)
-         SELECT ?, * FROM unnest(?::bigint[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::jsonb[])`,
-        [
-          run.id,
-          pgArray(lines.map((l) => l.department_id)), pgArray(lines.map((l) => l.entitlement)), pgArray(lines.map((l) => l.previously_allocated)),
-          pgArray(lines.map((l) => l.due)), pgArray(lines.map((l) => l.amount)), pgArray(lines.map((l) => l.clawback)),
-          pgArray(lines.map((l) => l.to_recover)), pgArray(lines.map((l) => JSON.stringify(l.explanation))),
-        ],
+         SELECT ?, x.department_id, x.entitlement, x.previously_allocated, x.due, x.amount, x.clawback, x.to_recover, x.explanation
+           FROM jsonb_to_recordset(?::jsonb) AS x(department_id bigint, entitlement numeric, previously_allocated numeric, due numeric,
+                                                  amount numeric, clawback numeric, to_recover numeric, explanation jsonb)`,
+        [row.id, JSON.stringify(lines)],
       );
     }
-    await recordAudit(trx, ctx, { action: 'allocation.run_create', objectType: 'allocation_run', objectId: run.id, after: { fund_id: fundId, as_of: asOf, total: result.total, clawed_back: result.clawed_back, lines: lines.length } });
-    return String(run.id);
+    await recordAudit(trx, ctx, { action: 'allocation.run_create', objectType: 'allocation_run', objectId: row.id, after: { fund_id: fundId, as_of: asOf, total: result.total, clawed_back: result.clawed_back, lines: lines.length } });
+    return row;
   });
-  return getRun(db, id);
+  // The draft as computed, not read back: ten thousand explanations are megabytes.
+  return runView(run, result.lines.map((l) => ({ ...l, department_name: inputs.names.get(l.department_id), entry_id: null })));
 }
 
 export async function cancelRun(db: Knex, ctx: RequestContext, id: string) {

@@ -22,14 +22,13 @@ async function openDepartmentAccounts(trx: Knex.Transaction, fundId: string, cod
   if (unknown) throw new AppError('UNKNOWN_ACCOUNT', `no account ${unknown.code} in this fund`, [{ field: 'account_code', message: `no account ${unknown.code}` }]);
   const departmentCodes = [...new Set(wanted.map((w) => w.parsed!.departmentCode))];
   const departments = new Map<string, { id: string; name: string }>(
-    (await trx('departments').whereIn('code', departmentCodes).select('id', 'code', 'name')).map((d) => [d.code, d]),
+    (await trx('departments').whereRaw('code = ANY(?::text[])', [pgArray(departmentCodes)]).select('id', 'code', 'name')).map((d) => [d.code, d]),
   );
   const rows = wanted.map(({ code, parsed }) => {
     const department = departments.get(parsed!.departmentCode);
     if (!department) throw new AppError('UNKNOWN_ACCOUNT', `no department ${parsed!.departmentCode} for account ${code}`, [{ field: 'account_code', message: `no department ${parsed!.departmentCode}` }]);
     const template = departmentAccounts[parsed!.base]!;
     return {
-      fund_id: fundId,
       code,
       name: departmentAccountName(parsed!.base, department.name),
       book: template.book,
@@ -39,7 +38,13 @@ async function openDepartmentAccounts(trx: Knex.Transaction, fundId: string, cod
       department_id: department.id,
     };
   });
-  await trx('accounts').insert(rows).onConflict(['fund_id', 'code']).ignore();
+  const col = (k: keyof (typeof rows)[number]) => pgArray(rows.map((r) => r[k]));
+  await trx.raw(
+    `INSERT INTO accounts (fund_id, code, name, book, normal_side, kind, guarded, department_id)
+     SELECT ?, * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::boolean[], ?::bigint[])
+     ON CONFLICT (fund_id, code) DO NOTHING`,
+    [fundId, col('code'), col('name'), col('book'), col('normal_side'), col('kind'), col('guarded'), col('department_id')],
+  );
 }
 
 /** Locks the accounts in id order (a fixed order, so concurrent posters cannot deadlock) and reads their balances. */
@@ -47,7 +52,7 @@ async function lockAccounts(trx: Knex.Transaction, fundId: string, codes: string
   const load = () =>
     trx('accounts')
       .where({ fund_id: fundId })
-      .whereIn('code', codes)
+      .whereRaw('code = ANY(?::text[])', [pgArray(codes)])
       .orderBy('id')
       .forUpdate()
       .select('id', 'code', 'name', 'book', 'normal_side', 'kind', 'guarded', 'balance');
