@@ -22,6 +22,8 @@ import { healthRoutes } from './routes/health.ts';
 import { journalRoutes } from './routes/journal.ts';
 import { progressRoutes } from './routes/progress.ts';
 import { receiptRoutes } from './routes/receipts.ts';
+import { statementRoutes } from './routes/statements.ts';
+import { exportRoutes } from './routes/exports.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
@@ -47,6 +49,8 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),
     ...allocationRoutes(deps.db),
+    ...statementRoutes(deps.db, deps.config),
+    ...exportRoutes(deps.db),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }

@@ -3,6 +3,7 @@ import * as foundation from './001-foundation.ts';
 import * as ledger from './002-ledger.ts';
 import * as progressReceipts from './003-progress-receipts.ts';
 import * as allocation from './004-allocation.ts';
+import * as statements from './005-statements.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ const migrations: Array<[string, Migration]> = [
   ['002-ledger', ledger],
   ['003-progress-receipts', progressReceipts],
   ['004-allocation', allocation],
+  ['005-statements', statements],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -56,7 +56,8 @@ export class ReportDocument {
   }
 
   heading(text: string): this {
-    this.ensureSpace(40);
+    // Keep a heading with at least a few lines of what follows it.
+    this.ensureSpace(90);
     this.doc.moveDown(0.4).font('bold').fontSize(12.5).text(text, margin, this.doc.y, { width: this.width });
     this.doc.moveDown(0.3).font('regular').fontSize(10.5);
     return this;

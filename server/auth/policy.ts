@@ -47,6 +47,9 @@ export const permissions = {
   'disbursements.write': ['accountant'],
   'disbursements.read': ['accountant', 'auditor'],
   'positions.read': ['accountant', 'auditor', 'department'],
+  'statements.department': ['accountant', 'auditor', 'department'],
+  'statements.read': ['accountant', 'auditor'],
+  'exports.read': ['accountant', 'auditor'],
 } as const satisfies Record<string, Role[] | 'public'>;
 
 export type Action = keyof typeof permissions;

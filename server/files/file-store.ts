@@ -1,6 +1,7 @@
 import busboy from 'busboy';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Request } from 'express';
@@ -20,62 +21,74 @@ const filesDir = (dataDir: string) => join(dataDir, 'files');
 export const pathOf = (dataDir: string, sha256: string) => join(filesDir(dataDir), sha256.slice(0, 2), sha256);
 
 /**
+ * Hands the multipart field `file` to `consume` as a stream. Over `maxBytes`: 413 (busboy cuts the
+ * stream; whatever `consume` kept is its to discard). No such field: null.
+ */
+async function withFilePart<T>(req: Request, maxBytes: number, consume: (stream: NodeJS.ReadableStream, fileName: string) => Promise<T>): Promise<T | null> {
+  if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the file as multipart/form-data in a field named "file"');
+  }
+  return new Promise<T | null>((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 5, parts: 6 }, defParamCharset: 'utf8' });
+    } catch {
+      return reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read'));
+    }
+    let pending: Promise<T> | null = null;
+    let tooLarge = false;
+    parser.on('file', (field, stream, info) => {
+      if (field !== 'file' || pending) {
+        stream.resume();
+        return;
+      }
+      stream.on('limit', () => {
+        tooLarge = true;
+      });
+      pending = consume(stream, sanitiseFileName(info.filename));
+    });
+    parser.on('error', () => reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read')));
+    parser.on('close', () => {
+      if (!pending) return resolve(null);
+      pending.then((v) => (tooLarge ? reject(new AppError('PAYLOAD_TOO_LARGE', `the file is larger than ${maxBytes} bytes`)) : resolve(v)), reject);
+    });
+    req.pipe(parser);
+  });
+}
+
+const missingFile = () => new AppError('VALIDATION_FAILED', 'file: send one non-empty file in a field named "file"', [{ field: 'file', message: 'is required' }]);
+
+/** The uploaded file's bytes, in memory: for checks that keep nothing (statement verification). */
+export async function readUploadedBytes(req: Request, maxBytes: number): Promise<Buffer> {
+  const bytes = await withFilePart(req, maxBytes, async (stream) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  });
+  if (!bytes || bytes.length === 0) throw missingFile();
+  return bytes;
+}
+
+/**
  * Streams the multipart field `file` to a temporary file while hashing it, then keeps it under
  * DATA_DIR/files by its SHA-256 (never in a served folder). Too large: 413 and nothing kept.
  * Not a PDF, JPEG or PNG by its bytes: 415 and nothing kept.
  */
 export async function receiveUpload(req: Request, dataDir: string, maxBytes: number): Promise<StoredFile> {
-  if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
-    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the file as multipart/form-data in a field named "file"');
-  }
   await mkdir(join(filesDir(dataDir), 'tmp'), { recursive: true });
   const tmp = join(filesDir(dataDir), 'tmp', randomBytes(12).toString('hex'));
   try {
-    const received = await new Promise<{ sha256: string; size: number; fileName: string } | null>((resolve, reject) => {
-      let parser: busboy.Busboy;
-      try {
-        parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 5, parts: 6 }, defParamCharset: 'utf8' });
-      } catch {
-        return reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read'));
-      }
-      let result: { sha256: string; size: number; fileName: string } | null = null;
-      let pending: Promise<void> | null = null;
-      parser.on('file', (field, stream, info) => {
-        if (field !== 'file') {
-          stream.resume();
-          return;
-        }
-        const hash = createHash('sha256');
-        let size = 0;
-        let tooLarge = false;
-        const out = createWriteStream(tmp);
-        stream.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          hash.update(chunk);
-        });
-        stream.on('limit', () => {
-          tooLarge = true;
-        });
-        pending = new Promise<void>((done, fail) => {
-          out.on('finish', () => {
-            if (tooLarge) fail(new AppError('PAYLOAD_TOO_LARGE', `the file is larger than ${maxBytes} bytes`));
-            else {
-              result = { sha256: hash.digest('hex'), size, fileName: sanitiseFileName(info.filename) };
-              done();
-            }
-          });
-          out.on('error', fail);
-        });
-        stream.pipe(out);
+    const received = await withFilePart(req, maxBytes, async (stream, fileName) => {
+      const hash = createHash('sha256');
+      let size = 0;
+      stream.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        hash.update(chunk);
       });
-      parser.on('error', () => reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read')));
-      parser.on('close', () => {
-        if (!pending) return resolve(null);
-        pending.then(() => resolve(result), reject);
-      });
-      req.pipe(parser);
+      await pipeline(stream, createWriteStream(tmp));
+      return { sha256: hash.digest('hex'), size, fileName };
     });
-    if (!received || received.size === 0) throw new AppError('VALIDATION_FAILED', 'file: send one non-empty file in a field named "file"', [{ field: 'file', message: 'is required' }]);
+    if (!received || received.size === 0) throw missingFile();
     const handle = await open(tmp, 'r');
     const head = Buffer.alloc(16);
     await handle.read(head, 0, 16, 0);

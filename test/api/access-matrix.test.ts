@@ -66,6 +66,14 @@ const expected: Record<string, Role[] | 'public'> = {
   'POST /api/v1/funds/:id/refunds': ['accountant'],
   'GET /api/v1/funds/:id/positions': ['accountant', 'auditor'],
   'GET /api/v1/funds/:id/departments/:dept/position': ['accountant', 'department', 'auditor'],
+  'GET /api/v1/funds/:id/departments/:dept/statement.pdf': ['accountant', 'department', 'auditor'],
+  'GET /api/v1/funds/:id/summary.pdf': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/statements.zip': ['accountant', 'auditor'],
+  'POST /api/v1/statements/verify': ['accountant', 'auditor'],
+  'GET /api/v1/statements/:no': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/journal.:format': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/trial-balance.:format': ['accountant', 'auditor'],
+  'GET /api/v1/allocation-runs/:id/lines.:format': ['accountant', 'auditor'],
 };
 
 const roles: Role[] = ['admin', 'accountant', 'department', 'auditor'];
@@ -80,7 +88,7 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 const specs = allRoutes({ db: undefined as never, config: { tokenTtlHours: 8, uploadMaxBytes: 1, trustProxy: false, dataDir: '/nonexistent' }, logger: pino({ level: 'silent' }) }).map((r) => r.spec);
-const concrete = (path: string) => path.replace(':id', '999999999').replace(':code', '1011').replace(':dept', '999999999');
+const concrete = (path: string) => path.replace(':id', '999999999').replace(':code', '1011').replace(':dept', '999999999').replace(':format', 'csv').replace(':no', 'NO-SUCH-1');
 
 describe('the access matrix', () => {
   it('has a row for every route, and no row for a route that does not exist', () => {

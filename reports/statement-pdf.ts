@@ -1,0 +1,82 @@
+import QRCode from 'qrcode';
+import { chineseDate } from './format.ts';
+import { ReportDocument } from './pdf/report-document.ts';
+import type { DepartmentStatementModel, FundSummaryModel, Total } from './statement-model.ts';
+
+export interface Issue {
+  statementNo: string;
+  contentHash: string;
+  issuedAt: Date;
+  issuedOn: string;
+}
+
+/** What the QR code carries: enough to look a printed copy up and compare. */
+export function qrPayload(issue: Pick<Issue, 'statementNo' | 'contentHash'>): string {
+  return `JIANGBU-STATEMENT|${issue.statementNo}|${issue.contentHash}`;
+}
+
+async function header(pdf: ReportDocument, title: string, fields: Array<[string, string]>, issue: Issue): Promise<void> {
+  const qr = await QRCode.toBuffer(qrPayload(issue), { type: 'png', errorCorrectionLevel: 'M', margin: 1, width: 160 });
+  const top = pdf.doc.y;
+  pdf.doc.image(qr, pdf.doc.page.width - 56 - 64, top - 8, { width: 64 });
+  pdf.title(title);
+  pdf.paragraph(`编号：${issue.statementNo}    出具日期：${chineseDate(issue.issuedOn)}`, { align: 'center', size: 9.5 });
+  pdf.doc.moveDown(0.4);
+  pdf.fields(fields);
+}
+
+function totals(pdf: ReportDocument, rows: Total[]): void {
+  pdf.table(
+    [{ header: '项目', width: 90 }, { header: '金额（元）', width: 110, align: 'right' }, { header: '大写', width: 300 }],
+    rows.map((t) => [t.label, t.figures, t.words]),
+    { fontSize: 9.5 },
+  );
+}
+
+function footer(pdf: ReportDocument, head: { seq: number; hash: string }, issue: Issue): void {
+  pdf.paragraph(`本表依据账簿第 ${head.seq} 号凭证为止的记录编制；账簿链头 ${head.hash}`, { size: 8.5 });
+  pdf.paragraph(`内容摘要 ${issue.contentHash}；可扫描二维码或上传本文件核验真伪。`, { size: 8.5 });
+  pdf.signatures(['制单', '审核', '会计主管']);
+}
+
+/** 资金拨付通知书: the basis (verified receipts), the allocations with their explanation, the payments, the totals. */
+export async function renderDepartmentStatement(m: DepartmentStatementModel, issue: Issue): Promise<Buffer> {
+  const pdf = new ReportDocument({ title: `${m.title} ${issue.statementNo}`, subject: issue.contentHash, createdAt: issue.issuedAt });
+  await header(pdf, m.title, m.fields, issue);
+  pdf.heading('一、奖励依据（已审核的正版软件采购发票）');
+  if (m.receipts.length) {
+    pdf.table(
+      [{ header: '发票代码-号码', width: 102 }, { header: '种类', width: 56 }, { header: '开票日期', width: 70 }, { header: '销售方', width: 80 }, { header: '软件（类别）', width: 96 }, { header: '套数', width: 30, align: 'right' }, { header: '金额', width: 64, align: 'right' }],
+      m.receipts,
+      { fontSize: 8 },
+    );
+  } else pdf.paragraph('无。');
+  pdf.heading('二、奖励分配');
+  if (m.allocations.length) {
+    pdf.table([{ header: '批次', width: 50 }, { header: '分配日期', width: 70 }, { header: '核定奖励', width: 75, align: 'right' }, { header: '本次分配', width: 75, align: 'right' }, { header: '计算依据', width: 230 }], m.allocations, { fontSize: 8 });
+  } else pdf.paragraph('无。');
+  pdf.heading('三、资金拨付');
+  if (m.payments.length) {
+    pdf.table([{ header: '凭证号', width: 120 }, { header: '日期', width: 100 }, { header: '类型', width: 80 }, { header: '金额', width: 100, align: 'right' }], m.payments, { fontSize: 8.5 });
+  } else pdf.paragraph('无。');
+  pdf.heading('四、合计');
+  totals(pdf, m.totals);
+  footer(pdf, m.head, issue);
+  return pdf.toBuffer(`${m.title} ${issue.statementNo}`);
+}
+
+/** 以奖代补资金汇总表: the fund's totals and one row per unit. */
+export async function renderFundSummary(m: FundSummaryModel, issue: Issue): Promise<Buffer> {
+  const pdf = new ReportDocument({ title: `${m.title} ${issue.statementNo}`, subject: issue.contentHash, createdAt: issue.issuedAt });
+  await header(pdf, m.title, m.fields, issue);
+  pdf.heading('一、资金总额');
+  totals(pdf, m.totals);
+  pdf.heading('二、分单位情况');
+  pdf.table(
+    [{ header: '代码', width: 55 }, { header: '单位', width: 150 }, { header: '状态', width: 50 }, { header: '已分配', width: 80, align: 'right' }, { header: '已拨付', width: 80, align: 'right' }, { header: '应付未付', width: 80, align: 'right' }],
+    m.rows,
+    { fontSize: 8.5 },
+  );
+  footer(pdf, m.head, issue);
+  return pdf.toBuffer(`${m.title} ${issue.statementNo}`);
+}

@@ -1,0 +1,77 @@
+import archiver from 'archiver';
+import type { Response } from 'express';
+import type { Knex } from 'knex';
+import { z } from 'zod';
+import type { Config } from '../config.ts';
+import { readUploadedBytes } from '../files/file-store.ts';
+import { contentDisposition } from '../files/sniff.ts';
+import { contextOf } from '../http/context.ts';
+import { route } from '../http/route.ts';
+import { idParam } from '../http/schemas.ts';
+import { departmentsInFund } from '../statements/statement-data.ts';
+import { issueStatement, statementByNumber, verifyStatement, type IssuedStatement } from '../statements/statements.ts';
+
+function sendPdf(res: Response, s: IssuedStatement, fileName: string): void {
+  res.setHeader('Content-Type', 'application/pdf');
+  res.setHeader('Content-Disposition', contentDisposition('attachment', fileName));
+  res.setHeader('X-Statement-No', s.statementNo);
+  res.setHeader('X-Statement-Sha256', s.sha256);
+  res.send(s.pdf);
+}
+
+export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes'>) {
+  return [
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/departments/:dept/statement.pdf', action: 'statements.department', tag: 'statements',
+        summary: 'A unit’s disbursement statement (资金拨付通知书); the same content is the same statement, byte for byte',
+        params: z.strictObject({ id: idParam, dept: idParam }), responses: { 200: 'application/pdf', 404: 'NOT_FOUND (also another department)' },
+      },
+      async (req, res, { params }) => {
+        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept });
+        sendPdf(res, s, `资金拨付通知书-${s.statementNo}.pdf`);
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds/:id/summary.pdf', action: 'statements.read', tag: 'statements', summary: 'The fund summary: totals and one row per unit', params: z.strictObject({ id: idParam }), responses: { 200: 'application/pdf' } },
+      async (req, res, { params }) => {
+        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary' });
+        sendPdf(res, s, `资金汇总表-${s.statementNo}.pdf`);
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/funds/:id/statements.zip', action: 'statements.read', tag: 'statements', summary: 'Every unit’s statement in one streamed download', params: z.strictObject({ id: idParam }), responses: { 200: 'application/zip' } },
+      async (req, res, { params }) => {
+        const units = await departmentsInFund(db, params.id);
+        const ctx = contextOf(req);
+        res.setHeader('Content-Type', 'application/zip');
+        res.setHeader('Content-Disposition', contentDisposition('attachment', `资金拨付通知书-${params.id}.zip`));
+        const zip = archiver('zip', { zlib: { level: 6 } });
+        zip.pipe(res);
+        for (const u of units) {
+          const s = await issueStatement(db, ctx, params.id, { kind: 'department', departmentId: u.id });
+          zip.append(s.pdf, { name: `${u.code}-${s.statementNo}.pdf`, date: new Date('2000-01-01T00:00:00Z') });
+        }
+        await zip.finalize();
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/statements/verify', action: 'statements.read', tag: 'statements', bodyType: 'multipart',
+        summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")', responses: { 200: '{genuine, statement_no?}' },
+      },
+      async (req, res) => {
+        res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes)));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/statements/:no', action: 'statements.read', tag: 'statements', summary: 'A statement’s record, to check a printed copy’s QR code against',
+        params: z.strictObject({ no: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'is not a statement number') }), responses: { 200: 'the record', 404: 'NOT_FOUND' },
+      },
+      async (_req, res, { params }) => {
+        res.json(await statementByNumber(db, params.no));
+      },
+    ),
+  ];
+}

@@ -1,0 +1,92 @@
+import type { Knex } from 'knex';
+import { fundPositions } from '../allocation/positions.ts';
+import { AppError } from '../errors.ts';
+
+/**
+ * Everything a statement shows, read in one REPEATABLE READ snapshot so the figures, the lists
+ * and the chain head printed on it describe the same moment of the ledger.
+ */
+async function inSnapshot<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return db.transaction(async (trx) => {
+    await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    return work(trx);
+  });
+}
+
+async function fundOf(trx: Knex, fundId: string) {
+  const fund = await trx('funds').where({ id: fundId }).first('id', 'code', 'name', 'document_no', 'fiscal_year', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
+  if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
+  return fund;
+}
+
+export async function loadDepartmentStatement(db: Knex, fundId: string, departmentId: string) {
+  return inSnapshot(db, async (trx) => {
+    const fund = await fundOf(trx, fundId);
+    const department = await trx('departments').where({ id: departmentId }).first('id', 'code', 'name', 'status', 'accepted_on');
+    if (!department) throw new AppError('NOT_FOUND', 'department not found');
+    const [lines, allocations, payments, [position]] = await Promise.all([
+      trx('receipt_lines as l')
+        .join('receipts as r', 'r.id', 'l.receipt_id')
+        .where({ 'r.fund_id': fundId, 'r.department_id': departmentId, 'r.status': 'verified' })
+        .orderBy([{ column: 'r.issue_date' }, { column: 'r.id' }, { column: 'l.line_no' }])
+        .select('r.id', 'r.invoice_kind', 'r.invoice_code', 'r.invoice_number', 'r.issue_date', 'r.seller_name', 'l.line_no', 'l.product', 'l.category', 'l.licences', 'l.amount'),
+      trx('allocation_lines as l')
+        .join('allocation_runs as r', 'r.id', 'l.run_id')
+        .where({ 'r.fund_id': fundId, 'l.department_id': departmentId, 'r.status': 'approved' })
+        .orderBy('r.id')
+        .select('r.id as run_id', 'r.as_of', 'l.entitlement', 'l.previously_allocated', 'l.amount', 'l.clawback', 'l.to_recover', 'l.explanation'),
+      trx('disbursements').where({ fund_id: fundId, department_id: departmentId, status: 'approved' }).orderBy(['pay_date', 'id']).select('kind', 'voucher_no', 'pay_date', 'amount'),
+      fundPositions(trx, fundId, departmentId),
+    ]);
+    return {
+      fund,
+      department,
+      lines,
+      allocations,
+      payments,
+      totals: {
+        allocated: position?.allocated ?? '0.00',
+        paid: position?.paid ?? '0.00',
+        payable: position?.payable ?? '0.00',
+        to_recover: position?.to_recover ?? '0.00',
+      },
+      head: { seq: Number(fund.head_seq), hash: String(fund.head_hash) },
+    };
+  });
+}
+
+export type DepartmentStatementData = Awaited<ReturnType<typeof loadDepartmentStatement>>;
+
+export async function loadFundSummary(db: Knex, fundId: string) {
+  return inSnapshot(db, async (trx) => {
+    const fund = await fundOf(trx, fundId);
+    const [cash, positions, departments] = await Promise.all([
+      trx('accounts').where({ fund_id: fundId, code: '1011' }).first('balance'),
+      fundPositions(trx, fundId),
+      trx('departments').orderBy('code').select('id', 'code', 'name', 'status'),
+    ]);
+    const byId = new Map(positions.map((p) => [p.department_id, p]));
+    return {
+      fund,
+      cash: String(cash.balance),
+      rows: departments.map((d) => {
+        const p = byId.get(String(d.id));
+        return { code: d.code, name: d.name, status: d.status, allocated: p?.allocated ?? '0.00', paid: p?.paid ?? '0.00', payable: p?.payable ?? '0.00' };
+      }),
+      head: { seq: Number(fund.head_seq), hash: String(fund.head_hash) },
+    };
+  });
+}
+
+export type FundSummaryData = Awaited<ReturnType<typeof loadFundSummary>>;
+
+/** Units with anything in a fund: accounts or receipts. Their statements make up the bundle. */
+export async function departmentsInFund(db: Knex, fundId: string): Promise<Array<{ id: string; code: string }>> {
+  await fundOf(db, fundId);
+  const rows = await db('departments as d')
+    .whereExists(db('accounts as a').whereRaw('a.department_id = d.id').where('a.fund_id', fundId))
+    .orWhereExists(db('receipts as r').whereRaw('r.department_id = d.id').where('r.fund_id', fundId))
+    .orderBy('d.code')
+    .select('d.id', 'd.code');
+  return rows.map((r) => ({ id: String(r.id), code: r.code }));
+}

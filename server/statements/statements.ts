@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { departmentStatementModel, fundSummaryModel } from '../../reports/statement-model.ts';
+import { renderDepartmentStatement, renderFundSummary, type Issue } from '../../reports/statement-pdf.ts';
+import { recordAudit } from '../audit/audit-log.ts';
+import { assertOwnDepartment } from '../auth/scope.ts';
+import { isUniqueViolation } from '../db/translate-error.ts';
+import { AppError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+import { todayInShanghai } from '../http/schemas.ts';
+import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
+
+export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary' };
+
+export interface IssuedStatement {
+  statementNo: string;
+  sha256: string;
+  pdf: Buffer;
+  reissued: boolean;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+async function modelFor(db: Knex, fundId: string, target: StatementTarget) {
+  if (target.kind === 'department') {
+    const data = await loadDepartmentStatement(db, fundId, target.departmentId);
+    const model = departmentStatementModel(data);
+    return { model, head: data.head, fundCode: String(data.fund.code), render: (issue: Issue) => renderDepartmentStatement(model, issue) };
+  }
+  const data = await loadFundSummary(db, fundId);
+  const model = fundSummaryModel(data);
+  return { model, head: data.head, fundCode: String(data.fund.code), render: (issue: Issue) => renderFundSummary(model, issue) };
+}
+
+async function recordDownload(db: Knex, ctx: RequestContext, statement: { id: string; statement_no: string }) {
+  await db('statement_downloads').insert({ statement_id: statement.id, user_id: ctx.actor!.id, ip: ctx.ip });
+  await recordAudit(db, ctx, { action: 'statement.download', objectType: 'statement', objectId: statement.statement_no });
+}
+
+/**
+ * Issues (or re-issues) a statement. The same content gives back the statement already issued, byte
+ * for byte; new content gets the next number of the fund and year, with no gaps.
+ */
+export async function issueStatement(db: Knex, ctx: RequestContext, fundId: string, target: StatementTarget): Promise<IssuedStatement> {
+  if (target.kind === 'department') assertOwnDepartment(ctx.actor!, target.departmentId);
+  const built = await modelFor(db, fundId, target);
+  const contentHash = sha256(JSON.stringify(built.model));
+  const departmentId = target.kind === 'department' ? target.departmentId : null;
+  const find = () =>
+    db('statements').where({ fund_id: fundId, kind: target.kind, content_hash: contentHash }).where((q) => (departmentId ? q.where('department_id', departmentId) : q.whereNull('department_id'))).first('id', 'statement_no', 'sha256', 'pdf');
+  const existing = await find();
+  if (existing) {
+    await recordDownload(db, ctx, existing);
+    return { statementNo: existing.statement_no, sha256: existing.sha256, pdf: existing.pdf, reissued: true };
+  }
+  const issuedOn = todayInShanghai();
+  const year = Number(issuedOn.slice(0, 4));
+  try {
+    return await db.transaction(async (trx) => {
+      // The counter row is locked until commit: numbers are handed out in order, and a failed issue gives its number back.
+      const [counter] = await trx('statement_counters')
+        .insert({ fund_id: fundId, year, last_no: 1 })
+        .onConflict(['fund_id', 'year'])
+        .merge({ last_no: trx.raw('statement_counters.last_no + 1') })
+        .returning('last_no');
+      const seq = Number(counter.last_no);
+      const statementNo = `${built.fundCode}-${year}-${String(seq).padStart(5, '0')}`;
+      const pdf = await built.render({ statementNo, contentHash, issuedAt: new Date(), issuedOn });
+      const digest = sha256(pdf);
+      const [row] = await trx('statements')
+        .insert({
+          statement_no: statementNo, fund_id: fundId, year, seq, kind: target.kind, department_id: departmentId, content_hash: contentHash,
+          head_seq: built.head.seq, head_hash: built.head.hash, sha256: digest, size: pdf.length, pdf, issued_by: ctx.actor!.id, issued_at: new Date(),
+        })
+        .returning(['id', 'statement_no']);
+      await recordAudit(trx, ctx, { action: 'statement.issue', objectType: 'statement', objectId: statementNo, after: { kind: target.kind, fund_id: fundId, department_id: departmentId, sha256: digest, head_seq: built.head.seq } });
+      await recordDownload(trx, ctx, row);
+      return { statementNo, sha256: digest, pdf, reissued: false };
+    });
+  } catch (e) {
+    // Someone issued the same content at the same moment: theirs is the statement.
+    if (!isUniqueViolation(e, 'statements_same_content_once')) throw e;
+    const theirs = await find();
+    if (!theirs) throw e;
+    await recordDownload(db, ctx, theirs);
+    return { statementNo: theirs.statement_no, sha256: theirs.sha256, pdf: theirs.pdf, reissued: true };
+  }
+}
+
+/** Is this file a statement we issued, unaltered? Identified by the SHA-256 of its exact bytes. */
+export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buffer) {
+  const digest = sha256(bytes);
+  const row = await db('statements as s')
+    .join('funds as f', 'f.id', 's.fund_id')
+    .leftJoin('departments as d', 'd.id', 's.department_id')
+    .where('s.sha256', digest)
+    .first('s.statement_no', 's.kind', 's.fund_id', 'f.code as fund_code', 's.department_id', 'd.name as department_name', 's.issued_at', 's.head_seq', 's.head_hash', 's.content_hash');
+  await recordAudit(db, ctx, { action: 'statement.verify', objectType: 'statement', objectId: row?.statement_no ?? null, after: { sha256: digest, genuine: Boolean(row) } });
+  if (!row) return { genuine: false, sha256: digest };
+  return {
+    genuine: true,
+    sha256: digest,
+    statement_no: row.statement_no,
+    kind: row.kind,
+    fund_id: String(row.fund_id),
+    fund_code: row.fund_code,
+    department_id: row.department_id == null ? null : String(row.department_id),
+    department_name: row.department_name ?? null,
+    issued_at: (row.issued_at as Date).toISOString(),
+    head_seq: Number(row.head_seq),
+    head_hash: row.head_hash,
+    content_hash: row.content_hash,
+  };
+}
+
+/** What the QR code on a printed copy can be checked against. */
+export async function statementByNumber(db: Knex, statementNo: string) {
+  const row = await db('statements').where({ statement_no: statementNo }).first('statement_no', 'kind', 'fund_id', 'department_id', 'content_hash', 'sha256', 'size', 'head_seq', 'head_hash', 'issued_at');
+  if (!row) throw new AppError('NOT_FOUND', 'no statement with this number');
+  return { ...row, fund_id: String(row.fund_id), department_id: row.department_id == null ? null : String(row.department_id), head_seq: Number(row.head_seq), issued_at: (row.issued_at as Date).toISOString() };
+}
