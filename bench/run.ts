@@ -1,6 +1,7 @@
 // `npm run bench`: seeds its own database and prints figures. Not a test: nothing here passes or fails.
 import { benchAllocation } from './allocation.ts';
 import { benchLedger } from './ledger.ts';
+import { benchStatements } from './statements.ts';
 import { openBench } from './support.ts';
 
 const env = await openBench();
@@ -9,6 +10,7 @@ try {
   const only = process.argv[2];
   if (!only || only === 'ledger') await benchLedger(env);
   if (!only || only === 'allocation') await benchAllocation(env);
+  if (!only || only === 'statements') await benchStatements(env);
 } finally {
   await env.close();
 }

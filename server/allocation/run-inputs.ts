@@ -28,8 +28,7 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Pro
   if (!policyRow) throw new AppError('NO_POLICY', 'set the fund’s allocation policy first (PUT /api/v1/funds/:id/policy)');
   // One row per unit with its lines as text arrays: a tenth of the rows of one per line, and
   // amounts stay exact strings (pg would parse a numeric[] into floats).
-  const [lineGroups, balances] = await Promise.all([
-    db('receipt_lines as l')
+  const lineGroups = await db('receipt_lines as l')
       .join('receipts as r', 'r.id', 'l.receipt_id')
       .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
       .where('r.issue_date', '<=', asOf)
@@ -40,9 +39,8 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Pro
         db.raw('array_agg(l.licences::text ORDER BY l.id) AS licences'),
         db.raw('array_agg(l.amount::text ORDER BY l.id) AS amounts'),
         db.raw('array_agg(DISTINCT r.id::text) AS receipts'),
-      ),
-    db('accounts').where({ fund_id: fundId }).whereIn('kind', ['expense', 'payable']).select('department_id', 'kind', 'balance'),
-  ]);
+      );
+  const balances = await db('accounts').where({ fund_id: fundId }).whereIn('kind', ['expense', 'payable']).select('department_id', 'kind', 'balance');
   const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: string[]; allocated: Decimal; payable: Decimal }>();
   const entry = (id: string) => {
     let e = byDepartment.get(id);

@@ -51,12 +51,11 @@ function receiptsQuery(db: Knex) {
 export async function getReceipt(db: Knex, actor: Actor, id: string) {
   const row = await scopeToOwnDepartment(receiptsQuery(db).where('r.id', id), actor, 'r.department_id').first(receiptColumns);
   if (!row) throw new AppError('NOT_FOUND', 'receipt not found');
-  const [lines, attachments, events] = await Promise.all([
-    db('receipt_lines').where({ receipt_id: id }).orderBy('line_no').select('line_no', 'product', 'category', 'licences', 'amount'),
-    db('attachments as a').join('files as f', 'f.sha256', 'a.sha256').where('a.receipt_id', id).orderBy('a.id')
-      .select('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', 'f.active_content', 'a.uploaded_at'),
-    db('receipt_events').where({ receipt_id: id }).orderBy('id').select('from_status', 'to_status', 'reason', 'actor_id', 'at'),
-  ]);
+  // Sequential: `db` may be a transaction, whose one connection takes one query at a time.
+  const lines = await db('receipt_lines').where({ receipt_id: id }).orderBy('line_no').select('line_no', 'product', 'category', 'licences', 'amount');
+  const attachments = await db('attachments as a').join('files as f', 'f.sha256', 'a.sha256').where('a.receipt_id', id).orderBy('a.id')
+    .select('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', 'f.active_content', 'a.uploaded_at');
+  const events = await db('receipt_events').where({ receipt_id: id }).orderBy('id').select('from_status', 'to_status', 'reason', 'actor_id', 'at');
   return {
     ...receiptView(row),
     lines: lines.map((l) => ({ line_no: l.line_no, product: l.product, category: l.category, licences: l.licences, amount: l.amount })),

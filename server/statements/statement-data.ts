@@ -24,20 +24,19 @@ export async function loadDepartmentStatement(db: Knex, fundId: string, departme
     const fund = await fundOf(trx, fundId);
     const department = await trx('departments').where({ id: departmentId }).first('id', 'code', 'name', 'status', 'accepted_on');
     if (!department) throw new AppError('NOT_FOUND', 'department not found');
-    const [lines, allocations, payments, [position]] = await Promise.all([
-      trx('receipt_lines as l')
+    // One connection, so one query at a time.
+    const lines = await trx('receipt_lines as l')
         .join('receipts as r', 'r.id', 'l.receipt_id')
         .where({ 'r.fund_id': fundId, 'r.department_id': departmentId, 'r.status': 'verified' })
         .orderBy([{ column: 'r.issue_date' }, { column: 'r.id' }, { column: 'l.line_no' }])
-        .select('r.id', 'r.invoice_kind', 'r.invoice_code', 'r.invoice_number', 'r.issue_date', 'r.seller_name', 'l.line_no', 'l.product', 'l.category', 'l.licences', 'l.amount'),
-      trx('allocation_lines as l')
+        .select('r.id', 'r.invoice_kind', 'r.invoice_code', 'r.invoice_number', 'r.issue_date', 'r.seller_name', 'l.line_no', 'l.product', 'l.category', 'l.licences', 'l.amount');
+    const allocations = await trx('allocation_lines as l')
         .join('allocation_runs as r', 'r.id', 'l.run_id')
         .where({ 'r.fund_id': fundId, 'l.department_id': departmentId, 'r.status': 'approved' })
         .orderBy('r.id')
-        .select('r.id as run_id', 'r.as_of', 'l.entitlement', 'l.previously_allocated', 'l.amount', 'l.clawback', 'l.to_recover', 'l.explanation'),
-      trx('disbursements').where({ fund_id: fundId, department_id: departmentId, status: 'approved' }).orderBy(['pay_date', 'id']).select('kind', 'voucher_no', 'pay_date', 'amount'),
-      fundPositions(trx, fundId, departmentId),
-    ]);
+        .select('r.id as run_id', 'r.as_of', 'l.entitlement', 'l.previously_allocated', 'l.amount', 'l.clawback', 'l.to_recover', 'l.explanation');
+    const payments = await trx('disbursements').where({ fund_id: fundId, department_id: departmentId, status: 'approved' }).orderBy(['pay_date', 'id']).select('kind', 'voucher_no', 'pay_date', 'amount');
+    const [position] = await fundPositions(trx, fundId, departmentId);
     return {
       fund,
       department,
@@ -60,11 +59,9 @@ export type DepartmentStatementData = Awaited<ReturnType<typeof loadDepartmentSt
 export async function loadFundSummary(db: Knex, fundId: string) {
   return inSnapshot(db, async (trx) => {
     const fund = await fundOf(trx, fundId);
-    const [cash, positions, departments] = await Promise.all([
-      trx('accounts').where({ fund_id: fundId, code: '1011' }).first('balance'),
-      fundPositions(trx, fundId),
-      trx('departments').orderBy('code').select('id', 'code', 'name', 'status'),
-    ]);
+    const cash = await trx('accounts').where({ fund_id: fundId, code: '1011' }).first('balance');
+    const positions = await fundPositions(trx, fundId);
+    const departments = await trx('departments').orderBy('code').select('id', 'code', 'name', 'status');
     const byId = new Map(positions.map((p) => [p.department_id, p]));
     return {
       fund,
@@ -80,13 +77,9 @@ export async function loadFundSummary(db: Knex, fundId: string) {
 
 export type FundSummaryData = Awaited<ReturnType<typeof loadFundSummary>>;
 
-/** Units with anything in a fund: accounts or receipts. Their statements make up the bundle. */
+/** Every unit, as the fund summary lists them: the bundle has a statement for each, nothing yet included. */
 export async function departmentsInFund(db: Knex, fundId: string): Promise<Array<{ id: string; code: string }>> {
   await fundOf(db, fundId);
-  const rows = await db('departments as d')
-    .whereExists(db('accounts as a').whereRaw('a.department_id = d.id').where('a.fund_id', fundId))
-    .orWhereExists(db('receipts as r').whereRaw('r.department_id = d.id').where('r.fund_id', fundId))
-    .orderBy('d.code')
-    .select('d.id', 'd.code');
+  const rows = await db('departments').orderBy('code').select('id', 'code');
   return rows.map((r) => ({ id: String(r.id), code: r.code }));
 }
