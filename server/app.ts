@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { authorize } from './auth/policy.ts';
 import { actorForToken } from './auth/sessions.ts';
+import { uiRouter } from './ui/router.ts';
+import { sessionToken } from './ui/session.ts';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
@@ -58,7 +60,14 @@ export function allRoutes(deps: AppDeps): Route[] {
 function authenticate(db: Knex): RequestHandler {
   return async (req, _res, next) => {
     const header = req.headers.authorization;
-    if (header === undefined) return next();
+    if (header === undefined) {
+      // The pages' session cookie also opens downloads (GET only: writes need the bearer header,
+      // so no page on another site can make a signed-in browser change anything).
+      const cookie = req.method === 'GET' ? sessionToken(req) : undefined;
+      const actor = cookie ? await actorForToken(db, cookie) : null;
+      if (actor) req.actor = actor;
+      return next();
+    }
     const m = /^Bearer ([^\s]+)$/i.exec(header);
     const actor = m ? await actorForToken(db, m[1]!) : null;
     if (!actor) throw new AppError('UNAUTHENTICATED', 'the token is invalid, expired or revoked; sign in again');
@@ -116,6 +125,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(helmet());
   for (const r of allRoutes(deps)) app[r.spec.method](r.spec.path, ...pipeline(deps.db, r, deps.config.uploadMaxBytes));
+  app.use(uiRouter(deps.db, deps.config, deps.logger));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

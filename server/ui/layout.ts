@@ -1,0 +1,53 @@
+import type { Request } from 'express';
+import type { Actor } from '../auth/roles.ts';
+import { AppError } from '../errors.ts';
+import { html, roleNames, type Html } from './html.ts';
+
+const navByRole: Record<string, Array<[string, string]>> = {
+  accountant: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票审核']],
+  auditor: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票'], ['/audit-log', '审计日志'], ['/statements/verify', '通知书核验']],
+  department: [['/my', '本单位']],
+  admin: [['/admin/users', '用户'], ['/admin/departments', '单位'], ['/progress', '正版化进度'], ['/audit-log', '审计日志']],
+};
+
+/** The page frame: title, navigation for the role, the user, sign-out. */
+export function page(req: Request, title: string, body: Html, options: { notice?: string | undefined } = {}): string {
+  const actor = req.actor as Actor | undefined;
+  const nav = actor ? navByRole[actor.role] ?? [] : [];
+  return html`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
+<body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
+<nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
+${actor ? html`<form method="post" action="/logout" class="who"><span>${actor.username}（${roleNames[actor.role]}）</span><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
+</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
+}
+
+/** A hidden CSRF field for every form. */
+export const csrfField = (req: Request) => html`<input type="hidden" name="_csrf" value="${req.csrf}">`;
+
+export interface FormErrors {
+  general: string | null;
+  fields: Record<string, string>;
+}
+
+/** Turns an API error into messages shown next to the fields they concern. */
+export function formErrors(e: unknown): FormErrors {
+  if (!(e instanceof AppError)) throw e;
+  const fields: Record<string, string> = {};
+  for (const f of e.errors ?? []) fields[f.field] = fields[f.field] ? `${fields[f.field]}；${f.message}` : f.message;
+  const named = Object.keys(fields).length > 0;
+  return { general: named && e.code === 'VALIDATION_FAILED' ? '请更正标出的内容。' : e.message, fields };
+}
+
+export const noErrors: FormErrors = { general: null, fields: {} };
+
+export const fieldError = (errors: FormErrors, field: string) => (errors.fields[field] ? html`<span class="field-error" role="alert">${errors.fields[field]}</span>` : '');
+export const generalError = (errors: FormErrors) => (errors.general ? html`<p class="error" role="alert">${errors.general}</p>` : '');
+
+/** A numeric id from the path; anything else is simply not found. */
+export function idFrom(req: Request, name = 'id'): string {
+  const v = req.params[name];
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,17}$/.test(v)) throw new AppError('NOT_FOUND', 'not found');
+  return v;
+}

@@ -1,0 +1,188 @@
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { Decimal } from 'decimal.js';
+import { approveDisbursement, cancelDisbursement, createDisbursement, listDisbursements, recordRefund } from '../../allocation/disbursements.ts';
+import { listPolicies, setPolicy } from '../../allocation/policy.ts';
+import { fundPositions } from '../../allocation/positions.ts';
+import { approveRun, cancelRun, createRun, getRun, listRuns } from '../../allocation/runs.ts';
+import { allows, authorize } from '../../auth/policy.ts';
+import { inTransaction } from '../../db/transaction.ts';
+import { AppError, type FieldError } from '../../errors.ts';
+import { contextOf } from '../../http/context.ts';
+import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
+import { getFund } from '../../ledger/funds.ts';
+import { explain } from '../../../reports/statement-model.ts';
+import { categoryNames, day, html, moment, yuan } from '../html.ts';
+import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
+import { fundTabs } from './fund-pages.ts';
+
+const body = (req: Request) => (req.body ?? {}) as Record<string, string>;
+const categories = ['os', 'office', 'antivirus', 'other'] as const;
+const rateRule = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/;
+
+function fail(problems: FieldError[]): never {
+  throw new AppError('VALIDATION_FAILED', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+}
+
+function paymentInput(b: Record<string, string>) {
+  const problems: FieldError[] = [];
+  const amount = money.safeParse(b.amount?.trim());
+  if (!amount.success || amount.data.isZero()) problems.push({ field: 'amount', message: '金额须为大于 0 的数字，最多两位小数' });
+  if (!calendarDate.safeParse(b.date).success) problems.push({ field: 'date', message: '请填写有效日期' });
+  if (!b.voucher_no?.trim()) problems.push({ field: 'voucher_no', message: '请填写凭证号' });
+  if (!/^[0-9]+$/.test(b.department_id ?? '')) problems.push({ field: 'department_id', message: '请选择单位' });
+  if (problems.length || !amount.success) fail(problems);
+  return { department_id: b.department_id!, amount: amount.data, voucher_no: b.voucher_no!.trim(), date: b.date!, memo: b.memo?.trim() || undefined };
+}
+
+export function allocationPages(db: Knex) {
+  async function policyPage(req: Request, res: Response, errors: FormErrors = noErrors) {
+    authorize(req.actor, 'allocation.read');
+    const fund = await getFund(db, idFrom(req));
+    const versions = (await listPolicies(db, fund.id)).items;
+    const current = versions[0];
+    const b = body(req);
+    const value = (name: string, fallback: string | null | undefined) => b[name] ?? fallback ?? '';
+    res.status(errors === noErrors ? 200 : 422).send(page(req, `${fund.name} · 分配政策`, html`${fundTabs(fund.id, req)}
+${current ? html`<p>现行第 ${current.version} 版（${moment(current.created_at)}）：${current.require_completed ? '仅已完成并验收的单位参与分配' : '所有单位参与分配'}${current.department_ceiling ? `；单位上限 ${yuan(current.department_ceiling)} 元` : ''}。</p>` : html`<p class="muted">尚未制定分配政策。</p>`}
+${allows(req.actor!.role, 'allocation.policy') ? html`<form method="post" action="/funds/${fund.id}/policy">${csrfField(req)}${generalError(errors)}
+<table><thead><tr><th>类别</th><th>奖励比例（0–1，如 0.50）</th><th>每套封顶（元，可空）</th></tr></thead><tbody>
+${categories.map((c) => html`<tr><td>${categoryNames[c]}</td><td><input name="rate_${c}" value="${value(`rate_${c}`, current?.rates[c] ?? '0.50')}" size="8">${fieldError(errors, `rates.${c}`)}</td><td><input name="cap_${c}" value="${value(`cap_${c}`, current?.licence_caps[c])}" size="10">${fieldError(errors, `licence_caps.${c}`)}</td></tr>`)}
+</tbody></table>
+<label>单位奖励上限（元，可空） <input name="department_ceiling" value="${value('department_ceiling', current?.department_ceiling)}"></label>${fieldError(errors, 'department_ceiling')}
+<label><input type="checkbox" name="require_completed" value="1" ${(b.require_completed ?? (current?.require_completed === false ? '' : '1')) ? 'checked' : ''}> 仅已完成并验收的单位参与分配</label>
+<p><button>发布新版本</button></p></form>` : ''}
+<h2>历史版本</h2><ul>${versions.map((v) => html`<li>第 ${v.version} 版：${categories.map((c) => `${categoryNames[c]} ${v.rates[c]}${v.licence_caps[c] ? `（封顶 ${v.licence_caps[c]}）` : ''}`).join('，')}</li>`)}</ul>`));
+  }
+
+  async function runsPage(req: Request, res: Response, errors: FormErrors = noErrors) {
+    authorize(req.actor, 'allocation.read');
+    const fund = await getFund(db, idFrom(req));
+    const runs = (await listRuns(db, fund.id)).items;
+    res.status(errors === noErrors ? 200 : 422).send(page(req, `${fund.name} · 分配批次`, html`${fundTabs(fund.id, req)}
+${allows(req.actor!.role, 'allocation.run') ? html`<form method="post" action="/funds/${fund.id}/runs">${csrfField(req)}${generalError(errors)}<label>计算截至 <input type="date" name="as_of" value="${body(req).as_of ?? todayInShanghai()}"></label>${fieldError(errors, 'as_of')}<button>计算分配方案</button></form>` : ''}
+<table><thead><tr><th>批次</th><th>截至</th><th>状态</th><th class="num">本批分配</th><th class="num">收回</th><th>计算人</th><th>审批人</th></tr></thead><tbody>
+${runs.map((r) => html`<tr><td><a href="/runs/${r.id}">第 ${r.id} 批</a></td><td>${day(r.as_of)}</td><td>${{ draft: '待审批', approved: '已审批', cancelled: '已取消' }[r.status] ?? r.status}</td><td class="num">${yuan(r.total)}</td><td class="num">${yuan(r.clawed_back)}</td><td>${r.created_by}</td><td>${r.approved_by ?? ''}</td></tr>`)}
+</tbody></table>`));
+  }
+
+  async function runPage(req: Request, res: Response, errors: FormErrors = noErrors, notice?: string) {
+    authorize(req.actor, 'allocation.read');
+    const run = await getRun(db, idFrom(req));
+    const fund = await getFund(db, run.fund_id);
+    const mine = run.created_by === req.actor!.id;
+    res.status(errors === noErrors ? 200 : 409).send(page(req, `第 ${run.id} 批分配方案`, html`${fundTabs(fund.id, req)}
+<p>${fund.name} · 截至 ${day(run.as_of)} · 状态 <b>${{ draft: '待审批', approved: '已审批', cancelled: '已取消' }[run.status]}</b> · 可分配 ${yuan(run.available)} 元 · 本批 ${yuan(run.total)} 元 · 收回 ${yuan(run.clawed_back)} 元${run.factor !== '1' ? ` · 按比例 ${run.factor.slice(0, 10)}` : ''}</p>
+${generalError(errors)}
+${run.status === 'draft' && allows(req.actor!.role, 'allocation.run') ? html`<p>${mine ? html`<span class="muted">本方案由您计算，须由另一名会计审批。</span>` : html`<form method="post" action="/runs/${run.id}/approve" class="inline">${csrfField(req)}<button>审批并记账</button></form>`}
+<form method="post" action="/runs/${run.id}/cancel" class="inline">${csrfField(req)}<button class="secondary">取消</button></form></p>` : ''}
+<table><thead><tr><th>单位</th><th class="num">核定奖励</th><th class="num">已分配</th><th class="num">应分配</th><th class="num">本次分配</th><th class="num">收回</th><th class="num">应收回</th><th>计算依据</th></tr></thead><tbody>
+${run.lines.map((l) => html`<tr><td>${l.department_name}（${l.department_code}）</td><td class="num">${yuan(l.entitlement)}</td><td class="num">${yuan(l.previously_allocated)}</td><td class="num">${yuan(l.due)}</td><td class="num">${yuan(l.amount)}</td><td class="num">${yuan(l.clawback)}</td><td class="num">${yuan(l.to_recover)}</td><td>${explain(l.explanation as Parameters<typeof explain>[0])}</td></tr>`)}
+</tbody></table>`, { notice }));
+  }
+
+  async function paymentsPage(req: Request, res: Response, errors: FormErrors = noErrors, notice?: string) {
+    authorize(req.actor, 'disbursements.read');
+    const fund = await getFund(db, idFrom(req));
+    const payments = (await listDisbursements(db, fund.id, {})).items;
+    const positions = await fundPositions(db, fund.id);
+    const names = new Map(positions.map((p) => [p.department_id, p.department_name]));
+    const b = body(req);
+    const canWrite = allows(req.actor!.role, 'disbursements.write');
+    const unitSelect = html`<select name="department_id">${positions.map((p) => html`<option value="${p.department_id}" ${b.department_id === p.department_id ? 'selected' : ''}>${p.department_name}（应付 ${yuan(p.payable)}）</option>`)}</select>`;
+    res.status(errors === noErrors ? 200 : 422).send(page(req, `${fund.name} · 拨付`, html`${fundTabs(fund.id, req)}
+<h2>各单位</h2><table><thead><tr><th>单位</th><th class="num">核定奖励</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">应付未付</th><th class="num">应收回</th></tr></thead><tbody>
+${positions.map((p) => html`<tr><td>${p.department_name}（${p.department_code}）</td><td class="num">${yuan(p.entitlement)}</td><td class="num">${yuan(p.allocated)}</td><td class="num">${yuan(p.paid)}</td><td class="num">${yuan(p.payable)}</td><td class="num">${yuan(p.to_recover)}</td></tr>`)}
+</tbody></table>
+${canWrite ? html`<h2>新建拨付</h2><form method="post" action="/funds/${fund.id}/payments">${csrfField(req)}${generalError(errors)}
+<label>单位 ${unitSelect}</label>${fieldError(errors, 'department_id')}
+<label>金额（元） <input name="amount" value="${b.amount ?? ''}" inputmode="decimal" required></label>${fieldError(errors, 'amount')}
+<label>凭证号 <input name="voucher_no" value="${b.voucher_no ?? ''}" required></label>${fieldError(errors, 'voucher_no')}
+<label>日期 <input type="date" name="date" value="${b.date ?? todayInShanghai()}" required></label>${fieldError(errors, 'date')}
+<p><button name="kind" value="payment">提交拨付（待审批）</button> <button name="kind" value="refund" class="secondary">登记单位退回</button></p></form>` : ''}
+<h2>拨付记录</h2><table><thead><tr><th>凭证号</th><th>日期</th><th>单位</th><th>类型</th><th class="num">金额</th><th>状态</th><th></th></tr></thead><tbody>
+${payments.map((p) => html`<tr><td>${p.voucher_no}</td><td>${day(p.date)}</td><td>${names.get(p.department_id) ?? p.department_id}</td><td>${p.kind === 'refund' ? '退回' : '拨付'}</td><td class="num">${yuan(p.amount)}</td><td>${{ pending: '待审批', approved: '已记账', cancelled: '已取消' }[p.status]}</td>
+<td>${canWrite && p.status === 'pending' ? html`${p.created_by === req.actor!.id ? html`<span class="muted">待另一名会计审批</span>` : html`<form method="post" action="/payments/${p.id}/approve" class="inline">${csrfField(req)}<button>审批</button></form>`} <form method="post" action="/payments/${p.id}/cancel" class="inline">${csrfField(req)}<button class="secondary">取消</button></form>` : ''}</td></tr>`)}
+</tbody></table>`, { notice }));
+  }
+
+  return {
+    policy: (req: Request, res: Response) => policyPage(req, res),
+    async savePolicy(req: Request, res: Response) {
+      authorize(req.actor, 'allocation.policy');
+      const b = body(req);
+      try {
+        const problems: FieldError[] = [];
+        const rates = {} as Record<(typeof categories)[number], Decimal>;
+        const caps = {} as Record<(typeof categories)[number], Decimal | null>;
+        for (const c of categories) {
+          const r = (b[`rate_${c}`] ?? '').trim();
+          if (!rateRule.test(r)) problems.push({ field: `rates.${c}`, message: '比例须为 0 到 1 之间、最多四位小数，如 0.50' });
+          else rates[c] = new Decimal(r);
+          const cap = (b[`cap_${c}`] ?? '').trim();
+          const parsed = money.safeParse(cap);
+          if (cap && !parsed.success) problems.push({ field: `licence_caps.${c}`, message: '封顶金额须为数字，最多两位小数' });
+          caps[c] = cap && parsed.success ? parsed.data : null;
+        }
+        const ceilingText = (b.department_ceiling ?? '').trim();
+        const ceiling = money.safeParse(ceilingText);
+        if (ceilingText && !ceiling.success) problems.push({ field: 'department_ceiling', message: '上限须为数字，最多两位小数' });
+        if (problems.length) fail(problems);
+        await setPolicy(db, contextOf(req), idFrom(req), { rates, licence_caps: caps, department_ceiling: ceilingText && ceiling.success ? ceiling.data : null, require_completed: b.require_completed === '1' });
+        res.redirect(303, `/funds/${idFrom(req)}/policy`);
+      } catch (e) {
+        await policyPage(req, res, formErrors(e));
+      }
+    },
+    runs: (req: Request, res: Response) => runsPage(req, res),
+    async createRun(req: Request, res: Response) {
+      authorize(req.actor, 'allocation.run');
+      try {
+        const asOf = body(req).as_of;
+        if (!calendarDate.safeParse(asOf).success) fail([{ field: 'as_of', message: '请填写有效日期' }]);
+        const run = await inTransaction(db, (trx) => createRun(trx, contextOf(req), idFrom(req), asOf));
+        res.redirect(303, `/runs/${run.id}`);
+      } catch (e) {
+        await runsPage(req, res, formErrors(e));
+      }
+    },
+    run: (req: Request, res: Response) => runPage(req, res),
+    async decideRun(req: Request, res: Response) {
+      authorize(req.actor, 'allocation.run');
+      const approve = req.path.endsWith('/approve');
+      try {
+        if (approve) await approveRun(db, contextOf(req), idFrom(req));
+        else await cancelRun(db, contextOf(req), idFrom(req));
+        await runPage(req, res, noErrors, approve ? '已审批，分配已记账。' : '已取消。');
+      } catch (e) {
+        await runPage(req, res, formErrors(e));
+      }
+    },
+    payments: (req: Request, res: Response) => paymentsPage(req, res),
+    async createPayment(req: Request, res: Response) {
+      authorize(req.actor, 'disbursements.write');
+      try {
+        const input = paymentInput(body(req));
+        if (body(req).kind === 'refund') await recordRefund(db, contextOf(req), idFrom(req), input);
+        else await createDisbursement(db, contextOf(req), idFrom(req), input);
+        res.redirect(303, `/funds/${idFrom(req)}/payments`);
+      } catch (e) {
+        await paymentsPage(req, res, formErrors(e));
+      }
+    },
+    async decidePayment(req: Request, res: Response) {
+      authorize(req.actor, 'disbursements.write');
+      const d = await db('disbursements').where({ id: idFrom(req) }).first('fund_id');
+      if (!d) throw new AppError('NOT_FOUND', 'disbursement not found');
+      req.params.id = String(d.fund_id);
+      const paymentId = (req.path.match(/\/payments\/(\d+)\//) ?? [])[1]!;
+      try {
+        if (req.path.endsWith('/approve')) await approveDisbursement(db, contextOf(req), paymentId);
+        else await cancelDisbursement(db, contextOf(req), paymentId);
+        await paymentsPage(req, res, noErrors, req.path.endsWith('/approve') ? '已审批，拨付已记账。' : '已取消。');
+      } catch (e) {
+        await paymentsPage(req, res, formErrors(e));
+      }
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { authorize, allows } from '../../auth/policy.ts';
+import { contextOf } from '../../http/context.ts';
+import { inTransaction } from '../../db/transaction.ts';
+import { recordAppropriation } from '../../ledger/appropriate.ts';
+import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
+import { listJournal } from '../../ledger/journal-read.ts';
+import { trialBalance } from '../../ledger/trial-balance.ts';
+import { verifyChain } from '../../ledger/verify-chain.ts';
+import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
+import { loadProgress } from '../../progress/progress.ts';
+import { html, day, yuan, type Html } from '../html.ts';
+import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
+import { AppError } from '../../errors.ts';
+
+const body = (req: Request) => (req.body ?? {}) as Record<string, string>;
+
+export function fundTabs(fundId: string, req: Request): Html {
+  const role = req.actor!.role;
+  const tabs: Array<[string, string, boolean]> = [
+    [`/funds/${fundId}`, '概况', true],
+    [`/receipts?fund_id=${fundId}`, '发票', allows(role, 'receipts.read')],
+    [`/funds/${fundId}/policy`, '分配政策', allows(role, 'allocation.read')],
+    [`/funds/${fundId}/runs`, '分配批次', allows(role, 'allocation.read')],
+    [`/funds/${fundId}/payments`, '拨付', allows(role, 'disbursements.read')],
+    [`/funds/${fundId}/journal`, '序时账', allows(role, 'ledger.read')],
+    [`/funds/${fundId}/trial-balance`, '试算平衡', allows(role, 'ledger.read')],
+    [`/funds/${fundId}/verify`, '账簿核验', allows(role, 'ledger.read')],
+    [`/funds/${fundId}/statements`, '通知书与导出', allows(role, 'statements.read')],
+  ];
+  return html`<p class="tabs">${tabs.filter((t) => t[2]).map(([href, label]) => html`<a class="tab" href="${href}">${label}</a> `)}</p>`;
+}
+
+const figures = (items: Array<[string, string]>) => html`<div class="figures">${items.map(([label, v]) => html`<div class="figure">${label}<b>${yuan(v)}</b></div>`)}</div>`;
+
+export function fundPages(db: Knex) {
+  async function fundsList(req: Request, res: Response, errors: FormErrors = noErrors) {
+    authorize(req.actor, 'funds.list');
+    const funds = await listFunds(db, 100);
+    const progress = allows(req.actor!.role, 'progress.read') ? await loadProgress(db) : null;
+    const b = body(req);
+    res.status(errors === noErrors ? 200 : 422).send(
+      page(req, '资金', html`
+${progress ? html`<h2>正版化进度</h2><p>共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费 ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率 ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a></p>` : ''}
+<h2>资金列表</h2>
+<table><thead><tr><th>代码</th><th>名称</th><th>年度</th><th class="num">财政拨款</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">可分配</th></tr></thead><tbody>
+${funds.items.map((f) => html`<tr><td><a href="/funds/${f.id}">${f.code}</a></td><td>${f.name}</td><td>${f.fiscal_year}</td><td class="num">${yuan(f.appropriated)}</td><td class="num">${yuan(f.allocated)}</td><td class="num">${yuan(f.disbursed)}</td><td class="num">${yuan(f.available_to_allocate)}</td></tr>`)}
+</tbody></table>
+${allows(req.actor!.role, 'funds.create') ? html`<h2>新建资金</h2><form method="post" action="/funds">${csrfField(req)}${generalError(errors)}
+<label>代码 <input name="code" value="${b.code ?? ''}" required></label>${fieldError(errors, 'code')}
+<label>名称 <input name="name" value="${b.name ?? ''}" required size="40"></label>${fieldError(errors, 'name')}
+<label>年度 <input name="fiscal_year" value="${b.fiscal_year ?? ''}" required size="6"></label>${fieldError(errors, 'fiscal_year')}
+<label>文号 <input name="document_no" value="${b.document_no ?? ''}" required size="30"></label>${fieldError(errors, 'document_no')}
+<p><button>新建</button></p></form>` : ''}`),
+    );
+  }
+
+  async function overview(req: Request, res: Response, errors: FormErrors = noErrors) {
+    authorize(req.actor, 'funds.read');
+    const fund = await getFund(db, idFrom(req));
+    const b = body(req);
+    res.status(errors === noErrors ? 200 : 422).send(
+      page(req, fund.name, html`${fundTabs(fund.id, req)}
+<p>代码 ${fund.code} · ${fund.fiscal_year} 年度 · 文号 ${fund.document_no}</p>
+${figures([['财政拨款', fund.appropriated], ['已分配', fund.allocated], ['已拨付', fund.disbursed], ['可分配余额', fund.available_to_allocate], ['用款额度余额', fund.cash_balance]])}
+<p class="muted">账簿 ${fund.entries} 笔凭证；链头 <span class="mono">${fund.head_hash}</span></p>
+${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form method="post" action="/funds/${fund.id}/appropriations">${csrfField(req)}${generalError(errors)}
+<label>金额（元） <input name="amount" value="${b.amount ?? ''}" required inputmode="decimal"></label>${fieldError(errors, 'amount')}
+<label>文号 <input name="document_no" value="${b.document_no ?? ''}" required></label>${fieldError(errors, 'document_no')}
+<label>日期 <input name="date" type="date" value="${b.date ?? todayInShanghai()}" required></label>${fieldError(errors, 'date')}
+<p><button>登记</button></p></form>` : ''}`),
+    );
+  }
+
+  return {
+    fundsList: (req: Request, res: Response) => fundsList(req, res),
+    async createFund(req: Request, res: Response) {
+      authorize(req.actor, 'funds.create');
+      const b = body(req);
+      try {
+        if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw new AppError('VALIDATION_FAILED', 'fiscal_year', [{ field: 'fiscal_year', message: '请填写四位年份' }]);
+        const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim() });
+        res.redirect(303, `/funds/${fund.id}`);
+      } catch (e) {
+        await fundsList(req, res, formErrors(e));
+      }
+    },
+    overview: (req: Request, res: Response) => overview(req, res),
+    async appropriate(req: Request, res: Response) {
+      authorize(req.actor, 'ledger.post');
+      const b = body(req);
+      try {
+        const problems = [];
+        const amount = money.safeParse(b.amount);
+        if (!amount.success) problems.push({ field: 'amount', message: '金额须为数字，最多两位小数，如 12450000.00' });
+        if (!calendarDate.safeParse(b.date).success) problems.push({ field: 'date', message: '请填写有效日期' });
+        if (!b.document_no?.trim()) problems.push({ field: 'document_no', message: '请填写文号' });
+        if (problems.length || !amount.success) throw new AppError('VALIDATION_FAILED', '请更正标出的内容', problems);
+        if (amount.data.isZero()) throw new AppError('VALIDATION_FAILED', 'amount', [{ field: 'amount', message: '金额须大于 0' }]);
+        await inTransaction(db, (trx) => recordAppropriation(trx, contextOf(req), idFrom(req), { amount: amount.data, document_no: b.document_no!.trim(), date: b.date! }));
+        res.redirect(303, `/funds/${idFrom(req)}`);
+      } catch (e) {
+        await overview(req, res, formErrors(e));
+      }
+    },
+    async journal(req: Request, res: Response) {
+      authorize(req.actor, 'ledger.read');
+      const fund = await getFund(db, idFrom(req));
+      const q = req.query as Record<string, string | undefined>;
+      const filter = {
+        limit: 50,
+        cursor: /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined,
+        from: calendarDate.safeParse(q.from).success ? q.from : undefined,
+        to: calendarDate.safeParse(q.to).success ? q.to : undefined,
+        kind: q.kind || undefined,
+        account: /^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/.test(q.account ?? '') ? q.account : undefined,
+      };
+      const journal = await listJournal(db, fund.id, filter);
+      const keep = new URLSearchParams(Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account }).filter(([, v]) => v) as Array<[string, string]>);
+      res.send(page(req, `${fund.name} · 序时账`, html`${fundTabs(fund.id, req)}
+<form method="get" class="filters">从 <input type="date" name="from" value="${filter.from ?? ''}"> 至 <input type="date" name="to" value="${filter.to ?? ''}">
+类型 <select name="kind"><option value="">全部</option>${['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'].map((k) => html`<option ${filter.kind === k ? 'selected' : ''}>${k}</option>`)}</select>
+科目 <input name="account" value="${filter.account ?? ''}" size="12" placeholder="如 2307.XJ005"> <button>筛选</button></form>
+<table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
+${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
+</tbody></table>
+${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`));
+    },
+    async trialBalance(req: Request, res: Response) {
+      authorize(req.actor, 'ledger.read');
+      const fund = await getFund(db, idFrom(req));
+      const asOf = calendarDate.safeParse(req.query.as_of).success ? String(req.query.as_of) : undefined;
+      const tb = await trialBalance(db, fund.id, asOf);
+      res.send(page(req, `${fund.name} · 试算平衡表`, html`${fundTabs(fund.id, req)}
+<form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}"> <button>查看</button></form>
+<table><thead><tr><th>科目代码</th><th>科目名称</th><th>账簿</th><th class="num">借方余额</th><th class="num">贷方余额</th></tr></thead><tbody>
+${tb.accounts.map((a) => html`<tr><td>${a.code}</td><td>${a.name}</td><td>${a.book === 'financial' ? '财务会计' : '预算会计'}</td><td class="num">${yuan(a.debit)}</td><td class="num">${yuan(a.credit)}</td></tr>`)}
+${Object.entries(tb.books).map(([book, t]) => html`<tr><th colspan="3">${book === 'financial' ? '财务会计' : '预算会计'}合计 ${t.balanced ? '（平衡）' : '（不平衡！）'}</th><th class="num">${yuan(t.debit)}</th><th class="num">${yuan(t.credit)}</th></tr>`)}
+</tbody></table>`));
+    },
+    async verify(req: Request, res: Response) {
+      authorize(req.actor, 'ledger.read');
+      const fund = await getFund(db, idFrom(req));
+      const r = await verifyChain(db, fund.id);
+      res.send(page(req, `${fund.name} · 账簿核验`, html`${fundTabs(fund.id, req)}
+${r.ok ? html`<p class="notice" role="status">账簿完整：${r.entries} 笔凭证的哈希链逐笔核验通过，各科目余额与分录之和一致。</p>` : html`<p class="error" role="alert">账簿异常：${r.first_bad_seq ? `第 ${r.first_bad_seq} 号凭证起哈希链断裂` : ''} ${r.bad_accounts.length ? `科目余额不符：${r.bad_accounts.join('、')}` : ''}</p>`}
+<p>链头 <span class="mono">${r.head_hash}</span></p>`));
+    },
+  };
+}

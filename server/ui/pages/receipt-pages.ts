@@ -1,0 +1,143 @@
+import type { Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { allows, authorize } from '../../auth/policy.ts';
+import type { Config } from '../../config.ts';
+import { AppError } from '../../errors.ts';
+import { recordAttachment } from '../../files/attachments.ts';
+import { receiveUpload } from '../../files/file-store.ts';
+import { contextOf } from '../../http/context.ts';
+import { receiptBody } from '../../receipts/receipt-rules.ts';
+import { getReceipt, listReceipts, submitReceipt } from '../../receipts/receipts.ts';
+import { reviewReceipt } from '../../receipts/review.ts';
+import { fromZod } from '../../http/problem.ts';
+import { categoryNames, day, html, moment, receiptStatusNames, yuan } from '../html.ts';
+import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
+
+const body = (req: Request) => (req.body ?? {}) as Record<string, string | string[]>;
+const list = (v: string | string[] | undefined) => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.trim() ?? '';
+
+/** The receipt form's fields as the API's body: empty line rows are left out. */
+export function receiptFromForm(b: Record<string, string | string[]>) {
+  const products = list(b.line_product);
+  const lines = products
+    .map((product, i) => ({ product: product.trim(), category: list(b.line_category)[i] ?? '', licences: list(b.line_licences)[i]?.trim() ?? '', amount: list(b.line_amount)[i]?.trim() ?? '' }))
+    .filter((l) => l.product || l.amount || l.licences)
+    .map((l) => ({ ...l, licences: /^[0-9]+$/.test(l.licences) ? Number(l.licences) : l.licences }));
+  const code = one(b.invoice_code);
+  const override = one(b.seller_tax_id_override);
+  return {
+    fund_id: one(b.fund_id),
+    invoice_kind: one(b.invoice_kind),
+    ...(code ? { invoice_code: code } : {}),
+    invoice_number: one(b.invoice_number),
+    issue_date: one(b.issue_date),
+    seller_name: one(b.seller_name),
+    seller_tax_id: one(b.seller_tax_id),
+    ...(override ? { seller_tax_id_override: override } : {}),
+    lines,
+    total: one(b.total),
+  };
+}
+
+export function receiptForm(req: Request, departmentId: string, funds: Array<{ id: string; name: string }>, errors: FormErrors): ReturnType<typeof html> {
+  const b = body(req);
+  const rows = Math.max(3, list(b.line_product).length);
+  const lineError = Object.entries(errors.fields).filter(([k]) => k.startsWith('lines')).map(([k, v]) => `${k.replace(/^lines\.?/, '第').replace(/^第(\d+)\./, (_m, n) => `第 ${Number(n) + 1} 行 `)} ${v}`).join('；');
+  return html`<form method="post" action="/departments/${departmentId}/receipts" class="receipt">${csrfField(req)}${generalError(errors)}
+<label>资金 <select name="fund_id">${funds.map((f) => html`<option value="${f.id}" ${one(b.fund_id) === f.id ? 'selected' : ''}>${f.name}</option>`)}</select></label>${fieldError(errors, 'fund_id')}
+<label>发票种类 <select name="invoice_kind">${Object.entries({ vat_special: '增值税专用发票', vat_ordinary: '增值税普通发票', digital: '数电票', general: '普通发票' }).map(([k, v]) => html`<option value="${k}" ${one(b.invoice_kind) === k ? 'selected' : ''}>${v}</option>`)}</select></label>
+<label>发票代码（数电票不填） <input name="invoice_code" value="${one(b.invoice_code)}" inputmode="numeric"></label><span data-field="invoice_code"></span>${fieldError(errors, 'invoice_code')}
+<label>发票号码 <input name="invoice_number" value="${one(b.invoice_number)}" required inputmode="numeric"></label><span data-field="invoice_number"></span>${fieldError(errors, 'invoice_number')}
+<label>开票日期 <input name="issue_date" type="date" value="${one(b.issue_date)}" required></label>${fieldError(errors, 'issue_date')}
+<label>销售方名称 <input name="seller_name" value="${one(b.seller_name)}" required size="40"></label>${fieldError(errors, 'seller_name')}
+<label>销售方纳税人识别号（统一社会信用代码） <input name="seller_tax_id" value="${one(b.seller_tax_id)}" required size="22"></label>${fieldError(errors, 'seller_tax_id')}
+${allows(req.actor!.role, 'receipts.review') ? html`<label>校验位不符时的确认理由（仅会计） <input name="seller_tax_id_override" value="${one(b.seller_tax_id_override)}" size="40"></label>${fieldError(errors, 'seller_tax_id_override')}` : ''}
+<table><thead><tr><th>软件</th><th>类别</th><th class="num">套数</th><th class="num">金额（元）</th></tr></thead><tbody class="lines">
+${Array.from({ length: rows }, (_, i) => html`<tr class="line"><td><input name="line_product" value="${list(b.line_product)[i] ?? ''}" size="28"></td>
+<td><select name="line_category">${Object.entries(categoryNames).map(([k, v]) => html`<option value="${k}" ${list(b.line_category)[i] === k ? 'selected' : ''}>${v}</option>`)}</select></td>
+<td class="num"><input name="line_licences" value="${list(b.line_licences)[i] ?? ''}" size="5" inputmode="numeric"></td><td class="num"><input name="line_amount" value="${list(b.line_amount)[i] ?? ''}" size="12" inputmode="decimal"></td></tr>`)}
+</tbody></table><button type="button" class="secondary" data-add-line>增加一行</button><span data-field="lines"></span>${lineError ? html`<span class="field-error" role="alert">${lineError}</span>` : ''}
+<label>合计金额（元） <input name="total" value="${one(b.total)}" required inputmode="decimal"></label><span data-field="total"></span>${fieldError(errors, 'total')}
+<p><button>提交发票</button> <span class="muted">提交后可上传发票扫描件。</span></p></form>`;
+}
+
+export function receiptPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadMaxBytes'>) {
+  async function detail(req: Request, res: Response, errors: FormErrors = noErrors, notice?: string) {
+    authorize(req.actor, 'receipts.read');
+    const r = await getReceipt(db, req.actor!, idFrom(req));
+    const role = req.actor!.role;
+    const uploadAction = `/receipts/${r.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}`;
+    res.status(errors === noErrors ? 200 : 422).send(
+      page(req, `发票 ${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}`, html`
+<p>单位：${r.department_name}（${r.department_code}）· 状态：<b>${receiptStatusNames[r.status]}</b>${r.status_reason ? html` · 理由：${r.status_reason}` : ''}</p>
+${generalError(errors)}
+<table><tbody>
+<tr><th>开票日期</th><td>${day(r.issue_date)}</td><th>销售方</th><td>${r.seller_name}（${r.seller_tax_id}）${r.seller_tax_id_override ? html`<br><span class="muted">校验位不符，会计确认：${r.seller_tax_id_override}</span>` : ''}</td></tr>
+<tr><th>合计</th><td class="num">${yuan(r.total)}</td><th>提交时间</th><td>${moment(r.submitted_at)}</td></tr></tbody></table>
+<h2>明细</h2><table><thead><tr><th>#</th><th>软件</th><th>类别</th><th class="num">套数</th><th class="num">金额</th></tr></thead><tbody>
+${r.lines.map((l) => html`<tr><td>${l.line_no}</td><td>${l.product}</td><td>${categoryNames[l.category]}</td><td class="num">${l.licences}</td><td class="num">${yuan(l.amount)}</td></tr>`)}</tbody></table>
+<h2>扫描件</h2>
+${r.attachments.length ? r.attachments.map((a) => html`<p>${a.file_name}（${a.media_type}，${a.size} 字节）${a.active_content ? html` <b class="error">含可执行内容，请勿直接打开</b>` : ''} <a href="/api/v1/attachments/${a.id}">下载</a></p>${a.media_type.startsWith('image/') ? html`<img class="scan" alt="${a.file_name}" src="/api/v1/attachments/${a.id}?inline=1">` : ''}`) : html`<p class="muted">尚无扫描件。</p>`}
+${allows(role, 'attachments.upload') && r.status !== 'withdrawn' ? html`<form method="post" action="${uploadAction}" enctype="multipart/form-data"><label>上传扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(errors, 'file')}<button>上传</button></form>` : ''}
+${allows(role, 'receipts.review') && (r.status === 'submitted' || r.status === 'verified') ? html`<h2>审核</h2>
+${r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/verify" class="inline">${csrfField(req)}<button>审核通过</button></form>` : ''}
+<form method="post" action="/receipts/${r.id}/reject">${csrfField(req)}<label>退回理由 <input name="reason" size="40"></label>${fieldError(errors, 'reason')}<button class="secondary">退回</button></form>` : ''}
+${allows(role, 'receipts.withdraw') && r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/withdraw">${csrfField(req)}<button class="secondary">撤回</button></form>` : ''}
+<h2>记录</h2><ul>${r.history.map((h) => html`<li>${moment(h.at)}：${h.from ? `${receiptStatusNames[h.from]} → ` : ''}${receiptStatusNames[h.to]}${h.reason ? `（${h.reason}）` : ''}</li>`)}</ul>`, { notice }),
+    );
+  }
+
+  return {
+    async list(req: Request, res: Response) {
+      authorize(req.actor, 'receipts.read');
+      const q = req.query as Record<string, string | undefined>;
+      const status = q.status && ['submitted', 'verified', 'rejected', 'withdrawn'].includes(q.status) ? q.status : req.actor!.role === 'accountant' ? 'submitted' : undefined;
+      const fundId = /^[0-9]+$/.test(q.fund_id ?? '') ? q.fund_id : undefined;
+      const page_ = await listReceipts(db, req.actor!, { limit: 200, status, fund_id: fundId });
+      res.send(page(req, '发票', html`<p>${['submitted', 'verified', 'rejected', 'withdrawn'].map((s) => html`<a href="?status=${s}${fundId ? `&fund_id=${fundId}` : ''}">${receiptStatusNames[s]}</a> · `)}</p>
+<table><thead><tr><th>发票</th><th>单位</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
+${page_.items.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${r.department_name}</td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}</td></tr>`)}
+</tbody></table>${page_.items.length ? '' : html`<p class="muted">没有${status ? receiptStatusNames[status] : ''}的发票。</p>`}`));
+    },
+    detail: (req: Request, res: Response) => detail(req, res),
+    async review(req: Request, res: Response) {
+      const decision = req.path.endsWith('/verify') ? 'verified' : req.path.endsWith('/reject') ? 'rejected' : 'withdrawn';
+      authorize(req.actor, decision === 'withdrawn' ? 'receipts.withdraw' : 'receipts.review');
+      const reason = one(body(req).reason);
+      try {
+        if (decision === 'rejected' && !reason) throw new AppError('VALIDATION_FAILED', 'reason', [{ field: 'reason', message: '请填写退回理由' }]);
+        await reviewReceipt(db, contextOf(req), idFrom(req), decision, decision === 'rejected' ? reason : undefined);
+        await detail(req, res, noErrors, decision === 'verified' ? '已审核通过。' : decision === 'rejected' ? '已退回。' : '已撤回。');
+      } catch (e) {
+        await detail(req, res, formErrors(e));
+      }
+    },
+    async upload(req: Request, res: Response) {
+      authorize(req.actor, 'attachments.upload');
+      const r = await getReceipt(db, req.actor!, idFrom(req));
+      try {
+        if (r.status === 'withdrawn') throw new AppError('CONFLICT', '已撤回的发票不能再上传扫描件');
+        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
+        await recordAttachment(db, contextOf(req), { receiptId: r.id }, file);
+        res.redirect(303, `/receipts/${r.id}`);
+      } catch (e) {
+        const errors = formErrors(e);
+        await detail(req, res, { general: errors.general, fields: { file: errors.general ?? '上传失败', ...errors.fields } });
+      }
+    },
+    async submit(req: Request, res: Response, rerender: (errors: FormErrors) => Promise<void>) {
+      authorize(req.actor, 'receipts.submit');
+      const departmentId = idFrom(req);
+      const parsed = receiptBody.safeParse(receiptFromForm(body(req)));
+      try {
+        if (!parsed.success) throw fromZod(parsed.error, 'body');
+        const { fund_id, ...content } = parsed.data;
+        const receipt = await submitReceipt(db, contextOf(req), departmentId, fund_id, content);
+        res.redirect(303, `/receipts/${receipt.id}`);
+      } catch (e) {
+        await rerender(formErrors(e));
+      }
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import type { Knex } from 'knex';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { html } from './html.ts';
+import { page } from './layout.ts';
+import { adminPages } from './pages/admin-pages.ts';
+import { allocationPages } from './pages/allocation-pages.ts';
+import { authPages, loginPage } from './pages/auth-pages.ts';
+import { departmentPages } from './pages/department-pages.ts';
+import { fundPages } from './pages/fund-pages.ts';
+import { receiptPages } from './pages/receipt-pages.ts';
+import { reportPages } from './pages/report-pages.ts';
+import { requireSession } from './session.ts';
+import { regularFontPath } from '../../reports/pdf/fonts.ts';
+
+const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/funds', department: '/my', admin: '/admin/users' };
+
+/** The pages (zh-CN), served by the same process: forms post here, each calling the same operations as the API. */
+export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataDir' | 'uploadMaxBytes'>, log: { error(o: object, m: string): void }): Router {
+  const r = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: 5000 });
+  const session = requireSession(db);
+  const auth = authPages(db, config.tokenTtlHours);
+  const funds = fundPages(db);
+  const receipts = receiptPages(db, config);
+  const allocation = allocationPages(db);
+  const reports = reportPages(db, config);
+  const unit = departmentPages(db);
+  const admin = adminPages(db);
+
+  r.use('/assets', express.static(fileURLToPath(new URL('./assets', import.meta.url)), { index: false, maxAge: '1h' }));
+  // The statements' font, for browsers without a Chinese system font; others never fetch it.
+  r.get('/assets/fonts/noto-sans-sc.ttf', (_req, res) => res.sendFile(regularFontPath, { maxAge: '30d', headers: { 'Content-Type': 'font/ttf' } }));
+  r.get('/login', (req, res) => loginPage(req, res));
+  r.post('/login', form, auth.login);
+  r.post('/logout', form, session, auth.logout);
+  r.get('/', session, (req: Request, res: Response) => res.redirect(303, homeByRole[req.actor!.role] ?? '/login'));
+
+  r.get('/funds', session, funds.fundsList);
+  r.post('/funds', form, session, funds.createFund);
+  r.get('/funds/:id', session, funds.overview);
+  r.post('/funds/:id/appropriations', form, session, funds.appropriate);
+  r.get('/funds/:id/journal', session, funds.journal);
+  r.get('/funds/:id/trial-balance', session, funds.trialBalance);
+  r.get('/funds/:id/verify', session, funds.verify);
+  r.get('/funds/:id/policy', session, allocation.policy);
+  r.post('/funds/:id/policy', form, session, allocation.savePolicy);
+  r.get('/funds/:id/runs', session, allocation.runs);
+  r.post('/funds/:id/runs', form, session, allocation.createRun);
+  r.get('/runs/:id', session, allocation.run);
+  r.post('/runs/:id/approve', form, session, allocation.decideRun);
+  r.post('/runs/:id/cancel', form, session, allocation.decideRun);
+  r.get('/funds/:id/payments', session, allocation.payments);
+  r.post('/funds/:id/payments', form, session, allocation.createPayment);
+  r.post('/payments/:id/approve', form, session, allocation.decidePayment);
+  r.post('/payments/:id/cancel', form, session, allocation.decidePayment);
+  r.get('/funds/:id/statements', session, reports.statements);
+
+  r.get('/receipts', session, receipts.list);
+  r.get('/receipts/:id', session, receipts.detail);
+  r.post('/receipts/:id/verify', form, session, receipts.review);
+  r.post('/receipts/:id/reject', form, session, receipts.review);
+  r.post('/receipts/:id/withdraw', form, session, receipts.review);
+  r.post('/receipts/:id/attachments', session, receipts.upload);
+  r.post('/departments/:id/receipts', form, session, (req, res) => receipts.submit(req, res, unit.rerenderWithReceiptErrors(req, res)));
+
+  r.get('/progress', session, reports.progress);
+  r.post('/progress/deadline', form, session, reports.deadline);
+  r.get('/statements/verify', session, reports.verifyForm);
+  r.post('/statements/verify', session, reports.verify);
+  r.get('/audit-log', session, reports.auditLog);
+
+  r.get('/departments/:id', session, unit.unit);
+  r.post('/departments/:id/status', form, session, unit.unitStatus);
+  r.get('/my', session, unit.my);
+  r.post('/my/status', form, session, unit.status);
+  r.post('/my/written-report', form, session, unit.writtenReport);
+
+  r.get('/admin/users', session, admin.users);
+  r.post('/admin/users', form, session, admin.createUser);
+  r.post('/admin/users/:id/disable', form, session, admin.toggleUser);
+  r.post('/admin/users/:id/enable', form, session, admin.toggleUser);
+  r.get('/admin/departments', session, admin.departments);
+  r.post('/admin/departments', form, session, admin.createDepartment);
+  r.post('/admin/departments/import', form, session, admin.importDepartments);
+
+  const pageErrors: ErrorRequestHandler = (err, req, res, _next) => {
+    if (err instanceof AppError && (err.status === 404 || err.status === 403)) {
+      res.status(err.status).send(page(req, err.status === 404 ? '未找到' : '无权访问', html`<p>${err.status === 404 ? '没有这个页面或记录。' : '您的角色不能进行此操作。'}</p><p><a href="/">返回首页</a></p>`));
+      return;
+    }
+    if (err instanceof AppError && err.status < 500) {
+      res.status(err.status).send(page(req, '无法完成', html`<p class="error" role="alert">${err.message}</p><p><a href="javascript:history.back()">返回</a></p>`));
+      return;
+    }
+    log.error({ err, requestId: req.id }, 'unexpected error on a page');
+    res.status(500).send(page(req, '出错了', html`<p>系统出错，请联系管理员并提供编号 ${String(req.id)}。</p>`));
+  };
+  r.use(pageErrors);
+  return r;
+}

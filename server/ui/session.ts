@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Knex } from 'knex';
+import { actorForToken } from '../auth/sessions.ts';
+import type { Actor } from '../auth/roles.ts';
+
+export const cookieName = 'jb_session';
+
+export function sessionToken(req: Request): string | undefined {
+  const header = req.headers.cookie ?? '';
+  for (const part of header.split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === cookieName) return decodeURIComponent(rest.join('='));
+  }
+  return undefined;
+}
+
+/** Derived from the session token, which only the browser holding the cookie knows: no server state. */
+export function csrfToken(sessionTokenValue: string): string {
+  return createHash('sha256').update(`csrf:${sessionTokenValue}`).digest('base64url');
+}
+
+export function setSessionCookie(req: Request, res: Response, token: string, expiresAt: Date): void {
+  res.cookie(cookieName, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', expires: expiresAt });
+}
+
+export function clearSessionCookie(req: Request, res: Response): void {
+  res.clearCookie(cookieName, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/' });
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    csrf?: string;
+  }
+}
+
+/** Pages need a signed-in user: an expired or revoked session goes back to the sign-in page. */
+export function requireSession(db: Knex) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const token = sessionToken(req);
+    const actor: Actor | null = token ? await actorForToken(db, token) : null;
+    if (!actor || !token) {
+      if (token) clearSessionCookie(req, res);
+      return res.redirect(303, `/login?next=${encodeURIComponent(req.originalUrl)}${token ? '&expired=1' : ''}`);
+    }
+    req.actor = actor;
+    req.csrf = csrfToken(token);
+    // Every form carries the token; a request without the right one is refused before anything changes.
+    if (req.method === 'POST') {
+      // Multipart forms (uploads) carry it in the action's query, as their body is streamed later.
+      const sent = (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)._csrf : undefined) ?? req.query._csrf;
+      if (sent !== req.csrf) return res.status(403).type('text/plain; charset=utf-8').send('表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。');
+    }
+    next();
+  };
+}

@@ -1,0 +1,210 @@
+import type { Server } from 'node:http';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { demoPassword, loadDemo } from '../../server/demo/load-demo.ts';
+import { bootstrapAdmin } from '../../server/users/users.ts';
+import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
+import { openHarness, type Harness } from '../support/harness.ts';
+import { sellerTaxId } from '../support/receipts.ts';
+
+/*
+ * Each role's main flow, in a real browser against the real service and PostgreSQL:
+ * a unit submits a receipt with a scan; an accountant verifies it and computes an allocation that a
+ * second accountant approves, then pays; an auditor downloads the statement and checks it is genuine.
+ */
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const adminPassword = 'e2e admin password';
+let url: string;
+let h: Harness;
+let server: Server;
+let base: string;
+let browser: Browser;
+let fundId: string;
+let unitId: string;
+
+beforeAll(async () => {
+  url = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_e2e');
+  h = openHarness(url);
+  await bootstrapAdmin(h.db, adminPassword, () => undefined);
+  await loadDemo(h.db, () => undefined);
+  fundId = String((await h.db('funds').first('id')).id);
+  unitId = String((await h.db('departments').where({ code: 'XJ005' }).first('id')).id);
+  server = h.app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  server?.close();
+  await h?.close();
+  if (url) await dropDatabase(url);
+});
+
+async function signedIn(username: string, password = demoPassword): Promise<Page> {
+  const context = await browser.newContext({ acceptDownloads: true, locale: 'zh-CN' });
+  const page = await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL((u) => !u.pathname.startsWith('/login')), page.click('form.login button')]);
+  return page;
+}
+
+const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), Buffer.from('1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1d4a60000000049454e44ae426082', 'hex')]);
+const invoiceNumber = String(30000000 + Math.floor(Math.random() * 9_999_999));
+
+describe('in the browser', () => {
+  it('refuses a wrong password with a readable message, and pages need a session', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/funds`);
+    expect(new URL(page.url()).pathname).toBe('/login');
+    await page.fill('#username', 'kuaiji');
+    await page.fill('#password', 'wrong password');
+    await page.click('form.login button');
+    await expect(page.locator('p.error').textContent()).resolves.toContain('用户名或密码错误');
+    await page.close();
+  });
+
+  it('a unit submits a receipt, sees the client-side checks, and attaches a scan', async () => {
+    const page = await signedIn('tongjiju');
+    expect(new URL(page.url()).pathname).toBe('/my');
+    const form = page.locator('form.receipt');
+    await form.locator('[name=invoice_code]').fill('6500111177');
+    await form.locator('[name=invoice_number]').fill(invoiceNumber);
+    await form.locator('[name=issue_date]').fill('2011-08-25');
+    await form.locator('[name=seller_name]').fill('新疆天山软件有限公司');
+    await form.locator('[name=seller_tax_id]').fill(sellerTaxId());
+    await form.locator('[name=line_product]').first().fill('Windows 7 专业版');
+    await form.locator('[name=line_licences]').first().fill('4');
+    await form.locator('[name=line_amount]').first().fill('3280.00');
+    await form.locator('[name=total]').fill('3280.01');
+    await form.locator('button:has-text("提交发票")').click();
+    await expect(form.locator('.client-error').first().textContent()).resolves.toContain('合计金额须等于明细之和');
+    await form.locator('[name=total]').fill('3280.00');
+    await Promise.all([page.waitForURL(/\/receipts\/\d+$/), form.locator('button:has-text("提交发票")').click()]);
+    await expect(page.locator('main').textContent()).resolves.toContain('待审核');
+    await page.setInputFiles('input[type=file]', { name: '发票扫描.png', mimeType: 'image/png', buffer: png });
+    await Promise.all([page.waitForLoadState('load'), page.click('button:has-text("上传")')]);
+    await expect(page.locator('img.scan').count()).resolves.toBe(1);
+    await page.context().close();
+  });
+
+  it('shows the server’s refusal next to the field when the browser lets a bad value through', async () => {
+    const page = await signedIn('tongjiju');
+    const form = page.locator('form.receipt');
+    await form.locator('[name=invoice_code]').fill('6500111177');
+    await form.locator('[name=invoice_number]').fill(invoiceNumber); // already claimed above
+    await form.locator('[name=issue_date]').fill('2011-08-25');
+    await form.locator('[name=seller_name]').fill('新疆天山软件有限公司');
+    await form.locator('[name=seller_tax_id]').fill(sellerTaxId());
+    await form.locator('[name=line_product]').first().fill('Windows 7 专业版');
+    await form.locator('[name=line_licences]').first().fill('4');
+    await form.locator('[name=line_amount]').first().fill('3280.00');
+    await form.locator('[name=total]').fill('3280.00');
+    await form.locator('button:has-text("提交发票")').click();
+    await expect(page.locator('form.receipt .field-error').first().textContent()).resolves.toContain('already claimed');
+    await page.context().close();
+  });
+
+  it('an accountant verifies the receipt, records acceptance, publishes a policy and computes a run', async () => {
+    const page = await signedIn('kuaiji');
+    await page.goto(`${base}/receipts?status=submitted`);
+    await Promise.all([page.waitForURL(/\/receipts\/\d+$/), page.click(`a:has-text("${invoiceNumber}")`)]);
+    await expect(page.locator('img.scan').count()).resolves.toBe(1);
+    await page.click('button:has-text("审核通过")');
+    await expect(page.locator('p.notice').textContent()).resolves.toContain('已审核通过');
+
+    await page.goto(`${base}/departments/${unitId}`);
+    await page.fill('[name=effective_date]', '2011-08-31');
+    await page.fill('[name=accepted_on]', '2011-09-05');
+    await page.click('button:has-text("记录")');
+    await expect(page.locator('main').textContent()).resolves.toContain('2011年9月5日 验收合格');
+
+    await page.goto(`${base}/funds/${fundId}/policy`);
+    await page.fill('[name=rate_os]', '1.5');
+    await page.click('button:has-text("发布新版本")');
+    await expect(page.locator('.field-error').first().textContent()).resolves.toContain('比例须为 0 到 1 之间');
+    await page.fill('[name=rate_os]', '0.50');
+    await page.fill('[name=cap_office]', '600.00');
+    await Promise.all([page.waitForURL(/\/policy$/), page.click('button:has-text("发布新版本")')]);
+    await expect(page.locator('main').textContent()).resolves.toContain('现行第 1 版');
+
+    await page.goto(`${base}/funds/${fundId}/runs`);
+    await page.fill('[name=as_of]', '2011-09-30');
+    await Promise.all([page.waitForURL(/\/runs\/\d+$/), page.click('button:has-text("计算分配方案")')]);
+    const text = await page.locator('main').textContent();
+    expect(text).toContain('待审批');
+    expect(text).toContain('统计局');
+    expect(text).toContain('操作系统');
+    expect(text).toContain('须由另一名会计审批');
+    await page.context().close();
+  });
+
+  it('a second accountant approves the run and prepares a payment; the first approves the payment', async () => {
+    const second = await signedIn('kuaiji2');
+    await second.goto(`${base}/funds/${fundId}/runs`);
+    await Promise.all([second.waitForURL(/\/runs\/\d+$/), second.click('table a[href^="/runs/"]')]);
+    await second.click('button:has-text("审批并记账")');
+    await expect(second.locator('p.notice').textContent()).resolves.toContain('已审批');
+    await second.goto(`${base}/funds/${fundId}/payments`);
+    await second.selectOption('[name=department_id]', unitId);
+    await second.fill('[name=amount]', '99999999.00');
+    await second.fill('[name=voucher_no]', '付-2011-001');
+    await second.click('button:has-text("提交拨付")');
+    await expect(second.locator('.error').first().textContent()).resolves.toMatch(/owed/);
+    await second.fill('[name=amount]', '1000.00');
+    await Promise.all([second.waitForURL(/\/payments$/), second.click('button:has-text("提交拨付")')]);
+    await expect(second.locator('main').textContent()).resolves.toContain('待另一名会计审批');
+    await second.context().close();
+
+    const first = await signedIn('kuaiji');
+    await first.goto(`${base}/funds/${fundId}/payments`);
+    await first.click('form[action$="/approve"] button');
+    await expect(first.locator('p.notice').textContent()).resolves.toContain('拨付已记账');
+    await first.goto(`${base}/funds/${fundId}`);
+    await expect(first.locator('main').textContent()).resolves.toContain('1,000.00');
+    await first.context().close();
+  });
+
+  it('an auditor downloads the statement and the site confirms it is genuine', async () => {
+    const page = await signedIn('shenji');
+    await page.goto(`${base}/funds/${fundId}/statements`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click(`tr:has-text("统计局") a:has-text("资金拨付通知书")`)]);
+    const path = await download.path();
+    await page.goto(`${base}/statements/verify`);
+    await page.setInputFiles('input[type=file]', path!);
+    await page.click('button:has-text("核验")');
+    await expect(page.locator('p.notice').textContent()).resolves.toContain('真实、未经改动');
+    await page.goto(`${base}/funds/${fundId}/verify`);
+    await expect(page.locator('p.notice').textContent()).resolves.toContain('账簿完整');
+    await page.goto(`${base}/audit-log?action=statement.verify`);
+    await expect(page.locator('main').textContent()).resolves.toContain('statement.verify');
+    await page.context().close();
+  });
+
+  it('an admin creates a user; a weak password is explained next to the field', async () => {
+    const page = await signedIn('admin', adminPassword);
+    expect(new URL(page.url()).pathname).toBe('/admin/users');
+    await page.fill('[name=username]', 'shenji2');
+    await page.fill('[name=password]', '123456789012');
+    await page.selectOption('[name=role]', 'auditor');
+    await page.click('button:has-text("新建")');
+    await expect(page.locator('.field-error').first().textContent()).resolves.toContain('digits only');
+    await page.fill('[name=password]', 'a good long password');
+    await page.click('button:has-text("新建")');
+    await expect(page.locator('p.notice').textContent()).resolves.toContain('用户已创建');
+    await page.screenshot({ path: '/tmp/jiangbu-admin.png', fullPage: true });
+    await page.context().close();
+  });
+
+  it('rejects a form posted without its CSRF token', async () => {
+    const page = await signedIn('kuaiji');
+    const res = await page.request.post(`${base}/funds/${fundId}/appropriations`, { form: { amount: '1.00', document_no: 'x', date: '2011-06-01' } });
+    expect(res.status()).toBe(403);
+    await page.context().close();
+  });
+});
