@@ -84,6 +84,53 @@ export async function up(knex: Knex): Promise<void> {
       CONSTRAINT disbursements_approved CHECK ((status = 'approved') = (entry_id IS NOT NULL))
     );
     CREATE INDEX disbursements_department ON disbursements (fund_id, department_id, id);
+
+    -- A decision, once computed or prepared, is never edited: only its state moves forward
+    -- (draft → approved | cancelled; pending → approved | cancelled), and a run's lines only get
+    -- the entry that posted them.
+    CREATE FUNCTION allocation_run_state_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF (NEW.fund_id, NEW.policy_id, NEW.as_of, NEW.available, NEW.total, NEW.clawed_back, NEW.factor, NEW.basis_hash, NEW.created_by, NEW.created_at)
+         IS DISTINCT FROM (OLD.fund_id, OLD.policy_id, OLD.as_of, OLD.available, OLD.total, OLD.clawed_back, OLD.factor, OLD.basis_hash, OLD.created_by, OLD.created_at)
+         OR OLD.status <> 'draft' OR NEW.status NOT IN ('approved', 'cancelled') THEN
+        RAISE EXCEPTION 'an allocation run is never edited; a draft is approved or cancelled once'
+          USING ERRCODE = 'integrity_constraint_violation', CONSTRAINT = 'append_only';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER allocation_runs_state_only BEFORE UPDATE ON allocation_runs FOR EACH ROW EXECUTE FUNCTION allocation_run_state_only();
+
+    CREATE FUNCTION allocation_line_entry_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF OLD.entry_id IS NOT NULL OR NEW.entry_id IS NULL
+         OR (NEW.run_id, NEW.department_id, NEW.entitlement, NEW.previously_allocated, NEW.due, NEW.amount, NEW.clawback, NEW.to_recover, NEW.explanation)
+            IS DISTINCT FROM (OLD.run_id, OLD.department_id, OLD.entitlement, OLD.previously_allocated, OLD.due, OLD.amount, OLD.clawback, OLD.to_recover, OLD.explanation) THEN
+        RAISE EXCEPTION 'an allocation line is never edited; it only records the entry that posted it'
+          USING ERRCODE = 'integrity_constraint_violation', CONSTRAINT = 'append_only';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER allocation_lines_entry_only BEFORE UPDATE ON allocation_lines FOR EACH ROW EXECUTE FUNCTION allocation_line_entry_only();
+
+    CREATE FUNCTION disbursement_state_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF (NEW.fund_id, NEW.department_id, NEW.kind, NEW.amount, NEW.voucher_no, NEW.pay_date, NEW.memo, NEW.created_by, NEW.created_at)
+         IS DISTINCT FROM (OLD.fund_id, OLD.department_id, OLD.kind, OLD.amount, OLD.voucher_no, OLD.pay_date, OLD.memo, OLD.created_by, OLD.created_at)
+         OR OLD.status <> 'pending' OR NEW.status NOT IN ('approved', 'cancelled') THEN
+        RAISE EXCEPTION 'a payment is never edited; a pending one is approved or cancelled once'
+          USING ERRCODE = 'integrity_constraint_violation', CONSTRAINT = 'append_only';
+      END IF;
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER disbursements_state_only BEFORE UPDATE ON disbursements FOR EACH ROW EXECUTE FUNCTION disbursement_state_only();
+
+    CREATE TRIGGER policies_no_truncate BEFORE TRUNCATE ON policies FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+    CREATE TRIGGER allocation_runs_no_delete BEFORE DELETE ON allocation_runs FOR EACH ROW EXECUTE FUNCTION refuse_change();
+    CREATE TRIGGER allocation_runs_no_truncate BEFORE TRUNCATE ON allocation_runs FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+    CREATE TRIGGER allocation_lines_no_delete BEFORE DELETE ON allocation_lines FOR EACH ROW EXECUTE FUNCTION refuse_change();
+    CREATE TRIGGER allocation_lines_no_truncate BEFORE TRUNCATE ON allocation_lines FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+    CREATE TRIGGER disbursements_no_delete BEFORE DELETE ON disbursements FOR EACH ROW EXECUTE FUNCTION refuse_change();
+    CREATE TRIGGER disbursements_no_truncate BEFORE TRUNCATE ON disbursements FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
   `);
 }
 

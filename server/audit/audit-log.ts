@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { RequestContext } from '../http/context.ts';
+import { pageOf } from '../db/pagination.ts';
 
 export interface AuditEvent {
   action: string;
@@ -46,7 +47,5 @@ export async function listAudit(db: Knex, f: AuditFilter) {
   if (f.from) q.where('at', '>=', f.from);
   if (f.to) q.where('at', '<', f.to);
   if (f.cursor) q.where('id', '<', f.cursor);
-  const rows = await q;
-  const items = rows.slice(0, limit);
-  return { items, next_cursor: rows.length > limit ? String(items[items.length - 1].id) : null };
+  return pageOf(await q, limit, (e) => e.id);
 }

@@ -7,6 +7,7 @@ import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
 import { parseDepartmentsCsv, type DepartmentRow } from './department-rules.ts';
+import { pageOf } from '../db/pagination.ts';
 
 const columns = ['id', 'code', 'name', 'group', 'status', 'accepted_on', 'note', 'created_at', 'updated_at'];
 
@@ -49,9 +50,7 @@ export async function listDepartments(db: Knex, actor: Actor, f: { limit: number
   if (f.cursor) q.where('id', '>', f.cursor);
   if (f.group) q.where('group', f.group);
   if (f.status) q.where('status', f.status);
-  const rows = (await q).map(departmentView);
-  const items = rows.slice(0, f.limit);
-  return { items, next_cursor: rows.length > f.limit ? items[items.length - 1]!.id : null };
+  return pageOf((await q).map(departmentView), f.limit, (d) => d.id);
 }
 
 export async function getDepartment(db: Knex, actor: Actor, id: string) {

@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { fundAccounts } from './chart.ts';
 import { formatAmount } from './money.ts';
+import { pageOf } from '../db/pagination.ts';
 
 export interface NewFund {
   code: string;
@@ -69,9 +70,7 @@ export async function listFunds(db: Knex, limit: number, cursor?: string) {
     .limit(limit + 1)
     .select('f.*', 'a.balance as cash_balance');
   if (cursor) q.where('f.id', '<', cursor);
-  const rows = (await q).map((r) => fundView(r, r.cash_balance));
-  const items = rows.slice(0, limit);
-  return { items, next_cursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  return pageOf((await q).map((r) => fundView(r, r.cash_balance)), limit, (f) => f.id);
 }
 
 export function accountView(r: Record<string, unknown>) {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { AppError } from '../errors.ts';
+import { pageOf } from '../db/pagination.ts';
 
 export interface JournalFilter {
   limit: number;
@@ -82,8 +83,8 @@ export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
     );
   }
   const rows = await q;
-  const items = await withPostings(db, rows.slice(0, f.limit));
-  return { items, next_cursor: rows.length > f.limit ? String(items[items.length - 1]!.seq) : null };
+  const page = pageOf(rows, f.limit, (e) => e.seq as string);
+  return { items: await withPostings(db, page.items), next_cursor: page.next_cursor };
 }
 
 /** An account's postings with their running balance, newest first. */
@@ -97,8 +98,8 @@ export async function listAccountLedger(db: Knex, fundId: string, code: string, 
     .limit(limit + 1)
     .select('p.id', 'p.side', 'p.amount', 'p.balance_after', 'e.id as entry_id', 'e.seq', 'e.entry_date', 'e.kind', 'e.memo');
   if (cursor) q.where('p.id', '<', cursor);
-  const rows = await q;
-  const items = rows.slice(0, limit).map((r) => ({
+  const page = pageOf(await q, limit, (r) => r.id as string);
+  const items = page.items.map((r) => ({
     posting_id: String(r.id),
     entry_id: String(r.entry_id),
     seq: Number(r.seq),
@@ -112,6 +113,6 @@ export async function listAccountLedger(db: Knex, fundId: string, code: string, 
   return {
     account: { code: account.code, name: account.name, book: account.book, normal_side: account.normal_side, balance: account.balance },
     items,
-    next_cursor: rows.length > limit ? items[items.length - 1]!.posting_id : null,
+    next_cursor: page.next_cursor,
   };
 }

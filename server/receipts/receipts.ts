@@ -9,6 +9,7 @@ import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { formatAmount } from '../ledger/money.ts';
 import { checkReceipt, type ReceiptInput } from './receipt-rules.ts';
+import { pageOf } from '../db/pagination.ts';
 
 const receiptColumns = [
   'r.id', 'r.fund_id', 'r.department_id', 'd.code as department_code', 'd.name as department_name', 'r.invoice_kind', 'r.invoice_code',
@@ -157,7 +158,5 @@ export async function listReceipts(db: Knex, actor: Actor, f: ReceiptFilter) {
   if (f.status) q.where('r.status', f.status);
   if (f.from) q.where('r.issue_date', '>=', f.from);
   if (f.to) q.where('r.issue_date', '<=', f.to);
-  const rows = (await q).map(receiptView);
-  const items = rows.slice(0, f.limit);
-  return { items, next_cursor: rows.length > f.limit ? items[items.length - 1]!.id : null };
+  return pageOf((await q).map(receiptView), f.limit, (r) => r.id);
 }

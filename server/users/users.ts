@@ -7,6 +7,7 @@ import { revokeSessionsOf } from '../auth/sessions.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
+import { pageOf } from '../db/pagination.ts';
 
 const publicColumns = ['id', 'username', 'role', 'department_id', 'disabled', 'created_at', 'updated_at'];
 
@@ -60,9 +61,7 @@ export async function createUser(db: Knex, ctx: RequestContext, input: NewUser):
 export async function listUsers(db: Knex, limit: number, cursor?: string) {
   const q = db('users').select(publicColumns).orderBy('id').limit(limit + 1);
   if (cursor) q.where('id', '>', cursor);
-  const rows = (await q).map(view);
-  const items = rows.slice(0, limit);
-  return { items, next_cursor: rows.length > limit ? items[items.length - 1]!.id : null };
+  return pageOf((await q).map(view), limit, (u) => u.id);
 }
 
 export interface UserChange {

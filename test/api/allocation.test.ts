@@ -227,3 +227,18 @@ describe('disbursements', () => {
     expect((await h.api.get(`/api/v1/funds/${fundId}/departments/${u.id}/position`).set(other.auth)).status).toBe(404);
   });
 });
+
+describe('decisions in the database', () => {
+  it('refuses to edit a run, its lines or a payment by direct SQL, or to approve one twice', async () => {
+    const fundId = await fundWithPolicy();
+    const u = await acceptedUnitWithReceipt(fundId, [{ product: 'Windows', category: 'os', licences: 1, amount: '100.00' }]);
+    const run = await newRun(fundId);
+    await expect(h.db('allocation_lines').where({ run_id: run.body.id }).update({ amount: '999.00' })).rejects.toThrow(/never edited/);
+    await expect(h.db('allocation_runs').where({ id: run.body.id }).update({ total: '999.00' })).rejects.toThrow(/never edited/);
+    await approve(run.body.id);
+    await expect(h.db('allocation_runs').where({ id: run.body.id }).update({ status: 'cancelled' })).rejects.toThrow(/never edited/);
+    const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '10.00', voucher_no: unique('V'), date: '2011-10-01' });
+    await expect(h.db('disbursements').where({ id: pay.body.id }).update({ amount: '49.00' })).rejects.toThrow(/never edited/);
+    await expect(h.db('disbursements').where({ id: pay.body.id }).del()).rejects.toThrow(/append-only/);
+  });
+});

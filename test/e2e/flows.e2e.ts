@@ -54,6 +54,19 @@ async function signedIn(username: string, password = demoPassword): Promise<Page
   return page;
 }
 
+/** The unit's receipt form, filled with one line of 3,280.00; the caller sets the total. */
+async function fillReceipt(page: Page): Promise<void> {
+  const form = page.locator('form.receipt');
+  await form.locator('[name=invoice_code]').fill('6500111177');
+  await form.locator('[name=invoice_number]').fill(invoiceNumber);
+  await form.locator('[name=issue_date]').fill('2011-08-25');
+  await form.locator('[name=seller_name]').fill('新疆天山软件有限公司');
+  await form.locator('[name=seller_tax_id]').fill(sellerTaxId());
+  await form.locator('[name=line_product]').first().fill('Windows 7 专业版');
+  await form.locator('[name=line_licences]').first().fill('4');
+  await form.locator('[name=line_amount]').first().fill('3280.00');
+}
+
 const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), Buffer.from('1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1d4a60000000049454e44ae426082', 'hex')]);
 const invoiceNumber = String(30000000 + Math.floor(Math.random() * 9_999_999));
 
@@ -73,14 +86,7 @@ describe('in the browser', () => {
     const page = await signedIn('tongjiju');
     expect(new URL(page.url()).pathname).toBe('/my');
     const form = page.locator('form.receipt');
-    await form.locator('[name=invoice_code]').fill('6500111177');
-    await form.locator('[name=invoice_number]').fill(invoiceNumber);
-    await form.locator('[name=issue_date]').fill('2011-08-25');
-    await form.locator('[name=seller_name]').fill('新疆天山软件有限公司');
-    await form.locator('[name=seller_tax_id]').fill(sellerTaxId());
-    await form.locator('[name=line_product]').first().fill('Windows 7 专业版');
-    await form.locator('[name=line_licences]').first().fill('4');
-    await form.locator('[name=line_amount]').first().fill('3280.00');
+    await fillReceipt(page);
     await form.locator('[name=total]').fill('3280.01');
     await form.locator('button:has-text("提交发票")').click();
     await expect(form.locator('.client-error').first().textContent()).resolves.toContain('合计金额须等于明细之和');
@@ -96,14 +102,7 @@ describe('in the browser', () => {
   it('shows the server’s refusal next to the field when the browser lets a bad value through', async () => {
     const page = await signedIn('tongjiju');
     const form = page.locator('form.receipt');
-    await form.locator('[name=invoice_code]').fill('6500111177');
-    await form.locator('[name=invoice_number]').fill(invoiceNumber); // already claimed above
-    await form.locator('[name=issue_date]').fill('2011-08-25');
-    await form.locator('[name=seller_name]').fill('新疆天山软件有限公司');
-    await form.locator('[name=seller_tax_id]').fill(sellerTaxId());
-    await form.locator('[name=line_product]').first().fill('Windows 7 专业版');
-    await form.locator('[name=line_licences]').first().fill('4');
-    await form.locator('[name=line_amount]').first().fill('3280.00');
+    await fillReceipt(page); // the same invoice as above: already claimed
     await form.locator('[name=total]').fill('3280.00');
     await form.locator('button:has-text("提交发票")').click();
     await expect(page.locator('form.receipt .field-error').first().textContent()).resolves.toContain('already claimed');
