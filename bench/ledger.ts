@@ -73,6 +73,7 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   console.log(`same transaction in raw SQL, c=1 : ${fmt(raw1.per_s, 0)} entries/s, p50 ${fmt(raw1.p50_ms, 2)} ms`);
   console.log(`same transaction in raw SQL, c=16: ${fmt(raw16.per_s, 0)} entries/s, p50 ${fmt(raw16.p50_ms, 2)} ms, p99 ${fmt(raw16.p99_ms, 2)} ms`);
   console.log(`HTTP / raw SQL at c=16: ${fmt(c16.per_s / raw16.per_s, 2)} (target ≥ 0.5)`);
+  const afterSingles = await rssOf(env.server.pid!);
 
   const batchFund = await newFund(env, h, 'BENCH-BATCH');
   const batch = Array.from({ length: 1000 }, (_, i) => oneFen(`batch ${i}`));
@@ -99,10 +100,11 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
     await post(env, `/api/v1/funds/${readFund}/journal-entries/batch`, h, { entries: Array.from({ length: 150 }, () => wide(99)) });
   }
   const seed_s = (performance.now() - seedStart) / 1000;
+  const afterSeeding = await rssOf(env.server.pid!);
   const count1m = (await env.db('accounts').where({ fund_id: readFund, code: '1011' }).first('posting_count')).posting_count;
   const large = await load(2000, 1, readBalance);
   console.log(`balance read with ${count1k} postings on 1011: p50 ${fmt(small.p50_ms, 2)} ms, p99 ${fmt(small.p99_ms, 2)} ms`);
   console.log(`balance read with ${count1m} postings on 1011: p50 ${fmt(large.p50_ms, 2)} ms, p99 ${fmt(large.p99_ms, 2)} ms (seeded in ${fmt(seed_s, 0)} s through the batch endpoint); ratio ${fmt(large.p50_ms / small.p50_ms, 2)} (target < 5 ms, ≤ 1.5×)`);
   const mem = await rssOf(env.server.pid!);
-  console.log(`server RSS now ${fmt(mem.rss_mib, 0)} MiB, peak ${fmt(mem.peak_mib, 0)} MiB (target < 300 MiB)`);
+  console.log(`server RSS now ${fmt(mem.rss_mib, 0)} MiB, peak ${fmt(mem.peak_mib, 0)} MiB (target < 300 MiB); peak after the single-entry runs ${fmt(afterSingles.peak_mib, 0)} MiB, after seeding 1M postings ${fmt(afterSeeding.peak_mib, 0)} MiB`);
 }

@@ -4,13 +4,16 @@ import { benchLedger } from './ledger.ts';
 import { benchStatements } from './statements.ts';
 import { openBench } from './support.ts';
 
-const env = await openBench();
-try {
-  console.log(`# Jiangbu benchmarks (${new Date().toISOString()}, ${process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded PostgreSQL'})`);
-  const only = process.argv[2];
-  if (!only || only === 'ledger') await benchLedger(env);
-  if (!only || only === 'allocation') await benchAllocation(env);
-  if (!only || only === 'statements') await benchStatements(env);
-} finally {
-  await env.close();
+const parts = { ledger: benchLedger, allocation: benchAllocation, statements: benchStatements };
+const only = process.argv[2] as keyof typeof parts | undefined;
+console.log(`# Jiangbu benchmarks (${new Date().toISOString()}, ${process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded PostgreSQL'})`);
+// Each part gets a database and a service of its own, so one part's data never weighs on another's figures.
+for (const [name, run] of Object.entries(parts)) {
+  if (only && only !== name) continue;
+  const env = await openBench();
+  try {
+    await run(env);
+  } finally {
+    await env.close();
+  }
 }

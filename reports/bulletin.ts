@@ -12,7 +12,7 @@ const numerals = ['一', '二', '三', '四'];
 
 /** The progress bulletin (通报): the notice's own report, as a document to print and sign. */
 export async function renderBulletin(report: ProgressReport, issuedAt: Date): Promise<Buffer> {
-  const pdf = new ReportDocument({ title: '软件正版化工作进展情况通报', createdAt: issuedAt });
+  const pdf = await ReportDocument.create({ title: '软件正版化工作进展情况通报', createdAt: issuedAt });
   pdf.title('软件正版化工作进展情况通报');
   pdf.paragraph(`统计截至 ${chineseDate(report.as_of)}`, { align: 'center' });
 

@@ -1,4 +1,3 @@
-import QRCode from 'qrcode';
 import { chineseDate } from './format.ts';
 import { ReportDocument } from './pdf/report-document.ts';
 import type { DepartmentStatementModel, FundSummaryModel, Total } from './statement-model.ts';
@@ -16,6 +15,7 @@ export function qrPayload(issue: Pick<Issue, 'statementNo' | 'contentHash'>): st
 }
 
 async function header(pdf: ReportDocument, title: string, fields: Array<[string, string]>, issue: Issue): Promise<void> {
+  const { default: QRCode } = await import('qrcode');
   const qr = await QRCode.toBuffer(qrPayload(issue), { type: 'png', errorCorrectionLevel: 'M', margin: 1, width: 160 });
   const top = pdf.doc.y;
   pdf.doc.image(qr, pdf.doc.page.width - 56 - 64, top - 8, { width: 64 });
@@ -41,7 +41,7 @@ function footer(pdf: ReportDocument, head: { seq: number; hash: string }, issue:
 
 /** 资金拨付通知书: the basis (verified receipts), the allocations with their explanation, the payments, the totals. */
 export async function renderDepartmentStatement(m: DepartmentStatementModel, issue: Issue): Promise<Buffer> {
-  const pdf = new ReportDocument({ title: `${m.title} ${issue.statementNo}`, subject: issue.contentHash, createdAt: issue.issuedAt });
+  const pdf = await ReportDocument.create({ title: `${m.title} ${issue.statementNo}`, subject: issue.contentHash, createdAt: issue.issuedAt });
   await header(pdf, m.title, m.fields, issue);
   pdf.heading('一、奖励依据（已审核的正版软件采购发票）');
   if (m.receipts.length) {
@@ -67,7 +67,7 @@ export async function renderDepartmentStatement(m: DepartmentStatementModel, iss
 
 /** 以奖代补资金汇总表: the fund's totals and one row per unit. */
 export async function renderFundSummary(m: FundSummaryModel, issue: Issue): Promise<Buffer> {
-  const pdf = new ReportDocument({ title: `${m.title} ${issue.statementNo}`, subject: issue.contentHash, createdAt: issue.issuedAt });
+  const pdf = await ReportDocument.create({ title: `${m.title} ${issue.statementNo}`, subject: issue.contentHash, createdAt: issue.issuedAt });
   await header(pdf, m.title, m.fields, issue);
   pdf.heading('一、资金总额');
   totals(pdf, m.totals);

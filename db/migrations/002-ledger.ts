@@ -128,31 +128,18 @@ export async function up(knex: Knex): Promise<void> {
     CREATE TRIGGER journal_entries_chain AFTER INSERT ON journal_entries
       REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION journal_entries_extend_chain();
 
-    -- Checked at commit, when all of the entry's postings are in.
-    CREATE FUNCTION journal_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      n integer;
-      financial numeric;
-      budget numeric;
+    -- Checked at commit: no entry is left without postings. (Their balance is checked per statement below.)
+    CREATE FUNCTION journal_entry_check_posted() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-      SELECT count(*),
-             coalesce(sum(CASE WHEN p.side = 'debit' THEN p.amount ELSE -p.amount END) FILTER (WHERE a.book = 'financial'), 0),
-             coalesce(sum(CASE WHEN p.side = 'debit' THEN p.amount ELSE -p.amount END) FILTER (WHERE a.book = 'budget'), 0)
-        INTO n, financial, budget
-        FROM postings p JOIN accounts a ON a.id = p.account_id
-       WHERE p.entry_id = NEW.id;
-      IF n < 2 THEN
-        RAISE EXCEPTION 'entry % has % posting(s); at least 2 are required', NEW.id, n
+      PERFORM 1 FROM postings WHERE entry_id = NEW.id LIMIT 1;
+      IF NOT FOUND THEN
+        RAISE EXCEPTION 'entry % has no postings; at least 2 are required', NEW.id
           USING ERRCODE = 'check_violation', CONSTRAINT = 'entry_has_two_postings';
-      END IF;
-      IF financial <> 0 OR budget <> 0 THEN
-        RAISE EXCEPTION 'entry %: debits and credits differ within a book', NEW.id
-          USING ERRCODE = 'check_violation', CONSTRAINT = 'entry_books_balance';
       END IF;
       RETURN NULL;
     END $$;
-    CREATE CONSTRAINT TRIGGER journal_entries_balanced AFTER INSERT ON journal_entries
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION journal_entry_check_balanced();
+    CREATE CONSTRAINT TRIGGER journal_entries_posted AFTER INSERT ON journal_entries
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION journal_entry_check_posted();
 
     -- One statement-level pass per INSERT: verifies the running balances the service computed,
     -- keeps stored balances equal to the sums of postings, and guards what must never go negative.
@@ -168,6 +155,20 @@ export async function up(knex: Knex): Promise<void> {
                      OR e.created_txid <> txid_current() OR e.fund_id <> a.fund_id) THEN
         RAISE EXCEPTION 'a posting needs an existing account and an entry of the same fund created in the same transaction'
           USING ERRCODE = 'check_violation', CONSTRAINT = 'posting_entry_open';
+      END IF;
+      -- An entry's postings arrive in one statement: each touched entry has ≥ 2 and balances per book.
+      IF EXISTS (SELECT 1 FROM postings p JOIN accounts a ON a.id = p.account_id
+                  WHERE p.entry_id IN (SELECT DISTINCT entry_id FROM new_rows)
+                  GROUP BY p.entry_id HAVING count(*) < 2) THEN
+        RAISE EXCEPTION 'an entry needs at least 2 postings, inserted together'
+          USING ERRCODE = 'check_violation', CONSTRAINT = 'entry_has_two_postings';
+      END IF;
+      IF EXISTS (SELECT 1 FROM postings p JOIN accounts a ON a.id = p.account_id
+                  WHERE p.entry_id IN (SELECT DISTINCT entry_id FROM new_rows)
+                  GROUP BY p.entry_id, a.book
+                 HAVING sum(CASE WHEN p.side = 'debit' THEN p.amount ELSE -p.amount END) <> 0) THEN
+        RAISE EXCEPTION 'debits and credits differ within a book'
+          USING ERRCODE = 'check_violation', CONSTRAINT = 'entry_books_balance';
       END IF;
       SELECT coalesce(bool_or(guarded AND expected < 0), false), coalesce(bool_or(balance_after <> expected), false)
         INTO goes_negative, running_wrong

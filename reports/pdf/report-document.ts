@@ -1,4 +1,4 @@
-import PDFDocument from 'pdfkit';
+import type PDFKitDocument from 'pdfkit';
 import { cjkFonts } from './fonts.ts';
 
 export interface Column {
@@ -16,11 +16,19 @@ const cellPadding = 4;
  * their header repeated, and "第 x 页 共 y 页" on every page. The same input gives the same bytes:
  * the creation date is the caller's, not the clock's.
  */
+type Meta = { title: string; subject?: string; createdAt: Date };
+
 export class ReportDocument {
   readonly doc: PDFKit.PDFDocument;
   private readonly chunks: Buffer[] = [];
 
-  constructor(meta: { title: string; subject?: string; createdAt: Date }) {
+  /** pdfkit is loaded on the first document, not at start-up: most requests never draw one. */
+  static async create(meta: Meta): Promise<ReportDocument> {
+    const { default: PDFDocument } = await import('pdfkit');
+    return new ReportDocument(PDFDocument, meta);
+  }
+
+  private constructor(PDFDocument: typeof PDFKitDocument, meta: Meta) {
     this.doc = new PDFDocument({
       size: 'A4',
       margins: { top: margin, bottom: margin + footer_height, left: margin, right: margin },

@@ -1,4 +1,3 @@
-import ExcelJS from 'exceljs';
 
 export interface Column {
   header: string;
@@ -39,6 +38,8 @@ export function toCsv(table: Table): string {
 }
 
 export async function toXlsx(tables: Table[]): Promise<Buffer> {
+  // Loaded on first use: exceljs is large, and most processes never write a workbook.
+  const { default: ExcelJS } = await import('exceljs');
   const workbook = new ExcelJS.Workbook();
   workbook.creator = 'Jiangbu';
   for (const table of tables) {

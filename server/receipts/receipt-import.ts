@@ -1,4 +1,4 @@
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import { parse } from 'csv-parse/sync';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
@@ -34,7 +34,8 @@ async function readRows(sheet: Sheet): Promise<string[][]> {
       throw new AppError('CSV_INVALID', `the file is not readable as CSV: ${(e as Error).message}`);
     }
   }
-  const workbook = new ExcelJS.Workbook();
+  const { default: Excel } = await import('exceljs');
+  const workbook = new Excel.Workbook();
   try {
     await workbook.xlsx.load(sheet.bytes as unknown as ArrayBuffer);
   } catch {

@@ -47,13 +47,14 @@ export function journalRoutes(db: Knex) {
         method: 'post', path: '/api/v1/funds/:id/journal-entries/batch', action: 'ledger.post', tag: 'ledger', idempotent: true,
         summary: `Post up to ${batch_max} manual entries, all or nothing`, params: fundId,
         body: z.strictObject({ entries: z.array(manualEntry).min(1, 'send at least one entry').max(batch_max, `at most ${batch_max} entries`) }),
-        responses: { 201: '{items}', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
+        responses: { 201: '{items:[{id, seq, date, hash}], head_hash}', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({
-          status: 201,
-          body: { items: await recordManualEntries(trx, contextOf(req), params.id, body.entries) },
-        }));
+        await runIdempotent(db, req, res, req.body, async (trx) => {
+          const posted = await recordManualEntries(trx, contextOf(req), params.id, body.entries);
+          // A thousand entries echoed back in full would be megabytes; each is one GET away.
+          return { status: 201, body: { items: posted.map((e) => ({ id: e.id, seq: e.seq, date: e.date, hash: e.hash })), head_hash: posted[posted.length - 1]!.hash } };
+        });
       },
     ),
     route(

@@ -1,4 +1,3 @@
-import archiver from 'archiver';
 import type { Response } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -46,6 +45,7 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes'>
         const ctx = contextOf(req);
         res.setHeader('Content-Type', 'application/zip');
         res.setHeader('Content-Disposition', contentDisposition('attachment', `资金拨付通知书-${params.id}.zip`));
+        const { default: archiver } = await import('archiver');
         const zip = archiver('zip', { zlib: { level: 6 } });
         zip.pipe(res);
         for (const u of units) {

@@ -52,10 +52,12 @@ async function insertEntry(trx: Knex.Transaction, postings: RawPosting[], link: 
   const [entry] = await trx('journal_entries')
     .insert({ fund_id: fundId, seq, entry_date: '2011-07-02', kind, memo: 'sql', reverses_entry_id: reversesEntryId, created_by: accountant.id, created_at: createdAt, prev_hash: fund.head_hash, hash })
     .returning('id');
+  // All of an entry's postings in one statement, as the database requires.
+  const rows = [];
   for (const p of postings) {
     const account = await trx('accounts').where({ fund_id: fundId, code: p.code }).first();
     const effect = p.side === account.normal_side ? Number(p.amount) : -Number(p.amount);
-    await trx('postings').insert({
+    rows.push({
       entry_id: entry.id,
       account_id: account.id,
       side: p.side,
@@ -63,6 +65,7 @@ async function insertEntry(trx: Knex.Transaction, postings: RawPosting[], link: 
       balance_after: p.balance_after ?? (Number(account.balance) + effect).toFixed(2),
     });
   }
+  if (rows.length) await trx('postings').insert(rows);
   return String(entry.id);
 }
 
@@ -158,6 +161,18 @@ describe('the database refuses', () => {
     const [old] = await h.db('journal_entries').where({ fund_id: fundId }).orderBy('seq').limit(1).select('id');
     const account = await h.db('accounts').where({ fund_id: fundId, code: '1011' }).first();
     await expect(h.db('postings').insert({ entry_id: old.id, account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' })).rejects.toMatchObject({ constraint: 'posting_entry_open' });
+  });
+
+  it('postings of one entry split over two statements', async () => {
+    await expect(
+      attempt(async (trx) => {
+        const entryId = await insertEntry(trx, []);
+        const cash = await trx('accounts').where({ fund_id: fundId, code: '1011' }).first();
+        const revenue = await trx('accounts').where({ fund_id: fundId, code: '4001' }).first();
+        await trx('postings').insert({ entry_id: entryId, account_id: cash.id, side: 'debit', amount: '1.00', balance_after: (Number(cash.balance) + 1).toFixed(2) });
+        await trx('postings').insert({ entry_id: entryId, account_id: revenue.id, side: 'credit', amount: '1.00', balance_after: (Number(revenue.balance) + 1).toFixed(2) });
+      }),
+    ).rejects.toMatchObject({ constraint: 'entry_has_two_postings' });
   });
 
   it('a posting whose entry or account does not exist', async () => {
