@@ -4,43 +4,43 @@
  */
 export const errorCatalogue = {
   // 400
-  MALFORMED_REQUEST: { status: 400, title: 'The request could not be read' },
+  MALFORMED_REQUEST: { status: 400, title: 'The request could not be read', zh: '请求无法读取' },
   // 401
-  UNAUTHENTICATED: { status: 401, title: 'Sign in first' },
-  INVALID_CREDENTIALS: { status: 401, title: 'Wrong username or password' },
+  UNAUTHENTICATED: { status: 401, title: 'Sign in first', zh: '请先登录' },
+  INVALID_CREDENTIALS: { status: 401, title: 'Wrong username or password', zh: '用户名或密码错误' },
   // 403
-  FORBIDDEN: { status: 403, title: 'Your role may not do this' },
-  SAME_ACCOUNTANT: { status: 403, title: 'The maker of a document cannot approve it' },
+  FORBIDDEN: { status: 403, title: 'Your role may not do this', zh: '您的角色不能进行此操作' },
+  SAME_ACCOUNTANT: { status: 403, title: 'The maker of a document cannot approve it', zh: '制单人不能审批自己的单据' },
   // 404
-  NOT_FOUND: { status: 404, title: 'Not found' },
+  NOT_FOUND: { status: 404, title: 'Not found', zh: '未找到' },
   // 409
-  CONFLICT: { status: 409, title: 'Conflicts with the current state' },
-  DUPLICATE: { status: 409, title: 'Already exists' },
-  DUPLICATE_INVOICE: { status: 409, title: 'This invoice is already claimed' },
-  ALREADY_REVERSED: { status: 409, title: 'This entry has already been reversed' },
-  CANNOT_REVERSE_REVERSAL: { status: 409, title: 'A reversal cannot itself be reversed; post a new entry' },
-  INSUFFICIENT_BALANCE: { status: 409, title: 'A guarded account would go below zero' },
-  OVER_APPROPRIATION: { status: 409, title: 'Allocation would exceed the appropriation' },
-  RUN_STALE: { status: 409, title: 'What the allocation run was computed from has changed; compute it again' },
-  EXCEEDS_PAYABLE: { status: 409, title: 'More than the unit is owed' },
-  NO_POLICY: { status: 409, title: 'The fund has no allocation policy yet' },
-  IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
+  CONFLICT: { status: 409, title: 'Conflicts with the current state', zh: '与当前状态冲突' },
+  DUPLICATE: { status: 409, title: 'Already exists', zh: '已存在' },
+  DUPLICATE_INVOICE: { status: 409, title: 'This invoice is already claimed', zh: '该发票已被申报' },
+  ALREADY_REVERSED: { status: 409, title: 'This entry has already been reversed', zh: '该凭证已冲销' },
+  CANNOT_REVERSE_REVERSAL: { status: 409, title: 'A reversal cannot itself be reversed; post a new entry', zh: '冲销凭证不能再冲销' },
+  INSUFFICIENT_BALANCE: { status: 409, title: 'A guarded account would go below zero', zh: '余额不足' },
+  OVER_APPROPRIATION: { status: 409, title: 'Allocation would exceed the appropriation', zh: '分配将超过财政拨款' },
+  RUN_STALE: { status: 409, title: 'What the allocation run was computed from has changed; compute it again', zh: '分配方案已过时，请重新计算' },
+  EXCEEDS_PAYABLE: { status: 409, title: 'More than the unit is owed', zh: '超过该单位应付金额' },
+  NO_POLICY: { status: 409, title: 'The fund has no allocation policy yet', zh: '尚未制定分配政策' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed', zh: '相同请求正在处理' },
   // 413, 415
-  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', zh: '内容过大' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', zh: '不支持的文件类型' },
   // 422
-  VALIDATION_FAILED: { status: 422, title: 'The request is well-formed but invalid' },
-  WEAK_PASSWORD: { status: 422, title: 'The password does not meet the policy' },
-  UNBALANCED_ENTRY: { status: 422, title: 'Debits and credits differ within a book' },
-  UNKNOWN_ACCOUNT: { status: 422, title: 'No such account in this fund' },
-  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with a different request' },
-  CSV_INVALID: { status: 422, title: 'The file has invalid rows; nothing was imported' },
+  VALIDATION_FAILED: { status: 422, title: 'The request is well-formed but invalid', zh: '内容不符合要求' },
+  WEAK_PASSWORD: { status: 422, title: 'The password does not meet the policy', zh: '密码不符合要求' },
+  UNBALANCED_ENTRY: { status: 422, title: 'Debits and credits differ within a book', zh: '借贷不平衡' },
+  UNKNOWN_ACCOUNT: { status: 422, title: 'No such account in this fund', zh: '没有这个科目' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with a different request', zh: 'Idempotency-Key 已用于其他请求' },
+  CSV_INVALID: { status: 422, title: 'The file has invalid rows; nothing was imported', zh: '文件有错误，未导入任何内容' },
   // 429
-  TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed sign-ins; try again later' },
+  TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed sign-ins; try again later', zh: '登录失败次数过多，请稍后再试' },
   // 500, 503
-  INTERNAL: { status: 500, title: 'Internal error' },
-  UNAVAILABLE: { status: 503, title: 'The database does not answer' },
-} as const satisfies Record<string, { status: number; title: string }>;
+  INTERNAL: { status: 500, title: 'Internal error', zh: '系统错误' },
+  UNAVAILABLE: { status: 503, title: 'The database does not answer', zh: '数据库无响应' },
+} as const satisfies Record<string, { status: number; title: string; zh: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
 

@@ -43,7 +43,7 @@ async function balanceOf(trx: Knex, fundId: string, code: string): Promise<Decim
 
 async function departmentCode(trx: Knex, id: string): Promise<string> {
   const d = await trx('departments').where({ id }).first('code');
-  if (!d) throw validationError('department_id', 'no such department');
+  if (!d) throw validationError('department_id', '没有这个单位');
   return d.code;
 }
 
@@ -69,10 +69,10 @@ function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Dec
 /** A pending payment; it moves money only when another accountant approves it. */
 export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
   return inTransaction(db, async (trx) => {
-    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
     const code = await departmentCode(trx, p.department_id);
     const payable = await balanceOf(trx, fundId, departmentAccountCode('2307', code));
-    if (p.amount.gt(payable)) throw new AppError('EXCEEDS_PAYABLE', `the unit is owed ${payable.toFixed(2)}; ${formatAmount(p.amount)} is more`);
+    if (p.amount.gt(payable)) throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元，${formatAmount(p.amount)} 元超出`);
     const [row] = await trx('disbursements')
       .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
       .returning('*');
@@ -86,9 +86,9 @@ export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: 
 export async function approveDisbursement(db: Knex, ctx: RequestContext, id: string) {
   return inTransaction(db, async (trx) => {
     const d = await trx('disbursements').where({ id }).forUpdate().first();
-    if (!d) throw new AppError('NOT_FOUND', 'disbursement not found');
-    if (d.status !== 'pending') throw new AppError('CONFLICT', `this payment is already ${d.status}`);
-    if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', 'the accountant who prepared a payment cannot approve it');
+    if (!d) throw new AppError('NOT_FOUND', '没有这笔拨付');
+    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔拨付已${d.status === 'approved' ? '记账' : '取消'}`);
+    if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付');
     const code = await departmentCode(trx, String(d.department_id));
     const [entry] = await postEntries(trx, String(d.fund_id), ctx.actor!.id, [
       paymentEntry('payment', code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
@@ -103,8 +103,8 @@ export async function approveDisbursement(db: Knex, ctx: RequestContext, id: str
 export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: string) {
   return inTransaction(db, async (trx) => {
     const d = await trx('disbursements').where({ id }).forUpdate().first('status');
-    if (!d) throw new AppError('NOT_FOUND', 'disbursement not found');
-    if (d.status !== 'pending') throw new AppError('CONFLICT', `a ${d.status} payment cannot be cancelled`);
+    if (!d) throw new AppError('NOT_FOUND', '没有这笔拨付');
+    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔拨付已${d.status === 'approved' ? '记账' : '取消'}，不能取消`);
     const [row] = await trx('disbursements').where({ id }).update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() }).returning('*');
     await recordAudit(trx, ctx, { action: 'disbursement.cancel', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after: { status: 'cancelled' } });
     return view(row);
@@ -114,11 +114,11 @@ export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: stri
 /** Money a unit returns: never more than it was paid. Posted at once; the bank receipt is its evidence. */
 export async function recordRefund(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
   return inTransaction(db, async (trx) => {
-    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
     const code = await departmentCode(trx, p.department_id);
     await trx('funds').where({ id: fundId }).forUpdate().first('id');
     const paid = await balanceOf(trx, fundId, departmentAccountCode('7101', code));
-    if (p.amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `the unit was paid ${paid.toFixed(2)}; it cannot refund ${formatAmount(p.amount)}`);
+    if (p.amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${formatAmount(p.amount)} 元`);
     const [entry] = await postEntries(trx, fundId, ctx.actor!.id, [
       paymentEntry('refund', code, { amount: p.amount, voucher_no: p.voucher_no, date: p.date, memo: p.memo ?? '', departmentId: p.department_id }),
     ]);

@@ -45,7 +45,7 @@ function runView(run: Record<string, unknown>, lines: Array<Record<string, unkno
 
 export async function getRun(db: Knex, id: string) {
   const run = await db('allocation_runs').where({ id }).first();
-  if (!run) throw new AppError('NOT_FOUND', 'allocation run not found');
+  if (!run) throw new AppError('NOT_FOUND', '没有这个分配批次');
   const lines = await db('allocation_lines as l')
     .join('departments as d', 'd.id', 'l.department_id')
     .where('l.run_id', id)
@@ -55,7 +55,7 @@ export async function getRun(db: Knex, id: string) {
 }
 
 export async function listRuns(db: Knex, fundId: string) {
-  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
   const runs = await db('allocation_runs').where({ fund_id: fundId }).orderBy('id', 'desc');
   return { items: runs.map((r) => ({ ...runView(r, []), lines: undefined })) };
 }
@@ -92,8 +92,8 @@ export async function createRun(db: Knex, ctx: RequestContext, fundId: string, a
 export async function cancelRun(db: Knex, ctx: RequestContext, id: string) {
   await inTransaction(db, async (trx) => {
     const run = await trx('allocation_runs').where({ id }).forUpdate().first('id', 'status');
-    if (!run) throw new AppError('NOT_FOUND', 'allocation run not found');
-    if (run.status !== 'draft') throw new AppError('CONFLICT', `a ${run.status} run cannot be cancelled`);
+    if (!run) throw new AppError('NOT_FOUND', '没有这个分配批次');
+    if (run.status !== 'draft') throw new AppError('CONFLICT', `该批次已${run.status === 'approved' ? '审批' : '取消'}，不能取消`);
     await trx('allocation_runs').where({ id }).update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() });
     await recordAudit(trx, ctx, { action: 'allocation.run_cancel', objectType: 'allocation_run', objectId: id, before: { status: 'draft' }, after: { status: 'cancelled' } });
   });
@@ -108,13 +108,13 @@ export async function approveRun(db: Knex, ctx: RequestContext, id: string) {
   const actor = ctx.actor!;
   await inTransaction(db, async (trx) => {
     const run = await trx('allocation_runs').where({ id }).forUpdate().first();
-    if (!run) throw new AppError('NOT_FOUND', 'allocation run not found');
-    if (run.status !== 'draft') throw new AppError('CONFLICT', `this run is already ${run.status}`);
-    if (String(run.created_by) === actor.id) throw new AppError('SAME_ACCOUNTANT', 'the accountant who computed a run cannot approve it');
+    if (!run) throw new AppError('NOT_FOUND', '没有这个分配批次');
+    if (run.status !== 'draft') throw new AppError('CONFLICT', `该批次已${run.status === 'approved' ? '审批' : '取消'}`);
+    if (String(run.created_by) === actor.id) throw new AppError('SAME_ACCOUNTANT', '计算分配方案的会计不能审批该方案');
     await trx('funds').where({ id: run.fund_id }).forUpdate().first('id');
     const inputs = await loadRunInputs(trx, String(run.fund_id), String(run.as_of));
     if (inputs.basisHash !== run.basis_hash) {
-      throw new AppError('RUN_STALE', 'receipts, statuses, the policy or the fund changed since this run was computed; compute a new run');
+      throw new AppError('RUN_STALE', '方案计算后发票、单位状态、政策或资金已有变化，请重新计算');
     }
     const lines = await trx('allocation_lines as l').join('departments as d', 'd.id', 'l.department_id').where('l.run_id', id).orderBy('d.code').select('l.id', 'l.department_id', 'd.code', 'l.amount', 'l.clawback');
     const memo = `以奖代补资金分配 第 ${id} 批`;

@@ -25,14 +25,14 @@ export async function burnVerification(password: string): Promise<void> {
 
 /** Returns the reason a password is refused, or null when it meets the policy. */
 export function passwordProblem(password: string, username: string): string | null {
-  if (password.length < 10) return 'must be at least 10 characters long';
-  if (password.length > 256) return 'must be at most 256 characters long';
-  if (/^[0-9]+$/.test(password)) return 'must not consist of digits only';
-  if (password.toLowerCase() === username.toLowerCase()) return 'must not be the username';
+  if (password.length < 10) return '至少 10 个字符';
+  if (password.length > 256) return '最多 256 个字符';
+  if (/^[0-9]+$/.test(password)) return '不能全部是数字';
+  if (password.toLowerCase() === username.toLowerCase()) return '不能与用户名相同';
   return null;
 }
 
 export function assertPasswordPolicy(password: string, username: string): void {
   const problem = passwordProblem(password, username);
-  if (problem) throw new AppError('WEAK_PASSWORD', `password ${problem}`, [{ field: 'password', message: problem }]);
+  if (problem) throw new AppError('WEAK_PASSWORD', `密码${problem}`, [{ field: 'password', message: problem }]);
 }

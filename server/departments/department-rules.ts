@@ -5,11 +5,11 @@ import type { FieldError } from '../errors.ts';
 export const departmentStatuses = ['not_started', 'procuring', 'awaiting_funds', 'completed'] as const;
 
 export const departmentFields = {
-  code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be 1–32 letters, digits, "-" or "_"'),
-  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
-  group: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, 'must be a lower-case group name such as "government"'),
-  status: z.enum(departmentStatuses, { error: `must be one of ${departmentStatuses.join(', ')}` }),
-  note: z.string().max(1000, 'must be at most 1000 characters'),
+  code: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, '须为 1–32 位字母、数字、“-”或“_”'),
+  name: z.string().trim().min(1, '不能为空').max(200, '最多 200 个字符'),
+  group: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, '须为小写分组名，如 government'),
+  status: z.enum(departmentStatuses, { error: `须为 ${departmentStatuses.join('、')} 之一` }),
+  note: z.string().max(1000, '最多 1000 个字符'),
 };
 
 export const csvRow = z.object({
@@ -31,18 +31,18 @@ export function parseDepartmentsCsv(text: string): { rows: DepartmentRow[]; erro
   try {
     records = parse(text.replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, trim: true });
   } catch (e) {
-    return { rows: [], errors: [{ field: 'file', message: `not readable as CSV: ${(e as Error).message}` }] };
+    return { rows: [], errors: [{ field: 'file', message: `无法按 CSV 读取：${(e as Error).message}` }] };
   }
   const header = records[0];
   if (!header || header.join(',') !== csvColumns.join(',')) {
-    return { rows: [], errors: [{ field: 'line 1', message: `the header must be exactly ${csvColumns.join(',')}` }] };
+    return { rows: [], errors: [{ field: 'line 1', message: `第一行须为 ${csvColumns.join(',')}` }] };
   }
   const rows: DepartmentRow[] = [];
   const seen = new Map<string, number>();
   records.slice(1).forEach((record, i) => {
     const line = i + 2;
     if (record.length !== csvColumns.length) {
-      errors.push({ field: `line ${line}`, message: `has ${record.length} columns, expected ${csvColumns.length}` });
+      errors.push({ field: `line ${line}`, message: `有 ${record.length} 列，应为 ${csvColumns.length} 列` });
       return;
     }
     const parsed = csvRow.safeParse(Object.fromEntries(csvColumns.map((c, j) => [c, record[j]])));
@@ -52,12 +52,12 @@ export function parseDepartmentsCsv(text: string): { rows: DepartmentRow[]; erro
     }
     const earlier = seen.get(parsed.data.code);
     if (earlier) {
-      errors.push({ field: `line ${line}`, message: `code ${parsed.data.code} already appears on line ${earlier}` });
+      errors.push({ field: `line ${line}`, message: `代码 ${parsed.data.code} 与第 ${earlier} 行重复` });
       return;
     }
     seen.set(parsed.data.code, line);
     rows.push(parsed.data);
   });
-  if (rows.length === 0 && errors.length === 0) errors.push({ field: 'file', message: 'has no units' });
+  if (rows.length === 0 && errors.length === 0) errors.push({ field: 'file', message: '没有单位' });
   return { rows, errors };
 }

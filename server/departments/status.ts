@@ -21,11 +21,11 @@ export interface StatusChange {
 /** The rules of a status change that need no database: who may record acceptance, and sensible dates. */
 export function statusChangeProblems(c: StatusChange, today: string): FieldError[] {
   const problems: FieldError[] = [];
-  if (c.effective_date > today) problems.push({ field: 'effective_date', message: `must not be in the future (today is ${today})` });
+  if (c.effective_date > today) problems.push({ field: 'effective_date', message: `不能晚于今天（${today}）` });
   if (c.accepted_on !== undefined) {
-    if (c.status !== 'completed') problems.push({ field: 'accepted_on', message: 'only a completed unit can pass inspection (验收)' });
-    if (c.accepted_on > today) problems.push({ field: 'accepted_on', message: `must not be in the future (today is ${today})` });
-    if (c.accepted_on < c.effective_date) problems.push({ field: 'accepted_on', message: 'cannot be before the unit completed' });
+    if (c.status !== 'completed') problems.push({ field: 'accepted_on', message: '只有已完成的单位才能验收' });
+    if (c.accepted_on > today) problems.push({ field: 'accepted_on', message: `不能晚于今天（${today}）` });
+    if (c.accepted_on < c.effective_date) problems.push({ field: 'accepted_on', message: '不能早于完成日期' });
   }
   return problems;
 }
@@ -35,15 +35,15 @@ export async function changeStatus(db: Knex, ctx: RequestContext, departmentId: 
   const actor = ctx.actor!;
   assertOwnDepartment(actor, departmentId);
   if (change.accepted_on !== undefined && actor.role !== 'accountant') {
-    throw new AppError('FORBIDDEN', 'only an accountant records acceptance (验收)');
+    throw new AppError('FORBIDDEN', '只有会计可以记录验收');
   }
   const problems = statusChangeProblems(change, todayInShanghai());
   if (problems.length) throw new AppError('VALIDATION_FAILED', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
   return inTransaction(db, async (trx) => {
     const before = await trx('departments').where({ id: departmentId }).forUpdate().first();
-    if (!before) throw new AppError('NOT_FOUND', 'department not found');
+    if (!before) throw new AppError('NOT_FOUND', '没有这个单位');
     if (before.accepted_on && actor.role !== 'accountant') {
-      throw new AppError('CONFLICT', 'this unit has passed inspection; only an accountant can change its status now');
+      throw new AppError('CONFLICT', '该单位已验收，只有会计可以更改其状态');
     }
     const acceptedOn = change.accepted_on ?? (change.status === 'completed' ? before.accepted_on : null);
     await trx('department_status_changes').insert({
@@ -72,7 +72,7 @@ export async function changeStatus(db: Knex, ctx: RequestContext, departmentId: 
 
 export async function statusHistory(db: Knex, actor: Actor, departmentId: string) {
   assertOwnDepartment(actor, departmentId);
-  if (!(await db('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', 'department not found');
+  if (!(await db('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', '没有这个单位');
   const rows = await db('department_status_changes as c')
     .leftJoin('users as u', 'u.id', 'c.changed_by')
     .where('c.department_id', departmentId)

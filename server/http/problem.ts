@@ -27,7 +27,7 @@ export function sendProblem(res: Response, error: AppError): void {
 export function fromZod(e: ZodError, where: 'body' | 'query' | 'params'): AppError {
   const errors: FieldError[] = e.issues.map((issue) => ({
     field: issue.path.length ? issue.path.join('.') : where,
-    message: issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message,
+    message: issue.code === 'unrecognized_keys' ? `不接受的字段：${issue.keys.join(', ')}` : issue.message,
   }));
   const detail = errors.map((x) => `${x.field}: ${x.message}`).join('; ');
   return new AppError('VALIDATION_FAILED', detail, errors);

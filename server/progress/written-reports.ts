@@ -33,10 +33,10 @@ export async function fileWrittenReport(db: Knex, ctx: RequestContext, departmen
   assertOwnDepartment(ctx.actor!, departmentId);
   return inTransaction(db, async (trx) => {
     const department = await trx('departments').where({ id: departmentId }).first('id', 'status');
-    if (!department) throw new AppError('NOT_FOUND', 'department not found');
+    if (!department) throw new AppError('NOT_FOUND', '没有这个单位');
     const deadline = await currentDeadline(trx);
-    if (!deadline) throw new AppError('CONFLICT', 'no written report has been requested');
-    if (department.status !== 'not_started') throw new AppError('CONFLICT', 'only a unit that has not started owes a written report');
+    if (!deadline) throw new AppError('CONFLICT', '尚未要求报送书面报告');
+    if (department.status !== 'not_started') throw new AppError('CONFLICT', '只有未开展的单位需要报送书面报告');
     // A second report for the same deadline violates written_reports_once: 409 DUPLICATE.
     const [row] = await trx('written_reports').insert({ department_id: departmentId, deadline_id: deadline.id, body, filed_by: ctx.actor!.id }).returning('*');
     const report = reportView(row);
@@ -54,6 +54,6 @@ export async function listWrittenReports(db: Knex, actor: Actor, departmentId: s
 /** The report, if the actor may see it (its own department, or staff). */
 export async function findWrittenReport(db: Knex, actor: Actor, id: string) {
   const row = await db('written_reports').where({ id }).first();
-  if (!row || (actor.role === 'department' && String(row.department_id) !== actor.departmentId)) throw new AppError('NOT_FOUND', 'written report not found');
+  if (!row || (actor.role === 'department' && String(row.department_id) !== actor.departmentId)) throw new AppError('NOT_FOUND', '没有这份报告');
   return reportView(row);
 }

@@ -10,26 +10,26 @@ export type Category = (typeof categories)[number];
 export const receiptLines_max = 1000;
 
 export const receiptLine = z.strictObject({
-  product: z.string().trim().min(1, 'must name the product').max(200),
-  category: z.enum(categories, { error: `must be one of ${categories.join(', ')}` }),
-  licences: z.number({ error: 'must be a whole number of licences' }).int('must be a whole number of licences').min(1, 'must be at least 1').max(10_000_000),
+  product: z.string().trim().min(1, '请填写软件名称').max(200),
+  category: z.enum(categories, { error: `须为 ${categories.join('、')} 之一` }),
+  licences: z.number({ error: '套数须为整数' }).int('套数须为整数').min(1, '套数至少为 1').max(10_000_000),
   amount: money,
 });
 
 /** What an invoice says; the same for a submission and for a row group of a bulk import. */
 export const receiptContent = z.strictObject({
-  invoice_kind: z.enum(invoiceKinds, { error: `must be one of ${invoiceKinds.join(', ')}` }),
+  invoice_kind: z.enum(invoiceKinds, { error: `须为 ${invoiceKinds.join('、')} 之一` }),
   invoice_code: z.string().optional(),
   invoice_number: z.string(),
   issue_date: calendarDate,
-  seller_name: z.string().trim().min(1, 'must not be empty').max(200),
+  seller_name: z.string().trim().min(1, '不能为空').max(200),
   seller_tax_id: z.string().trim(),
-  seller_tax_id_override: z.string().trim().min(1, 'must give a reason').max(500).optional(),
-  lines: z.array(receiptLine).min(1, 'a receipt needs at least one line').max(receiptLines_max, `at most ${receiptLines_max} lines`),
+  seller_tax_id_override: z.string().trim().min(1, '请填写理由').max(500).optional(),
+  lines: z.array(receiptLine).min(1, '至少填写一行明细').max(receiptLines_max, `明细最多 ${receiptLines_max} 行`),
   total: money,
 });
 
-export const receiptBody = receiptContent.extend({ fund_id: z.string().regex(/^[1-9][0-9]{0,17}$/, 'must be a fund id') });
+export const receiptBody = receiptContent.extend({ fund_id: z.string().regex(/^[1-9][0-9]{0,17}$/, '请选择资金') });
 
 export type ReceiptInput = z.output<typeof receiptContent>;
 
@@ -56,22 +56,22 @@ export function checkReceipt(r: ReceiptInput, today: string = todayInShanghai())
   const code = r.invoice_code === undefined ? null : normaliseInvoiceNumber(r.invoice_code);
   const number = normaliseInvoiceNumber(r.invoice_number);
   if (r.invoice_kind === 'digital') {
-    if (code !== null && code !== '') errors.push({ field: 'invoice_code', message: 'a digital invoice (数电票) has no invoice code' });
-    if (!/^[0-9]{20}$/.test(number)) errors.push({ field: 'invoice_number', message: 'a digital invoice (数电票) number has 20 digits' });
+    if (code !== null && code !== '') errors.push({ field: 'invoice_code', message: '数电票没有发票代码' });
+    if (!/^[0-9]{20}$/.test(number)) errors.push({ field: 'invoice_number', message: '数电票号码为 20 位数字' });
   } else {
-    if (code === null || !/^([0-9]{10}|[0-9]{12})$/.test(code)) errors.push({ field: 'invoice_code', message: 'must be the 10- or 12-digit invoice code' });
-    if (!/^[0-9]{8}$/.test(number)) errors.push({ field: 'invoice_number', message: 'must be the 8-digit invoice number' });
+    if (code === null || !/^([0-9]{10}|[0-9]{12})$/.test(code)) errors.push({ field: 'invoice_code', message: '发票代码为 10 位或 12 位数字' });
+    if (!/^[0-9]{8}$/.test(number)) errors.push({ field: 'invoice_number', message: '发票号码为 8 位数字' });
   }
-  if (r.issue_date > today) errors.push({ field: 'issue_date', message: `must not be in the future (today is ${today})` });
+  if (r.issue_date > today) errors.push({ field: 'issue_date', message: `不能晚于今天（${today}）` });
   const taxId = normaliseInvoiceNumber(r.seller_tax_id);
   const verdict = checkSellerTaxId(taxId);
   if (verdict === 'malformed') {
-    errors.push({ field: 'seller_tax_id', message: 'must be an 18-character unified social credit code or a 15-character tax registration number' });
+    errors.push({ field: 'seller_tax_id', message: '须为 18 位统一社会信用代码或 15 位税务登记号' });
   }
   const linesTotal = r.lines.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
-  if (!linesTotal.eq(r.total)) errors.push({ field: 'total', message: `must equal the sum of the lines, ${linesTotal.toFixed(2)}` });
+  if (!linesTotal.eq(r.total)) errors.push({ field: 'total', message: `须等于明细金额之和 ${linesTotal.toFixed(2)}` });
   r.lines.forEach((l, i) => {
-    if (l.amount.isZero()) errors.push({ field: `lines.${i}.amount`, message: 'must be greater than 0.00' });
+    if (l.amount.isZero()) errors.push({ field: `lines.${i}.amount`, message: '须大于 0.00' });
   });
   const digital = r.invoice_kind === 'digital';
   return {

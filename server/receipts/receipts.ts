@@ -51,7 +51,7 @@ function receiptsQuery(db: Knex) {
 /** A receipt with its lines, attachments and review history; another department's is not found. */
 export async function getReceipt(db: Knex, actor: Actor, id: string) {
   const row = await scopeToOwnDepartment(receiptsQuery(db).where('r.id', id), actor, 'r.department_id').first(receiptColumns);
-  if (!row) throw new AppError('NOT_FOUND', 'receipt not found');
+  if (!row) throw new AppError('NOT_FOUND', '没有这张发票');
   // Sequential: `db` may be a transaction, whose one connection takes one query at a time.
   const lines = await db('receipt_lines').where({ receipt_id: id }).orderBy('line_no').select('line_no', 'product', 'category', 'licences', 'amount');
   const attachments = await db('attachments as a').join('files as f', 'f.sha256', 'a.sha256').where('a.receipt_id', id).orderBy('a.id')
@@ -95,8 +95,8 @@ export async function insertReceipts(trx: Knex.Transaction, actor: Actor, fundId
       if (!isUniqueViolation(e, 'receipts_invoice_once')) throw e;
       const holder = await trx('receipts').where({ invoice_key: checked.invoiceKey }).whereNot('status', 'withdrawn').first('department_id');
       // Which unit holds the claim is for the finance bureau to know, not for another unit.
-      const who = actor.role === 'accountant' && holder ? ` by department ${holder.department_id}` : '';
-      throw new AppError('DUPLICATE_INVOICE', `invoice ${checked.invoiceKey} is already claimed${who}`, [{ field: 'invoice_number', message: 'this invoice is already claimed' }]);
+      const who = actor.role === 'accountant' && holder ? `（单位编号 ${holder.department_id}）` : '';
+      throw new AppError('DUPLICATE_INVOICE', `发票 ${checked.invoiceKey} 已被申报${who}`, [{ field: 'invoice_number', message: '该发票已被申报，不能重复申报' }]);
     }
     await trx.raw(
       `INSERT INTO receipt_lines (receipt_id, line_no, product, category, licences, amount)
@@ -114,13 +114,13 @@ export async function insertReceipts(trx: Knex.Transaction, actor: Actor, fundId
 export function checkSubmission(actor: Actor, input: ReceiptInput) {
   const { errors, checked } = checkReceipt(input);
   if (checked.taxIdCheckFailed && !input.seller_tax_id_override) {
-    errors.push({ field: 'seller_tax_id', message: 'the check character does not match (GB 32100); an accountant may accept it with seller_tax_id_override and a reason' });
+    errors.push({ field: 'seller_tax_id', message: '校验位不符（GB 32100）；如确认无误，可由会计填写理由后确认' });
   }
   if (input.seller_tax_id_override && actor.role !== 'accountant') {
-    errors.push({ field: 'seller_tax_id_override', message: 'only an accountant may accept a failing check character' });
+    errors.push({ field: 'seller_tax_id_override', message: '只有会计可以确认校验位不符的代码' });
   }
   if (input.seller_tax_id_override && !checked.taxIdCheckFailed) {
-    errors.push({ field: 'seller_tax_id_override', message: 'the tax id passes its check; no override is needed' });
+    errors.push({ field: 'seller_tax_id_override', message: '该代码校验通过，无需确认' });
   }
   return { errors, checked };
 }
@@ -131,7 +131,7 @@ export async function submitReceipt(db: Knex, ctx: RequestContext, departmentId:
   const { errors, checked } = checkSubmission(actor, input);
   if (errors.length) throw new AppError('VALIDATION_FAILED', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
   return inTransaction(db, async (trx) => {
-    if (!(await trx('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', 'department not found');
+    if (!(await trx('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', '没有这个单位');
     if (!(await trx('funds').where({ id: fundId }).first('id'))) throw validationError('fund_id', 'no such fund');
     const [id] = await insertReceipts(trx, actor, fundId, [{ departmentId, input, checked }]);
     const receipt = await getReceipt(trx, actor, id!);

@@ -20,10 +20,10 @@ export async function reviewReceipt(db: Knex, ctx: RequestContext, id: string, d
   const actor = ctx.actor!;
   return inTransaction(db, async (trx) => {
     const current = await trx('receipts').where({ id }).forUpdate().first('id', 'status', 'department_id');
-    if (!current) throw new AppError('NOT_FOUND', 'receipt not found');
+    if (!current) throw new AppError('NOT_FOUND', '没有这张发票');
     assertOwnDepartment(actor, String(current.department_id), 'receipt');
     if (!allowedFrom[decision].includes(current.status)) {
-      throw new AppError('CONFLICT', `a ${current.status} receipt cannot be ${decision}`);
+      throw new AppError('CONFLICT', `该发票当前状态（${current.status}）不能${{ verified: '审核通过', rejected: '退回', withdrawn: '撤回' }[decision]}`);
     }
     await trx('receipts')
       .where({ id })

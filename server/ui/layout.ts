@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import type { Actor } from '../auth/roles.ts';
-import { AppError } from '../errors.ts';
+import { AppError, errorCatalogue } from '../errors.ts';
 import { html, roleNames, type Html } from './html.ts';
 
 const navByRole: Record<string, Array<[string, string]>> = {
@@ -37,7 +37,9 @@ export function formErrors(e: unknown): FormErrors {
   const fields: Record<string, string> = {};
   for (const f of e.errors ?? []) fields[f.field] = fields[f.field] ? `${fields[f.field]}；${f.message}` : f.message;
   const named = Object.keys(fields).length > 0;
-  return { general: named && e.code === 'VALIDATION_FAILED' ? '请更正标出的内容。' : e.message, fields };
+  const title = errorCatalogue[e.code].zh;
+  // The catalogue's Chinese title, and the detail when it says more (details are Chinese where people meet them).
+  return { general: named && (e.code === 'VALIDATION_FAILED' || e.code === 'WEAK_PASSWORD') ? '请更正标出的内容。' : /[\u4e00-\u9fff]/.test(e.message) ? `${title}：${e.message}` : title, fields };
 }
 
 export const noErrors: FormErrors = { general: null, fields: {} };

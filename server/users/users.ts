@@ -42,12 +42,12 @@ export interface NewUser {
 
 export async function createUser(db: Knex, ctx: RequestContext, input: NewUser): Promise<UserView> {
   assertPasswordPolicy(input.password, input.username);
-  if (input.role === 'department' && !input.department_id) throw validationError('department_id', 'is required for a department user');
-  if (input.role !== 'department' && input.department_id) throw validationError('department_id', 'only a department user is bound to a department');
+  if (input.role === 'department' && !input.department_id) throw validationError('department_id', '单位用户须指定所属单位');
+  if (input.role !== 'department' && input.department_id) throw validationError('department_id', '只有单位用户才指定所属单位');
   const passwordHash = await hashPassword(input.password);
   return inTransaction(db, async (trx) => {
     if (input.department_id && !(await trx('departments').where({ id: input.department_id }).first('id'))) {
-      throw validationError('department_id', 'no such department');
+      throw validationError('department_id', '没有这个单位');
     }
     const [row] = await trx('users')
       .insert({ username: input.username, password_hash: passwordHash, role: input.role, department_id: input.department_id ?? null })
@@ -71,9 +71,9 @@ export interface UserChange {
 
 export async function updateUser(db: Knex, ctx: RequestContext, id: string, change: UserChange): Promise<UserView> {
   const existing = await db('users').where({ id }).first(publicColumns);
-  if (!existing) throw new AppError('NOT_FOUND', 'user not found');
+  if (!existing) throw new AppError('NOT_FOUND', '没有这个用户');
   if (change.password !== undefined) assertPasswordPolicy(change.password, existing.username);
-  if (change.disabled && ctx.actor?.id === String(id)) throw new AppError('CONFLICT', 'you cannot disable your own account');
+  if (change.disabled && ctx.actor?.id === String(id)) throw new AppError('CONFLICT', '不能停用自己的账号');
   const passwordHash = change.password === undefined ? undefined : await hashPassword(change.password);
   return inTransaction(db, async (trx) => {
     const before = view(await trx('users').where({ id }).forUpdate().first(publicColumns));

@@ -40,8 +40,8 @@ describe('departments', () => {
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('CSV_INVALID');
     expect(res.body.errors).toEqual([
-      { field: 'line 3', message: expect.stringContaining('status must be one of') },
-      { field: 'line 4', message: expect.stringContaining('name must not be empty') },
+      { field: 'line 3', message: expect.stringContaining('status 须为') },
+      { field: 'line 4', message: expect.stringContaining('name 不能为空') },
     ]);
     expect(await h.db('departments').where('code', 'like', `${prefix}%`)).toHaveLength(0);
   });

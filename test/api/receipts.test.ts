@@ -44,7 +44,7 @@ describe('submitting receipts', () => {
     const u = await unitWithUser();
     const refused = await submit(u.id, u.user, { seller_tax_id: badSellerTaxId() });
     expect(refused.status).toBe(422);
-    expect(refused.body.errors[0]).toMatchObject({ field: 'seller_tax_id', message: expect.stringContaining('check character') });
+    expect(refused.body.errors[0]).toMatchObject({ field: 'seller_tax_id', message: expect.stringContaining('校验位不符') });
     const overrideByUnit = await submit(u.id, u.user, { seller_tax_id: badSellerTaxId(), seller_tax_id_override: '税务登记证原件核对无误' });
     expect(overrideByUnit.body.errors.map((e: { field: string }) => e.field)).toContain('seller_tax_id_override');
     const accepted = await submit(u.id, accountant, { seller_tax_id: badSellerTaxId(), seller_tax_id_override: '税务登记证原件核对无误' });
@@ -61,10 +61,10 @@ describe('submitting receipts', () => {
     const dup = await submit(b.id, b.user, { ...body, invoice_number: ` ${body.invoice_number.slice(0, 4)}-${body.invoice_number.slice(4)} ` });
     expect(dup.status).toBe(409);
     expect(dup.body.code).toBe('DUPLICATE_INVOICE');
-    expect(dup.body.detail).not.toMatch(/department/);
+    expect(dup.body.detail).not.toMatch(/单位编号/);
     expect(JSON.stringify(dup.body)).not.toContain(a.name);
     const toAccountant = await submit(b.id, accountant, body);
-    expect(toAccountant.body.detail).toContain(`by department ${a.id}`);
+    expect(toAccountant.body.detail).toContain(`单位编号 ${a.id}`);
   });
 
   it('gives one 201 and one 409 when two departments submit the same invoice at the same moment', async () => {

@@ -24,8 +24,8 @@ describe('users', () => {
   });
 
   it.each([
-    ['too short', 'short1', 'must be at least 10 characters long'],
-    ['only digits', '12345678901', 'must not consist of digits only'],
+    ['too short', 'short1', '至少 10 个字符'],
+    ['only digits', '12345678901', '不能全部是数字'],
   ])('refuses a password that is %s with 422 and a clear message', async (_name, password, message) => {
     const res = await create({ username: unique('u_'), password, role: 'auditor' });
     expect(res.status).toBe(422);
@@ -35,14 +35,14 @@ describe('users', () => {
   it('refuses the username as password', async () => {
     const username = unique('samename_');
     const res = await create({ username, password: username, role: 'auditor' });
-    expect(res.body.errors[0].message).toBe('must not be the username');
+    expect(res.body.errors[0].message).toBe('不能与用户名相同');
   });
 
   it('requires a department for a department user and refuses one for other roles', async () => {
     const d = await makeDepartment(h.db);
     expect((await create({ username: unique('u_'), password: testPassword, role: 'department' })).body.errors[0].field).toBe('department_id');
     expect((await create({ username: unique('u_'), password: testPassword, role: 'auditor', department_id: d.id })).status).toBe(422);
-    expect((await create({ username: unique('u_'), password: testPassword, role: 'department', department_id: '999999999' })).body.errors[0].message).toBe('no such department');
+    expect((await create({ username: unique('u_'), password: testPassword, role: 'department', department_id: '999999999' })).body.errors[0].message).toBe('没有这个单位');
   });
 
   it('refuses a username already taken, ignoring case, with 409', async () => {

@@ -105,7 +105,7 @@ describe('in the browser', () => {
     await fillReceipt(page); // the same invoice as above: already claimed
     await form.locator('[name=total]').fill('3280.00');
     await form.locator('button:has-text("提交发票")').click();
-    await expect(page.locator('form.receipt .field-error').first().textContent()).resolves.toContain('already claimed');
+    await expect(page.locator('form.receipt .field-error').first().textContent()).resolves.toContain('该发票已被申报');
     await page.context().close();
   });
 
@@ -154,7 +154,7 @@ describe('in the browser', () => {
     await second.fill('[name=amount]', '99999999.00');
     await second.fill('[name=voucher_no]', '付-2011-001');
     await second.click('button:has-text("提交拨付")');
-    await expect(second.locator('.error').first().textContent()).resolves.toMatch(/owed/);
+    await expect(second.locator('.error').first().textContent()).resolves.toMatch(/超出/);
     await second.fill('[name=amount]', '1000.00');
     await Promise.all([second.waitForURL(/\/payments$/), second.click('button:has-text("提交拨付")')]);
     await expect(second.locator('main').textContent()).resolves.toContain('待另一名会计审批');
@@ -192,7 +192,7 @@ describe('in the browser', () => {
     await page.fill('[name=password]', '123456789012');
     await page.selectOption('[name=role]', 'auditor');
     await page.click('button:has-text("新建")');
-    await expect(page.locator('.field-error').first().textContent()).resolves.toContain('digits only');
+    await expect(page.locator('.field-error').first().textContent()).resolves.toContain('不能全部是数字');
     await page.fill('[name=password]', 'a good long password');
     await page.click('button:has-text("新建")');
     await expect(page.locator('p.notice').textContent()).resolves.toContain('用户已创建');

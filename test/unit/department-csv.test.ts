@@ -19,8 +19,8 @@ describe('the units CSV', () => {
     const { errors } = parseDepartmentsCsv(csv);
     expect(errors.map((e) => e.field)).toEqual(['line 3', 'line 4', 'line 4', 'line 5', 'line 6']);
     expect(errors[0]!.message).toMatch(/^code /);
-    expect(errors[3]!.message).toMatch(/already appears on line 2/);
-    expect(errors[4]!.message).toMatch(/has 3 columns/);
+    expect(errors[3]!.message).toMatch(/与第 2 行重复/);
+    expect(errors[4]!.message).toMatch(/有 3 列/);
   });
 
   it('refuses a file with another header', () => {

@@ -3,9 +3,9 @@ import { passwordProblem } from '../../server/auth/passwords.ts';
 
 describe('password policy', () => {
   it.each([
-    ['short1234', 'must be at least 10 characters long'],
-    ['12345678901234', 'must not consist of digits only'],
-    ['Accountant01', 'must not be the username'],
+    ['short1234', '至少 10 个字符'],
+    ['12345678901234', '不能全部是数字'],
+    ['Accountant01', '不能与用户名相同'],
   ])('refuses %s: %s', (password, problem) => {
     expect(passwordProblem(password, 'accountant01')).toBe(problem);
   });
