@@ -17,7 +17,7 @@ function docsPage(specs: RouteSpec[]): string {
     )
     .join('\n');
   const errors = Object.entries(errorCatalogue)
-    .map(([code, e]) => `<tr id="error-${code}"><td><code>${code}</code></td><td>${e.status}</td><td>${escape(e.title)}</td></tr>`)
+    .map(([code, e]) => `<tr id="error-${code}"><td><code>${code}</code></td><td>${e.status}</td><td>${escape(e.title)}</td><td>${escape(e.zh)}</td></tr>`)
     .join('\n');
   return `<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>Jiangbu API</title>
 <style>body{font-family:sans-serif;margin:2em;max-width:70em}td{vertical-align:top;padding:.3em .6em;border-bottom:1px solid #ddd}pre{font-size:12px}</style></head>

@@ -204,6 +204,21 @@ describe('verification finds what the triggers were bypassed for', () => {
     });
   const verify = async () => (await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(accountant.auth)).body;
 
+  it('an inserted posting and a reordered pair of entries', async () => {
+    const [first, second] = await h.db('journal_entries').where({ fund_id: fundId }).whereIn('seq', [1, 3]).orderBy('seq').select('id', 'seq', 'entry_date', 'memo');
+    const cash = await h.db('accounts').where({ fund_id: fundId, code: '1011' }).first('id');
+    await tamper("INSERT INTO postings (entry_id, account_id, side, amount, balance_after) VALUES (?, ?, 'debit', 0.01, 0.01)", [second.id, cash.id]);
+    expect(await verify()).toMatchObject({ ok: false, first_bad_seq: 3 });
+    await tamper('DELETE FROM postings WHERE entry_id = ? AND amount = 0.01', [second.id]);
+    // Swap what two entries say while keeping their hashes: the chain breaks at the earlier one.
+    await tamper('UPDATE journal_entries SET memo = ? WHERE id = ?', [second.memo, first.id]);
+    await tamper('UPDATE journal_entries SET memo = ? WHERE id = ?', [first.memo, second.id]);
+    expect(await verify()).toMatchObject({ ok: false, first_bad_seq: 1 });
+    await tamper('UPDATE journal_entries SET memo = ? WHERE id = ?', [first.memo, first.id]);
+    await tamper('UPDATE journal_entries SET memo = ? WHERE id = ?', [second.memo, second.id]);
+    expect((await verify()).ok).toBe(true);
+  });
+
   it('a changed amount, then a deleted entry, each named by its sequence number', async () => {
     expect((await verify()).ok).toBe(true);
     const [third] = await h.db('journal_entries').where({ fund_id: fundId, seq: 3 }).select('id');
