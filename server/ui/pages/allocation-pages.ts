@@ -81,9 +81,9 @@ ${run.lines.map((l) => html`<tr><td>${l.department_name}（${l.department_code}�
 </tbody></table>`, { notice }));
   }
 
-  async function paymentsPage(req: Request, res: Response, errors: FormErrors = noErrors, notice?: string) {
+  async function paymentsPage(req: Request, res: Response, fundId: string, errors: FormErrors = noErrors, notice?: string) {
     authorize(req.actor, 'disbursements.read');
-    const fund = await getFund(db, idFrom(req));
+    const fund = await getFund(db, fundId);
     const payments = (await listDisbursements(db, fund.id, {})).items;
     const positions = await fundPositions(db, fund.id);
     const names = new Map(positions.map((p) => [p.department_id, p.department_name]));
@@ -158,7 +158,7 @@ ${payments.map((p) => html`<tr><td>${p.voucher_no}</td><td>${day(p.date)}</td><t
         await runPage(req, res, formErrors(e));
       }
     },
-    payments: (req: Request, res: Response) => paymentsPage(req, res),
+    payments: (req: Request, res: Response) => paymentsPage(req, res, idFrom(req)),
     async createPayment(req: Request, res: Response) {
       authorize(req.actor, 'disbursements.write');
       try {
@@ -167,21 +167,22 @@ ${payments.map((p) => html`<tr><td>${p.voucher_no}</td><td>${day(p.date)}</td><t
         else await createDisbursement(db, contextOf(req), idFrom(req), input);
         res.redirect(303, `/funds/${idFrom(req)}/payments`);
       } catch (e) {
-        await paymentsPage(req, res, formErrors(e));
+        await paymentsPage(req, res, idFrom(req), formErrors(e));
       }
     },
     async decidePayment(req: Request, res: Response) {
       authorize(req.actor, 'disbursements.write');
-      const d = await db('disbursements').where({ id: idFrom(req) }).first('fund_id');
-      if (!d) throw new AppError('NOT_FOUND', 'disbursement not found');
-      req.params.id = String(d.fund_id);
-      const paymentId = (req.path.match(/\/payments\/(\d+)\//) ?? [])[1]!;
+      const paymentId = idFrom(req);
+      const payment = await db('disbursements').where({ id: paymentId }).first('fund_id');
+      if (!payment) throw new AppError('NOT_FOUND', '没有这笔拨付');
+      const fundId = String(payment.fund_id);
+      const approve = req.path.endsWith('/approve');
       try {
-        if (req.path.endsWith('/approve')) await approveDisbursement(db, contextOf(req), paymentId);
+        if (approve) await approveDisbursement(db, contextOf(req), paymentId);
         else await cancelDisbursement(db, contextOf(req), paymentId);
-        await paymentsPage(req, res, noErrors, req.path.endsWith('/approve') ? '已审批，拨付已记账。' : '已取消。');
+        await paymentsPage(req, res, fundId, noErrors, approve ? '已审批，拨付已记账。' : '已取消。');
       } catch (e) {
-        await paymentsPage(req, res, formErrors(e));
+        await paymentsPage(req, res, fundId, formErrors(e));
       }
     },
   };
