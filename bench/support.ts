@@ -32,7 +32,8 @@ export async function openBench(): Promise<BenchEnv> {
   }
   const databaseUrl = await createMigratedDatabase(serverUrl, 'jiangbu_bench');
   const port = await freePort();
-  const server = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  // What `npm start` runs: the compiled service (npm run bench builds it first).
+  const server = spawn(process.execPath, ['dist/server/main.js'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_PASSWORD: 'bench admin password' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { inTransaction } from '../db/transaction.ts';
 import { importDepartments } from '../departments/departments.ts';
 import type { RequestContext } from '../http/context.ts';
+import { projectPath } from '../project-root.ts';
 import { recordAppropriation } from '../ledger/appropriate.ts';
 import { createFund } from '../ledger/funds.ts';
 import { createUser } from '../users/users.ts';
@@ -29,7 +30,7 @@ const demoUsers = [
 export async function loadDemo(db: Knex, print: (line: string) => void): Promise<void> {
   if (await db('funds').where({ code: demoFundCode }).first('id')) return;
   const ctx: RequestContext = { actor: null, requestId: 'demo', ip: 'local' };
-  const csv = await readFile(new URL('../../db/seed/units-2011.csv', import.meta.url), 'utf8');
+  const csv = await readFile(projectPath('db', 'seed', 'units-2011.csv'), 'utf8');
   // The notice describes the units as of late August 2011.
   const { created, updated } = await importDepartments(db, ctx, csv, '2011-08-31');
   const users = new Map<string, { id: string; username: string }>();

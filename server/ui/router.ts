@@ -1,7 +1,7 @@
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import type { Knex } from 'knex';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../config.ts';
+import { projectPath } from '../project-root.ts';
 import { AppError } from '../errors.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
@@ -30,7 +30,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const unit = departmentPages(db);
   const admin = adminPages(db);
 
-  r.use('/assets', express.static(fileURLToPath(new URL('./assets', import.meta.url)), { index: false, maxAge: '1h' }));
+  r.use('/assets', express.static(projectPath('server', 'ui', 'assets'), { index: false, maxAge: '1h' }));
   // The statements' font, for browsers without a Chinese system font; others never fetch it.
   r.get('/assets/fonts/noto-sans-sc.ttf', (_req, res) => res.sendFile(regularFontPath, { maxAge: '30d', headers: { 'Content-Type': 'font/ttf' } }));
   r.get('/login', (req, res) => loginPage(req, res));
