@@ -126,16 +126,36 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
     return row;
   });
 
-  // UNNEST: one statement with a few array parameters however large the batch.
+  // One statement writes the entries and their postings, a few array parameters however large the
+  // batch: the fund stays locked for one round trip, not two. Postings go in in the order their
+  // running balances were computed, so posting ids follow it.
   const col = (k: keyof (typeof entryRows)[number]) => pgArray(entryRows.map((r) => r[k] as string | null));
+  const postings = planned.flatMap((list, i) => list.map((p) => ({ seq: entryRows[i]!.seq, ...p })));
   const inserted = await trx.raw(
-    `INSERT INTO journal_entries (fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, created_by, created_at, prev_hash, hash)
-     SELECT ?, e.seq, e.entry_date, e.kind, e.memo, e.document_no, e.department_id, e.reverses_entry_id, ?, ?, e.prev_hash, e.hash
-       FROM unnest(?::bigint[], ?::date[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
-            AS e(seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, prev_hash, hash)
-      ORDER BY e.seq
-     RETURNING id, seq`,
-    [fundId, createdBy, createdAt, col('seq'), col('entry_date'), col('kind'), col('memo'), col('document_no'), col('department_id'), col('reverses_entry_id'), col('prev_hash'), col('hash')],
+    `WITH e AS (
+       INSERT INTO journal_entries (fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, created_by, created_at, prev_hash, hash)
+       SELECT ?, e.seq, e.entry_date, e.kind, e.memo, e.document_no, e.department_id, e.reverses_entry_id, ?, ?, e.prev_hash, e.hash
+         FROM unnest(?::bigint[], ?::date[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
+              AS e(seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, prev_hash, hash)
+        ORDER BY e.seq
+       RETURNING id, seq
+     ), p AS (
+       INSERT INTO postings (entry_id, account_id, side, amount, balance_after)
+       SELECT e.id, p.account_id, p.side, p.amount, p.balance_after
+         FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::numeric[], ?::numeric[]) WITH ORDINALITY
+              AS p(seq, account_id, side, amount, balance_after, n)
+         JOIN e ON e.seq = p.seq
+        ORDER BY p.n
+     )
+     SELECT id, seq FROM e`,
+    [
+      fundId, createdBy, createdAt, col('seq'), col('entry_date'), col('kind'), col('memo'), col('document_no'), col('department_id'), col('reverses_entry_id'), col('prev_hash'), col('hash'),
+      pgArray(postings.map((p) => p.seq)),
+      pgArray(postings.map((p) => p.accountId)),
+      pgArray(postings.map((p) => p.side)),
+      pgArray(postings.map((p) => formatAmount(p.amount))),
+      pgArray(postings.map((p) => formatAmount(p.balanceAfter))),
+    ],
   );
   const idBySeq = new Map<string, string>(inserted.rows.map((r: { id: string; seq: string }) => [String(r.seq), String(r.id)]));
   const posted: EntryView[] = entryRows.map((r, i) => ({
@@ -158,21 +178,5 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
       return { account_code: p.accountCode, account_name: account.name, book: account.book, side: p.side, amount: formatAmount(p.amount), balance_after: formatAmount(p.balanceAfter) };
     }),
   }));
-  // Postings go in in the order their running balances were computed: posting ids follow it.
-  const postings = planned.flatMap((list, i) => list.map((p) => ({ entryId: posted[i]!.id, ...p })));
-  await trx.raw(
-    `INSERT INTO postings (entry_id, account_id, side, amount, balance_after)
-     SELECT p.entry_id, p.account_id, p.side, p.amount, p.balance_after
-       FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::numeric[], ?::numeric[]) WITH ORDINALITY
-            AS p(entry_id, account_id, side, amount, balance_after, n)
-      ORDER BY p.n`,
-    [
-      pgArray(postings.map((p) => p.entryId)),
-      pgArray(postings.map((p) => p.accountId)),
-      pgArray(postings.map((p) => p.side)),
-      pgArray(postings.map((p) => formatAmount(p.amount))),
-      pgArray(postings.map((p) => formatAmount(p.balanceAfter))),
-    ],
-  );
   return posted;
 }
