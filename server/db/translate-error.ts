@@ -10,18 +10,18 @@ interface PgError {
  * where a database refusal becomes a domain error. Anything unlisted is a bug and stays a 500.
  */
 const byConstraint: Record<string, [ErrorCode, string]> = {
-  account_guarded_nonnegative: ['INSUFFICIENT_BALANCE', 'a guarded account (1011, 8001 or 2307) would go below zero'],
-  fund_allocated_within_appropriated: ['OVER_APPROPRIATION', 'total allocated would exceed total appropriated'],
-  journal_entries_reversed_once: ['ALREADY_REVERSED', 'this entry has already been reversed'],
-  journal_reversal_target: ['CANNOT_REVERSE_REVERSAL', 'a reversal cannot itself be reversed'],
-  entry_books_balance: ['UNBALANCED_ENTRY', 'debits and credits differ within a book'],
-  departments_code_unique: ['DUPLICATE', 'a department with this code already exists'],
-  users_username_unique: ['DUPLICATE', 'a user with this username already exists'],
-  funds_code_unique: ['DUPLICATE', 'a fund with this code already exists'],
-  allocation_runs_maker_checker: ['SAME_ACCOUNTANT', 'the accountant who made a run cannot approve it'],
-  disbursements_maker_checker: ['SAME_ACCOUNTANT', 'the accountant who made a payment cannot approve it'],
-  disbursements_voucher_unique: ['DUPLICATE', 'this voucher number is already used in this fund'],
-  written_reports_once: ['DUPLICATE', 'this unit has already filed its report for this deadline'],
+  account_guarded_nonnegative: ['INSUFFICIENT_BALANCE', '受控科目（1011、8001 或 2307）余额将低于零'],
+  fund_allocated_within_appropriated: ['OVER_APPROPRIATION', '分配总额将超过财政拨款'],
+  journal_entries_reversed_once: ['ALREADY_REVERSED', '该凭证已冲销'],
+  journal_reversal_target: ['CANNOT_REVERSE_REVERSAL', '冲销凭证不能再冲销'],
+  entry_books_balance: ['UNBALANCED_ENTRY', '同一账簿内借贷不平衡'],
+  departments_code_unique: ['DUPLICATE', '该单位代码已存在'],
+  users_username_unique: ['DUPLICATE', '该用户名已存在'],
+  funds_code_unique: ['DUPLICATE', '该资金代码已存在'],
+  allocation_runs_maker_checker: ['SAME_ACCOUNTANT', '计算分配方案的会计不能审批该方案'],
+  disbursements_maker_checker: ['SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付'],
+  disbursements_voucher_unique: ['DUPLICATE', '本资金已有该凭证号'],
+  written_reports_once: ['DUPLICATE', '该单位已报送本期书面报告'],
 };
 
 export function translateDbError(e: unknown): unknown {

@@ -27,8 +27,8 @@ function keyOf(req: Request): string | undefined {
   const key = req.headers['idempotency-key'];
   if (key === undefined) return undefined;
   if (typeof key !== 'string' || key.length < 1 || key.length > 255 || !/^[\x21-\x7e]+$/.test(key)) {
-    throw new AppError('VALIDATION_FAILED', 'Idempotency-Key must be 1–255 visible ASCII characters', [
-      { field: 'Idempotency-Key', message: 'must be 1–255 visible ASCII characters' },
+    throw new AppError('VALIDATION_FAILED', 'Idempotency-Key 须为 1–255 个可见 ASCII 字符', [
+      { field: 'Idempotency-Key', message: '须为 1–255 个可见 ASCII 字符' },
     ]);
   }
   return key;
@@ -48,7 +48,7 @@ export async function runIdempotent(db: Knex, req: Request, res: Response, body:
     const claimed = await trx('idempotency_keys').insert({ user_id: userId, key, request_hash: hash }).onConflict(['user_id', 'key']).ignore().returning('key');
     if (claimed.length === 0) {
       const previous = await trx('idempotency_keys').where({ user_id: userId, key }).first();
-      if (previous.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was already used with a different request');
+      if (previous.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', '该 Idempotency-Key 已用于另一个请求');
       if (previous.status_code == null) throw new AppError('IDEMPOTENCY_KEY_IN_USE');
       return { status: Number(previous.status_code), body: previous.response as unknown, replayed: true };
     }

@@ -52,12 +52,12 @@ export function signedEffect(account: Pick<AccountState, 'normalSide'>, side: Si
 
 /** The shape rules of one entry: ≥ 2 postings, every amount in (0, 10^13), debits = credits in each book. */
 export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, where: string): void {
-  if (draft.postings.length < 2) throw new AppError('UNBALANCED_ENTRY', `${where}: an entry needs at least two postings`);
+  if (draft.postings.length < 2) throw new AppError('UNBALANCED_ENTRY', `${where}：一张凭证至少需要两条分录`);
   const totals = new Map<Book, { debit: Decimal; credit: Decimal }>();
   for (const p of draft.postings) {
     if (!p.amount.isFinite() || p.amount.lte(zero) || p.amount.gte(amount_limit) || p.amount.decimalPlaces() > 2) {
-      throw new AppError('VALIDATION_FAILED', `${where}: every amount must be greater than 0.00 and below 10^13`, [
-        { field: `${where}.postings`, message: 'every amount must be greater than 0.00 and below 10^13' },
+      throw new AppError('VALIDATION_FAILED', `${where}：每笔金额须大于 0.00 且小于 10^13`, [
+        { field: `${where}.postings`, message: '每笔金额须大于 0.00 且小于 10^13' },
       ]);
     }
     const book = books.get(p.accountCode)!;
@@ -67,7 +67,7 @@ export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, whe
   }
   for (const [book, t] of totals) {
     if (!t.debit.eq(t.credit)) {
-      throw new AppError('UNBALANCED_ENTRY', `${where}: the ${book} book does not balance (debits ${t.debit.toFixed(2)}, credits ${t.credit.toFixed(2)})`);
+      throw new AppError('UNBALANCED_ENTRY', `${where}：${book === 'financial' ? '财务会计' : '预算会计'}借贷不平衡（借方 ${t.debit.toFixed(2)}，贷方 ${t.credit.toFixed(2)}）`);
     }
   }
 }
@@ -87,14 +87,14 @@ export function applyEntries(drafts: EntryDraft[], accounts: Map<string, Account
       const effect = signedEffect(account, p.side, p.amount);
       account.balance = account.balance.plus(effect);
       if (account.guarded && account.balance.isNegative()) {
-        throw new AppError('INSUFFICIENT_BALANCE', `${where}: account ${account.code} would go below zero (to ${account.balance.toFixed(2)})`);
+        throw new AppError('INSUFFICIENT_BALANCE', `${where}：科目 ${account.code} 余额将低于零（${account.balance.toFixed(2)}）`);
       }
       if (account.kind === 'revenue') totals.appropriated = totals.appropriated.plus(effect);
       if (account.kind === 'expense') totals.allocated = totals.allocated.plus(effect);
       return { accountId: account.id, accountCode: account.code, side: p.side, amount: p.amount, balanceAfter: account.balance };
     });
     if (totals.allocated.gt(totals.appropriated)) {
-      throw new AppError('OVER_APPROPRIATION', `${where}: total allocated would exceed total appropriated by ${totals.allocated.minus(totals.appropriated).toFixed(2)}`);
+      throw new AppError('OVER_APPROPRIATION', `${where}：分配总额将超过财政拨款 ${totals.allocated.minus(totals.appropriated).toFixed(2)} 元`);
     }
     return planned;
   });

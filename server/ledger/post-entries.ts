@@ -11,7 +11,7 @@ import { formatAmount } from './money.ts';
 
 async function lockFund(trx: Knex.Transaction, fundId: string) {
   const fund = await trx('funds').where({ id: fundId }).forUpdate().first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated');
-  if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   return fund;
 }
 
@@ -19,14 +19,14 @@ async function lockFund(trx: Knex.Transaction, fundId: string) {
 async function openDepartmentAccounts(trx: Knex.Transaction, fundId: string, codes: string[]): Promise<void> {
   const wanted = codes.map((code) => ({ code, parsed: parseDepartmentAccountCode(code) }));
   const unknown = wanted.find((w) => !w.parsed);
-  if (unknown) throw new AppError('UNKNOWN_ACCOUNT', `no account ${unknown.code} in this fund`, [{ field: 'account_code', message: `no account ${unknown.code}` }]);
+  if (unknown) throw new AppError('UNKNOWN_ACCOUNT', `本资金没有科目 ${unknown.code}`, [{ field: 'account_code', message: `没有科目 ${unknown.code}` }]);
   const departmentCodes = [...new Set(wanted.map((w) => w.parsed!.departmentCode))];
   const departments = new Map<string, { id: string; name: string }>(
     (await trx('departments').whereRaw('code = ANY(?::text[])', [pgArray(departmentCodes)]).select('id', 'code', 'name')).map((d) => [d.code, d]),
   );
   const rows = wanted.map(({ code, parsed }) => {
     const department = departments.get(parsed!.departmentCode);
-    if (!department) throw new AppError('UNKNOWN_ACCOUNT', `no department ${parsed!.departmentCode} for account ${code}`, [{ field: 'account_code', message: `no department ${parsed!.departmentCode}` }]);
+    if (!department) throw new AppError('UNKNOWN_ACCOUNT', `科目 ${code} 对应的单位 ${parsed!.departmentCode} 不存在`, [{ field: 'account_code', message: `单位 ${parsed!.departmentCode} 不存在` }]);
     const template = departmentAccounts[parsed!.base]!;
     return {
       code,

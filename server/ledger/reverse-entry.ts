@@ -12,13 +12,13 @@ export async function reverseEntry(trx: Knex.Transaction, ctx: RequestContext, e
   const original = await getEntry(trx, entryId);
   // Lock the fund first (as every poster does) so two reversals of one entry queue up here.
   await trx('funds').where({ id: original.fund_id }).forUpdate().first('id');
-  if (original.kind === 'reversal') throw new AppError('CANNOT_REVERSE_REVERSAL', `entry ${original.seq} is itself a reversal`);
+  if (original.kind === 'reversal') throw new AppError('CANNOT_REVERSE_REVERSAL', `第 ${original.seq} 号凭证本身是冲销凭证`);
   const already = await trx('journal_entries').where({ reverses_entry_id: entryId }).first('seq');
-  if (already) throw new AppError('ALREADY_REVERSED', `entry ${original.seq} was already reversed by entry ${already.seq}`);
+  if (already) throw new AppError('ALREADY_REVERSED', `第 ${original.seq} 号凭证已由第 ${already.seq} 号凭证冲销`);
   const date = input.date ?? todayInShanghai();
   if (date < original.date) {
-    throw new AppError('VALIDATION_FAILED', 'date: a reversal cannot be dated before the entry it reverses', [
-      { field: 'date', message: `must be on or after ${original.date}` },
+    throw new AppError('VALIDATION_FAILED', 'date：冲销日期不能早于原凭证', [
+      { field: 'date', message: `不能早于 ${original.date}` },
     ]);
   }
   const [reversal] = await postEntries(trx, original.fund_id, ctx.actor!.id, [

@@ -25,35 +25,35 @@ describe('posting rules', () => {
   });
 
   it('refuses an entry with a single posting', () => {
-    expect(() => applyEntries([entry([['1011', 'debit', '1.00']])], chart(), totals())).toThrow(/at least two postings/);
+    expect(() => applyEntries([entry([['1011', 'debit', '1.00']])], chart(), totals())).toThrow(/至少需要两条分录/);
   });
 
   it('refuses an entry whose books balance only across books, not within each', () => {
-    expect(() => applyEntries([entry([['1011', 'debit', '5.00'], ['6001', 'credit', '5.00']])], chart(), totals())).toThrow(/book does not balance/);
+    expect(() => applyEntries([entry([['1011', 'debit', '5.00'], ['6001', 'credit', '5.00']])], chart(), totals())).toThrow(/借贷不平衡/);
   });
 
   it('refuses a difference of one fen', () => {
-    expect(() => applyEntries([entry([['1011', 'debit', '5.00'], ['4001', 'credit', '4.99']])], chart(), totals())).toThrow(/financial book does not balance/);
+    expect(() => applyEntries([entry([['1011', 'debit', '5.00'], ['4001', 'credit', '4.99']])], chart(), totals())).toThrow(/财务会计借贷不平衡/);
   });
 
   it.each(['0', '0.00', '10000000000000'])('refuses the amount %s', (amount) => {
-    expect(() => applyEntries([entry([['1011', 'debit', amount], ['4001', 'credit', amount]])], chart(), totals())).toThrow(/greater than 0.00 and below 10\^13/);
+    expect(() => applyEntries([entry([['1011', 'debit', amount], ['4001', 'credit', amount]])], chart(), totals())).toThrow(/大于 0.00 且小于 10\^13/);
   });
 
   it('lets cash reach exactly zero but not one fen below', () => {
     const accounts = chart({ '1011': '10.00', '4001': '10.00' });
     expect(() => applyEntries([entry([['4001', 'debit', '10.00'], ['1011', 'credit', '10.00']])], accounts, totals('10'))).not.toThrow();
-    expect(() => applyEntries([entry([['4001', 'debit', '0.01'], ['1011', 'credit', '0.01']])], accounts, totals('0'))).toThrow(/1011 would go below zero/);
+    expect(() => applyEntries([entry([['4001', 'debit', '0.01'], ['1011', 'credit', '0.01']])], accounts, totals('0'))).toThrow(/科目 1011 余额将低于零/);
   });
 
   it('refuses a batch in which a later entry overdraws, even if an even later one would refill', () => {
     const drafts = [entry([['5001.D1', 'debit', '5.00'], ['1011', 'credit', '5.00']]), entry([['1011', 'debit', '5.00'], ['4001', 'credit', '5.00']])];
-    expect(() => applyEntries(drafts, chart(), totals('100'))).toThrow(/entries.0: account 1011/);
+    expect(() => applyEntries(drafts, chart(), totals('100'))).toThrow(/entries.0：科目 1011/);
   });
 
   it('refuses allocation beyond the appropriation by one fen', () => {
     const accounts = chart();
-    expect(() => applyEntries([entry([['5001.D1', 'debit', '100.01'], ['2307.D1', 'credit', '100.01']])], accounts, totals('100.00'))).toThrow(/exceed total appropriated by 0.01/);
+    expect(() => applyEntries([entry([['5001.D1', 'debit', '100.01'], ['2307.D1', 'credit', '100.01']])], accounts, totals('100.00'))).toThrow(/超过财政拨款 0.01 元/);
     expect(() => applyEntries([entry([['5001.D1', 'debit', '100.00'], ['2307.D1', 'credit', '100.00']])], chart(), totals('100.00'))).not.toThrow();
   });
 });
