@@ -14,6 +14,7 @@ export const permissions = {
   'auth.login': 'public',
   'auth.logout': everyone,
   'auth.me': everyone,
+  'auth.password': everyone,
   'users.create': ['admin'],
   'users.list': ['admin'],
   'users.update': ['admin'],

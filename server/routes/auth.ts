@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { recordAudit } from '../audit/audit-log.ts';
 import { login } from '../auth/login.ts';
 import { revokeSession } from '../auth/sessions.ts';
+import { changeOwnPassword } from '../users/users.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
 
@@ -25,6 +26,17 @@ export function authRoutes(db: Knex, tokenTtlHours: number) {
         const actor = actorOf(req);
         await revokeSession(db, actor.sessionId);
         await recordAudit(db, contextOf(req), { action: 'auth.logout', objectType: 'user', objectId: actor.id });
+        res.status(204).end();
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/auth/password', action: 'auth.password', tag: 'auth', summary: 'Change your own password (other sessions end)',
+        body: z.strictObject({ current_password: z.string().min(1).max(256), new_password: z.string().max(256) }),
+        responses: { 204: 'changed', 422: 'VALIDATION_FAILED or WEAK_PASSWORD' },
+      },
+      async (req, res, { body }) => {
+        await changeOwnPassword(db, contextOf(req), body.current_password, body.new_password);
         res.status(204).end();
       },
     ),

@@ -19,7 +19,7 @@ export function page(req: Request, title: string, body: Html, options: { notice?
 <title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
 <nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
-${actor ? html`<form method="post" action="/logout" class="who"><span>${actor.username}（${roleNames[actor.role]}）</span><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
+${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
 </header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
 }
 

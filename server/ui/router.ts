@@ -5,6 +5,7 @@ import { projectPath } from '../project-root.ts';
 import { AppError } from '../errors.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
+import { accountPages } from './pages/account-pages.ts';
 import { adminPages } from './pages/admin-pages.ts';
 import { allocationPages } from './pages/allocation-pages.ts';
 import { authPages, loginPage } from './pages/auth-pages.ts';
@@ -27,8 +28,9 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const receipts = receiptPages(db, config);
   const allocation = allocationPages(db);
   const reports = reportPages(db, config);
-  const unit = departmentPages(db);
+  const unit = departmentPages(db, config);
   const admin = adminPages(db);
+  const account = accountPages(db);
 
   r.use('/assets', express.static(projectPath('server', 'ui', 'assets'), { index: false, maxAge: '1h' }));
   // The statements' font, for browsers without a Chinese system font; others never fetch it.
@@ -78,6 +80,9 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/my/status', form, session, unit.status);
   r.post('/my/written-report', form, session, unit.writtenReport);
 
+  r.get('/account', session, account.account);
+  r.post('/account/password', form, session, account.changePassword);
+  r.post('/written-reports/:id/attachments', session, unit.reportAttachment);
   r.get('/admin/users', session, admin.users);
   r.post('/admin/users', form, session, admin.createUser);
   r.post('/admin/users/:id/disable', form, session, admin.toggleUser);

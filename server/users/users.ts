@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
-import { assertPasswordPolicy, hashPassword } from '../auth/passwords.ts';
+import { assertPasswordPolicy, hashPassword, verifyPassword } from '../auth/passwords.ts';
 import type { Role } from '../auth/roles.ts';
 import { revokeSessionsOf } from '../auth/sessions.ts';
 import { inTransaction } from '../db/transaction.ts';
@@ -105,4 +105,20 @@ export async function bootstrapAdmin(db: Knex, configured: string | undefined, p
   await createUser(db, { actor: null, requestId: 'bootstrap', ip: 'local' }, { username: 'admin', password, role: 'admin' });
   if (configured) print('created user "admin" with the password from BOOTSTRAP_ADMIN_PASSWORD');
   else print(`created user "admin" with the generated password: ${password}  (shown once; change it after signing in)`);
+}
+
+/** A signed-in user changes their own password; the current one is asked again, and other sessions end. */
+export async function changeOwnPassword(db: Knex, ctx: RequestContext, current: string, next: string): Promise<void> {
+  const actor = ctx.actor!;
+  const user = await db('users').where({ id: actor.id }).first('password_hash', 'username');
+  if (!user || !(await verifyPassword(user.password_hash, current))) {
+    throw new AppError('VALIDATION_FAILED', 'current_password：当前密码不正确', [{ field: 'current_password', message: '当前密码不正确' }]);
+  }
+  assertPasswordPolicy(next, user.username);
+  const hash = await hashPassword(next);
+  await inTransaction(db, async (trx) => {
+    await trx('users').where({ id: actor.id }).update({ password_hash: hash, updated_at: trx.fn.now() });
+    await trx('sessions').where({ user_id: actor.id }).whereNot({ id: actor.sessionId }).whereNull('revoked_at').update({ revoked_at: trx.fn.now() });
+    await recordAudit(trx, ctx, { action: 'user.password_change', objectType: 'user', objectId: actor.id, after: { password_changed: true } });
+  });
 }

@@ -15,6 +15,7 @@ const expected: Record<string, Role[] | 'public'> = {
   'POST /api/v1/auth/login': 'public',
   'POST /api/v1/auth/logout': ['admin', 'accountant', 'department', 'auditor'],
   'GET /api/v1/auth/me': ['admin', 'accountant', 'department', 'auditor'],
+  'POST /api/v1/auth/password': ['admin', 'accountant', 'department', 'auditor'],
   'POST /api/v1/users': ['admin'],
   'GET /api/v1/users': ['admin'],
   'PATCH /api/v1/users/:id': ['admin'],

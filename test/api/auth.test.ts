@@ -132,3 +132,16 @@ describe('first start', () => {
     await fresh.close();
   });
 });
+
+describe('changing one’s own password', () => {
+  it('needs the current password, follows the policy, and ends the other sessions', async () => {
+    const u = await makeUser(h.db, 'auditor');
+    const other = await login(u.username, testPassword);
+    expect((await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: 'not it at all', new_password: 'a brand new passphrase' })).body.errors[0].field).toBe('current_password');
+    expect((await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: testPassword, new_password: '1234567890123' })).body.code).toBe('WEAK_PASSWORD');
+    expect((await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: testPassword, new_password: 'a brand new passphrase' })).status).toBe(204);
+    expect((await h.api.get('/api/v1/auth/me').set(u.auth)).status).toBe(200);
+    expect((await h.api.get('/api/v1/auth/me').set('Authorization', `Bearer ${other.body.token}`)).status).toBe(401);
+    expect((await login(u.username, 'a brand new passphrase', '10.7.0.1')).status).toBe(200);
+  });
+});

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { demoPassword, loadDemo } from '../../server/demo/load-demo.ts';
-import { bootstrapAdmin } from '../../server/users/users.ts';
+import { bootstrapAdmin, createUser } from '../../server/users/users.ts';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
 import { openHarness, type Harness } from '../support/harness.ts';
 import { sellerTaxId } from '../support/receipts.ts';
@@ -28,6 +28,8 @@ beforeAll(async () => {
   await bootstrapAdmin(h.db, adminPassword, () => undefined);
   await loadDemo(h.db, () => undefined);
   fundId = String((await h.db('funds').first('id')).id);
+  const notStarted = String((await h.db('departments').where({ code: 'XJ064' }).first('id')).id);
+  await createUser(h.db, { actor: null, requestId: 'e2e', ip: 'local' }, { username: 'tuanwei', password: demoPassword, role: 'department', department_id: notStarted });
   unitId = String((await h.db('departments').where({ code: 'XJ005' }).first('id')).id);
   server = h.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -198,6 +200,40 @@ describe('in the browser', () => {
     await expect(page.locator('p.notice').textContent()).resolves.toContain('用户已创建');
     await page.screenshot({ path: '/tmp/jiangbu-admin.png', fullPage: true });
     await page.context().close();
+  });
+
+  it('a unit not started files its written report with a signed scan once the accountant sets the deadline', async () => {
+    const accountant = await signedIn('kuaiji');
+    await accountant.goto(`${base}/progress`);
+    await accountant.fill('[name=deadline]', '2011-09-20');
+    await Promise.all([accountant.waitForURL(/\/progress$/), accountant.click('button:has-text("设定")')]);
+    await expect(accountant.locator('main').textContent()).resolves.toContain('逾期未报送 8 个');
+    await accountant.context().close();
+
+    const unit = await signedIn('tuanwei');
+    await expect(unit.locator('main').textContent()).resolves.toContain('已逾期');
+    await unit.fill('textarea[name=body]', '因经费尚未落实，计划于10月底前完成正版软件采购。');
+    await unit.click('button:has-text("报送")');
+    await expect(unit.locator('p.notice').textContent()).resolves.toContain('书面报告已报送');
+    await unit.setInputFiles('input[type=file][name=file]', { name: '报告.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
+    await unit.click('form[action^="/written-reports/"] button');
+    await expect(unit.locator('main').textContent()).resolves.toContain('附件：报告.pdf');
+    await unit.context().close();
+  });
+
+  it('a user changes their own password on the account page', async () => {
+    const page = await signedIn('tuanwei');
+    await page.click('header a[href="/account"]');
+    await page.fill('[name=current_password]', 'not the password');
+    await page.fill('[name=new_password]', 'another good passphrase');
+    await page.click('button:has-text("修改")');
+    await expect(page.locator('.field-error').first().textContent()).resolves.toContain('当前密码不正确');
+    await page.fill('[name=current_password]', demoPassword);
+    await page.fill('[name=new_password]', 'another good passphrase');
+    await page.click('button:has-text("修改")');
+    await expect(page.locator('p.notice').textContent()).resolves.toContain('密码已修改');
+    await page.context().close();
+    await (await signedIn('tuanwei', 'another good passphrase')).context().close();
   });
 
   it('rejects a form posted without its CSRF token', async () => {

@@ -9,7 +9,10 @@ import { contextOf } from '../../http/context.ts';
 import { calendarDate, todayInShanghai } from '../../http/schemas.ts';
 import { listFunds } from '../../ledger/funds.ts';
 import { loadProgress } from '../../progress/progress.ts';
-import { fileWrittenReport, listWrittenReports } from '../../progress/written-reports.ts';
+import { fileWrittenReport, findWrittenReport, listWrittenReports } from '../../progress/written-reports.ts';
+import type { Config } from '../../config.ts';
+import { recordAttachment } from '../../files/attachments.ts';
+import { receiveUpload } from '../../files/file-store.ts';
 import { listReceipts } from '../../receipts/receipts.ts';
 import { day, html, moment, receiptStatusNames, statusNames, yuan } from '../html.ts';
 import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
@@ -18,7 +21,7 @@ import { receiptForm } from './receipt-pages.ts';
 const body = (req: Request) => (req.body ?? {}) as Record<string, string>;
 
 /** The unit's own page: status and history, written report, receipts, allocations, payments, statements. */
-export function departmentPages(db: Knex) {
+export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadMaxBytes'>) {
   async function my(req: Request, res: Response, errors: { status?: FormErrors; report?: FormErrors; receipt?: FormErrors } = {}, notice?: string) {
     authorize(req.actor, 'departments.read');
     const actor = req.actor!;
@@ -26,6 +29,12 @@ export function departmentPages(db: Knex) {
     const d = await getDepartment(db, actor, actor.departmentId!);
     const history = (await statusHistory(db, actor, d.id)).items;
     const reports = (await listWrittenReports(db, actor, d.id)).items;
+    const reportFiles = new Map<string, Array<{ id: string; file_name: string }>>();
+    for (const f of await db('attachments').whereIn('written_report_id', reports.map((r) => r.id)).orderBy('id').select('id', 'written_report_id', 'file_name')) {
+      const list = reportFiles.get(String(f.written_report_id)) ?? [];
+      list.push({ id: String(f.id), file_name: f.file_name });
+      reportFiles.set(String(f.written_report_id), list);
+    }
     const receipts = (await listReceipts(db, actor, { limit: 100 })).items;
     // Funds are the finance bureau's; a unit sees the ones it can claim against and its position in each.
     const funds = (await listFunds(db, 50)).items.map((f) => ({ id: f.id, name: f.name }));
@@ -44,7 +53,9 @@ export function departmentPages(db: Knex) {
 <table><thead><tr><th>生效日期</th><th>状态</th><th>说明</th><th>记录人</th><th>记录时间</th></tr></thead><tbody>
 ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames[h.status]}${h.accepted_on ? `（${day(h.accepted_on)} 验收）` : ''}</td><td>${h.note}</td><td>${h.changed_by_username ?? ''}</td><td>${moment(h.changed_at)}</td></tr>`)}
 </tbody></table>
-${deadline ? html`<h2>专题书面报告</h2>${reports.length ? reports.map((r) => html`<p>已于 ${moment(r.filed_at)} 报送：${r.body}</p>`) : d.status === 'not_started' ? html`<p>${deadline.title}：请于 ${day(deadline.deadline)} 前报送${deadline.past_deadline ? html`（<b class="error">已逾期</b>）` : ''}。</p>
+${deadline ? html`<h2>专题书面报告</h2>${reports.length ? reports.map((r) => html`<p>已于 ${moment(r.filed_at)} 报送：${r.body}</p>
+${(reportFiles.get(r.id) ?? []).map((f) => html`<p>附件：<a href="/api/v1/attachments/${f.id}">${f.file_name}</a></p>`)}
+<form method="post" action="/written-reports/${r.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data"><label>上传盖章扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(reportErrors, 'file')}<button>上传</button></form>`) : d.status === 'not_started' ? html`<p>${deadline.title}：请于 ${day(deadline.deadline)} 前报送${deadline.past_deadline ? html`（<b class="error">已逾期</b>）` : ''}。</p>
 <form method="post" action="/my/written-report">${csrfField(req)}${generalError(reportErrors)}<label>报告内容（未完成原因及工作打算） <textarea name="body" rows="5" cols="70">${b.body ?? ''}</textarea></label>${fieldError(reportErrors, 'body')}<button>报送</button></form>` : html`<p class="muted">本单位无需报送。</p>`}` : ''}
 <h2>采购发票</h2>
 <table><thead><tr><th>发票</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
@@ -103,6 +114,18 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
         await my(req, res, {}, '状态已报告。');
       } catch (e) {
         await my(req, res, { status: formErrors(e) });
+      }
+    },
+    async reportAttachment(req: Request, res: Response) {
+      authorize(req.actor, 'attachments.upload');
+      const report = await findWrittenReport(db, req.actor!, idFrom(req));
+      try {
+        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
+        await recordAttachment(db, contextOf(req), { writtenReportId: report.id }, file);
+        await my(req, res, {}, '扫描件已上传。');
+      } catch (e) {
+        const errors = formErrors(e);
+        await my(req, res, { report: { general: errors.general, fields: { file: errors.general ?? '上传失败' } } });
       }
     },
     async writtenReport(req: Request, res: Response) {
