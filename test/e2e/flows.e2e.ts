@@ -198,7 +198,6 @@ describe('in the browser', () => {
     await page.fill('[name=password]', 'a good long password');
     await page.click('button:has-text("新建")');
     await expect(page.locator('p.notice').textContent()).resolves.toContain('用户已创建');
-    await page.screenshot({ path: '/tmp/jiangbu-admin.png', fullPage: true });
     await page.context().close();
   });
 
