@@ -235,6 +235,27 @@ describe('in the browser', () => {
     await (await signedIn('tuanwei', 'another good passphrase')).context().close();
   });
 
+  it('every page each role can reach answers without error', async () => {
+    for (const [user, password] of [['kuaiji', demoPassword], ['shenji', demoPassword], ['tongjiju', demoPassword], ['admin', adminPassword]] as const) {
+      const page = await signedIn(user, password);
+      const seen = new Set<string>();
+      const queue = [new URL(page.url()).pathname];
+      while (queue.length && seen.size < 40) {
+        const path = queue.shift()!;
+        if (seen.has(path)) continue;
+        seen.add(path);
+        const res = await page.goto(`${base}${path}`);
+        expect(res!.status(), `${user} ${path}`).toBeLessThan(500);
+        expect(await page.locator('h1').textContent(), `${user} ${path}`).not.toBe('出错了');
+        for (const href of await page.locator('a[href^="/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href')!))) {
+          if (!href.startsWith('/api/') && !href.startsWith('/assets/') && !seen.has(href)) queue.push(href);
+        }
+      }
+      expect(seen.size, user).toBeGreaterThan(1);
+      await page.context().close();
+    }
+  });
+
   it('rejects a form posted without its CSRF token', async () => {
     const page = await signedIn('kuaiji');
     const res = await page.request.post(`${base}/funds/${fundId}/appropriations`, { form: { amount: '1.00', document_no: 'x', date: '2011-06-01' } });
