@@ -94,11 +94,11 @@ ${allows(role, 'receipts.withdraw') && r.status === 'submitted' ? html`<form met
       const q = req.query as Record<string, string | undefined>;
       const status = q.status && ['submitted', 'verified', 'rejected', 'withdrawn'].includes(q.status) ? q.status : req.actor!.role === 'accountant' ? 'submitted' : undefined;
       const fundId = /^[0-9]+$/.test(q.fund_id ?? '') ? q.fund_id : undefined;
-      const page_ = await listReceipts(db, req.actor!, { limit: 200, status, fund_id: fundId });
+      const found = await listReceipts(db, req.actor!, { limit: 200, status, fund_id: fundId });
       res.send(page(req, '发票', html`<p>${['submitted', 'verified', 'rejected', 'withdrawn'].map((s) => html`<a href="?status=${s}${fundId ? `&fund_id=${fundId}` : ''}">${receiptStatusNames[s]}</a> · `)}</p>
 <table><thead><tr><th>发票</th><th>单位</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
-${page_.items.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${r.department_name}</td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}</td></tr>`)}
-</tbody></table>${page_.items.length ? '' : html`<p class="muted">没有${status ? receiptStatusNames[status] : ''}的发票。</p>`}`));
+${found.items.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${r.department_name}</td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}</td></tr>`)}
+</tbody></table>${found.items.length ? '' : html`<p class="muted">没有${status ? receiptStatusNames[status] : ''}的发票。</p>`}`));
     },
     detail: (req: Request, res: Response) => detail(req, res),
     async review(req: Request, res: Response) {
