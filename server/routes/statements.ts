@@ -48,11 +48,18 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes'>
         const { default: archiver } = await import('archiver');
         const zip = archiver('zip', { zlib: { level: 6 } });
         zip.pipe(res);
-        for (const u of units) {
-          const s = await issueStatement(db, ctx, params.id, { kind: 'department', departmentId: u.id });
-          zip.append(s.pdf, { name: `${u.code}-${s.statementNo}.pdf`, date: new Date('2000-01-01T00:00:00Z') });
+        try {
+          for (const u of units) {
+            const s = await issueStatement(db, ctx, params.id, { kind: 'department', departmentId: u.id });
+            zip.append(s.pdf, { name: `${u.code}-${s.statementNo}.pdf`, date: new Date('2000-01-01T00:00:00Z') });
+          }
+          await zip.finalize();
+        } catch (e) {
+          // The headers are gone: cut the download short, so no one keeps a truncated bundle as whole.
+          zip.abort();
+          res.destroy(e as Error);
+          throw e;
         }
-        await zip.finalize();
       },
     ),
     route(
