@@ -57,6 +57,11 @@ export const notFound: RequestHandler = () => {
 export function errorHandler(log: { error(obj: object, msg: string): void }): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const translated = translateDbError(err);
+    if (res.headersSent) {
+      // A streamed download failed half-way: the handler cut it; all that is left is to say so in the log.
+      log.error({ err: translated, requestId: req.id }, 'error after the response had started');
+      return;
+    }
     const known =
       translated instanceof AppError
         ? translated
