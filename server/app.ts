@@ -70,7 +70,7 @@ function authenticate(db: Knex): RequestHandler {
     }
     const m = /^Bearer ([^\s]+)$/i.exec(header);
     const actor = m ? await actorForToken(db, m[1]!) : null;
-    if (!actor) throw new AppError('UNAUTHENTICATED', 'the token is invalid, expired or revoked; sign in again');
+    if (!actor) throw new AppError('UNAUTHENTICATED', '登录凭证无效、已过期或已注销，请重新登录');
     req.actor = actor;
     next();
   };

@@ -44,7 +44,7 @@ export function policyOf(row: Record<string, unknown>): Policy {
 export async function setPolicy(db: Knex, ctx: RequestContext, fundId: string, input: PolicyInput) {
   return inTransaction(db, async (trx) => {
     const fund = await trx('funds').where({ id: fundId }).first('id');
-    if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
+    if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
     const latest = await trx('policies').where({ fund_id: fundId }).max<{ v: number | null }>('version as v').first();
     const [row] = await trx('policies')
       .insert({
@@ -68,6 +68,6 @@ export async function currentPolicyRow(db: Knex, fundId: string) {
 }
 
 export async function listPolicies(db: Knex, fundId: string) {
-  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
   return { items: (await db('policies').where({ fund_id: fundId }).orderBy('version', 'desc')).map(policyView) };
 }

@@ -25,7 +25,7 @@ export interface Position {
  * (5001.d), paid (7101.d) and is still payable (2307.d), and what was paid beyond its entitlement.
  */
 export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: string): Promise<Position[]> {
-  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
   const asOf = todayInShanghai();
   const inputs = (await currentPolicyRow(db, fundId)) ? await loadRunInputs(db, fundId, asOf) : null;
   const entitlements = new Map(inputs?.departments.map((d) => [d.id, entitlementOf(d, inputs.policy, asOf).entitlement]) ?? []);
@@ -67,7 +67,7 @@ export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: s
 export async function departmentPosition(db: Knex, actor: Actor, fundId: string, departmentId: string): Promise<Position> {
   assertOwnDepartment(actor, departmentId);
   const department = await db('departments').where({ id: departmentId }).first('id', 'code', 'name');
-  if (!department) throw new AppError('NOT_FOUND', 'department not found');
+  if (!department) throw new AppError('NOT_FOUND', '没有这个单位');
   const [position] = await fundPositions(db, fundId, departmentId);
   return position ?? { department_id: departmentId, department_code: department.code, department_name: department.name, entitlement: null, allocated: '0.00', paid: '0.00', payable: '0.00', to_recover: '0.00' };
 }

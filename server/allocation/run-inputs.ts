@@ -23,9 +23,9 @@ export interface RunInputs {
  */
 export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Promise<RunInputs> {
   const fund = await db('funds').where({ id: fundId }).first('id', 'appropriated', 'allocated');
-  if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   const policyRow = await currentPolicyRow(db, fundId);
-  if (!policyRow) throw new AppError('NO_POLICY', 'set the fund’s allocation policy first (PUT /api/v1/funds/:id/policy)');
+  if (!policyRow) throw new AppError('NO_POLICY', '请先制定本资金的分配政策（PUT /api/v1/funds/:id/policy）');
   // One row per unit with its lines as text arrays: a tenth of the rows of one per line, and
   // amounts stay exact strings (pg would parse a numeric[] into floats).
   const lineGroups = await db('receipt_lines as l')

@@ -22,7 +22,7 @@ export async function login(db: Knex, ctx: RequestContext, username: string, pas
     recordAudit(db, ctx, { action, objectType: 'user', objectId, after: { username, ...after } });
   if (await isThrottled(db, username, ctx.ip)) {
     await audit('auth.login_throttled', null);
-    throw new AppError('TOO_MANY_ATTEMPTS', `too many failed sign-ins; wait ${failureWindow_minutes} minutes`, undefined, {
+    throw new AppError('TOO_MANY_ATTEMPTS', `登录失败次数过多，请 ${failureWindow_minutes} 分钟后再试`, undefined, {
       'Retry-After': String(failureWindow_minutes * 60),
     });
   }

@@ -67,5 +67,5 @@ export function allows(role: Role, action: Action): boolean {
 export function authorize(actor: Actor | undefined, action: Action): void {
   if (isPublic(action)) return;
   if (!actor) throw new AppError('UNAUTHENTICATED');
-  if (!allows(actor.role, action)) throw new AppError('FORBIDDEN', `a ${actor.role} may not ${action}`);
+  if (!allows(actor.role, action)) throw new AppError('FORBIDDEN', `角色 ${actor.role} 不能进行 ${action}`);
 }

@@ -55,7 +55,7 @@ export async function listDepartments(db: Knex, actor: Actor, f: { limit: number
 
 export async function getDepartment(db: Knex, actor: Actor, id: string) {
   const row = await scopeToOwnDepartment(db('departments').where({ id }), actor, 'id').first(columns);
-  if (!row) throw new AppError('NOT_FOUND', 'department not found');
+  if (!row) throw new AppError('NOT_FOUND', '没有这个单位');
   return departmentView(row);
 }
 
@@ -65,7 +65,7 @@ export async function getDepartment(db: Knex, actor: Actor, id: string) {
  */
 export async function importDepartments(db: Knex, ctx: RequestContext, csv: string, effectiveDate: string = todayInShanghai()) {
   const { rows, errors } = parseDepartmentsCsv(csv);
-  if (errors.length) throw new AppError('CSV_INVALID', `${errors.length} problem(s) in the file; nothing was imported`, errors);
+  if (errors.length) throw new AppError('CSV_INVALID', `文件有 ${errors.length} 处问题，未导入任何内容`, errors);
   return inTransaction(db, async (trx) => {
     const existing = new Map<string, Record<string, unknown>>(
       (await trx('departments').whereIn('code', rows.map((r) => r.code)).forUpdate().select(columns)).map((r) => [r.code, r]),

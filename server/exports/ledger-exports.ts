@@ -17,7 +17,7 @@ export const journalColumns: Column[] = [
 
 /** One row per posting, in sequence order, a chunk of entries at a time so a long journal streams. */
 export async function* journalRows(db: Knex, fundId: string, chunk_entries = 2000): AsyncGenerator<Table['rows']> {
-  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
   for (let after = 0; ; ) {
     const rows = await db('journal_entries as e')
       .join('postings as p', 'p.entry_id', 'e.id')

@@ -43,6 +43,6 @@ export async function findAttachment(db: Knex, actor: Actor, id: string) {
     .leftJoin('written_reports as w', 'w.id', 'a.written_report_id')
     .where('a.id', id)
     .first('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', db.raw('coalesce(r.department_id, w.department_id) AS department_id'));
-  if (!row || (actor.role === 'department' && String(row.department_id) !== actor.departmentId)) throw new AppError('NOT_FOUND', 'attachment not found');
+  if (!row || (actor.role === 'department' && String(row.department_id) !== actor.departmentId)) throw new AppError('NOT_FOUND', '没有这个附件');
   return { sha256: String(row.sha256), fileName: String(row.file_name), mediaType: String(row.media_type), size: Number(row.size) };
 }

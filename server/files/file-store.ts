@@ -26,14 +26,14 @@ export const pathOf = (dataDir: string, sha256: string) => join(filesDir(dataDir
  */
 async function withFilePart<T>(req: Request, maxBytes: number, consume: (stream: NodeJS.ReadableStream, fileName: string) => Promise<T>): Promise<T | null> {
   if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
-    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the file as multipart/form-data in a field named "file"');
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', '请以 multipart/form-data 上传，字段名为 "file"');
   }
   return new Promise<T | null>((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
       parser = busboy({ headers: req.headers, limits: { files: 1, fileSize: maxBytes, fields: 5, parts: 6 }, defParamCharset: 'utf8' });
     } catch {
-      return reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read'));
+      return reject(new AppError('MALFORMED_REQUEST', '无法读取上传内容'));
     }
     let pending: Promise<T> | null = null;
     let tooLarge = false;
@@ -47,16 +47,16 @@ async function withFilePart<T>(req: Request, maxBytes: number, consume: (stream:
       });
       pending = consume(stream, sanitiseFileName(info.filename));
     });
-    parser.on('error', () => reject(new AppError('MALFORMED_REQUEST', 'the multipart body could not be read')));
+    parser.on('error', () => reject(new AppError('MALFORMED_REQUEST', '无法读取上传内容')));
     parser.on('close', () => {
       if (!pending) return resolve(null);
-      pending.then((v) => (tooLarge ? reject(new AppError('PAYLOAD_TOO_LARGE', `the file is larger than ${maxBytes} bytes`)) : resolve(v)), reject);
+      pending.then((v) => (tooLarge ? reject(new AppError('PAYLOAD_TOO_LARGE', `文件超过 ${maxBytes} 字节`)) : resolve(v)), reject);
     });
     req.pipe(parser);
   });
 }
 
-const missingFile = () => new AppError('VALIDATION_FAILED', 'file: send one non-empty file in a field named "file"', [{ field: 'file', message: 'is required' }]);
+const missingFile = () => new AppError('VALIDATION_FAILED', 'file：请在字段 "file" 中上传一个非空文件', [{ field: 'file', message: '请选择文件' }]);
 
 /** The uploaded file's bytes, in memory: for checks that keep nothing (statement verification). */
 export async function readUploadedBytes(req: Request, maxBytes: number): Promise<Buffer> {
@@ -94,7 +94,7 @@ export async function receiveUpload(req: Request, dataDir: string, maxBytes: num
     await handle.read(head, 0, 16, 0);
     await handle.close();
     const mediaType = sniffMediaType(head);
-    if (!mediaType) throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'the file is not a PDF, JPEG or PNG');
+    if (!mediaType) throw new AppError('UNSUPPORTED_MEDIA_TYPE', '文件不是 PDF、JPEG 或 PNG');
     const activeContent = mediaType === 'application/pdf' && hasActiveContent(await readFile(tmp));
     const target = pathOf(dataDir, received.sha256);
     await mkdir(join(filesDir(dataDir), received.sha256.slice(0, 2)), { recursive: true });

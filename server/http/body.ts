@@ -23,16 +23,16 @@ function nestingDepth(text: string): number {
 
 export function parseJsonBody(raw: string): unknown {
   if (nestingDepth(raw) > jsonDepth_max) {
-    throw new AppError('MALFORMED_REQUEST', `JSON nested deeper than ${jsonDepth_max} levels`);
+    throw new AppError('MALFORMED_REQUEST', `JSON 嵌套超过 ${jsonDepth_max} 层`);
   }
   try {
     return JSON.parse(raw, (key, value: unknown) => {
-      if (forbiddenKeys.has(key)) throw new AppError('MALFORMED_REQUEST', `the key "${key}" is not allowed`);
+      if (forbiddenKeys.has(key)) throw new AppError('MALFORMED_REQUEST', `不允许的键 "${key}"`);
       return value;
     });
   } catch (e) {
     if (e instanceof AppError) throw e;
-    throw new AppError('MALFORMED_REQUEST', 'the body is not valid JSON');
+    throw new AppError('MALFORMED_REQUEST', '请求内容不是有效的 JSON');
   }
 }
 
@@ -56,20 +56,20 @@ export function decodeBody(req: Request, expected: 'json' | 'csv' | 'upload'): u
   if (expected === 'upload') {
     if (type === 'text/csv') return { type: 'csv', bytes: raw } satisfies Sheet;
     if (type === xlsxMediaType) return { type: 'xlsx', bytes: raw } satisfies Sheet;
-    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `send text/csv or ${xlsxMediaType}`);
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `请以 text/csv 或 ${xlsxMediaType} 发送`);
   }
   if (expected === 'csv') {
-    if (type !== 'text/csv') throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the file as text/csv');
+    if (type !== 'text/csv') throw new AppError('UNSUPPORTED_MEDIA_TYPE', '请以 text/csv 发送文件');
     return new TextDecoder('utf-8', { fatal: false }).decode(raw);
   }
   if (type !== 'application/json' && !/^application\/[a-z0-9.+-]*\+json$/.test(type)) {
-    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', '请以 application/json 发送请求内容');
   }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
   } catch {
-    throw new AppError('MALFORMED_REQUEST', 'the body is not valid UTF-8');
+    throw new AppError('MALFORMED_REQUEST', '请求内容不是有效的 UTF-8');
   }
   return parseJsonBody(text);
 }

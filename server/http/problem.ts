@@ -37,21 +37,21 @@ export function fromZod(e: ZodError, where: 'body' | 'query' | 'params'): AppErr
 function fromBodyParser(e: { type?: string; status?: number }): AppError | undefined {
   switch (e.type) {
     case 'entity.too.large':
-      return new AppError('PAYLOAD_TOO_LARGE', 'the request body is larger than allowed');
+      return new AppError('PAYLOAD_TOO_LARGE', '请求内容超过允许的大小');
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'unsupported content encoding or charset');
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', '不支持的内容编码或字符集');
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
-      return new AppError('MALFORMED_REQUEST', 'the request body could not be read');
+      return new AppError('MALFORMED_REQUEST', '无法读取请求内容');
     default:
       return undefined;
   }
 }
 
 export const notFound: RequestHandler = () => {
-  throw new AppError('NOT_FOUND', 'no such resource');
+  throw new AppError('NOT_FOUND', '没有这个资源');
 };
 
 export function errorHandler(log: { error(obj: object, msg: string): void }): ErrorRequestHandler {
@@ -70,6 +70,6 @@ export function errorHandler(log: { error(obj: object, msg: string): void }): Er
           : fromBodyParser(translated as { type?: string });
     if (known) return sendProblem(res, known);
     log.error({ err: translated, requestId: req.id }, 'unexpected error');
-    sendProblem(res, new AppError('INTERNAL', `unexpected error; quote request id ${String(req.id)}`));
+    sendProblem(res, new AppError('INTERNAL', `系统错误，请提供请求编号 ${String(req.id)}`));
   };
 }

@@ -57,7 +57,7 @@ export async function getFund(db: Knex, id: string) {
     })
     .where('f.id', id)
     .first('f.*', 'a.balance as cash_balance');
-  if (!row) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!row) throw new AppError('NOT_FOUND', '没有这项资金');
   return fundView(row, row.cash_balance);
 }
 

@@ -65,7 +65,7 @@ async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promi
 
 export async function getEntry(db: Knex, id: string): Promise<EntryView> {
   const [entry] = await withPostings(db, await entriesQuery(db).where('e.id', id));
-  if (!entry) throw new AppError('NOT_FOUND', 'journal entry not found');
+  if (!entry) throw new AppError('NOT_FOUND', '没有这张凭证');
   return entry;
 }
 
@@ -90,7 +90,7 @@ export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
 /** An account's postings with their running balance, newest first. */
 export async function listAccountLedger(db: Knex, fundId: string, code: string, limit: number, cursor?: string) {
   const account = await db('accounts').where({ fund_id: fundId, code }).first('id', 'code', 'name', 'book', 'normal_side', 'balance');
-  if (!account) throw new AppError('NOT_FOUND', `no account ${code} in this fund`);
+  if (!account) throw new AppError('NOT_FOUND', `本资金没有科目 ${code}`);
   const q = db('postings as p')
     .join('journal_entries as e', 'e.id', 'p.entry_id')
     .where('p.account_id', account.id)

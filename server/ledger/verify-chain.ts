@@ -19,7 +19,7 @@ export interface ChainReport {
  */
 export async function verifyChain(db: Knex, fundId: string): Promise<ChainReport> {
   const fund = await db('funds').where({ id: fundId }).first('id', 'head_seq', 'head_hash');
-  if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   let prevHash = genesis_hash;
   let expectedSeq = 1;
   let firstBad: number | null = null;

@@ -31,7 +31,7 @@ async function readRows(sheet: Sheet): Promise<string[][]> {
     try {
       return parse(sheet.bytes.toString('utf8').replace(/^\uFEFF/, ''), { relax_column_count: true, skip_empty_lines: true, trim: true });
     } catch (e) {
-      throw new AppError('CSV_INVALID', `the file is not readable as CSV: ${(e as Error).message}`);
+      throw new AppError('CSV_INVALID', `无法按 CSV 读取文件：${(e as Error).message}`);
     }
   }
   const { default: Excel } = await import('exceljs');
@@ -39,10 +39,10 @@ async function readRows(sheet: Sheet): Promise<string[][]> {
   try {
     await workbook.xlsx.load(sheet.bytes as unknown as ArrayBuffer);
   } catch {
-    throw new AppError('CSV_INVALID', 'the file is not a readable XLSX workbook');
+    throw new AppError('CSV_INVALID', '无法读取该 XLSX 文件');
   }
   const ws = workbook.worksheets[0];
-  if (!ws) throw new AppError('CSV_INVALID', 'the workbook has no worksheet');
+  if (!ws) throw new AppError('CSV_INVALID', '工作簿没有工作表');
   const rows: string[][] = [];
   ws.eachRow({ includeEmpty: false }, (row) => {
     rows.push(importColumns.map((_, i) => cellText(row.getCell(i + 1).value)));
@@ -55,7 +55,7 @@ async function parseImport(db: Knex, ctx: RequestContext, sheet: Sheet) {
   const records = await readRows(sheet);
   const header = records[0]?.slice(0, importColumns.length).join(',');
   if (header !== importColumns.join(',')) {
-    throw new AppError('CSV_INVALID', `the first row must be the header ${importColumns.join(',')}`, [{ field: 'row 1', message: 'wrong header' }]);
+    throw new AppError('CSV_INVALID', `第一行须为表头 ${importColumns.join(',')}`, [{ field: 'row 1', message: '表头不符' }]);
   }
   const errors: FieldError[] = [];
   const groups = new Map<string, { firstRow: number; rows: Row[] }>();
@@ -106,9 +106,9 @@ async function parseImport(db: Knex, ctx: RequestContext, sheet: Sheet) {
 
 /** Bulk import for accountants: CSV or XLSX, validated row by row, all or nothing. */
 export async function importReceipts(db: Knex, ctx: RequestContext, fundId: string, sheet: Sheet) {
-  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
   const { items, errors } = await parseImport(db, ctx, sheet);
-  if (errors.length) throw new AppError('CSV_INVALID', `${errors.length} problem(s) in the file; nothing was imported`, errors);
+  if (errors.length) throw new AppError('CSV_INVALID', `文件有 ${errors.length} 处问题，未导入任何内容`, errors);
   return inTransaction(db, async (trx) => {
     const ids = await insertReceipts(trx, ctx.actor!, fundId, items);
     await recordAudit(trx, ctx, { action: 'receipt.import', objectType: 'fund', objectId: fundId, after: { receipts: ids.length, lines: items.reduce((n, i) => n + i.input.lines.length, 0) } });

@@ -42,7 +42,7 @@ export function exportRoutes(db: Knex) {
         const rows: Table['rows'] = [];
         for await (const chunk of chunks) {
           rows.push(...chunk);
-          if (rows.length > xlsxRows_max) throw new AppError('VALIDATION_FAILED', 'the journal has more postings than a worksheet holds; download it as CSV', [{ field: 'format', message: 'use csv' }]);
+          if (rows.length > xlsxRows_max) throw new AppError('VALIDATION_FAILED', '序时账分录超过一个工作表的容量，请下载 CSV', [{ field: 'format', message: '请选择 csv' }]);
         }
         await sendTable(res, { name: '序时账', columns: journalColumns, rows }, 'xlsx', `journal-${params.id}`);
       },

@@ -78,7 +78,7 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
       },
       async (req, res, { params }) => {
         const receipt = await getReceipt(db, actorOf(req), params.id);
-        if (receipt.status === 'withdrawn') throw new AppError('CONFLICT', 'a withdrawn receipt takes no attachments');
+        if (receipt.status === 'withdrawn') throw new AppError('CONFLICT', '已撤回的发票不能再上传扫描件');
         const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
         res.status(201).json(await recordAttachment(db, contextOf(req), { receiptId: params.id }, file));
       },
@@ -102,7 +102,7 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         responses: { 201: '{created, receipt_ids}', 422: 'CSV_INVALID with errors by row' },
       },
       async (req, res, { params, body }) => {
-        if (!body) throw new AppError('VALIDATION_FAILED', 'send the CSV or XLSX file as the body', [{ field: 'body', message: 'is empty' }]);
+        if (!body) throw new AppError('VALIDATION_FAILED', '请以请求内容发送 CSV 或 XLSX 文件', [{ field: 'body', message: '内容为空' }]);
         res.status(201).json(await importReceipts(db, contextOf(req), params.id, body as Sheet));
       },
     ),

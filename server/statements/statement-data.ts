@@ -15,7 +15,7 @@ async function inSnapshot<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<
 
 async function fundOf(trx: Knex, fundId: string) {
   const fund = await trx('funds').where({ id: fundId }).first('id', 'code', 'name', 'document_no', 'fiscal_year', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
-  if (!fund) throw new AppError('NOT_FOUND', 'fund not found');
+  if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   return fund;
 }
 
@@ -23,7 +23,7 @@ export async function loadDepartmentStatement(db: Knex, fundId: string, departme
   return inSnapshot(db, async (trx) => {
     const fund = await fundOf(trx, fundId);
     const department = await trx('departments').where({ id: departmentId }).first('id', 'code', 'name', 'status', 'accepted_on');
-    if (!department) throw new AppError('NOT_FOUND', 'department not found');
+    if (!department) throw new AppError('NOT_FOUND', '没有这个单位');
     // One connection, so one query at a time.
     const lines = await trx('receipt_lines as l')
         .join('receipts as r', 'r.id', 'l.receipt_id')

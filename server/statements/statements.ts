@@ -116,6 +116,6 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
 /** What the QR code on a printed copy can be checked against. */
 export async function statementByNumber(db: Knex, statementNo: string) {
   const row = await db('statements').where({ statement_no: statementNo }).first('statement_no', 'kind', 'fund_id', 'department_id', 'content_hash', 'sha256', 'size', 'head_seq', 'head_hash', 'issued_at');
-  if (!row) throw new AppError('NOT_FOUND', 'no statement with this number');
+  if (!row) throw new AppError('NOT_FOUND', '没有这个编号的通知书');
   return { ...row, fund_id: String(row.fund_id), department_id: row.department_id == null ? null : String(row.department_id), head_seq: Number(row.head_seq), issued_at: (row.issued_at as Date).toISOString() };
 }
