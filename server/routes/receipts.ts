@@ -1,13 +1,11 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import type { Config } from '../config.ts';
-import { recordAttachment } from '../files/attachments.ts';
-import { receiveUpload } from '../files/file-store.ts';
+import { attachScan } from '../files/attach-scan.ts';
 import type { Sheet } from '../http/body.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
 import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
-import { findWrittenReport } from '../progress/written-reports.ts';
 import { receiptBody } from '../receipts/receipt-rules.ts';
 import { importReceipts } from '../receipts/receipt-import.ts';
 import { getReceipt, listReceipts, submitReceipt } from '../receipts/receipts.ts';
@@ -77,10 +75,7 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
       },
       async (req, res, { params }) => {
-        const receipt = await getReceipt(db, actorOf(req), params.id);
-        if (receipt.status === 'withdrawn') throw new AppError('CONFLICT', '已撤回的发票不能再上传扫描件');
-        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
-        res.status(201).json(await recordAttachment(db, contextOf(req), { receiptId: params.id }, file));
+        res.status(201).json(await attachScan(db, contextOf(req), req, config, { receiptId: params.id }));
       },
     ),
     route(
@@ -90,9 +85,7 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
       },
       async (req, res, { params }) => {
-        await findWrittenReport(db, actorOf(req), params.id);
-        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
-        res.status(201).json(await recordAttachment(db, contextOf(req), { writtenReportId: params.id }, file));
+        res.status(201).json(await attachScan(db, contextOf(req), req, config, { writtenReportId: params.id }));
       },
     ),
     route(

@@ -3,8 +3,7 @@ import type { Knex } from 'knex';
 import { allows, authorize } from '../../auth/policy.ts';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
-import { recordAttachment } from '../../files/attachments.ts';
-import { receiveUpload } from '../../files/file-store.ts';
+import { attachScan } from '../../files/attach-scan.ts';
 import { contextOf } from '../../http/context.ts';
 import { receiptBody } from '../../receipts/receipt-rules.ts';
 import { getReceipt, listReceipts, submitReceipt } from '../../receipts/receipts.ts';
@@ -115,12 +114,10 @@ ${found.items.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_co
     },
     async upload(req: Request, res: Response) {
       authorize(req.actor, 'attachments.upload');
-      const r = await getReceipt(db, req.actor!, idFrom(req));
+      const receiptId = idFrom(req);
       try {
-        if (r.status === 'withdrawn') throw new AppError('CONFLICT', '已撤回的发票不能再上传扫描件');
-        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
-        await recordAttachment(db, contextOf(req), { receiptId: r.id }, file);
-        res.redirect(303, `/receipts/${r.id}`);
+        await attachScan(db, contextOf(req), req, config, { receiptId });
+        res.redirect(303, `/receipts/${receiptId}`);
       } catch (e) {
         const errors = formErrors(e);
         await detail(req, res, { general: errors.general, fields: { file: errors.general ?? '上传失败', ...errors.fields } });
