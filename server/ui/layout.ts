@@ -23,6 +23,9 @@ ${actor ? html`<form method="post" action="/logout" class="who"><a href="/accoun
 </header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
 }
 
+/** The posted form's fields (urlencoded, one value each). */
+export const formFields = (req: Request) => (req.body ?? {}) as Record<string, string>;
+
 /** A hidden CSRF field for every form. */
 export const csrfField = (req: Request) => html`<input type="hidden" name="_csrf" value="${req.csrf}">`;
 

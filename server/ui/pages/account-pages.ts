@@ -4,7 +4,7 @@ import { authorize } from '../../auth/policy.ts';
 import { contextOf } from '../../http/context.ts';
 import { changeOwnPassword } from '../../users/users.ts';
 import { html, roleNames } from '../html.ts';
-import { csrfField, fieldError, formErrors, generalError, noErrors, page, type FormErrors } from '../layout.ts';
+import { csrfField, fieldError, formErrors, formFields, generalError, noErrors, page, type FormErrors } from '../layout.ts';
 
 /** Every user's own account: who they are, and their password. */
 export function accountPages(db: Knex) {
@@ -21,7 +21,7 @@ export function accountPages(db: Knex) {
     account: (req: Request, res: Response) => account(req, res),
     async changePassword(req: Request, res: Response) {
       authorize(req.actor, 'auth.password');
-      const b = (req.body ?? {}) as Record<string, string>;
+      const b = formFields(req);
       try {
         await changeOwnPassword(db, contextOf(req), b.current_password ?? '', b.new_password ?? '');
         account(req, res, noErrors, '密码已修改。');

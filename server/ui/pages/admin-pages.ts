@@ -7,16 +7,14 @@ import { validationError } from '../../errors.ts';
 import { contextOf } from '../../http/context.ts';
 import { createUser, listUsers, updateUser } from '../../users/users.ts';
 import { html, roleNames, statusNames } from '../html.ts';
-import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
-
-const body = (req: Request) => (req.body ?? {}) as Record<string, string>;
+import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 
 export function adminPages(db: Knex) {
   async function users(req: Request, res: Response, errors: FormErrors = noErrors, notice?: string) {
     authorize(req.actor, 'users.list');
     const list = (await listUsers(db, 500)).items;
     const departments = (await listDepartments(db, req.actor!, { limit: 500 })).items;
-    const b = body(req);
+    const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(page(req, '用户', html`
 <table><thead><tr><th>用户名</th><th>角色</th><th>单位</th><th>状态</th><th></th></tr></thead><tbody>
 ${list.map((u) => html`<tr><td>${u.username}</td><td>${roleNames[u.role]}</td><td>${departments.find((d) => d.id === u.department_id)?.name ?? ''}</td><td>${u.disabled ? '已停用' : '正常'}</td>
@@ -33,7 +31,7 @@ ${list.map((u) => html`<tr><td>${u.username}</td><td>${roleNames[u.role]}</td><t
   async function departmentsPage(req: Request, res: Response, errors: FormErrors = noErrors, notice?: string) {
     authorize(req.actor, 'departments.list');
     const list = (await listDepartments(db, req.actor!, { limit: 500 })).items;
-    const b = body(req);
+    const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(page(req, '单位', html`
 <h2>导入单位名单（CSV：code,name,group,status,note）</h2>
 <form method="post" action="/admin/departments/import">${csrfField(req)}${generalError(errors)}
@@ -51,7 +49,7 @@ ${list.map((d) => html`<tr><td>${d.code}</td><td>${d.name}</td><td>${d.group}</t
     users: (req: Request, res: Response) => users(req, res),
     async createUser(req: Request, res: Response) {
       authorize(req.actor, 'users.create');
-      const b = body(req);
+      const b = formFields(req);
       try {
         const role = (roles as readonly string[]).includes(b.role ?? '') ? (b.role as Role) : 'auditor';
         await createUser(db, contextOf(req), { username: (b.username ?? '').trim(), password: b.password ?? '', role, department_id: b.department_id || undefined });
@@ -72,7 +70,7 @@ ${list.map((d) => html`<tr><td>${d.code}</td><td>${d.name}</td><td>${d.group}</t
     departments: (req: Request, res: Response) => departmentsPage(req, res),
     async createDepartment(req: Request, res: Response) {
       authorize(req.actor, 'departments.create');
-      const b = body(req);
+      const b = formFields(req);
       try {
         if (!/^[A-Za-z0-9_-]{1,32}$/.test(b.code ?? '')) throw validationError('code', '代码为 1–32 位字母、数字、“-”或“_”');
         await createDepartment(db, contextOf(req), { code: b.code!, name: (b.name ?? '').trim(), group: b.group === 'party_mass_judicial' ? 'party_mass_judicial' : 'government' });
@@ -83,7 +81,7 @@ ${list.map((d) => html`<tr><td>${d.code}</td><td>${d.name}</td><td>${d.group}</t
     },
     async importDepartments(req: Request, res: Response) {
       authorize(req.actor, 'departments.import');
-      const b = body(req);
+      const b = formFields(req);
       try {
         const result = await importDepartments(db, contextOf(req), b.csv ?? '', /^\d{4}-\d{2}-\d{2}$/.test(b.effective_date ?? '') ? b.effective_date : undefined);
         await departmentsPage(req, res, noErrors, `导入完成：新增 ${result.created} 个，更新 ${result.updated} 个。`);

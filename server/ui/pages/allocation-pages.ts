@@ -13,10 +13,9 @@ import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { getFund } from '../../ledger/funds.ts';
 import { explain } from '../../../reports/statement-model.ts';
 import { categoryNames, day, html, moment, yuan } from '../html.ts';
-import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
+import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { fundTabs } from './fund-pages.ts';
 
-const body = (req: Request) => (req.body ?? {}) as Record<string, string>;
 const categories = ['os', 'office', 'antivirus', 'other'] as const;
 const rateRule = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/;
 
@@ -41,7 +40,7 @@ export function allocationPages(db: Knex) {
     const fund = await getFund(db, idFrom(req));
     const versions = (await listPolicies(db, fund.id)).items;
     const current = versions[0];
-    const b = body(req);
+    const b = formFields(req);
     const value = (name: string, fallback: string | null | undefined) => b[name] ?? fallback ?? '';
     res.status(errors === noErrors ? 200 : 422).send(page(req, `${fund.name} · 分配政策`, html`${fundTabs(fund.id, req)}
 ${current ? html`<p>现行第 ${current.version} 版（${moment(current.created_at)}）：${current.require_completed ? '仅已完成并验收的单位参与分配' : '所有单位参与分配'}${current.department_ceiling ? `；单位上限 ${yuan(current.department_ceiling)} 元` : ''}。</p>` : html`<p class="muted">尚未制定分配政策。</p>`}
@@ -60,7 +59,7 @@ ${categories.map((c) => html`<tr><td>${categoryNames[c]}</td><td><input name="ra
     const fund = await getFund(db, idFrom(req));
     const runs = (await listRuns(db, fund.id)).items;
     res.status(errors === noErrors ? 200 : 422).send(page(req, `${fund.name} · 分配批次`, html`${fundTabs(fund.id, req)}
-${allows(req.actor!.role, 'allocation.run') ? html`<form method="post" action="/funds/${fund.id}/runs">${csrfField(req)}${generalError(errors)}<label>计算截至 <input type="date" name="as_of" value="${body(req).as_of ?? todayInShanghai()}"></label>${fieldError(errors, 'as_of')}<button>计算分配方案</button></form>` : ''}
+${allows(req.actor!.role, 'allocation.run') ? html`<form method="post" action="/funds/${fund.id}/runs">${csrfField(req)}${generalError(errors)}<label>计算截至 <input type="date" name="as_of" value="${formFields(req).as_of ?? todayInShanghai()}"></label>${fieldError(errors, 'as_of')}<button>计算分配方案</button></form>` : ''}
 <table><thead><tr><th>批次</th><th>截至</th><th>状态</th><th class="num">本批分配</th><th class="num">收回</th><th>计算人</th><th>审批人</th></tr></thead><tbody>
 ${runs.map((r) => html`<tr><td><a href="/runs/${r.id}">第 ${r.id} 批</a></td><td>${day(r.as_of)}</td><td>${{ draft: '待审批', approved: '已审批', cancelled: '已取消' }[r.status] ?? r.status}</td><td class="num">${yuan(r.total)}</td><td class="num">${yuan(r.clawed_back)}</td><td>${r.created_by}</td><td>${r.approved_by ?? ''}</td></tr>`)}
 </tbody></table>`));
@@ -87,7 +86,7 @@ ${run.lines.map((l) => html`<tr><td>${l.department_name}（${l.department_code}�
     const payments = (await listDisbursements(db, fund.id, {})).items;
     const positions = await fundPositions(db, fund.id);
     const names = new Map(positions.map((p) => [p.department_id, p.department_name]));
-    const b = body(req);
+    const b = formFields(req);
     const canWrite = allows(req.actor!.role, 'disbursements.write');
     const unitSelect = html`<select name="department_id">${positions.map((p) => html`<option value="${p.department_id}" ${b.department_id === p.department_id ? 'selected' : ''}>${p.department_name}（应付 ${yuan(p.payable)}）</option>`)}</select>`;
     res.status(errors === noErrors ? 200 : 422).send(page(req, `${fund.name} · 拨付`, html`${fundTabs(fund.id, req)}
@@ -110,7 +109,7 @@ ${payments.map((p) => html`<tr><td>${p.voucher_no}</td><td>${day(p.date)}</td><t
     policy: (req: Request, res: Response) => policyPage(req, res),
     async savePolicy(req: Request, res: Response) {
       authorize(req.actor, 'allocation.policy');
-      const b = body(req);
+      const b = formFields(req);
       try {
         const problems: FieldError[] = [];
         const rates = {} as Record<(typeof categories)[number], Decimal>;
@@ -138,7 +137,7 @@ ${payments.map((p) => html`<tr><td>${p.voucher_no}</td><td>${day(p.date)}</td><t
     async createRun(req: Request, res: Response) {
       authorize(req.actor, 'allocation.run');
       try {
-        const asOf = body(req).as_of;
+        const asOf = formFields(req).as_of;
         if (!calendarDate.safeParse(asOf).success) fail([{ field: 'as_of', message: '请填写有效日期' }]);
         const run = await inTransaction(db, (trx) => createRun(trx, contextOf(req), idFrom(req), asOf));
         res.redirect(303, `/runs/${run.id}`);
@@ -162,8 +161,8 @@ ${payments.map((p) => html`<tr><td>${p.voucher_no}</td><td>${day(p.date)}</td><t
     async createPayment(req: Request, res: Response) {
       authorize(req.actor, 'disbursements.write');
       try {
-        const input = paymentInput(body(req));
-        if (body(req).kind === 'refund') await recordRefund(db, contextOf(req), idFrom(req), input);
+        const input = paymentInput(formFields(req));
+        if (formFields(req).kind === 'refund') await recordRefund(db, contextOf(req), idFrom(req), input);
         else await createDisbursement(db, contextOf(req), idFrom(req), input);
         res.redirect(303, `/funds/${idFrom(req)}/payments`);
       } catch (e) {

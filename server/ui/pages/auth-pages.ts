@@ -5,7 +5,7 @@ import { revokeSession } from '../../auth/sessions.ts';
 import { AppError } from '../../errors.ts';
 import { contextOf } from '../../http/context.ts';
 import { html } from '../html.ts';
-import { page } from '../layout.ts';
+import { formFields, page } from '../layout.ts';
 import { clearSessionCookie, setSessionCookie } from '../session.ts';
 
 /** Only paths of this site: a `next` that points elsewhere is ignored. */
@@ -34,7 +34,7 @@ export function loginPage(req: Request, res: Response, error?: string): void {
 export function authPages(db: Knex, tokenTtlHours: number) {
   return {
     async login(req: Request, res: Response) {
-      const body = (req.body ?? {}) as Record<string, string>;
+      const body = formFields(req);
       try {
         const session = await login(db, contextOf(req), String(body.username ?? ''), String(body.password ?? ''), tokenTtlHours);
         setSessionCookie(req, res, session.token, new Date(session.expires_at));

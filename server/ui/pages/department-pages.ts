@@ -8,17 +8,14 @@ import { AppError } from '../../errors.ts';
 import { contextOf } from '../../http/context.ts';
 import { calendarDate, todayInShanghai } from '../../http/schemas.ts';
 import { listFunds } from '../../ledger/funds.ts';
-import { loadProgress } from '../../progress/progress.ts';
-import { fileWrittenReport, findWrittenReport, listWrittenReports } from '../../progress/written-reports.ts';
+import { currentDeadline } from '../../progress/progress.ts';
+import { fileWrittenReport, listWrittenReports } from '../../progress/written-reports.ts';
 import type { Config } from '../../config.ts';
-import { recordAttachment } from '../../files/attachments.ts';
-import { receiveUpload } from '../../files/file-store.ts';
+import { attachScan } from '../../files/attach-scan.ts';
 import { listReceipts } from '../../receipts/receipts.ts';
 import { day, html, moment, receiptStatusNames, statusNames, yuan } from '../html.ts';
-import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
+import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { receiptForm } from './receipt-pages.ts';
-
-const body = (req: Request) => (req.body ?? {}) as Record<string, string>;
 
 /** The unit's own page: status and history, written report, receipts, allocations, payments, statements. */
 export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadMaxBytes'>) {
@@ -39,10 +36,11 @@ export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uplo
     // Funds are the finance bureau's; a unit sees the ones it can claim against and its position in each.
     const funds = (await listFunds(db, 50)).items.map((f) => ({ id: f.id, name: f.name }));
     const positions = await Promise.all(funds.map(async (f) => ({ fund: f, position: await departmentPosition(db, actor, f.id, d.id) })));
-    const deadline = (await loadProgress(db)).written_reports;
+    const deadline = await currentDeadline(db);
+    const pastDeadline = deadline !== null && todayInShanghai() > deadline.deadline;
     const statusErrors = errors.status ?? noErrors;
     const reportErrors = errors.report ?? noErrors;
-    const b = body(req);
+    const b = formFields(req);
     const anyErrors = Object.values(errors).some((e) => e && e !== noErrors);
     res.status(anyErrors ? 422 : 200).send(page(req, `${d.name}（${d.code}）`, html`
 <h2>正版化状态</h2><p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
@@ -55,7 +53,7 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
 </tbody></table>
 ${deadline ? html`<h2>专题书面报告</h2>${reports.length ? reports.map((r) => html`<p>已于 ${moment(r.filed_at)} 报送：${r.body}</p>
 ${(reportFiles.get(r.id) ?? []).map((f) => html`<p>附件：<a href="/api/v1/attachments/${f.id}">${f.file_name}</a></p>`)}
-<form method="post" action="/written-reports/${r.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data"><label>上传盖章扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(reportErrors, 'file')}<button>上传</button></form>`) : d.status === 'not_started' ? html`<p>${deadline.title}：请于 ${day(deadline.deadline)} 前报送${deadline.past_deadline ? html`（<b class="error">已逾期</b>）` : ''}。</p>
+<form method="post" action="/written-reports/${r.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data"><label>上传盖章扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(reportErrors, 'file')}<button>上传</button></form>`) : d.status === 'not_started' ? html`<p>${deadline.title}：请于 ${day(deadline.deadline)} 前报送${pastDeadline ? html`（<b class="error">已逾期</b>）` : ''}。</p>
 <form method="post" action="/my/written-report">${csrfField(req)}${generalError(reportErrors)}<label>报告内容（未完成原因及工作打算） <textarea name="body" rows="5" cols="70">${b.body ?? ''}</textarea></label>${fieldError(reportErrors, 'body')}<button>报送</button></form>` : html`<p class="muted">本单位无需报送。</p>`}` : ''}
 <h2>采购发票</h2>
 <table><thead><tr><th>发票</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
@@ -72,7 +70,7 @@ ${positions.map(({ fund, position: p }) => html`<tr><td>${fund.name}</td><td cla
     authorize(req.actor, 'departments.read');
     const d = await getDepartment(db, req.actor!, idFrom(req));
     const history = (await statusHistory(db, req.actor!, d.id)).items;
-    const b = body(req);
+    const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(page(req, `${d.name}（${d.code}）`, html`
 <p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
 ${req.actor!.role === 'accountant' ? html`<form method="post" action="/departments/${d.id}/status">${csrfField(req)}${generalError(errors)}
@@ -89,7 +87,7 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
     unit: (req: Request, res: Response) => unitPage(req, res),
     async unitStatus(req: Request, res: Response) {
       authorize(req.actor, 'departments.status_write');
-      const b = body(req);
+      const b = formFields(req);
       try {
         const problems = [];
         if (!calendarDate.safeParse(b.effective_date).success) problems.push({ field: 'effective_date', message: '请填写有效日期' });
@@ -106,7 +104,7 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
     rerenderWithReceiptErrors: (req: Request, res: Response) => (errors: FormErrors) => my(req, res, { receipt: errors }),
     async status(req: Request, res: Response) {
       authorize(req.actor, 'departments.status_write');
-      const b = body(req);
+      const b = formFields(req);
       try {
         if (!calendarDate.safeParse(b.effective_date).success) throw new AppError('VALIDATION_FAILED', 'effective_date', [{ field: 'effective_date', message: '请填写有效日期' }]);
         if (!b.status || !(b.status in statusNames)) throw new AppError('VALIDATION_FAILED', 'status', [{ field: 'status', message: '请选择状态' }]);
@@ -118,10 +116,8 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
     },
     async reportAttachment(req: Request, res: Response) {
       authorize(req.actor, 'attachments.upload');
-      const report = await findWrittenReport(db, req.actor!, idFrom(req));
       try {
-        const file = await receiveUpload(req, config.dataDir, config.uploadMaxBytes);
-        await recordAttachment(db, contextOf(req), { writtenReportId: report.id }, file);
+        await attachScan(db, contextOf(req), req, config, { writtenReportId: idFrom(req) });
         await my(req, res, {}, '扫描件已上传。');
       } catch (e) {
         const errors = formErrors(e);
@@ -130,7 +126,7 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
     },
     async writtenReport(req: Request, res: Response) {
       authorize(req.actor, 'written_reports.file');
-      const text = (body(req).body ?? '').trim();
+      const text = (formFields(req).body ?? '').trim();
       try {
         if (!text) throw new AppError('VALIDATION_FAILED', 'body', [{ field: 'body', message: '请填写报告内容' }]);
         await fileWrittenReport(db, contextOf(req), req.actor!.departmentId!, text);

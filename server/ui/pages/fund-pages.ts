@@ -11,10 +11,8 @@ import { verifyChain } from '../../ledger/verify-chain.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { loadProgress } from '../../progress/progress.ts';
 import { html, day, yuan, type Html } from '../html.ts';
-import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
+import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { AppError } from '../../errors.ts';
-
-const body = (req: Request) => (req.body ?? {}) as Record<string, string>;
 
 export function fundTabs(fundId: string, req: Request): Html {
   const role = req.actor!.role;
@@ -39,7 +37,7 @@ export function fundPages(db: Knex) {
     authorize(req.actor, 'funds.list');
     const funds = await listFunds(db, 100);
     const progress = allows(req.actor!.role, 'progress.read') ? await loadProgress(db) : null;
-    const b = body(req);
+    const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, '资金', html`
 ${progress ? html`<h2>正版化进度</h2><p>共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费 ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率 ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a></p>` : ''}
@@ -59,7 +57,7 @@ ${allows(req.actor!.role, 'funds.create') ? html`<h2>新建资金</h2><form meth
   async function overview(req: Request, res: Response, errors: FormErrors = noErrors) {
     authorize(req.actor, 'funds.read');
     const fund = await getFund(db, idFrom(req));
-    const b = body(req);
+    const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, fund.name, html`${fundTabs(fund.id, req)}
 <p>代码 ${fund.code} · ${fund.fiscal_year} 年度 · 文号 ${fund.document_no}</p>
@@ -77,7 +75,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
     fundsList: (req: Request, res: Response) => fundsList(req, res),
     async createFund(req: Request, res: Response) {
       authorize(req.actor, 'funds.create');
-      const b = body(req);
+      const b = formFields(req);
       try {
         if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw new AppError('VALIDATION_FAILED', 'fiscal_year', [{ field: 'fiscal_year', message: '请填写四位年份' }]);
         const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim() });
@@ -89,7 +87,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
     overview: (req: Request, res: Response) => overview(req, res),
     async appropriate(req: Request, res: Response) {
       authorize(req.actor, 'ledger.post');
-      const b = body(req);
+      const b = formFields(req);
       try {
         const problems = [];
         const amount = money.safeParse(b.amount);

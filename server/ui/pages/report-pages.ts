@@ -12,7 +12,7 @@ import { loadProgress } from '../../progress/progress.ts';
 import { setDeadline } from '../../progress/written-reports.ts';
 import { verifyStatement } from '../../statements/statements.ts';
 import { day, html, moment, statusNames, yuan } from '../html.ts';
-import { csrfField, fieldError, formErrors, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
+import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { fundTabs } from './fund-pages.ts';
 import { AppError } from '../../errors.ts';
 
@@ -47,7 +47,7 @@ ${result ? result.genuine ? html`<p class="notice" role="status">真实、未经
     progress: (req: Request, res: Response) => progressPage(req, res),
     async deadline(req: Request, res: Response) {
       authorize(req.actor, 'progress.deadline');
-      const b = (req.body ?? {}) as Record<string, string>;
+      const b = formFields(req);
       try {
         if (!calendarDate.safeParse(b.deadline).success) throw new AppError('VALIDATION_FAILED', 'deadline', [{ field: 'deadline', message: '请填写有效日期' }]);
         await setDeadline(db, contextOf(req), { deadline: b.deadline!, title: (b.title ?? '').trim() || '专题书面报告' });
