@@ -27,7 +27,7 @@ export interface Position {
 export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: string): Promise<Position[]> {
   if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
   const asOf = todayInShanghai();
-  const inputs = (await currentPolicyRow(db, fundId)) ? await loadRunInputs(db, fundId, asOf) : null;
+  const inputs = (await currentPolicyRow(db, fundId)) ? await loadRunInputs(db, fundId, asOf, onlyDepartment) : null;
   const entitlements = new Map(inputs?.departments.map((d) => [d.id, entitlementOf(d, inputs.policy, asOf).entitlement]) ?? []);
   const q = db('accounts as a')
     .join('departments as d', 'd.id', 'a.department_id')

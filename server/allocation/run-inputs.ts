@@ -19,9 +19,10 @@ export interface RunInputs {
 /**
  * Everything a run for `fundId` as of `asOf` depends on: the current policy, each unit's verified
  * receipt lines (issued on or before `asOf`), status and acceptance, what was allocated to it and
- * what is still unpaid, and what the fund can still allocate.
+ * what is still unpaid, and what the fund can still allocate. With `onlyDepartment`, that unit's
+ * inputs alone (for its position or statement; such inputs are never a run's).
  */
-export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Promise<RunInputs> {
+export async function loadRunInputs(db: Knex, fundId: string, asOf: string, onlyDepartment?: string): Promise<RunInputs> {
   const fund = await db('funds').where({ id: fundId }).first('id', 'appropriated', 'allocated');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   const policyRow = await currentPolicyRow(db, fundId);
@@ -32,6 +33,7 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Pro
       .join('receipts as r', 'r.id', 'l.receipt_id')
       .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
       .where('r.issue_date', '<=', asOf)
+      .modify((q) => (onlyDepartment ? q.where('r.department_id', onlyDepartment) : q))
       .groupBy('r.department_id')
       .select(
         'r.department_id',
@@ -40,7 +42,11 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string): Pro
         db.raw('array_agg(l.amount::text ORDER BY l.id) AS amounts'),
         db.raw('array_agg(DISTINCT r.id::text) AS receipts'),
       );
-  const balances = await db('accounts').where({ fund_id: fundId }).whereIn('kind', ['expense', 'payable']).select('department_id', 'kind', 'balance');
+  const balances = await db('accounts')
+    .where({ fund_id: fundId })
+    .whereIn('kind', ['expense', 'payable'])
+    .modify((q) => (onlyDepartment ? q.where('department_id', onlyDepartment) : q))
+    .select('department_id', 'kind', 'balance');
   const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: string[]; allocated: Decimal; payable: Decimal }>();
   const entry = (id: string) => {
     let e = byDepartment.get(id);
