@@ -7,6 +7,7 @@ import type { RequestContext } from '../http/context.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import type { EntryDraft } from '../ledger/entry-rules.ts';
 import { formatAmount } from '../ledger/money.ts';
+import { checkEntryDate } from '../ledger/period-rules.ts';
 import { postEntries } from '../ledger/post-entries.ts';
 
 export interface PaymentInput {
@@ -69,7 +70,9 @@ function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Dec
 /** A pending payment; it moves money only when another accountant approves it. */
 export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
   return inTransaction(db, async (trx) => {
-    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
+    const fund = await trx('funds').where({ id: fundId }).first('id', 'opening_date', 'closed_through');
+    if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
+    checkEntryDate(p.date, fund);
     const code = await departmentCode(trx, p.department_id);
     const payable = await balanceOf(trx, fundId, departmentAccountCode('2307', code));
     if (p.amount.gt(payable)) throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元，${formatAmount(p.amount)} 元超出`);
@@ -90,8 +93,15 @@ export async function approveDisbursement(db: Knex, ctx: RequestContext, id: str
     if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔拨付已${d.status === 'approved' ? '记账' : '取消'}`);
     if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付');
     const code = await departmentCode(trx, String(d.department_id));
-    const [entry] = await postEntries(trx, String(d.fund_id), ctx.actor!.id, [
-      paymentEntry('payment', code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
+    const kind = d.kind as 'payment' | 'refund';
+    if (kind === 'refund') {
+      // Under the fund's lock, so two refunds approved at once cannot together return more than was paid.
+      await trx('funds').where({ id: d.fund_id }).forUpdate().first('id');
+      await refuseRefundBeyondPaid(trx, String(d.fund_id), code, new Decimal(d.amount));
+    }
+    // The entry's two people are the payment's: who prepared it (制单) and who approves it (审核).
+    const [entry] = await postEntries(trx, String(d.fund_id), { createdBy: String(d.created_by), approvedBy: ctx.actor!.id }, [
+      paymentEntry(kind, code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
     ]);
     const [row] = await trx('disbursements').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
     const after = view(row);
@@ -111,25 +121,27 @@ export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: stri
   });
 }
 
-/** Money a unit returns: never more than it was paid. Posted at once; the bank receipt is its evidence. */
-export async function recordRefund(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
+async function refuseRefundBeyondPaid(trx: Knex, fundId: string, code: string, amount: Decimal): Promise<void> {
+  const paid = await balanceOf(trx, fundId, departmentAccountCode('7101', code));
+  if (amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${formatAmount(amount)} 元`);
+}
+
+/**
+ * Money a unit returns: never more than it was paid. Prepared like a payment and posted when another
+ * accountant approves it (POST /disbursements/:id/approve); the bank receipt is its evidence.
+ */
+export async function prepareRefund(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
   return inTransaction(db, async (trx) => {
-    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
+    const fund = await trx('funds').where({ id: fundId }).first('id', 'opening_date', 'closed_through');
+    if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
+    checkEntryDate(p.date, fund);
     const code = await departmentCode(trx, p.department_id);
-    await trx('funds').where({ id: fundId }).forUpdate().first('id');
-    const paid = await balanceOf(trx, fundId, departmentAccountCode('7101', code));
-    if (p.amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${formatAmount(p.amount)} 元`);
-    const [entry] = await postEntries(trx, fundId, ctx.actor!.id, [
-      paymentEntry('refund', code, { amount: p.amount, voucher_no: p.voucher_no, date: p.date, memo: p.memo ?? '', departmentId: p.department_id }),
-    ]);
+    await refuseRefundBeyondPaid(trx, fundId, code, p.amount);
     const [row] = await trx('disbursements')
-      .insert({
-        fund_id: fundId, department_id: p.department_id, kind: 'refund', amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date,
-        memo: p.memo ?? '', status: 'approved', created_by: ctx.actor!.id, approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id,
-      })
+      .insert({ fund_id: fundId, department_id: p.department_id, kind: 'refund', amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
       .returning('*');
     const r = view(row);
-    await recordAudit(trx, ctx, { action: 'refund.record', objectType: 'disbursement', objectId: r.id, after: r });
+    await recordAudit(trx, ctx, { action: 'refund.prepare', objectType: 'disbursement', objectId: r.id, after: r });
     return r;
   });
 }

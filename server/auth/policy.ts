@@ -27,6 +27,7 @@ export const permissions = {
   'funds.list': ['admin', 'accountant', 'auditor'],
   'funds.read': ['admin', 'accountant', 'auditor'],
   'ledger.post': ['accountant'],
+  'ledger.approve': ['accountant'],
   'ledger.read': ['accountant', 'auditor'],
   'departments.status_write': ['accountant', 'department'],
   'departments.status_read': everyone,

@@ -50,6 +50,7 @@ export async function verifyChain(db: Knex, fundId: string): Promise<ChainReport
         departmentId: e.department_id == null ? null : String(e.department_id),
         reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
         createdBy: String(e.created_by),
+        approvedBy: e.approved_by == null ? null : String(e.approved_by),
         createdAt: (e.created_at as Date).toISOString(),
         postings: byEntry.get(String(e.id)) ?? [],
       });

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { Decimal } from 'decimal.js';
-import { approveDisbursement, cancelDisbursement, createDisbursement, listDisbursements, recordRefund } from '../../allocation/disbursements.ts';
+import { approveDisbursement, cancelDisbursement, createDisbursement, listDisbursements, prepareRefund } from '../../allocation/disbursements.ts';
 import { listPolicies, setPolicy } from '../../allocation/policy.ts';
 import { fundPositions } from '../../allocation/positions.ts';
 import { approveRun, cancelRun, createRun, getRun, listRuns } from '../../allocation/runs.ts';
@@ -162,7 +162,7 @@ ${payments.map((p) => html`<tr><td>${p.voucher_no}</td><td>${day(p.date)}</td><t
       authorize(req.actor, 'disbursements.write');
       try {
         const input = paymentInput(formFields(req));
-        if (formFields(req).kind === 'refund') await recordRefund(db, contextOf(req), idFrom(req), input);
+        if (formFields(req).kind === 'refund') await prepareRefund(db, contextOf(req), idFrom(req), input);
         else await createDisbursement(db, contextOf(req), idFrom(req), input);
         res.redirect(303, `/funds/${idFrom(req)}/payments`);
       } catch (e) {

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { authorize, allows } from '../../auth/policy.ts';
 import { contextOf } from '../../http/context.ts';
 import { inTransaction } from '../../db/transaction.ts';
-import { recordAppropriation } from '../../ledger/appropriate.ts';
+import { prepareAppropriation } from '../../ledger/appropriate.ts';
 import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
 import { listJournal } from '../../ledger/journal-read.ts';
 import { trialBalance } from '../../ledger/trial-balance.ts';
@@ -96,7 +96,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
         if (!b.document_no?.trim()) problems.push({ field: 'document_no', message: '请填写文号' });
         if (problems.length || !amount.success) throw new AppError('VALIDATION_FAILED', '请更正标出的内容', problems);
         if (amount.data.isZero()) throw new AppError('VALIDATION_FAILED', 'amount', [{ field: 'amount', message: '金额须大于 0' }]);
-        await inTransaction(db, (trx) => recordAppropriation(trx, contextOf(req), idFrom(req), { amount: amount.data, document_no: b.document_no!.trim(), date: b.date! }));
+        await inTransaction(db, (trx) => prepareAppropriation(trx, contextOf(req), idFrom(req), { amount: amount.data, document_no: b.document_no!.trim(), date: b.date! }));
         res.redirect(303, `/funds/${idFrom(req)}`);
       } catch (e) {
         await overview(req, res, formErrors(e));
