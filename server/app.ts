@@ -22,6 +22,7 @@ import { docsRoutes } from './routes/docs.ts';
 import { fundRoutes } from './routes/funds.ts';
 import { healthRoutes } from './routes/health.ts';
 import { journalRoutes } from './routes/journal.ts';
+import { periodCloseRoutes } from './routes/period-closes.ts';
 import { progressRoutes } from './routes/progress.ts';
 import { receiptRoutes } from './routes/receipts.ts';
 import { statementRoutes } from './routes/statements.ts';
@@ -47,6 +48,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...auditLogRoutes(deps.db),
     ...fundRoutes(deps.db),
     ...journalRoutes(deps.db),
+    ...periodCloseRoutes(deps.db),
     ...progressRoutes(deps.db),
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),

@@ -28,6 +28,8 @@ export const permissions = {
   'funds.read': ['admin', 'accountant', 'auditor'],
   'ledger.post': ['accountant'],
   'ledger.approve': ['accountant'],
+  'periods.close': ['accountant'],
+  'periods.read': ['accountant', 'auditor'],
   'ledger.read': ['accountant', 'auditor'],
   'departments.status_write': ['accountant', 'department'],
   'departments.status_read': everyone,

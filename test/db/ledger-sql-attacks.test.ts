@@ -249,6 +249,32 @@ describe('the database refuses', () => {
   });
 });
 
+describe('the closed period', () => {
+  it('refuses an entry dated on or before the closed-through date, and any direct change of that date or of a close', async () => {
+    const close = await h.api.post(`/api/v1/funds/${fundId}/period-closes`).set(accountant.auth).send({ through: '2011-07-02' });
+    expect(close.status).toBe(201);
+    expect((await h.api.post(`/api/v1/period-closes/${close.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
+    const before = await snapshot();
+    const cash = [{ code: '1011', side: 'debit' as const, amount: '1.00' }, { code: '4001', side: 'credit' as const, amount: '1.00' }];
+    await expect(attempt((trx) => insertEntry(trx, cash, { date: '2011-07-02' }))).rejects.toMatchObject({ constraint: 'journal_entry_period_closed' });
+    await expect(attempt((trx) => insertEntry(trx, cash, { date: '2011-06-01' }))).rejects.toMatchObject({ constraint: 'journal_entry_period_closed' });
+    await expect(h.db.raw('UPDATE funds SET closed_through = NULL')).rejects.toThrow(/change only through postings/);
+    await expect(h.db.raw("UPDATE period_closes SET through = '2011-01-01'")).rejects.toThrow(/never edited/);
+    // A close approved by its own preparer, by SQL, is refused by the CHECK.
+    const [pending] = await h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-03', created_by: accountant.id }).returning('id');
+    const [statement] = await h.db('statements').where({ fund_id: fundId }).select('id');
+    await expect(h.db('period_closes').where({ id: pending.id }).update({ status: 'approved', decided_by: accountant.id, previous_through: '2011-07-02', certificate_id: statement.id })).rejects.toMatchObject({ constraint: 'period_closes_four_eyes' });
+    expect(await snapshot()).toEqual(before);
+    expect((await h.db('funds').where({ id: fundId }).first('closed_through')).closed_through).toBe('2011-07-02');
+    await insertEntryOutside();
+  });
+});
+
+/** After the close, the open period still takes a correct entry. */
+async function insertEntryOutside() {
+  await attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: '4001', side: 'credit', amount: '1.00' }], { date: '2011-07-03' }));
+}
+
 describe('verification finds what the triggers were bypassed for', () => {
   // Superuser-only: session_replication_role = replica disables the triggers for this session.
   const tamper = (sql: string, bindings: readonly Knex.RawBinding[] = []) =>
