@@ -8,6 +8,7 @@ import { page } from './layout.ts';
 import { accountPages } from './pages/account-pages.ts';
 import { adminPages } from './pages/admin-pages.ts';
 import { allocationPages } from './pages/allocation-pages.ts';
+import { approvalPages } from './pages/approval-pages.ts';
 import { authPages, loginPage } from './pages/auth-pages.ts';
 import { departmentPages } from './pages/department-pages.ts';
 import { fundPages } from './pages/fund-pages.ts';
@@ -31,6 +32,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const unit = departmentPages(db, config);
   const admin = adminPages(db);
   const account = accountPages(db);
+  const approvals = approvalPages(db, funds.overviewWithCloseErrors);
 
   r.use('/assets', express.static(projectPath('server', 'ui', 'assets'), { index: false, maxAge: '1h' }));
   // The statements' font, for browsers without a Chinese system font; others never fetch it.
@@ -59,6 +61,14 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/payments/:id/approve', form, session, allocation.decidePayment);
   r.post('/payments/:id/cancel', form, session, allocation.decidePayment);
   r.get('/funds/:id/statements', session, reports.statements);
+  r.get('/entries/:id', session, approvals.voucher);
+  r.post('/entries/:id/approve', form, session, approvals.decideEntry);
+  r.post('/entries/:id/reject', form, session, approvals.decideEntry);
+  r.post('/batches/:id/approve', form, session, approvals.decideBatch);
+  r.post('/batches/:id/reject', form, session, approvals.decideBatch);
+  r.post('/funds/:id/period-closes', form, session, approvals.prepareClose);
+  r.post('/period-closes/:id/approve', form, session, approvals.decideClose);
+  r.post('/period-closes/:id/reject', form, session, approvals.decideClose);
 
   r.get('/receipts', session, receipts.list);
   r.get('/receipts/:id', session, receipts.detail);

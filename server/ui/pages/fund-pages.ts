@@ -13,6 +13,7 @@ import { loadProgress } from '../../progress/progress.ts';
 import { html, day, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { AppError } from '../../errors.ts';
+import { fundControlSection, waitingSection } from './approval-pages.ts';
 
 export function fundTabs(fundId: string, req: Request): Html {
   const role = req.actor!.role;
@@ -37,9 +38,10 @@ export function fundPages(db: Knex) {
     authorize(req.actor, 'funds.list');
     const funds = await listFunds(db, 100);
     const progress = allows(req.actor!.role, 'progress.read') ? await loadProgress(db) : null;
+    const waiting = await waitingSection(db, req);
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
-      page(req, '资金', html`
+      page(req, '资金', html`${waiting}
 ${progress ? html`<h2>正版化进度</h2><p>共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费 ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率 ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a></p>` : ''}
 <h2>资金列表</h2>
 <table><thead><tr><th>代码</th><th>名称</th><th>年度</th><th class="num">财政拨款</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">可分配</th></tr></thead><tbody>
@@ -54,16 +56,18 @@ ${allows(req.actor!.role, 'funds.create') ? html`<h2>新建资金</h2><form meth
     );
   }
 
-  async function overview(req: Request, res: Response, errors: FormErrors = noErrors) {
+  async function overview(req: Request, res: Response, errors: FormErrors = noErrors, fundId: string = idFrom(req), closeErrors: FormErrors = noErrors) {
     authorize(req.actor, 'funds.read');
-    const fund = await getFund(db, idFrom(req));
+    const fund = await getFund(db, fundId);
+    const control = await fundControlSection(db, req, fund, closeErrors);
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, fund.name, html`${fundTabs(fund.id, req)}
 <p>代码 ${fund.code} · ${fund.fiscal_year} 年度 · 文号 ${fund.document_no}</p>
 ${figures([['财政拨款', fund.appropriated], ['已分配', fund.allocated], ['已拨付', fund.disbursed], ['可分配余额', fund.available_to_allocate], ['用款额度余额', fund.cash_balance]])}
 <p class="muted">账簿 ${fund.entries} 笔凭证；链头 <span class="mono">${fund.head_hash}</span></p>
-${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form method="post" action="/funds/${fund.id}/appropriations">${csrfField(req)}${generalError(errors)}
+${control}
+${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><p class="muted">登记后为待审核凭证，由另一名会计审核后记账。</p><form method="post" action="/funds/${fund.id}/appropriations">${csrfField(req)}${generalError(errors)}
 <label>金额（元） <input name="amount" value="${b.amount ?? ''}" required inputmode="decimal"></label>${fieldError(errors, 'amount')}
 <label>文号 <input name="document_no" value="${b.document_no ?? ''}" required></label>${fieldError(errors, 'document_no')}
 <label>日期 <input name="date" type="date" value="${b.date ?? todayInShanghai()}" required></label>${fieldError(errors, 'date')}
@@ -85,6 +89,8 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
       }
     },
     overview: (req: Request, res: Response) => overview(req, res),
+    /** The fund page again, with the close form's errors. */
+    overviewWithCloseErrors: (req: Request, res: Response, fundId: string, errors: FormErrors) => overview(req, res, noErrors, fundId, errors),
     async appropriate(req: Request, res: Response) {
       authorize(req.actor, 'ledger.post');
       const b = formFields(req);
@@ -121,7 +127,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
 类型 <select name="kind"><option value="">全部</option>${['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'].map((k) => html`<option ${filter.kind === k ? 'selected' : ''}>${k}</option>`)}</select>
 科目 <input name="account" value="${filter.account ?? ''}" size="12" placeholder="如 2307.XJ005"> <button>筛选</button></form>
 <table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
-${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
+${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}"><a href="/entries/${e.id}">${e.seq}</a></td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}<br><span class="muted">制单 ${e.created_by_name ?? '—'} · 审核 ${e.approved_by_name ?? '—'}</span></td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
 </tbody></table>
 ${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`));
     },
