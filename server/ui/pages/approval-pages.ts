@@ -79,7 +79,7 @@ ${e.hash ? html`<dt>哈希</dt><dd class="mono">${e.hash}</dd>` : ''}</dl>
 <table><thead><tr><th>科目</th><th class="num">借方</th><th class="num">贷方</th></tr></thead><tbody>
 ${e.postings.map((p) => html`<tr><td>${p.account_code}${'account_name' in p ? ` ${p.account_name}` : ''}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td></tr>`)}
 </tbody></table>
-<p class="signers">制单：<b class="preparer">${e.created_by_name ?? e.created_by}</b>　审核：<b class="approver">${approver ?? '—'}</b>${'reason' in e && e.reason ? html`　退回：${e.decided_by_name}（${e.reason}）` : ''}</p>
+<p class="signers">制单：<b class="preparer">${e.created_by_name ?? e.created_by}</b> · 审核：<b class="approver">${approver ?? '—'}</b>${'reason' in e && e.reason ? html` · 退回：${e.decided_by_name}（${e.reason}）` : ''}</p>
 ${mayDecide ? html`<form method="post" action="/entries/${e.id}/approve" class="inline">${csrfField(req)}<button class="approve">审核通过</button></form>
 <form method="post" action="/entries/${e.id}/reject" class="inline">${csrfField(req)}<input name="reason" placeholder="退回原因" required><button class="reject">退回</button></form>` : ''}`, { notice }));
   }
