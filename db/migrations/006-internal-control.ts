@@ -5,8 +5,9 @@ import type { Knex } from 'knex';
  *
  * - Four eyes (制单 ≠ 审核): a posted entry names its preparer (created_by) and a different approver
  *   (approved_by). CHECK journal_entries_four_eyes; the chain trigger also requires both to be accountants.
- *   Entries posted before this migration keep no approver: the CHECK is NOT VALID, so it binds every
- *   new row and leaves history as it was written (it cannot be rewritten: the journal is append-only).
+ *   Entries posted before this migration keep no approver: the CHECK is added NOT VALID, so it binds
+ *   every new row and leaves history as it was written (the journal is append-only); where there is no
+ *   such history (every new installation) it is then validated, and holds for every row.
  * - Prepared, not yet posted: pending_entries (and journal_entry_batches) hold what an accountant
  *   prepared; a pending entry has no seq, no hash and moves no balance. Its id is drawn from the
  *   journal's own sequence and the posted entry keeps it, so an entry has one id before and after.
@@ -280,6 +281,18 @@ export async function up(knex: Knex): Promise<void> {
     -- before this migration by one accountant stay as they were (NOT VALID).
     ALTER TABLE disbursements DROP CONSTRAINT disbursements_maker_checker;
     ALTER TABLE disbursements ADD CONSTRAINT disbursements_maker_checker CHECK (approved_by IS NULL OR approved_by <> created_by) NOT VALID;
+
+    -- A database with no legacy rows (every new installation) gets the constraints fully validated.
+    DO $$
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM journal_entries) THEN
+        ALTER TABLE journal_entries VALIDATE CONSTRAINT journal_entries_four_eyes;
+        ALTER TABLE journal_entries VALIDATE CONSTRAINT journal_entries_date_range;
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM disbursements WHERE approved_by = created_by) THEN
+        ALTER TABLE disbursements VALIDATE CONSTRAINT disbursements_maker_checker;
+      END IF;
+    END $$;
 
     -- Close certificates (结账单) are statements: numbered, their bytes kept, checkable by upload.
     ALTER TABLE statements DROP CONSTRAINT statements_kind_check;

@@ -322,3 +322,10 @@ describe('verification finds what the triggers were bypassed for', () => {
     expect(report.bad_accounts).toContain('4001');
   });
 });
+
+describe('the constraints of internal control', () => {
+  it('are validated, so they hold for every row and not only for new ones', async () => {
+    const rows = await h.db('pg_constraint').whereIn('conname', ['journal_entries_four_eyes', 'journal_entries_date_range', 'disbursements_maker_checker']).select('conname', 'convalidated');
+    expect(Object.fromEntries(rows.map((r) => [r.conname, r.convalidated]))).toEqual({ journal_entries_four_eyes: true, journal_entries_date_range: true, disbursements_maker_checker: true });
+  });
+});
