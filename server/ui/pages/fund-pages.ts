@@ -52,6 +52,7 @@ ${allows(req.actor!.role, 'funds.create') ? html`<h2>新建资金</h2><form meth
 <label>名称 <input name="name" value="${b.name ?? ''}" required size="40"></label>${fieldError(errors, 'name')}
 <label>年度 <input name="fiscal_year" value="${b.fiscal_year ?? ''}" required size="6"></label>${fieldError(errors, 'fiscal_year')}
 <label>文号 <input name="document_no" value="${b.document_no ?? ''}" required size="30"></label>${fieldError(errors, 'document_no')}
+<label>启用日（默认为年度的 1 月 1 日） <input name="opening_date" type="date" value="${b.opening_date ?? ''}"></label>${fieldError(errors, 'opening_date')}
 <p><button>新建</button></p></form>` : ''}`),
     );
   }
@@ -82,7 +83,9 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><p cl
       const b = formFields(req);
       try {
         if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw new AppError('VALIDATION_FAILED', 'fiscal_year', [{ field: 'fiscal_year', message: '请填写四位年份' }]);
-        const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim() });
+        const opening = b.opening_date ? calendarDate.safeParse(b.opening_date) : undefined;
+        if (opening && !opening.success) throw new AppError('VALIDATION_FAILED', 'opening_date', [{ field: 'opening_date', message: opening.error.issues[0]?.message ?? '请填写有效日期' }]);
+        const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim(), opening_date: opening?.data });
         res.redirect(303, `/funds/${fund.id}`);
       } catch (e) {
         await fundsList(req, res, formErrors(e));
