@@ -130,4 +130,30 @@ describe('closing a period', () => {
     expect((await prepareClose(fundId, { through: '2011-08-31' })).status).toBe(201);
     expect((await prepareClose(fundId, { through: '2011-09-30' })).body.code).toBe('CONFLICT');
   });
+
+  it('never posts an entry inside a period once its close is approved, when both approvals race', async () => {
+    const d = await makeDepartment(h.db);
+    const fundId = await makeFund(h, maker, '1000.00');
+    const outcomes = new Set<string>();
+    for (let day = 1; day <= 8; day++) {
+      const through = `2011-08-${String(day * 2).padStart(2, '0')}`;
+      const close = await prepareClose(fundId, { through });
+      const entry = await prepareEntry(fundId, allocation(d.code, '1.00', through));
+      expect([close.status, entry.status]).toEqual([201, 201]);
+      const [c, e] = await Promise.all([approveClose(close.body.id), approveEntry(entry.body.id)]);
+      expect([c.status, e.status]).not.toContain(500);
+      outcomes.add(`${c.status}/${e.status}`);
+      if (c.status !== 200) await h.api.post(`/api/v1/period-closes/${close.body.id}/reject`).set(checker.auth).send({ reason: '重试' });
+      if (e.status !== 200) await h.api.post(`/api/v1/journal-entries/${entry.body.id}/reject`).set(checker.auth).send({ reason: '期间已结账' });
+      if (c.status === 200 && e.status !== 200) expect(e.body.code).toBe('PERIOD_CLOSED');
+      if (c.status !== 200) expect(c.body.code).toBe('PENDING_IN_PERIOD');
+      // Whatever the order, every entry dated inside an approved close was in the chain its certificate was built from.
+      const closes = await h.db('period_closes as c').join('statements as s', 's.id', 'c.certificate_id').where('c.fund_id', fundId).select('c.through', 's.head_seq');
+      for (const closed of closes) {
+        const after = await h.db('journal_entries').where({ fund_id: fundId }).where('entry_date', '<=', closed.through).where('seq', '>', closed.head_seq);
+        expect(after, `entries inside ${closed.through} posted after its close`).toEqual([]);
+      }
+    }
+    expect([...outcomes].every((o) => ['200/200', '200/409', '409/200'].includes(o))).toBe(true);
+  });
 });
