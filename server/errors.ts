@@ -39,6 +39,7 @@ export const errorCatalogue = {
   WEAK_PASSWORD: { status: 422, title: 'The password does not meet the policy', zh: '密码不符合要求' },
   UNBALANCED_ENTRY: { status: 422, title: 'Debits and credits differ within a book', zh: '借贷不平衡' },
   RESERVED_ACCOUNT: { status: 422, title: 'Only an appropriation or its reversal may post to 4001 or 6001', zh: '4001、6001 科目只能由财政拨款凭证记账' },
+  MANUAL_ENTRY_CREATES_QUOTA: { status: 422, title: 'A manual entry cannot raise 1011 or 8001; quota comes only from an appropriation', zh: '手工凭证不能增加用款额度或资金结存' },
   DATE_OUT_OF_PERIOD: { status: 422, title: 'The date is before the fund opened or after today', zh: '日期早于资金启用日或晚于今天' },
   UNKNOWN_ACCOUNT: { status: 422, title: 'No such account in this fund', zh: '没有这个科目' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with a different request', zh: 'Idempotency-Key 已用于其他请求' },

@@ -33,9 +33,9 @@ export interface DepartmentInput {
   status: string;
   acceptedOn: string | null;
   lines: ReceiptLine[];
-  /** Net allocated so far: the balance of 5001.d. */
+  /** Net allocated so far, by kind (allocations net of clawbacks and reversals), not the balance of 5001.d. */
   allocated: Decimal;
-  /** Unpaid reward: the balance of 2307.d; only this much can be clawed back. */
+  /** Unpaid reward: allocated − disbursed by kind, never beyond the 2307.d balance; only this much can be clawed back. */
   payable: Decimal;
 }
 

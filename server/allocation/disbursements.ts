@@ -9,6 +9,7 @@ import type { EntryDraft } from '../ledger/entry-rules.ts';
 import { formatAmount } from '../ledger/money.ts';
 import { checkEntryDate } from '../ledger/period-rules.ts';
 import { postEntries } from '../ledger/post-entries.ts';
+import { owedOf, unitFigures } from './unit-figures.ts';
 
 export interface PaymentInput {
   department_id: string;
@@ -35,11 +36,6 @@ function view(r: Record<string, unknown>) {
     approved_at: r.approved_at == null ? null : (r.approved_at as Date).toISOString(),
     entry_id: r.entry_id == null ? null : String(r.entry_id),
   };
-}
-
-async function balanceOf(trx: Knex, fundId: string, code: string): Promise<Decimal> {
-  const row = await trx('accounts').where({ fund_id: fundId, code }).first('balance');
-  return new Decimal(row?.balance ?? 0);
 }
 
 async function departmentCode(trx: Knex, id: string): Promise<string> {
@@ -74,8 +70,7 @@ export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: 
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
     checkEntryDate(p.date, fund);
     const code = await departmentCode(trx, p.department_id);
-    const payable = await balanceOf(trx, fundId, departmentAccountCode('2307', code));
-    if (p.amount.gt(payable)) throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元，${formatAmount(p.amount)} 元超出`);
+    await refusePaymentBeyondOwed(trx, fundId, p.department_id, code, p.amount);
     const [row] = await trx('disbursements')
       .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
       .returning('*');
@@ -90,15 +85,16 @@ export async function approveDisbursement(db: Knex, ctx: RequestContext, id: str
   return inTransaction(db, async (trx) => {
     const d = await trx('disbursements').where({ id }).forUpdate().first();
     if (!d) throw new AppError('NOT_FOUND', '没有这笔拨付');
-    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔拨付已${d.status === 'approved' ? '记账' : '取消'}`);
+    if (d.status === 'approved') throw new AppError('ALREADY_POSTED', `该笔${d.kind === 'refund' ? '退回' : '拨付'}已审批记账`);
+    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔${d.kind === 'refund' ? '退回' : '拨付'}已取消`);
     if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付');
     const code = await departmentCode(trx, String(d.department_id));
     const kind = d.kind as 'payment' | 'refund';
-    if (kind === 'refund') {
-      // Under the fund's lock, so two refunds approved at once cannot together return more than was paid.
-      await trx('funds').where({ id: d.fund_id }).forUpdate().first('id');
-      await refuseRefundBeyondPaid(trx, String(d.fund_id), code, new Decimal(d.amount));
-    }
+    // Under the fund's lock, so two approvals at once cannot together pay more than is owed or
+    // return more than was paid (the figures' CHECKs refuse it in the database as well).
+    await trx('funds').where({ id: d.fund_id }).forUpdate().first('id');
+    if (kind === 'refund') await refuseRefundBeyondPaid(trx, String(d.fund_id), String(d.department_id), code, new Decimal(d.amount));
+    else await refusePaymentBeyondOwed(trx, String(d.fund_id), String(d.department_id), code, new Decimal(d.amount));
     // The entry's two people are the payment's: who prepared it (制单) and who approves it (审核).
     const [entry] = await postEntries(trx, String(d.fund_id), { createdBy: String(d.created_by), approvedBy: ctx.actor!.id }, [
       paymentEntry(kind, code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
@@ -121,9 +117,19 @@ export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: stri
   });
 }
 
-async function refuseRefundBeyondPaid(trx: Knex, fundId: string, code: string, amount: Decimal): Promise<void> {
-  const paid = await balanceOf(trx, fundId, departmentAccountCode('7101', code));
-  if (amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${formatAmount(amount)} 元`);
+/** A refund returns at most what the unit was paid by kind (payments net of refunds), not the 7101.d balance. */
+async function refuseRefundBeyondPaid(trx: Knex, fundId: string, departmentId: string, code: string, amount: Decimal): Promise<void> {
+  const { disbursed } = await unitFigures(trx, fundId, departmentId, code);
+  if (amount.gt(disbursed)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${disbursed.toFixed(2)} 元，不能退回 ${formatAmount(amount)} 元`);
+}
+
+/**
+ * A payment pays at most what the unit is owed by kind (allocated − disbursed), and never beyond the
+ * 2307.d balance: a payable credited by a manual entry is a correction of the books, not an allocation.
+ */
+async function refusePaymentBeyondOwed(trx: Knex, fundId: string, departmentId: string, code: string, amount: Decimal): Promise<void> {
+  const owed = owedOf(await unitFigures(trx, fundId, departmentId, code));
+  if (amount.gt(owed)) throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${owed.toFixed(2)} 元，${formatAmount(amount)} 元超出`);
 }
 
 /**
@@ -136,7 +142,7 @@ export async function prepareRefund(db: Knex, ctx: RequestContext, fundId: strin
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
     checkEntryDate(p.date, fund);
     const code = await departmentCode(trx, p.department_id);
-    await refuseRefundBeyondPaid(trx, fundId, code, p.amount);
+    await refuseRefundBeyondPaid(trx, fundId, p.department_id, code, p.amount);
     const [row] = await trx('disbursements')
       .insert({ fund_id: fundId, department_id: p.department_id, kind: 'refund', amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
       .returning('*');

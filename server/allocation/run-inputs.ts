@@ -5,6 +5,7 @@ import { AppError } from '../errors.ts';
 import type { Category } from '../receipts/receipt-rules.ts';
 import type { DepartmentInput, Policy } from './allocation-rules.ts';
 import { currentPolicyRow, policyOf } from './policy.ts';
+import { owedOf, unitFiguresOf } from './unit-figures.ts';
 
 export interface RunInputs {
   policy: Policy;
@@ -23,7 +24,7 @@ export interface RunInputs {
  * inputs alone (for its position or statement; such inputs are never a run's).
  */
 export async function loadRunInputs(db: Knex, fundId: string, asOf: string, onlyDepartment?: string): Promise<RunInputs> {
-  const fund = await db('funds').where({ id: fundId }).first('id', 'appropriated', 'allocated');
+  const fund = await db('funds').where({ id: fundId }).first('id', 'appropriated', 'allocated', 'closed_through');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   const policyRow = await currentPolicyRow(db, fundId);
   if (!policyRow) throw new AppError('NO_POLICY', '请先制定本资金的分配政策（PUT /api/v1/funds/:id/policy）');
@@ -42,11 +43,9 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
         db.raw('array_agg(l.amount::text ORDER BY l.id) AS amounts'),
         db.raw('array_agg(DISTINCT r.id::text) AS receipts'),
       );
-  const balances = await db('accounts')
-    .where({ fund_id: fundId })
-    .whereIn('kind', ['expense', 'payable'])
-    .modify((q) => (onlyDepartment ? q.where('department_id', onlyDepartment) : q))
-    .select('department_id', 'kind', 'balance');
+  // Figures by kind, never the balances of 5001.d alone: a manual entry cannot hide an allocation
+  // from the next run or make one claw back what was never allocated.
+  const figures = await unitFiguresOf(db, fundId, onlyDepartment);
   const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: string[]; allocated: Decimal; payable: Decimal }>();
   const entry = (id: string) => {
     let e = byDepartment.get(id);
@@ -59,11 +58,11 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
     e.lines = categories.map((category, i) => ({ category, licences: Number(g.licences[i]), amount: new Decimal(g.amounts[i]) }));
     e.receipts = g.receipts as string[];
   }
-  for (const b of balances) {
-    if (new Decimal(b.balance).isZero() && !byDepartment.has(String(b.department_id))) continue;
-    const e = entry(String(b.department_id));
-    if (b.kind === 'expense') e.allocated = new Decimal(b.balance);
-    else e.payable = new Decimal(b.balance);
+  for (const [id, f] of figures) {
+    if (f.allocated.isZero() && f.disbursed.isZero() && !byDepartment.has(id)) continue;
+    const e = entry(id);
+    e.allocated = f.allocated;
+    e.payable = owedOf(f);
   }
   const ids = [...byDepartment.keys()];
   const departments: DepartmentInput[] = [];
@@ -78,7 +77,9 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
   }
   departments.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
   const fundAvailable = new Decimal(fund.appropriated).minus(fund.allocated);
-  const hash = createHash('sha256').update(JSON.stringify([policyRow.id, asOf, fundAvailable.toFixed(2)]));
+  // A draft dated inside a period closed since it was computed is no longer current (stale).
+  const inClosedPeriod = fund.closed_through !== null && asOf <= String(fund.closed_through);
+  const hash = createHash('sha256').update(JSON.stringify([policyRow.id, asOf, fundAvailable.toFixed(2), inClosedPeriod]));
   for (const d of departments) {
     const e = byDepartment.get(d.id)!;
     hash.update(JSON.stringify([d.id, d.status, d.acceptedOn, d.allocated.toFixed(2), d.payable.toFixed(2), e.receipts.join(',')]));

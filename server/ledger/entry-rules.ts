@@ -43,6 +43,31 @@ export function checkReservedAccounts(draft: EntryDraft, kinds: Map<string, Acco
   }
 }
 
+const quotaAccountKinds: AccountKind[] = ['cash', 'funds_on_hand'];
+
+/**
+ * A manual entry corrects balances with four eyes, but never creates quota: its net effect on 1011
+ * and on 8001 is never positive (the database refuses it too, manual_entry_creates_no_quota).
+ */
+export function checkManualCreatesNoQuota(draft: EntryDraft, accounts: Map<string, Pick<AccountState, 'kind' | 'normalSide'>>, where: string): void {
+  if (draft.kind !== 'manual') return;
+  for (const kind of quotaAccountKinds) {
+    let net = zero;
+    let code = '';
+    for (const p of draft.postings) {
+      const account = accounts.get(p.accountCode)!;
+      if (account.kind !== kind) continue;
+      code = p.accountCode;
+      net = net.plus(signedEffect(account, p.side, p.amount));
+    }
+    if (net.gt(zero)) {
+      throw new AppError('MANUAL_ENTRY_CREATES_QUOTA', `${where}：手工凭证不能增加 ${code}（${kind === 'cash' ? '零余额账户用款额度' : '资金结存'}）${net.toFixed(2)} 元，额度只能来自财政拨款`, [
+        { field: `${where}.postings`, message: `手工凭证不能增加科目 ${code} 的余额` },
+      ]);
+    }
+  }
+}
+
 export interface AccountState {
   id: string;
   code: string;
@@ -75,6 +100,16 @@ export function signedEffect(account: Pick<AccountState, 'normalSide'>, side: Si
 /** The shape rules of one entry: ≥ 2 postings, every amount in (0, 10^13), debits = credits in each book. */
 export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, where: string): void {
   if (draft.postings.length < 2) throw new AppError('UNBALANCED_ENTRY', `${where}：一张凭证至少需要两条分录`);
+  const sides = new Map<string, Side>();
+  for (const p of draft.postings) {
+    // Debiting and crediting one account in one voucher changes nothing but the record: a no-op voucher.
+    if (sides.has(p.accountCode) && sides.get(p.accountCode) !== p.side) {
+      throw new AppError('VALIDATION_FAILED', `${where}：科目 ${p.accountCode} 不能在同一张凭证中既借又贷`, [
+        { field: `${where}.postings`, message: `科目 ${p.accountCode} 既借又贷` },
+      ]);
+    }
+    sides.set(p.accountCode, p.side);
+  }
   const totals = new Map<Book, { debit: Decimal; credit: Decimal }>();
   for (const p of draft.postings) {
     if (!p.amount.isFinite() || p.amount.lte(zero) || p.amount.gte(amount_limit) || p.amount.decimalPlaces() > 2) {
@@ -106,6 +141,7 @@ export function applyEntries(drafts: EntryDraft[], accounts: Map<string, Account
     const where = drafts.length > 1 ? `entries.${i}` : 'entry';
     checkEntryShape(draft, books, where);
     checkReservedAccounts(draft, kinds, where);
+    checkManualCreatesNoQuota(draft, accounts, where);
     const figure = figureKind(draft);
     const planned = draft.postings.map((p) => {
       const account = accounts.get(p.accountCode)!;

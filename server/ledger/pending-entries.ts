@@ -6,7 +6,7 @@ import { pgArray } from '../db/pg-array.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { departmentAccounts, parseDepartmentAccountCode, type AccountKind, type Book, type Side } from './chart.ts';
-import { checkEntryShape, checkReservedAccounts, type EntryDraft, type EntryKind } from './entry-rules.ts';
+import { checkEntryShape, checkManualCreatesNoQuota, checkReservedAccounts, type EntryDraft, type EntryKind } from './entry-rules.ts';
 import { findEntry, type EntryView } from './journal-read.ts';
 import { formatAmount } from './money.ts';
 import { checkEntryDate } from './period-rules.ts';
@@ -64,9 +64,9 @@ function pendingQuery(db: Knex) {
 }
 
 /** Book and kind of every account the drafts name, without opening any: a pending entry moves nothing. */
-async function accountsNamed(db: Knex, fundId: string, codes: string[]): Promise<Map<string, { book: Book; kind: AccountKind }>> {
-  const found = new Map<string, { book: Book; kind: AccountKind }>(
-    (await db('accounts').where({ fund_id: fundId }).whereRaw('code = ANY(?::text[])', [pgArray(codes)]).select('code', 'book', 'kind')).map((a) => [a.code, { book: a.book, kind: a.kind }]),
+async function accountsNamed(db: Knex, fundId: string, codes: string[]): Promise<Map<string, { book: Book; kind: AccountKind; normalSide: Side }>> {
+  const found = new Map<string, { book: Book; kind: AccountKind; normalSide: Side }>(
+    (await db('accounts').where({ fund_id: fundId }).whereRaw('code = ANY(?::text[])', [pgArray(codes)]).select('code', 'book', 'kind', 'normal_side')).map((a) => [a.code, { book: a.book, kind: a.kind, normalSide: a.normal_side }]),
   );
   const missing = codes.filter((c) => !found.has(c));
   const departmentCodes = [...new Set(missing.map((c) => parseDepartmentAccountCode(c)?.departmentCode).filter((c): c is string => c !== undefined))];
@@ -75,7 +75,7 @@ async function accountsNamed(db: Knex, fundId: string, codes: string[]): Promise
     const parsed = parseDepartmentAccountCode(code);
     if (!parsed || !departments.has(parsed.departmentCode)) throw new AppError('UNKNOWN_ACCOUNT', `本资金没有科目 ${code}`, [{ field: 'account_code', message: `没有科目 ${code}` }]);
     const template = departmentAccounts[parsed.base]!;
-    found.set(code, { book: template.book, kind: template.kind });
+    found.set(code, { book: template.book, kind: template.kind, normalSide: template.normalSide });
   }
   return found;
 }
@@ -100,6 +100,7 @@ export async function prepareEntries(trx: Knex.Transaction, ctx: RequestContext,
     checkEntryDate(d.date, fund, asBatch ? `entries.${i}.date` : 'date');
     checkEntryShape(d, books, where);
     checkReservedAccounts(d, kinds, where);
+    checkManualCreatesNoQuota(d, accounts, where);
   });
   let batchId: string | null = null;
   if (asBatch) {

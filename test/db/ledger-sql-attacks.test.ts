@@ -249,6 +249,59 @@ describe('the database refuses', () => {
   });
 });
 
+describe('figures by unit (invariant 10 per unit)', () => {
+  it('refuses a payment beyond what the unit was allocated by kind, a refund beyond what it was paid, a clawback of what was paid, a manual entry raising 1011 or 8001', async () => {
+    // The setup's 400.00 to deptCode is a manual entry: the unit was allocated nothing by kind.
+    const other = (await makeDepartment(h.db)).code;
+    // Its accounts opened by a manual entry through the API (which moves no figure).
+    const opening = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send({ date: '2011-07-01', memo: 'open', postings: [
+      { account_code: `5001.${other}`, side: 'debit', amount: '1.00' }, { account_code: `2307.${other}`, side: 'credit', amount: '1.00' },
+      { account_code: `7101.${other}`, side: 'debit', amount: '1.00' }, { account_code: `7101.${deptCode}`, side: 'debit', amount: '1.00' },
+      { account_code: '8001', side: 'credit', amount: '2.00' },
+    ] });
+    expect(opening.status, JSON.stringify(opening.body)).toBe(201);
+    await approveEntry(h, opening.body.id, checker);
+    await attempt((trx) => insertEntry(trx, [{ code: `5001.${other}`, side: 'debit', amount: '100.00' }, { code: `2307.${other}`, side: 'credit', amount: '100.00' }], { kind: 'allocation' }));
+    const payment = (code: string, amount: string, side: 'debit' | 'credit' = 'debit'): RawPosting[] => {
+      const back = side === 'debit' ? 'credit' : 'debit';
+      return [{ code: `2307.${code}`, side, amount }, { code: '1011', side: back, amount }, { code: `7101.${code}`, side, amount }, { code: '8001', side: back, amount }];
+    };
+    await attempt((trx) => insertEntry(trx, payment(other, '50.00'), { kind: 'disbursement' }));
+    const before = await snapshot();
+    const units = async () => h.db('fund_unit_figures').where({ fund_id: fundId }).orderBy('department_id').select('department_id', 'allocated', 'disbursed');
+    const unitsBefore = await units();
+    await expect(attempt((trx) => insertEntry(trx, payment(deptCode, '10.00'), { kind: 'disbursement' }))).rejects.toMatchObject({ constraint: 'unit_disbursed_within_allocated' });
+    // Here the fund's figures break as well, and their CHECK is met first.
+    await expect(attempt((trx) => insertEntry(trx, payment(other, '50.01'), { kind: 'disbursement' }))).rejects.toMatchObject({ constraint: 'fund_disbursed_within_allocated' });
+    await expect(attempt((trx) => insertEntry(trx, payment(deptCode, '10.00', 'credit'), { kind: 'refund' }))).rejects.toMatchObject({ constraint: 'unit_disbursed_nonnegative' });
+    await expect(attempt((trx) => insertEntry(trx, payment(other, '50.01', 'credit'), { kind: 'refund' }))).rejects.toMatchObject({ constraint: 'fund_disbursed_within_allocated' });
+    await expect(attempt((trx) => insertEntry(trx, [{ code: `2307.${other}`, side: 'debit', amount: '50.01' }, { code: `5001.${other}`, side: 'credit', amount: '50.01' }], { kind: 'clawback' }))).rejects.toMatchObject({ constraint: 'fund_disbursed_within_allocated' });
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: `2307.${deptCode}`, side: 'credit', amount: '1.00' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'manual_entry_creates_no_quota' });
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '8001', side: 'debit', amount: '1.00' }, { code: `7101.${deptCode}`, side: 'credit', amount: '1.00' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'manual_entry_creates_no_quota' });
+    expect(await snapshot()).toEqual(before);
+    expect(await units()).toEqual(unitsBefore);
+    expect(unitsBefore.find((u) => u.allocated === '100.00')).toMatchObject({ disbursed: '50.00' });
+  });
+
+  it('refuses a direct write of the unit figures', async () => {
+    const dept = await h.db('departments').where({ code: deptCode }).first('id');
+    for (const write of [
+      () => h.db('fund_unit_figures').insert({ fund_id: fundId, department_id: dept.id, allocated: '999.00', disbursed: '0' }),
+      () => h.db.raw("UPDATE fund_unit_figures SET allocated = allocated + 1"),
+      () => h.db.raw('DELETE FROM fund_unit_figures'),
+      () => h.db.raw('TRUNCATE fund_unit_figures'),
+    ]) {
+      await expect(write()).rejects.toThrow(/append-only|change only through postings/);
+    }
+  });
+
+  it('are validated, so they hold for every row', async () => {
+    const rows = await h.db('pg_constraint').whereIn('conname', ['unit_disbursed_nonnegative', 'unit_disbursed_within_allocated', 'fund_disbursed_within_allocated']).select('conname', 'convalidated');
+    expect(rows.every((r) => r.convalidated)).toBe(true);
+    expect(rows).toHaveLength(3);
+  });
+});
+
 describe('the closed period', () => {
   it('refuses an entry dated on or before the closed-through date, and any direct change of that date or of a close', async () => {
     const close = await h.api.post(`/api/v1/funds/${fundId}/period-closes`).set(accountant.auth).send({ through: '2011-07-02' });
