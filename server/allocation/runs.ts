@@ -113,7 +113,8 @@ export async function approveRun(db: Knex, ctx: RequestContext, id: string) {
   await inTransaction(db, async (trx) => {
     const run = await trx('allocation_runs').where({ id }).forUpdate().first();
     if (!run) throw new AppError('NOT_FOUND', '没有这个分配批次');
-    if (run.status !== 'draft') throw new AppError('CONFLICT', `该批次已${run.status === 'approved' ? '审批' : '取消'}`);
+    if (run.status === 'approved') throw new AppError('ALREADY_POSTED', '该批次已审批记账');
+    if (run.status !== 'draft') throw new AppError('CONFLICT', '该批次已取消');
     if (String(run.created_by) === actor.id) throw new AppError('SAME_ACCOUNTANT', '计算分配方案的会计不能审批该方案');
     await trx('funds').where({ id: run.fund_id }).forUpdate().first('id');
     const inputs = await loadRunInputs(trx, String(run.fund_id), String(run.as_of));
