@@ -106,20 +106,33 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
   }
 }
 
-/** Is this file a statement we issued, unaltered? Identified by the SHA-256 of its exact bytes. */
+/**
+ * Is this file a statement we issued, unaltered? Identified by the SHA-256 of its exact bytes. A
+ * genuine one that a newer statement of the same kind for the same unit and fund has replaced says
+ * so (superseded_by): a close certificate is replaced by the fund's next one after a reopen.
+ */
 export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buffer) {
   const digest = sha256(bytes);
   const row = await db('statements as s')
     .join('funds as f', 'f.id', 's.fund_id')
     .leftJoin('departments as d', 'd.id', 's.department_id')
     .where('s.sha256', digest)
-    .first('s.statement_no', 's.kind', 's.fund_id', 'f.code as fund_code', 's.department_id', 'd.name as department_name', 's.issued_at', 's.head_seq', 's.head_hash', 's.content_hash');
+    .first('s.id', 's.statement_no', 's.kind', 's.fund_id', 'f.code as fund_code', 's.department_id', 'd.name as department_name', 's.issued_at', 's.head_seq', 's.head_hash', 's.content_hash');
+  const newer = row
+    ? await db('statements')
+        .where({ fund_id: row.fund_id, kind: row.kind })
+        .where((q) => (row.department_id == null ? q.whereNull('department_id') : q.where('department_id', row.department_id)))
+        .where('id', '>', row.id)
+        .orderBy('id', 'desc')
+        .first('statement_no')
+    : undefined;
   await recordAudit(db, ctx, { action: 'statement.verify', objectType: 'statement', objectId: row?.statement_no ?? null, after: { sha256: digest, genuine: Boolean(row) } });
-  if (!row) return { genuine: false, sha256: digest };
+  if (!row) return { genuine: false, sha256: digest, statement_no: null, superseded_by: null };
   return {
     genuine: true,
     sha256: digest,
-    statement_no: row.statement_no,
+    statement_no: row.statement_no as string,
+    superseded_by: (newer?.statement_no as string | undefined) ?? null,
     kind: row.kind,
     fund_id: String(row.fund_id),
     fund_code: row.fund_code,
