@@ -4,6 +4,7 @@ import { renderCloseCertificate, type CloseCertificateModel } from '../../report
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
+import { dateInShanghai } from '../http/schemas.ts';
 import { recordDownload, recordStatement } from '../statements/statements.ts';
 import { trialBalance } from './trial-balance.ts';
 
@@ -110,7 +111,7 @@ async function certificateModel(trx: Knex.Transaction, close: Record<string, unk
     accounts: balance.accounts.map((a) => ({ code: a.code, name: a.name, book: a.book, debit: a.debit, credit: a.credit })),
     reopens: reopens.map((r) => ({
       through: String(r.through), previousThrough: r.previous_through == null ? null : String(r.previous_through), reason: String(r.reason),
-      preparedBy: String(r.created_by_name), approvedBy: String(r.decided_by_name), decidedOn: (r.decided_at as Date).toISOString().slice(0, 10),
+      preparedBy: String(r.created_by_name), approvedBy: String(r.decided_by_name), decidedOn: dateInShanghai(r.decided_at as Date),
     })),
   };
 }

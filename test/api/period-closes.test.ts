@@ -117,6 +117,16 @@ describe('closing a period', () => {
     expect(closed.body.closed_through).toBe('2011-07-31');
     const text = (await pdfText((await certificate(again.body.id)).body)).join('\n');
     expect(text).toContain('补记七月漏记凭证');
+    // The reopen is listed under its day in China (from 16:00 UTC that is already the next day).
+    const decidedAt = (await h.db('period_closes').where({ id: reopen.body.id }).first('decided_at')).decided_at as Date;
+    const shanghaiDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(decidedAt);
+    expect(text.replace(/\s+/g, '')).toContain(shanghaiDay);
+    // The first certificate is genuine but replaced: it names the fund's newest one.
+    const first = await h.db('period_closes as c').join('statements as s', 's.id', 'c.certificate_id').where({ 'c.fund_id': fundId, 'c.kind': 'close' }).orderBy('c.id').first('s.pdf', 's.statement_no');
+    const checked = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', first.pdf, 'close.pdf');
+    expect(checked.body).toMatchObject({ genuine: true, statement_no: first.statement_no, superseded_by: closed.body.certificate_no });
+    const newest = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', (await certificate(again.body.id)).body, 'close.pdf');
+    expect(newest.body).toMatchObject({ genuine: true, statement_no: closed.body.certificate_no, superseded_by: null });
     const list = await h.api.get(`/api/v1/funds/${fundId}/period-closes`).set(auditor.auth);
     expect(list.body.items.map((c: { kind: string; status: string }) => `${c.kind}:${c.status}`)).toEqual(['close:approved', 'reopen:approved', 'close:approved']);
   });
