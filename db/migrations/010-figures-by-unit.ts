@@ -184,6 +184,15 @@ export async function up(knex: Knex): Promise<void> {
       RETURN NULL;
     END $$;
 
+    -- A fund opens in or before its fiscal year (not after today: checked where the date is typed).
+    ALTER TABLE funds ADD CONSTRAINT funds_opening_in_fiscal_year CHECK (opening_date <= make_date(fiscal_year, 12, 31)) NOT VALID;
+    DO $$
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM funds WHERE opening_date > make_date(fiscal_year, 12, 31)) THEN
+        ALTER TABLE funds VALIDATE CONSTRAINT funds_opening_in_fiscal_year;
+      END IF;
+    END $$;
+
     -- Closing: one pending close or reopen per fund, even when two accountants prepare at once.
     CREATE UNIQUE INDEX period_closes_one_pending ON period_closes (fund_id) WHERE status = 'pending';
     CREATE UNIQUE INDEX period_closes_certificate_once ON period_closes (certificate_id) WHERE certificate_id IS NOT NULL;

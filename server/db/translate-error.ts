@@ -27,6 +27,7 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   unit_disbursed_nonnegative: ['EXCEEDS_PAYABLE', '退回金额将超过该单位已拨付的金额'],
   unit_disbursed_within_allocated: ['EXCEEDS_PAYABLE', '该单位的拨付将超过分配给它的奖励（已扣除已拨付部分）'],
   fund_disbursed_within_allocated: ['EXCEEDS_PAYABLE', '本资金的拨付总额将超过已分配总额，或退回将超过已拨付总额'],
+  funds_opening_in_fiscal_year: ['VALIDATION_FAILED', '启用日须在资金所属年度内或之前'],
   period_closes_one_pending: ['CONFLICT', '本资金已有待审核的结账或反结账，请先审核或退回'],
   period_closes_born_pending: ['CONFLICT', '结账须先提交为待审核，再由另一名会计审核'],
   period_closes_accountants: ['FORBIDDEN', '结账只能由会计提交和审核'],

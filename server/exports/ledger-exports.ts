@@ -16,20 +16,24 @@ export const journalColumns: Column[] = [
 ];
 
 /** One row per posting, in sequence order, a chunk of entries at a time so a long journal streams. */
-export async function* journalRows(db: Knex, fundId: string, chunk_entries = 2000): AsyncGenerator<Table['rows']> {
-  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
-  for (let after = 0; ; ) {
-    const rows = await db('journal_entries as e')
+export async function* journalRows(db: Knex, fundId: string, range: { from?: string | undefined; to?: string | undefined } = {}, chunk_entries = 2000): AsyncGenerator<Table['rows']> {
+  const fund = await db('funds').where({ id: fundId }).first('id', 'head_seq');
+  if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
+  // Windows of sequence numbers up to the head as it was when the export began; a date range may leave a window empty.
+  for (let after = 0; after < Number(fund.head_seq); ) {
+    const window = db('journal_entries as e')
       .join('postings as p', 'p.entry_id', 'e.id')
       .join('accounts as a', 'a.id', 'p.account_id')
       .leftJoin('journal_entries as r', 'r.id', 'e.reverses_entry_id')
       .where('e.fund_id', fundId)
       .where('e.seq', '>', after)
-      .where('e.seq', '<=', after + chunk_entries)
+      .where('e.seq', '<=', after + chunk_entries);
+    if (range.from) window.where('e.entry_date', '>=', range.from);
+    if (range.to) window.where('e.entry_date', '<=', range.to);
+    const rows = await window
       .orderBy(['e.seq', 'p.id'])
       .select('e.seq', 'e.entry_date', 'e.kind', 'e.memo', 'e.document_no', 'a.code', 'a.name', 'a.book', 'p.side', 'p.amount', 'p.balance_after', 'r.seq as reverses', 'e.hash');
-    if (rows.length === 0) return;
-    yield rows.map((r) => ({
+    if (rows.length) yield rows.map((r) => ({
       seq: Number(r.seq), date: r.entry_date, kind: kindNames[r.kind] ?? r.kind, memo: r.memo, document_no: r.document_no, account_code: r.code,
       account_name: r.name, book: r.book === 'financial' ? '财务会计' : '预算会计', debit: r.side === 'debit' ? r.amount : null,
       credit: r.side === 'credit' ? r.amount : null, balance_after: r.balance_after, reverses: r.reverses == null ? null : Number(r.reverses), hash: r.hash,

@@ -2,8 +2,9 @@ import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
+import { todayInShanghai } from '../http/schemas.ts';
 import { fundAccounts } from './chart.ts';
 import { formatAmount } from './money.ts';
 import { pageOf } from '../db/pagination.ts';
@@ -40,8 +41,20 @@ export function fundView(row: Record<string, unknown>, cashBalance: string) {
   };
 }
 
+/**
+ * The opening date (启用日) a person gives: a real day (the one date rule, at the edge), not after
+ * today in China — no entry can be dated after today, so a later opening date only hides the fund's
+ * books — and in or before the fund's fiscal year (a fund may take over books opened earlier; it
+ * cannot open after the year it is for). The database holds the second rule too.
+ */
+export function checkOpeningDate(openingDate: string, fiscalYear: number): void {
+  if (openingDate > todayInShanghai()) throw validationError('opening_date', `启用日不能晚于今天（${todayInShanghai()}）`);
+  if (Number(openingDate.slice(0, 4)) > fiscalYear) throw validationError('opening_date', `启用日须在 ${fiscalYear} 年度内或之前`);
+}
+
 /** Creates the fund and its chart of accounts in one transaction. */
 export async function createFund(db: Knex, ctx: RequestContext, input: NewFund) {
+  if (input.opening_date !== undefined) checkOpeningDate(input.opening_date, input.fiscal_year);
   return inTransaction(db, async (trx) => {
     const [row] = await trx('funds')
       .insert({ ...input, opening_date: input.opening_date ?? `${input.fiscal_year}-01-01`, created_by: ctx.actor!.id })

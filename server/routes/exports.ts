@@ -25,11 +25,11 @@ export function exportRoutes(db: Knex) {
     route(
       {
         method: 'get', path: '/api/v1/funds/:id/journal.:format', action: 'exports.read', tag: 'exports', summary: 'The journal, one row per posting, as CSV (streamed) or XLSX',
-        params: z.strictObject({ id: idParam, format }), responses: { 200: 'text/csv or XLSX' },
+        params: z.strictObject({ id: idParam, format }), query: z.strictObject({ from: calendarDate.optional(), to: calendarDate.optional() }), responses: { 200: 'text/csv or XLSX' },
       },
-      async (req, res, { params }) => {
-        await recordAudit(db, contextOf(req), { action: 'export.journal', objectType: 'fund', objectId: params.id, after: { format: params.format } });
-        const chunks = journalRows(db, params.id);
+      async (req, res, { params, query }) => {
+        await recordAudit(db, contextOf(req), { action: 'export.journal', objectType: 'fund', objectId: params.id, after: { format: params.format, from: query.from ?? null, to: query.to ?? null } });
+        const chunks = journalRows(db, params.id, query);
         if (params.format === 'csv') {
           const first = await chunks.next();
           res.setHeader('Content-Disposition', contentDisposition('attachment', `journal-${params.id}.csv`));
@@ -60,7 +60,7 @@ export function exportRoutes(db: Knex) {
     route(
       {
         method: 'get', path: '/api/v1/allocation-runs/:id/lines.:format', action: 'exports.read', tag: 'exports', summary: 'An allocation run’s lines as CSV or XLSX',
-        params: z.strictObject({ id: idParam, format }), responses: { 200: 'text/csv or XLSX' },
+        params: z.strictObject({ id: idParam, format }), query: z.strictObject({}), responses: { 200: 'text/csv or XLSX' },
       },
       async (req, res, { params }) => {
         await recordAudit(db, contextOf(req), { action: 'export.allocation_run', objectType: 'allocation_run', objectId: params.id, after: { format: params.format } });

@@ -50,6 +50,8 @@ const routes: DateRoute[] = [
   { name: 'GET /funds/:id/journal from', field: 'from', call: (d) => get(`/api/v1/funds/${fundId}/journal?from=${d}`) },
   { name: 'GET /funds/:id/journal to', field: 'to', call: (d) => get(`/api/v1/funds/${fundId}/journal?to=${d}`) },
   { name: 'GET /funds/:id/trial-balance as_of', field: 'as_of', call: (d) => get(`/api/v1/funds/${fundId}/trial-balance?as_of=${d}`) },
+  { name: 'GET /funds/:id/journal.csv from', field: 'from', call: (d) => get(`/api/v1/funds/${fundId}/journal.csv?from=${d}`) },
+  { name: 'GET /funds/:id/journal.csv to', field: 'to', call: (d) => get(`/api/v1/funds/${fundId}/journal.csv?to=${d}`) },
   { name: 'GET /funds/:id/trial-balance.csv as_of', field: 'as_of', call: (d) => get(`/api/v1/funds/${fundId}/trial-balance.csv?as_of=${d}`) },
   { name: 'PUT /departments/:id/status effective_date', field: 'effective_date', call: (d) => put(`/api/v1/departments/${dept.id}/status`, { status: 'in_progress', effective_date: d }) },
   { name: 'PUT /departments/:id/status accepted_on', field: 'accepted_on', call: (d) => put(`/api/v1/departments/${dept.id}/status`, { status: 'completed', effective_date: '2011-08-01', accepted_on: d }) },
@@ -89,6 +91,23 @@ describe('every date a person types', () => {
   }
 });
 
+describe('export queries', () => {
+  it('refuses a parameter an export does not take with 422', async () => {
+    for (const path of [`/api/v1/funds/${fundId}/journal.csv?as_of=0000-01-01`, `/api/v1/funds/${fundId}/journal.xlsx?as_of=2011-07-01`, `/api/v1/funds/${fundId}/trial-balance.csv?from=2011-07-01`]) {
+      const res = await get(path);
+      expect(res.status, path).toBe(422);
+      expect(res.body.code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('exports the journal between two dates', async () => {
+    const all = (await get(`/api/v1/funds/${fundId}/journal.csv`)).text.trim().split('\n');
+    const none = (await get(`/api/v1/funds/${fundId}/journal.csv?to=2010-12-31`)).text.trim().split('\n');
+    expect(all.length).toBeGreaterThan(1);
+    expect(none).toHaveLength(1);
+  });
+});
+
 describe('every accounting date', () => {
   // Real calendar dates, but outside the fund's period: before it opened (2011-01-01), or after today.
   const outOfPeriod = ['1900-01-01', '2010-12-31', '2099-01-01', '2999-12-31'];
@@ -100,6 +119,19 @@ describe('every accounting date', () => {
       expect(await snapshot()).toEqual(before);
     });
   }
+
+  it('refuses an opening date after today or after the fund’s fiscal year, and takes one before it', async () => {
+    const tomorrow = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(Date.now() + 36 * 3600 * 1000));
+    for (const [fiscalYear, openingDate] of [[2011, '2999-12-31'], [2011, tomorrow], [2011, '2012-01-01'], [2010, '2011-01-01']] as const) {
+      const before = await snapshot();
+      const res = await post('/api/v1/funds', { code: unique('F'), name: '资金', fiscal_year: fiscalYear, document_no: 'X', opening_date: openingDate });
+      expect(res.status, `${fiscalYear} ${openingDate}`).toBe(422);
+      expect(res.body.errors[0].field).toBe('opening_date');
+      expect(await snapshot()).toEqual(before);
+    }
+    const carried = await post('/api/v1/funds', { code: unique('F'), name: '资金', fiscal_year: 2011, document_no: 'X', opening_date: '2010-12-01' });
+    expect(carried.body).toMatchObject({ opening_date: '2010-12-01', fiscal_year: 2011 });
+  });
 
   it('takes a fund’s own opening date when given at creation', async () => {
     const created = await post('/api/v1/funds', { code: unique('F'), name: '资金', fiscal_year: 2011, document_no: 'X', opening_date: '2011-07-01' });
