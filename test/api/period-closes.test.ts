@@ -141,6 +141,28 @@ describe('closing a period', () => {
     expect((await prepareClose(fundId, { through: '2011-09-30' })).body.code).toBe('CONFLICT');
   });
 
+  it('keeps one pending close per fund when ten are prepared at once', async () => {
+    const fundId = await makeFund(h, maker, '1000.00');
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => prepareClose(fundId, { through: `2011-07-${String(i + 10)}` }, i % 2 ? maker : checker)));
+    expect(results.map((r) => r.status).sort()).toEqual([201, ...Array(9).fill(409)]);
+    expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'CONFLICT' && /待审核/.test(r.body.detail))).toBe(true);
+    expect(await h.db('period_closes').where({ fund_id: fundId, status: 'pending' }).count<{ n: string }[]>('* as n')).toEqual([{ n: '1' }]);
+  });
+
+  it('makes a draft run dated inside the closed period stale: it cannot be approved (409 RUN_STALE)', async () => {
+    const fundId = await makeFund(h, maker, '1000.00');
+    expect((await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: {}, require_completed: false })).status).toBe(201);
+    const inside = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(maker.auth).send({ as_of: '2011-07-31' });
+    const later = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(maker.auth).send({ as_of: '2011-09-30' });
+    expect([inside.status, later.status]).toEqual([201, 201]);
+    const close = await prepareClose(fundId, { through: '2011-07-31' });
+    expect((await approveClose(close.body.id)).status).toBe(200);
+    const stale = await h.api.post(`/api/v1/allocation-runs/${inside.body.id}/approve`).set(checker.auth).send({});
+    expect([stale.status, stale.body.code]).toEqual([409, 'RUN_STALE']);
+    // A draft dated after the closed-through date is still current.
+    expect((await h.api.post(`/api/v1/allocation-runs/${later.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
+  });
+
   it('never posts an entry inside a period once its close is approved, when both approvals race', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, maker, '1000.00');
