@@ -45,12 +45,12 @@ export const limitParam = z
 
 export const cursorParam = z.string().regex(/^[0-9]{1,18}$/, '不是本列表的游标').optional();
 
-/** Today's calendar date in China, where the books are kept. */
 /** The calendar day in China at a moment: the books are kept there, so a day is Asia/Shanghai's. */
 export function dateInShanghai(at: Date): string {
   return todayInShanghai(at);
 }
 
+/** Today's calendar date in China, where the books are kept. */
 export function todayInShanghai(now: Date = new Date()): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(now);
 }
