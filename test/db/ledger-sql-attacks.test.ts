@@ -321,6 +321,37 @@ describe('the closed period', () => {
     expect((await h.db('funds').where({ id: fundId }).first('closed_through')).closed_through).toBe('2011-07-02');
     await insertEntryOutside();
   });
+
+  it('refuses a close inserted as approved, approved by a non-accountant, or with a certificate not its own', async () => {
+    const before = await snapshot();
+    const [certificate] = await h.db('period_closes').where({ fund_id: fundId, status: 'approved' }).pluck('certificate_id');
+    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: accountant.id, status: 'approved', decided_by: checker.id, decided_at: new Date(), previous_through: '2011-07-02', certificate_id: certificate }))
+      .rejects.toMatchObject({ constraint: 'period_closes_born_pending' });
+    const auditor = await makeUser(h.db, 'auditor');
+    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: auditor.id })).rejects.toMatchObject({ constraint: 'period_closes_accountants' });
+    // The close the test above left pending (through 2011-07-03): a second pending one is refused too.
+    const [pending] = await h.db('period_closes').where({ fund_id: fundId, status: 'pending' }).pluck('id');
+    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: accountant.id })).rejects.toMatchObject({ constraint: 'period_closes_one_pending' });
+    const approve = (fields: Record<string, unknown>) => h.db('period_closes').where({ id: pending }).update({ status: 'approved', decided_at: new Date(), previous_through: '2011-07-02', ...fields });
+    await expect(approve({ decided_by: auditor.id, certificate_id: certificate })).rejects.toMatchObject({ constraint: 'period_closes_accountants' });
+    await expect(approve({ decided_by: checker.id, certificate_id: certificate })).rejects.toMatchObject({ constraint: 'period_closes_certificate_once' });
+    const [unrelated] = await h.db('statements').insert({
+      statement_no: `X-${Date.now()}`, fund_id: fundId, year: 2011, seq: 99999, kind: 'summary', content_hash: 'a'.repeat(64), head_seq: 0, head_hash: '0'.repeat(64),
+      sha256: 'b'.repeat(64), size: 1, pdf: Buffer.from('x'), issued_by: checker.id, issued_at: new Date(),
+    }).returning('id');
+    await expect(approve({ decided_by: checker.id, certificate_id: unrelated.id })).rejects.toMatchObject({ constraint: 'period_closes_certificate_own' });
+    expect(await snapshot()).toEqual(before);
+    expect((await h.db('funds').where({ id: fundId }).first('closed_through')).closed_through).toBe('2011-07-02');
+  });
+
+  it('refuses a prepared entry or batch inserted as already posted', async () => {
+    const postings = JSON.stringify([{ account_code: '1011', side: 'debit', amount: '1.00' }, { account_code: '4001', side: 'credit', amount: '1.00' }]);
+    await expect(h.db('pending_entries').insert({ fund_id: fundId, kind: 'manual', entry_date: '2011-07-05', postings, created_by: accountant.id, status: 'posted', decided_by: checker.id, decided_at: new Date() }))
+      .rejects.toMatchObject({ constraint: 'prepared_born_pending' });
+    await expect(h.db('journal_entry_batches').insert({ fund_id: fundId, entry_count: 1, created_by: accountant.id, status: 'posted', decided_by: checker.id, decided_at: new Date() }))
+      .rejects.toMatchObject({ constraint: 'prepared_born_pending' });
+    expect(await h.db('pending_entries').where({ fund_id: fundId, status: 'posted' }).whereNotExists(h.db('journal_entries as e').whereRaw('e.id = pending_entries.id'))).toEqual([]);
+  });
 });
 
 /** After the close, the open period still takes a correct entry. */
