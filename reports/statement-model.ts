@@ -64,11 +64,11 @@ export function departmentStatementModel(d: DepartmentStatementData) {
       a.clawback !== '0.00' ? `-${withSeparators(a.clawback)}` : withSeparators(a.amount),
       explain(a.explanation as Explanation),
     ]).concat(d.findingClawbacks.map((c) => [
-      `督查 ${c.document_no}`,
+      '督查收回',
       chineseDate(String(c.entry_date)),
       '',
       `-${withSeparators(String(c.amount))}`,
-      `督查发现问题收回：${String(c.description).slice(0, 60)}`,
+      `督查文号 ${c.document_no}：${String(c.description).slice(0, 60)}`,
     ])),
     payments: d.payments.map((p) => [p.voucher_no, chineseDate(p.pay_date), p.kind === 'refund' ? '单位退回' : '拨付', p.kind === 'refund' ? `-${withSeparators(p.amount)}` : withSeparators(p.amount)]),
     totals: [total('已分配奖励', d.totals.allocated), total('已拨付', d.totals.paid), total('应付未付', d.totals.payable), total('应收回', d.totals.to_recover)],
