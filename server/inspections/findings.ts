@@ -106,6 +106,12 @@ export async function listFindings(db: Knex, actor: Actor, f: FindingFilter) {
   return { items, next_cursor: rows.length > f.limit ? items[items.length - 1]!.id : null };
 }
 
+/** Findings not yet closed, the earliest deadline first: what the bulletin names. */
+export async function openFindings(db: Knex, limit = 1000) {
+  const today = todayInShanghai();
+  return (await findingsQuery(db).whereNot('f.status', 'closed').orderBy([{ column: 'f.deadline' }, { column: 'f.id' }]).limit(limit)).map((r) => findingView(r, today));
+}
+
 async function lockFinding(trx: Knex.Transaction, actor: Actor, id: string) {
   const row = await scopeToOwnDepartment(trx('findings').where({ id }), actor, 'department_id').forUpdate().first();
   if (!row) throw new AppError('NOT_FOUND', '没有这项督查发现');

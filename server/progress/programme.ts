@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit-log.ts';
 import { unitsWithoutInventory } from '../assets/inventories.ts';
+import { complianceReport } from '../assets/compliance.ts';
+import { openFindings } from '../inspections/findings.ts';
 import { inTransaction } from '../db/transaction.ts';
 import type { RequestContext } from '../http/context.ts';
 import { calendarDate } from '../http/schemas.ts';
@@ -111,5 +113,16 @@ export async function programmeOutlook(db: Knex, report: ProgressReport) {
     at_risk: atRisk,
     escalations: (await escalations(db, asOf)).items,
     inventories: { year, missing: await unitsWithoutInventory(db, year) },
+  };
+}
+
+/** The supervision half of the bulletin: compliance, open findings (oldest deadline first), in-person reports owed. */
+export async function bulletinSupervision(db: Knex, report: Awaited<ReturnType<typeof programmeOutlook>>) {
+  const compliance = await complianceReport(db);
+  return {
+    target: report.target,
+    compliance: { overall: compliance.overall, by_group: compliance.by_group },
+    escalations: report.escalations,
+    openFindings: await openFindings(db),
   };
 }

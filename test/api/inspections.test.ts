@@ -262,6 +262,14 @@ describe('escalation and the target', () => {
     expect(ids).not.toContain(reported.id);
     expect(ids).not.toContain(started.id);
     expect(res.body.items.find((i: { department_id: string }) => i.department_id === silent.id)).toMatchObject({ department_code: silent.code, name: silent.name, status: 'not_started', due: '2011-09-30' });
+    // The bulletin names them, with the compliance figures and the open findings.
+    const bulletin = await h.api.get('/api/v1/progress/bulletin.pdf').set(auditor.auth).buffer(true).parse(binaryParser);
+    expect(bulletin.status).toBe(200);
+    const text = (await pdfText(bulletin.body)).join('\n').replace(/\n/g, '');
+    expect(text).toContain('正版化率');
+    expect(text).toContain('督查发现问题整改情况');
+    expect(text).toContain('当面汇报');
+    expect(text).toContain(silent.name);
     // Before the deadline nobody owes an in-person report.
     expect((await h.api.get('/api/v1/progress/escalations?as_of=2011-09-20').set(auditor.auth)).body.items).toEqual([]);
   });

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { allows, authorize } from '../../auth/policy.ts';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
+import { receiptLicenceWarnings } from '../../assets/compliance.ts';
 import { attachScan } from '../../files/attach-scan.ts';
 import { contextOf } from '../../http/context.ts';
 import { receiptBody } from '../../receipts/receipt-rules.ts';
@@ -70,7 +71,7 @@ export function receiptPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadM
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, `发票 ${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}`, html`
 <p>单位：${r.department_name}（${r.department_code}）· 状态：<b>${receiptStatusNames[r.status]}</b>${r.status_reason ? html` · 理由：${r.status_reason}` : ''}</p>
-${generalError(errors)}
+${generalError(errors)}${allows(role, 'receipts.review') ? (await receiptLicenceWarnings(db, r)).map((w) => html`<p class="error" role="alert">提示：${w.message}</p>`) : ''}
 <table><tbody>
 <tr><th>开票日期</th><td>${day(r.issue_date)}</td><th>销售方</th><td>${r.seller_name}（${r.seller_tax_id}）${r.seller_tax_id_override ? html`<br><span class="muted">校验位不符，会计确认：${r.seller_tax_id_override}</span>` : ''}</td></tr>
 <tr><th>合计</th><td class="num">${yuan(r.total)}</td><th>提交时间</th><td>${moment(r.submitted_at)}</td></tr></tbody></table>
