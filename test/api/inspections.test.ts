@@ -235,6 +235,22 @@ describe('a clawback from a finding', () => {
     expect((await h.api.post('/api/v1/findings/999999999/clawback').set(maker.auth).send({ fund_id: fundId, amount: '1.00' })).status).toBe(404);
   });
 
+  it('raced against a payment of the same unpaid reward, only one of them posts and 2307.d never goes below zero', async () => {
+    const { fundId, a, f } = await unitOwed();
+    const clawback = await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).send({ fund_id: fundId, amount: '700.00' });
+    expect(clawback.status).toBe(201);
+    // A payment prepared afterwards does not see the clawback's reservation: the race is real.
+    const payment = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: a.id, amount: '600.00', voucher_no: unique('V'), date: '2011-10-01' });
+    expect(payment.status).toBe(201);
+    const [c, p] = await Promise.all([
+      h.api.post(`/api/v1/finding-clawbacks/${clawback.body.id}/approve`).set(checker.auth).send({}),
+      h.api.post(`/api/v1/disbursements/${payment.body.id}/approve`).set(checker.auth).send({}),
+    ]);
+    expect([c.status, p.status].sort()).toEqual([200, 409]);
+    const left = await payable(fundId, a.code);
+    expect(left).toBe(c.status === 200 ? '300.00' : '400.00');
+  });
+
   it('the database refuses a clawback approved by its maker or edited after the fact', async () => {
     const { fundId, f } = await unitOwed();
     const prepared = await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).send({ fund_id: fundId, amount: '10.00' });
