@@ -5,13 +5,13 @@ import { recordAudit } from '../audit/audit-log.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
-import { calendarDate, idParam, money, todayInShanghai } from '../http/schemas.ts';
+import { idParam, money, todayInShanghai } from '../http/schemas.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import type { EntryDraft } from '../ledger/entry-rules.ts';
 import { formatAmount } from '../ledger/money.ts';
 import { postEntries } from '../ledger/post-entries.ts';
 
-export const clawbackBody = z.strictObject({ fund_id: idParam, amount: money, date: calendarDate.optional() });
+export const clawbackBody = z.strictObject({ fund_id: idParam, amount: money });
 
 function view(r: Record<string, unknown>) {
   return {
@@ -57,7 +57,7 @@ export async function prepareClawback(db: Knex, ctx: RequestContext, findingId: 
     const [row] = await trx('finding_clawbacks')
       .insert({ finding_id: findingId, fund_id: input.fund_id, department_id: finding.department_id, amount: formatAmount(input.amount), created_by: ctx.actor!.id })
       .returning('*');
-    const c = { ...view(row), date: input.date ?? null };
+    const c = view(row);
     await recordAudit(trx, ctx, { action: 'clawback.prepare', objectType: 'finding_clawback', objectId: c.id, after: c });
     return c;
   });
