@@ -130,7 +130,7 @@ ${funds.length ? html`<form method="post" action="/findings/${f.id}/clawback">${
       authorize(req.actor, 'inspections.read');
       const overdue = req.query.overdue === '1';
       const items = (await listFindings(db, req.actor!, { limit: 500, overdue, status: req.query.status === 'open' ? 'open' : undefined })).items;
-      res.send(page(req, overdue ? '逾期未整改的问题' : '督查发现的问题', html`<p><a href="/findings">全部</a> · <a href="/findings?overdue=1">逾期未整改</a></p>
+      res.send(page(req, overdue ? '逾期未整改的问题' : '督查发现的问题', html`<p><a href="/findings">全部</a> · <a href="/findings?overdue=1">逾期未整改</a>${allows(req.actor!.role, 'disbursements.read') ? html` · <a href="/clawbacks">督查收回奖励</a>` : ''}</p>
 <table><thead><tr><th>单位</th><th>督查文号</th><th>问题</th><th>整改期限</th><th>状态</th></tr></thead><tbody>
 ${items.map((f) => html`<tr><td>${f.department_name}</td><td>${f.document_no}</td><td><a href="/findings/${f.id}">${findingKindNames[f.kind]}：${f.description.slice(0, 40)}</a></td><td>${day(f.deadline)}${f.overdue ? html` <b class="error">逾期</b>` : ''}</td><td>${findingStatusNames[f.status]}</td></tr>`)}
 </tbody></table>${items.length ? '' : html`<p class="muted">没有${overdue ? '逾期的' : ''}问题。</p>`}`));
