@@ -118,6 +118,36 @@ describe('the register follows verification', () => {
   });
 });
 
+describe('licence kinds', () => {
+  const header = 'department_code,invoice_kind,invoice_code,invoice_number,issue_date,seller_name,seller_tax_id,total,product,category,licences,amount';
+
+  it('a bulk import may give each line its licence kind in an optional last column; absent, a line is retail', async () => {
+    const u = await unit();
+    const n = String(Math.floor(10_000_000 + Math.random() * 89_999_999));
+    const tax = receiptBody(fundId).seller_tax_id;
+    const csv = [
+      `${header},licence_kind`,
+      `${u.code},vat_ordinary,6500111140,${n},2011-08-01,甲公司,${tax},1500.00,Windows 7,os,2,1000.00,volume`,
+      `${u.code},vat_ordinary,6500111140,${n},2011-08-01,甲公司,${tax},1500.00,Office 2010,office,1,500.00,`,
+    ].join('\n');
+    const res = await h.api.post(`/api/v1/funds/${fundId}/receipts/import`).set(accountant.auth).set('Content-Type', 'text/csv').send(csv);
+    expect(res.status).toBe(201);
+    const receipt = await h.api.get(`/api/v1/receipts/${res.body.receipt_ids[0]}`).set(auditor.auth);
+    expect(receipt.body.lines.map((l: { licence_kind: string }) => l.licence_kind)).toEqual(['volume', 'retail']);
+    const bad = csv.replace(',volume', ',pirated').replace(`,${n},`, `,${Number(n) + 1},`).replace(`,${n},`, `,${Number(n) + 1},`);
+    expect((await h.api.post(`/api/v1/funds/${fundId}/receipts/import`).set(accountant.auth).set('Content-Type', 'text/csv').send(bad)).status).toBe(422);
+  });
+
+  it('a receipt line with an unknown licence kind is refused with 422', async () => {
+    const u = await unit();
+    const res = await h.api.post(`/api/v1/departments/${u.id}/receipts`).set(u.user.auth).send(receiptBody(fundId, {
+      lines: [{ product: 'Windows 7', category: 'os', licences: 1, amount: '820.00', licence_kind: 'cracked' }], total: '820.00',
+    }));
+    expect(res.status).toBe(422);
+    expect(res.body.errors[0].field).toBe('lines.0.licence_kind');
+  });
+});
+
 describe('pre-programme licences', () => {
   const body = { product: 'Windows XP 专业版（原有）', category: 'os', licences: 12, licence_kind: 'oem', acquired_on: '2009-03-01', value: '0.00' };
 
