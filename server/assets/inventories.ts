@@ -4,6 +4,7 @@ import { recordAudit } from '../audit/audit-log.ts';
 import type { Actor } from '../auth/roles.ts';
 import { assertOwnDepartment, scopeToOwnDepartment } from '../auth/scope.ts';
 import { inTransaction } from '../db/transaction.ts';
+import { pageOf } from '../db/pagination.ts';
 import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { idParam, todayInShanghai } from '../http/schemas.ts';
@@ -105,14 +106,17 @@ export async function getInventory(db: Knex, actor: Actor, id: string) {
   return inventoryView(db, row);
 }
 
-export async function listInventories(db: Knex, actor: Actor, f: { department_id?: string | undefined; year?: number | undefined; status?: string | undefined }) {
+export async function listInventories(db: Knex, actor: Actor, f: { department_id?: string | undefined; year?: number | undefined; status?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) {
   if (f.department_id) assertOwnDepartment(actor, f.department_id);
+  const limit = f.limit ?? 100;
   const q = scopeToOwnDepartment(db('inventories as i').join('departments as d', 'd.id', 'i.department_id'), actor, 'i.department_id')
-    .orderBy('i.id', 'desc').limit(500).select('i.id', 'i.department_id', 'd.code as department_code', 'd.name as department_name', 'i.year', 'i.status', 'i.filed_at');
+    .orderBy('i.id', 'desc').limit(limit + 1).select('i.id', 'i.department_id', 'd.code as department_code', 'd.name as department_name', 'i.year', 'i.status', 'i.filed_at');
+  if (f.cursor) q.where('i.id', '<', f.cursor);
   if (f.department_id) q.where('i.department_id', f.department_id);
   if (f.year) q.where('i.year', f.year);
   if (f.status) q.where('i.status', f.status);
-  return { items: (await q).map((r) => ({ id: String(r.id), department_id: String(r.department_id), department_code: r.department_code, department_name: r.department_name, year: r.year, status: r.status, filed_at: (r.filed_at as Date).toISOString() })) };
+  const rows = (await q).map((r) => ({ id: String(r.id), department_id: String(r.department_id), department_code: String(r.department_code), department_name: String(r.department_name), year: Number(r.year), status: String(r.status), filed_at: (r.filed_at as Date).toISOString() }));
+  return pageOf(rows, limit, (r) => r.id);
 }
 
 /** Units that have not filed (or had accepted) an inventory for the year: for the progress report. */

@@ -55,10 +55,13 @@ export async function getInspection(db: Knex, actor: Actor, id: string) {
   return { ...inspectionView(row, units), findings: (await q).map((f) => findingView(f)) };
 }
 
-export async function listInspections(db: Knex, actor: Actor) {
-  const q = db('inspections').orderBy('id', 'desc').limit(500).select('*');
+export async function listInspections(db: Knex, actor: Actor, page: { limit?: number | undefined; cursor?: string | undefined } = {}) {
+  const limit = page.limit ?? 100;
+  const q = db('inspections').orderBy('id', 'desc').limit(limit + 1).select('*');
+  if (page.cursor) q.where('id', '<', page.cursor);
   if (actor.role === 'department') q.whereExists(db('inspection_units as u').whereRaw('u.inspection_id = inspections.id').where('u.department_id', actor.departmentId));
-  const rows = await q;
+  const fetched = await q;
+  const rows = fetched.slice(0, limit);
   const counts = new Map<string, { findings: number; open: number }>();
   if (rows.length) {
     const c = db('findings').whereIn('inspection_id', rows.map((r) => r.id)).groupBy('inspection_id')
@@ -66,5 +69,8 @@ export async function listInspections(db: Knex, actor: Actor) {
     if (actor.role === 'department') c.where('department_id', actor.departmentId);
     for (const r of await c) counts.set(String(r.inspection_id), { findings: r.findings, open: r.open });
   }
-  return { items: rows.map((r) => ({ id: String(r.id), document_no: String(r.document_no), team: r.team as string[], date: String(r.inspected_on), ...(counts.get(String(r.id)) ?? { findings: 0, open: 0 }) })) };
+  return {
+    items: rows.map((r) => ({ id: String(r.id), document_no: String(r.document_no), team: r.team as string[], date: String(r.inspected_on), ...(counts.get(String(r.id)) ?? { findings: 0, open: 0 }) })),
+    next_cursor: fetched.length > limit ? String(rows[rows.length - 1]!.id) : null,
+  };
 }

@@ -22,9 +22,12 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/inspections', action: 'inspections.read', tag: 'inspections', summary: 'Inspections, newest first (a unit sees those that visited it)', responses: { 200: '{items}' } },
-      async (req, res) => {
-        res.json(await listInspections(db, actorOf(req)));
+      {
+        method: 'get', path: '/api/v1/inspections', action: 'inspections.read', tag: 'inspections', summary: 'Inspections, newest first (a unit sees those that visited it)',
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' },
+      },
+      async (req, res, { query }) => {
+        res.json(await listInspections(db, actorOf(req), query));
       },
     ),
     route(

@@ -138,8 +138,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     route(
       {
         method: 'get', path: '/api/v1/inventories', action: 'assets.read', tag: 'software-assets', summary: 'Inventories, newest first (a unit sees its own)',
-        query: z.strictObject({ department_id: idParam.optional(), year: z.string().regex(/^[0-9]{4}$/, '须为年份').transform(Number).optional(), status: z.enum(['submitted', 'accepted', 'returned']).optional() }),
-        responses: { 200: '{items}' },
+        query: z.strictObject({
+          limit: limitParam, cursor: cursorParam, department_id: idParam.optional(),
+          year: z.string().regex(/^[0-9]{4}$/, '须为年份').transform(Number).optional(), status: z.enum(['submitted', 'accepted', 'returned']).optional(),
+        }),
+        responses: { 200: '{items, next_cursor}' },
       },
       async (req, res, { query }) => {
         res.json(await listInventories(db, actorOf(req), query));
