@@ -220,6 +220,19 @@ describe('a clawback from a finding', () => {
     expect(text).toContain('-300.00');
   });
 
+  it('is prepared once per Idempotency-Key: the same request replays, another body is refused', async () => {
+    const { fundId, f } = await unitOwed();
+    const key = unique('claw-');
+    const first = await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).set('Idempotency-Key', key).send({ fund_id: fundId, amount: '100.00' });
+    const again = await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).set('Idempotency-Key', key).send({ fund_id: fundId, amount: '100.00' });
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body.id).toBe(first.body.id);
+    expect((await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).set('Idempotency-Key', key).send({ fund_id: fundId, amount: '200.00' })).status).toBe(422);
+    expect(await h.db('finding_clawbacks').where({ finding_id: f.id })).toHaveLength(1);
+  });
+
   it('never takes more than the unit is owed, pending payments and clawbacks included', async () => {
     const { fundId, f } = await unitOwed();
     const a = (await h.db('findings').where({ id: f.id }).first('department_id')).department_id;
