@@ -15,6 +15,7 @@ import { receiptPages } from './pages/receipt-pages.ts';
 import { reportPages } from './pages/report-pages.ts';
 import { assetPages } from './pages/asset-pages.ts';
 import { inspectionPages } from './pages/inspection-pages.ts';
+import { programmeTargetPage } from './pages/programme-section.ts';
 import { requireSession } from './session.ts';
 import { regularFontPath } from '../../reports/pdf/fonts.ts';
 
@@ -74,6 +75,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
 
   r.get('/progress', session, reports.progress);
   r.post('/progress/deadline', form, session, reports.deadline);
+  r.post('/progress/target', form, session, programmeTargetPage(db));
   r.get('/statements/verify', session, reports.verifyForm);
   r.post('/statements/verify', session, reports.verify);
   r.get('/audit-log', session, reports.auditLog);

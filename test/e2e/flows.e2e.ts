@@ -210,6 +210,12 @@ describe('in the browser', () => {
     await accountant.fill('[name=deadline]', '2011-09-20');
     await Promise.all([accountant.waitForURL(/\/progress$/), accountant.click('button:has-text("设定")')]);
     await expect(accountant.locator('main').textContent()).resolves.toContain('逾期未报送 8 个');
+    await accountant.fill('[name=target_date]', '2011-10-31');
+    await accountant.fill('[name=target_percent]', '95');
+    await Promise.all([accountant.waitForURL(/\/progress$/), accountant.click('button:has-text("设定目标")')]);
+    const progress = await accountant.locator('main').textContent();
+    expect(progress).toContain('2011年10月31日 前完成率达到 95.00%');
+    expect(progress).toContain('应由单位主要领导当面汇报（8）');
     await accountant.context().close();
 
     const unit = await signedIn('tuanwei');
