@@ -338,6 +338,15 @@ describe('yearly inventory', () => {
     expect(again.body.differences).toEqual([]);
   });
 
+  it('filed twice at once for the same year, one stands and the other is a 409', async () => {
+    const u = await unit();
+    const { assets } = await verifiedAssets(u, [{ product: 'Windows 7', category: 'os', licences: 4, amount: '3280.00' }]);
+    const file = () => h.api.post(`/api/v1/departments/${u.id}/inventories`).set(u.user.auth).send({ year: 2011, counts: [{ asset_id: assets[0]!.id, counted: 4 }] });
+    const results = await Promise.all([file(), file(), file()]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
+    expect(await h.db('inventories').where({ department_id: u.id })).toHaveLength(1);
+  });
+
   it.each([
     ['another unit\'s asset', 'other'],
     ['an asset counted twice', 'twice'],
