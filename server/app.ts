@@ -29,6 +29,7 @@ import { statementRoutes } from './routes/statements.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { softwareAssetRoutes } from './routes/software-assets.ts';
 import { inspectionRoutes } from './routes/inspections.ts';
+import { programmeRoutes } from './routes/programme.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
@@ -58,6 +59,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...exportRoutes(deps.db),
     ...softwareAssetRoutes(deps.db, deps.config),
     ...inspectionRoutes(deps.db, deps.config),
+    ...programmeRoutes(deps.db),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }

@@ -5,11 +5,10 @@ import type { Config } from '../config.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
-import { calendarDate, cursorParam, idParam, limitParam, todayInShanghai } from '../http/schemas.ts';
+import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
 import { approveClawback, cancelClawback, clawbackBody, listClawbacks, prepareClawback } from '../inspections/clawbacks.ts';
 import { addFinding, decideFinding, findingBody, getFinding, listFindings, noteBody, rectificationForUpload, rectify } from '../inspections/findings.ts';
 import { createInspection, getInspection, inspectionBody, listInspections } from '../inspections/inspections.ts';
-import { escalations, setTarget, targetBody } from '../progress/programme.ts';
 
 const byId = z.strictObject({ id: idParam });
 
@@ -125,21 +124,6 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
       { method: 'post', path: '/api/v1/finding-clawbacks/:id/cancel', action: 'clawbacks.write', tag: 'inspections', summary: 'Cancel a pending clawback', params: byId, body: z.strictObject({}), responses: { 200: 'the clawback', 409: 'CONFLICT' } },
       async (req, res, { params }) => {
         res.json(await cancelClawback(db, contextOf(req), params.id));
-      },
-    ),
-    route(
-      {
-        method: 'get', path: '/api/v1/progress/escalations', action: 'progress.escalations', tag: 'progress', summary: 'Units owing an in-person report: not started, no written report, past the deadline',
-        query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: '{deadline, items:[{department_id, department_code, name, status, due}]}' },
-      },
-      async (_req, res, { query }) => {
-        res.json(await escalations(db, query.as_of ?? todayInShanghai()));
-      },
-    ),
-    route(
-      { method: 'put', path: '/api/v1/progress/target', action: 'progress.target', tag: 'progress', summary: "Set the programme's target date and rate (e.g. 1.0000 by 2011-10-31)", body: targetBody, responses: { 200: 'the target', 422: 'VALIDATION_FAILED' } },
-      async (req, res, { body }) => {
-        res.json(await setTarget(db, contextOf(req), body));
       },
     ),
   ];
