@@ -72,14 +72,15 @@ export async function getFinding(db: Knex, actor: Actor, id: string) {
   if (!row) throw new AppError('NOT_FOUND', '没有这项督查发现');
   const events = await db('finding_events as e').join('users as u', 'u.id', 'e.actor_id').where('e.finding_id', id).orderBy('e.id').select('e.id', 'e.kind', 'e.note', 'e.at', 'u.username');
   const scans = events.length ? await db('attachments').whereIn('finding_event_id', events.map((e) => e.id)).orderBy('id').select('id', 'finding_event_id', 'file_name', 'sha256') : [];
-  const clawbacks = await db('finding_clawbacks').where({ finding_id: id }).orderBy('id').select('id', 'fund_id', 'amount', 'status', 'created_by', 'approved_by', 'entry_id');
+  const clawbacks = await db('finding_clawbacks as c').join('funds as fu', 'fu.id', 'c.fund_id').where('c.finding_id', id).orderBy('c.id')
+    .select('c.id', 'c.fund_id', 'fu.name as fund_name', 'c.amount', 'c.status', 'c.created_by', 'c.approved_by', 'c.entry_id');
   return {
     ...findingView(row),
     history: events.map((e) => ({
       id: String(e.id), kind: e.kind, note: e.note, by: e.username, at: (e.at as Date).toISOString(),
       attachments: scans.filter((s) => String(s.finding_event_id) === String(e.id)).map((s) => ({ id: String(s.id), file_name: s.file_name, sha256: s.sha256 })),
     })),
-    clawbacks: clawbacks.map((c) => ({ id: String(c.id), fund_id: String(c.fund_id), amount: String(c.amount), status: c.status, created_by: String(c.created_by), approved_by: c.approved_by == null ? null : String(c.approved_by), entry_id: c.entry_id == null ? null : String(c.entry_id) })),
+    clawbacks: clawbacks.map((c) => ({ id: String(c.id), fund_id: String(c.fund_id), fund_name: String(c.fund_name), amount: String(c.amount), status: c.status, created_by: String(c.created_by), approved_by: c.approved_by == null ? null : String(c.approved_by), entry_id: c.entry_id == null ? null : String(c.entry_id) })),
   };
 }
 

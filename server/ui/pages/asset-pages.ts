@@ -56,8 +56,8 @@ export function assetPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadMax
 <div class="figures">${(['os', 'office', 'antivirus'] as const).map((k) => html`<div class="figure">${categoryNames[k]}（${c.licences[k]} 套）<b>${rateText(c[k])}</b>${meter(c[k])}</div>`)}<div class="figure">综合正版化率<b>${rateText(c.overall)}</b>${meter(c.overall)}</div></div>
 ${writes ? html`<form method="post" action="/departments/${d.id}/installed-base">${csrfField(req)}${generalError(errors.base ?? noErrors)}
 <label>截至日期 <input type="date" name="as_of" value="${b.as_of ?? todayInShanghai()}" required></label>${fieldError(errors.base ?? noErrors, 'as_of')}
-<label>计算机（台） <input name="computers" value="${b.computers ?? ''}" inputmode="numeric" required size="8"></label>${fieldError(errors.base ?? noErrors, 'computers')}
-<label>服务器（台） <input name="servers" value="${b.servers ?? '0'}" inputmode="numeric" required size="8"></label>${fieldError(errors.base ?? noErrors, 'servers')}
+<label>计算机（台） <input name="computers" value="${b.computers ?? (c.installed_base ? String(c.installed_base.computers) : '')}" inputmode="numeric" required size="8"></label>${fieldError(errors.base ?? noErrors, 'computers')}
+<label>服务器（台） <input name="servers" value="${b.servers ?? String(c.installed_base?.servers ?? 0)}" inputmode="numeric" required size="8"></label>${fieldError(errors.base ?? noErrors, 'servers')}
 <button>报告计算机数量</button></form>` : ''}
 <h2>台账（${assets.length} 条）</h2>${generalError(errors.rows ?? noErrors)}
 <table><thead><tr><th>编号</th><th>软件</th><th>类别</th><th>授权方式</th><th class="num">套数</th><th class="num">在用</th><th>取得日期</th><th class="num">价值</th><th>来源</th><th>状态</th><th></th></tr></thead><tbody>
@@ -77,7 +77,7 @@ ${writes ? html`<h2>登记原有正版软件（正版化工作之前购置）</h
 <label>价值（元） <input name="value" value="${b.value ?? ''}" inputmode="decimal" required size="12"></label>${fieldError(errors.add ?? noErrors, 'value')}
 <button>登记</button></form>` : ''}
 <h2>年度盘点</h2>
-<table><thead><tr><th>年度</th><th>报送时间</th><th>状态</th></tr></thead><tbody>${inventories.map((i) => html`<tr><td><a href="/inventories/${i.id}">${i.year} 年度</a></td><td>${moment(i.filed_at)}</td><td>${inventoryStatusNames[i.status]}</td></tr>`)}</tbody></table>
+${inventories.length ? html`<table><thead><tr><th>年度</th><th>报送时间</th><th>状态</th></tr></thead><tbody>${inventories.map((i) => html`<tr><td><a href="/inventories/${i.id}">${i.year} 年度</a></td><td>${moment(i.filed_at)}</td><td>${inventoryStatusNames[i.status]}</td></tr>`)}</tbody></table>` : html`<p class="muted">尚未报送年度盘点。</p>`}
 ${allows(actor.role, 'inventories.file') && inUse.length ? html`<form method="post" action="/departments/${d.id}/inventories">${csrfField(req)}${generalError(errors.inventory ?? noErrors)}
 <label>盘点年度 <input name="year" value="${b.year ?? todayInShanghai().slice(0, 4)}" size="5" inputmode="numeric"></label>${fieldError(errors.inventory ?? noErrors, 'year')}
 <table><thead><tr><th>编号</th><th>软件</th><th class="num">台账在用</th><th class="num">实有套数</th></tr></thead><tbody>

@@ -87,7 +87,7 @@ ${open && allows(role, 'findings.decide') ? html`<form method="post" action="/fi
 <button name="decision" value="close">销号</button> <button name="decision" value="keep_open" class="secondary">继续整改</button></form>` : ''}
 ${f.clawbacks.length || funds.length ? html`<h2>收回奖励</h2>
 <table><thead><tr><th>资金</th><th class="num">金额</th><th>状态</th><th></th></tr></thead><tbody>
-${f.clawbacks.map((c) => html`<tr><td>${c.fund_id}</td><td class="num">${yuan(c.amount)}</td><td>${clawbackStatusNames[c.status]}</td><td>${c.status === 'pending' && allows(role, 'clawbacks.write') ? html`<form method="post" action="/clawbacks/${c.id}/approve" class="inline">${csrfField(req)}<button>审批记账</button></form> <form method="post" action="/clawbacks/${c.id}/cancel" class="inline">${csrfField(req)}<button class="secondary">取消</button></form>` : ''}</td></tr>`)}
+${f.clawbacks.map((c) => html`<tr><td>${c.fund_name}</td><td class="num">${yuan(c.amount)}</td><td>${clawbackStatusNames[c.status]}</td><td>${c.status === 'pending' && allows(role, 'clawbacks.write') ? html`<form method="post" action="/clawbacks/${c.id}/approve" class="inline">${csrfField(req)}<button>审批记账</button></form> <form method="post" action="/clawbacks/${c.id}/cancel" class="inline">${csrfField(req)}<button class="secondary">取消</button></form>` : ''}</td></tr>`)}
 </tbody></table>
 ${funds.length ? html`<form method="post" action="/findings/${f.id}/clawback">${csrfField(req)}<label>资金 <select name="fund_id">${funds.map((x) => html`<option value="${x.id}">${x.name}</option>`)}</select></label>
 <label>收回金额（元） <input name="amount" value="${b.amount ?? ''}" inputmode="decimal" size="12"></label>${fieldError(errors, 'amount')}<button>制单（待另一名会计审批）</button></form>` : ''}` : ''}`, { notice }));
