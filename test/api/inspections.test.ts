@@ -307,6 +307,8 @@ describe('escalation and the target', () => {
   it('the progress report shows the projected rate against the target and the units that put it at risk', async () => {
     const withFinding = await unit('completed');
     const awaiting = await unit('awaiting_funds');
+    const slow = await unit('not_started');
+    expect((await h.api.put(`/api/v1/departments/${slow.id}/status`).set(slow.user.auth).send({ status: 'procuring', effective_date: '2011-05-01' })).status).toBe(200);
     const visit = await inspection([withFinding.id]);
     await finding(visit.id, withFinding.id);
     expect((await h.api.put('/api/v1/progress/target').set(maker.auth).send({ target_date: '2011-10-31', target_rate: '1.0000' })).status).toBe(200);
@@ -318,5 +320,9 @@ describe('escalation and the target', () => {
     const risk = Object.fromEntries(report.at_risk.map((u: { id: string; reasons: string[] }) => [u.id, u.reasons]));
     expect(risk[withFinding.id]).toEqual(['open_findings']);
     expect(risk[awaiting.id]).toEqual(['awaiting_funds']);
+    expect(risk[slow.id]).toEqual(['procuring_long']);
+    // Procuring since 2011-05-01 is not yet long on 2011-06-15 (60 days by default).
+    const early = (await h.api.get('/api/v1/progress?as_of=2011-06-15').set(inspector.auth)).body;
+    expect(early.at_risk.map((u: { id: string }) => u.id)).not.toContain(slow.id);
   });
 });
