@@ -22,6 +22,7 @@ const approveAction: Record<WaitingItem['type'], (id: string) => string> = {
   run: (id) => `/runs/${id}/approve`,
   payment: (id) => `/payments/${id}/approve`,
   close: (id) => `/period-closes/${id}/approve`,
+  clawback: (id) => `/clawbacks/${id}/approve`,
 };
 const rejectAction: Partial<Record<WaitingItem['type'], (id: string) => string>> = {
   entry: (id) => `/entries/${id}/reject`,
@@ -34,6 +35,7 @@ const detailLink: Record<WaitingItem['type'], (i: WaitingItem) => string> = {
   run: (i) => `/runs/${i.id}`,
   payment: (i) => `/funds/${i.fund_id}/payments`,
   close: (i) => `/funds/${i.fund_id}`,
+  clawback: () => '/clawbacks',
 };
 
 /** The accountant's home: everything prepared by someone else that waits for them, one click to approve or send back. */
