@@ -12,6 +12,7 @@ import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
 import { errorHandler, fromZod, notFound } from './http/problem.ts';
+import { assertSafeText } from './http/schemas.ts';
 import type { Route } from './http/route.ts';
 import { allocationRoutes } from './routes/allocation.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
@@ -90,6 +91,8 @@ function pipeline(db: Knex, r: Route, uploadMaxBytes: number): RequestHandler[] 
     req.body = decoded;
     const input = { params: req.params as unknown, query: req.query as unknown, body: decoded };
     for (const where of ['params', 'query', 'body'] as const) {
+      // Before any schema and any handler: such text must not reach PostgreSQL or the audit log.
+      assertSafeText(input[where], where);
       const schema = spec[where];
       if (!schema) continue;
       // An empty body reads as {} so that a missing field is named rather than the whole body.
@@ -124,6 +127,12 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(helmet());
+  // Signed-in JSON, pages and downloads (statements, exports) must not stay in a shared or browser
+  // cache. Only the static assets (and the font) may be cached: they hold nothing of anyone's.
+  app.use((req, res, next) => {
+    if (!req.path.startsWith('/assets/')) res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   for (const r of allRoutes(deps)) app[r.spec.method](r.spec.path, ...pipeline(deps.db, r, deps.config.uploadMaxBytes));
   app.use(uiRouter(deps.db, deps.config, deps.logger));
   app.use(notFound);

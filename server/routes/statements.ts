@@ -15,6 +15,8 @@ function sendPdf(res: Response, s: IssuedStatement, fileName: string): void {
   res.setHeader('Content-Disposition', contentDisposition('attachment', fileName));
   res.setHeader('X-Statement-No', s.statementNo);
   res.setHeader('X-Statement-Sha256', s.sha256);
+  // Printed as 〓 and named in the document's footer; here too, for whoever downloads it.
+  if (s.unprintable.length > 0) res.setHeader('X-Unprintable-Characters', s.unprintable.map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase()}`).join(','));
   res.send(s.pdf);
 }
 
