@@ -33,6 +33,11 @@ export function openHarness(url: string = inject('databaseUrl'), overrides: { to
   return { db, app, api: supertest(app), close: () => db.destroy() };
 }
 
+/** A connection as the database owner (migrations' login), for tests that play someone with the owner's rights. */
+export function openOwner(): Knex {
+  return createKnex(inject('ownerDatabaseUrl'), 2, 60_000, 'jiangbu-owner');
+}
+
 export function unique(prefix: string): string {
   return `${prefix}${randomBytes(5).toString('hex')}`;
 }
