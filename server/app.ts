@@ -31,7 +31,7 @@ import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   db: Knex;
-  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'>;
+  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'> & { witnessFile?: string | undefined };
   logger: Logger;
 }
 
@@ -47,7 +47,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...departmentRoutes(deps.db),
     ...auditLogRoutes(deps.db),
     ...fundRoutes(deps.db),
-    ...journalRoutes(deps.db),
+    ...journalRoutes(deps.db, deps.config),
     ...progressRoutes(deps.db),
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),

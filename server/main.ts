@@ -4,6 +4,7 @@ import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { loadDemo } from './demo/load-demo.ts';
 import { bootstrapAdmin } from './users/users.ts';
+import { startWitness } from './ledger/witness.ts';
 
 const config = loadConfig();
 const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'] });
@@ -15,6 +16,8 @@ const print = (line: string) => process.stdout.write(`${line}\n`);
 await bootstrapAdmin(db.knex, config.bootstrapAdminPassword, print);
 // `npm run demo`: the same service, with the 2011 case loaded first.
 if (process.argv.includes('--demo')) await loadDemo(db.knex, print);
+// At least one chain head per minute of posting goes to the witness file, outside the database.
+const witness = startWitness(db.knex, config.witnessFile, log);
 const server = createApp({ db: db.knex, config, logger }).listen(config.port, () => {
   logger.info(`Jiangbu serving on http://localhost:${config.port} (${db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
 });
@@ -34,6 +37,8 @@ async function shutdown(signal: string): Promise<void> {
   server.closeIdleConnections();
   await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, drain_ms).unref())]);
   server.closeAllConnections();
+  witness.stop();
+  await witness.tick();
   await db.close();
   process.exit(0);
 }

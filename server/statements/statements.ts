@@ -9,6 +9,7 @@ import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
+import { recordAnchor } from '../ledger/witness.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
 export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary' };
@@ -44,7 +45,7 @@ async function recordDownload(db: Knex, ctx: RequestContext, statement: { id: st
  * Issues (or re-issues) a statement. The same content gives back the statement already issued, byte
  * for byte; new content gets the next number of the fund and year, with no gaps.
  */
-export async function issueStatement(db: Knex, ctx: RequestContext, fundId: string, target: StatementTarget): Promise<IssuedStatement> {
+export async function issueStatement(db: Knex, ctx: RequestContext, fundId: string, target: StatementTarget, witnessFile: string): Promise<IssuedStatement> {
   if (target.kind === 'department') assertOwnDepartment(ctx.actor!, target.departmentId);
   const built = await modelFor(db, fundId, target);
   const contentHash = sha256(JSON.stringify(built.model));
@@ -78,6 +79,8 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
         })
         .returning(['id', 'statement_no']);
       await recordAudit(trx, ctx, { action: 'statement.issue', objectType: 'statement', objectId: statementNo, after: { kind: target.kind, fund_id: fundId, department_id: departmentId, sha256: digest, head_seq: built.head.seq } });
+      // The head it was built from is an anchor: in the database and in the witness outside it.
+      await recordAnchor(trx, witnessFile, { fundId, seq: built.head.seq, hash: built.head.hash, source: 'statement', ref: statementNo });
       await recordDownload(trx, ctx, row);
       return { statementNo, sha256: digest, pdf, reissued: false, unprintable };
     });

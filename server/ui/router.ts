@@ -38,7 +38,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
     });
   const session = requireSession(db);
   const auth = authPages(db, config.tokenTtlHours);
-  const funds = fundPages(db);
+  const funds = fundPages(db, config);
   const receipts = receiptPages(db, config);
   const allocation = allocationPages(db);
   const reports = reportPages(db, config);
