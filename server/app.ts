@@ -27,6 +27,7 @@ import { progressRoutes } from './routes/progress.ts';
 import { receiptRoutes } from './routes/receipts.ts';
 import { statementRoutes } from './routes/statements.ts';
 import { exportRoutes } from './routes/exports.ts';
+import { auditBundleRoutes } from './routes/audit-bundle.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
@@ -54,6 +55,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...allocationRoutes(deps.db),
     ...statementRoutes(deps.db, deps.config),
     ...exportRoutes(deps.db),
+    ...auditBundleRoutes(deps.db, deps.config),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }
