@@ -27,6 +27,15 @@ interface Logger {
   warn(msg: string): void;
 }
 
+// While PostgreSQL is down every pooled connection warns at once; one line per few seconds says as much.
+let lastWarning_ms = 0;
+function warnSparingly(message: unknown): void {
+  const now = Date.now();
+  if (now - lastWarning_ms < 5_000) return;
+  lastWarning_ms = now;
+  process.stderr.write(`knex: ${String(message)}\n`);
+}
+
 export function createKnex(url: string, poolMax: number, statementTimeoutMs: number, applicationName = 'jiangbu'): Knex {
   return knex({
     client: 'pg',
@@ -37,6 +46,7 @@ export function createKnex(url: string, poolMax: number, statementTimeoutMs: num
       application_name: applicationName,
     } as Knex.PgConnectionConfig,
     pool: { min: 0, max: poolMax },
+    log: { warn: warnSparingly, error: warnSparingly, deprecate: warnSparingly, debug: () => undefined },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }
