@@ -11,7 +11,12 @@ const logger = pino({ level: config.logLevel, redact: ['req.headers.authorizatio
 const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
 
 const started_ms = Date.now();
-const db = await openDatabase(config, log);
+// A start that cannot work (a second service on this DATA_DIR, a taken port, a refused login) says
+// why in one line, without a stack trace, and exits.
+const db = await openDatabase(config, log).catch((e: unknown) => {
+  process.stderr.write(`Jiangbu did not start: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});
 const print = (line: string) => process.stdout.write(`${line}\n`);
 await bootstrapAdmin(db.knex, config.bootstrapAdminPassword, print);
 // `npm run demo`: the same service, with the 2011 case loaded first.
