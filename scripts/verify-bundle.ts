@@ -1,14 +1,19 @@
-// `npm run verify-bundle -- FILE.zip`: checks an audit bundle on its own, with no database and no
-// network. Prints what holds; exits 0 when everything does, 1 naming what does not, 2 when unreadable.
+// `npm run verify-bundle -- FILE.zip [--witness witness.jsonl]`: checks an audit bundle on its own,
+// with no database and no network; a witness file kept apart from the server adds its heads as anchors.
+// Prints what holds; exits 0 when everything does, 1 naming what does not, 2 when unreadable.
 import { readFile } from 'node:fs/promises';
 import JSZip from 'jszip';
-import { checkBundle } from '../server/bundle/bundle-check.ts';
+import { checkBundle, witnessAnchors } from '../server/bundle/bundle-check.ts';
 
-const path = process.argv[2];
-if (!path) {
-  process.stderr.write('usage: npm run verify-bundle -- FILE.zip\n');
+const args = process.argv.slice(2);
+const witnessAt = args.indexOf('--witness');
+const witnessPath = witnessAt >= 0 ? args.splice(witnessAt, 2)[1] : undefined;
+const path = args[0];
+if (!path || (witnessAt >= 0 && !witnessPath)) {
+  process.stderr.write('usage: npm run verify-bundle -- FILE.zip [--witness witness.jsonl]\n');
   process.exit(2);
 }
+const witness = witnessPath ? await readFile(witnessPath, 'utf8') : '';
 let files: Map<string, Buffer>;
 try {
   const zip = await JSZip.loadAsync(await readFile(path));
@@ -19,7 +24,7 @@ try {
   process.exit(2);
 }
 const started_ms = Date.now();
-const result = checkBundle(files);
+const result = checkBundle(files, (manifest) => witnessAnchors(witness, manifest));
 for (const c of result.checks) {
   process.stdout.write(`${c.ok ? 'OK  ' : 'FAIL'} ${c.name}\n`);
   for (const d of c.details) process.stdout.write(`       ${d}\n`);

@@ -40,6 +40,7 @@ interface ManifestFile {
 }
 interface Manifest {
   format: string;
+  ledger: string;
   fund_id: string;
   fund_code: string;
   head: { seq: number; hash: string };
@@ -47,7 +48,24 @@ interface Manifest {
   files: Record<string, ManifestFile>;
 }
 
-export function checkBundle(files: Map<string, Buffer>): { ok: boolean; checks: BundleCheck[] } {
+/** Lines of a witness file the auditor holds (shipped apart from the server) for this bundle's ledger and fund. */
+export function witnessAnchors(witness: string, manifest: { ledger: string; fund_id: string }): CheckedAnchor[] {
+  const anchors: CheckedAnchor[] = [];
+  witness.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    try {
+      const w = JSON.parse(line) as { ledger?: string; fund?: string; seq?: number; hash?: string; anchor?: string };
+      if (w.ledger === manifest.ledger && w.fund === manifest.fund_id && typeof w.seq === 'number' && typeof w.hash === 'string') {
+        anchors.push({ seq: w.seq, hash: w.hash, source: `your witness line ${i + 1} (${w.anchor ?? 'head'})` });
+      }
+    } catch {
+      // A line that is not JSON cannot anchor anything; the service's own verify reports such lines.
+    }
+  });
+  return anchors;
+}
+
+export function checkBundle(files: Map<string, Buffer>, extraAnchors: (manifest: { ledger: string; fund_id: string }) => CheckedAnchor[] = () => []): { ok: boolean; checks: BundleCheck[] } {
   const checks: BundleCheck[] = [];
   const check = (name: string, details: string[]) => checks.push({ name, ok: details.length === 0, details });
   let manifest: Manifest;
@@ -74,7 +92,7 @@ export function checkBundle(files: Map<string, Buffer>): { ok: boolean; checks: 
     const fund = json<{ id: string; head_seq: number; head_hash: string; appropriated: string; allocated: string; disbursed: string }>(files, 'fund.json');
     const accounts = json<Array<{ id: string; code: string; book: string; normal_side: string; kind: string; balance: string }>>(files, 'accounts.json');
     const anchors = json<CheckedAnchor[]>(files, 'anchors.json');
-    anchors.push({ seq: manifest.head.seq, hash: manifest.head.hash, source: 'manifest head' });
+    anchors.push({ seq: manifest.head.seq, hash: manifest.head.hash, source: 'manifest head' }, ...extraAnchors(manifest));
     const checker = new LedgerChecker(fund, accounts, anchors, true);
     const entries = files.get('entries.jsonl');
     if (!entries) throw new Error('entries.jsonl is missing from the bundle');

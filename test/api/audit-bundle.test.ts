@@ -44,11 +44,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function verifyBundle(bytes: Buffer): Promise<{ code: number; out: string }> {
+async function verifyBundle(bytes: Buffer, witness?: string): Promise<{ code: number; out: string }> {
   const file = join(dir, `${unique('b')}.zip`);
   await writeFile(file, bytes);
+  const extra: string[] = [];
+  if (witness !== undefined) {
+    extra.push('--witness', join(dir, `${unique('w')}.jsonl`));
+    await writeFile(extra[1]!, witness);
+  }
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/verify-bundle.ts', file], { env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/verify-bundle.ts', file, ...extra], { env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
     return { code: 0, out: stdout };
   } catch (e) {
     const err = e as { code: number; stdout: string };
@@ -110,5 +115,16 @@ describe('the offline audit bundle', () => {
     expect(forged.code).toBe(1);
     expect(forged.out).not.toContain('SHA-256 differs');
     expect(forged.out).toContain('entry_hash seq 2');
+  });
+
+  it("an auditor's own witness file that saw a longer chain than the bundle shows: exit 1, the tail was cut", async () => {
+    const res = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set(auditor.auth).buffer(true).parse(binaryParser);
+    const manifest = JSON.parse(await (await JSZip.loadAsync(res.body)).file('manifest.json')!.async('string'));
+    const line = (seq: number, hash: string) => JSON.stringify({ ledger: manifest.ledger, fund: fundId, seq, hash, time: new Date().toISOString(), anchor: 'head' });
+    const same = await verifyBundle(res.body, `${line(manifest.head.seq, manifest.head.hash)}\n`);
+    expect(same.code).toBe(0);
+    const longer = await verifyBundle(res.body, `${line(manifest.head.seq + 1, 'a'.repeat(64))}\n`);
+    expect(longer.code).toBe(1);
+    expect(longer.out).toContain(`anchor_beyond_head seq ${manifest.head.seq + 1}`);
   });
 });
