@@ -27,17 +27,15 @@ interface Logger {
   warn(msg: string): void;
 }
 
-// While PostgreSQL is down every pooled connection warns at once; one line per few seconds says as much.
-let lastWarning_ms = 0;
-function warnSparingly(message: unknown): void {
-  const now = Date.now();
-  if (now - lastWarning_ms < 5_000) return;
-  lastWarning_ms = now;
-  process.stderr.write(`knex: ${String(message)}\n`);
-}
+// knex prints pool errors ("Acquire connection error …") to the console on its own; they reach the caller
+// as rejections anyway, so its log speaks only with LOG_LEVEL=debug.
+const knexLog = (message: unknown) => {
+  if (process.env.LOG_LEVEL === 'debug') console.warn('knex:', message);
+};
 
 export function createKnex(url: string, poolMax: number, statementTimeoutMs: number, applicationName = 'jiangbu'): Knex {
   return knex({
+    log: { warn: knexLog, error: knexLog, deprecate: knexLog, debug: knexLog },
     client: 'pg',
     connection: {
       connectionString: url,
@@ -46,7 +44,6 @@ export function createKnex(url: string, poolMax: number, statementTimeoutMs: num
       application_name: applicationName,
     } as Knex.PgConnectionConfig,
     pool: { min: 0, max: poolMax },
-    log: { warn: warnSparingly, error: warnSparingly, deprecate: warnSparingly, debug: () => undefined },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }
