@@ -92,3 +92,33 @@ describe('the sign-in form', () => {
     expect((ok.headers['set-cookie'] as unknown as string[]).some((c) => c.startsWith('jb_session='))).toBe(true);
   });
 });
+
+describe('the text rule holds on every route that takes a JSON body', () => {
+  it('each one answers 422 for U+0000 and for a lone surrogate, before its own schema and handler', async () => {
+    const { allRoutes } = await import('../../server/app.ts');
+    const { permissions } = await import('../../server/auth/policy.ts');
+    const unit = await makeDepartment(h.db);
+    const users: Record<string, TestUser> = {
+      admin,
+      accountant,
+      auditor: await makeUser(h.db, 'auditor'),
+      department: await makeUser(h.db, 'department', unit.id),
+    };
+    const routes = allRoutes({ db: h.db, config: { tokenTtlHours: 8, uploadMaxBytes: 1 << 20, trustProxy: false, dataDir: '/nonexistent' }, logger: undefined as never })
+      .filter((r) => r.spec.method !== 'get' && (r.spec.bodyType ?? 'json') === 'json');
+    expect(routes.length).toBeGreaterThan(20);
+    const answers: string[] = [];
+    for (const r of routes) {
+      const allowed = permissions[r.spec.action];
+      const user = allowed === 'public' ? undefined : users[allowed[0]!];
+      const path = r.spec.path.replace(/:id|:dept|:[a-z_]+/g, unit.id);
+      for (const bad of [nul, lone]) {
+        let req = h.api[r.spec.method](path).set('Content-Type', 'application/json');
+        if (user) req = req.set(user.auth);
+        const res = await req.send(JSON.stringify({ text: bad, nested: [{ deeper: bad }] }));
+        answers.push(`${r.spec.method.toUpperCase()} ${r.spec.path} → ${res.status} ${res.body.code}`);
+      }
+    }
+    expect(answers.filter((a) => !a.endsWith('→ 422 VALIDATION_FAILED'))).toEqual([]);
+  });
+});
