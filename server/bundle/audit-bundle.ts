@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
+import { entriesOf } from '../ledger/verify/entry-stream.ts';
 import { ledgerIdentity, readWitness } from '../ledger/witness.ts';
 
 /*
@@ -18,7 +19,6 @@ import { ledgerIdentity, readWitness } from '../ledger/witness.ts';
  * of millions of postings costs disk, not memory. `npm run verify-bundle -- FILE.zip` checks it.
  */
 export const bundleFormat = 'jiangbu-audit-bundle/1';
-const fetch_rows = 5000;
 const zipDate = new Date('2000-01-01T00:00:00Z');
 
 const csvCell = (v: unknown) => {
@@ -89,41 +89,14 @@ async function collect(db: Knex, fundId: string, witnessFile: string, dir: strin
       }
     };
     await put('postings', csvLine(['seq', 'entry_id', 'entry_date', 'kind', 'account_code', 'side', 'amount', 'balance_after']));
-    await trx.raw(
-      `DECLARE bundle_rows NO SCROLL CURSOR FOR
-         SELECT e.*, p.id AS posting_id, p.account_id, p.side, p.amount, p.balance_after
-           FROM journal_entries e LEFT JOIN postings p ON p.entry_id = e.id
-          WHERE e.fund_id = ? ORDER BY e.seq, p.id`,
-      [fundId],
-    );
-    let current: Record<string, unknown> & { postings: unknown[] } | undefined;
     let entryCount = 0;
-    const flush = async () => {
-      if (!current) return;
-      await put('entries', `${JSON.stringify(current)}\n`);
+    for await (const e of entriesOf(trx, fundId)) {
+      const { reversed_kind: _derived, ...stored } = e;
+      const postings = e.postings.map((p) => ({ ...p, account_code: codeOf.get(p.account_id) ?? '' }));
+      await put('entries', `${JSON.stringify({ ...stored, postings })}\n`);
+      for (const p of postings) await put('postings', csvLine([e.seq, e.id, e.entry_date, e.kind, p.account_code, p.side, p.amount, p.balance_after]));
       entryCount++;
-    };
-    for (;;) {
-      const { rows } = await trx.raw(`FETCH FORWARD ${fetch_rows} FROM bundle_rows`);
-      for (const row of rows) {
-        if (!current || current.id !== String(row.id)) {
-          await flush();
-          current = {
-            id: String(row.id), fund_id: String(row.fund_id), seq: Number(row.seq), entry_date: row.entry_date, kind: row.kind, memo: row.memo,
-            document_no: row.document_no, department_id: row.department_id == null ? null : String(row.department_id),
-            reverses_entry_id: row.reverses_entry_id == null ? null : String(row.reverses_entry_id), created_by: String(row.created_by),
-            created_at: (row.created_at as Date).toISOString(), prev_hash: row.prev_hash, hash: row.hash, postings: [],
-          };
-        }
-        if (row.posting_id == null) continue;
-        const code = codeOf.get(String(row.account_id)) ?? '';
-        current.postings.push({ account_id: String(row.account_id), account_code: code, side: row.side, amount: row.amount, balance_after: row.balance_after });
-        await put('postings', csvLine([row.seq, row.id, row.entry_date, row.kind, code, row.side, row.amount, row.balance_after]));
-      }
-      if (rows.length < fetch_rows) break;
     }
-    await flush();
-    await trx.raw('CLOSE bundle_rows');
     entriesOut.end();
     postingsOut.end();
     await Promise.all([finished(entriesOut), finished(postingsOut)]);
