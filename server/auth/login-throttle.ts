@@ -77,8 +77,20 @@ async function reserve(db: Knex, r: Reservation): Promise<void> {
 
 export const accountKey = (username: string) => username.toLowerCase();
 
+// Guessed usernames and passing addresses leave rows behind; about one sign-in in a hundred sweeps
+// out those untouched for two days (a lockout still running is kept whatever its age).
+const prune_probability = 0.01;
+
+export async function pruneStale(db: Knex): Promise<void> {
+  await db('login_throttle')
+    .where('updated_at', '<', db.raw("now() - interval '2 days'"))
+    .where((q) => q.whereNull('locked_until').orWhere('locked_until', '<', db.fn.now()))
+    .del();
+}
+
 /** Reserves a try for the address, then for the account (both refused → 429 before any password check). */
 export async function reserveSignIn(db: Knex, username: string, ip: string): Promise<void> {
+  if (Math.random() < prune_probability) await pruneStale(db);
   await reserve(db, { scope: 'address', key: ip });
   await reserve(db, { scope: 'account', key: accountKey(username) });
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { bootstrapAdmin } from '../../server/users/users.ts';
+import { pruneStale } from '../../server/auth/login-throttle.ts';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
 import { makeUser, openHarness, testPassword, unique, type Harness } from '../support/harness.ts';
 
@@ -99,6 +100,17 @@ describe('sign-in', () => {
     for (let i = 0; i < 10; i++) await login(u.username, 'wrong password', '10.4.0.1');
     await h.db('login_throttle').where({ scope: 'account', key: u.username.toLowerCase() }).update({ window_started: h.db.raw("now() - interval '16 minutes'") });
     expect((await login(u.username, testPassword, '10.4.0.2')).status).toBe(200);
+  });
+
+  it('sweeps counters untouched for two days, but keeps a lockout that still runs', async () => {
+    const stale = unique('stale');
+    const locked = unique('locked');
+    await h.db('login_throttle').insert([
+      { scope: 'account', key: stale, attempts: 3, window_started: h.db.raw("now() - interval '3 days'"), updated_at: h.db.raw("now() - interval '3 days'") },
+      { scope: 'account', key: locked, attempts: 0, window_started: h.db.raw("now() - interval '3 days'"), updated_at: h.db.raw("now() - interval '3 days'"), locked_until: h.db.raw("now() + interval '1 hour'") },
+    ]);
+    await pruneStale(h.db);
+    expect(await h.db('login_throttle').whereIn('key', [stale, locked]).pluck('key')).toEqual([locked]);
   });
 
   it('logs out: the token stops working', async () => {
