@@ -1,8 +1,11 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Knex } from 'knex';
+import { ensureWritableDir } from '../../db/data-dir.ts';
+import { AppError } from '../errors.ts';
+import { StartupError } from '../startup-error.ts';
 
 /*
  * The witness: an append-only file of JSON lines, outside the database, each a chain head someone
@@ -37,8 +40,23 @@ export async function ledgerIdentity(db: Knex): Promise<string> {
 /** One write with O_APPEND per call: lines of concurrent writers never interleave within a line. */
 export async function appendWitness(file: string, lines: WitnessLine[]): Promise<void> {
   if (lines.length === 0) return;
-  await mkdir(dirname(file), { recursive: true });
-  await appendFile(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''), { flag: 'a', mode: 0o640 });
+  try {
+    // The directory was made at start-up (assertWitnessWritable); a recursive mkdir here could spin (see db/data-dir.ts).
+    await appendFile(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''), { flag: 'a', mode: 0o640 });
+  } catch (e) {
+    throw new AppError('UNAVAILABLE', `见证文件 ${file} 无法写入（${(e as NodeJS.ErrnoException).code ?? String(e)}），请联系管理员`, undefined, { 'Retry-After': '60' });
+  }
+}
+
+/** At start-up: the witness file must be writable, or the service says so in one line and stops. */
+export async function assertWitnessWritable(file: string): Promise<void> {
+  try {
+    await ensureWritableDir(dirname(file));
+    await appendFile(file, '', { flag: 'a', mode: 0o640 });
+  } catch (e) {
+    if (e instanceof StartupError) throw new StartupError(`WITNESS_FILE ${file} cannot be written (${e.message.replace(/^DATA_DIR \S+ cannot be used: /, '').replace(/; set DATA_DIR.*$/, '')}): set WITNESS_FILE to a writable path`);
+    throw new StartupError(`WITNESS_FILE ${file} cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)}): set WITNESS_FILE to a writable path`);
+  }
 }
 
 /**
@@ -52,6 +70,7 @@ export async function recordAnchor(
   a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle'; ref: string },
 ): Promise<void> {
   await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
+  // No anchor without its witness line: a document that cannot be witnessed is not issued.
   await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(trx), fund: a.fundId, seq: a.seq, hash: a.hash, time: new Date().toISOString(), anchor: `${a.source} ${a.ref}` }]);
 }
 
