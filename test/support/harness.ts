@@ -38,6 +38,16 @@ export function openOwner(): Knex {
   return createKnex(inject('ownerDatabaseUrl'), 2, 60_000, 'jiangbu-owner');
 }
 
+/** Runs `work` with the owner's rights (a connection opened and closed around it): for tests of what the schema itself refuses. */
+export async function asOwner<T>(work: (owner: Knex) => Promise<T>): Promise<T> {
+  const owner = openOwner();
+  try {
+    return await work(owner);
+  } finally {
+    await owner.destroy();
+  }
+}
+
 export function unique(prefix: string): string {
   return `${prefix}${randomBytes(5).toString('hex')}`;
 }
