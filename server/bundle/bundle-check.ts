@@ -92,7 +92,13 @@ export function checkBundle(files: Map<string, Buffer>, extraAnchors: (manifest:
     const fund = json<{ id: string; head_seq: number; head_hash: string; appropriated: string; allocated: string; disbursed: string }>(files, 'fund.json');
     const accounts = json<Array<{ id: string; code: string; book: string; normal_side: string; kind: string; balance: string }>>(files, 'accounts.json');
     const anchors = json<CheckedAnchor[]>(files, 'anchors.json');
-    anchors.push({ seq: manifest.head.seq, hash: manifest.head.hash, source: 'manifest head' }, ...extraAnchors(manifest));
+    // Each statement's head anchors the chain on its own, whatever anchors.json says.
+    const statements = json<Array<{ statement_no: string; head_seq: number | string; head_hash: string }>>(files, 'statements.json');
+    anchors.push(
+      { seq: manifest.head.seq, hash: manifest.head.hash, source: 'manifest head' },
+      ...statements.map((st) => ({ seq: Number(st.head_seq), hash: st.head_hash, source: `statement ${st.statement_no}` })),
+      ...extraAnchors(manifest),
+    );
     const checker = new LedgerChecker(fund, accounts, anchors, true);
     const entries = files.get('entries.jsonl');
     if (!entries) throw new Error('entries.jsonl is missing from the bundle');
