@@ -120,7 +120,7 @@ async function certificateModel(trx: Knex.Transaction, close: Record<string, unk
  * Another accountant approves: under the fund's lock, nothing may wait inside the period, the
  * certificate is issued as a statement, and the close takes effect (the trigger moves closed_through).
  */
-export async function approvePeriodClose(trx: Knex.Transaction, ctx: RequestContext, id: string) {
+export async function approvePeriodClose(trx: Knex.Transaction, ctx: RequestContext, id: string, witnessFile: string) {
   const close = await trx('period_closes').where({ id }).forUpdate().first();
   if (!close) throw new AppError('NOT_FOUND', '没有这次结账');
   if (close.status !== 'pending') throw new AppError('ALREADY_DECIDED', `这次${close.kind === 'close' ? '结账' : '反结账'}已${close.status === 'approved' ? '审核' : '退回'}`);
@@ -136,7 +136,7 @@ export async function approvePeriodClose(trx: Knex.Transaction, ctx: RequestCont
   const certificate = await recordStatement(trx, ctx, {
     fundId: String(close.fund_id), fundCode: fund.code, kind: 'period_close', departmentId: null, contentHash, head: model.head,
     render: (issue) => renderCloseCertificate(model, issue),
-  });
+  }, witnessFile);
   await trx('period_closes').where({ id }).update({ status: 'approved', decided_by: ctx.actor!.id, decided_at: trx.fn.now(), previous_through: current, certificate_id: certificate.id });
   const view = await getPeriodClose(trx, id);
   await recordAudit(trx, ctx, { action: `period.${close.kind}_approve`, objectType: 'period_close', objectId: id, before: { closed_through: current }, after: { closed_through: through, certificate_no: certificate.statement_no } });

@@ -5,11 +5,12 @@ import { contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
 import { accountingDate, idParam } from '../http/schemas.ts';
+import { witnessFileOf } from '../ledger/witness.ts';
 import { approvePeriodClose, closeCertificate, getPeriodClose, listPeriodCloses, preparePeriodClose, rejectPeriodClose } from '../ledger/period-closes.ts';
 
 const id = z.strictObject({ id: idParam });
 
-export function periodCloseRoutes(db: Knex) {
+export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
   return [
     route(
       {
@@ -41,7 +42,7 @@ export function periodCloseRoutes(db: Knex) {
         responses: { 200: '{closed_through, certificate_no, …}', 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_DECIDED, PENDING_IN_PERIOD or CONFLICT' },
       },
       async (req, res, { params }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approvePeriodClose(trx, contextOf(req), params.id) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approvePeriodClose(trx, contextOf(req), params.id, witnessFileOf(config)) }));
       },
     ),
     route(

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { expect } from 'vitest';
-import { verifyChain } from '../../server/ledger/verify-chain.ts';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { verifyLedger } from '../../server/ledger/verify/verify-ledger.ts';
 
 /**
  * The invariants of DESIGN.md "The books", checked over every fund in the database after each
@@ -39,7 +41,7 @@ export async function assertLedgerInvariants(db: Knex): Promise<void> {
      WHERE f.allocated <> coalesce(u.allocated, 0) OR f.disbursed <> coalesce(u.disbursed, 0)`);
   expect(fundDrift.rows, 'fund figures that are not the sum of their units').toEqual([]);
   for (const fundId of await db('funds').pluck('id')) {
-    const report = await verifyChain(db, String(fundId));
-    expect(report, `fund ${fundId}`).toMatchObject({ ok: true, first_bad_seq: null, bad_accounts: [] });
+    const report = await verifyLedger(db, String(fundId), join(inject('filesDir'), 'witness.jsonl'));
+    expect(report, `fund ${fundId}`).toMatchObject({ ok: true, first_bad_seq: null, problems: [] });
   }
 }

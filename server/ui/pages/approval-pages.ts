@@ -67,7 +67,7 @@ ${allows(role, 'periods.close') ? html`<form method="post" action="/funds/${fund
 <button>提交结账</button></form>` : ''}`;
 }
 
-export function approvalPages(db: Knex, rerenderFund: (req: Request, res: Response, fundId: string, errors: FormErrors) => Promise<void>) {
+export function approvalPages(db: Knex, witnessFile: string, rerenderFund: (req: Request, res: Response, fundId: string, errors: FormErrors) => Promise<void>) {
   async function voucher(req: Request, res: Response, errors: FormErrors = noErrors, notice?: string) {
     authorize(req.actor, 'ledger.read');
     const e = await getAnyEntry(db, idFrom(req));
@@ -134,7 +134,7 @@ ${mayDecide ? html`<form method="post" action="/entries/${e.id}/approve" class="
       if (!close) throw new AppError('NOT_FOUND', '没有这次结账');
       const fundId = String(close.fund_id);
       try {
-        if (req.path.endsWith('/approve')) await inTransaction(db, (trx) => approvePeriodClose(trx, contextOf(req), id));
+        if (req.path.endsWith('/approve')) await inTransaction(db, (trx) => approvePeriodClose(trx, contextOf(req), id, witnessFile));
         else await inTransaction(db, (trx) => rejectPeriodClose(trx, contextOf(req), id, reason(req)));
         res.redirect(303, `/funds/${fundId}`);
       } catch (e) {
