@@ -24,6 +24,9 @@ export const errorCatalogue = {
   RUN_STALE: { status: 409, title: 'What the allocation run was computed from has changed; compute it again', zh: '分配方案已过时，请重新计算' },
   EXCEEDS_PAYABLE: { status: 409, title: 'More than the unit is owed', zh: '超过该单位应付金额' },
   NO_POLICY: { status: 409, title: 'The fund has no allocation policy yet', zh: '尚未制定分配政策' },
+  TAX_ID_NOT_CONFIRMED: { status: 409, title: 'The unit asked for a seller code that fails its check; confirm it to verify', zh: '销售方代码校验位不符，须确认后才能审核通过' },
+  STATUS_REGRESSION: { status: 409, title: 'A unit moves its own status forward only', zh: '单位只能向前报告状态' },
+  RUN_SUPERSEDED: { status: 409, title: 'A newer run replaced this draft', zh: '该分配方案已被新方案取代' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed', zh: '相同请求正在处理' },
   // 413, 415
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', zh: '内容过大' },
@@ -33,7 +36,8 @@ export const errorCatalogue = {
   WEAK_PASSWORD: { status: 422, title: 'The password does not meet the policy', zh: '密码不符合要求' },
   UNBALANCED_ENTRY: { status: 422, title: 'Debits and credits differ within a book', zh: '借贷不平衡' },
   UNKNOWN_ACCOUNT: { status: 422, title: 'No such account in this fund', zh: '没有这个科目' },
-  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with a different request', zh: 'Idempotency-Key 已用于其他请求' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with a different request', zh: '该幂等键已用于其他请求' },
+  ACTIVE_CONTENT: { status: 422, title: 'The PDF contains active content (scripts, launch actions or embedded files)', zh: 'PDF 含有可执行内容，请重新打印为 PDF 后上传' },
   CSV_INVALID: { status: 422, title: 'The file has invalid rows; nothing was imported', zh: '文件有错误，未导入任何内容' },
   // 429
   TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed sign-ins; try again later', zh: '登录失败次数过多，请稍后再试' },

@@ -4,6 +4,7 @@ import * as ledger from './002-ledger.ts';
 import * as progressReceipts from './003-progress-receipts.ts';
 import * as allocation from './004-allocation.ts';
 import * as statements from './005-statements.ts';
+import * as exceptionPaths from './008-exception-paths.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: Array<[string, Migration]> = [
   ['003-progress-receipts', progressReceipts],
   ['004-allocation', allocation],
   ['005-statements', statements],
+  ['008-exception-paths', exceptionPaths],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

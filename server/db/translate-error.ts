@@ -22,6 +22,13 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   disbursements_maker_checker: ['SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付'],
   disbursements_voucher_unique: ['DUPLICATE', '本资金已有该凭证号'],
   written_reports_once: ['DUPLICATE', '该单位已报送本期书面报告'],
+  receipts_supersedes_closed: ['CONFLICT', '只有本单位同一资金已退回或已撤回的发票可以更正后重新提交'],
+  receipts_superseded_once: ['CONFLICT', '这张发票已有更正后的发票，不能再次更正'],
+  receipts_tax_id_confirmed: ['TAX_ID_NOT_CONFIRMED', '单位申请了校验位不符的销售方代码，审核通过前须确认该代码'],
+  attachments_receipt_open: ['CONFLICT', '发票已审核或已退回，不能再上传扫描件'],
+  department_status_forward_only: ['STATUS_REGRESSION', '单位只能向前报告状态；如需退回到之前的状态，请联系财政厅会计并说明理由'],
+  department_status_regression_reason: ['VALIDATION_FAILED', '将状态退回到之前的阶段须填写理由'],
+  disbursements_within_payable: ['EXCEEDS_PAYABLE', '该单位待审批拨付与本笔合计超过其应付未付金额'],
 };
 
 export function translateDbError(e: unknown): unknown {

@@ -57,7 +57,7 @@ describe('the progress report', () => {
     expect((await progress('?as_of=2011-09-01')).by_status.not_started).toBe(8);
     expect((await progress('?as_of=2011-09-05')).by_status.not_started).toBe(7);
     // Put it back for the other tests of this file.
-    await h.api.put(`/api/v1/departments/${id}/status`).set(accountant.auth).send({ status: 'not_started', effective_date: '2011-09-06' });
+    await h.api.put(`/api/v1/departments/${id}/status`).set(accountant.auth).send({ status: 'not_started', effective_date: '2011-09-06', note: '测试后恢复原状态' });
   });
 
   it('lets only an accountant record acceptance, only for a completed unit', async () => {
