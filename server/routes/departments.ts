@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { departmentFields } from '../departments/department-rules.ts';
+import { departmentChange, departmentFields } from '../departments/department-rules.ts';
 import { createDepartment, getDepartment, importDepartments, listDepartments, updateDepartment } from '../departments/departments.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
@@ -47,7 +47,7 @@ export function departmentRoutes(db: Knex) {
       {
         method: 'patch', path: '/api/v1/departments/:id', action: 'departments.update', tag: 'departments',
         summary: 'Correct a unit’s name, group or contact, or deactivate it (units are never deleted)', params: z.strictObject({ id: idParam }),
-        body: z.strictObject({ name: departmentFields.name.optional(), group: departmentFields.group.optional(), contact: z.string().trim().max(200, '最多 200 个字符').optional(), active: z.boolean({ error: '须为 true 或 false' }).optional() }),
+        body: departmentChange,
         responses: { 200: 'the department', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {

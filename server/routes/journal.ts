@@ -6,13 +6,14 @@ import { route } from '../http/route.ts';
 import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
+import { resolveJournalFilter } from '../ledger/journal-filter.ts';
 import { recordManualEntries } from '../ledger/manual-entries.ts';
 import { reverseEntry } from '../ledger/reverse-entry.ts';
 import { trialBalance } from '../ledger/trial-balance.ts';
 import { verifyChain } from '../ledger/verify-chain.ts';
 
 const fundId = z.strictObject({ id: idParam });
-const accountCode = z.string().regex(/^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/, 'must be an account code such as 1011 or 2307.XJ031');
+const accountCode = z.string().regex(/^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/, '须为科目代码，如 1011、2307 或 2307.XJ031');
 const batch_max = 1000;
 
 const manualEntry = z.strictObject({
@@ -75,12 +76,16 @@ export function journalRoutes(db: Knex) {
         query: z.strictObject({
           limit: limitParam, cursor: cursorParam, from: calendarDate.optional(), to: calendarDate.optional(),
           kind: z.enum(entryKinds).optional(), account: accountCode.optional(), department_id: idParam.optional(),
+          department: z.string().trim().min(1, '请输入单位代码或名称').max(200, '最多 200 个字符').optional(),
         }),
-        responses: { 200: '{items, next_cursor}' },
+        responses: { 200: '{items, next_cursor, filter:{description}}; account=2307 takes every 2307.* account; department is a unit code or name', 422: 'VALIDATION_FAILED (no such account or unit)' },
       },
       async (_req, res, { params, query }) => {
         await getFund(db, params.id);
-        res.json(await listJournal(db, params.id, { ...query, limit: query.limit ?? 100 }));
+        const filter = await resolveJournalFilter(db, params.id, query);
+        const { department: _department, ...rest } = query;
+        const page = await listJournal(db, params.id, { ...rest, limit: query.limit ?? 100, department_ids: filter.departmentIds, account_is_parent: filter.accountIsParent });
+        res.json({ ...page, filter: { account: filter.account ?? null, department_ids: filter.departmentIds ?? null, description: filter.description } });
       },
     ),
     route(

@@ -5,6 +5,7 @@ import { projectPath } from '../project-root.ts';
 import { AppError } from '../errors.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
+import { acceptancePages } from './pages/acceptance-pages.ts';
 import { accountPages } from './pages/account-pages.ts';
 import { adminPages } from './pages/admin-pages.ts';
 import { allocationPages } from './pages/allocation-pages.ts';
@@ -31,6 +32,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const unit = departmentPages(db, config);
   const admin = adminPages(db);
   const account = accountPages(db);
+  const acceptance = acceptancePages(db);
 
   r.use('/assets', express.static(projectPath('server', 'ui', 'assets'), { index: false, maxAge: '1h' }));
   // The statements' font, for browsers without a Chinese system font; others never fetch it.
@@ -77,6 +79,8 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/statements/verify', session, reports.verify);
   r.get('/audit-log', session, reports.auditLog);
 
+  r.get('/departments/acceptance', session, acceptance.acceptance);
+  r.post('/departments/acceptance', form, session, acceptance.accept);
   r.get('/departments/:id', session, unit.unit);
   r.post('/departments/:id/status', form, session, unit.unitStatus);
   r.get('/my', session, unit.my);
@@ -93,6 +97,8 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.get('/admin/departments', session, admin.departments);
   r.post('/admin/departments', form, session, admin.createDepartment);
   r.post('/admin/departments/import', form, session, admin.importDepartments);
+  r.get('/admin/departments/:id', session, admin.departmentEdit);
+  r.post('/admin/departments/:id', form, session, admin.updateDepartment);
 
   const pageErrors: ErrorRequestHandler = (err, req, res, _next) => {
     if (err instanceof AppError && (err.status === 404 || err.status === 403)) {

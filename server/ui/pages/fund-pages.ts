@@ -6,6 +6,7 @@ import { inTransaction } from '../../db/transaction.ts';
 import { recordAppropriation } from '../../ledger/appropriate.ts';
 import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
 import { listJournal } from '../../ledger/journal-read.ts';
+import { resolveJournalFilter } from '../../ledger/journal-filter.ts';
 import { trialBalance } from '../../ledger/trial-balance.ts';
 import { verifyChain } from '../../ledger/verify-chain.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
@@ -112,14 +113,29 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
         from: calendarDate.safeParse(q.from).success ? q.from : undefined,
         to: calendarDate.safeParse(q.to).success ? q.to : undefined,
         kind: q.kind || undefined,
-        account: /^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/.test(q.account ?? '') ? q.account : undefined,
+        account: /^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/.test(q.account?.trim() ?? '') ? q.account!.trim() : undefined,
+        department: q.department?.trim().slice(0, 200) || undefined,
       };
-      const journal = await listJournal(db, fund.id, filter);
-      const keep = new URLSearchParams(Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account }).filter(([, v]) => v) as Array<[string, string]>);
+      const { department: _department, ...journalFilter } = filter;
+      // What was typed and not understood is said, never dropped.
+      let problem: string | null = q.account?.trim() && !filter.account ? `“${q.account}”不是科目代码（如 1011、2307 或 2307.XJ031），未按科目筛选。` : null;
+      let resolved: Awaited<ReturnType<typeof resolveJournalFilter>> | null = null;
+      try {
+        resolved = await resolveJournalFilter(db, fund.id, { account: filter.account, department: filter.department });
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        problem = `${problem ?? ''}${e.errors?.[0]?.message ?? ''}：${filter.department ?? filter.account ?? ''}，请更正筛选条件。`;
+      }
+      const journal = resolved
+        ? await listJournal(db, fund.id, { ...journalFilter, department_ids: resolved.departmentIds, account_is_parent: resolved.accountIsParent })
+        : { items: [], next_cursor: null };
+      const keep = new URLSearchParams(Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account, department: filter.department }).filter(([, v]) => v) as Array<[string, string]>);
       res.send(page(req, `${fund.name} · 序时账`, html`${fundTabs(fund.id, req)}
 <form method="get" class="filters">从 <input type="date" name="from" value="${filter.from ?? ''}"> 至 <input type="date" name="to" value="${filter.to ?? ''}">
 类型 <select name="kind"><option value="">全部</option>${['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'].map((k) => html`<option ${filter.kind === k ? 'selected' : ''}>${k}</option>`)}</select>
-科目 <input name="account" value="${filter.account ?? ''}" size="12" placeholder="如 2307.XJ005"> <button>筛选</button></form>
+科目 <input name="account" value="${q.account ?? ''}" size="12" placeholder="如 2307 或 2307.XJ005">
+单位 <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称"> <button>筛选</button></form>
+${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
 <table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
 ${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
 </tbody></table>
