@@ -2,7 +2,7 @@ import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import { postEntries } from '../ledger/post-entries.ts';
@@ -35,13 +35,15 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
     }
     const decided = rows.filter((r) => r.status !== 'pending');
     if (decided.length) {
-      throw new AppError('CONFLICT', `未审批任何拨付：${decided.map((r) => `第 ${r.id} 号（${r.department_name}）已${r.status === 'approved' ? '记账' : '取消'}`).join('；')}`);
+      const which = decided.map((r) => `第 ${r.id} 号（${r.department_name}）已${r.status === 'approved' ? '记账' : '取消'}`).join('；');
+      throw new AppError('CONFLICT', `未审批任何拨付：${which}`);
     }
     if (rows.some((r) => String(r.created_by) === actor.id)) {
-      throw new AppError('SAME_ACCOUNTANT', `制单会计不能审批自己提交的拨付（第 ${rows.filter((r) => String(r.created_by) === actor.id).map((r) => r.id).join('、')} 号）`);
+      const own = rows.filter((r) => String(r.created_by) === actor.id).map((r) => r.id).join('、');
+      throw new AppError('SAME_ACCOUNTANT', `制单会计不能审批自己提交的拨付（第 ${own} 号）`);
     }
     const funds = [...new Set(rows.map((r) => String(r.fund_id)))];
-    if (funds.length > 1) throw new AppError('VALIDATION_FAILED', 'ids: 一次只能审批同一项资金的拨付', [{ field: 'ids', message: '一次只能审批同一项资金的拨付' }]);
+    if (funds.length > 1) throw validationError('ids', '一次只能审批同一项资金的拨付');
     const fundId = funds[0]!;
     await trx('funds').where({ id: fundId }).forUpdate().first('id');
     const shortfalls = await shortfallsOf(trx, fundId, rows);

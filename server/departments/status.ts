@@ -3,7 +3,7 @@ import { recordAudit } from '../audit/audit-log.ts';
 import type { Actor } from '../auth/roles.ts';
 import { assertOwnDepartment } from '../auth/scope.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { AppError, type FieldError } from '../errors.ts';
+import { AppError, describeProblems, validationError, type FieldError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
 import { departmentView } from './departments.ts';
@@ -42,7 +42,7 @@ export async function changeStatus(db: Knex, ctx: RequestContext, departmentId: 
     throw new AppError('FORBIDDEN', '只有会计可以记录验收');
   }
   const problems = statusChangeProblems(change, todayInShanghai());
-  if (problems.length) throw new AppError('VALIDATION_FAILED', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+  if (problems.length) throw new AppError('VALIDATION_FAILED', describeProblems(problems), problems);
   return inTransaction(db, async (trx) => {
     const before = await trx('departments').where({ id: departmentId }).forUpdate().first();
     if (!before) throw new AppError('NOT_FOUND', '没有这个单位');
@@ -56,7 +56,8 @@ export async function changeStatus(db: Knex, ctx: RequestContext, departmentId: 
         throw new AppError('STATUS_REGRESSION', `单位只能向前报告状态，不能从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”。如确需更正，请联系财政厅会计说明理由，由会计办理。`);
       }
       if (!change.note?.trim()) {
-        throw new AppError('VALIDATION_FAILED', `note: 将状态从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”须填写理由`, [{ field: 'note', message: '退回到之前的状态须填写理由' }]);
+        const words = `将状态从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”须填写理由`;
+        throw new AppError('VALIDATION_FAILED', words, [{ field: 'note', message: '退回到之前的状态须填写理由' }]);
       }
     }
     const acceptedOn = change.accepted_on ?? (change.status === 'completed' ? before.accepted_on : null);
@@ -112,7 +113,7 @@ export async function statusHistory(db: Knex, actor: Actor, departmentId: string
  */
 export async function acceptDepartments(db: Knex, ctx: RequestContext, departmentIds: string[], acceptedOn: string) {
   const today = todayInShanghai();
-  if (acceptedOn > today) throw new AppError('VALIDATION_FAILED', `accepted_on: 验收日期不能晚于今天（${today}）`, [{ field: 'accepted_on', message: `不能晚于今天（${today}）` }]);
+  if (acceptedOn > today) throw validationError('accepted_on', `不能晚于今天（${today}）`);
   const ids = [...new Set(departmentIds)].sort((a, b) => Number(a) - Number(b));
   return inTransaction(db, async (trx) => {
     // Locked in id order, so two overlapping acceptances cannot deadlock.

@@ -5,7 +5,7 @@ import { assertOwnDepartment, scopeToOwnDepartment } from '../auth/scope.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { pgArray } from '../db/pg-array.ts';
 import { isUniqueViolation } from '../db/translate-error.ts';
-import { AppError, validationError } from '../errors.ts';
+import { AppError, describeProblems, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { formatAmount } from '../ledger/money.ts';
 import { checkReceipt, type ReceiptInput, type SubmissionExtras } from './receipt-rules.ts';
@@ -156,7 +156,7 @@ export async function submitReceipt(db: Knex, ctx: RequestContext, departmentId:
   const actor = ctx.actor!;
   assertOwnDepartment(actor, departmentId);
   const { errors, checked } = checkSubmission(actor, input, extras);
-  if (errors.length) throw new AppError('VALIDATION_FAILED', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
+  if (errors.length) throw new AppError('VALIDATION_FAILED', describeProblems(errors), errors);
   return inTransaction(db, async (trx) => {
     const department = await trx('departments').where({ id: departmentId }).first('id', 'active');
     if (!department) throw new AppError('NOT_FOUND', '没有这个单位');

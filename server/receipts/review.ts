@@ -27,6 +27,8 @@ async function allocatedFrom(trx: Knex, receiptId: string): Promise<string | nul
   return `这张发票已计入已审批的分配（该单位已分配 ${of('expense')} 元，已拨付 ${of('budget_expenditure')} 元）。退回后，下一次分配将收回未拨付部分；已拨付超出部分须由单位退回。`;
 }
 
+const decisionWords: Record<Decision, string> = { verified: '审核通过', rejected: '退回', withdrawn: '撤回' };
+
 const allowedFrom: Record<Decision, string[]> = {
   verified: ['submitted'],
   // A verified receipt later found wrong is rejected; allocation then claws back.
@@ -42,7 +44,8 @@ export async function reviewReceipt(db: Knex, ctx: RequestContext, id: string, d
     if (!current) throw new AppError('NOT_FOUND', '没有这张发票');
     assertOwnDepartment(actor, String(current.department_id), 'receipt');
     if (!allowedFrom[decision].includes(current.status)) {
-      throw new AppError('CONFLICT', `该发票${receiptStatusNames[current.status] ?? current.status}，不能${{ verified: '审核通过', rejected: '退回', withdrawn: '撤回' }[decision]}`);
+      const now = receiptStatusNames[current.status] ?? '';
+      throw new AppError('CONFLICT', `该发票${now}，不能${decisionWords[decision]}`);
     }
     const confirmsTaxId = decision === 'verified' && current.tax_id_override_reason != null;
     if (confirmsTaxId && !opts.confirmTaxId) {

@@ -18,12 +18,12 @@ const batch_max = 1000;
 
 const manualEntry = z.strictObject({
   date: calendarDate,
-  memo: z.string().trim().min(1, 'must say what the entry is for').max(500),
+  memo: z.string().trim().min(1, '请填写摘要').max(500),
   document_no: z.string().trim().min(1).max(100).optional(),
   postings: z
     .array(z.strictObject({ account_code: accountCode, side: z.enum(['debit', 'credit']), amount: money }))
-    .min(2, 'an entry needs at least two postings')
-    .max(100, 'at most 100 postings per entry'),
+    .min(2, '一张凭证至少需要两条分录')
+    .max(100, '一张凭证最多 100 条分录'),
 });
 
 const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
@@ -47,7 +47,7 @@ export function journalRoutes(db: Knex) {
       {
         method: 'post', path: '/api/v1/funds/:id/journal-entries/batch', action: 'ledger.post', tag: 'ledger', idempotent: true,
         summary: `Post up to ${batch_max} manual entries, all or nothing`, params: fundId,
-        body: z.strictObject({ entries: z.array(manualEntry).min(1, 'send at least one entry').max(batch_max, `at most ${batch_max} entries`) }),
+        body: z.strictObject({ entries: z.array(manualEntry).min(1, '至少提交一张凭证').max(batch_max, `一次最多 ${batch_max} 张凭证`) }),
         responses: { 201: '{items:[{id, seq, date, hash}], head_hash}', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {

@@ -77,7 +77,7 @@ export function progressRoutes(db: Knex) {
     route(
       {
         method: 'post', path: '/api/v1/departments/:id/written-reports', action: 'written_reports.file', tag: 'progress', summary: 'File the written explanation (专题书面报告) a unit not started owes',
-        params: departmentId, body: z.strictObject({ body: z.string().trim().min(1, 'must not be empty').max(20000) }),
+        params: departmentId, body: z.strictObject({ body: z.string().trim().min(1, '不能为空').max(20000) }),
         responses: { 201: 'the report', 409: 'CONFLICT or DUPLICATE' },
       },
       async (req, res, { params, body }) => {

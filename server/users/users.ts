@@ -120,7 +120,7 @@ export async function changeOwnPassword(db: Knex, ctx: RequestContext, current: 
   const actor = ctx.actor!;
   const user = await db('users').where({ id: actor.id }).first('password_hash', 'username');
   if (!user || !(await verifyPassword(user.password_hash, current))) {
-    throw new AppError('VALIDATION_FAILED', 'current_password：当前密码不正确', [{ field: 'current_password', message: '当前密码不正确' }]);
+    throw new AppError('VALIDATION_FAILED', '当前密码：当前密码不正确', [{ field: 'current_password', message: '当前密码不正确' }]);
   }
   assertPasswordPolicy(next, user.username);
   const hash = await hashPassword(next);

@@ -36,7 +36,8 @@ async function findUnit(db: Knex, actor: Actor, text: string) {
   if (exact) return exact;
   if (found.length === 1) return found[0]!;
   if (found.length === 0) throw validationError('department_id', `没有代码或名称为“${text}”的在用单位`);
-  throw validationError('department_id', `“${text}”对应多个单位，请输入单位代码：${found.slice(0, 10).map((d) => `${d.name}（${d.code}）`).join('、')}${found.length > 10 ? ' 等' : ''}`);
+  const candidates = found.slice(0, 10).map((d) => `${d.name}（${d.code}）`).join('、');
+  throw validationError('department_id', `“${text}”对应多个单位，请输入单位代码：${candidates}${found.length > 10 ? ' 等' : ''}`);
 }
 
 export function adminPages(db: Knex) {

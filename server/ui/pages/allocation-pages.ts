@@ -9,7 +9,7 @@ import { fundPositions } from '../../allocation/positions.ts';
 import { approveRun, cancelRun, createRun, getRun, listRuns } from '../../allocation/runs.ts';
 import { allows, authorize } from '../../auth/policy.ts';
 import { inTransaction } from '../../db/transaction.ts';
-import { AppError, type FieldError } from '../../errors.ts';
+import { AppError, describeProblems, type FieldError } from '../../errors.ts';
 import { contextOf } from '../../http/context.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { getFund } from '../../ledger/funds.ts';
@@ -27,7 +27,7 @@ const exclusionNames: Record<string, string> = {
 const rateRule = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/;
 
 function fail(problems: FieldError[]): never {
-  throw new AppError('VALIDATION_FAILED', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+  throw new AppError('VALIDATION_FAILED', describeProblems(problems), problems);
 }
 
 function paymentInput(b: Record<string, string>) {

@@ -4,7 +4,7 @@ import { departmentPosition } from '../../allocation/positions.ts';
 import { authorize } from '../../auth/policy.ts';
 import { changeStatus, statusHistory, statusRank, type DepartmentStatus } from '../../departments/status.ts';
 import { getDepartment } from '../../departments/departments.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, validationError } from '../../errors.ts';
 import { contextOf } from '../../http/context.ts';
 import { calendarDate, todayInShanghai } from '../../http/schemas.ts';
 import { listFunds } from '../../ledger/funds.ts';
@@ -107,8 +107,8 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
       authorize(req.actor, 'departments.status_write');
       const b = formFields(req);
       try {
-        if (!calendarDate.safeParse(b.effective_date).success) throw new AppError('VALIDATION_FAILED', 'effective_date', [{ field: 'effective_date', message: '请填写有效日期' }]);
-        if (!b.status || !(b.status in statusNames)) throw new AppError('VALIDATION_FAILED', 'status', [{ field: 'status', message: '请选择状态' }]);
+        if (!calendarDate.safeParse(b.effective_date).success) throw validationError('effective_date', '请填写有效日期');
+        if (!b.status || !(b.status in statusNames)) throw validationError('status', '请选择状态');
         await changeStatus(db, contextOf(req), req.actor!.departmentId!, { status: b.status as 'completed', effective_date: b.effective_date!, note: b.note?.trim() || undefined });
         await my(req, res, {}, '状态已报告。');
       } catch (e) {
@@ -129,7 +129,7 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
       authorize(req.actor, 'written_reports.file');
       const text = (formFields(req).body ?? '').trim();
       try {
-        if (!text) throw new AppError('VALIDATION_FAILED', 'body', [{ field: 'body', message: '请填写报告内容' }]);
+        if (!text) throw validationError('body', '请填写报告内容');
         await fileWrittenReport(db, contextOf(req), req.actor!.departmentId!, text);
         await my(req, res, {}, '书面报告已报送。');
       } catch (e) {

@@ -13,7 +13,7 @@ import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { loadProgress } from '../../progress/progress.ts';
 import { html, day, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, validationError } from '../../errors.ts';
 
 export function fundTabs(fundId: string, req: Request): Html {
   const role = req.actor!.role;
@@ -78,7 +78,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
       authorize(req.actor, 'funds.create');
       const b = formFields(req);
       try {
-        if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw new AppError('VALIDATION_FAILED', 'fiscal_year', [{ field: 'fiscal_year', message: '请填写四位年份' }]);
+        if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw validationError('fiscal_year', '请填写四位年份');
         const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim() });
         res.redirect(303, `/funds/${fund.id}`);
       } catch (e) {
@@ -96,7 +96,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
         if (!calendarDate.safeParse(b.date).success) problems.push({ field: 'date', message: '请填写有效日期' });
         if (!b.document_no?.trim()) problems.push({ field: 'document_no', message: '请填写文号' });
         if (problems.length || !amount.success) throw new AppError('VALIDATION_FAILED', '请更正标出的内容', problems);
-        if (amount.data.isZero()) throw new AppError('VALIDATION_FAILED', 'amount', [{ field: 'amount', message: '金额须大于 0' }]);
+        if (amount.data.isZero()) throw validationError('amount', '金额须大于 0');
         await inTransaction(db, (trx) => recordAppropriation(trx, contextOf(req), idFrom(req), { amount: amount.data, document_no: b.document_no!.trim(), date: b.date! }));
         res.redirect(303, `/funds/${idFrom(req)}`);
       } catch (e) {

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { allows, authorize } from '../../auth/policy.ts';
 import type { Config } from '../../config.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, validationError } from '../../errors.ts';
 import { attachScan } from '../../files/attach-scan.ts';
 import { contextOf } from '../../http/context.ts';
 import { receiptBody } from '../../receipts/receipt-rules.ts';
@@ -140,7 +140,7 @@ ${receiptForm(req, r.department_id, funds.map((f) => ({ id: String(f.id), name: 
       authorize(req.actor, decision === 'withdrawn' ? 'receipts.withdraw' : 'receipts.review');
       const reason = one(body(req).reason);
       try {
-        if (decision === 'rejected' && !reason) throw new AppError('VALIDATION_FAILED', 'reason', [{ field: 'reason', message: '请填写退回理由' }]);
+        if (decision === 'rejected' && !reason) throw validationError('reason', '请填写退回理由');
         const after = await reviewReceipt(db, contextOf(req), idFrom(req), decision, decision === 'rejected' ? reason : undefined, { confirmTaxId: one(body(req).confirm_tax_id) === '1' });
         const warning = 'warning' in after ? ` ${String(after.warning)}` : '';
         await detail(req, res, noErrors, decision === 'verified' ? '已审核通过。' : decision === 'rejected' ? `已退回。${warning}` : '已撤回。');

@@ -14,7 +14,7 @@ import { verifyStatement } from '../../statements/statements.ts';
 import { day, html, moment, statusNames, yuan } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { fundTabs } from './fund-pages.ts';
-import { AppError } from '../../errors.ts';
+import { validationError } from '../../errors.ts';
 
 export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes'>) {
   async function progressPage(req: Request, res: Response, errors: FormErrors = noErrors) {
@@ -49,7 +49,7 @@ ${result ? result.genuine ? html`<p class="notice" role="status">真实、未经
       authorize(req.actor, 'progress.deadline');
       const b = formFields(req);
       try {
-        if (!calendarDate.safeParse(b.deadline).success) throw new AppError('VALIDATION_FAILED', 'deadline', [{ field: 'deadline', message: '请填写有效日期' }]);
+        if (!calendarDate.safeParse(b.deadline).success) throw validationError('deadline', '请填写有效日期');
         await setDeadline(db, contextOf(req), { deadline: b.deadline!, title: (b.title ?? '').trim() || '专题书面报告' });
         res.redirect(303, '/progress');
       } catch (e) {
