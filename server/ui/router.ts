@@ -59,7 +59,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.get('/funds/:id/payments', session, allocation.payments);
   r.post('/funds/:id/payments', form, session, allocation.createPayment);
   r.post('/payments/:id/approve', form, session, allocation.decidePayment);
-  r.post('/funds/:id/payments/approve', form, session, allocation.approvePayments);
+  r.post('/funds/:id/payments/bulk-approve', form, session, allocation.approvePayments);
   r.post('/runs/:id/disbursements', form, session, allocation.prepareRunPayments);
   r.post('/payments/:id/cancel', form, session, allocation.decidePayment);
   r.get('/funds/:id/statements', session, reports.statements);

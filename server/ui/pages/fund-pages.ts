@@ -7,6 +7,10 @@ import { recordAppropriation } from '../../ledger/appropriate.ts';
 import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
 import { listJournal } from '../../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../../ledger/journal-filter.ts';
+
+const entryKindNames: Record<string, string> = {
+  appropriation: '财政拨款', manual: '手工凭证', allocation: '分配', clawback: '收回', disbursement: '拨付', refund: '单位退回', reversal: '冲销',
+};
 import { trialBalance } from '../../ledger/trial-balance.ts';
 import { verifyChain } from '../../ledger/verify-chain.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
@@ -132,12 +136,12 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
       const keep = new URLSearchParams(Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account, department: filter.department }).filter(([, v]) => v) as Array<[string, string]>);
       res.send(page(req, `${fund.name} · 序时账`, html`${fundTabs(fund.id, req)}
 <form method="get" class="filters">从 <input type="date" name="from" value="${filter.from ?? ''}"> 至 <input type="date" name="to" value="${filter.to ?? ''}">
-类型 <select name="kind"><option value="">全部</option>${['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'].map((k) => html`<option ${filter.kind === k ? 'selected' : ''}>${k}</option>`)}</select>
+类型 <select name="kind"><option value="">全部</option>${Object.entries(entryKindNames).map(([k, v]) => html`<option value="${k}" ${filter.kind === k ? 'selected' : ''}>${v}</option>`)}</select>
 科目 <input name="account" value="${q.account ?? ''}" size="12" placeholder="如 2307 或 2307.XJ005">
 单位 <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称"> <button>筛选</button></form>
 ${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
 <table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
-${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
+${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${entryKindNames[e.kind] ?? e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
 </tbody></table>
 ${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`));
     },
