@@ -10,6 +10,7 @@ import type { RequestContext } from '../http/context.ts';
 import { formatAmount } from '../ledger/money.ts';
 import { checkReceipt, type ReceiptInput, type SubmissionExtras } from './receipt-rules.ts';
 import { pageOf } from '../db/pagination.ts';
+import { likeLiteral } from '../departments/departments.ts';
 
 const receiptColumns = [
   'r.id', 'r.fund_id', 'r.department_id', 'd.code as department_code', 'd.name as department_name', 'r.invoice_kind', 'r.invoice_code',
@@ -190,6 +191,8 @@ export interface ReceiptFilter {
   status?: string | undefined;
   from?: string | undefined;
   to?: string | undefined;
+  /** A unit's code (from its start) or name, or an invoice number. */
+  q?: string | undefined;
 }
 
 export async function listReceipts(db: Knex, actor: Actor, f: ReceiptFilter) {
@@ -200,5 +203,10 @@ export async function listReceipts(db: Knex, actor: Actor, f: ReceiptFilter) {
   if (f.status) q.where('r.status', f.status);
   if (f.from) q.where('r.issue_date', '>=', f.from);
   if (f.to) q.where('r.issue_date', '<=', f.to);
+  const text = f.q?.trim().toLowerCase();
+  if (text) {
+    const like = likeLiteral(text);
+    q.where((w) => w.whereRaw('lower(d.code) LIKE ?', [`${like}%`]).orWhereRaw('lower(d.name) LIKE ?', [`%${like}%`]).orWhere('r.invoice_number', text));
+  }
   return pageOf((await q).map(receiptView), f.limit, (r) => r.id);
 }

@@ -34,6 +34,7 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         query: z.strictObject({
           limit: limitParam, cursor: cursorParam, fund_id: idParam.optional(), department_id: idParam.optional(),
           status: z.enum(receiptStatuses).optional(), from: calendarDate.optional(), to: calendarDate.optional(),
+          q: z.string().max(200, '最多 200 个字符').optional(),
         }),
         responses: { 200: '{items, next_cursor}' },
       },

@@ -82,6 +82,21 @@ describe('finding 9: administrators and long lists', () => {
   });
 });
 
+describe('receipts are searched by unit and invoice number, page by page', () => {
+  it('finds a unit’s receipts by its name and one receipt by its number', async () => {
+    const fx = allocationFixtures(h, accountant, checker);
+    const fundId = await fx.fundWithPolicy();
+    const d = await makeDepartment(h.db, { name: unique('找发票') });
+    const ids = [await fx.verifiedReceipt(fundId, d.id, [{ product: 'Windows', category: 'os', licences: 1, amount: '1.00' }]), await fx.verifiedReceipt(fundId, d.id, [{ product: 'Windows', category: 'os', licences: 1, amount: '2.00' }])];
+    const first = await h.api.get('/api/v1/receipts').query({ q: d.name, limit: 1 }).set(auditor.auth);
+    expect(first.body.items.map((r: { id: string }) => r.id)).toEqual([ids[1]]);
+    const second = await h.api.get('/api/v1/receipts').query({ q: d.name, limit: 1, cursor: first.body.next_cursor }).set(auditor.auth);
+    expect(second.body.items.map((r: { id: string }) => r.id)).toEqual([ids[0]]);
+    const number = (await h.db('receipts').where({ id: ids[0] }).first('invoice_number')).invoice_number;
+    expect((await h.api.get('/api/v1/receipts').query({ q: number }).set(auditor.auth)).body.items.map((r: { id: string }) => r.id)).toContain(ids[0]);
+  });
+});
+
 describe('finding 10: names, not ids; the journal filter says what it filtered', () => {
   it('takes a parent account (2307 = every 2307.*) and a unit by name, and says what it filtered', async () => {
     const fx = allocationFixtures(h, accountant, checker);

@@ -113,11 +113,16 @@ ${allows(role, 'receipts.submit') && (r.status === 'rejected' || r.status === 'w
       const q = req.query as Record<string, string | undefined>;
       const status = q.status && ['submitted', 'verified', 'rejected', 'withdrawn'].includes(q.status) ? q.status : req.actor!.role === 'accountant' ? 'submitted' : undefined;
       const fundId = /^[0-9]+$/.test(q.fund_id ?? '') ? q.fund_id : undefined;
-      const found = await listReceipts(db, req.actor!, { limit: 200, status, fund_id: fundId });
+      const search = q.q?.trim().slice(0, 200) || undefined;
+      const cursor = /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined;
+      const found = await listReceipts(db, req.actor!, { limit: 100, status, fund_id: fundId, q: search, cursor });
+      const keep = (extra: Record<string, string>) => new URLSearchParams({ ...(status ? { status } : {}), ...(fundId ? { fund_id: fundId } : {}), ...(search ? { q: search } : {}), ...extra }).toString();
       res.send(page(req, '发票', html`<p>${['submitted', 'verified', 'rejected', 'withdrawn'].map((s) => html`<a href="?status=${s}${fundId ? `&fund_id=${fundId}` : ''}">${receiptStatusNames[s]}</a> · `)}</p>
+<form method="get" class="filters">${status ? html`<input type="hidden" name="status" value="${status}">` : ''}<label>查找（单位代码、名称或发票号码） <input name="q" value="${search ?? ''}"></label> <button>查找</button></form>
 <table><thead><tr><th>发票</th><th>单位</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
 ${found.items.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${r.department_name}</td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}</td></tr>`)}
-</tbody></table>${found.items.length ? '' : html`<p class="muted">没有${status ? receiptStatusNames[status] : ''}的发票。</p>`}`));
+</tbody></table>${found.items.length ? '' : html`<p class="muted">没有${status ? receiptStatusNames[status] : ''}的发票。</p>`}
+${found.next_cursor ? html`<p><a href="?${keep({ cursor: found.next_cursor })}" rel="next" class="more">更多（下一页）</a></p>` : ''}`));
     },
     detail: (req: Request, res: Response) => detail(req, res),
     /** The receipt form filled in from a rejected or withdrawn receipt, to correct and submit again. */
