@@ -38,6 +38,8 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
       const which = decided.map((r) => `第 ${r.id} 号（${r.department_name}）已${r.status === 'approved' ? '记账' : '取消'}`).join('；');
       throw new AppError('CONFLICT', `未审批任何拨付：${which}`);
     }
+    const notPayments = rows.filter((r) => r.kind !== 'payment');
+    if (notPayments.length) throw new AppError('CONFLICT', `第 ${notPayments.map((r) => r.id).join('、')} 号不是拨付，不能在此审批`);
     if (rows.some((r) => String(r.created_by) === actor.id)) {
       const own = rows.filter((r) => String(r.created_by) === actor.id).map((r) => r.id).join('、');
       throw new AppError('SAME_ACCOUNTANT', `制单会计不能审批自己提交的拨付（第 ${own} 号）`);
