@@ -22,8 +22,15 @@ interface Logger {
   warn(msg: string): void;
 }
 
+// knex prints pool errors ("Acquire connection error …") to the console on its own; they reach the caller
+// as rejections anyway, so its log speaks only with LOG_LEVEL=debug.
+const knexLog = (message: unknown) => {
+  if (process.env.LOG_LEVEL === 'debug') console.warn('knex:', message);
+};
+
 export function createKnex(url: string, poolMax: number, statementTimeoutMs: number): Knex {
   return knex({
+    log: { warn: knexLog, error: knexLog, deprecate: knexLog, debug: knexLog },
     client: 'pg',
     connection: {
       connectionString: url,

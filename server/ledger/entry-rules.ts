@@ -1,4 +1,4 @@
-import { Decimal } from 'decimal.js';
+import { type Decimal } from 'decimal.js';
 import { AppError } from '../errors.ts';
 import type { AccountKind, Book, Side } from './chart.ts';
 import { amount_limit, zero } from './money.ts';

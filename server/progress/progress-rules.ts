@@ -1,5 +1,5 @@
 import { Decimal } from 'decimal.js';
-import { departmentStatuses } from '../departments/department-rules.ts';
+import { type departmentStatuses } from '../departments/department-rules.ts';
 
 export type Status = (typeof departmentStatuses)[number];
 

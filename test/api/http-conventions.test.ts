@@ -34,6 +34,22 @@ describe('HTTP conventions', () => {
     expect(res.body).toMatchObject({ type: '/docs#error-NOT_FOUND', title: 'Not found', status: 404, code: 'NOT_FOUND' });
   });
 
+  it('answers a known path asked with another method 405, naming the methods it has', async () => {
+    const res = await h.api.delete('/api/v1/funds').set(admin.auth);
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('POST, GET, HEAD');
+    expect(res.body).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+    const withId = await h.api.put('/api/v1/receipts/1').set(admin.auth);
+    expect(withId.status).toBe(405);
+    expect(withId.headers.allow).toContain('GET');
+  });
+
+  it('lets a fixed path win over a parameter: GET /statements/verify is not statement number "verify"', async () => {
+    const res = await h.api.get('/api/v1/statements/verify').set(admin.auth);
+    expect(res.status).toBe(405);
+    expect(res.headers.allow).toBe('POST');
+  });
+
   const cases: Array<[string, (req: ReturnType<Harness['api']['post']>) => ReturnType<Harness['api']['post']>, number, string]> = [
     ['a body that is not JSON', (r) => r.set('Content-Type', 'application/json').send('{"code":'), 400, 'MALFORMED_REQUEST'],
     ['a form body', (r) => r.set('Content-Type', 'application/x-www-form-urlencoded').send('code=X&name=Y'), 415, 'UNSUPPORTED_MEDIA_TYPE'],

@@ -90,6 +90,17 @@ describe('the embedded database', () => {
     expect(((await list.json()) as { items: Array<{ code: string }> }).items.map((d) => d.code)).toEqual(['XJ005']);
   });
 
+  it('refuses a second service on the same DATA_DIR with one line, and the first keeps serving', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+    delete env.DATABASE_URL;
+    const second = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    second.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    expect(await exited(second)).toBe(1);
+    expect(stderr.trim()).toMatch(/^jiangbu: another Jiangbu process \(pid \d+\) is using DATA_DIR .*; stop it first or choose another DATA_DIR$/);
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  });
+
   it('starts cleanly after the service was killed with SIGKILL, stopping the PostgreSQL it left behind', async () => {
     const orphan = postmasterPid();
     service!.kill('SIGKILL');

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -23,6 +24,7 @@ let fundId: string;
 let unitId: string;
 
 beforeAll(async () => {
+  if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH`);
   url = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_e2e');
   h = openHarness(url);
   await bootstrapAdmin(h.db, adminPassword, () => undefined);

@@ -80,10 +80,9 @@ function parseWords(text: string): bigint {
     }
     return n + pending;
   };
-  let yuan = 0n;
   const [aboveYi, belowYi] = s.includes('亿') ? [s.slice(0, s.lastIndexOf('亿')), s.slice(s.lastIndexOf('亿') + 1)] : ['', s];
   const splitWan = (t: string): bigint => (t.includes('万') ? section(t.slice(0, t.indexOf('万'))) * 10000n + section(t.slice(t.indexOf('万') + 1)) : section(t));
-  yuan = splitWan(aboveYi) * 100000000n + splitWan(belowYi);
+  const yuan = splitWan(aboveYi) * 100000000n + splitWan(belowYi);
   return yuan * 100n + fen;
 }
 

@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/global-setup.ts';
+
+/*
+ * An operator who starts the service wrongly gets one line saying what is wrong and what to do,
+ * a non-zero exit, no stack trace, and never a process that hangs or spins.
+ */
+let scratch: string;
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'jiangbu-startup-'));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+interface Outcome {
+  code: number | null;
+  stderr: string;
+}
+
+async function start(env: Record<string, string>): Promise<Outcome> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: join(scratch, 'data'), ...env };
+  if (!('DATABASE_URL' in env)) delete childEnv.DATABASE_URL;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, stderr };
+}
+
+function expectOneLine(outcome: Outcome, pattern: RegExp): void {
+  expect(outcome.code).toBe(1);
+  const lines = outcome.stderr.trim().split('\n');
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+  expect(outcome.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('starting the service wrongly', () => {
+  it('names a taken port before touching any data', async () => {
+    const holder: Server = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => holder.listen(port, resolve));
+    try {
+      const dataDir = join(scratch, 'never-created');
+      expectOneLine(await start({ PORT: String(port), DATA_DIR: dataDir }), new RegExp(`port ${port} is already in use.*PORT`));
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('names a DATA_DIR whose parent is a file', async () => {
+    await writeFile(join(scratch, 'a-file'), 'x');
+    expectOneLine(await start({ DATA_DIR: join(scratch, 'a-file', 'data') }), /DATA_DIR .* cannot be used: .*file.*set DATA_DIR/);
+  });
+
+  it('names a DATA_DIR that cannot be created (under /proc), without spinning', async () => {
+    expectOneLine(await start({ DATA_DIR: '/proc/jiangbu-data' }), /DATA_DIR \/proc\/jiangbu-data cannot be used/);
+  });
+
+  it('names a DATABASE_URL whose server is not there, without its password', async () => {
+    const dead = await freePort();
+    const outcome = await start({ DATABASE_URL: `postgres://someone:secret@127.0.0.1:${dead}/jiangbu` });
+    expectOneLine(outcome, /connection refused/);
+    expect(outcome.stderr).not.toContain('secret');
+  });
+
+  it('refuses a bad setting by name', async () => {
+    expectOneLine(await start({ PORT: 'eighty' }), /PORT must be a positive integer/);
+  });
+});
