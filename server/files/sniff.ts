@@ -16,7 +16,7 @@ export function sniffMediaType(head: Buffer): MediaType | null {
  * scanner's or a printer driver's PDF has none.
  */
 export function hasActiveContent(pdf: Buffer): boolean {
-  const text = pdf.toString('latin1').replace(/\/[^\s/<>\[\]()%{}]*/g, (name) => name.replace(/#([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))));
+  const text = pdf.toString('latin1').replace(/\/[^\s/<>[\]()%{}]*/g, (name) => name.replace(/#([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))));
   return /\/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z0-9])/.test(text);
 }
 
