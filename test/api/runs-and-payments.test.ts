@@ -109,6 +109,29 @@ describe('finding 4: two pending payments each for the whole payable', () => {
       .rejects.toMatchObject({ constraint: 'disbursements_within_payable' });
   });
 
+  it('lets only one of two concurrent direct inserts for the whole payable through (the trigger locks the payable)', async () => {
+    const { fundId, u } = await fx.fundedUnit('100.00');
+    const insert = () => h.db.transaction(async (trx) => {
+      await trx('disbursements').insert({ fund_id: fundId, department_id: u.id, amount: '100.00', voucher_no: unique('V'), pay_date: '2011-10-01', created_by: maker.id });
+      // Hold the transaction open a moment, so the other insert really waits on the lock.
+      await trx.raw('SELECT pg_sleep(0.2)');
+    });
+    const results = await Promise.allSettled([insert(), insert(), insert()]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.constraint)).toEqual(['disbursements_within_payable', 'disbursements_within_payable']);
+  });
+
+  it('posts a payment once when a bulk approval and a single approval race', async () => {
+    const { fundId, u } = await fx.fundedUnit('100.00');
+    const p = await prepare(fundId, u.id, '100.00');
+    const results = await Promise.all([
+      h.api.post('/api/v1/disbursements/approve').set(checker.auth).send({ ids: [p.body.id] }),
+      h.api.post(`/api/v1/disbursements/${p.body.id}/approve`).set(checker.auth).send({}),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect((await h.api.get(`/api/v1/funds/${fundId}`).set(auditor.auth)).body.disbursed).toBe('100.00');
+  });
+
   it('prepares the payments of a whole run in one request, then approves them all at once', async () => {
     const fundId = await fx.fundWithPolicy();
     const a = await fx.acceptedUnitWithReceipt(fundId, os('200.00'));

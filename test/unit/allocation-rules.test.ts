@@ -68,6 +68,14 @@ describe('entitlement', () => {
     expect(line(withAllocation, 'A')).toMatchObject({ entitlement: '0.00', due: '-50.00', clawback: '50.00', explanation: { qualifies: false, reason } });
   });
 
+  it('says why a qualifying unit gets nothing: its ceiling was reached, or nothing is new', () => {
+    const capped = run([unit('A', [['os', 1, '1000.00']], { allocated: d('100.00') })], policy({ departmentCeiling: d('100.00') }));
+    expect(capped.excluded).toEqual([{ department_id: expect.any(String), department_code: 'A', reason: 'ceiling_reached' }]);
+    const same = run([unit('A', [['os', 1, '100.00']], { allocated: d('50.00') })]);
+    expect(same.excluded).toEqual([{ department_id: expect.any(String), department_code: 'A', reason: 'nothing_new' }]);
+    expect(run([unit('A', [['os', 1, '100.00']])]).excluded).toEqual([]);
+  });
+
   it('counts a unit not completed when the policy does not require completion', () => {
     expect(line(run([unit('A', [['os', 1, '100.00']], { status: 'procuring', acceptedOn: null })], policy({ requireCompleted: false })), 'A').amount).toBe('50.00');
   });
