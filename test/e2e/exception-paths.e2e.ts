@@ -210,6 +210,35 @@ describe('exception paths in the browser', () => {
     await page.context().close();
   });
 
+  it('findings 6 and 7: a stale draft says so and cannot be approved; rejecting an allocated receipt warns, and the clawback explains itself', async () => {
+    const u = await unitWithUser('completed', true);
+    const receiptId = await submitted(u.id, kuaiji);
+    await h.api.post(`/api/v1/receipts/${receiptId}/verify`).set(kuaiji.auth).send({});
+    const run = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(kuaiji.auth).send({ as_of: '2011-09-30' });
+    expect((await h.api.post(`/api/v1/allocation-runs/${run.body.id}/approve`).set(kuaiji2.auth).send({})).status).toBe(200);
+
+    const page = await signedIn(kuaiji.username);
+    await page.goto(`${base}/receipts/${receiptId}`);
+    await expect(page.locator('p.warning').textContent()).resolves.toContain(`已计入第 ${run.body.id} 批已审批的分配`);
+    await page.fill('[name=reason]', '发票经税务机关核实为作废发票');
+    await page.click('button:has-text("退回")');
+    await expect(page.locator('p.notice').textContent()).resolves.toMatch(/已退回。.*已分配 8,?204\.51 元/);
+
+    const draft = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(kuaiji.auth).send({ as_of: '2011-09-30' });
+    await page.goto(`${base}/runs/${draft.body.id}`);
+    await expect(page.locator(`tr:has-text("${u.code}")`).first().textContent()).resolves.toMatch(/发票经税务机关核实为作废发票.*已分配 8204\.51 元，已拨付 0\.00 元，本次收回未拨付的 8204\.51 元/);
+    // Something changes after the draft was computed: it reads stale and offers no approval.
+    const other = await unitWithUser('completed', true);
+    const late = await submitted(other.id, kuaiji);
+    await h.api.post(`/api/v1/receipts/${late}/verify`).set(kuaiji.auth).send({});
+    await page.context().close();
+    const checker = await signedIn(kuaiji2.username);
+    await checker.goto(`${base}/runs/${draft.body.id}`);
+    await expect(checker.locator('.run-status').textContent()).resolves.toBe('已过时（须重新计算）');
+    await expect(checker.locator('button:has-text("审批并记账")').count()).resolves.toBe(0);
+    await checker.context().close();
+  });
+
   it('finding 8: a verified receipt takes no scan; a submitted one takes several files at once', async () => {
     const u = await unitWithUser();
     const open = await submitted(u.id, u.user);
