@@ -102,7 +102,7 @@ ${allows(role, 'receipts.review') && (r.status === 'submitted' || r.status === '
 ${r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/verify" class="inline">${csrfField(req)}${r.tax_id_override_reason ? html`<label><input type="checkbox" name="confirm_tax_id" value="1"> 确认销售方代码 ${r.seller_tax_id} 无误</label>` : ''}<button>审核通过</button></form>` : ''}
 <form method="post" action="/receipts/${r.id}/reject">${csrfField(req)}<label>退回理由 <input name="reason" size="40"></label>${fieldError(errors, 'reason')}<button class="secondary">退回</button></form>` : ''}
 ${allows(role, 'receipts.withdraw') && r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/withdraw">${csrfField(req)}<button class="secondary">撤回</button></form>` : ''}
-${allows(role, 'receipts.submit') && (r.status === 'rejected' || r.status === 'withdrawn') && !(r.superseded_by && ['submitted', 'verified'].includes(r.superseded_by_status ?? '')) ? html`<p><a class="button" href="/receipts/${r.id}/resubmit">更正后重新提交</a></p>` : ''}
+${role === 'department' && (r.status === 'rejected' || r.status === 'withdrawn') && !(r.superseded_by && ['submitted', 'verified'].includes(r.superseded_by_status ?? '')) ? html`<p><a class="button" href="/receipts/${r.id}/resubmit">更正后重新提交</a></p>` : ''}
 <h2>记录</h2><ul>${r.history.map((h) => html`<li>${moment(h.at)}：${h.from ? `${receiptStatusNames[h.from]} → ` : ''}${receiptStatusNames[h.to]}${h.reason ? `（${h.reason}）` : ''}${h.actor_name ? ` · ${h.actor_name}` : ''}</li>`)}</ul>`, { notice }),
     );
   }
@@ -128,6 +128,8 @@ ${found.next_cursor ? html`<p><a href="?${keep({ cursor: found.next_cursor })}" 
     /** The receipt form filled in from a rejected or withdrawn receipt, to correct and submit again. */
     async resubmit(req: Request, res: Response) {
       authorize(req.actor, 'receipts.submit');
+      // The correction form lives on the unit's own page, where its errors are shown again.
+      if (req.actor!.role !== 'department') throw new AppError('NOT_FOUND', '此页面供单位用户使用');
       const r = await getReceipt(db, req.actor!, idFrom(req));
       if (r.status !== 'rejected' && r.status !== 'withdrawn') throw new AppError('CONFLICT', '只有已退回或已撤回的发票可以更正后重新提交');
       req.body = {
