@@ -12,12 +12,15 @@ import { postEntries } from '../ledger/post-entries.ts';
 import { computeRun, type Exclusion } from './allocation-rules.ts';
 import { loadRunInputs, unitsWithoutVerifiedReceipts } from './run-inputs.ts';
 
+/** The first key of the advisory lock that serialises run computations per fund. */
+const runCreationLock = 13;
+
+const runStatusWords: Record<string, string> = { approved: '已审批', cancelled: '已取消', superseded: '已被新方案取代' };
+
 /**
  * A run as people read it. A draft whose inputs changed since it was computed reads `stale`
  * (it stays a draft in the database: staleness is a fact about now, not about the run).
  */
-const runStatusWords: Record<string, string> = { approved: '已审批', cancelled: '已取消', superseded: '已被新方案取代' };
-
 function runView(run: Record<string, unknown>, lines: Array<Record<string, unknown>>, stale = false) {
   return {
     id: String(run.id),
@@ -109,6 +112,9 @@ export async function createRun(db: Knex, ctx: RequestContext, fundId: string, a
   const result = computeRun(inputs.departments, inputs.policy, inputs.fundAvailable, asOf);
   const excluded = [...result.excluded, ...(await unitsWithoutVerifiedReceipts(db, fundId, asOf))].sort((a, b) => (a.department_code < b.department_code ? -1 : a.department_code > b.department_code ? 1 : 0));
   const run = await inTransaction(db, async (trx) => {
+    // Computations of one fund take turns, so the last one always supersedes every earlier draft.
+    // An advisory lock rather than the fund's row: approval holds a run and then the fund.
+    await trx.raw('SELECT pg_advisory_xact_lock(?::int, ?::int)', [runCreationLock, Number(fundId) % 2147483647]);
     const [row] = await trx('allocation_runs')
       .insert({
         fund_id: fundId, policy_id: inputs.policy.id, as_of: asOf, available: result.available, total: result.total,

@@ -84,6 +84,16 @@ describe('finding 6: a stale draft stays 待审批 for ever', () => {
     expect(approved.body).toMatchObject({ status: 'approved', created_by_name: maker.username, approved_by_name: checker.username });
     await expect(h.db('allocation_runs').where({ id: first.body.id }).update({ status: 'draft' })).rejects.toThrow(/never edited/);
   });
+
+  it('leaves exactly one draft when runs are computed concurrently', async () => {
+    const fundId = await fx.fundWithPolicy();
+    await fx.acceptedUnitWithReceipt(fundId, os('100.00'));
+    const runs = await Promise.all(Array.from({ length: 4 }, () => fx.newRun(fundId)));
+    expect(runs.map((r) => r.status)).toEqual([201, 201, 201, 201]);
+    const states = await h.db('allocation_runs').where({ fund_id: fundId }).pluck('status');
+    expect(states.filter((s) => s === 'draft')).toHaveLength(1);
+    expect(states.filter((s) => s === 'superseded')).toHaveLength(3);
+  });
 });
 
 describe('finding 4: two pending payments each for the whole payable', () => {
