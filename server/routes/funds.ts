@@ -27,9 +27,12 @@ export function fundRoutes(db: Knex) {
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds', action: 'funds.list', tag: 'funds', summary: 'List funds, newest first', query: z.strictObject({ limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' } },
+      {
+        method: 'get', path: '/api/v1/funds', action: 'funds.list', tag: 'funds', summary: 'List funds, newest first; q searches code and name',
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }), responses: { 200: '{items, next_cursor}' },
+      },
       async (_req, res, { query }) => {
-        res.json(await listFunds(db, query.limit ?? 100, query.cursor));
+        res.json(await listFunds(db, query.limit ?? 100, query.cursor, query.q));
       },
     ),
     route(

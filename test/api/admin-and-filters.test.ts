@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../../server/errors.ts';
 import { allocationFixtures } from '../support/allocation-fixtures.ts';
-import { makeDepartment, makeUser, openHarness, unique, type Harness, type TestUser } from '../support/harness.ts';
+import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser } from '../support/harness.ts';
 
 let h: Harness;
 let admin: TestUser;
@@ -94,6 +94,15 @@ describe('receipts are searched by unit and invoice number, page by page', () =>
     expect(second.body.items.map((r: { id: string }) => r.id)).toEqual([ids[0]]);
     const number = (await h.db('receipts').where({ id: ids[0] }).first('invoice_number')).invoice_number;
     expect((await h.api.get('/api/v1/receipts').query({ q: number }).set(auditor.auth)).body.items.map((r: { id: string }) => r.id)).toContain(ids[0]);
+  });
+});
+
+describe('funds are searched by code or name', () => {
+  it('finds one fund by its code', async () => {
+    const fundId = await makeFund(h, accountant);
+    const code = (await h.db('funds').where({ id: fundId }).first('code')).code;
+    const found = await h.api.get('/api/v1/funds').query({ q: code.toLowerCase() }).set(auditor.auth);
+    expect(found.body.items.map((f: { id: string }) => f.id)).toEqual([fundId]);
   });
 });
 

@@ -40,16 +40,19 @@ const figures = (items: Array<[string, string]>) => html`<div class="figures">${
 export function fundPages(db: Knex) {
   async function fundsList(req: Request, res: Response, errors: FormErrors = noErrors) {
     authorize(req.actor, 'funds.list');
-    const funds = await listFunds(db, 100);
+    const q = req.query as Record<string, string | undefined>;
+    const search = q.q?.trim().slice(0, 200) || undefined;
+    const funds = await listFunds(db, 50, /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined, search);
     const progress = allows(req.actor!.role, 'progress.read') ? await loadProgress(db) : null;
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, '资金', html`
 ${progress ? html`<h2>正版化进度</h2><p>共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费 ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率 ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a></p>` : ''}
 <h2>资金列表</h2>
+<form method="get" class="filters"><label>查找（代码或名称） <input name="q" value="${search ?? ''}"></label> <button>查找</button></form>
 <table><thead><tr><th>代码</th><th>名称</th><th>年度</th><th class="num">财政拨款</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">可分配</th></tr></thead><tbody>
 ${funds.items.map((f) => html`<tr><td><a href="/funds/${f.id}">${f.code}</a></td><td>${f.name}</td><td>${f.fiscal_year}</td><td class="num">${yuan(f.appropriated)}</td><td class="num">${yuan(f.allocated)}</td><td class="num">${yuan(f.disbursed)}</td><td class="num">${yuan(f.available_to_allocate)}</td></tr>`)}
-</tbody></table>
+</tbody></table>${funds.next_cursor ? html`<p><a href="?${new URLSearchParams({ ...(search ? { q: search } : {}), cursor: funds.next_cursor }).toString()}" rel="next" class="more">更多（下一页）</a></p>` : ''}
 ${allows(req.actor!.role, 'funds.create') ? html`<h2>新建资金</h2><form method="post" action="/funds">${csrfField(req)}${generalError(errors)}
 <label>代码 <input name="code" value="${b.code ?? ''}" required></label>${fieldError(errors, 'code')}
 <label>名称 <input name="name" value="${b.name ?? ''}" required size="40"></label>${fieldError(errors, 'name')}
