@@ -110,7 +110,7 @@ export async function listRuns(db: Knex, fundId: string) {
 export async function createRun(db: Knex, ctx: RequestContext, fundId: string, asOf: string = todayInShanghai()) {
   const inputs = await loadRunInputs(db, fundId, asOf);
   const result = computeRun(inputs.departments, inputs.policy, inputs.fundAvailable, asOf);
-  const excluded = [...result.excluded, ...(await unitsWithoutVerifiedReceipts(db, fundId, asOf))].sort((a, b) => (a.department_code < b.department_code ? -1 : a.department_code > b.department_code ? 1 : 0));
+  const excluded = [...result.excluded, ...(await unitsWithoutVerifiedReceipts(db, fundId, new Set(inputs.departments.map((d) => d.id))))].sort((a, b) => (a.department_code < b.department_code ? -1 : a.department_code > b.department_code ? 1 : 0));
   const run = await inTransaction(db, async (trx) => {
     // Computations of one fund take turns, so the last one always supersedes every earlier draft.
     // An advisory lock rather than the fund's row: approval holds a run and then the fund.
