@@ -118,7 +118,7 @@ export async function insertReceipts(
       // Which unit holds the claim is for the finance bureau to know, not for another unit.
       const who = actor.role === 'accountant' && holder ? `（由${holder.name}（${holder.code}）申报）` : '';
       const own = holder && actor.role === 'department' && String(holder.department_id) === actor.departmentId;
-      const hint = own ? '本单位已申报这张发票且仍在审核中或已通过；如需更正，请先撤回原发票。' : '同一张发票只能申报一次。';
+      const hint = own ? '本单位已申报过这张发票：待审核的如需更正，请先撤回再重新提交；已审核通过的，请联系财政厅会计。' : '同一张发票只能申报一次。';
       throw new AppError('DUPLICATE_INVOICE', `发票 ${checked.invoiceKey} 已被申报${who}。${hint}`, [{ field: 'invoice_number', message: '该发票已被申报，不能重复申报' }]);
     }
     await trx.raw(
