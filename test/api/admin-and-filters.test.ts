@@ -62,6 +62,13 @@ describe('finding 9: administrators and long lists', () => {
     expect(res.body.detail).toMatch(/[\u4e00-\u9fff]/);
   });
 
+  it('names a field it does not take by its Chinese name: a unit’s code cannot be changed', async () => {
+    const d = await makeDepartment(h.db);
+    const res = await h.api.patch(`/api/v1/departments/${d.id}`).set(admin.auth).send({ code: 'NEW' });
+    expect(res.body.detail).toBe('内容：不接受的字段：代码');
+    expect(res.body.errors).toEqual([{ field: 'body', message: '不接受的字段：代码' }]);
+  });
+
   it('refuses editing a unit to a department user and an auditor (403), and an unknown unit is 404', async () => {
     const d = await makeDepartment(h.db);
     const own = await makeUser(h.db, 'department', d.id);
