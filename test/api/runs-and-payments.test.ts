@@ -184,3 +184,28 @@ describe('finding 4: two pending payments each for the whole payable', () => {
     expect((await h.api.post(`/api/v1/disbursements/${ok.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
   });
 });
+
+describe('bad input to the new endpoints is a 4xx in Chinese, never a 500, and changes nothing', () => {
+  it.each([
+    ['bulk approval without ids', '/api/v1/disbursements/approve', { ids: [] }, 422],
+    ['bulk approval with a word for an id', '/api/v1/disbursements/approve', { ids: ['abc'] }, 422],
+    ['bulk approval of a payment that does not exist', '/api/v1/disbursements/approve', { ids: ['999999999'] }, 404],
+    ['run payments dated 2011-02-30', '/api/v1/allocation-runs/1/disbursements', { date: '2011-02-30' }, 422],
+    ['run payments for a run that does not exist', '/api/v1/allocation-runs/999999999/disbursements', { date: '2011-10-01' }, 404],
+    ['acceptance with ids as a string', '/api/v1/departments/acceptance', { department_ids: '1,2', accepted_on: '2011-08-20' }, 422],
+  ])('%s → %s', async (_name, path, body, status) => {
+    const res = await h.api.post(path).set(checker.auth).send(body);
+    expect(res.status).toBe(status);
+    expect(res.body.detail).toMatch(/[\u4e00-\u9fff]/);
+  });
+
+  it('refuses a correction that names a receipt by a word, and a verification with confirm_tax_id as a string', async () => {
+    const d = await makeDepartment(h.db);
+    const fundId = await fx.fundWithPolicy();
+    expect((await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId, { supersedes_id: 'first' }))).status).toBe(422);
+    const r = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId));
+    expect((await h.api.post(`/api/v1/receipts/${r.body.id}/verify`).set(maker.auth).send({ confirm_tax_id: 'yes' })).status).toBe(422);
+    expect((await h.db('receipts').where({ id: r.body.id }).first('status')).status).toBe('submitted');
+  });
+});
+
