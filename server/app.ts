@@ -27,6 +27,9 @@ import { progressRoutes } from './routes/progress.ts';
 import { receiptRoutes } from './routes/receipts.ts';
 import { statementRoutes } from './routes/statements.ts';
 import { exportRoutes } from './routes/exports.ts';
+import { softwareAssetRoutes } from './routes/software-assets.ts';
+import { inspectionRoutes } from './routes/inspections.ts';
+import { programmeRoutes } from './routes/programme.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
@@ -54,6 +57,9 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...allocationRoutes(deps.db),
     ...statementRoutes(deps.db, deps.config),
     ...exportRoutes(deps.db),
+    ...softwareAssetRoutes(deps.db, deps.config),
+    ...inspectionRoutes(deps.db, deps.config),
+    ...programmeRoutes(deps.db),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }

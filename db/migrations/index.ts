@@ -5,6 +5,7 @@ import * as progressReceipts from './003-progress-receipts.ts';
 import * as allocation from './004-allocation.ts';
 import * as statements from './005-statements.ts';
 import * as exceptionPaths from './008-exception-paths.ts';
+import * as assetsInspections from './009-assets-inspections.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: Array<[string, Migration]> = [
   ['004-allocation', allocation],
   ['005-statements', statements],
   ['008-exception-paths', exceptionPaths],
+  ['009-assets-inspections', assetsInspections],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

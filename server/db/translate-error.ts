@@ -29,6 +29,10 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   department_status_forward_only: ['STATUS_REGRESSION', '单位只能向前报告状态；如需退回到之前的状态，请联系财政厅会计并说明理由'],
   department_status_regression_reason: ['VALIDATION_FAILED', '将状态退回到之前的阶段须填写理由'],
   disbursements_within_payable: ['EXCEEDS_PAYABLE', '该单位待审批拨付与本笔合计超过其应付未付金额'],
+  inspections_document_no_unique: ['DUPLICATE', '已有该文号的督查记录'],
+  inventories_once_per_year: ['DUPLICATE', '该单位本年度已报送盘点，待会计审核或已通过'],
+  finding_clawbacks_maker_checker: ['SAME_ACCOUNTANT', '制单会计不能审批自己提出的收回'],
+  findings_unit_visited: ['VALIDATION_FAILED', '该单位不在本次督查的单位之中'],
 };
 
 export function translateDbError(e: unknown): unknown {

@@ -142,6 +142,16 @@ export async function receiveUploads(req: Request, dataDir: string, maxBytes: nu
   }
 }
 
+/** Exactly one uploaded file, for owners that take one at a time (a licence's or a rectification's evidence). */
+export async function receiveUpload(req: Request, dataDir: string, maxBytes: number): Promise<StoredFile> {
+  const received = await receiveUploads(req, dataDir, maxBytes);
+  if (received.files.length > 1) {
+    await received.discard();
+    throw new AppError('VALIDATION_FAILED', '请一次只上传一个文件，未保存任何文件', [{ field: 'file', message: '请一次只上传一个文件' }]);
+  }
+  return received.files[0]!;
+}
+
 /** Records the bytes' metadata once; the same bytes uploaded twice are one file. */
 export async function recordFile(trx: Knex, f: StoredFile): Promise<void> {
   await trx('files').insert({ sha256: f.sha256, media_type: f.mediaType, size: f.size, active_content: f.activeContent }).onConflict('sha256').ignore();

@@ -7,6 +7,7 @@ import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
 import { calendarDate, idParam } from '../http/schemas.ts';
 import { loadProgress } from '../progress/progress.ts';
+import { bulletinSupervision } from '../progress/programme.ts';
 import { fileWrittenReport, listWrittenReports, setDeadline } from '../progress/written-reports.ts';
 import { renderBulletin } from '../../reports/bulletin.ts';
 import { contentDisposition } from '../files/sniff.ts';
@@ -59,7 +60,7 @@ export function progressRoutes(db: Knex) {
       },
       async (req, res, { query }) => {
         const report = await loadProgress(db, query.as_of);
-        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`));
+        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`), await bulletinSupervision(db, report));
         await recordAudit(db, contextOf(req), { action: 'progress.bulletin_download', objectType: 'bulletin', objectId: report.as_of });
         res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件正版化工作进展通报-${report.as_of}.pdf`));
         res.send(pdf);
