@@ -3,8 +3,9 @@ import { benchAllocation } from './allocation.ts';
 import { benchLedger } from './ledger.ts';
 import { benchStatements } from './statements.ts';
 import { openBench } from './support.ts';
+import { benchVerify } from './verify.ts';
 
-const parts = { ledger: benchLedger, allocation: benchAllocation, statements: benchStatements };
+const parts = { ledger: benchLedger, allocation: benchAllocation, statements: benchStatements, verify: benchVerify };
 const only = process.argv[2] as keyof typeof parts | undefined;
 console.log(`# Jiangbu benchmarks (${new Date().toISOString()}, ${process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded PostgreSQL'})`);
 // Each part gets a database and a service of its own, so one part's data never weighs on another's figures.

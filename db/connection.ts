@@ -3,6 +3,11 @@ import pg from 'pg';
 import type { Config } from '../server/config.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations/index.ts';
+import { applyGrants, canManageRoles, ensurePoolRole, poolRoleFor, userOf } from './roles.ts';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 // NUMERIC and BIGINT stay strings: money must never pass through a JS number.
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v) => v);
@@ -28,7 +33,7 @@ const knexLog = (message: unknown) => {
   if (process.env.LOG_LEVEL === 'debug') console.warn('knex:', message);
 };
 
-export function createKnex(url: string, poolMax: number, statementTimeoutMs: number): Knex {
+export function createKnex(url: string, poolMax: number, statementTimeoutMs: number, applicationName = 'jiangbu'): Knex {
   return knex({
     log: { warn: knexLog, error: knexLog, deprecate: knexLog, debug: knexLog },
     client: 'pg',
@@ -36,25 +41,61 @@ export function createKnex(url: string, poolMax: number, statementTimeoutMs: num
       connectionString: url,
       statement_timeout: statementTimeoutMs,
       idle_in_transaction_session_timeout: statementTimeoutMs * 2,
-      application_name: 'jiangbu',
+      application_name: applicationName,
     } as Knex.PgConnectionConfig,
     pool: { min: 0, max: poolMax },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }
 
-/** Opens the configured database (DATABASE_URL, or the embedded cluster under DATA_DIR) and migrates it. */
+async function poolPassword(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'pg-app-password');
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  await mkdir(dataDir, { recursive: true });
+  const password = randomBytes(18).toString('base64url');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+/**
+ * Migrates as the owner and decides the pool's login (DESIGN.md "Tamper evidence beyond the database"):
+ * - MIGRATION_DATABASE_URL set: it is the owner's; DATABASE_URL is the pool's, granted what it needs;
+ * - otherwise, when the owner (embedded superuser, or a privileged DATABASE_URL) may manage roles, the
+ *   service creates or updates the pool role `<database>_app` with a password kept in DATA_DIR;
+ * - otherwise the pool stays the owner, with a warning.
+ */
+export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migrationDatabaseUrl' | 'dataDir'>, ownerUrl: string, log: Logger): Promise<string> {
+  const owner = createKnex(ownerUrl, 2, 10 * 60_000, 'jiangbu-migrate');
+  try {
+    await owner.migrate.latest();
+    if (config.migrationDatabaseUrl && config.databaseUrl) {
+      const role = userOf(config.databaseUrl);
+      if (role !== userOf(ownerUrl)) await applyGrants(owner, role);
+      return config.databaseUrl;
+    }
+    if (await canManageRoles(owner)) {
+      const database = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
+      return await ensurePoolRole(owner, ownerUrl, poolRoleFor(database), await poolPassword(config.dataDir));
+    }
+    log.warn('DATABASE_URL cannot create roles and no MIGRATION_DATABASE_URL is set: the pool works as the owner of the tables, whose rights could switch the ledger guards off');
+    return ownerUrl;
+  } finally {
+    await owner.destroy();
+  }
+}
+
+/** Opens the configured database (DATABASE_URL, or the embedded cluster under DATA_DIR), migrates it as the owner and connects the pool. */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
-  const url = config.databaseUrl ?? embedded!.url;
-  const db = createKnex(url, config.poolMax, config.statementTimeoutMs);
+  const ownerUrl = config.migrationDatabaseUrl ?? config.databaseUrl ?? embedded!.url;
+  let url: string;
   try {
-    await db.migrate.latest();
+    url = await prepareDatabase(config, ownerUrl, log);
   } catch (e) {
-    await db.destroy();
     await embedded?.stop();
     throw e;
   }
+  const db = createKnex(url, config.poolMax, config.statementTimeoutMs);
   return {
     knex: db,
     url,

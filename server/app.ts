@@ -12,6 +12,7 @@ import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
 import { errorHandler, fromZod, notFound } from './http/problem.ts';
+import { assertSafeText } from './http/schemas.ts';
 import type { Route } from './http/route.ts';
 import { methodNotAllowed, onlyIfBestMatch, pathTable } from './http/route-paths.ts';
 import { allocationRoutes } from './routes/allocation.ts';
@@ -27,6 +28,7 @@ import { progressRoutes } from './routes/progress.ts';
 import { receiptRoutes } from './routes/receipts.ts';
 import { statementRoutes } from './routes/statements.ts';
 import { exportRoutes } from './routes/exports.ts';
+import { auditBundleRoutes } from './routes/audit-bundle.ts';
 import { softwareAssetRoutes } from './routes/software-assets.ts';
 import { inspectionRoutes } from './routes/inspections.ts';
 import { programmeRoutes } from './routes/programme.ts';
@@ -34,7 +36,7 @@ import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   db: Knex;
-  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'>;
+  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'> & { witnessFile?: string | undefined };
   logger: Logger;
 }
 
@@ -50,13 +52,14 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...departmentRoutes(deps.db),
     ...auditLogRoutes(deps.db),
     ...fundRoutes(deps.db),
-    ...journalRoutes(deps.db),
+    ...journalRoutes(deps.db, deps.config),
     ...progressRoutes(deps.db),
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),
     ...allocationRoutes(deps.db),
     ...statementRoutes(deps.db, deps.config),
     ...exportRoutes(deps.db),
+    ...auditBundleRoutes(deps.db, deps.config),
     ...softwareAssetRoutes(deps.db, deps.config),
     ...inspectionRoutes(deps.db, deps.config),
     ...programmeRoutes(deps.db),
@@ -97,6 +100,8 @@ function pipeline(db: Knex, r: Route, uploadMaxBytes: number): RequestHandler[] 
     req.body = decoded;
     const input = { params: req.params as unknown, query: req.query as unknown, body: decoded };
     for (const where of ['params', 'query', 'body'] as const) {
+      // Before any schema and any handler: such text must not reach PostgreSQL or the audit log.
+      assertSafeText(input[where], where);
       const schema = spec[where];
       if (!schema) continue;
       // An empty body reads as {} so that a missing field is named rather than the whole body.
@@ -131,6 +136,12 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(helmet());
+  // Signed-in JSON, pages and downloads (statements, exports) must not stay in a shared or browser
+  // cache. Only the static assets (and the font) may be cached: they hold nothing of anyone's.
+  app.use((req, res, next) => {
+    if (!req.path.startsWith('/assets/')) res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   const routes = allRoutes(deps);
   const paths = pathTable(routes);
   for (const r of routes) {

@@ -1,9 +1,13 @@
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface Config {
   port: number;
   databaseUrl: string | undefined;
+  /** The owner's login for migrations, when DATABASE_URL is the (unprivileged) pool's. */
+  migrationDatabaseUrl: string | undefined;
+  /** Append-only JSON lines of chain heads, outside the database (default DATA_DIR/witness.jsonl). */
+  witnessFile: string;
   dataDir: string;
   embeddedPgPort: number;
   logLevel: string;
@@ -28,7 +32,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: intFrom(env, 'PORT', 3000),
     databaseUrl: env.DATABASE_URL || undefined,
+    migrationDatabaseUrl: env.MIGRATION_DATABASE_URL || undefined,
     dataDir: resolve(env.DATA_DIR || './data'),
+    witnessFile: resolve(env.WITNESS_FILE || join(resolve(env.DATA_DIR || './data'), 'witness.jsonl')),
     embeddedPgPort: intFrom(env, 'EMBEDDED_PG_PORT', 54329),
     logLevel: env.LOG_LEVEL || 'info',
     uploadMaxBytes: intFrom(env, 'UPLOAD_MAX_BYTES', 10 * 1024 * 1024),

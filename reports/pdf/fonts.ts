@@ -6,13 +6,51 @@ const require = createRequire(import.meta.url);
 // Noto Sans SC as TrueType from npm; pdfkit embeds only the glyphs used (a subset), as real text.
 export const regularFontPath = require.resolve('@expo-google-fonts/noto-sans-sc/400Regular/NotoSansSC_400Regular.ttf');
 const boldPath = require.resolve('@expo-google-fonts/noto-sans-sc/700Bold/NotoSansSC_700Bold.ttf');
+// Fallbacks for what Noto Sans SC lacks: Noto Sans JP carries the CJK Extension B characters used in
+// names (𠮷 U+20BB7 and others of JIS X 0213); Noto Emoji (monochrome outlines) the emoji.
+const cjkFallbackPath = require.resolve('@expo-google-fonts/noto-sans-jp/400Regular/NotoSansJP_400Regular.ttf');
+const emojiFallbackPath = require.resolve('@expo-google-fonts/noto-emoji/400Regular/NotoEmoji_400Regular.ttf');
 
-let regular: Buffer | undefined;
-let bold: Buffer | undefined;
+interface FontkitFont {
+  hasGlyphForCodePoint(codePoint: number): boolean;
+}
+const fontkit = require('fontkit') as { create(buffer: Buffer): FontkitFont };
 
-/** Read once per process, not per document: each file is about 10 MB. */
-export function cjkFonts(): { regular: Buffer; bold: Buffer } {
-  regular ??= readFileSync(regularFontPath);
-  bold ??= readFileSync(boldPath);
-  return { regular, bold };
+export interface LoadedFont {
+  bytes: Buffer;
+  has(codePoint: number): boolean;
+}
+
+function load(path: string): LoadedFont {
+  const bytes = readFileSync(path);
+  const font = fontkit.create(bytes);
+  const known = new Map<number, boolean>();
+  return {
+    bytes,
+    has(cp) {
+      let v = known.get(cp);
+      if (v === undefined) known.set(cp, (v = font.hasGlyphForCodePoint(cp)));
+      return v;
+    },
+  };
+}
+
+let fonts: { regular: LoadedFont; bold: LoadedFont; cjkFallback: LoadedFont; emojiFallback: LoadedFont } | undefined;
+
+/** Read once per process, not per document: each file is several MB. */
+export function cjkFonts() {
+  fonts ??= { regular: load(regularFontPath), bold: load(boldPath), cjkFallback: load(cjkFallbackPath), emojiFallback: load(emojiFallbackPath) };
+  return fonts;
+}
+
+/** The characters of `text` that neither the main font nor a fallback can print (each shown as 〓). */
+export function unprintableIn(text: string): string[] {
+  const f = cjkFonts();
+  const found = new Set<string>();
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp < 0x20 || (cp >= 0xfe00 && cp <= 0xfe0f) || cp === 0x200d) continue;
+    if (!f.regular.has(cp) && !f.cjkFallback.has(cp) && !f.emojiFallback.has(cp)) found.add(ch);
+  }
+  return [...found];
 }

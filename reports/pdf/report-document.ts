@@ -1,5 +1,6 @@
 import type PDFKitDocument from 'pdfkit';
 import { cjkFonts } from './fonts.ts';
+import { codePointName, glyphRuns, missingMark } from './glyph-runs.ts';
 
 export interface Column {
   header: string;
@@ -38,10 +39,41 @@ export class ReportDocument {
       displayTitle: true,
     });
     const fonts = cjkFonts();
-    this.doc.registerFont('regular', fonts.regular);
-    this.doc.registerFont('bold', fonts.bold);
+    this.doc.registerFont('regular', fonts.regular.bytes);
+    this.doc.registerFont('bold', fonts.bold.bytes);
+    this.doc.registerFont('cjkFallback', fonts.cjkFallback.bytes);
+    this.doc.registerFont('emojiFallback', fonts.emojiFallback.bytes);
     this.doc.font('regular').fontSize(10.5);
     this.doc.on('data', (c: Buffer) => this.chunks.push(c));
+  }
+
+  /** Characters no font could print, each shown as 〓 and named in the last page's footer. */
+  readonly unprintable = new Set<string>();
+
+  /**
+   * Every piece of text goes through here: characters the main font lacks (CJK Extension B such as
+   * 𠮷, emoji) are printed from the fallback fonts in the same line, as real, extractable text.
+   */
+  private write(text: string, font: 'regular' | 'bold', x: number, y: number, options: PDFKit.Mixins.TextOptions): void {
+    const fonts = cjkFonts();
+    const main = font === 'regular' ? fonts.regular : fonts.bold;
+    const { runs, missing } = glyphRuns(text, {
+      main: (cp) => main.has(cp),
+      cjkFallback: (cp) => fonts.cjkFallback.has(cp),
+      emojiFallback: (cp) => fonts.emojiFallback.has(cp),
+    });
+    for (const ch of missing) this.unprintable.add(ch);
+    if (runs.length <= 1) {
+      this.doc.font(runs[0]?.font === 'main' || !runs[0] ? font : runs[0].font).text(runs[0]?.text ?? text, x, y, options);
+      return;
+    }
+    runs.forEach((run, i) => {
+      const continued = i < runs.length - 1;
+      this.doc.font(run.font === 'main' ? font : run.font);
+      if (i === 0) this.doc.text(run.text, x, y, { ...options, continued });
+      else this.doc.text(run.text, { ...options, continued });
+    });
+    this.doc.font(font);
   }
 
   get width(): number {
@@ -58,7 +90,8 @@ export class ReportDocument {
   }
 
   title(text: string): this {
-    this.doc.font('bold').fontSize(18).text(text, margin, this.doc.y, { width: this.width, align: 'center' });
+    this.doc.fontSize(18);
+    this.write(text, 'bold', margin, this.doc.y, { width: this.width, align: 'center' });
     this.doc.moveDown(0.6).font('regular').fontSize(10.5);
     return this;
   }
@@ -66,13 +99,15 @@ export class ReportDocument {
   heading(text: string): this {
     // Keep a heading with at least a few lines of what follows it.
     this.ensureSpace(90);
-    this.doc.moveDown(0.4).font('bold').fontSize(12.5).text(text, margin, this.doc.y, { width: this.width });
+    this.doc.moveDown(0.4).fontSize(12.5);
+    this.write(text, 'bold', margin, this.doc.y, { width: this.width });
     this.doc.moveDown(0.3).font('regular').fontSize(10.5);
     return this;
   }
 
   paragraph(text: string, options: { align?: 'left' | 'right' | 'center' | 'justify'; size?: number } = {}): this {
-    this.doc.fontSize(options.size ?? 10.5).text(text, margin, this.doc.y, { width: this.width, align: options.align ?? 'left', lineGap: 2 });
+    this.doc.fontSize(options.size ?? 10.5);
+    this.write(text, 'regular', margin, this.doc.y, { width: this.width, align: options.align ?? 'left', lineGap: 2 });
     this.doc.fontSize(10.5).moveDown(0.3);
     return this;
   }
@@ -83,8 +118,8 @@ export class ReportDocument {
       const h = Math.max(this.doc.heightOfString(value, { width: this.width - labelWidth }), 14);
       this.ensureSpace(h + 2);
       const y = this.doc.y;
-      this.doc.font('bold').text(label, margin, y, { width: labelWidth });
-      this.doc.font('regular').text(value, margin + labelWidth, y, { width: this.width - labelWidth });
+      this.write(label, 'bold', margin, y, { width: labelWidth });
+      this.write(value, 'regular', margin + labelWidth, y, { width: this.width - labelWidth });
       this.doc.y = y + h + 2;
     }
     return this;
@@ -107,7 +142,8 @@ export class ReportDocument {
       if (shaded) this.doc.rect(margin, y, this.width, h).fillColor('#eeeeee').fill().fillColor('black');
       cells.forEach((text, i) => {
         this.doc.rect(x, y, widths[i]!, h).lineWidth(0.5).strokeColor('#555555').stroke();
-        this.doc.font(font).fontSize(size).fillColor('black').text(text, x + cellPadding, y + cellPadding, { width: widths[i]! - cellPadding * 2, align: columns[i]!.align ?? 'left' });
+        this.doc.fontSize(size).fillColor('black');
+        this.write(text, font as 'regular' | 'bold', x + cellPadding, y + cellPadding, { width: widths[i]! - cellPadding * 2, align: columns[i]!.align ?? 'left' });
         x += widths[i]!;
       });
       this.doc.y = y + h;
@@ -153,6 +189,10 @@ export class ReportDocument {
       this.doc.font('regular').fontSize(8.5).fillColor('#444444');
       if (footerLeft) this.doc.text(footerLeft, margin, y, { width: this.width * 0.7, lineBreak: false });
       this.doc.text(`第 ${i + 1} 页 共 ${range.count} 页`, margin, y, { width: this.width, align: 'right', lineBreak: false });
+      if (i === range.start + range.count - 1 && this.unprintable.size > 0) {
+        const names = [...this.unprintable].map(codePointName).join('、');
+        this.doc.text(`注：${missingMark} 处为本文件无法显示的字符（${names}）`, margin, y + 11, { width: this.width, lineBreak: false });
+      }
       this.doc.fillColor('black');
     }
     const done = new Promise<void>((resolve) => this.doc.on('end', () => resolve()));

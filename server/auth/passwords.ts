@@ -1,4 +1,6 @@
 import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as common from '@zxcvbn-ts/language-common';
 import { AppError } from '../errors.ts';
 
 // OWASP Password Storage Cheat Sheet: argon2id, m = 19 MiB, t = 2, p = 1. @node-rs/argon2 ships prebuilt
@@ -25,12 +27,27 @@ export async function burnVerification(password: string): Promise<void> {
   await verifyPassword(await decoyHash, password);
 }
 
+// zxcvbn with the common-password and diceware lists of a maintained package (not a hand-typed list):
+// it finds dictionary words, l33t, repeats, sequences, keyboard walks and dates inside a password.
+let strength: ZxcvbnFactory | undefined;
+function checker(): ZxcvbnFactory {
+  strength ??= new ZxcvbnFactory({ dictionary: { ...common.dictionary }, graphs: common.adjacencyGraphs, useLevenshteinDistance: true });
+  return strength;
+}
+
+export const password_minLength = 12;
+/** zxcvbn's score 3: "safely unguessable: moderate protection from offline slow-hash scenario". */
+const score_min = 3;
+
 /** Returns the reason a password is refused, or null when it meets the policy. */
 export function passwordProblem(password: string, username: string): string | null {
-  if (password.length < 10) return '至少 10 个字符';
+  if (password.length < password_minLength) return `至少 ${password_minLength} 个字符`;
   if (password.length > 256) return '最多 256 个字符';
   if (/^[0-9]+$/.test(password)) return '不能全部是数字';
   if (password.toLowerCase() === username.toLowerCase()) return '不能与用户名相同';
+  // Only the first 100 characters are scored: zxcvbn's matching grows fast with length, and a
+  // password that long is not weak for its tail.
+  if (checker().check(password.slice(0, 100), [username]).score < score_min) return '过于常见或容易猜到（如常用密码、重复或连续字符、键盘序列），请换一个更长、更少见的密码';
   return null;
 }
 

@@ -35,9 +35,36 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   findings_unit_visited: ['VALIDATION_FAILED', '该单位不在本次督查的单位之中'],
 };
 
+/** How long a client should wait before trying again while the database does not answer. */
+export const unavailableRetryAfter_s = 5;
+
+// Node socket errors, PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01-57P03)
+// and too many connections (53300): the database is not there for us right now, the request is fine.
+const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+// pg and knex raise these without a code when a connection dies or the pool cannot get one.
+const unreachableMessages = /Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection|connect ECONNREFUSED|Client was closed and is not queryable/;
+
+export function isDatabaseUnreachable(e: unknown): boolean {
+  const err = e as PgError & { name?: string; message?: string; errors?: unknown[] };
+  if (!err || typeof err !== 'object') return false;
+  if (typeof err.code === 'string' && (unreachableCodes.has(err.code) || err.code.startsWith('08'))) return true;
+  if (err.name === 'KnexTimeoutError') return true;
+  // Node's happy-eyeballs connect failure is an AggregateError of ECONNREFUSED errors.
+  if (Array.isArray(err.errors) && err.errors.some(isDatabaseUnreachable)) return true;
+  return typeof err.message === 'string' && unreachableMessages.test(err.message);
+}
+
+export function unavailable(): AppError {
+  return new AppError('UNAVAILABLE', '数据库暂时无法连接，请稍后再试', undefined, { 'Retry-After': String(unavailableRetryAfter_s) });
+}
+
 export function translateDbError(e: unknown): unknown {
+  if (e instanceof AppError) return e;
+  if (isDatabaseUnreachable(e)) return unavailable();
   const err = e as PgError;
   if (typeof err?.code !== 'string') return e;
+  // A safety net behind the text rule (server/http/schemas.ts): text PostgreSQL cannot store.
+  if (err.code === '22021' || err.code === '22P05') return new AppError('VALIDATION_FAILED', '内容包含无法保存的字符（如空字符或无效的 Unicode）');
   const known = err.constraint ? byConstraint[err.constraint] : undefined;
   if (known) return new AppError(known[0], known[1]);
   return e;

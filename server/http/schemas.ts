@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { z } from 'zod';
+import { AppError, type FieldError } from '../errors.ts';
 
 // People read these messages, in the API's problem documents and beside form fields: Chinese.
 z.config(z.locales.zhCN());
@@ -34,4 +35,49 @@ export const cursorParam = z.string().regex(/^[0-9]{1,18}$/, '不是本列表的
 /** Today's calendar date in China, where the books are kept. */
 export function todayInShanghai(now: Date = new Date()): string {
   return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(now);
+}
+
+/**
+ * The one text rule: U+0000 and lone UTF-16 surrogates are refused wherever text comes in.
+ * PostgreSQL's text and jsonb cannot store either (the insert would fail as a 500, or in the audit
+ * log after the change), and no person types them.
+ */
+export function unsafeTextProblem(s: string): string | null {
+  if (s.includes('\u0000')) return '不能包含空字符（U+0000）';
+  // A high surrogate not followed by a low one, or a low one not preceded by a high one.
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s)) return '不能包含不成对的代理字符（无效的 Unicode）';
+  return null;
+}
+
+/** A string under the text rule, for schemas that want to say so explicitly. */
+export const plainText = z.string().superRefine((s, ctx) => {
+  const problem = unsafeTextProblem(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const walkDepth_max = 64;
+
+/** Every string in a decoded input (keys included) that breaks the text rule, with its path. */
+export function unsafeTextFields(value: unknown, path = '', depth = 0): FieldError[] {
+  if (typeof value === 'string') {
+    const problem = unsafeTextProblem(value);
+    return problem ? [{ field: path || 'body', message: problem }] : [];
+  }
+  if (value === null || typeof value !== 'object' || depth > walkDepth_max || Buffer.isBuffer(value)) return [];
+  const found: FieldError[] = [];
+  for (const [key, inner] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    const keyProblem = unsafeTextProblem(key);
+    if (keyProblem) found.push({ field: path || 'body', message: `字段名${keyProblem}` });
+    found.push(...unsafeTextFields(inner, at, depth + 1));
+    if (found.length >= 20) break;
+  }
+  return found;
+}
+
+/** Throws 422 naming each field that breaks the text rule; `where` names the input when a field has no path. */
+export function assertSafeText(value: unknown, where: 'body' | 'query' | 'params'): void {
+  const errors = unsafeTextFields(value).map((e) => ({ ...e, field: e.field === 'body' ? where : e.field }));
+  if (errors.length === 0) return;
+  throw new AppError('VALIDATION_FAILED', errors.map((e) => `${e.field}: ${e.message}`).join('; '), errors);
 }

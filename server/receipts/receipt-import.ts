@@ -5,6 +5,7 @@ import { recordAudit } from '../audit/audit-log.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError, type FieldError } from '../errors.ts';
 import type { Sheet } from '../http/body.ts';
+import { assertSafeText } from '../http/schemas.ts';
 import type { RequestContext } from '../http/context.ts';
 import { receiptContent, type ReceiptInput } from './receipt-rules.ts';
 import { checkSubmission, insertReceipts } from './receipts.ts';
@@ -56,6 +57,7 @@ async function readRows(sheet: Sheet): Promise<string[][]> {
 /** Groups the rows into receipts and checks each by the same rules as a single submission. Errors name the row. */
 async function parseImport(db: Knex, ctx: RequestContext, sheet: Sheet) {
   const records = await readRows(sheet);
+  assertSafeText(records, 'body');
   const header = records[0]?.slice(0, importColumns.length).join(',');
   if (header !== importColumns.join(',')) {
     throw new AppError('CSV_INVALID', `第一行须为表头 ${importColumns.join(',')}`, [{ field: 'row 1', message: '表头不符' }]);

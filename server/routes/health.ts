@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { AppError } from '../errors.ts';
+import { unavailable } from '../db/translate-error.ts';
 import { route } from '../http/route.ts';
 
 export function healthRoutes(db: Knex) {
@@ -10,7 +10,7 @@ export function healthRoutes(db: Knex) {
         try {
           await db.raw('SELECT 1');
         } catch {
-          throw new AppError('UNAVAILABLE');
+          throw unavailable();
         }
         res.json({ status: 'ok' });
       },

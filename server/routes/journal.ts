@@ -10,7 +10,8 @@ import { resolveJournalFilter } from '../ledger/journal-filter.ts';
 import { recordManualEntries } from '../ledger/manual-entries.ts';
 import { reverseEntry } from '../ledger/reverse-entry.ts';
 import { trialBalance } from '../ledger/trial-balance.ts';
-import { verifyChain } from '../ledger/verify-chain.ts';
+import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
+import { witnessFileOf } from '../ledger/witness.ts';
 
 const fundId = z.strictObject({ id: idParam });
 const accountCode = z.string().regex(/^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/, '须为科目代码，如 1011、2307 或 2307.XJ031');
@@ -28,7 +29,7 @@ const manualEntry = z.strictObject({
 
 const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
 
-export function journalRoutes(db: Knex) {
+export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
   return [
     route(
       {
@@ -109,11 +110,11 @@ export function journalRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/ledger/verify', action: 'ledger.read', tag: 'ledger', summary: 'Recompute the hash chain and stored balances',
-        params: fundId, responses: { 200: '{ok, entries, head_hash, first_bad_seq, bad_accounts}' },
+        method: 'get', path: '/api/v1/funds/:id/ledger/verify', action: 'ledger.read', tag: 'ledger', summary: 'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness',
+        params: fundId, responses: { 200: '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}' },
       },
       async (_req, res, { params }) => {
-        res.json(await verifyChain(db, params.id));
+        res.json(await verifyLedger(db, params.id, witnessFileOf(config)));
       },
     ),
   ];

@@ -8,6 +8,7 @@ import { contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
 import { idParam } from '../http/schemas.ts';
 import { departmentsInFund } from '../statements/statement-data.ts';
+import { witnessFileOf } from '../ledger/witness.ts';
 import { issueStatement, statementByNumber, verifyStatement, type IssuedStatement } from '../statements/statements.ts';
 
 function sendPdf(res: Response, s: IssuedStatement, fileName: string): void {
@@ -15,10 +16,12 @@ function sendPdf(res: Response, s: IssuedStatement, fileName: string): void {
   res.setHeader('Content-Disposition', contentDisposition('attachment', fileName));
   res.setHeader('X-Statement-No', s.statementNo);
   res.setHeader('X-Statement-Sha256', s.sha256);
+  // Printed as 〓 and named in the document's footer; here too, for whoever downloads it.
+  if (s.unprintable.length > 0) res.setHeader('X-Unprintable-Characters', s.unprintable.map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase()}`).join(','));
   res.send(s.pdf);
 }
 
-export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes'>) {
+export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
   return [
     route(
       {
@@ -27,14 +30,14 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes'>
         params: z.strictObject({ id: idParam, dept: idParam }), responses: { 200: 'application/pdf', 404: 'NOT_FOUND (also another department)' },
       },
       async (req, res, { params }) => {
-        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept });
+        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept }, witnessFileOf(config));
         sendPdf(res, s, `资金拨付通知书-${s.statementNo}.pdf`);
       },
     ),
     route(
       { method: 'get', path: '/api/v1/funds/:id/summary.pdf', action: 'statements.read', tag: 'statements', summary: 'The fund summary: totals and one row per unit', params: z.strictObject({ id: idParam }), responses: { 200: 'application/pdf' } },
       async (req, res, { params }) => {
-        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary' });
+        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary' }, witnessFileOf(config));
         sendPdf(res, s, `资金汇总表-${s.statementNo}.pdf`);
       },
     ),
@@ -50,7 +53,7 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes'>
         zip.pipe(res);
         try {
           for (const u of units) {
-            const s = await issueStatement(db, ctx, params.id, { kind: 'department', departmentId: u.id });
+            const s = await issueStatement(db, ctx, params.id, { kind: 'department', departmentId: u.id }, witnessFileOf(config));
             zip.append(s.pdf, { name: `${u.code}-${s.statementNo}.pdf`, date: new Date('2000-01-01T00:00:00Z') });
           }
           await zip.finalize();
@@ -65,7 +68,7 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes'>
     route(
       {
         method: 'post', path: '/api/v1/statements/verify', action: 'statements.read', tag: 'statements', bodyType: 'multipart',
-        summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")', responses: { 200: '{genuine, statement_no?}' },
+        summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")', responses: { 200: '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger' },
       },
       async (req, res) => {
         res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes)));

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { departmentStatementModel, fundSummaryModel } from '../../reports/statement-model.ts';
+import { unprintableIn } from '../../reports/pdf/fonts.ts';
 import { renderDepartmentStatement, renderFundSummary, type Issue } from '../../reports/statement-pdf.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import { assertOwnDepartment } from '../auth/scope.ts';
@@ -8,6 +9,7 @@ import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
+import { recordAnchor } from '../ledger/witness.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
 export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary' };
@@ -17,6 +19,8 @@ export interface IssuedStatement {
   sha256: string;
   pdf: Buffer;
   reissued: boolean;
+  /** Characters of the statement that no font could print (shown as 〓 in it), e.g. ['\u{2A6D6}']. */
+  unprintable: string[];
 }
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -41,17 +45,18 @@ async function recordDownload(db: Knex, ctx: RequestContext, statement: { id: st
  * Issues (or re-issues) a statement. The same content gives back the statement already issued, byte
  * for byte; new content gets the next number of the fund and year, with no gaps.
  */
-export async function issueStatement(db: Knex, ctx: RequestContext, fundId: string, target: StatementTarget): Promise<IssuedStatement> {
+export async function issueStatement(db: Knex, ctx: RequestContext, fundId: string, target: StatementTarget, witnessFile: string): Promise<IssuedStatement> {
   if (target.kind === 'department') assertOwnDepartment(ctx.actor!, target.departmentId);
   const built = await modelFor(db, fundId, target);
   const contentHash = sha256(JSON.stringify(built.model));
+  const unprintable = unprintableIn(JSON.stringify(built.model));
   const departmentId = target.kind === 'department' ? target.departmentId : null;
   const find = () =>
     db('statements').where({ fund_id: fundId, kind: target.kind, content_hash: contentHash }).where((q) => (departmentId ? q.where('department_id', departmentId) : q.whereNull('department_id'))).first('id', 'statement_no', 'sha256', 'pdf');
   const existing = await find();
   if (existing) {
     await recordDownload(db, ctx, existing);
-    return { statementNo: existing.statement_no, sha256: existing.sha256, pdf: existing.pdf, reissued: true };
+    return { statementNo: existing.statement_no, sha256: existing.sha256, pdf: existing.pdf, reissued: true, unprintable };
   }
   const issuedOn = todayInShanghai();
   const year = Number(issuedOn.slice(0, 4));
@@ -74,8 +79,10 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
         })
         .returning(['id', 'statement_no']);
       await recordAudit(trx, ctx, { action: 'statement.issue', objectType: 'statement', objectId: statementNo, after: { kind: target.kind, fund_id: fundId, department_id: departmentId, sha256: digest, head_seq: built.head.seq } });
+      // The head it was built from is an anchor: in the database and in the witness outside it.
+      await recordAnchor(trx, witnessFile, { fundId, seq: built.head.seq, hash: built.head.hash, source: 'statement', ref: statementNo });
       await recordDownload(trx, ctx, row);
-      return { statementNo, sha256: digest, pdf, reissued: false };
+      return { statementNo, sha256: digest, pdf, reissued: false, unprintable };
     });
   } catch (e) {
     // Someone issued the same content at the same moment: theirs is the statement.
@@ -83,24 +90,42 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
     const theirs = await find();
     if (!theirs) throw e;
     await recordDownload(db, ctx, theirs);
-    return { statementNo: theirs.statement_no, sha256: theirs.sha256, pdf: theirs.pdf, reissued: true };
+    return { statementNo: theirs.statement_no, sha256: theirs.sha256, pdf: theirs.pdf, reissued: true, unprintable };
   }
 }
 
-/** Is this file a statement we issued, unaltered? Identified by the SHA-256 of its exact bytes. */
+/**
+ * Is this file a statement we issued, unaltered, and does the ledger still hold the chain head it
+ * was built from? A statement whose anchor is gone (a cut tail, a rewritten chain) is no longer
+ * genuine. A genuine one that a newer statement for the same unit and fund has replaced says so.
+ */
 export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buffer) {
   const digest = sha256(bytes);
   const row = await db('statements as s')
     .join('funds as f', 'f.id', 's.fund_id')
     .leftJoin('departments as d', 'd.id', 's.department_id')
     .where('s.sha256', digest)
-    .first('s.statement_no', 's.kind', 's.fund_id', 'f.code as fund_code', 's.department_id', 'd.name as department_name', 's.issued_at', 's.head_seq', 's.head_hash', 's.content_hash');
-  await recordAudit(db, ctx, { action: 'statement.verify', objectType: 'statement', objectId: row?.statement_no ?? null, after: { sha256: digest, genuine: Boolean(row) } });
-  if (!row) return { genuine: false, sha256: digest };
+    .first('s.id', 's.statement_no', 's.kind', 's.fund_id', 'f.code as fund_code', 's.department_id', 'd.name as department_name', 's.issued_at', 's.head_seq', 's.head_hash', 's.content_hash');
+  const anchorHolds = row
+    ? Number(row.head_seq) === 0 || (await db('journal_entries').where({ fund_id: row.fund_id, seq: row.head_seq, hash: row.head_hash }).first('id')) !== undefined
+    : false;
+  const newer = row
+    ? await db('statements')
+        .where({ fund_id: row.fund_id, kind: row.kind })
+        .where((q) => (row.department_id == null ? q.whereNull('department_id') : q.where('department_id', row.department_id)))
+        .where('id', '>', row.id)
+        .orderBy('id', 'desc')
+        .first('statement_no')
+    : undefined;
+  const genuine = Boolean(row) && anchorHolds;
+  await recordAudit(db, ctx, { action: 'statement.verify', objectType: 'statement', objectId: row?.statement_no ?? null, after: { sha256: digest, genuine, anchor_holds: anchorHolds } });
+  if (!row) return { genuine: false, sha256: digest, statement_no: null, superseded_by: null };
   return {
-    genuine: true,
+    genuine,
     sha256: digest,
-    statement_no: row.statement_no,
+    statement_no: row.statement_no as string,
+    superseded_by: (newer?.statement_no as string | undefined) ?? null,
+    ...(anchorHolds ? {} : { problem: `账簿中已找不到本通知书所依据的第 ${row.head_seq} 号凭证（链头 ${String(row.head_hash).slice(0, 12)}…），账簿可能被截断或改写` }),
     kind: row.kind,
     fund_id: String(row.fund_id),
     fund_code: row.fund_code,

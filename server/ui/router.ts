@@ -1,8 +1,10 @@
-import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
 import { projectPath } from '../project-root.ts';
 import { AppError } from '../errors.ts';
+import { assertSafeText } from '../http/schemas.ts';
+import { translateDbError } from '../db/translate-error.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
 import { acceptancePages } from './pages/acceptance-pages.ts';
@@ -25,10 +27,22 @@ const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/fu
 /** The pages (zh-CN), served by the same process: forms post here, each calling the same operations as the API. */
 export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataDir' | 'uploadMaxBytes'>, log: { error(o: object, m: string): void }): Router {
   const r = express.Router();
-  const form = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: 5000 });
+  // Forms obey the same text rule as the API, before the session check (the sign-in form has none).
+  const parseForm = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: 5000 });
+  const form: RequestHandler = (req, res, next) =>
+    parseForm(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      try {
+        assertSafeText(req.query, 'query');
+        assertSafeText(req.body, 'body');
+      } catch (e) {
+        return next(e);
+      }
+      next();
+    });
   const session = requireSession(db);
   const auth = authPages(db, config.tokenTtlHours);
-  const funds = fundPages(db);
+  const funds = fundPages(db, config);
   const receipts = receiptPages(db, config);
   const allocation = allocationPages(db);
   const reports = reportPages(db, config);
@@ -39,6 +53,10 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const assets = assetPages(db, config);
   const inspections = inspectionPages(db, config);
 
+  r.use((req, _res, next) => {
+    assertSafeText(req.query, 'query');
+    next();
+  });
   r.use('/assets', express.static(projectPath('server', 'ui', 'assets'), { index: false, maxAge: '1h' }));
   // The statements' font, for browsers without a Chinese system font; others never fetch it.
   r.get('/assets/fonts/noto-sans-sc.ttf', (_req, res) => res.sendFile(regularFontPath, { maxAge: '30d', headers: { 'Content-Type': 'font/ttf' } }));
@@ -135,7 +153,13 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/clawbacks/:id/approve', form, session, inspections.decideClawback);
   r.post('/clawbacks/:id/cancel', form, session, inspections.decideClawback);
 
-  const pageErrors: ErrorRequestHandler = (err, req, res, _next) => {
+  const pageErrors: ErrorRequestHandler = (raw, req, res, _next) => {
+    const err = translateDbError(raw);
+    if (err instanceof AppError && err.code === 'UNAVAILABLE') {
+      for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
+      res.status(503).send(page(req, '暂时无法服务', html`<p class="error" role="alert">数据库暂时无法连接，请稍后刷新重试。</p>`));
+      return;
+    }
     if (err instanceof AppError && (err.status === 404 || err.status === 403)) {
       res.status(err.status).send(page(req, err.status === 404 ? '未找到' : '无权访问', html`<p>${err.status === 404 ? '没有这个页面或记录。' : '您的角色不能进行此操作。'}</p><p><a href="/">返回首页</a></p>`));
       return;

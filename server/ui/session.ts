@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { actorForToken } from '../auth/sessions.ts';
@@ -6,13 +6,43 @@ import type { Actor } from '../auth/roles.ts';
 
 export const cookieName = 'jb_session';
 
-export function sessionToken(req: Request): string | undefined {
+function cookie(req: Request, wanted: string): string | undefined {
   const header = req.headers.cookie ?? '';
   for (const part of header.split(';')) {
     const [name, ...rest] = part.trim().split('=');
-    if (name === cookieName) return decodeURIComponent(rest.join('='));
+    if (name === wanted) {
+      try {
+        return decodeURIComponent(rest.join('='));
+      } catch {
+        return undefined;
+      }
+    }
   }
   return undefined;
+}
+
+export function sessionToken(req: Request): string | undefined {
+  return cookie(req, cookieName);
+}
+
+const loginCsrfCookie = 'jb_login_csrf';
+
+/**
+ * The sign-in form has no session to derive a token from: a random value in a SameSite=Strict
+ * cookie, repeated in the form (double submit). A cross-site POST carries neither the cookie nor the value.
+ */
+export function loginCsrf(req: Request, res: Response): string {
+  const existing = cookie(req, loginCsrfCookie);
+  if (existing && /^[A-Za-z0-9_-]{32}$/.test(existing)) return existing;
+  const token = randomBytes(24).toString('base64url');
+  res.cookie(loginCsrfCookie, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/login' });
+  return token;
+}
+
+export function loginCsrfMatches(req: Request, sent: unknown): boolean {
+  const expected = cookie(req, loginCsrfCookie);
+  if (!expected || typeof sent !== 'string' || sent.length !== expected.length) return false;
+  return timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
 }
 
 /** Derived from the session token, which only the browser holding the cookie knows: no server state. */

@@ -40,6 +40,7 @@ const expected: Record<string, Role[] | 'public'> = {
   'GET /api/v1/funds/:id/accounts/:code/ledger': ['accountant', 'auditor'],
   'GET /api/v1/funds/:id/trial-balance': ['accountant', 'auditor'],
   'GET /api/v1/funds/:id/ledger/verify': ['accountant', 'auditor'],
+  'GET /api/v1/funds/:id/audit-bundle.zip': ['accountant', 'auditor'],
   'PUT /api/v1/departments/:id/status': ['accountant', 'department'],
   'GET /api/v1/departments/:id/status-history': ['admin', 'accountant', 'department', 'auditor', 'inspector'],
   'GET /api/v1/progress': ['admin', 'accountant', 'auditor', 'inspector'],

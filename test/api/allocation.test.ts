@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertLedgerInvariants } from '../support/ledger-audit.ts';
-import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser } from '../support/harness.ts';
+import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser, openOwner } from '../support/harness.ts';
 import { receiptBody } from '../support/receipts.ts';
 
 let h: Harness;
@@ -239,6 +239,12 @@ describe('decisions in the database', () => {
     await expect(h.db('allocation_runs').where({ id: run.body.id }).update({ status: 'cancelled' })).rejects.toThrow(/never edited/);
     const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '10.00', voucher_no: unique('V'), date: '2011-10-01' });
     await expect(h.db('disbursements').where({ id: pay.body.id }).update({ amount: '49.00' })).rejects.toThrow(/never edited/);
-    await expect(h.db('disbursements').where({ id: pay.body.id }).del()).rejects.toThrow(/append-only/);
+    await expect(h.db('disbursements').where({ id: pay.body.id }).del()).rejects.toThrow(/permission denied/);
+    const owner = openOwner();
+    try {
+      await expect(owner('disbursements').where({ id: pay.body.id }).del()).rejects.toThrow(/append-only/);
+    } finally {
+      await owner.destroy();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeUser, openHarness, testPassword, unique, type Harness, type TestUser } from '../support/harness.ts';
+import { makeUser, openHarness, testPassword, unique, type Harness, type TestUser, openOwner } from '../support/harness.ts';
 
 let h: Harness;
 let admin: TestUser;
@@ -57,9 +57,15 @@ describe('the audit log', () => {
     ['UPDATE', "UPDATE audit_log SET action = 'forged' WHERE id = (SELECT max(id) FROM audit_log)"],
     ['DELETE', 'DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)'],
     ['TRUNCATE', 'TRUNCATE audit_log'],
-  ])('refuses %s by direct SQL, even from the table owner', async (_op, sql) => {
+  ])('refuses %s by direct SQL: the pool has no right to, and the owner meets the trigger', async (_op, sql) => {
     const before = await h.db('audit_log').count<{ n: string }[]>('* as n');
-    await expect(h.db.raw(sql)).rejects.toThrow(/append-only/);
+    await expect(h.db.raw(sql)).rejects.toThrow(/permission denied/);
+    const owner = openOwner();
+    try {
+      await expect(owner.raw(sql)).rejects.toThrow(/append-only/);
+    } finally {
+      await owner.destroy();
+    }
     expect(await h.db('audit_log').count<{ n: string }[]>('* as n')).toEqual(before);
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { bootstrapAdmin } from '../../server/users/users.ts';
+import { pruneStale } from '../../server/auth/login-throttle.ts';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
 import { makeUser, openHarness, testPassword, unique, type Harness } from '../support/harness.ts';
 
@@ -47,27 +48,69 @@ describe('sign-in', () => {
     expect((await h.api.get('/api/v1/auth/me').set(u.auth)).status).toBe(401);
   });
 
-  it('throttles a user after 10 failures in 15 minutes, even with the right password, from any address', async () => {
+  it('throttles a user after 10 failures, even with the right password, from any address; the lockout doubles', async () => {
     const u = await makeUser(h.db, 'accountant');
     for (let i = 0; i < 10; i++) expect((await login(u.username, 'wrong password', `10.1.0.${i}`)).status).toBe(401);
     const res = await login(u.username, testPassword, '10.1.1.1');
     expect(res.status).toBe(429);
     expect(res.body.code).toBe('TOO_MANY_ATTEMPTS');
-    expect(res.headers['retry-after']).toBe('900');
+    expect(res.headers['retry-after']).toBe('300');
+    // The lockout runs out; ten more failures lock it twice as long.
+    await h.db('login_throttle').where({ scope: 'account', key: u.username.toLowerCase() }).update({ locked_until: h.db.raw("now() - interval '1 second'") });
+    for (let i = 0; i < 10; i++) expect((await login(u.username, 'wrong password', `10.1.2.${i}`)).status).toBe(401);
+    const again = await login(u.username, testPassword, '10.1.3.1');
+    expect(again.status).toBe(429);
+    expect(again.headers['retry-after']).toBe('600');
   });
 
-  it('throttles an address after 10 failures across users', async () => {
+  it('40 parallel wrong sign-ins get no more tries than 40 serial ones', async () => {
+    const parallel = await makeUser(h.db, 'accountant');
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => login(parallel.username, 'wrong password', `10.5.0.${i}`)));
+    const serial = await makeUser(h.db, 'accountant');
+    const serialAnswers = [];
+    for (let i = 0; i < 40; i++) serialAnswers.push(await login(serial.username, 'wrong password', `10.5.1.${i}`));
+    const checked = (rs: Array<{ status: number }>) => rs.filter((r) => r.status === 401).length;
+    expect(checked(serialAnswers)).toBe(10);
+    expect(checked(answers)).toBe(10);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(30);
+    // The right password, too, waits for the lockout.
+    expect((await login(parallel.username, testPassword, '10.5.2.1')).status).toBe(429);
+  });
+
+  it('limits an address to 100 tries in 5 minutes, and only for those 5 minutes', async () => {
     const ip = `10.2.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
-    for (let i = 0; i < 10; i++) await login(unique('ghost'), 'wrong password', ip);
+    const tries = await Promise.all(Array.from({ length: 100 }, () => login(unique('ghost'), 'wrong password', ip)));
+    expect(tries.every((r) => r.status === 401)).toBe(true);
     const u = await makeUser(h.db, 'accountant');
-    expect((await login(u.username, testPassword, ip)).status).toBe(429);
+    const refused = await login(u.username, testPassword, ip);
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(300);
     expect((await login(u.username, testPassword, '10.3.0.1')).status).toBe(200);
   });
 
-  it('forgets failures older than 15 minutes', async () => {
+  it('a colleague behind the same address still signs in after a few failures of someone else', async () => {
+    const ip = '10.6.0.1';
+    for (let i = 0; i < 20; i++) await login(unique('ghost'), 'wrong password', ip);
+    const u = await makeUser(h.db, 'auditor');
+    expect((await login(u.username, testPassword, ip)).status).toBe(200);
+  });
+
+  it('forgets failures once their window has passed', async () => {
     const u = await makeUser(h.db, 'accountant');
-    await h.db('login_failures').insert(Array.from({ length: 10 }, () => ({ username: u.username, ip: '10.4.0.1', at: h.db.raw("now() - interval '16 minutes'") })));
+    for (let i = 0; i < 10; i++) await login(u.username, 'wrong password', '10.4.0.1');
+    await h.db('login_throttle').where({ scope: 'account', key: u.username.toLowerCase() }).update({ window_started: h.db.raw("now() - interval '16 minutes'") });
     expect((await login(u.username, testPassword, '10.4.0.2')).status).toBe(200);
+  });
+
+  it('sweeps counters untouched for two days, but keeps a lockout that still runs', async () => {
+    const stale = unique('stale');
+    const locked = unique('locked');
+    await h.db('login_throttle').insert([
+      { scope: 'account', key: stale, attempts: 3, window_started: h.db.raw("now() - interval '3 days'"), updated_at: h.db.raw("now() - interval '3 days'") },
+      { scope: 'account', key: locked, attempts: 0, window_started: h.db.raw("now() - interval '3 days'"), updated_at: h.db.raw("now() - interval '3 days'"), locked_until: h.db.raw("now() + interval '1 hour'") },
+    ]);
+    await pruneStale(h.db);
+    expect(await h.db('login_throttle').whereIn('key', [stale, locked]).pluck('key')).toEqual([locked]);
   });
 
   it('logs out: the token stops working', async () => {

@@ -248,7 +248,7 @@ describe('reading the books', () => {
     const fundId = await makeFund(h, accountant, '1000.00');
     await post(fundId, [['1011', 'debit', '1.00'], ['4001', 'credit', '1.00']]);
     const res = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth);
-    expect(res.body).toEqual({ ok: true, entries: 2, head_hash: (await fundOf(fundId)).head_hash, first_bad_seq: null, bad_accounts: [] });
+    expect(res.body).toEqual({ ok: true, entries: 2, head_hash: (await fundOf(fundId)).head_hash, first_bad_seq: null, problems: [] });
   });
 
   it('records every posting in the audit log', async () => {

@@ -1,6 +1,6 @@
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser } from '../support/harness.ts';
+import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser, openOwner } from '../support/harness.ts';
 import { badSellerTaxId, invoiceNumber, receiptBody } from '../support/receipts.ts';
 
 let h: Harness;
@@ -124,7 +124,13 @@ describe('review', () => {
     const u = await unitWithUser();
     const r = (await submit(u.id, u.user)).body;
     await expect(h.db('receipts').where({ id: r.id }).update({ total: '1.00' })).rejects.toThrow(/never edited/);
-    await expect(h.db('receipt_lines').where({ receipt_id: r.id }).update({ amount: '1.00' })).rejects.toThrow(/append-only/);
+    await expect(h.db('receipt_lines').where({ receipt_id: r.id }).update({ amount: '1.00' })).rejects.toThrow(/permission denied/);
+    const owner = openOwner();
+    try {
+      await expect(owner('receipt_lines').where({ receipt_id: r.id }).update({ amount: '1.00' })).rejects.toThrow(/append-only/);
+    } finally {
+      await owner.destroy();
+    }
     await expect(h.db('receipts').where({ id: r.id }).update({ status: 'submitted' })).rejects.toThrow(/cannot go from submitted to submitted/);
   });
 });

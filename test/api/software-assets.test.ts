@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { todayInShanghai } from '../../server/http/schemas.ts';
-import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser } from '../support/harness.ts';
+import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser, asOwner } from '../support/harness.ts';
 import { binaryParser, pdfText } from '../support/pdf-text.ts';
 import { receiptBody } from '../support/receipts.ts';
 
@@ -103,14 +103,15 @@ describe('the register follows verification', () => {
   it('the database refuses to delete or rewrite a register line', async () => {
     const u = await unit();
     const { assets } = await verifiedAssets(u, [{ product: 'Windows 7', category: 'os', licences: 2, amount: '1640.00' }]);
-    await expect(h.db('software_assets').where({ id: assets[0]!.id }).delete()).rejects.toThrow(/append-only/);
+    await expect(h.db('software_assets').where({ id: assets[0]!.id }).delete()).rejects.toThrow(/permission denied/);
+    await expect(asOwner((o) => o('software_assets').where({ id: assets[0]!.id }).delete())).rejects.toThrow(/append-only/);
     await expect(h.db('software_assets').where({ id: assets[0]!.id }).update({ licences: 200 })).rejects.toThrow(/never edited/);
-    await expect(h.db.raw('TRUNCATE software_assets CASCADE')).rejects.toThrow(/append-only/);
+    await expect(asOwner((o) => o.raw('TRUNCATE software_assets CASCADE'))).rejects.toThrow(/append-only/);
     expect((await h.db('software_assets').where({ id: assets[0]!.id }).first('licences')).licences).toBe(2);
     // Nor can its state go back, or a retirement be undone.
     await h.api.post(`/api/v1/software-assets/${assets[0]!.id}/retire`).set(accountant.auth).send({ date: '2012-01-05', reason: '报废' });
     await expect(h.db('software_assets').where({ id: assets[0]!.id }).update({ status: 'in_use', retired_licences: 0 })).rejects.toThrow(/never edited/);
-    await expect(h.db('asset_retirements').where({ asset_id: assets[0]!.id }).delete()).rejects.toThrow(/append-only/);
+    await expect(asOwner((o) => o('asset_retirements').where({ asset_id: assets[0]!.id }).delete())).rejects.toThrow(/append-only/);
     // A receipt asset needs its receipt line; a pre-programme one counts only once reviewed.
     const base = { department_id: u.id, product: 'X', category: 'os', licences: 1, licence_kind: 'retail', acquired_on: '2011-01-01', value: '1.00', created_by: accountant.id };
     await expect(h.db('software_assets').insert({ ...base, source: 'receipt', status: 'in_use' })).rejects.toThrow(/software_assets_source_link/);

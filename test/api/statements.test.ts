@@ -4,6 +4,7 @@ import { withSeparators } from '../../reports/format.ts';
 import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, type TestUser } from '../support/harness.ts';
 import { binaryParser, pdfText } from '../support/pdf-text.ts';
 import { receiptBody } from '../support/receipts.ts';
+import { csrfToken } from '../../server/ui/session.ts';
 
 let h: Harness;
 let maker: TestUser;
@@ -91,6 +92,28 @@ describe('the department statement (资金拨付通知书)', () => {
     expect(forged.body.genuine).toBe(false);
     const record = await h.api.get(`/api/v1/statements/${res.headers['x-statement-no']}`).set(auditor.auth);
     expect(record.body).toMatchObject({ statement_no: res.headers['x-statement-no'], sha256: res.headers['x-statement-sha256'] });
+  });
+
+  it('says when a genuine statement has been superseded by a newer one for the same unit and fund', async () => {
+    const older = await get(`/api/v1/funds/${fundId}/departments/${unit.id}/statement.pdf`, auditor);
+    const current = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', older.body, 'statement.pdf');
+    expect(current.body).toMatchObject({ genuine: true, statement_no: older.headers['x-statement-no'], superseded_by: null });
+    const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: unit.id, amount: '1.00', voucher_no: unique('付'), date: '2011-10-10' });
+    await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
+    const newer = await get(`/api/v1/funds/${fundId}/departments/${unit.id}/statement.pdf`, auditor);
+    expect(newer.headers['x-statement-no']).not.toBe(older.headers['x-statement-no']);
+    const replaced = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', older.body, 'statement.pdf');
+    expect(replaced.body).toMatchObject({ genuine: true, statement_no: older.headers['x-statement-no'], superseded_by: newer.headers['x-statement-no'] });
+    const page = await h.api.post(`/statements/verify?_csrf=${encodeURIComponent(csrfToken(auditor.token))}`).set('Cookie', `jb_session=${auditor.token}`).attach('file', older.body, 'statement.pdf');
+    expect(page.text).toContain(`已被更新的通知书 ${newer.headers['x-statement-no']} 取代`);
+  });
+
+  it('prints a unit name with 𠮷 (CJK Extension B) from the fallback font, in the text layer', async () => {
+    const d = await makeDepartment(h.db, { name: '𠮷田信息中心😀' });
+    const res = await get(`/api/v1/funds/${fundId}/departments/${d.id}/statement.pdf`, maker);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-unprintable-characters']).toBeUndefined();
+    expect(await textOf(res.body)).toContain('𠮷田信息中心😀');
   });
 
   it('records every download in the audit log', async () => {

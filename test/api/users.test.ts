@@ -24,8 +24,10 @@ describe('users', () => {
   });
 
   it.each([
-    ['too short', 'short1', '至少 10 个字符'],
-    ['only digits', '12345678901', '不能全部是数字'],
+    ['too short', 'short1', '至少 12 个字符'],
+    ['only digits', '123456789012345', '不能全部是数字'],
+    ['a common password with digits', 'password1234', '过于常见或容易猜到（如常用密码、重复或连续字符、键盘序列），请换一个更长、更少见的密码'],
+    ['one repeated letter', 'aaaaaaaaaaaa', '过于常见或容易猜到（如常用密码、重复或连续字符、键盘序列），请换一个更长、更少见的密码'],
   ])('refuses a password that is %s with 422 and a clear message', async (_name, password, message) => {
     const res = await create({ username: unique('u_'), password, role: 'auditor' });
     expect(res.status).toBe(422);

@@ -239,6 +239,6 @@ describe('verification finds what the triggers were bypassed for', () => {
     await tamper("UPDATE accounts SET balance = balance + 1 WHERE fund_id = ? AND code = '4001'", [fundId]);
     const report = await verify();
     expect(report.ok).toBe(false);
-    expect(report.bad_accounts).toContain('4001');
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'account_balance', account: '4001' }));
   });
 });

@@ -4,11 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../../db/embedded.ts';
-import { createMigratedDatabase, dropDatabase } from './databases.ts';
+import { createMigratedDatabase, dropDatabase, poolUrlFor } from './databases.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
+    /** The pool's login (least privilege), as the service's requests use it. */
     databaseUrl: string;
+    /** The owner's login, for tests that play the database owner. */
+    ownerDatabaseUrl: string;
     serverUrl: string;
     filesDir: string;
   }
@@ -40,13 +43,15 @@ export default async function setup(project: TestProject) {
     serverUrl = embedded.url;
     stopEmbedded = embedded.stop;
   }
-  const databaseUrl = await createMigratedDatabase(serverUrl);
+  const ownerDatabaseUrl = await createMigratedDatabase(serverUrl);
+  const databaseUrl = await poolUrlFor(ownerDatabaseUrl);
   const filesDir = await mkdtemp(join(tmpdir(), 'jiangbu-test-files-'));
   project.provide('databaseUrl', databaseUrl);
+  project.provide('ownerDatabaseUrl', ownerDatabaseUrl);
   project.provide('filesDir', filesDir);
   project.provide('serverUrl', serverUrl);
   return async () => {
-    await dropDatabase(databaseUrl);
+    await dropDatabase(ownerDatabaseUrl);
     await stopEmbedded();
     await rm(filesDir, { recursive: true, force: true });
     if (dataDir) await rm(dataDir, { recursive: true, force: true });

@@ -33,6 +33,21 @@ export function openHarness(url: string = inject('databaseUrl'), overrides: { to
   return { db, app, api: supertest(app), close: () => db.destroy() };
 }
 
+/** A connection as the database owner (migrations' login), for tests that play someone with the owner's rights. */
+export function openOwner(): Knex {
+  return createKnex(inject('ownerDatabaseUrl'), 2, 60_000, 'jiangbu-owner');
+}
+
+/** Runs `work` with the owner's rights (a connection opened and closed around it): for tests of what the schema itself refuses. */
+export async function asOwner<T>(work: (owner: Knex) => Promise<T>): Promise<T> {
+  const owner = openOwner();
+  try {
+    return await work(owner);
+  } finally {
+    await owner.destroy();
+  }
+}
+
 export function unique(prefix: string): string {
   return `${prefix}${randomBytes(5).toString('hex')}`;
 }

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { expect } from 'vitest';
-import { verifyChain } from '../../server/ledger/verify-chain.ts';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import { verifyLedger } from '../../server/ledger/verify/verify-ledger.ts';
 
 /**
  * The invariants of DESIGN.md "The books", checked over every fund in the database after each
@@ -21,7 +23,7 @@ export async function assertLedgerInvariants(db: Knex): Promise<void> {
   const overAllocated = await db('funds').whereRaw('allocated > appropriated').pluck('id');
   expect(overAllocated, 'funds allocated beyond appropriation').toEqual([]);
   for (const fundId of await db('funds').pluck('id')) {
-    const report = await verifyChain(db, String(fundId));
-    expect(report, `fund ${fundId}`).toMatchObject({ ok: true, first_bad_seq: null, bad_accounts: [] });
+    const report = await verifyLedger(db, String(fundId), join(inject('filesDir'), 'witness.jsonl'));
+    expect(report, `fund ${fundId}`).toMatchObject({ ok: true, first_bad_seq: null, problems: [] });
   }
 }

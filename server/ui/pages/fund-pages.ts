@@ -12,7 +12,8 @@ const entryKindNames: Record<string, string> = {
   appropriation: '财政拨款', manual: '手工凭证', allocation: '分配', clawback: '收回', disbursement: '拨付', refund: '单位退回', reversal: '冲销',
 };
 import { trialBalance } from '../../ledger/trial-balance.ts';
-import { verifyChain } from '../../ledger/verify-chain.ts';
+import { verifyLedger } from '../../ledger/verify/verify-ledger.ts';
+import { witnessFileOf } from '../../ledger/witness.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { loadProgress } from '../../progress/progress.ts';
 import { html, day, yuan, type Html } from '../html.ts';
@@ -37,7 +38,7 @@ export function fundTabs(fundId: string, req: Request): Html {
 
 const figures = (items: Array<[string, string]>) => html`<div class="figures">${items.map(([label, v]) => html`<div class="figure">${label}<b>${yuan(v)}</b></div>`)}</div>`;
 
-export function fundPages(db: Knex) {
+export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
   async function fundsList(req: Request, res: Response, errors: FormErrors = noErrors) {
     authorize(req.actor, 'funds.list');
     const q = req.query as Record<string, string | undefined>;
@@ -163,10 +164,11 @@ ${Object.entries(tb.books).map(([book, t]) => html`<tr><th colspan="3">${book ==
     async verify(req: Request, res: Response) {
       authorize(req.actor, 'ledger.read');
       const fund = await getFund(db, idFrom(req));
-      const r = await verifyChain(db, fund.id);
+      const r = await verifyLedger(db, fund.id, witnessFileOf(config));
       res.send(page(req, `${fund.name} · 账簿核验`, html`${fundTabs(fund.id, req)}
-${r.ok ? html`<p class="notice" role="status">账簿完整：${r.entries} 笔凭证的哈希链逐笔核验通过，各科目余额与分录之和一致。</p>` : html`<p class="error" role="alert">账簿异常：${r.first_bad_seq ? `第 ${r.first_bad_seq} 号凭证起哈希链断裂` : ''} ${r.bad_accounts.length ? `科目余额不符：${r.bad_accounts.join('、')}` : ''}</p>`}
-<p>链头 <span class="mono">${r.head_hash}</span></p>`));
+${r.ok ? html`<p class="notice" role="status">账簿完整：${r.entries} 笔凭证的哈希链逐笔核验通过，每笔分录后的余额、各科目余额和资金的拨入、分配、拨付数与分录一致，所有锚点（通知书、见证文件）仍在链上。</p>` : html`<p class="error" role="alert">账簿异常，发现 ${r.problems.length} 个问题${r.first_bad_seq ? `，最早在第 ${r.first_bad_seq} 号凭证` : ''}：</p><ul>${r.problems.map((p) => html`<li>${p.detail}</li>`)}</ul>`}
+<p>链头 <span class="mono">${r.head_hash}</span></p>
+<p><a href="/api/v1/funds/${fund.id}/audit-bundle.zip">下载审计包（audit-bundle.zip）</a>：凭证、分录、科目、分配方案、拨付、通知书与锚点，附 SHA-256 清单；审计人员可在自己的电脑上用 <span class="mono">npm run verify-bundle -- 文件.zip</span> 离线复核。</p>`));
     },
   };
 }

@@ -1,0 +1,268 @@
+import { entryHash, genesis_hash, type HashableEntry } from '../entry-hash.ts';
+
+/*
+ * Every check of a fund's books that can be made from its rows alone, fed entry by entry in seq
+ * order so that a million postings stream through in constant memory (one running sum per account).
+ * Pure: the database verify (verify-ledger.ts) and the offline bundle check (verify-bundle) run the
+ * same code, so an auditor's laptop and the service cannot disagree about what "verified" means.
+ */
+
+export type ProblemKind =
+  | 'missing_entry'
+  | 'chain_link'
+  | 'entry_hash'
+  | 'entry_unbalanced'
+  | 'posting_account'
+  | 'balance_after'
+  | 'account_balance'
+  | 'fund_figure'
+  | 'head'
+  | 'anchor_mismatch'
+  | 'anchor_missing_entry'
+  | 'anchor_beyond_head'
+  | 'witness_unreadable';
+
+export interface Problem {
+  kind: ProblemKind;
+  seq?: number;
+  account?: string;
+  detail: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  entries: number;
+  head_hash: string;
+  first_bad_seq: number | null;
+  problems: Problem[];
+}
+
+export interface CheckedAccount {
+  id: string;
+  code: string;
+  book: string;
+  normal_side: string;
+  kind: string;
+  balance: string;
+}
+
+export interface CheckedPosting {
+  account_id: string;
+  side: string;
+  amount: string;
+  balance_after: string;
+}
+
+/** One journal entry as stored; `reversed_kind` is the kind of the entry a reversal reverses, when known. */
+export interface CheckedEntry {
+  id: string;
+  fund_id: string;
+  seq: number;
+  entry_date: string;
+  kind: string;
+  memo: string;
+  document_no: string | null;
+  department_id: string | null;
+  reverses_entry_id: string | null;
+  reversed_kind?: string | null;
+  created_by: string;
+  created_at: string;
+  prev_hash: string;
+  hash: string;
+  postings: CheckedPosting[];
+}
+
+export interface CheckedFund {
+  id: string;
+  head_seq: number;
+  head_hash: string;
+  appropriated: string;
+  allocated: string;
+  disbursed: string;
+}
+
+export interface CheckedAnchor {
+  seq: number;
+  hash: string;
+  source: string;
+}
+
+const problems_max = 200;
+
+/** Integer fen from a NUMERIC string ("-12.5" → -1250n): exact, and fast enough for millions. */
+export function fen(amount: string): bigint {
+  const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(amount.trim());
+  if (!m) throw new Error(`not an amount: ${amount}`);
+  const v = BigInt(m[2]!) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
+  return m[1] ? -v : v;
+}
+
+export function yuanOf(v: bigint): string {
+  const neg = v < 0n;
+  const a = neg ? -v : v;
+  return `${neg ? '-' : ''}${a / 100n}.${String(a % 100n).padStart(2, '0')}`;
+}
+
+/** The fields the hash covers (entry-hash.ts), from a stored entry and its postings. */
+export function hashableOf(e: CheckedEntry, codeOf: (accountId: string) => string): HashableEntry {
+  return {
+    fundId: e.fund_id,
+    seq: String(e.seq),
+    date: e.entry_date,
+    kind: e.kind,
+    memo: e.memo,
+    documentNo: e.document_no,
+    departmentId: e.department_id,
+    reversesEntryId: e.reverses_entry_id,
+    createdBy: e.created_by,
+    createdAt: e.created_at,
+    postings: e.postings.map((p) => ({ accountCode: codeOf(p.account_id), side: p.side, amount: p.amount })),
+  };
+}
+
+// Invariant 10: each fund figure is a sum, by the kind of entry, over one kind of account.
+const figureRule = {
+  appropriated: { account: 'revenue', entries: ['appropriation'] },
+  allocated: { account: 'expense', entries: ['allocation', 'clawback'] },
+  disbursed: { account: 'budget_expenditure', entries: ['disbursement', 'refund'] },
+} as const;
+type Figure = keyof typeof figureRule;
+
+export class LedgerChecker {
+  private readonly problems: Problem[] = [];
+  private truncated = 0;
+  private readonly accounts = new Map<string, CheckedAccount & { running: bigint; count: number }>();
+  private readonly kindById = new Map<string, string>();
+  private readonly anchors: CheckedAnchor[];
+  private anchorAt = 0;
+  private prevHash = genesis_hash;
+  private expectedSeq = 1;
+  private lastSeq = 0;
+  private lastHash = genesis_hash;
+  private count = 0;
+  private readonly byKind: Record<Figure, bigint> = { appropriated: 0n, allocated: 0n, disbursed: 0n };
+  private readonly byAccount: Record<Figure, bigint> = { appropriated: 0n, allocated: 0n, disbursed: 0n };
+
+  constructor(
+    private readonly fund: CheckedFund,
+    accounts: CheckedAccount[],
+    anchors: CheckedAnchor[],
+    /** Remember entry kinds to resolve reversals when the rows do not carry `reversed_kind` (the offline bundle). */
+    private readonly trackKinds = false,
+  ) {
+    for (const a of accounts) this.accounts.set(a.id, { ...a, running: 0n, count: 0 });
+    // One anchor per (seq, hash); in seq order so the stream meets them as it goes.
+    const seen = new Set<string>();
+    this.anchors = anchors
+      .filter((a) => (seen.has(`${a.seq}:${a.hash}`) ? false : (seen.add(`${a.seq}:${a.hash}`), true)))
+      .sort((x, y) => x.seq - y.seq);
+  }
+
+  problem(p: Problem): void {
+    if (this.problems.length < problems_max) this.problems.push(p);
+    else this.truncated++;
+  }
+
+  private codeOf = (accountId: string) => this.accounts.get(accountId)?.code ?? `?${accountId}`;
+
+  /** Anchors below `seq` that no entry met: their entry is gone. */
+  private anchorsBefore(seq: number): void {
+    while (this.anchorAt < this.anchors.length && this.anchors[this.anchorAt]!.seq < seq) {
+      const a = this.anchors[this.anchorAt++]!;
+      if (a.seq === 0 && a.hash === genesis_hash) continue;
+      this.problem({ kind: 'anchor_missing_entry', seq: a.seq, detail: `锚点（${a.source}）记录的第 ${a.seq} 号凭证已不在账簿中` });
+    }
+  }
+
+  addEntry(e: CheckedEntry): void {
+    this.anchorsBefore(e.seq);
+    if (e.seq > this.expectedSeq) {
+      const last = e.seq - 1;
+      this.problem({ kind: 'missing_entry', seq: this.expectedSeq, detail: last > this.expectedSeq ? `第 ${this.expectedSeq}–${last} 号凭证缺失（已被删除）` : `第 ${this.expectedSeq} 号凭证缺失（已被删除）` });
+    } else if (e.seq < this.expectedSeq) {
+      this.problem({ kind: 'chain_link', seq: e.seq, detail: `第 ${e.seq} 号凭证重复或顺序错乱` });
+    }
+    if (e.prev_hash !== this.prevHash) {
+      this.problem({ kind: 'chain_link', seq: e.seq, detail: `第 ${e.seq} 号凭证记录的前一哈希与链上前一凭证不符（链被改写）` });
+    }
+    // Each entry is checked against its own stored link, so one altered entry is named once, not with
+    // every entry after it; a broken link between entries is the chain_link above.
+    if (e.hash !== entryHash(e.prev_hash, hashableOf(e, this.codeOf))) {
+      this.problem({ kind: 'entry_hash', seq: e.seq, detail: `第 ${e.seq} 号凭证的内容与其哈希不符（凭证或分录被改动）` });
+    }
+    this.checkPostings(e);
+    const anchorsHere: CheckedAnchor[] = [];
+    while (this.anchorAt < this.anchors.length && this.anchors[this.anchorAt]!.seq === e.seq) anchorsHere.push(this.anchors[this.anchorAt++]!);
+    for (const a of anchorsHere) {
+      if (a.hash !== e.hash) this.problem({ kind: 'anchor_mismatch', seq: e.seq, detail: `锚点（${a.source}）记录的第 ${e.seq} 号凭证哈希为 ${a.hash.slice(0, 12)}…，账簿中为 ${e.hash.slice(0, 12)}…（链被改写）` });
+    }
+    if (this.trackKinds) this.kindById.set(e.id, e.kind);
+    this.prevHash = e.hash;
+    this.lastSeq = e.seq;
+    this.lastHash = e.hash;
+    this.expectedSeq = e.seq + 1;
+    this.count++;
+  }
+
+  private checkPostings(e: CheckedEntry): void {
+    if (e.postings.length < 2) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证的分录少于两条` });
+    const effectiveKind = e.kind === 'reversal' ? (e.reversed_kind ?? (e.reverses_entry_id ? this.kindById.get(e.reverses_entry_id) : undefined) ?? 'reversal') : e.kind;
+    const perBook = new Map<string, bigint>();
+    for (const p of e.postings) {
+      const a = this.accounts.get(p.account_id);
+      if (!a) {
+        this.problem({ kind: 'posting_account', seq: e.seq, detail: `第 ${e.seq} 号凭证的分录记入了不属于本资金的科目（${p.account_id}）` });
+        continue;
+      }
+      const amount = fen(p.amount);
+      perBook.set(a.book, (perBook.get(a.book) ?? 0n) + (p.side === 'debit' ? amount : -amount));
+      const signed = p.side === a.normal_side ? amount : -amount;
+      a.running += signed;
+      a.count++;
+      if (fen(p.balance_after) !== a.running) {
+        this.problem({ kind: 'balance_after', seq: e.seq, account: a.code, detail: `第 ${e.seq} 号凭证记入 ${a.code} 后的余额记为 ${p.balance_after}，按分录累计应为 ${yuanOf(a.running)}` });
+      }
+      for (const figure of Object.keys(figureRule) as Figure[]) {
+        if (a.kind !== figureRule[figure].account) continue;
+        this.byAccount[figure] += signed;
+        if ((figureRule[figure].entries as readonly string[]).includes(effectiveKind)) this.byKind[figure] += signed;
+      }
+    }
+    for (const [book, sum] of perBook) {
+      if (sum !== 0n) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证在${book === 'budget' ? '预算' : '财务'}账簿中借贷不平` });
+    }
+  }
+
+  finish(): VerifyReport {
+    // Anchors past the last entry: the tail they saw has been cut.
+    while (this.anchorAt < this.anchors.length) {
+      const a = this.anchors[this.anchorAt++]!;
+      if (a.seq === 0 && a.hash === genesis_hash) continue;
+      this.problem({ kind: 'anchor_beyond_head', seq: a.seq, detail: `锚点（${a.source}）记录了第 ${a.seq} 号凭证，而账簿只到第 ${this.lastSeq} 号（账簿尾部被截去）` });
+    }
+    if (this.fund.head_seq !== this.lastSeq || this.fund.head_hash !== this.lastHash) {
+      this.problem({ kind: 'head', seq: Math.min(this.fund.head_seq, this.lastSeq) + 1, detail: `资金记录的链头为第 ${this.fund.head_seq} 号（${this.fund.head_hash.slice(0, 12)}…），账簿最后一笔为第 ${this.lastSeq} 号（${this.lastHash.slice(0, 12)}…）` });
+    }
+    for (const a of [...this.accounts.values()].sort((x, y) => (x.code < y.code ? -1 : 1))) {
+      if (fen(a.balance) !== a.running) this.problem({ kind: 'account_balance', account: a.code, detail: `科目 ${a.code} 的余额记为 ${a.balance}，分录合计为 ${yuanOf(a.running)}` });
+    }
+    const names: Record<Figure, string> = { appropriated: '已拨入', allocated: '已分配', disbursed: '已拨付' };
+    for (const figure of Object.keys(figureRule) as Figure[]) {
+      const stored = fen(this.fund[figure]);
+      // Either rule holds for a sound ledger: by kind (invariant 10) or, where manual entries may
+      // still touch these accounts, by account; anything else was written past the triggers.
+      if (stored !== this.byKind[figure] && stored !== this.byAccount[figure]) {
+        this.problem({ kind: 'fund_figure', detail: `资金的${names[figure]}（${figure}）记为 ${yuanOf(stored)}，按凭证类别核算应为 ${yuanOf(this.byKind[figure])}` });
+      }
+    }
+    if (this.truncated > 0) this.problems.push({ kind: this.problems[this.problems.length - 1]!.kind, detail: `另有 ${this.truncated} 个问题未列出` });
+    const seqs = this.problems.map((p) => p.seq).filter((s): s is number => s !== undefined);
+    return {
+      ok: this.problems.length === 0,
+      entries: this.count,
+      head_hash: this.lastHash,
+      first_bad_seq: seqs.length ? Math.min(...seqs) : null,
+      problems: this.problems,
+    };
+  }
+}

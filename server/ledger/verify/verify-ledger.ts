@@ -1,0 +1,36 @@
+import type { Knex } from 'knex';
+import { AppError } from '../../errors.ts';
+import { ledgerIdentity, readWitness } from '../witness.ts';
+import { entriesOf } from './entry-stream.ts';
+import { LedgerChecker, type CheckedAnchor, type VerifyReport } from './ledger-checker.ts';
+
+/**
+ * Verifies one fund completely, in one REPEATABLE READ snapshot (no false alarm while others post),
+ * streaming its postings through a server-side cursor (constant memory at any size): the chain, each
+ * posting's running balance, each stored balance, the fund figures by kind, and every anchor — in
+ * the anchors table, in issued statements, and in the witness file outside the database.
+ */
+export async function verifyLedger(db: Knex, fundId: string, witnessFile: string): Promise<VerifyReport> {
+  // The witness is read before the snapshot is taken: every head it holds was committed by then,
+  // so a head written while we read cannot look like a cut tail.
+  const ledger = await ledgerIdentity(db);
+  const witness = await readWitness(witnessFile, ledger, fundId);
+  return db.transaction(async (trx) => {
+    await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    const fund = await trx('funds').where({ id: fundId }).first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
+    if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
+    const accounts = await trx('accounts').where({ fund_id: fundId }).select('id', 'code', 'book', 'normal_side', 'kind', 'balance');
+    const stored: CheckedAnchor[] = [
+      ...(await trx('ledger_anchors').where({ fund_id: fundId }).select('seq', 'hash', 'source', 'ref')).map((a) => ({ seq: Number(a.seq), hash: a.hash, source: `${a.source} ${a.ref ?? ''}`.trim() })),
+      ...(await trx('statements').where({ fund_id: fundId }).select('head_seq', 'head_hash', 'statement_no')).map((s) => ({ seq: Number(s.head_seq), hash: s.head_hash, source: `statement ${s.statement_no}` })),
+    ];
+    const checker = new LedgerChecker(
+      { id: String(fund.id), head_seq: Number(fund.head_seq), head_hash: fund.head_hash, appropriated: fund.appropriated, allocated: fund.allocated, disbursed: fund.disbursed },
+      accounts.map((a) => ({ ...a, id: String(a.id) })),
+      [...stored, ...witness.anchors],
+    );
+    for (const line of witness.unreadable) checker.problem({ kind: 'witness_unreadable', detail: `见证文件第 ${line} 行无法读取（被改动或截断）` });
+    for await (const entry of entriesOf(trx, fundId)) checker.addEntry(entry);
+    return checker.finish();
+  });
+}

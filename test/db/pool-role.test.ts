@@ -1,0 +1,91 @@
+import type { Knex } from 'knex';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKnex } from '../../db/connection.ts';
+import { makeFund, makeUser, openHarness, type Harness } from '../support/harness.ts';
+
+/*
+ * The request pool's own login (as the service and the API tests use it) tries every way around the
+ * ledger's guards that a superuser login had: each one is refused, and the books are unchanged.
+ */
+let h: Harness;
+let pool: Knex;
+let fundId: string;
+beforeAll(async () => {
+  h = openHarness();
+  pool = createKnex(inject('databaseUrl'), 1, 60_000);
+  fundId = await makeFund(h, await makeUser(h.db, 'accountant'), '825.00');
+});
+afterAll(async () => {
+  await pool.destroy();
+  await h.close();
+});
+
+async function refusal(sql: string): Promise<string> {
+  try {
+    await pool.transaction(async (trx) => {
+      await trx.raw(sql);
+    });
+  } catch (e) {
+    return (e as { code?: string }).code ?? 'error';
+  }
+  return 'accepted';
+}
+
+describe('the pool role', () => {
+  it('is not a superuser, owns nothing, and names itself jiangbu', async () => {
+    const { rows } = await pool.raw(`SELECT r.rolsuper, r.rolcreaterole, r.rolbypassrls, current_setting('application_name') AS app,
+      (SELECT count(*)::int FROM pg_class c WHERE c.relowner = r.oid) AS owned FROM pg_roles r WHERE r.rolname = current_user`);
+    expect(rows[0]).toEqual({ rolsuper: false, rolcreaterole: false, rolbypassrls: false, app: 'jiangbu', owned: 0 });
+  });
+
+  it.each([
+    ['SET session_replication_role = replica', '42501'],
+    ['ALTER TABLE postings DISABLE TRIGGER ALL', '42501'],
+    ['ALTER TABLE funds DISABLE TRIGGER funds_derived', '42501'],
+    ['UPDATE postings SET balance_after = balance_after + 1', '42501'],
+    ['UPDATE postings SET amount = amount + 1', '42501'],
+    ['DELETE FROM postings', '42501'],
+    ['UPDATE journal_entries SET memo = memo', '42501'],
+    ['DELETE FROM journal_entries', '42501'],
+    ['TRUNCATE postings', '42501'],
+    ['TRUNCATE journal_entries CASCADE', '42501'],
+    ['TRUNCATE funds CASCADE', '42501'],
+    ['UPDATE audit_log SET action = action', '42501'],
+    ['DELETE FROM audit_log', '42501'],
+    ['DELETE FROM statements', '42501'],
+    ['DELETE FROM ledger_anchors', '42501'],
+    ['DROP TABLE postings', '42501'],
+    ['DROP TRIGGER postings_append_only ON postings', '42501'],
+    ['CREATE TABLE public.mine (x int)', '42501'],
+    ['ALTER ROLE CURRENT_USER SUPERUSER', '42501'],
+    ['SELECT * FROM knex_migrations', '42501'],
+    // Derived columns: the pool may UPDATE funds and accounts (the postings trigger writes them as
+    // the pool) but their own triggers refuse any direct change, and the pool cannot disable them.
+    ['UPDATE funds SET appropriated = appropriated + 5000', '23000'],
+    ['UPDATE funds SET head_seq = head_seq - 1', '23000'],
+    ['UPDATE accounts SET balance = balance + 1', '23000'],
+  ])('%s → refused (%s)', async (sql, code) => {
+    const before = await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash');
+    expect(await refusal(sql)).toBe(code);
+    expect(await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash')).toEqual(before);
+  });
+
+  it('has no UPDATE, DELETE or TRUNCATE on any table the schema declares append-only, whichever migration added it', async () => {
+    const { rows } = await pool.raw(`SELECT c.relname,
+        has_table_privilege(current_user, c.oid, 'UPDATE') AS can_update,
+        has_table_privilege(current_user, c.oid, 'DELETE') AS can_delete,
+        has_table_privilege(current_user, c.oid, 'TRUNCATE') AS can_truncate
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+     WHERE p.proname = 'refuse_change' AND (t.tgtype & 16) <> 0 GROUP BY c.oid, c.relname ORDER BY c.relname`);
+    expect(rows.length).toBeGreaterThanOrEqual(8);
+    expect(rows.filter((r: { can_update: boolean; can_delete: boolean; can_truncate: boolean }) => r.can_update || r.can_delete || r.can_truncate)).toEqual([]);
+    const { rows: deletable } = await pool.raw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind = 'r' AND has_table_privilege(current_user, c.oid, 'DELETE') ORDER BY c.relname`);
+    expect(deletable.map((r: { relname: string }) => r.relname)).toEqual(['idempotency_keys', 'login_throttle', 'sessions']);
+  });
+
+  it('verify still finds the books whole after every attempt', async () => {
+    const res = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set((await makeUser(h.db, 'auditor')).auth);
+    expect(res.body.ok).toBe(true);
+  });
+});

@@ -1,0 +1,166 @@
+import type { Knex } from 'knex';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createKnex } from '../../db/connection.ts';
+import { startWitness } from '../../server/ledger/witness.ts';
+import { createMigratedDatabase, dropDatabase, poolUrlFor } from '../support/databases.ts';
+import { makeDepartment, makeFund, makeUser, openHarness, testDataDir, type Harness, type TestUser } from '../support/harness.ts';
+import { binaryParser } from '../support/pdf-text.ts';
+
+/*
+ * The probe's edits, made as the database owner with the triggers switched off
+ * (session_replication_role = replica): verify must name every one. Its own database, as it tampers.
+ * The service runs as the pool role, as in production.
+ */
+let ownerUrl: string;
+let owner: Knex;
+let h: Harness;
+let accountant: TestUser;
+let auditor: TestUser;
+let deptCode: string;
+
+beforeAll(async () => {
+  ownerUrl = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_tamper');
+  owner = createKnex(ownerUrl, 2, 60_000, 'jiangbu-owner');
+  h = openHarness(await poolUrlFor(ownerUrl));
+  accountant = await makeUser(h.db, 'accountant');
+  auditor = await makeUser(h.db, 'auditor');
+  deptCode = (await makeDepartment(h.db)).code;
+});
+afterAll(async () => {
+  await h.close();
+  await owner.destroy();
+  await dropDatabase(ownerUrl);
+});
+
+const tamper = (sql: string, bindings: readonly Knex.RawBinding[] = []) =>
+  owner.transaction(async (trx) => {
+    await trx.raw('SET LOCAL session_replication_role = replica');
+    await trx.raw(sql, bindings);
+  });
+const verify = async (fundId: string) => (await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth)).body;
+const kinds = (report: { problems: Array<{ kind: string }> }) => report.problems.map((p) => p.kind);
+
+/** A fund with an appropriation and three more entries (seq 1–4). */
+async function fundWithEntries(): Promise<string> {
+  const fundId = await makeFund(h, accountant, '1000.00');
+  for (const amount of ['100.00', '50.00', '25.00']) {
+    const r = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth)
+      .send({ date: '2011-07-01', memo: `allocate ${amount}`, postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount }, { account_code: `2307.${deptCode}`, side: 'credit', amount }] });
+    expect(r.status).toBe(201);
+  }
+  expect(await verify(fundId)).toMatchObject({ ok: true, entries: 4, first_bad_seq: null, problems: [] });
+  return fundId;
+}
+
+const entryId = async (fundId: string, seq: number) => (await owner('journal_entries').where({ fund_id: fundId, seq }).first('id')).id;
+
+describe('verify names every edit the probe made as the database owner', () => {
+  it('a tail cut with the head rewound, past a statement that recorded that head: named, and the statement is no longer genuine', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect(statement.status).toBe(200);
+    const before = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
+    expect(before.body.genuine).toBe(true);
+    const last = await entryId(fundId, 4);
+    const third = await owner('journal_entries').where({ fund_id: fundId, seq: 3 }).first('hash');
+    await tamper('DELETE FROM postings WHERE entry_id = ?', [last]);
+    await tamper('DELETE FROM journal_entries WHERE id = ?', [last]);
+    await tamper('UPDATE funds SET head_seq = 3, head_hash = ? WHERE id = ?', [third.hash, fundId]);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'anchor_beyond_head', seq: 4 }));
+    const after = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
+    expect(after.body).toMatchObject({ genuine: false, statement_no: statement.headers['x-statement-no'] });
+    expect(after.body.problem).toContain('第 4 号凭证');
+  });
+
+  it('the same cut with the database anchors deleted too: the witness file outside the database still names it', async () => {
+    const fundId = await fundWithEntries();
+    const witness = startWitness(h.db, join(testDataDir, 'witness.jsonl'), { warn: () => undefined }, 3_600_000);
+    await witness.tick();
+    witness.stop();
+    const last = await entryId(fundId, 4);
+    const third = await owner('journal_entries').where({ fund_id: fundId, seq: 3 }).first('hash');
+    await tamper('DELETE FROM postings WHERE entry_id = ?', [last]);
+    await tamper('DELETE FROM journal_entries WHERE id = ?', [last]);
+    await tamper('DELETE FROM ledger_anchors WHERE fund_id = ?', [fundId]);
+    await tamper('UPDATE funds SET head_seq = 3, head_hash = ? WHERE id = ?', [third.hash, fundId]);
+    const report = await verify(fundId);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'anchor_beyond_head', seq: 4 }));
+    expect(report.problems.find((p: { kind: string }) => p.kind === 'anchor_beyond_head').detail).toContain('witness');
+  });
+
+  it("a posting's balance_after", async () => {
+    const fundId = await fundWithEntries();
+    await tamper("UPDATE postings SET balance_after = balance_after + 7 WHERE entry_id = ? AND side = 'credit'", [await entryId(fundId, 3)]);
+    const report = await verify(fundId);
+    expect(report).toMatchObject({ ok: false, first_bad_seq: 3 });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'balance_after', seq: 3, account: `2307.${deptCode}` })]);
+  });
+
+  it('appropriated raised by 5,000 in the fund row', async () => {
+    const fundId = await fundWithEntries();
+    await tamper('UPDATE funds SET appropriated = appropriated + 5000 WHERE id = ?', [fundId]);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'fund_figure' })]);
+    expect(report.problems[0].detail).toContain('6000.00');
+    expect(report.problems[0].detail).toContain('1000.00');
+  });
+
+  it('allocated and a stored balance changed', async () => {
+    const fundId = await fundWithEntries();
+    await tamper('UPDATE funds SET allocated = allocated - 25 WHERE id = ?', [fundId]);
+    await tamper("UPDATE accounts SET balance = balance + 1 WHERE fund_id = ? AND code = '1011'", [fundId]);
+    const report = await verify(fundId);
+    expect(kinds(report).sort()).toEqual(['account_balance', 'fund_figure']);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'account_balance', account: '1011' }));
+  });
+
+  it('a changed amount (both postings, so the books still balance)', async () => {
+    const fundId = await fundWithEntries();
+    await tamper('UPDATE postings SET amount = amount + 1, balance_after = balance_after + 1 WHERE entry_id = ?', [await entryId(fundId, 2)]);
+    const report = await verify(fundId);
+    expect(report.first_bad_seq).toBe(2);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'entry_hash', seq: 2 }));
+  });
+
+  it('a deleted entry in the middle, named by its number', async () => {
+    const fundId = await fundWithEntries();
+    const second = await entryId(fundId, 2);
+    await tamper('DELETE FROM postings WHERE entry_id = ?', [second]);
+    await tamper('DELETE FROM journal_entries WHERE id = ?', [second]);
+    const report = await verify(fundId);
+    expect(report.first_bad_seq).toBe(2);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'missing_entry', seq: 2 }));
+  });
+
+  it('a whole chain rewritten consistently from an edited entry: the anchors name it', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect(statement.status).toBe(200);
+    // The owner edits entry 2's memo and recomputes every hash after it, as a careful forger would.
+    await tamper("UPDATE journal_entries SET memo = 'forged' WHERE fund_id = ? AND seq = 2", [fundId]);
+    const { entryHash } = await import('../../server/ledger/entry-hash.ts');
+    const rows = await owner('journal_entries').where({ fund_id: fundId }).orderBy('seq');
+    let prev = '0'.repeat(64);
+    for (const e of rows) {
+      const postings = await owner('postings as p').join('accounts as a', 'a.id', 'p.account_id').where('p.entry_id', e.id).orderBy('p.id').select('a.code', 'p.side', 'p.amount');
+      const hash = entryHash(prev, {
+        fundId: String(e.fund_id), seq: String(e.seq), date: e.entry_date, kind: e.kind, memo: e.memo, documentNo: e.document_no,
+        departmentId: e.department_id == null ? null : String(e.department_id), reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
+        createdBy: String(e.created_by), createdAt: (e.created_at as Date).toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+      });
+      await tamper('UPDATE journal_entries SET prev_hash = ?, hash = ? WHERE id = ?', [prev, hash, e.id]);
+      prev = hash;
+    }
+    await tamper('UPDATE funds SET head_hash = ? WHERE id = ?', [prev, fundId]);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(kinds(report)).toEqual(expect.arrayContaining(['anchor_mismatch']));
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'anchor_mismatch', seq: 4 }));
+    const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
+    expect(check.body.genuine).toBe(false);
+  });
+});

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { translateDbError } from '../../server/db/translate-error.ts';
+import { AppError } from '../../server/errors.ts';
+
+describe('the one error translator: an unreachable database is 503 UNAVAILABLE with Retry-After', () => {
+  const timeout = Object.assign(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'), { name: 'KnexTimeoutError' });
+  it.each([
+    ['ECONNREFUSED', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
+    ['57P01 admin shutdown', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })],
+    ['57P03 starting up', Object.assign(new Error('the database system is starting up'), { code: '57P03' })],
+    ['08006 connection failure', Object.assign(new Error('connection failure'), { code: '08006' })],
+    ['a knex acquire timeout', timeout],
+    ['a connection that ended', new Error('Connection terminated unexpectedly')],
+    ['an AggregateError of refusals', Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), {})],
+  ])('%s', (_name, e) => {
+    const t = translateDbError(e);
+    expect(t).toBeInstanceOf(AppError);
+    expect(t).toMatchObject({ code: 'UNAVAILABLE', headers: { 'Retry-After': '5' } });
+  });
+
+  it('leaves other database errors alone (a bug stays a 500) and maps text PostgreSQL cannot store to 422', () => {
+    const bug = Object.assign(new Error('syntax error'), { code: '42601' });
+    expect(translateDbError(bug)).toBe(bug);
+    expect(translateDbError(Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' }))).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+});
