@@ -6,6 +6,7 @@ import * as allocation from './004-allocation.ts';
 import * as statements from './005-statements.ts';
 import * as internalControl from './006-internal-control.ts';
 import * as proof from './007-proof.ts';
+import * as exceptionPaths from './008-exception-paths.ts';
 import * as assetsInspections from './009-assets-inspections.ts';
 import * as figuresByUnit from './010-figures-by-unit.ts';
 
@@ -23,6 +24,7 @@ const migrations: Array<[string, Migration]> = [
   ['005-statements', statements],
   ['006-internal-control', internalControl],
   ['007-proof', proof],
+  ['008-exception-paths', exceptionPaths],
   ['009-assets-inspections', assetsInspections],
   ['010-figures-by-unit', figuresByUnit],
 ];

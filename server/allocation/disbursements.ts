@@ -3,12 +3,12 @@ import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError, validationError } from '../errors.ts';
+import { pageOf } from '../db/pagination.ts';
 import type { RequestContext } from '../http/context.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import type { EntryDraft } from '../ledger/entry-rules.ts';
 import { formatAmount } from '../ledger/money.ts';
 import { checkEntryDate } from '../ledger/period-rules.ts';
-import { postEntries } from '../ledger/post-entries.ts';
 import { owedOf, unitFigures } from './unit-figures.ts';
 
 export interface PaymentInput {
@@ -19,7 +19,7 @@ export interface PaymentInput {
   memo?: string | undefined;
 }
 
-function view(r: Record<string, unknown>) {
+export function view(r: Record<string, unknown>) {
   return {
     id: String(r.id),
     fund_id: String(r.fund_id),
@@ -35,17 +35,20 @@ function view(r: Record<string, unknown>) {
     approved_by: r.approved_by == null ? null : String(r.approved_by),
     approved_at: r.approved_at == null ? null : (r.approved_at as Date).toISOString(),
     entry_id: r.entry_id == null ? null : String(r.entry_id),
+    run_id: r.run_id == null ? null : String(r.run_id),
+    ...(r.department_code === undefined ? {} : { department_code: String(r.department_code), department_name: String(r.department_name) }),
+    ...(r.created_by_name === undefined ? {} : { created_by_name: r.created_by_name == null ? null : String(r.created_by_name), approved_by_name: r.approved_by_name == null ? null : String(r.approved_by_name) }),
   };
 }
 
-async function departmentCode(trx: Knex, id: string): Promise<string> {
+export async function departmentCode(trx: Knex, id: string): Promise<string> {
   const d = await trx('departments').where({ id }).first('code');
   if (!d) throw validationError('department_id', '没有这个单位');
   return d.code;
 }
 
 /** Payment: Dr 2307.d / Cr 1011 and Dr 7101.d / Cr 8001. Refund: the reverse flows. */
-function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Decimal; voucher_no: string; date: string; memo: string; departmentId: string }): EntryDraft {
+export function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Decimal; voucher_no: string; date: string; memo: string; departmentId: string }): EntryDraft {
   const a = p.amount;
   const payment = kind === 'payment';
   return {
@@ -63,16 +66,35 @@ function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Dec
   };
 }
 
-/** A pending payment; it moves money only when another accountant approves it. */
-export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
+/**
+ * What a unit can still be paid: what it is owed by kind (allocated − disbursed, never beyond its
+ * 2307.d balance; unit-figures.ts) less its pending payments. Locks the payable account, so
+ * concurrent preparations for one unit take turns (the database's trigger
+ * disbursements_within_payable holds the 2307.d line, the unit figures' CHECKs the by-kind one).
+ */
+export async function unreservedPayable(trx: Knex, fundId: string, departmentId: string) {
+  const account = await trx('accounts').where({ fund_id: fundId, department_id: departmentId, kind: 'payable' }).forUpdate().first('balance');
+  const pending = await trx('disbursements').where({ fund_id: fundId, department_id: departmentId, kind: 'payment', status: 'pending' }).first(trx.raw('coalesce(sum(amount), 0)::text AS reserved'));
+  const figures = await trx('fund_unit_figures').where({ fund_id: fundId, department_id: departmentId }).first('allocated', 'disbursed');
+  const payable = owedOf({ allocated: new Decimal(figures?.allocated ?? 0), disbursed: new Decimal(figures?.disbursed ?? 0), payableBalance: new Decimal(account?.balance ?? 0) });
+  const reserved = new Decimal(pending?.reserved ?? 0);
+  return { payable, reserved, free: payable.minus(reserved) };
+}
+
+/** A pending payment; it reserves what it pays, and moves money only when another accountant approves it. */
+export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput, runId?: string) {
   return inTransaction(db, async (trx) => {
     const fund = await trx('funds').where({ id: fundId }).first('id', 'opening_date', 'closed_through');
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
     checkEntryDate(p.date, fund);
-    const code = await departmentCode(trx, p.department_id);
-    await refusePaymentBeyondOwed(trx, fundId, p.department_id, code, p.amount);
+    await departmentCode(trx, p.department_id);
+    const { payable, reserved, free } = await unreservedPayable(trx, fundId, p.department_id);
+    if (p.amount.gt(free)) {
+      const pendingWords = reserved.gt(0) ? `，其中 ${reserved.toFixed(2)} 元已有待审批的拨付，还可拨付 ${Decimal.max(free, 0).toFixed(2)} 元` : '';
+      throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元${pendingWords}；本笔 ${formatAmount(p.amount)} 元超出 ${p.amount.minus(Decimal.max(free, 0)).toFixed(2)} 元。`);
+    }
     const [row] = await trx('disbursements')
-      .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
+      .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id, run_id: runId ?? null })
       .returning('*');
     const d = view(row);
     await recordAudit(trx, ctx, { action: 'disbursement.create', objectType: 'disbursement', objectId: d.id, after: d });
@@ -80,31 +102,6 @@ export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: 
   });
 }
 
-/** Approval by another accountant posts the payment; the payable guard makes overpaying impossible under any concurrency. */
-export async function approveDisbursement(db: Knex, ctx: RequestContext, id: string) {
-  return inTransaction(db, async (trx) => {
-    const d = await trx('disbursements').where({ id }).forUpdate().first();
-    if (!d) throw new AppError('NOT_FOUND', '没有这笔拨付');
-    if (d.status === 'approved') throw new AppError('ALREADY_POSTED', `该笔${d.kind === 'refund' ? '退回' : '拨付'}已审批记账`);
-    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔${d.kind === 'refund' ? '退回' : '拨付'}已取消`);
-    if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付');
-    const code = await departmentCode(trx, String(d.department_id));
-    const kind = d.kind as 'payment' | 'refund';
-    // Under the fund's lock, so two approvals at once cannot together pay more than is owed or
-    // return more than was paid (the figures' CHECKs refuse it in the database as well).
-    await trx('funds').where({ id: d.fund_id }).forUpdate().first('id');
-    if (kind === 'refund') await refuseRefundBeyondPaid(trx, String(d.fund_id), String(d.department_id), code, new Decimal(d.amount));
-    else await refusePaymentBeyondOwed(trx, String(d.fund_id), String(d.department_id), code, new Decimal(d.amount));
-    // The entry's two people are the payment's: who prepared it (制单) and who approves it (审核).
-    const [entry] = await postEntries(trx, String(d.fund_id), { createdBy: String(d.created_by), approvedBy: ctx.actor!.id }, [
-      paymentEntry(kind, code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
-    ]);
-    const [row] = await trx('disbursements').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
-    const after = view(row);
-    await recordAudit(trx, ctx, { action: 'disbursement.approve', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after });
-    return after;
-  });
-}
 
 export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: string) {
   return inTransaction(db, async (trx) => {
@@ -118,18 +115,9 @@ export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: stri
 }
 
 /** A refund returns at most what the unit was paid by kind (payments net of refunds), not the 7101.d balance. */
-async function refuseRefundBeyondPaid(trx: Knex, fundId: string, departmentId: string, code: string, amount: Decimal): Promise<void> {
+export async function refuseRefundBeyondPaid(trx: Knex, fundId: string, departmentId: string, code: string, amount: Decimal): Promise<void> {
   const { disbursed } = await unitFigures(trx, fundId, departmentId, code);
   if (amount.gt(disbursed)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${disbursed.toFixed(2)} 元，不能退回 ${formatAmount(amount)} 元`);
-}
-
-/**
- * A payment pays at most what the unit is owed by kind (allocated − disbursed), and never beyond the
- * 2307.d balance: a payable credited by a manual entry is a correction of the books, not an allocation.
- */
-async function refusePaymentBeyondOwed(trx: Knex, fundId: string, departmentId: string, code: string, amount: Decimal): Promise<void> {
-  const owed = owedOf(await unitFigures(trx, fundId, departmentId, code));
-  if (amount.gt(owed)) throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${owed.toFixed(2)} 元，${formatAmount(amount)} 元超出`);
 }
 
 /**
@@ -152,9 +140,13 @@ export async function prepareRefund(db: Knex, ctx: RequestContext, fundId: strin
   });
 }
 
-export async function listDisbursements(db: Knex, fundId: string, f: { department_id?: string | undefined; status?: string | undefined }) {
-  const q = db('disbursements').where({ fund_id: fundId }).orderBy('id', 'desc');
-  if (f.department_id) q.where('department_id', f.department_id);
-  if (f.status) q.where('status', f.status);
-  return { items: (await q).map(view) };
+export async function listDisbursements(db: Knex, fundId: string, f: { department_id?: string | undefined; status?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) {
+  const limit = f.limit ?? 500;
+  const q = db('disbursements as x').join('departments as d', 'd.id', 'x.department_id').leftJoin('users as c', 'c.id', 'x.created_by').leftJoin('users as a', 'a.id', 'x.approved_by')
+    .where('x.fund_id', fundId).orderBy('x.id', 'desc').limit(limit + 1)
+    .select('x.*', 'd.code as department_code', 'd.name as department_name', 'c.username as created_by_name', 'a.username as approved_by_name');
+  if (f.department_id) q.where('x.department_id', f.department_id);
+  if (f.status) q.where('x.status', f.status);
+  if (f.cursor) q.where('x.id', '<', f.cursor);
+  return pageOf((await q).map(view), limit, (d) => d.id);
 }

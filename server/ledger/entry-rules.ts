@@ -38,7 +38,7 @@ export function checkReservedAccounts(draft: EntryDraft, kinds: Map<string, Acco
   const reserved = draft.postings.find((p) => reservedAccountKinds.includes(kinds.get(p.accountCode)!));
   if (reserved) {
     throw new AppError('RESERVED_ACCOUNT', `${where}：科目 ${reserved.accountCode} 只能由财政拨款凭证（或其冲销）记账`, [
-      { field: `${where}.postings`, message: `科目 ${reserved.accountCode} 只能由财政拨款凭证记账` },
+      { field: 'postings', message: `科目 ${reserved.accountCode} 只能由财政拨款凭证记账` },
     ]);
   }
 }
@@ -114,7 +114,7 @@ export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, whe
   for (const p of draft.postings) {
     if (!p.amount.isFinite() || p.amount.lte(zero) || p.amount.gte(amount_limit) || p.amount.decimalPlaces() > 2) {
       throw new AppError('VALIDATION_FAILED', `${where}：每笔金额须大于 0.00 且小于 10^13`, [
-        { field: `${where}.postings`, message: '每笔金额须大于 0.00 且小于 10^13' },
+        { field: 'postings', message: '每笔金额须大于 0.00 且小于 10^13' },
       ]);
     }
     const book = books.get(p.accountCode)!;
@@ -138,7 +138,7 @@ export function applyEntries(drafts: EntryDraft[], accounts: Map<string, Account
   const books = new Map([...accounts].map(([code, a]) => [code, a.book]));
   const kinds = new Map([...accounts].map(([code, a]) => [code, a.kind]));
   return drafts.map((draft, i) => {
-    const where = drafts.length > 1 ? `entries.${i}` : 'entry';
+    const where = drafts.length > 1 ? `第 ${i + 1} 笔凭证` : '本凭证';
     checkEntryShape(draft, books, where);
     checkReservedAccounts(draft, kinds, where);
     checkManualCreatesNoQuota(draft, accounts, where);
@@ -146,9 +146,10 @@ export function applyEntries(drafts: EntryDraft[], accounts: Map<string, Account
     const planned = draft.postings.map((p) => {
       const account = accounts.get(p.accountCode)!;
       const effect = signedEffect(account, p.side, p.amount);
+      const before = account.balance;
       account.balance = account.balance.plus(effect);
       if (account.guarded && account.balance.isNegative()) {
-        throw new AppError('INSUFFICIENT_BALANCE', `${where}：科目 ${account.code} 余额将低于零（${account.balance.toFixed(2)}）`);
+        throw new AppError('INSUFFICIENT_BALANCE', `${where}：科目 ${account.code} 余额将低于零（${account.name}现有 ${before.toFixed(2)} 元，需要 ${p.amount.toFixed(2)} 元，还差 ${account.balance.negated().toFixed(2)} 元）`);
       }
       // The figures by kind (invariant 10): a manual entry corrects balances but never a figure.
       if (account.kind === 'revenue' && figure === 'appropriation') totals.appropriated = totals.appropriated.plus(effect);

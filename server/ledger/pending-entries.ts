@@ -96,7 +96,7 @@ export async function prepareEntries(trx: Knex.Transaction, ctx: RequestContext,
   const books = new Map([...accounts].map(([code, a]) => [code, a.book]));
   const kinds = new Map([...accounts].map(([code, a]) => [code, a.kind]));
   drafts.forEach((d, i) => {
-    const where = asBatch ? `entries.${i}` : 'entry';
+    const where = asBatch ? `第 ${i + 1} 笔凭证` : '本凭证';
     checkEntryDate(d.date, fund, asBatch ? `entries.${i}.date` : 'date');
     checkEntryShape(d, books, where);
     checkReservedAccounts(d, kinds, where);

@@ -21,7 +21,9 @@ export async function prepareReversal(trx: Knex.Transaction, ctx: RequestContext
   if (waiting) throw new AppError('ALREADY_REVERSED', `第 ${original.seq} 号凭证已有待审核的冲销凭证（${waiting.id}）`);
   const date = input.date ?? todayInShanghai();
   if (date < original.date) {
-    throw new AppError('VALIDATION_FAILED', 'date：冲销日期不能早于原凭证', [{ field: 'date', message: `不能早于 ${original.date}` }]);
+    throw new AppError('VALIDATION_FAILED', '日期：冲销日期不能早于原凭证', [
+      { field: 'date', message: `不能早于 ${original.date}` },
+    ]);
   }
   const { entries } = await prepareEntries(trx, ctx, original.fund_id, [
     {

@@ -159,7 +159,7 @@ describe('posting', () => {
     const bad = await batch([entryBody(allocate(d.code, '10.00')), entryBody(pay(d.code, '80.00'))]);
     const refused = await approveBatch(bad.body.id);
     expect(refused.body).toMatchObject({ status: 409, code: 'INSUFFICIENT_BALANCE' });
-    expect(refused.body.detail).toContain('entries.1');
+    expect(refused.body.detail).toContain('第 2 笔凭证');
     expect(await fundOf(fundId)).toMatchObject({ entries: 3, cash_balance: '90.00' });
     const rejected = await h.api.post(`/api/v1/journal-entry-batches/${bad.body.id}/reject`).set(checker.auth).send({ reason: '金额有误' });
     expect(rejected.body).toMatchObject({ status: 'rejected', reason: '金额有误' });
