@@ -6,7 +6,8 @@ import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import { postEntries } from '../ledger/post-entries.ts';
-import { paymentEntry, view } from './disbursements.ts';
+import { paymentEntry, refuseRefundBeyondPaid, view } from './disbursements.ts';
+import { owedOf } from './unit-figures.ts';
 
 interface Shortfall {
   what: string;
@@ -36,7 +37,8 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
     const decided = rows.filter((r) => r.status !== 'pending');
     if (decided.length) {
       const which = decided.map((r) => `第 ${r.id} 号（${r.department_name}）已${r.status === 'approved' ? '记账' : '取消'}`).join('；');
-      throw new AppError('CONFLICT', `未审批任何拨付：${which}`);
+      // Approving again what is posted is ALREADY_POSTED, as for entries; a cancelled one is a conflict.
+      throw new AppError(decided.every((r) => r.status === 'approved') ? 'ALREADY_POSTED' : 'CONFLICT', `未审批任何拨付：${which}`);
     }
     const notPayments = rows.filter((r) => r.kind !== 'payment');
     if (notPayments.length) throw new AppError('CONFLICT', `第 ${notPayments.map((r) => r.id).join('、')} 号不是拨付，不能在此审批`);
@@ -72,24 +74,29 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
 
 interface PendingPayment {
   amount: string;
+  department_id: string | number;
   department_code: string;
   department_name: string;
 }
 
+/** Each unit is short when what it is owed by kind (unit-figures.ts), not merely its 2307.d balance, falls below what is paid. */
 async function shortfallsOf(trx: Knex, fundId: string, rows: PendingPayment[]): Promise<Shortfall[]> {
-  const needByUnit = new Map<string, { name: string; code: string; need: Decimal }>();
+  const needByUnit = new Map<string, { id: string; name: string; code: string; need: Decimal }>();
   let total = new Decimal(0);
   for (const r of rows) {
-    const u = needByUnit.get(r.department_code) ?? { name: r.department_name, code: r.department_code, need: new Decimal(0) };
+    const u = needByUnit.get(r.department_code) ?? { id: String(r.department_id), name: r.department_name, code: r.department_code, need: new Decimal(0) };
     u.need = u.need.plus(r.amount);
     needByUnit.set(r.department_code, u);
     total = total.plus(r.amount);
   }
   const codes = ['1011', '8001', ...[...needByUnit.keys()].map((c) => departmentAccountCode('2307', c))];
   const balances = new Map<string, Decimal>((await trx('accounts').where({ fund_id: fundId }).whereIn('code', codes).select('code', 'balance')).map((a) => [a.code, new Decimal(a.balance)]));
+  const figures = new Map((await trx('fund_unit_figures').where({ fund_id: fundId }).whereIn('department_id', [...needByUnit.values()].map((u) => u.id)).select('department_id', 'allocated', 'disbursed'))
+    .map((f) => [String(f.department_id), { allocated: new Decimal(f.allocated), disbursed: new Decimal(f.disbursed) }]));
   const short: Shortfall[] = [];
   for (const u of needByUnit.values()) {
-    const have = balances.get(departmentAccountCode('2307', u.code)) ?? new Decimal(0);
+    const f = figures.get(u.id) ?? { allocated: new Decimal(0), disbursed: new Decimal(0) };
+    const have = owedOf({ ...f, payableBalance: balances.get(departmentAccountCode('2307', u.code)) ?? new Decimal(0) });
     if (u.need.gt(have)) short.push({ what: `${u.name}（${u.code}）的应付未付奖励`, have, need: u.need });
   }
   const quota = balances.get('1011') ?? new Decimal(0);
@@ -111,12 +118,12 @@ async function approveRefund(db: Knex, ctx: RequestContext, id: string) {
   return inTransaction(db, async (trx) => {
     const d = await trx('disbursements as x').join('departments as dep', 'dep.id', 'x.department_id').where('x.id', id).forUpdate('x').first('x.*', 'dep.code as department_code');
     if (!d) throw new AppError('NOT_FOUND', '没有这笔退回');
-    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔退回已${d.status === 'approved' ? '记账' : '取消'}`);
+    if (d.status === 'approved') throw new AppError('ALREADY_POSTED', '该笔退回已审批记账');
+    if (d.status !== 'pending') throw new AppError('CONFLICT', '该笔退回已取消');
     if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己登记的退回');
     // Under the fund's lock, so two refunds approved at once cannot together return more than was paid.
     await trx('funds').where({ id: d.fund_id }).forUpdate().first('id');
-    const paid = new Decimal((await trx('accounts').where({ fund_id: d.fund_id, code: departmentAccountCode('7101', d.department_code) }).first('balance'))?.balance ?? 0);
-    if (new Decimal(d.amount).gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${String(d.amount)} 元`);
+    await refuseRefundBeyondPaid(trx, String(d.fund_id), String(d.department_id), d.department_code, new Decimal(d.amount));
     const [entry] = await postEntries(trx, String(d.fund_id), { createdBy: String(d.created_by), approvedBy: ctx.actor!.id }, [
       paymentEntry('refund', d.department_code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
     ]);
