@@ -10,12 +10,14 @@ import { receiptBody, sellerTaxId } from '../support/receipts.ts';
  */
 let h: Harness;
 let accountant: TestUser;
+let inspector: TestUser;
 let fundId: string;
 let entryId: string;
 let dept: { id: string; code: string };
 beforeAll(async () => {
   h = openHarness();
   accountant = await makeUser(h.db, 'accountant');
+  inspector = await makeUser(h.db, 'inspector');
   dept = await makeDepartment(h.db);
   fundId = await makeFund(h, accountant, '1000.00');
   entryId = String((await h.db('journal_entries').where({ fund_id: fundId }).first('id')).id);
@@ -66,6 +68,14 @@ const routes: DateRoute[] = [
   { name: 'POST /funds/:id/allocation-runs as_of', field: 'as_of', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/allocation-runs`, { as_of: d }) },
   { name: 'POST /funds/:id/disbursements', field: 'date', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/disbursements`, { department_id: dept.id, amount: '1.00', voucher_no: unique('V'), date: d }) },
   { name: 'POST /funds/:id/refunds', field: 'date', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/refunds`, { department_id: dept.id, amount: '1.00', voucher_no: unique('R'), date: d }) },
+  { name: 'POST /departments/acceptance accepted_on', field: 'accepted_on', call: (d) => post('/api/v1/departments/acceptance', { department_ids: [dept.id], accepted_on: d }) },
+  // These two name an object that does not exist here: only the rule a date obeys by itself is tried.
+  { name: 'POST /allocation-runs/:id/disbursements', field: 'date', call: (d) => post('/api/v1/allocation-runs/999999999/disbursements', { date: d }) },
+  { name: 'POST /finding-clawbacks/:id/approve', field: 'date', call: (d) => post('/api/v1/finding-clawbacks/999999999/approve', { date: d }) },
+  { name: 'POST /inspections date', field: 'date', call: (d) => h.api.post('/api/v1/inspections').set(inspector.auth).send({ document_no: unique('督'), team: ['张三'], date: d, department_ids: [dept.id] }) },
+  { name: 'POST /inspections/:id/findings deadline', field: 'deadline', call: (d) => h.api.post('/api/v1/inspections/999999999/findings').set(inspector.auth).send({ department_id: dept.id, kind: 'other', description: '说明', deadline: d }) },
+  { name: 'PUT /departments/:id/installed-base as_of', field: 'as_of', call: (d) => put(`/api/v1/departments/${dept.id}/installed-base`, { as_of: d, computers: 1, servers: 0 }) },
+  { name: 'GET /progress/escalations as_of', field: 'as_of', call: (d) => get(`/api/v1/progress/escalations?as_of=${d}`) },
   { name: 'POST /funds/:id/period-closes through', field: 'through', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/period-closes`, { through: d }) },
 ];
 
