@@ -3,7 +3,8 @@ import pg from 'pg';
 import type { Config } from '../server/config.ts';
 import { startEmbeddedPostgres } from './embedded.ts';
 import { migrationSource } from './migrations/index.ts';
-import { applyGrants, canManageRoles, ensurePoolRole, poolRoleFor, userOf } from './roles.ts';
+import { applyGrants, canManageRoles, ensurePoolRole, poolLoginProblem, poolRoleFor, userOf } from './roles.ts';
+import { StartupError } from '../server/startup-error.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -96,6 +97,19 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     throw e;
   }
   const db = createKnex(url, config.poolMax, config.statementTimeoutMs);
+  // The pool's login, when it is not the owner's, must be unable to reach round the guards.
+  if (url !== ownerUrl) {
+    const problem = await poolLoginProblem(db).catch(async (e: unknown) => {
+      await db.destroy();
+      await embedded?.stop();
+      throw e;
+    });
+    if (problem) {
+      await db.destroy();
+      await embedded?.stop();
+      throw new StartupError(`${problem}: refusing to serve with it`);
+    }
+  }
   return {
     knex: db,
     url,

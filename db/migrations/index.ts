@@ -5,6 +5,7 @@ import * as progressReceipts from './003-progress-receipts.ts';
 import * as allocation from './004-allocation.ts';
 import * as statements from './005-statements.ts';
 import * as proof from './007-proof.ts';
+import * as poolHardening from './011-pool-hardening.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: Array<[string, Migration]> = [
   ['004-allocation', allocation],
   ['005-statements', statements],
   ['007-proof', proof],
+  ['011-pool-hardening', poolHardening],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

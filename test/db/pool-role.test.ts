@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKnex } from '../../db/connection.ts';
-import { makeFund, makeUser, openHarness, type Harness } from '../support/harness.ts';
+import { poolLoginProblem } from '../../db/roles.ts';
+import { makeFund, makeUser, openHarness, openOwner, type Harness } from '../support/harness.ts';
 
 /*
  * The request pool's own login (as the service and the API tests use it) tries every way around the
@@ -59,15 +60,65 @@ describe('the pool role', () => {
     ['CREATE TABLE public.mine (x int)', '42501'],
     ['ALTER ROLE CURRENT_USER SUPERUSER', '42501'],
     ['SELECT * FROM knex_migrations', '42501'],
-    // Derived columns: the pool may UPDATE funds and accounts (the postings trigger writes them as
-    // the pool) but their own triggers refuse any direct change, and the pool cannot disable them.
-    ['UPDATE funds SET appropriated = appropriated + 5000', '23000'],
-    ['UPDATE funds SET head_seq = head_seq - 1', '23000'],
-    ['UPDATE accounts SET balance = balance + 1', '23000'],
+    // Derived columns: the pool has no privilege on them (the ledger triggers write them as the owner),
+    // and their own guard refuses every writer but the owner besides.
+    ['UPDATE funds SET appropriated = appropriated + 5000', '42501'],
+    ['UPDATE funds SET head_seq = head_seq - 1', '42501'],
+    ['UPDATE accounts SET balance = balance + 1', '42501'],
+    ['UPDATE accounts SET posting_count = posting_count + 1', '42501'],
+    ['UPDATE funds SET name = name', '23000'],
+    ["INSERT INTO funds (code, name, fiscal_year, document_no, appropriated, created_by) SELECT 'X9', 'x', 2011, 'd', 5000, created_by FROM funds LIMIT 1", '42501'],
+    // A TEMP table whose trigger writes the derived columns (at trigger depth 2), or shadows a ledger table.
+    [`CREATE TEMP TABLE trig(x int); CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.funds SET appropriated = appropriated + 5000 WHERE true; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON pg_temp.trig FOR EACH ROW EXECUTE FUNCTION pg_temp.bump(); INSERT INTO pg_temp.trig VALUES (1)`, '42501'],
+    ['CREATE TEMP TABLE accounts (id bigint)', '42501'],
+    ['CREATE SCHEMA mine', '42501'],
   ])('%s → refused (%s)', async (sql, code) => {
     const before = await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash');
     expect(await refusal(sql)).toBe(code);
     expect(await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash')).toEqual(before);
+  });
+
+  it('even with TEMP granted, a TEMP trigger cannot write a derived column, nor a TEMP table shadow one in the ledger triggers', async () => {
+    const database = new URL(inject('databaseUrl')).pathname.slice(1);
+    const role = (await pool.raw('SELECT current_user AS u')).rows[0].u as string;
+    const owner = openOwner();
+    await owner.raw(`GRANT TEMPORARY ON DATABASE ${database} TO ${role}`);
+    try {
+      const before = await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash');
+      expect(await refusal(`CREATE TEMP TABLE trig(x int); CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.funds SET appropriated = appropriated + 5000 WHERE id = ${fundId}; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON pg_temp.trig FOR EACH ROW EXECUTE FUNCTION pg_temp.bump(); INSERT INTO pg_temp.trig VALUES (1)`)).toBe('42501');
+      expect(await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash')).toEqual(before);
+    } finally {
+      await owner.raw(`REVOKE TEMPORARY ON DATABASE ${database} FROM ${role}`);
+      await owner.destroy();
+    }
+  });
+
+  it('the start-up check passes the pool login, and refuses it with TEMP on the database or as a member of the owner', async () => {
+    expect(await poolLoginProblem(pool)).toBeNull();
+    const database = new URL(inject('databaseUrl')).pathname.slice(1);
+    const role = (await pool.raw('SELECT current_user AS u')).rows[0].u as string;
+    const owner = openOwner();
+    const ownerRole = (await owner.raw('SELECT current_user AS u')).rows[0].u as string;
+    try {
+      await owner.raw(`GRANT TEMPORARY ON DATABASE ${database} TO ${role}`);
+      expect(await poolLoginProblem(pool)).toMatch(/TEMP tables/);
+      await owner.raw(`REVOKE TEMPORARY ON DATABASE ${database} FROM ${role}`);
+      await owner.raw(`GRANT ${ownerRole} TO ${role}`);
+      expect(await poolLoginProblem(pool)).toMatch(new RegExp(`member of ${ownerRole}`));
+    } finally {
+      await owner.raw(`REVOKE TEMPORARY ON DATABASE ${database} FROM ${role}`);
+      await owner.raw(`REVOKE ${ownerRole} FROM ${role}`);
+      await owner.destroy();
+    }
+    expect(await poolLoginProblem(pool)).toBeNull();
+  });
+
+  it('every function of the schema pins its search_path, with pg_temp last', async () => {
+    const { rows } = await pool.raw(`SELECT p.proname, p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'public' AND p.prokind = 'f'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')`);
+    expect(rows.length).toBeGreaterThan(5);
+    for (const r of rows) expect([r.proname, r.proconfig]).toEqual([r.proname, ['search_path=pg_catalog, public, pg_temp']]);
   });
 
   it('verify still finds the books whole after every attempt', async () => {
