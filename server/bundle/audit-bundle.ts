@@ -48,7 +48,7 @@ const jsonFile = (name: string, value: unknown): BundleFile => {
 /** Builds the bundle's files for one fund; the caller zips them and removes `dir`. */
 async function collect(db: Knex, fundId: string, witnessFile: string, dir: string) {
   const ledger = await ledgerIdentity(db);
-  const witness = await readWitness(witnessFile, ledger, fundId);
+  const witness = await readWitness(witnessFile, fundId);
   return db.transaction(async (trx) => {
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const fund = await trx('funds').where({ id: fundId }).first();

@@ -48,24 +48,44 @@ interface Manifest {
   files: Record<string, ManifestFile>;
 }
 
-/** Lines of a witness file the auditor holds (shipped apart from the server) for this bundle's ledger and fund. */
-export function witnessAnchors(witness: string, manifest: { ledger: string; fund_id: string }): CheckedAnchor[] {
+/**
+ * Lines of a witness file the auditor holds (shipped apart from the server) for this bundle's fund.
+ * The ledger is the one the witness's own first line names, never the bundle's manifest (which whoever
+ * made the bundle wrote): a manifest naming another ledger, lines under another ledger, or a witness
+ * with no line for a fund whose bundle lists anchors are problems.
+ */
+export function witnessAnchors(witness: string, manifest: { ledger: string; fund_id: string }, anchorsInBundle = 0): { anchors: CheckedAnchor[]; problems: string[] } {
   const anchors: CheckedAnchor[] = [];
+  const problems: string[] = [];
+  let pinned: string | null = null;
+  const foreign: number[] = [];
   witness.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     try {
       const w = JSON.parse(line) as { ledger?: string; fund?: string; seq?: number; hash?: string; anchor?: string };
-      if (w.ledger === manifest.ledger && w.fund === manifest.fund_id && typeof w.seq === 'number' && typeof w.hash === 'string') {
+      if (typeof w.ledger !== 'string') throw new Error('no ledger');
+      pinned ??= w.ledger;
+      if (w.ledger !== pinned) {
+        foreign.push(i + 1);
+        return;
+      }
+      if (w.fund === manifest.fund_id && typeof w.seq === 'number' && typeof w.hash === 'string') {
         anchors.push({ seq: w.seq, hash: w.hash, source: `your witness line ${i + 1} (${w.anchor ?? 'head'})` });
       }
     } catch {
-      // A line that is not JSON cannot anchor anything; the service's own verify reports such lines.
+      problems.push(`your witness line ${i + 1} cannot be read (altered or cut)`);
     }
   });
-  return anchors;
+  if (pinned !== null && manifest.ledger !== pinned) problems.push(`the bundle says it is of ledger ${manifest.ledger}, your witness witnesses ledger ${pinned}`);
+  if (foreign.length) problems.push(`your witness has ${foreign.length} lines of another ledger than its first line names (lines ${foreign.slice(0, 5).join(', ')})`);
+  if (anchors.length === 0 && anchorsInBundle > 0) problems.push(`your witness has no line for fund ${manifest.fund_id}, while the bundle lists ${anchorsInBundle} anchors of it`);
+  return { anchors, problems };
 }
 
-export function checkBundle(files: Map<string, Buffer>, extraAnchors: (manifest: { ledger: string; fund_id: string }) => CheckedAnchor[] = () => []): { ok: boolean; checks: BundleCheck[] } {
+export function checkBundle(
+  files: Map<string, Buffer>,
+  extraAnchors: (manifest: { ledger: string; fund_id: string }, anchorsInBundle: number) => { anchors: CheckedAnchor[]; problems: string[] } = () => ({ anchors: [], problems: [] }),
+): { ok: boolean; checks: BundleCheck[] } {
   const checks: BundleCheck[] = [];
   const check = (name: string, details: string[]) => checks.push({ name, ok: details.length === 0, details });
   let manifest: Manifest;
@@ -92,7 +112,9 @@ export function checkBundle(files: Map<string, Buffer>, extraAnchors: (manifest:
     const fund = json<{ id: string; head_seq: number; head_hash: string; appropriated: string; allocated: string; disbursed: string }>(files, 'fund.json');
     const accounts = json<Array<{ id: string; code: string; book: string; normal_side: string; kind: string; balance: string }>>(files, 'accounts.json');
     const anchors = json<CheckedAnchor[]>(files, 'anchors.json');
-    anchors.push({ seq: manifest.head.seq, hash: manifest.head.hash, source: 'manifest head' }, ...extraAnchors(manifest));
+    const witness = extraAnchors(manifest, anchors.length);
+    if (witness.problems.length) check('your witness file', witness.problems);
+    anchors.push({ seq: manifest.head.seq, hash: manifest.head.hash, source: 'manifest head' }, ...witness.anchors);
     const checker = new LedgerChecker(fund, accounts, anchors, true);
     const entries = files.get('entries.jsonl');
     if (!entries) throw new Error('entries.jsonl is missing from the bundle');

@@ -1,5 +1,5 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Knex } from 'knex';
@@ -8,7 +8,10 @@ import type { Knex } from 'knex';
  * The witness: an append-only file of JSON lines, outside the database, each a chain head someone
  * relied on — {ledger, fund, seq, hash, time, anchor}. Whoever owns the database can rewrite the
  * chain and its anchors table, but not what was written here (ship it elsewhere: WITNESS_FILE).
- * `ledger` is the database's identity, because fund ids repeat across databases.
+ * `ledger` is the database's identity, because fund ids repeat across databases. The file pins it:
+ * its first line names the ledger it witnesses, and the identity in the database is checked against
+ * the file, never the other way round (whoever owns the database could change ledger_identity and
+ * make every line look like another ledger's). Lines under another ledger are named, not skipped.
  */
 export interface WitnessLine {
   ledger: string;
@@ -18,6 +21,16 @@ export interface WitnessLine {
   time: string;
   /** What anchored it: 'statement STMT-NO', 'close …', 'head' (the periodic head), 'bundle'. */
   anchor: string;
+  /** The document's number and the SHA-256 of its bytes, for anchors that are documents. */
+  ref?: string;
+  sha256?: string;
+}
+
+/** The first line of a witness file: which ledger it witnesses. */
+interface WitnessHeader {
+  ledger: string;
+  time: string;
+  anchor: 'ledger';
 }
 
 export interface Anchor {
@@ -49,17 +62,66 @@ export async function appendWitness(file: string, lines: WitnessLine[]): Promise
 export async function recordAnchor(
   trx: Knex,
   witnessFile: string,
-  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle'; ref: string },
+  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle' | 'bulletin'; ref: string; sha256?: string },
 ): Promise<void> {
   await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
-  await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(trx), fund: a.fundId, seq: a.seq, hash: a.hash, time: new Date().toISOString(), anchor: `${a.source} ${a.ref}` }]);
+  await appendWitness(witnessFile, [{
+    ledger: await ledgerIdentity(trx), fund: a.fundId, seq: a.seq, hash: a.hash, time: new Date().toISOString(), anchor: `${a.source} ${a.ref}`,
+    ref: a.ref, ...(a.sha256 ? { sha256: a.sha256 } : {}),
+  }]);
 }
 
-/** The witness lines of one fund of this ledger, streamed; a line that does not parse is reported, not skipped. */
-export async function readWitness(file: string, ledger: string, fundId: string): Promise<{ anchors: Anchor[]; unreadable: number[] }> {
-  const anchors: Anchor[] = [];
-  const unreadable: number[] = [];
-  if (!existsSync(file)) return { anchors, unreadable };
+/**
+ * Makes sure the witness file exists and names its ledger on its first line. A file that is missing or
+ * empty at start is said out loud (it may have been removed or emptied), then begun again.
+ */
+export async function ensureWitness(file: string, ledger: string, log: { warn(m: string): void }): Promise<void> {
+  const size = existsSync(file) ? (await stat(file)).size : -1;
+  if (size > 0) {
+    const first = await firstLedger(file);
+    if (first && first !== ledger) log.warn(`witness file ${file} witnesses ledger ${first}, but this database says it is ${ledger}: verify will report it`);
+    return;
+  }
+  log.warn(size < 0 ? `witness file ${file} does not exist: starting a new one (if it existed before, it was removed)` : `witness file ${file} is empty: starting it again (if it held lines, they were erased)`);
+  const header: WitnessHeader = { ledger, time: new Date().toISOString(), anchor: 'ledger' };
+  await mkdir(dirname(file), { recursive: true });
+  await appendFile(file, `${JSON.stringify(header)}\n`, { flag: 'a', mode: 0o640 });
+}
+
+async function firstLedger(file: string): Promise<string | null> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  try {
+    for await (const text of lines) {
+      if (text.trim() === '') continue;
+      try {
+        const l = JSON.parse(text) as { ledger?: unknown };
+        return typeof l.ledger === 'string' ? l.ledger : null;
+      } catch {
+        return null;
+      }
+    }
+    return null;
+  } finally {
+    lines.close();
+  }
+}
+
+export interface WitnessRead {
+  /** The ledger the file witnesses (its first line), or null for an empty or missing file. */
+  ledger: string | null;
+  anchors: Anchor[];
+  /** Lines of this fund that name documents: ref → {seq, hash, sha256}. */
+  documents: Map<string, { seq: number; hash: string; sha256?: string; line: number }>;
+  unreadable: number[];
+  /** Lines under another ledger than the first line names. */
+  foreign: number[];
+  exists: boolean;
+}
+
+/** Every line of the witness about one fund of the ledger the file itself names, streamed; a line that does not parse is reported, not skipped. */
+export async function readWitness(file: string, fundId: string): Promise<WitnessRead> {
+  const read: WitnessRead = { ledger: null, anchors: [], documents: new Map(), unreadable: [], foreign: [], exists: existsSync(file) };
+  if (!read.exists) return read;
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let n = 0;
   for await (const text of lines) {
@@ -69,17 +131,45 @@ export async function readWitness(file: string, ledger: string, fundId: string):
     try {
       line = JSON.parse(text) as Partial<WitnessLine>;
     } catch {
-      unreadable.push(n);
+      read.unreadable.push(n);
       continue;
     }
-    if (line.ledger !== ledger || line.fund !== fundId) continue;
+    if (typeof line.ledger !== 'string') {
+      read.unreadable.push(n);
+      continue;
+    }
+    read.ledger ??= line.ledger;
+    if (line.ledger !== read.ledger) {
+      read.foreign.push(n);
+      continue;
+    }
+    if (line.fund === undefined && (line.anchor as string | undefined) === 'ledger') continue;
+    if (line.fund !== fundId) continue;
     if (!Number.isSafeInteger(line.seq) || typeof line.hash !== 'string' || !/^[0-9a-f]{64}$/.test(line.hash)) {
-      unreadable.push(n);
+      read.unreadable.push(n);
       continue;
     }
-    anchors.push({ seq: line.seq!, hash: line.hash, source: `witness ${file.split('/').pop()}:${n} (${line.anchor ?? 'head'}, ${line.time ?? '?'})` });
+    read.anchors.push({ seq: line.seq!, hash: line.hash, source: `witness ${file.split('/').pop()}:${n} (${line.anchor ?? 'head'}, ${line.time ?? '?'})` });
+    if (typeof line.ref === 'string') read.documents.set(line.ref, { seq: line.seq!, hash: line.hash, ...(typeof line.sha256 === 'string' ? { sha256: line.sha256 } : {}), line: n });
   }
-  return { anchors, unreadable };
+  return read;
+}
+
+/** What the witness as a whole says is wrong, beside its anchors: kind and detail, for verify. */
+export function witnessProblems(read: WitnessRead, databaseLedger: string, anchorsInDatabase: number): Array<{ kind: 'witness_ledger' | 'witness_foreign' | 'witness_missing'; detail: string }> {
+  const problems: Array<{ kind: 'witness_ledger' | 'witness_foreign' | 'witness_missing'; detail: string }> = [];
+  if (read.ledger && read.ledger !== databaseLedger) {
+    problems.push({ kind: 'witness_ledger', detail: `数据库记录的账簿标识 ${databaseLedger} 与见证文件首行所记 ${read.ledger} 不符（账簿标识被改动，或见证文件不属于本账簿）` });
+  }
+  if (read.foreign.length) {
+    problems.push({ kind: 'witness_foreign', detail: `见证文件中有 ${read.foreign.length} 行属于另一账簿（第 ${read.foreign.slice(0, 5).join('、')}${read.foreign.length > 5 ? ' 等' : ''} 行），与文件首行所记账簿不符` });
+  }
+  if (anchorsInDatabase > 0 && read.anchors.length === 0) {
+    problems.push({ kind: 'witness_missing', detail: read.exists
+      ? `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件中却没有本资金的任何一行（见证文件被清空、截断或调换）`
+      : `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件却不存在（被删除或配置指向了别处）` });
+  }
+  return problems;
 }
 
 const headInterval_ms = 30_000;

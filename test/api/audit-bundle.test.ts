@@ -127,4 +127,19 @@ describe('the offline audit bundle', () => {
     expect(longer.code).toBe(1);
     expect(longer.out).toContain(`anchor_beyond_head seq ${manifest.head.seq + 1}`);
   });
+
+  it('verify-bundle --witness trusts the ledger its witness names, not the manifest: a manifest naming another ledger still meets the witness lines', async () => {
+    const res = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set(auditor.auth).buffer(true).parse(binaryParser);
+    const zip = await JSZip.loadAsync(res.body);
+    const manifest = JSON.parse(await zip.file('manifest.json')!.async('string'));
+    const witness = `${JSON.stringify({ ledger: manifest.ledger, fund: fundId, seq: manifest.head.seq + 1, hash: 'a'.repeat(64), time: new Date().toISOString(), anchor: 'head' })}\n`;
+    zip.file('manifest.json', JSON.stringify({ ...manifest, ledger: '00000000-0000-4000-8000-000000000000' }));
+    const forged = await verifyBundle(await zip.generateAsync({ type: 'nodebuffer' }), witness);
+    expect(forged.code).toBe(1);
+    expect(forged.out).toContain(`your witness witnesses ledger ${manifest.ledger}`);
+    expect(forged.out).toContain(`anchor_beyond_head seq ${manifest.head.seq + 1}`);
+    const empty = await verifyBundle(res.body, '');
+    expect(empty.code).toBe(1);
+    expect(empty.out).toContain('your witness has no line for fund');
+  });
 });

@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKnex } from '../../db/connection.ts';
 import { startWitness } from '../../server/ledger/witness.ts';
 import { createMigratedDatabase, dropDatabase, poolUrlFor } from '../support/databases.ts';
-import { makeDepartment, makeFund, makeUser, openHarness, testDataDir, type Harness, type TestUser } from '../support/harness.ts';
+import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
 import { binaryParser } from '../support/pdf-text.ts';
 
 /*
@@ -77,7 +76,7 @@ describe('verify names every edit the probe made as the database owner', () => {
 
   it('the same cut with the database anchors deleted too: the witness file outside the database still names it', async () => {
     const fundId = await fundWithEntries();
-    const witness = startWitness(h.db, join(testDataDir, 'witness.jsonl'), { warn: () => undefined }, 3_600_000);
+    const witness = startWitness(h.db, h.witnessFile, { warn: () => undefined }, 3_600_000);
     await witness.tick();
     witness.stop();
     const last = await entryId(fundId, 4);
@@ -162,5 +161,40 @@ describe('verify names every edit the probe made as the database owner', () => {
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'anchor_mismatch', seq: 4 }));
     const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
     expect(check.body.genuine).toBe(false);
+  });
+
+  it('a changed ledger_identity does not hide the witness: its lines still anchor, and the change is named', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect(statement.status).toBe(200);
+    const last = await entryId(fundId, 4);
+    const third = await owner('journal_entries').where({ fund_id: fundId, seq: 3 }).first('hash');
+    await tamper('DELETE FROM postings WHERE entry_id = ?', [last]);
+    await tamper('DELETE FROM journal_entries WHERE id = ?', [last]);
+    await tamper('DELETE FROM ledger_anchors WHERE fund_id = ?', [fundId]);
+    await tamper('DELETE FROM statement_downloads WHERE statement_id IN (SELECT id FROM statements WHERE fund_id = ?)', [fundId]);
+    await tamper('DELETE FROM statements WHERE fund_id = ?', [fundId]);
+    await tamper('UPDATE funds SET head_seq = 3, head_hash = ? WHERE id = ?', [third.hash, fundId]);
+    const identity = (await owner('ledger_identity').first('id')).id;
+    await tamper('UPDATE ledger_identity SET id = gen_random_uuid()');
+    try {
+      const report = await verify(fundId);
+      expect(report.ok).toBe(false);
+      expect(kinds(report)).toEqual(expect.arrayContaining(['witness_ledger', 'anchor_beyond_head']));
+    } finally {
+      await tamper('UPDATE ledger_identity SET id = ?', [identity]);
+    }
+  });
+
+  it('an emptied witness file is named for a fund that has anchors in the database', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect(statement.status).toBe(200);
+    expect((await verify(fundId)).ok).toBe(true);
+    const { truncate } = await import('node:fs/promises');
+    await truncate(h.witnessFile, 0);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'witness_missing' }));
   });
 });

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { expect } from 'vitest';
 import { join } from 'node:path';
-import { inject } from 'vitest';
+import { dataDirFor } from './harness.ts';
 import { verifyLedger } from '../../server/ledger/verify/verify-ledger.ts';
 
 /**
@@ -23,7 +23,7 @@ export async function assertLedgerInvariants(db: Knex): Promise<void> {
   const overAllocated = await db('funds').whereRaw('allocated > appropriated').pluck('id');
   expect(overAllocated, 'funds allocated beyond appropriation').toEqual([]);
   for (const fundId of await db('funds').pluck('id')) {
-    const report = await verifyLedger(db, String(fundId), join(inject('filesDir'), 'witness.jsonl'));
+    const report = await verifyLedger(db, String(fundId), join(dataDirFor((db.client.config as { connection: { connectionString: string } }).connection.connectionString), 'witness.jsonl'));
     expect(report, `fund ${fundId}`).toMatchObject({ ok: true, first_bad_seq: null, problems: [] });
   }
 }

@@ -20,7 +20,11 @@ export type ProblemKind =
   | 'anchor_mismatch'
   | 'anchor_missing_entry'
   | 'anchor_beyond_head'
-  | 'witness_unreadable';
+  | 'witness_unreadable'
+  | 'witness_ledger'
+  | 'witness_foreign'
+  | 'witness_missing'
+  | 'posting_count';
 
 export interface Problem {
   kind: ProblemKind;
