@@ -150,7 +150,9 @@ export async function readWitness(file: string, fundId: string): Promise<Witness
       continue;
     }
     read.anchors.push({ seq: line.seq!, hash: line.hash, source: `witness ${file.split('/').pop()}:${n} (${line.anchor ?? 'head'}, ${line.time ?? '?'})` });
-    if (typeof line.ref === 'string') read.documents.set(line.ref, { seq: line.seq!, hash: line.hash, ...(typeof line.sha256 === 'string' ? { sha256: line.sha256 } : {}), line: n });
+    // Lines written before they carried `ref` name the document in `anchor` ('statement NO').
+    const ref = typeof line.ref === 'string' ? line.ref : /^(?:statement|bulletin|close|bundle) (.+)$/.exec(line.anchor ?? '')?.[1];
+    if (ref !== undefined) read.documents.set(ref, { seq: line.seq!, hash: line.hash, ...(typeof line.sha256 === 'string' ? { sha256: line.sha256 } : {}), line: n });
   }
   return read;
 }

@@ -197,4 +197,54 @@ describe('verify names every edit the probe made as the database owner', () => {
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'witness_missing' }));
   });
+
+  it('a statement row the pool login inserts for any PDF does not make it genuine: the witness has no line for it', async () => {
+    const fundId = await fundWithEntries();
+    const real = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    const fake = Buffer.from('%PDF-1.4 forged statement');
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('sha256').update(fake).digest('hex');
+    await h.db.raw(`INSERT INTO statements (statement_no, fund_id, year, seq, kind, department_id, content_hash, head_seq, head_hash, sha256, size, pdf, issued_by, issued_at)
+      SELECT statement_no || '-F', fund_id, year, seq + 1000, kind, department_id, ?, head_seq, head_hash, ?, ?, ?, issued_by, now() FROM statements WHERE statement_no = ?`,
+    [digest, digest, fake.length, fake, real.headers['x-statement-no']]);
+    const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', fake, 'f.pdf');
+    expect(check.body).toMatchObject({ genuine: false, statement_no: `${real.headers['x-statement-no']}-F` });
+    expect(check.body.problem).toContain('见证文件中没有');
+  });
+
+  it('a consistent chain rewrite with the statement rows rewritten too: the earlier real statement is not genuine (the witness disagrees)', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect((await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf')).body.genuine).toBe(true);
+    const { entryHash } = await import('../../server/ledger/entry-hash.ts');
+    await tamper("UPDATE journal_entries SET memo = 'forged' WHERE fund_id = ? AND seq = 2", [fundId]);
+    const rows = await owner('journal_entries').where({ fund_id: fundId }).orderBy('seq');
+    let prev = '0'.repeat(64);
+    for (const e of rows) {
+      const postings = await owner('postings as p').join('accounts as a', 'a.id', 'p.account_id').where('p.entry_id', e.id).orderBy('p.id').select('a.code', 'p.side', 'p.amount');
+      const hash = entryHash(prev, {
+        fundId: String(e.fund_id), seq: String(e.seq), date: e.entry_date, kind: e.kind, memo: e.memo, documentNo: e.document_no,
+        departmentId: e.department_id == null ? null : String(e.department_id), reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
+        createdBy: String(e.created_by), createdAt: (e.created_at as Date).toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+      });
+      await tamper('UPDATE journal_entries SET prev_hash = ?, hash = ? WHERE id = ?', [prev, hash, e.id]);
+      prev = hash;
+    }
+    await tamper('UPDATE funds SET head_hash = ? WHERE id = ?', [prev, fundId]);
+    await tamper('UPDATE statements SET head_hash = ? WHERE fund_id = ?', [prev, fundId]);
+    await tamper('UPDATE ledger_anchors SET hash = ? WHERE fund_id = ?', [prev, fundId]);
+    const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
+    expect(check.body.genuine).toBe(false);
+    expect(check.body.problem).toContain('见证文件记载');
+  });
+
+  it('a statement over a ledger that no longer verifies below its head says so', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    await tamper("UPDATE postings SET balance_after = balance_after + 7 WHERE entry_id = ? AND side = 'credit'", [await entryId(fundId, 2)]);
+    const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
+    expect(check.body.genuine).toBe(false);
+    expect(check.body.problem).toContain('已不能通过核验');
+    expect(check.body.problem).toContain('第 2 号凭证');
+  });
 });
