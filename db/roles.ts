@@ -33,7 +33,7 @@ export const historyTables = [
 export const deletableTables = ['sessions', 'idempotency_keys', 'login_throttle'];
 
 /** The schema's own bookkeeping: nothing for the pool. */
-const ownerOnlyTables = ['knex_migrations', 'knex_migrations_lock'];
+const ownerOnlyTables = ['knex_migrations', 'knex_migrations_lock', 'pool_credentials'];
 
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
@@ -138,25 +138,42 @@ export async function canManageRoles(owner: Knex): Promise<boolean> {
 }
 
 /**
- * Creates (or brings back into shape) the pool role with `password`, grants it the rule above and
- * refuses to go on if it is a superuser or owns anything. Returns the URL the pool connects with.
+ * Creates (or brings back into shape) the pool role, grants it the rule above and refuses to go on if
+ * it owns anything. Returns the URL the pool connects with. The role's password lives in the database
+ * (pool_credentials, which only the owner reads): a role that has one there keeps it, so a second
+ * service on this database never changes the password under the first. `password` is used only for a
+ * role that has none there yet (new, or made before pool_credentials existed).
  */
 export async function ensurePoolRole(owner: Knex, ownerUrl: string, role: string, password: string): Promise<string> {
   const r = ident(role);
-  const { rows } = await owner.raw('SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = ?', [role]);
-  const quotedPassword = `'${password.replace(/'/g, "''")}'`;
-  const attributes = `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT PASSWORD ${quotedPassword}`;
-  if (rows.length === 0) {
-    try {
-      await owner.raw(`CREATE ROLE ${r} ${attributes}`);
-    } catch (e) {
-      // Another service or test created it at the same moment.
-      if ((e as { code?: string }).code !== '42710' && (e as { code?: string }).code !== '23505') throw e;
-      await owner.raw(`ALTER ROLE ${r} ${attributes}`);
+  const attributes = 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT';
+  const hasCredentials = (await existingTables(owner, ['pool_credentials'])).length > 0;
+  const chosen = await owner.transaction(async (trx) => {
+    // One service at a time decides the password (a second one starting at the same moment waits).
+    await trx.raw("SELECT pg_advisory_xact_lock(hashtext('jiangbu pool role'))");
+    const { rows } = await trx.raw('SELECT 1 FROM pg_roles WHERE rolname = ?', [role]);
+    const stored = hasCredentials ? ((await trx('pool_credentials').where({ role }).first('password'))?.password as string | undefined) : undefined;
+    if (rows.length > 0 && stored) {
+      await trx.raw(`ALTER ROLE ${r} ${attributes}`);
+      return stored;
     }
-  } else {
-    await owner.raw(`ALTER ROLE ${r} ${attributes}`);
-  }
+    const quotedPassword = `'${password.replace(/'/g, "''")}'`;
+    if (rows.length === 0) {
+      try {
+        await trx.raw('SAVEPOINT create_role');
+        await trx.raw(`CREATE ROLE ${r} ${attributes} PASSWORD ${quotedPassword}`);
+      } catch (e) {
+        // Another database's service (roles are per server) created it at the same moment.
+        if ((e as { code?: string }).code !== '42710' && (e as { code?: string }).code !== '23505') throw e;
+        await trx.raw('ROLLBACK TO SAVEPOINT create_role');
+        await trx.raw(`ALTER ROLE ${r} ${attributes} PASSWORD ${quotedPassword}`);
+      }
+    } else {
+      await trx.raw(`ALTER ROLE ${r} ${attributes} PASSWORD ${quotedPassword}`);
+    }
+    if (hasCredentials) await trx('pool_credentials').insert({ role, password }).onConflict('role').merge({ password, set_at: trx.fn.now() });
+    return password;
+  });
   const owned = await owner.raw(
     `SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = ?) AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
@@ -164,7 +181,7 @@ export async function ensurePoolRole(owner: Knex, ownerUrl: string, role: string
   );
   if (owned.rows[0].n > 0) throw new Error(`the pool role ${role} owns ${owned.rows[0].n} objects in this database; it must own nothing (reassign them to the owner)`);
   await applyGrants(owner, role);
-  return withCredentials(ownerUrl, role, password);
+  return withCredentials(ownerUrl, role, chosen);
 }
 
 /** Predefined roles that only read statistics and settings: a pool login may belong to them. */

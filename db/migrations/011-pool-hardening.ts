@@ -13,9 +13,18 @@ import { hardenSchema } from '../roles.ts';
  * - every function of the schema runs with search_path = pg_catalog, public, pg_temp (pg_temp named
  *   last: left out, it is searched first), re-applied at every start for functions of later migrations;
  * - no TEMP and no CREATE on the database for PUBLIC, no CREATE on schema public (db/roles.ts).
+ * pool_credentials keeps the pool role's password where only the owner reads it, so a second service
+ * on the same database (another DATA_DIR) connects with it instead of setting a new one under the
+ * first service's feet (which then failed every request with 28P01).
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
+    CREATE TABLE pool_credentials (
+      role name PRIMARY KEY,
+      password text NOT NULL CHECK (length(password) BETWEEN 16 AND 200),
+      set_at timestamptz NOT NULL DEFAULT now()
+    );
+
     CREATE OR REPLACE FUNCTION refuse_direct_update() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       IF pg_trigger_depth() < 2

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKnex } from '../../db/connection.ts';
-import { poolLoginProblem } from '../../db/roles.ts';
+import { ensurePoolRole, poolLoginProblem } from '../../db/roles.ts';
 import { makeFund, makeUser, openHarness, openOwner, type Harness } from '../support/harness.ts';
 
 /*
@@ -111,6 +111,23 @@ describe('the pool role', () => {
       await owner.destroy();
     }
     expect(await poolLoginProblem(pool)).toBeNull();
+  });
+
+  it('a second service on the same database (another DATA_DIR, another generated password) keeps the role\'s password', async () => {
+    const owner = openOwner();
+    try {
+      const role = (await pool.raw('SELECT current_user AS u')).rows[0].u as string;
+      const url = await ensurePoolRole(owner, inject('ownerDatabaseUrl'), role, 'a-new-password-of-another-data-dir');
+      expect(new URL(url).password).toBe(new URL(inject('databaseUrl')).password);
+      const again = createKnex(inject('databaseUrl'), 1, 60_000);
+      try {
+        expect((await again.raw('SELECT 1 AS one')).rows[0].one).toBe(1);
+      } finally {
+        await again.destroy();
+      }
+    } finally {
+      await owner.destroy();
+    }
   });
 
   it('every function of the schema pins its search_path, with pg_temp last', async () => {

@@ -206,7 +206,7 @@ describe('verify names every edit the probe made as the database owner', () => {
     const digest = createHash('sha256').update(fake).digest('hex');
     await h.db.raw(`INSERT INTO statements (statement_no, fund_id, year, seq, kind, department_id, content_hash, head_seq, head_hash, sha256, size, pdf, issued_by, issued_at)
       SELECT statement_no || '-F', fund_id, year, seq + 1000, kind, department_id, ?, head_seq, head_hash, ?, ?, ?, issued_by, now() FROM statements WHERE statement_no = ?`,
-    [digest, digest, fake.length, fake, real.headers['x-statement-no']]);
+    [digest, digest, fake.length, fake, String(real.headers['x-statement-no'])]);
     const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', fake, 'f.pdf');
     expect(check.body).toMatchObject({ genuine: false, statement_no: `${real.headers['x-statement-no']}-F` });
     expect(check.body.problem).toContain('见证文件中没有');
