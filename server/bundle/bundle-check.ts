@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fen, LedgerChecker, yuanOf, type CheckedAnchor, type CheckedEntry } from '../ledger/verify/ledger-checker.ts';
+import { accountsCsv, postingCsvLines, postingsCsvHeader } from './bundle-csv.ts';
 
 /*
  * The offline check of an audit bundle: no database, no network, only the bundle's bytes. It runs
@@ -110,8 +111,19 @@ export function checkBundle(
   // 2. The chain, every posting's running balance, every stored balance, the fund figures by kind, every anchor.
   try {
     const fund = json<{ id: string; head_seq: number; head_hash: string; appropriated: string; allocated: string; disbursed: string }>(files, 'fund.json');
-    const accounts = json<Array<{ id: string; code: string; book: string; normal_side: string; kind: string; balance: string }>>(files, 'accounts.json');
+    const accounts = json<Array<{ id: string; code: string; name: string; book: string; normal_side: string; kind: string; balance: string; posting_count?: string }>>(files, 'accounts.json');
     const anchors = json<CheckedAnchor[]>(files, 'anchors.json');
+    // Each statement's head is an anchor too, and anchors.json must hold it: statements.json cannot be edited apart.
+    const statements = json<Array<{ statement_no: string; head_seq: number | string; head_hash: string }>>(files, 'statements.json');
+    const statementProblems: string[] = [];
+    for (const st of statements) {
+      const seq = Number(st.head_seq);
+      anchors.push({ seq, hash: st.head_hash, source: `statements.json ${st.statement_no}` });
+      if (!anchors.some((a) => a.source === `statement ${st.statement_no}` && a.seq === seq && a.hash === st.head_hash)) {
+        statementProblems.push(`statements.json: ${st.statement_no} names head ${seq} (${st.head_hash.slice(0, 12)}…), which anchors.json does not record for it`);
+      }
+    }
+    check(`statements.json agrees with the anchors (${statements.length} statements)`, statementProblems);
     const witness = extraAnchors(manifest, anchors.length);
     if (witness.problems.length) check('your witness file', witness.problems);
     anchors.push({ seq: manifest.head.seq, hash: manifest.head.hash, source: 'manifest head' }, ...witness.anchors);
@@ -119,17 +131,44 @@ export function checkBundle(
     const entries = files.get('entries.jsonl');
     if (!entries) throw new Error('entries.jsonl is missing from the bundle');
     let count = 0;
+    // postings.csv, written again from the hashed entries: any line that differs is named.
+    const postingsCsv = files.get('postings.csv');
+    const csvProblems: string[] = [];
+    let csvAt = 0;
+    const expectCsv = (text: string, what: string) => {
+      if (!postingsCsv || csvProblems.length >= 20) return;
+      const bytes = Buffer.from(text);
+      if (!postingsCsv.subarray(csvAt, csvAt + bytes.length).equals(bytes)) {
+        const end = postingsCsv.indexOf(0x0a, csvAt);
+        csvProblems.push(`postings.csv: ${what} reads "${postingsCsv.toString('utf8', csvAt, end < 0 ? undefined : end)}", the hashed entries say "${text.trimEnd()}"`);
+      }
+      csvAt += bytes.length;
+    };
+    expectCsv(postingsCsvHeader, 'the header');
     for (const [n, line] of jsonLines(entries)) {
-      let e: CheckedEntry;
+      let e: CheckedEntry & { postings: Array<{ account_code?: string }> };
       try {
-        e = JSON.parse(line) as CheckedEntry;
+        e = JSON.parse(line) as typeof e;
       } catch {
         checker.problem({ kind: 'entry_hash', detail: `entries.jsonl line ${n} is not JSON` });
         continue;
       }
       checker.addEntry(e);
+      for (const p of e.postings) expectCsv(postingCsvLines({ ...e, postings: [p] }), `a posting of entry ${e.seq}`);
       count++;
     }
+    if (!postingsCsv) csvProblems.push('postings.csv is missing from the bundle');
+    else if (csvAt < postingsCsv.length && csvProblems.length === 0) csvProblems.push(`postings.csv: ${postingsCsv.length - csvAt} bytes after the last posting of the hashed entries (lines added)`);
+    const accountsCsvBytes = files.get('accounts.csv');
+    if (!accountsCsvBytes) csvProblems.push('accounts.csv is missing from the bundle');
+    else {
+      const expected = accountsCsv(accounts).split('\n');
+      const actual = accountsCsvBytes.toString('utf8').split('\n');
+      for (let i = 0; i < Math.max(expected.length, actual.length) && csvProblems.length < 40; i++) {
+        if (expected[i] !== actual[i]) csvProblems.push(`accounts.csv line ${i + 1} reads "${actual[i] ?? ''}", accounts.json says "${expected[i] ?? ''}"`);
+      }
+    }
+    check('postings.csv and accounts.csv repeat the hashed entries and accounts.json', csvProblems);
     const report = checker.finish();
     check(`hash chain of ${count} entries, running balances, account balances, fund figures, ${anchors.length} anchors`, report.problems.map((p) => `${p.kind}${p.seq !== undefined ? ` seq ${p.seq}` : ''}${p.account ? ` ${p.account}` : ''}: ${p.detail}`));
     if (count !== manifest.entries) check('entry count', [`the manifest lists ${manifest.entries} entries, entries.jsonl holds ${count}`]);

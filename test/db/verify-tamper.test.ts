@@ -247,4 +247,15 @@ describe('verify names every edit the probe made as the database owner', () => {
     expect(check.body.problem).toContain('已不能通过核验');
     expect(check.body.problem).toContain('第 2 号凭证');
   });
+
+  it('a stored posting_count, and a head moved past the chain: named, with first_bad_seq inside the chain', async () => {
+    const fundId = await fundWithEntries();
+    await tamper("UPDATE accounts SET posting_count = posting_count + 3 WHERE fund_id = ? AND code = '1011'", [fundId]);
+    await tamper('UPDATE funds SET head_seq = head_seq + 5 WHERE id = ?', [fundId]);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'posting_count', account: '1011' }));
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'head' }));
+    expect(report.first_bad_seq === null || report.first_bad_seq <= report.entries).toBe(true);
+  });
 });

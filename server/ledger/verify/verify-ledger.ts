@@ -19,7 +19,7 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const fund = await trx('funds').where({ id: fundId }).first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
-    const accounts = await trx('accounts').where({ fund_id: fundId }).select('id', 'code', 'book', 'normal_side', 'kind', 'balance');
+    const accounts = await trx('accounts').where({ fund_id: fundId }).select('id', 'code', 'book', 'normal_side', 'kind', 'balance', 'posting_count');
     const anchorRows = await trx('ledger_anchors').where({ fund_id: fundId }).select('seq', 'hash', 'source', 'ref');
     const stored: CheckedAnchor[] = [
       ...anchorRows.map((a) => ({ seq: Number(a.seq), hash: a.hash, source: `${a.source} ${a.ref ?? ''}`.trim() })),
