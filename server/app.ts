@@ -87,7 +87,9 @@ function pipeline(db: Knex, r: Route, uploadMaxBytes: number): RequestHandler[] 
   // Multipart bodies are streamed by their handler, after authorization, straight to disk.
   const readsRaw = spec.method !== 'get' && bodyType !== 'multipart';
   const limit = bodyType === 'csv' ? csvBody_maxBytes : bodyType === 'upload' ? uploadMaxBytes : jsonBody_maxBytes;
-  const readRaw = express.raw({ type: () => true, limit });
+  // Compressed bodies are refused (415), not inflated: the API's bodies are small, and a body that says
+  // gzip and is not would otherwise fail in zlib as a 500.
+  const readRaw = express.raw({ type: () => true, limit, inflate: false });
   const handle: RequestHandler = async (req, res) => {
     authorize(req.actor, spec.action);
     const decoded = readsRaw ? decodeBody(req, bodyType) : undefined;
