@@ -50,7 +50,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...auditLogRoutes(deps.db),
     ...fundRoutes(deps.db),
     ...journalRoutes(deps.db, deps.config),
-    ...progressRoutes(deps.db),
+    ...progressRoutes(deps.db, deps.config),
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),
     ...allocationRoutes(deps.db),

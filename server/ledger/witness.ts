@@ -72,6 +72,15 @@ export async function recordAnchor(
 }
 
 /**
+ * Records a document that rests on no one fund's chain (a progress bulletin) in the witness: its
+ * SHA-256 and what it is, with the time, so that a copy shown later can be checked against a line the
+ * database's owner could not rewrite. Returns the line's reference.
+ */
+export async function witnessDocument(db: Knex, witnessFile: string, d: { kind: 'bulletin'; ref: string; sha256: string }): Promise<void> {
+  await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(db), time: new Date().toISOString(), anchor: `${d.kind} ${d.ref}`, ref: `${d.kind} ${d.ref}`, sha256: d.sha256 } as unknown as WitnessLine]);
+}
+
+/**
  * Makes sure the witness file exists and names its ledger on its first line. A file that is missing or
  * empty at start is said out loud (it may have been removed or emptied), then begun again.
  */
