@@ -37,7 +37,7 @@ export async function loadDemo(db: Knex, print: (line: string) => void): Promise
   for (const u of demoUsers) {
     const existing = await db('users').where({ username: u.username }).first('id', 'username');
     const departmentId = 'departmentCode' in u ? String((await db('departments').where({ code: u.departmentCode }).first('id')).id) : undefined;
-    users.set(u.username, existing ? { id: String(existing.id), username: u.username } : await createUser(db, ctx, { username: u.username, password: demoPassword, role: u.role, department_id: departmentId }));
+    users.set(u.username, existing ? { id: String(existing.id), username: u.username } : await createUser(db, ctx, { username: u.username, password: demoPassword, role: u.role, department_id: departmentId }, { demo: true }));
   }
   const accountant = users.get('kuaiji')!;
   const asAccountant: RequestContext = { ...ctx, actor: { id: accountant.id, username: accountant.username, role: 'accountant', departmentId: null, sessionId: 'demo' } };

@@ -91,6 +91,13 @@ describe('the sign-in form', () => {
     expect(ok.status).toBe(303);
     expect((ok.headers['set-cookie'] as unknown as string[]).some((c) => c.startsWith('jb_session='))).toBe(true);
   });
+
+  it('refuses a cookie and field that merely match (a planted double submit): the token is bound to a server key', async () => {
+    const u = await makeUser(h.db, 'auditor');
+    const planted = 'A'.repeat(32);
+    const res = await h.api.post('/login').set('Cookie', `jb_login_csrf=${planted}`).type('form').send({ username: u.username, password: testPassword, _csrf: planted });
+    expect(res.status).toBe(403);
+  });
 });
 
 describe('the text rule holds on every route that takes a JSON body', () => {
