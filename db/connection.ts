@@ -1,7 +1,8 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../server/config.ts';
-import { startEmbeddedPostgres } from './embedded.ts';
+import { claimDataDir, startEmbeddedPostgres } from './embedded.ts';
+import { ensureWritableDir } from './data-dir.ts';
 import { migrationSource } from './migrations/index.ts';
 import { applyGrants, canManageRoles, ensurePoolRole, poolLoginProblem, poolRoleFor, userOf } from './roles.ts';
 import { StartupError } from '../server/startup-error.ts';
@@ -87,6 +88,12 @@ export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migr
 
 /** Opens the configured database (DATABASE_URL, or the embedded cluster under DATA_DIR), migrates it as the owner and connects the pool. */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  // DATA_DIR is claimed in both modes: with DATABASE_URL it still holds the witness file and the scans.
+  let released: (() => Promise<void>) | undefined;
+  if (config.databaseUrl) {
+    await ensureWritableDir(config.dataDir);
+    released = await claimDataDir(config.dataDir);
+  }
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
   const ownerUrl = config.migrationDatabaseUrl ?? config.databaseUrl ?? embedded!.url;
   let url: string;
@@ -94,6 +101,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     url = await prepareDatabase(config, ownerUrl, log);
   } catch (e) {
     await embedded?.stop();
+    await released?.();
     throw e;
   }
   const db = createKnex(url, config.poolMax, config.statementTimeoutMs);
@@ -102,11 +110,13 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     const problem = await poolLoginProblem(db).catch(async (e: unknown) => {
       await db.destroy();
       await embedded?.stop();
+      await released?.();
       throw e;
     });
     if (problem) {
       await db.destroy();
       await embedded?.stop();
+      await released?.();
       throw new StartupError(`${problem}: refusing to serve with it`);
     }
   }
@@ -117,6 +127,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     async close() {
       await db.destroy();
       await embedded?.stop();
+      await released?.();
     },
   };
 }
