@@ -4,7 +4,7 @@ import type { Config } from '../server/config.ts';
 import { claimDataDir, startEmbeddedPostgres } from './embedded.ts';
 import { ensureWritableDir } from './data-dir.ts';
 import { migrationSource } from './migrations/index.ts';
-import { applyGrants, canManageRoles, ensurePoolRole, poolLoginProblem, poolRoleFor, userOf } from './roles.ts';
+import { applyGrants, canManageRoles, ensurePoolRole, hardenSchema, poolLoginProblem, poolRoleFor, userOf } from './roles.ts';
 import { StartupError } from '../server/startup-error.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -70,6 +70,8 @@ export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migr
   const owner = createKnex(ownerUrl, 2, 10 * 60_000, 'jiangbu-migrate');
   try {
     await owner.migrate.latest();
+    // Every start: functions of any migration get their pinned search_path, PUBLIC no TEMP or CREATE.
+    await hardenSchema(owner);
     if (config.migrationDatabaseUrl && config.databaseUrl) {
       const role = userOf(config.databaseUrl);
       if (role !== userOf(ownerUrl)) await applyGrants(owner, role);
