@@ -105,10 +105,23 @@ async function columnsOf(owner: Knex, table: string): Promise<string[]> {
   return rows.map((r: { attname: string }) => r.attname);
 }
 
+/**
+ * Tables the schema itself declares append-only: a refuse_change() trigger on UPDATE. Read from the
+ * catalogue at every start, so a history table added by any migration is covered without being
+ * named here (pg_trigger.tgtype: UPDATE is bit 16). DELETE is granted on none of them anyway.
+ */
+async function declaredAppendOnly(owner: Knex): Promise<string[]> {
+  const { rows } = await owner.raw(`SELECT c.relname, bool_or((t.tgtype & 16) <> 0) AS on_update
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid
+     WHERE p.proname = 'refuse_change' AND n.nspname = 'public' AND NOT t.tgisinternal
+     GROUP BY c.relname`);
+  return (rows as Array<{ relname: string; on_update: boolean }>).filter((t) => t.on_update).map((t) => t.relname);
+}
+
 /** Grants `role` what the service needs in this database, and nothing more; idempotent. */
 export async function applyGrants(owner: Knex, role: string): Promise<void> {
   const r = ident(role);
-  const history = await existingTables(owner, historyTables);
+  const history = [...new Set([...(await existingTables(owner, historyTables)), ...(await declaredAppendOnly(owner))])];
   const deletable = await existingTables(owner, deletableTables);
   const ownerOnly = await existingTables(owner, ownerOnlyTables);
   const derived = await existingTables(owner, Object.keys(derivedColumns));

@@ -29,6 +29,9 @@ import { receiptRoutes } from './routes/receipts.ts';
 import { statementRoutes } from './routes/statements.ts';
 import { exportRoutes } from './routes/exports.ts';
 import { auditBundleRoutes } from './routes/audit-bundle.ts';
+import { softwareAssetRoutes } from './routes/software-assets.ts';
+import { inspectionRoutes } from './routes/inspections.ts';
+import { programmeRoutes } from './routes/programme.ts';
 import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
@@ -57,6 +60,9 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...statementRoutes(deps.db, deps.config),
     ...exportRoutes(deps.db),
     ...auditBundleRoutes(deps.db, deps.config),
+    ...softwareAssetRoutes(deps.db, deps.config),
+    ...inspectionRoutes(deps.db, deps.config),
+    ...programmeRoutes(deps.db),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }

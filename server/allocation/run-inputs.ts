@@ -65,6 +65,15 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
     if (b.kind === 'expense') e.allocated = new Decimal(b.balance);
     else e.payable = new Decimal(b.balance);
   }
+  // A clawback ordered by an inspection's finding is forfeited, not merely unallocated: counting it
+  // as allocated keeps the next run from paying it straight back.
+  const forfeited = await db('finding_clawbacks').where({ fund_id: fundId, status: 'approved' })
+    .modify((q) => (onlyDepartment ? q.where('department_id', onlyDepartment) : q))
+    .groupBy('department_id').select('department_id', db.raw('sum(amount)::text AS amount'));
+  for (const f of forfeited) {
+    const e = byDepartment.get(String(f.department_id));
+    if (e) e.allocated = e.allocated.plus(f.amount);
+  }
   const ids = [...byDepartment.keys()];
   const departments: DepartmentInput[] = [];
   const names = new Map<string, string>();

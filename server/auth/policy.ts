@@ -1,7 +1,7 @@
 import { AppError } from '../errors.ts';
 import type { Actor, Role } from './roles.ts';
 
-const everyone: Role[] = ['admin', 'accountant', 'department', 'auditor'];
+const everyone: Role[] = ['admin', 'accountant', 'department', 'auditor', 'inspector'];
 
 /**
  * The one access policy: role × action. Every route names its action; a route whose action is
@@ -30,7 +30,7 @@ export const permissions = {
   'ledger.read': ['accountant', 'auditor'],
   'departments.status_write': ['accountant', 'department'],
   'departments.status_read': everyone,
-  'progress.read': ['admin', 'accountant', 'auditor'],
+  'progress.read': ['admin', 'accountant', 'auditor', 'inspector'],
   'progress.bulletin': ['accountant', 'auditor'],
   'progress.deadline': ['accountant'],
   'written_reports.file': ['accountant', 'department'],
@@ -41,7 +41,7 @@ export const permissions = {
   'receipts.withdraw': ['department'],
   'receipts.import': ['accountant'],
   'attachments.upload': ['accountant', 'department'],
-  'attachments.read': ['accountant', 'auditor', 'department'],
+  'attachments.read': ['accountant', 'auditor', 'department', 'inspector'],
   'allocation.policy': ['accountant'],
   'allocation.read': ['accountant', 'auditor'],
   'allocation.run': ['accountant'],
@@ -51,6 +51,21 @@ export const permissions = {
   'statements.department': ['accountant', 'auditor', 'department'],
   'statements.read': ['accountant', 'auditor'],
   'exports.read': ['accountant', 'auditor'],
+  // The register, installed base and inventory (DESIGN.md "Software assets and inspections").
+  'assets.read': ['admin', 'accountant', 'auditor', 'department', 'inspector'],
+  'assets.write': ['accountant', 'department'],
+  'assets.review': ['accountant'],
+  'assets.compliance': ['admin', 'accountant', 'auditor', 'inspector'],
+  'inventories.file': ['accountant', 'department'],
+  'inventories.review': ['accountant'],
+  // Inspections: the supervision team records and decides; a unit answers its own findings.
+  'inspections.write': ['inspector'],
+  'inspections.read': ['admin', 'accountant', 'auditor', 'department', 'inspector'],
+  'findings.rectify': ['department'],
+  'findings.decide': ['inspector'],
+  'clawbacks.write': ['accountant'],
+  'progress.escalations': ['admin', 'accountant', 'auditor', 'inspector'],
+  'progress.target': ['accountant'],
 } as const satisfies Record<string, Role[] | 'public'>;
 
 export type Action = keyof typeof permissions;

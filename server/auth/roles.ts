@@ -1,4 +1,4 @@
-export const roles = ['admin', 'accountant', 'department', 'auditor'] as const;
+export const roles = ['admin', 'accountant', 'department', 'auditor', 'inspector'] as const;
 export type Role = (typeof roles)[number];
 
 /** Who is making a request, as established by the bearer token. */

@@ -22,6 +22,10 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   disbursements_maker_checker: ['SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付'],
   disbursements_voucher_unique: ['DUPLICATE', '本资金已有该凭证号'],
   written_reports_once: ['DUPLICATE', '该单位已报送本期书面报告'],
+  inspections_document_no_unique: ['DUPLICATE', '已有该文号的督查记录'],
+  inventories_once_per_year: ['DUPLICATE', '该单位本年度已报送盘点，待会计审核或已通过'],
+  finding_clawbacks_maker_checker: ['SAME_ACCOUNTANT', '制单会计不能审批自己提出的收回'],
+  findings_unit_visited: ['VALIDATION_FAILED', '该单位不在本次督查的单位之中'],
 };
 
 /** How long a client should wait before trying again while the database does not answer. */

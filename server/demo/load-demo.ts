@@ -11,6 +11,7 @@ import { createUser } from '../users/users.ts';
 import { submitReceipt } from '../receipts/receipts.ts';
 import { reviewReceipt } from '../receipts/review.ts';
 import { usccCheckCharacter } from '../receipts/tax-id.ts';
+import { loadSupervisionDemo } from './supervision-demo.ts';
 
 export const demoPassword = 'jiangbu-demo-2011';
 const demoFundCode = 'XJ-2011-RJZBH';
@@ -20,6 +21,7 @@ const demoUsers = [
   { username: 'kuaiji2', role: 'accountant' as const },
   { username: 'shenji', role: 'auditor' as const },
   { username: 'tongjiju', role: 'department' as const, departmentCode: 'XJ005' },
+  { username: 'ducha', role: 'inspector' as const },
 ];
 
 /**
@@ -44,7 +46,8 @@ export async function loadDemo(db: Knex, print: (line: string) => void): Promise
   const fund = await createFund(db, asAccountant, { code: demoFundCode, name: '自治区软件正版化以奖代补资金', fiscal_year: 2011, document_no: '新政办发〔2011〕软件正版化' });
   await inTransaction(db, (trx) => recordAppropriation(trx, asAccountant, fund.id, { amount: new Decimal('12450000.00'), document_no: '新财行〔2011〕1245万元', date: '2011-06-01' }));
   const receipts = await loadSampleReceipts(db, asAccountant, fund.id);
-  print(`demo loaded: ${created} units created, ${updated} updated; fund ${demoFundCode} with 12,450,000.00 appropriated; ${receipts} sample receipts`);
+  const supervision = await loadSupervisionDemo(db, ctx, fund.id, users);
+  print(`demo loaded: ${created} units created, ${updated} updated; fund ${demoFundCode} with 12,450,000.00 appropriated; ${receipts} sample receipts; ${supervision}`);
   print(`demo users (password "${demoPassword}"): ${demoUsers.map((u) => `${u.username} (${u.role})`).join(', ')}`);
 }
 

@@ -41,8 +41,11 @@ export async function findAttachment(db: Knex, actor: Actor, id: string) {
     .join('files as f', 'f.sha256', 'a.sha256')
     .leftJoin('receipts as r', 'r.id', 'a.receipt_id')
     .leftJoin('written_reports as w', 'w.id', 'a.written_report_id')
+    .leftJoin('software_assets as sa', 'sa.id', 'a.software_asset_id')
+    .leftJoin('finding_events as fe', 'fe.id', 'a.finding_event_id')
+    .leftJoin('findings as fi', 'fi.id', 'fe.finding_id')
     .where('a.id', id)
-    .first('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', db.raw('coalesce(r.department_id, w.department_id) AS department_id'));
+    .first('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', db.raw('coalesce(r.department_id, w.department_id, sa.department_id, fi.department_id) AS department_id'));
   if (!row || (actor.role === 'department' && String(row.department_id) !== actor.departmentId)) throw new AppError('NOT_FOUND', '没有这个附件');
   return { sha256: String(row.sha256), fileName: String(row.file_name), mediaType: String(row.media_type), size: Number(row.size) };
 }

@@ -1,8 +1,11 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { appendFile, mkdir, stat } from 'node:fs/promises';
+import { appendFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Knex } from 'knex';
+import { ensureWritableDir } from '../../db/data-dir.ts';
+import { AppError } from '../errors.ts';
+import { StartupError } from '../startup-error.ts';
 
 /*
  * The witness: an append-only file of JSON lines, outside the database, each a chain head someone
@@ -50,8 +53,23 @@ export async function ledgerIdentity(db: Knex): Promise<string> {
 /** One write with O_APPEND per call: lines of concurrent writers never interleave within a line. */
 export async function appendWitness(file: string, lines: WitnessLine[]): Promise<void> {
   if (lines.length === 0) return;
-  await mkdir(dirname(file), { recursive: true });
-  await appendFile(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''), { flag: 'a', mode: 0o640 });
+  try {
+    // The directory was made at start-up (assertWitnessWritable); a recursive mkdir here could spin (see db/data-dir.ts).
+    await appendFile(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''), { flag: 'a', mode: 0o640 });
+  } catch (e) {
+    throw new AppError('UNAVAILABLE', `见证文件 ${file} 无法写入（${(e as NodeJS.ErrnoException).code ?? String(e)}），请联系管理员`, undefined, { 'Retry-After': '60' });
+  }
+}
+
+/** At start-up: the witness file must be writable, or the service says so in one line and stops. */
+export async function assertWitnessWritable(file: string): Promise<void> {
+  try {
+    await ensureWritableDir(dirname(file));
+    await appendFile(file, '', { flag: 'a', mode: 0o640 });
+  } catch (e) {
+    if (e instanceof StartupError) throw new StartupError(`WITNESS_FILE ${file} cannot be written (${e.message.replace(/^DATA_DIR \S+ cannot be used: /, '').replace(/; set DATA_DIR.*$/, '')}): set WITNESS_FILE to a writable path`);
+    throw new StartupError(`WITNESS_FILE ${file} cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)}): set WITNESS_FILE to a writable path`);
+  }
 }
 
 /**
@@ -65,6 +83,7 @@ export async function recordAnchor(
   a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle' | 'bulletin'; ref: string; sha256?: string },
 ): Promise<void> {
   await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
+  // No anchor without its witness line: a document that cannot be witnessed is not issued.
   await appendWitness(witnessFile, [{
     ledger: await ledgerIdentity(trx), fund: a.fundId, seq: a.seq, hash: a.hash, time: new Date().toISOString(), anchor: `${a.source} ${a.ref}`,
     ref: a.ref, ...(a.sha256 ? { sha256: a.sha256 } : {}),
@@ -80,20 +99,27 @@ export async function witnessDocument(db: Knex, witnessFile: string, d: { kind: 
   await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(db), time: new Date().toISOString(), anchor: `${d.kind} ${d.ref}`, ref: `${d.kind} ${d.ref}`, sha256: d.sha256 } as unknown as WitnessLine]);
 }
 
+export type WitnessState = 'missing' | 'empty' | 'lines';
+
+/** Whether the witness file is there and holds anything: asked at start, before anything writes it. */
+export async function witnessState(file: string): Promise<WitnessState> {
+  if (!existsSync(file)) return 'missing';
+  return (await stat(file)).size > 0 ? 'lines' : 'empty';
+}
+
 /**
  * Makes sure the witness file exists and names its ledger on its first line. A file that is missing or
  * empty at start is said out loud (it may have been removed or emptied), then begun again.
  */
-export async function ensureWitness(file: string, ledger: string, log: { warn(m: string): void }): Promise<void> {
-  const size = existsSync(file) ? (await stat(file)).size : -1;
-  if (size > 0) {
+export async function ensureWitness(file: string, ledger: string, log: { warn(m: string): void }, before: WitnessState): Promise<void> {
+  if (before === 'lines') {
     const first = await firstLedger(file);
     if (first && first !== ledger) log.warn(`witness file ${file} witnesses ledger ${first}, but this database says it is ${ledger}: verify will report it`);
     return;
   }
-  log.warn(size < 0 ? `witness file ${file} does not exist: starting a new one (if it existed before, it was removed)` : `witness file ${file} is empty: starting it again (if it held lines, they were erased)`);
+  log.warn(before === 'missing' ? `witness file ${file} does not exist: starting a new one (if it existed before, it was removed)` : `witness file ${file} is empty: starting it again (if it held lines, they were erased)`);
   const header: WitnessHeader = { ledger, time: new Date().toISOString(), anchor: 'ledger' };
-  await mkdir(dirname(file), { recursive: true });
+  // Its directory was made by assertWitnessWritable.
   await appendFile(file, `${JSON.stringify(header)}\n`, { flag: 'a', mode: 0o640 });
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { todayInShanghai } from '../http/schemas.ts';
 import { progressReport, type Deadline, type UnitStatus } from './progress-rules.ts';
+import { programmeOutlook } from './programme.ts';
 
 /** The deadline in force: the one set most recently. */
 export async function currentDeadline(db: Knex): Promise<Deadline | null> {
@@ -34,5 +35,6 @@ export async function loadProgress(db: Knex, asOf?: string) {
         filed_at: (r.filed_at as Date).toISOString(),
       }))
     : [];
-  return progressReport(units, date, deadline, filed);
+  const report = progressReport(units, date, deadline, filed);
+  return { ...report, ...(await programmeOutlook(db, report)) };
 }

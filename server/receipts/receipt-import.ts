@@ -17,7 +17,10 @@ export const importColumns = [
 ] as const;
 const receiptColumns = importColumns.slice(0, 8);
 
-type Row = Record<(typeof importColumns)[number], string>;
+/** Optional last column: how each line is licensed (oem, retail, volume, subscription); retail when absent. */
+const licenceKindColumn = 'licence_kind';
+
+type Row = Record<(typeof importColumns)[number], string> & { licence_kind?: string };
 
 function cellText(value: ExcelJS.CellValue): string {
   if (value == null) return '';
@@ -46,7 +49,7 @@ async function readRows(sheet: Sheet): Promise<string[][]> {
   if (!ws) throw new AppError('CSV_INVALID', '工作簿没有工作表');
   const rows: string[][] = [];
   ws.eachRow({ includeEmpty: false }, (row) => {
-    rows.push(importColumns.map((_, i) => cellText(row.getCell(i + 1).value)));
+    rows.push([...importColumns, licenceKindColumn].map((_, i) => cellText(row.getCell(i + 1).value)));
   });
   return rows;
 }
@@ -61,8 +64,10 @@ async function parseImport(db: Knex, ctx: RequestContext, sheet: Sheet) {
   }
   const errors: FieldError[] = [];
   const groups = new Map<string, { firstRow: number; rows: Row[] }>();
+  const withKind = records[0]?.[importColumns.length] === licenceKindColumn;
   records.slice(1).forEach((cells, i) => {
     const row = Object.fromEntries(importColumns.map((c, j) => [c, cells[j] ?? ''])) as Row;
+    if (withKind && cells[importColumns.length]) row.licence_kind = cells[importColumns.length];
     const key = [row.department_code, row.invoice_kind, row.invoice_code, row.invoice_number].join('|');
     const group = groups.get(key) ?? { firstRow: i + 2, rows: [] };
     group.rows.push(row);
@@ -88,7 +93,7 @@ async function parseImport(db: Knex, ctx: RequestContext, sheet: Sheet) {
       seller_name: first.seller_name,
       seller_tax_id: first.seller_tax_id,
       total: first.total,
-      lines: rows.map((r) => ({ product: r.product, category: r.category, licences: /^[0-9]+$/.test(r.licences) ? Number(r.licences) : r.licences, amount: r.amount })),
+      lines: rows.map((r) => ({ product: r.product, category: r.category, licences: /^[0-9]+$/.test(r.licences) ? Number(r.licences) : r.licences, amount: r.amount, ...(r.licence_kind ? { licence_kind: r.licence_kind } : {}) })),
     });
     if (!parsed.success) {
       for (const issue of parsed.error.issues) errors.push({ field: at, message: `${issue.path.join('.')}: ${issue.message}` });

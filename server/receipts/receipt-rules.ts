@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { FieldError } from '../errors.ts';
 import { calendarDate, money, todayInShanghai } from '../http/schemas.ts';
 import { checkSellerTaxId } from './tax-id.ts';
+import { licenceKinds } from '../assets/asset-rules.ts';
 
 export const invoiceKinds = ['vat_special', 'vat_ordinary', 'digital', 'general'] as const;
 export const categories = ['os', 'office', 'antivirus', 'other'] as const;
@@ -14,6 +15,8 @@ export const receiptLine = z.strictObject({
   category: z.enum(categories, { error: `须为 ${categories.join('、')} 之一` }),
   licences: z.number({ error: '套数须为整数' }).int('套数须为整数').min(1, '套数至少为 1').max(10_000_000),
   amount: money,
+  // How the licence is granted, for the register; absent, a boxed retail copy (what most of the programme bought).
+  licence_kind: z.enum(licenceKinds, { error: `须为 ${licenceKinds.join('、')} 之一` }).optional(),
 });
 
 /** What an invoice says; the same for a submission and for a row group of a bulk import. */

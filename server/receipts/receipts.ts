@@ -53,13 +53,13 @@ export async function getReceipt(db: Knex, actor: Actor, id: string) {
   const row = await scopeToOwnDepartment(receiptsQuery(db).where('r.id', id), actor, 'r.department_id').first(receiptColumns);
   if (!row) throw new AppError('NOT_FOUND', '没有这张发票');
   // Sequential: `db` may be a transaction, whose one connection takes one query at a time.
-  const lines = await db('receipt_lines').where({ receipt_id: id }).orderBy('line_no').select('line_no', 'product', 'category', 'licences', 'amount');
+  const lines = await db('receipt_lines').where({ receipt_id: id }).orderBy('line_no').select('line_no', 'product', 'category', 'licences', 'amount', 'licence_kind');
   const attachments = await db('attachments as a').join('files as f', 'f.sha256', 'a.sha256').where('a.receipt_id', id).orderBy('a.id')
     .select('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', 'f.active_content', 'a.uploaded_at');
   const events = await db('receipt_events').where({ receipt_id: id }).orderBy('id').select('from_status', 'to_status', 'reason', 'actor_id', 'at');
   return {
     ...receiptView(row),
-    lines: lines.map((l) => ({ line_no: l.line_no, product: l.product, category: l.category, licences: l.licences, amount: l.amount })),
+    lines: lines.map((l) => ({ line_no: l.line_no, product: l.product, category: l.category, licences: l.licences, amount: l.amount, licence_kind: l.licence_kind })),
     attachments: attachments.map((a) => ({
       id: String(a.id), sha256: a.sha256, file_name: a.file_name, media_type: a.media_type, size: Number(a.size),
       active_content: a.active_content, uploaded_at: (a.uploaded_at as Date).toISOString(),
@@ -99,10 +99,10 @@ export async function insertReceipts(trx: Knex.Transaction, actor: Actor, fundId
       throw new AppError('DUPLICATE_INVOICE', `发票 ${checked.invoiceKey} 已被申报${who}`, [{ field: 'invoice_number', message: '该发票已被申报，不能重复申报' }]);
     }
     await trx.raw(
-      `INSERT INTO receipt_lines (receipt_id, line_no, product, category, licences, amount)
-       SELECT ?, n, product, category, licences, amount
-         FROM unnest(?::text[], ?::text[], ?::int[], ?::numeric[]) WITH ORDINALITY AS l(product, category, licences, amount, n)`,
-      [row!.id, pgArray(input.lines.map((l) => l.product)), pgArray(input.lines.map((l) => l.category)), pgArray(input.lines.map((l) => l.licences)), pgArray(input.lines.map((l) => formatAmount(l.amount)))],
+      `INSERT INTO receipt_lines (receipt_id, line_no, product, category, licences, amount, licence_kind)
+       SELECT ?, n, product, category, licences, amount, licence_kind
+         FROM unnest(?::text[], ?::text[], ?::int[], ?::numeric[], ?::text[]) WITH ORDINALITY AS l(product, category, licences, amount, licence_kind, n)`,
+      [row!.id, pgArray(input.lines.map((l) => l.product)), pgArray(input.lines.map((l) => l.category)), pgArray(input.lines.map((l) => l.licences)), pgArray(input.lines.map((l) => formatAmount(l.amount))), pgArray(input.lines.map((l) => l.licence_kind ?? 'retail'))],
     );
     await trx('receipt_events').insert({ receipt_id: row!.id, from_status: null, to_status: 'submitted', actor_id: actor.id });
     ids.push(String(row!.id));

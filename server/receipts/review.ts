@@ -5,6 +5,7 @@ import { inTransaction } from '../db/transaction.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { getReceipt } from './receipts.ts';
+import { syncRegisterWithReceipt } from '../assets/register.ts';
 
 type Decision = 'verified' | 'rejected' | 'withdrawn';
 
@@ -29,6 +30,7 @@ export async function reviewReceipt(db: Knex, ctx: RequestContext, id: string, d
       .where({ id })
       .update({ status: decision, status_reason: reason ?? null, reviewed_by: actor.id, reviewed_at: trx.fn.now() });
     await trx('receipt_events').insert({ receipt_id: id, from_status: current.status, to_status: decision, reason: reason ?? null, actor_id: actor.id });
+    await syncRegisterWithReceipt(trx, ctx, id, current.status, decision);
     const after = await getReceipt(trx, actor, id);
     await recordAudit(trx, ctx, { action: `receipt.${decision}`, objectType: 'receipt', objectId: id, before: { status: current.status }, after: { status: decision, reason: reason ?? null } });
     return after;

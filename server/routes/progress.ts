@@ -8,6 +8,7 @@ import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
 import { calendarDate, idParam } from '../http/schemas.ts';
 import { loadProgress } from '../progress/progress.ts';
+import { bulletinSupervision } from '../progress/programme.ts';
 import { fileWrittenReport, listWrittenReports, setDeadline } from '../progress/written-reports.ts';
 import { renderBulletin } from '../../reports/bulletin.ts';
 import { contentDisposition } from '../files/sniff.ts';
@@ -50,7 +51,7 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
       },
       async (req, res, { query }) => {
         const report = await loadProgress(db, query.as_of);
-        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`));
+        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`), await bulletinSupervision(db, report));
         const digest = createHash('sha256').update(pdf).digest('hex');
         await recordAudit(db, contextOf(req), { action: 'progress.bulletin_download', objectType: 'bulletin', objectId: report.as_of, after: { sha256: digest } });
         // Anchored outside the database, like a statement: the bulletin's SHA-256 goes to the witness.

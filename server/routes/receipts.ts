@@ -11,6 +11,7 @@ import { importReceipts } from '../receipts/receipt-import.ts';
 import { getReceipt, listReceipts, submitReceipt } from '../receipts/receipts.ts';
 import { reviewReceipt } from '../receipts/review.ts';
 import { AppError } from '../errors.ts';
+import { receiptLicenceWarnings } from '../assets/compliance.ts';
 
 const receiptId = z.strictObject({ id: idParam });
 const receiptStatuses = ['submitted', 'verified', 'rejected', 'withdrawn'] as const;
@@ -44,7 +45,8 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
     route(
       { method: 'get', path: '/api/v1/receipts/:id', action: 'receipts.read', tag: 'receipts', summary: 'A receipt with its lines, attachments and review history', params: receiptId, responses: { 200: 'the receipt', 404: 'NOT_FOUND' } },
       async (req, res, { params }) => {
-        res.json(await getReceipt(db, actorOf(req), params.id));
+        const receipt = await getReceipt(db, actorOf(req), params.id);
+        res.json({ ...receipt, warnings: await receiptLicenceWarnings(db, receipt) });
       },
     ),
     route(

@@ -35,6 +35,14 @@ export async function loadDepartmentStatement(db: Knex, fundId: string, departme
         .where({ 'r.fund_id': fundId, 'l.department_id': departmentId, 'r.status': 'approved' })
         .orderBy('r.id')
         .select('r.id as run_id', 'r.as_of', 'l.entitlement', 'l.previously_allocated', 'l.amount', 'l.clawback', 'l.to_recover', 'l.explanation');
+    // Clawbacks an inspection's finding called for, with the inspection's document number.
+    const findingClawbacks = await trx('finding_clawbacks as c')
+        .join('findings as f', 'f.id', 'c.finding_id')
+        .join('inspections as i', 'i.id', 'f.inspection_id')
+        .join('journal_entries as e', 'e.id', 'c.entry_id')
+        .where({ 'c.fund_id': fundId, 'c.department_id': departmentId, 'c.status': 'approved' })
+        .orderBy('e.seq')
+        .select('i.document_no', 'e.entry_date', 'c.amount', 'f.description');
     const payments = await trx('disbursements').where({ fund_id: fundId, department_id: departmentId, status: 'approved' }).orderBy(['pay_date', 'id']).select('kind', 'voucher_no', 'pay_date', 'amount');
     const [position] = await fundPositions(trx, fundId, departmentId);
     return {
@@ -42,6 +50,7 @@ export async function loadDepartmentStatement(db: Knex, fundId: string, departme
       department,
       lines,
       allocations,
+      findingClawbacks,
       payments,
       totals: {
         allocated: position?.allocated ?? '0.00',

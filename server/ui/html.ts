@@ -41,4 +41,4 @@ export const moment = (iso: string | Date | null | undefined) => {
 export const statusNames: Record<string, string> = { completed: '已完成', procuring: '采购中', awaiting_funds: '已申请经费', not_started: '未开展' };
 export const receiptStatusNames: Record<string, string> = { submitted: '待审核', verified: '已审核', rejected: '已退回', withdrawn: '已撤回' };
 export const categoryNames: Record<string, string> = { os: '操作系统', office: '办公软件', antivirus: '杀毒软件', other: '其他' };
-export const roleNames: Record<string, string> = { admin: '系统管理员', accountant: '会计', department: '单位', auditor: '审计' };
+export const roleNames: Record<string, string> = { admin: '系统管理员', accountant: '会计', department: '单位', auditor: '审计', inspector: '督察组' };

@@ -4,9 +4,10 @@ import { AppError, errorCatalogue } from '../errors.ts';
 import { html, roleNames, type Html } from './html.ts';
 
 const navByRole: Record<string, Array<[string, string]>> = {
-  accountant: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票审核']],
-  auditor: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票'], ['/audit-log', '审计日志'], ['/statements/verify', '通知书核验']],
-  department: [['/my', '本单位']],
+  accountant: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票审核'], ['/compliance', '正版化率'], ['/findings', '督查整改']],
+  auditor: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票'], ['/compliance', '正版化率'], ['/findings', '督查整改'], ['/audit-log', '审计日志'], ['/statements/verify', '通知书核验']],
+  department: [['/my', '本单位'], ['/my/assets', '软件资产'], ['/findings', '督查整改']],
+  inspector: [['/inspections', '督查'], ['/findings', '督查发现'], ['/compliance', '正版化率'], ['/progress', '正版化进度']],
   admin: [['/admin/users', '用户'], ['/admin/departments', '单位'], ['/progress', '正版化进度'], ['/audit-log', '审计日志']],
 };
 

@@ -15,10 +15,13 @@ import { departmentPages } from './pages/department-pages.ts';
 import { fundPages } from './pages/fund-pages.ts';
 import { receiptPages } from './pages/receipt-pages.ts';
 import { reportPages } from './pages/report-pages.ts';
+import { assetPages } from './pages/asset-pages.ts';
+import { inspectionPages } from './pages/inspection-pages.ts';
+import { programmeTargetPage } from './pages/programme-section.ts';
 import { requireSession } from './session.ts';
 import { regularFontPath } from '../../reports/pdf/fonts.ts';
 
-const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/funds', department: '/my', admin: '/admin/users' };
+const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/funds', department: '/my', admin: '/admin/users', inspector: '/inspections' };
 
 /** The pages (zh-CN), served by the same process: forms post here, each calling the same operations as the API. */
 export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataDir' | 'uploadMaxBytes'>, log: { error(o: object, m: string): void }): Router {
@@ -45,6 +48,8 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const unit = departmentPages(db, config);
   const admin = adminPages(db);
   const account = accountPages(db);
+  const assets = assetPages(db, config);
+  const inspections = inspectionPages(db, config);
 
   r.use((req, _res, next) => {
     assertSafeText(req.query, 'query');
@@ -88,6 +93,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
 
   r.get('/progress', session, reports.progress);
   r.post('/progress/deadline', form, session, reports.deadline);
+  r.post('/progress/target', form, session, programmeTargetPage(db));
   r.get('/statements/verify', session, reports.verifyForm);
   r.post('/statements/verify', session, reports.verify);
   r.get('/audit-log', session, reports.auditLog);
@@ -108,6 +114,35 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.get('/admin/departments', session, admin.departments);
   r.post('/admin/departments', form, session, admin.createDepartment);
   r.post('/admin/departments/import', form, session, admin.importDepartments);
+
+  // The register, installed base and inventory (units and staff), compliance (staff).
+  r.get('/my/assets', session, assets.mine);
+  r.get('/departments/:id/assets', session, assets.register);
+  r.post('/departments/:id/installed-base', form, session, assets.installedBase);
+  r.post('/departments/:id/assets', form, session, assets.add);
+  r.post('/departments/:id/inventories', form, session, assets.fileInventory);
+  r.post('/assets/:id/retire', form, session, assets.retire);
+  r.post('/assets/:id/attachments', session, assets.evidence);
+  r.post('/assets/:id/verify', form, session, assets.review);
+  r.post('/assets/:id/reject', form, session, assets.review);
+  r.get('/inventories/:id', session, assets.inventory);
+  r.post('/inventories/:id/accept', form, session, assets.decideInventory);
+  r.post('/inventories/:id/return', form, session, assets.decideInventory);
+  r.get('/compliance', session, assets.compliance);
+  // Inspections (督查) and findings.
+  r.get('/inspections', session, inspections.inspections);
+  r.post('/inspections', form, session, inspections.createInspection);
+  r.get('/inspections/:id', session, inspections.inspection);
+  r.post('/inspections/:id/findings', form, session, inspections.addFinding);
+  r.get('/findings', session, inspections.findings);
+  r.get('/findings/:id', session, inspections.finding);
+  r.post('/findings/:id/rectifications', form, session, inspections.rectify);
+  r.post('/rectifications/:id/attachments', session, inspections.rectificationScan);
+  r.post('/findings/:id/decision', form, session, inspections.decide);
+  r.post('/findings/:id/clawback', form, session, inspections.clawback);
+  r.get('/clawbacks', session, inspections.clawbacks);
+  r.post('/clawbacks/:id/approve', form, session, inspections.decideClawback);
+  r.post('/clawbacks/:id/cancel', form, session, inspections.decideClawback);
 
   const pageErrors: ErrorRequestHandler = (raw, req, res, _next) => {
     const err = translateDbError(raw);

@@ -168,4 +168,14 @@ describe('the offline audit bundle', () => {
     expect(statements.code).toBe(1);
     expect(statements.out).toContain('statements.json:');
   });
+
+  it("the fund's verify page links the bundle, which the signed-in auditor's session downloads", async () => {
+    const page = await h.api.get(`/funds/${fundId}/verify`).set('Cookie', `jb_session=${auditor.token}`);
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('账簿完整');
+    expect(page.text).toContain(`href="/api/v1/funds/${fundId}/audit-bundle.zip"`);
+    const zip = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set('Cookie', `jb_session=${auditor.token}`).buffer(true).parse(binaryParser);
+    expect(zip.status).toBe(200);
+    expect(Object.keys((await JSZip.loadAsync(zip.body)).files)).toContain('manifest.json');
+  });
 });

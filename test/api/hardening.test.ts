@@ -110,6 +110,7 @@ describe('the text rule holds on every route that takes a JSON body', () => {
       accountant,
       auditor: await makeUser(h.db, 'auditor'),
       department: await makeUser(h.db, 'department', unit.id),
+      inspector: await makeUser(h.db, 'inspector'),
     };
     const routes = allRoutes({ db: h.db, config: { tokenTtlHours: 8, uploadMaxBytes: 1 << 20, trustProxy: false, dataDir: '/nonexistent' }, logger: undefined as never })
       .filter((r) => r.spec.method !== 'get' && (r.spec.bodyType ?? 'json') === 'json');

@@ -138,6 +138,20 @@ describe('the pool role', () => {
     for (const r of rows) expect([r.proname, r.proconfig]).toEqual([r.proname, ['search_path=pg_catalog, public, pg_temp']]);
   });
 
+  it('has no UPDATE, DELETE or TRUNCATE on any table the schema declares append-only, whichever migration added it', async () => {
+    const { rows } = await pool.raw(`SELECT c.relname,
+        has_table_privilege(current_user, c.oid, 'UPDATE') AS can_update,
+        has_table_privilege(current_user, c.oid, 'DELETE') AS can_delete,
+        has_table_privilege(current_user, c.oid, 'TRUNCATE') AS can_truncate
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+     WHERE p.proname = 'refuse_change' AND (t.tgtype & 16) <> 0 GROUP BY c.oid, c.relname ORDER BY c.relname`);
+    expect(rows.length).toBeGreaterThanOrEqual(8);
+    expect(rows.filter((r: { can_update: boolean; can_delete: boolean; can_truncate: boolean }) => r.can_update || r.can_delete || r.can_truncate)).toEqual([]);
+    const { rows: deletable } = await pool.raw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind = 'r' AND has_table_privilege(current_user, c.oid, 'DELETE') ORDER BY c.relname`);
+    expect(deletable.map((r: { relname: string }) => r.relname)).toEqual(['idempotency_keys', 'login_throttle', 'sessions']);
+  });
+
   it('verify still finds the books whole after every attempt', async () => {
     const res = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set((await makeUser(h.db, 'auditor')).auth);
     expect(res.body.ok).toBe(true);

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
 import { freePort } from '../support/global-setup.ts';
 
 /*
@@ -78,6 +79,15 @@ describe('starting the service wrongly', () => {
     const outcome = await start({ DATABASE_URL: `postgres://someone:secret@127.0.0.1:${dead}/jiangbu` });
     expectOneLine(outcome, /connection refused/);
     expect(outcome.stderr).not.toContain('secret');
+  });
+
+  it('names a WITNESS_FILE that cannot be written', async () => {
+    const url = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_witness');
+    try {
+      expectOneLine(await start({ DATABASE_URL: url, WITNESS_FILE: '/proc/jiangbu-witness/witness.jsonl' }), /WITNESS_FILE \/proc\/jiangbu-witness\/witness.jsonl cannot be written/);
+    } finally {
+      await dropDatabase(url);
+    }
   });
 
   it('refuses a bad setting by name', async () => {

@@ -134,7 +134,8 @@ describe('in the browser', () => {
     await page.fill('[name=rate_os]', '0.50');
     await page.fill('[name=cap_office]', '600.00');
     await Promise.all([page.waitForURL(/\/policy$/), page.click('button:has-text("发布新版本")')]);
-    await expect(page.locator('main').textContent()).resolves.toContain('现行第 1 版');
+    // The demo published version 1 with its sample allocation.
+    await expect(page.locator('main').textContent()).resolves.toContain('现行第 2 版');
 
     await page.goto(`${base}/funds/${fundId}/runs`);
     await page.fill('[name=as_of]', '2011-09-30');
@@ -209,6 +210,12 @@ describe('in the browser', () => {
     await accountant.fill('[name=deadline]', '2011-09-20');
     await Promise.all([accountant.waitForURL(/\/progress$/), accountant.click('button:has-text("设定")')]);
     await expect(accountant.locator('main').textContent()).resolves.toContain('逾期未报送 8 个');
+    await accountant.fill('[name=target_date]', '2011-10-31');
+    await accountant.fill('[name=target_percent]', '95');
+    await Promise.all([accountant.waitForURL(/\/progress$/), accountant.click('button:has-text("设定目标")')]);
+    const progress = await accountant.locator('main').textContent();
+    expect(progress).toContain('2011年10月31日 前完成率达到 95.00%');
+    expect(progress).toContain('应由单位主要领导当面汇报（8）');
     await accountant.context().close();
 
     const unit = await signedIn('tuanwei');
@@ -219,6 +226,62 @@ describe('in the browser', () => {
     await unit.setInputFiles('input[type=file][name=file]', { name: '报告.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
     await unit.click('form[action^="/written-reports/"] button');
     await expect(unit.locator('main').textContent()).resolves.toContain('附件：报告.pdf');
+    await unit.context().close();
+  });
+
+  it('an inspector records a finding, the unit answers it with a scan, the inspector closes it', async () => {
+    const inspector = await signedIn('ducha');
+    expect(new URL(inspector.url()).pathname).toBe('/inspections');
+    await inspector.fill('[name=document_no]', '新软正督〔2011〕2号');
+    await inspector.fill('[name=team]', '王五、赵六');
+    await inspector.fill('[name=date]', '2011-09-28');
+    await inspector.selectOption('[name=department_ids]', [unitId]);
+    await Promise.all([inspector.waitForURL(/\/inspections\/\d+$/), inspector.click('button:has-text("记录")')]);
+    await inspector.selectOption('[name=kind]', 'unlicensed_installs');
+    await inspector.fill('[name=description]', '抽查发现 3 台计算机安装未授权的 WPS 专业版');
+    await inspector.fill('[name=deadline]', '2011-10-31');
+    await inspector.click('button:has-text("记录问题")');
+    await expect(inspector.locator('.field-error').first().textContent()).resolves.toContain('未授权安装数量');
+    await inspector.fill('[name=unlicensed_installs]', '3');
+    await Promise.all([inspector.waitForURL(/\/inspections\/\d+$/), inspector.click('button:has-text("记录问题")')]);
+    await expect(inspector.locator('main').textContent()).resolves.toContain('发现未授权安装（3 台）');
+    const findingHref = await inspector.locator('a[href^="/findings/"]').last().getAttribute('href');
+    await inspector.context().close();
+
+    const unit = await signedIn('tongjiju');
+    await unit.click('header a[href="/findings"]');
+    await Promise.all([unit.waitForURL(/\/findings\/\d+$/), unit.click(`a[href="${findingHref}"]`)]);
+    await unit.fill('textarea[name=note]', '已卸载 3 套未授权软件，并采购 WPS 正版授权');
+    await Promise.all([unit.waitForURL(/\/findings\/\d+$/), unit.click('button:has-text("报送整改情况")')]);
+    await expect(unit.locator('main').textContent()).resolves.toContain('已报整改情况');
+    await unit.setInputFiles('input[type=file][name=file]', { name: '整改报告.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
+    await Promise.all([unit.waitForURL(/\/findings\/\d+$/), unit.click('button:has-text("上传扫描件")')]);
+    await expect(unit.locator('main').textContent()).resolves.toContain('整改报告.pdf');
+    await unit.context().close();
+
+    const closing = await signedIn('ducha');
+    await closing.goto(`${base}${findingHref}`);
+    await closing.fill('textarea[name=note]', '现场复核，整改到位，予以销号');
+    await Promise.all([closing.waitForURL(/\/findings\/\d+$/), closing.click('button:has-text("销号")')]);
+    const text = await closing.locator('main').textContent();
+    expect(text).toContain('已销号');
+    expect(text).toContain('单位整改说明');
+    expect(text).toContain('整改报告.pdf');
+    await closing.context().close();
+  });
+
+  it('a unit reports its computers and sees its register and compliance', async () => {
+    const unit = await signedIn('tongjiju');
+    await unit.click('header a[href="/my/assets"]');
+    await unit.fill('[name=computers]', 'many');
+    await unit.click('button:has-text("报告计算机数量")');
+    await expect(unit.locator('.field-error').first().textContent()).resolves.toBeTruthy();
+    await unit.fill('[name=computers]', '8');
+    await unit.click('button:has-text("报告计算机数量")');
+    await expect(unit.locator('p.notice').textContent()).resolves.toContain('计算机数量已报告');
+    const text = await unit.locator('main').textContent();
+    expect(text).toContain('计算机 8 台');
+    expect(text).toContain('Windows 7 专业版');
     await unit.context().close();
   });
 
@@ -238,7 +301,7 @@ describe('in the browser', () => {
   });
 
   it('every page each role can reach answers without error', async () => {
-    for (const [user, password] of [['kuaiji', demoPassword], ['shenji', demoPassword], ['tongjiju', demoPassword], ['admin', adminPassword]] as const) {
+    for (const [user, password] of [['kuaiji', demoPassword], ['shenji', demoPassword], ['tongjiju', demoPassword], ['ducha', demoPassword], ['admin', adminPassword]] as const) {
       const page = await signedIn(user, password);
       const seen = new Set<string>();
       const queue = [new URL(page.url()).pathname];

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Express } from 'express';
 import type { Knex } from 'knex';
@@ -29,7 +30,10 @@ export const testDataDir = inject('filesDir');
 /** The DATA_DIR of the service on database `url`: the suite's own for the shared database, a folder of it for any other (a witness file witnesses one ledger). */
 export function dataDirFor(url: string): string {
   const name = new URL(url).pathname.slice(1);
-  return name === new URL(inject('databaseUrl')).pathname.slice(1) ? testDataDir : join(testDataDir, `db-${name}`);
+  if (name === new URL(inject('databaseUrl')).pathname.slice(1)) return testDataDir;
+  const dir = join(testDataDir, `db-${name}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export function openHarness(url: string = inject('databaseUrl'), overrides: { tokenTtlHours?: number; uploadMaxBytes?: number } = {}): Harness {
@@ -46,6 +50,16 @@ export function openHarness(url: string = inject('databaseUrl'), overrides: { to
 /** A connection as the database owner (migrations' login), for tests that play someone with the owner's rights. */
 export function openOwner(): Knex {
   return createKnex(inject('ownerDatabaseUrl'), 2, 60_000, 'jiangbu-owner');
+}
+
+/** Runs `work` with the owner's rights (a connection opened and closed around it): for tests of what the schema itself refuses. */
+export async function asOwner<T>(work: (owner: Knex) => Promise<T>): Promise<T> {
+  const owner = openOwner();
+  try {
+    return await work(owner);
+  } finally {
+    await owner.destroy();
+  }
 }
 
 export function unique(prefix: string): string {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureWitness, readWitness, witnessProblems } from '../../server/ledger/witness.ts';
+import { ensureWitness, readWitness, witnessProblems, witnessState } from '../../server/ledger/witness.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -20,13 +20,13 @@ describe('the witness file', () => {
   it('missing or empty at start: one warning line, then begun again naming its ledger', async () => {
     const warnings: string[] = [];
     const file = join(dir, 'w.jsonl');
-    await ensureWitness(file, ledger, { warn: (m) => warnings.push(m) });
+    await ensureWitness(file, ledger, { warn: (m) => warnings.push(m) }, await witnessState(file));
     expect(warnings).toEqual([expect.stringContaining('does not exist')]);
     expect(JSON.parse((await readFile(file, 'utf8')).trim())).toMatchObject({ ledger, anchor: 'ledger' });
     await writeFile(file, '');
-    await ensureWitness(file, ledger, { warn: (m) => warnings.push(m) });
+    await ensureWitness(file, ledger, { warn: (m) => warnings.push(m) }, await witnessState(file));
     expect(warnings[1]).toContain('is empty');
-    await ensureWitness(file, other, { warn: (m) => warnings.push(m) });
+    await ensureWitness(file, other, { warn: (m) => warnings.push(m) }, await witnessState(file));
     expect(warnings[2]).toContain(`witnesses ledger ${ledger}`);
   });
 

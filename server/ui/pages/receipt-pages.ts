@@ -3,6 +3,8 @@ import type { Knex } from 'knex';
 import { allows, authorize } from '../../auth/policy.ts';
 import type { Config } from '../../config.ts';
 import { AppError } from '../../errors.ts';
+import { receiptLicenceWarnings } from '../../assets/compliance.ts';
+import { licenceKindNames } from './asset-pages.ts';
 import { attachScan } from '../../files/attach-scan.ts';
 import { contextOf } from '../../http/context.ts';
 import { receiptBody } from '../../receipts/receipt-rules.ts';
@@ -20,9 +22,9 @@ const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?
 export function receiptFromForm(b: Record<string, string | string[]>) {
   const products = list(b.line_product);
   const lines = products
-    .map((product, i) => ({ product: product.trim(), category: list(b.line_category)[i] ?? '', licences: list(b.line_licences)[i]?.trim() ?? '', amount: list(b.line_amount)[i]?.trim() ?? '' }))
+    .map((product, i) => ({ product: product.trim(), category: list(b.line_category)[i] ?? '', licences: list(b.line_licences)[i]?.trim() ?? '', amount: list(b.line_amount)[i]?.trim() ?? '', licence_kind: list(b.line_licence_kind)[i] || undefined }))
     .filter((l) => l.product || l.amount || l.licences)
-    .map((l) => ({ ...l, licences: /^[0-9]+$/.test(l.licences) ? Number(l.licences) : l.licences }));
+    .map(({ licence_kind, ...l }) => ({ ...l, licences: /^[0-9]+$/.test(l.licences) ? Number(l.licences) : l.licences, ...(licence_kind ? { licence_kind } : {}) }));
   const code = one(b.invoice_code);
   const override = one(b.seller_tax_id_override);
   return {
@@ -52,9 +54,10 @@ export function receiptForm(req: Request, departmentId: string, funds: Array<{ i
 <label>销售方名称 <input name="seller_name" value="${one(b.seller_name)}" required size="40"></label>${fieldError(errors, 'seller_name')}
 <label>销售方纳税人识别号（统一社会信用代码） <input name="seller_tax_id" value="${one(b.seller_tax_id)}" required size="22"></label>${fieldError(errors, 'seller_tax_id')}
 ${allows(req.actor!.role, 'receipts.review') ? html`<label>校验位不符时的确认理由（仅会计） <input name="seller_tax_id_override" value="${one(b.seller_tax_id_override)}" size="40"></label>${fieldError(errors, 'seller_tax_id_override')}` : ''}
-<table><thead><tr><th>软件</th><th>类别</th><th class="num">套数</th><th class="num">金额（元）</th></tr></thead><tbody class="lines">
+<table><thead><tr><th>软件</th><th>类别</th><th>授权方式</th><th class="num">套数</th><th class="num">金额（元）</th></tr></thead><tbody class="lines">
 ${Array.from({ length: rows }, (_, i) => html`<tr class="line"><td><input name="line_product" value="${list(b.line_product)[i] ?? ''}" size="28"></td>
 <td><select name="line_category">${Object.entries(categoryNames).map(([k, v]) => html`<option value="${k}" ${list(b.line_category)[i] === k ? 'selected' : ''}>${v}</option>`)}</select></td>
+<td><select name="line_licence_kind">${Object.entries(licenceKindNames).map(([k, v]) => html`<option value="${k}" ${(list(b.line_licence_kind)[i] ?? 'retail') === k ? 'selected' : ''}>${v}</option>`)}</select></td>
 <td class="num"><input name="line_licences" value="${list(b.line_licences)[i] ?? ''}" size="5" inputmode="numeric"></td><td class="num"><input name="line_amount" value="${list(b.line_amount)[i] ?? ''}" size="12" inputmode="decimal"></td></tr>`)}
 </tbody></table><button type="button" class="secondary" data-add-line>增加一行</button><span data-field="lines"></span>${lineError ? html`<span class="field-error" role="alert">${lineError}</span>` : ''}
 <label>合计金额（元） <input name="total" value="${one(b.total)}" required inputmode="decimal"></label><span data-field="total"></span>${fieldError(errors, 'total')}
@@ -70,12 +73,12 @@ export function receiptPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadM
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, `发票 ${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}`, html`
 <p>单位：${r.department_name}（${r.department_code}）· 状态：<b>${receiptStatusNames[r.status]}</b>${r.status_reason ? html` · 理由：${r.status_reason}` : ''}</p>
-${generalError(errors)}
+${generalError(errors)}${allows(role, 'receipts.review') ? (await receiptLicenceWarnings(db, r)).map((w) => html`<p class="error" role="alert">提示：${w.message}</p>`) : ''}
 <table><tbody>
 <tr><th>开票日期</th><td>${day(r.issue_date)}</td><th>销售方</th><td>${r.seller_name}（${r.seller_tax_id}）${r.seller_tax_id_override ? html`<br><span class="muted">校验位不符，会计确认：${r.seller_tax_id_override}</span>` : ''}</td></tr>
 <tr><th>合计</th><td class="num">${yuan(r.total)}</td><th>提交时间</th><td>${moment(r.submitted_at)}</td></tr></tbody></table>
-<h2>明细</h2><table><thead><tr><th>#</th><th>软件</th><th>类别</th><th class="num">套数</th><th class="num">金额</th></tr></thead><tbody>
-${r.lines.map((l) => html`<tr><td>${l.line_no}</td><td>${l.product}</td><td>${categoryNames[l.category]}</td><td class="num">${l.licences}</td><td class="num">${yuan(l.amount)}</td></tr>`)}</tbody></table>
+<h2>明细</h2><table><thead><tr><th>#</th><th>软件</th><th>类别</th><th>授权方式</th><th class="num">套数</th><th class="num">金额</th></tr></thead><tbody>
+${r.lines.map((l) => html`<tr><td>${l.line_no}</td><td>${l.product}</td><td>${categoryNames[l.category]}</td><td>${licenceKindNames[l.licence_kind] ?? l.licence_kind}</td><td class="num">${l.licences}</td><td class="num">${yuan(l.amount)}</td></tr>`)}</tbody></table>
 <h2>扫描件</h2>
 ${r.attachments.length ? r.attachments.map((a) => html`<p>${a.file_name}（${a.media_type}，${a.size} 字节）${a.active_content ? html` <b class="error">含可执行内容，请勿直接打开</b>` : ''} <a href="/api/v1/attachments/${a.id}">下载</a></p>${a.media_type.startsWith('image/') ? html`<img class="scan" alt="${a.file_name}" src="/api/v1/attachments/${a.id}?inline=1">` : ''}`) : html`<p class="muted">尚无扫描件。</p>`}
 ${allows(role, 'attachments.upload') && r.status !== 'withdrawn' ? html`<form method="post" action="${uploadAction}" enctype="multipart/form-data"><label>上传扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(errors, 'file')}<button>上传</button></form>` : ''}

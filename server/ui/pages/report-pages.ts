@@ -16,6 +16,7 @@ import { day, html, moment, statusNames, yuan } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { fundTabs } from './fund-pages.ts';
 import { AppError } from '../../errors.ts';
+import { programmeSection } from './programme-section.ts';
 
 export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
   async function progressPage(req: Request, res: Response, errors: FormErrors = noErrors) {
@@ -32,6 +33,7 @@ ${allows(req.actor!.role, 'progress.bulletin') ? html` <a class="button" href="/
 ${(['completed', 'procuring', 'awaiting_funds', 'not_started'] as const).map((st) => html`<h2>${statusNames[st]}（${r.units[st].length}）</h2><p>${r.units[st].length ? r.units[st].map((u, i) => html`${i ? '、' : ''}<a href="/departments/${u.id}">${u.name}</a>`) : '无'}</p>`)}
 <h2>专题书面报告</h2>
 ${w ? html`<p>${w.title}：截止 ${day(w.deadline)}。已报送 ${w.filed.length} 个：${w.filed.map((u) => u.name).join('、') || '无'}。${w.past_deadline ? `逾期未报送 ${w.overdue.length} 个：${w.overdue.map((u) => u.name).join('、') || '无'}。` : `尚未报送 ${w.owed.length} 个。`}</p>` : html`<p class="muted">尚未设定报送截止日期。</p>`}
+${programmeSection(r, req)}
 ${allows(req.actor!.role, 'progress.deadline') ? html`<form method="post" action="/progress/deadline">${csrfField(req)}${generalError(errors)}<label>报告名称 <input name="title" value="专题书面报告" size="30"></label><label>截止日期 <input type="date" name="deadline" required></label>${fieldError(errors, 'deadline')}<button>设定</button></form>` : ''}`));
   }
 
