@@ -33,8 +33,8 @@ export function fromZod(e: ZodError, where: 'body' | 'query' | 'params'): AppErr
   return new AppError('VALIDATION_FAILED', detail, errors);
 }
 
-/** Errors raised by body-parser carry a `type`; map them to the catalogue. */
-function fromBodyParser(e: { type?: string; status?: number }): AppError | undefined {
+/** Errors raised by body-parser carry a `type`; map them to the catalogue (the pages' error handler too). */
+export function fromBodyParser(e: { type?: string; status?: number }): AppError | undefined {
   switch (e.type) {
     case 'entity.too.large':
       return new AppError('PAYLOAD_TOO_LARGE', '请求内容超过允许的大小');

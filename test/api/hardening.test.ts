@@ -144,6 +144,12 @@ describe('input the schemas accept but the plumbing could not read is a 4xx, nev
     expect(res.headers['content-type']).toContain('application/problem+json');
   });
 
+  it.each(['gzip', 'deflate', 'br'])('the sign-in page with Content-Encoding: %s over a plain form → 415 page, and a page path with bad percent-encoding → 400', async (encoding) => {
+    const res = await h.api.post('/login').set('Content-Type', 'application/x-www-form-urlencoded').set('Content-Encoding', encoding).send('username=a&password=b');
+    expect(res.status).toBe(415);
+    expect((await h.api.get('/funds/%FF').set('Cookie', `jb_session=${accountant.token}`)).status).toBe(400);
+  });
+
   it('a fund of two appropriations of 9,999,999,999,999.99 prints its summary (amounts in words to 10^15)', async () => {
     const big = await makeFund(h, accountant, '9999999999999.99');
     const maker = accountant;
