@@ -71,6 +71,9 @@ describe('the pool role', () => {
     // A TEMP table whose trigger writes the derived columns (at trigger depth 2), or shadows a ledger table.
     [`CREATE TEMP TABLE trig(x int); CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.funds SET appropriated = appropriated + 5000 WHERE true; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON pg_temp.trig FOR EACH ROW EXECUTE FUNCTION pg_temp.bump(); INSERT INTO pg_temp.trig VALUES (1)`, '42501'],
     ['CREATE TEMP TABLE accounts (id bigint)', '42501'],
+    // The ledger triggers run as the owner: they cannot be hung on a table the pool chooses.
+    ['CREATE TRIGGER borrowed AFTER INSERT ON sessions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION postings_apply()', '42501'],
+    ['INSERT INTO pool_credentials (role, password) VALUES (current_user, repeat(\'x\', 20))', '42501'],
     ['CREATE SCHEMA mine', '42501'],
   ])('%s → refused (%s)', async (sql, code) => {
     const before = await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash');
