@@ -64,9 +64,9 @@ async function poolPassword(dataDir: string): Promise<string> {
  * - MIGRATION_DATABASE_URL set: it is the owner's; DATABASE_URL is the pool's, granted what it needs;
  * - otherwise, when the owner (embedded superuser, or a privileged DATABASE_URL) may manage roles, the
  *   service creates or updates the pool role `<database>_app` with a password kept in DATA_DIR;
- * - otherwise the pool stays the owner, with a warning.
+ * - otherwise it refuses to start: the service never works with the owner's rights (DESIGN.md).
  */
-export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migrationDatabaseUrl' | 'dataDir'>, ownerUrl: string, log: Logger): Promise<string> {
+export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migrationDatabaseUrl' | 'dataDir'>, ownerUrl: string, _log: Logger): Promise<string> {
   const owner = createKnex(ownerUrl, 2, 10 * 60_000, 'jiangbu-migrate');
   try {
     await owner.migrate.latest();
@@ -81,8 +81,7 @@ export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migr
       const database = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
       return await ensurePoolRole(owner, ownerUrl, poolRoleFor(database), await poolPassword(config.dataDir));
     }
-    log.warn('DATABASE_URL cannot create roles and no MIGRATION_DATABASE_URL is set: the pool works as the owner of the tables, whose rights could switch the ledger guards off');
-    return ownerUrl;
+    throw new StartupError("DATABASE_URL's login owns the tables but cannot create the pool's role, and no MIGRATION_DATABASE_URL is set: the service will not serve requests with the owner's rights (they could switch the ledger guards off); set MIGRATION_DATABASE_URL to this owner login and DATABASE_URL to a login that owns nothing");
   } finally {
     await owner.destroy();
   }
