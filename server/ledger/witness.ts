@@ -36,6 +36,15 @@ interface WitnessHeader {
   anchor: 'ledger';
 }
 
+/** A document that rests on no one fund's chain (a progress bulletin): what it is and its SHA-256. */
+interface DocumentLine {
+  ledger: string;
+  time: string;
+  anchor: string;
+  ref: string;
+  sha256: string;
+}
+
 export interface Anchor {
   seq: number;
   hash: string;
@@ -51,7 +60,7 @@ export async function ledgerIdentity(db: Knex): Promise<string> {
 }
 
 /** One write with O_APPEND per call: lines of concurrent writers never interleave within a line. */
-export async function appendWitness(file: string, lines: WitnessLine[]): Promise<void> {
+export async function appendWitness(file: string, lines: Array<WitnessLine | WitnessHeader | DocumentLine>): Promise<void> {
   if (lines.length === 0) return;
   try {
     // The directory was made at start-up (assertWitnessWritable); a recursive mkdir here could spin (see db/data-dir.ts).
@@ -80,7 +89,7 @@ export async function assertWitnessWritable(file: string): Promise<void> {
 export async function recordAnchor(
   trx: Knex,
   witnessFile: string,
-  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle' | 'bulletin'; ref: string; sha256?: string },
+  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle'; ref: string; sha256?: string },
 ): Promise<void> {
   await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
   // No anchor without its witness line: a document that cannot be witnessed is not issued.
@@ -93,10 +102,10 @@ export async function recordAnchor(
 /**
  * Records a document that rests on no one fund's chain (a progress bulletin) in the witness: its
  * SHA-256 and what it is, with the time, so that a copy shown later can be checked against a line the
- * database's owner could not rewrite. Returns the line's reference.
+ * database's owner could not rewrite.
  */
 export async function witnessDocument(db: Knex, witnessFile: string, d: { kind: 'bulletin'; ref: string; sha256: string }): Promise<void> {
-  await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(db), time: new Date().toISOString(), anchor: `${d.kind} ${d.ref}`, ref: `${d.kind} ${d.ref}`, sha256: d.sha256 } as unknown as WitnessLine]);
+  await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(db), time: new Date().toISOString(), anchor: `${d.kind} ${d.ref}`, ref: `${d.kind} ${d.ref}`, sha256: d.sha256 }]);
 }
 
 export type WitnessState = 'missing' | 'empty' | 'lines';
@@ -118,9 +127,8 @@ export async function ensureWitness(file: string, ledger: string, log: { warn(m:
     return;
   }
   log.warn(before === 'missing' ? `witness file ${file} does not exist: starting a new one (if it existed before, it was removed)` : `witness file ${file} is empty: starting it again (if it held lines, they were erased)`);
-  const header: WitnessHeader = { ledger, time: new Date().toISOString(), anchor: 'ledger' };
   // Its directory was made by assertWitnessWritable.
-  await appendFile(file, `${JSON.stringify(header)}\n`, { flag: 'a', mode: 0o640 });
+  await appendWitness(file, [{ ledger, time: new Date().toISOString(), anchor: 'ledger' }]);
 }
 
 async function firstLedger(file: string): Promise<string | null> {
