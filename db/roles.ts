@@ -118,6 +118,18 @@ async function declaredAppendOnly(owner: Knex): Promise<string[]> {
   return (rows as Array<{ relname: string; on_update: boolean }>).filter((t) => t.on_update).map((t) => t.relname);
 }
 
+/**
+ * Tables the schema declares derived (a refuse_direct_update() trigger) beyond funds and accounts,
+ * e.g. per-unit figures kept by the postings trigger: only the owner-run triggers write them, so the
+ * pool gets no INSERT or UPDATE on them at all.
+ */
+async function declaredDerived(owner: Knex): Promise<string[]> {
+  const { rows } = await owner.raw(`SELECT DISTINCT c.relname
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid
+     WHERE p.proname = 'refuse_direct_update' AND n.nspname = 'public' AND NOT t.tgisinternal`);
+  return (rows as Array<{ relname: string }>).map((r) => r.relname).filter((name) => !(name in derivedColumns));
+}
+
 /** Grants `role` what the service needs in this database, and nothing more; idempotent. */
 export async function applyGrants(owner: Knex, role: string): Promise<void> {
   const r = ident(role);
@@ -125,6 +137,7 @@ export async function applyGrants(owner: Knex, role: string): Promise<void> {
   const deletable = await existingTables(owner, deletableTables);
   const ownerOnly = await existingTables(owner, ownerOnlyTables);
   const derived = await existingTables(owner, Object.keys(derivedColumns));
+  const whollyDerived = await declaredDerived(owner);
   await hardenSchema(owner);
   await owner.transaction(async (trx) => {
     await trx.raw(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`);
@@ -140,6 +153,7 @@ export async function applyGrants(owner: Knex, role: string): Promise<void> {
       await trx.raw(`REVOKE INSERT, UPDATE ON ${ident(table)} FROM ${r}`);
       await trx.raw(`GRANT INSERT (${writable}), UPDATE (${writable}) ON ${ident(table)} TO ${r}`);
     }
+    if (whollyDerived.length) await trx.raw(`REVOKE INSERT, UPDATE ON ${whollyDerived.map(ident).join(', ')} FROM ${r}`);
     await trx.raw(`DO $$ BEGIN EXECUTE format('REVOKE TEMPORARY, CREATE ON DATABASE %I FROM ${r.replace(/'/g, "''")}', current_database()); END $$`);
   });
 }

@@ -155,6 +155,18 @@ describe('the pool role', () => {
     expect(deletable.map((r: { relname: string }) => r.relname)).toEqual(['idempotency_keys', 'login_throttle', 'sessions']);
   });
 
+  it('may write no derived column: none of funds and accounts, nothing of any other table the schema declares derived', async () => {
+    const { rows } = await pool.raw(`SELECT c.relname, a.attname
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+       WHERE n.nspname = 'public'
+         AND EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgrelid = c.oid AND p.proname = 'refuse_direct_update')
+         AND (has_column_privilege(current_user, c.oid, a.attnum, 'INSERT') OR has_column_privilege(current_user, c.oid, a.attnum, 'UPDATE'))
+       ORDER BY 1, 2`);
+    const writable = rows.map((r: { relname: string; attname: string }) => `${r.relname}.${r.attname}`);
+    for (const column of ['funds.head_seq', 'funds.head_hash', 'funds.appropriated', 'funds.allocated', 'funds.disbursed', 'accounts.balance', 'accounts.posting_count']) expect(writable).not.toContain(column);
+    expect(writable.filter((c: string) => !c.startsWith('funds.') && !c.startsWith('accounts.'))).toEqual([]);
+  });
+
   it('verify still finds the books whole after every attempt', async () => {
     const res = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set((await makeUser(h.db, 'auditor')).auth);
     expect(res.body.ok).toBe(true);
