@@ -113,12 +113,13 @@ export function checkBundle(
     const fund = json<{ id: string; head_seq: number; head_hash: string; appropriated: string; allocated: string; disbursed: string }>(files, 'fund.json');
     const accounts = json<Array<{ id: string; code: string; name: string; book: string; normal_side: string; kind: string; balance: string; posting_count?: string }>>(files, 'accounts.json');
     const anchors = json<CheckedAnchor[]>(files, 'anchors.json');
-    // Each statement's head is an anchor too, and anchors.json must hold it: statements.json cannot be edited apart.
+    // Each statement's head anchors the chain on its own, whatever anchors.json says, and anchors.json
+    // must hold it too: statements.json cannot be edited apart.
     const statements = json<Array<{ statement_no: string; head_seq: number | string; head_hash: string }>>(files, 'statements.json');
     const statementProblems: string[] = [];
     for (const st of statements) {
       const seq = Number(st.head_seq);
-      anchors.push({ seq, hash: st.head_hash, source: `statements.json ${st.statement_no}` });
+      anchors.push({ seq, hash: st.head_hash, source: `statement ${st.statement_no} (statements.json)` });
       if (!anchors.some((a) => a.source === `statement ${st.statement_no}` && a.seq === seq && a.hash === st.head_hash)) {
         statementProblems.push(`statements.json: ${st.statement_no} names head ${seq} (${st.head_hash.slice(0, 12)}…), which anchors.json does not record for it`);
       }

@@ -178,4 +178,22 @@ describe('the offline audit bundle', () => {
     expect(zip.status).toBe(200);
     expect(Object.keys((await JSZip.loadAsync(zip.body)).files)).toContain('manifest.json');
   });
+
+  it("statements' heads anchor the chain on their own: a bundle whose statement saw entries the chain no longer has fails", async () => {
+    const res = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set(auditor.auth).buffer(true).parse(binaryParser);
+    const zip = await JSZip.loadAsync(res.body);
+    const manifest = JSON.parse(await zip.file('manifest.json')!.async('string'));
+    const statements = JSON.parse(await zip.file('statements.json')!.async('string'));
+    expect(statements.length).toBeGreaterThan(0);
+    // As if the tail after the statement had been cut and anchors.json cleaned: the statement still says how far the chain went.
+    statements[0].head_seq = manifest.head.seq + 3;
+    const text = JSON.stringify(statements);
+    zip.file('statements.json', text);
+    manifest.files['statements.json'] = { sha256: createHash('sha256').update(text).digest('hex'), size: Buffer.byteLength(text) };
+    zip.file('manifest.json', JSON.stringify(manifest));
+    const out = await verifyBundle(await zip.generateAsync({ type: 'nodebuffer' }));
+    expect(out.code).toBe(1);
+    expect(out.out).toContain(`anchor_beyond_head seq ${manifest.head.seq + 3}`);
+    expect(out.out).toContain(`statement ${statements[0].statement_no}`);
+  });
 });
