@@ -22,10 +22,13 @@ interface Explanation {
   factor?: string;
   qualifies?: boolean;
   reason?: string | null;
+  clawback_basis?: { text: string };
 }
 
 /** One line of words for an allocation's explanation: base × rate per category, caps, ceiling, factor. */
 export function explain(e: Explanation): string {
+  // A clawback says which receipts fell and what was allocated and paid.
+  if (e.clawback_basis) return e.clawback_basis.text;
   if (e.qualifies === false) return `不符合条件：${e.reason ?? ''}`;
   const parts = Object.entries(e.categories ?? {}).map(([c, x]) => {
     const cap = x.cap_per_licence && x.capped_lines ? `，封顶 ${withSeparators(x.cap_per_licence)}/套` : '';

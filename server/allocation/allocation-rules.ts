@@ -37,6 +37,32 @@ export interface DepartmentInput {
   allocated: Decimal;
   /** Unpaid reward: the balance of 2307.d; only this much can be clawed back. */
   payable: Decimal;
+  /** The verified receipts the lines come from, named in the explanation. */
+  receipts?: string[];
+  /** Paid so far (7101.d), for explaining a clawback. */
+  paid?: Decimal;
+  /** Receipts of this unit rejected after verification: why an entitlement can fall. */
+  rejected?: Array<{ id: string; invoice: string; reason: string | null }>;
+}
+
+/** Why a unit with receipts or an earlier allocation gets nothing from a run (DESIGN.md "Corrections"). */
+export type ExclusionReason = 'not_completed' | 'not_accepted' | 'no_verified_receipts' | 'ceiling_reached' | 'nothing_new';
+
+export interface Exclusion {
+  department_id: string;
+  department_code: string;
+  reason: ExclusionReason;
+}
+
+export interface ClawbackBasis {
+  rejected_receipts: Array<{ id: string; invoice: string; reason: string | null }>;
+  previously_allocated: string;
+  paid: string;
+  payable: string;
+  entitlement: string;
+  clawback: string;
+  to_recover: string;
+  text: string;
 }
 
 export interface CategoryExplanation {
@@ -66,6 +92,8 @@ export interface AllocationLine {
     ceiling_applied: boolean;
     factor: string;
     remainder_fen: number;
+    receipts: string[];
+    clawback_basis?: ClawbackBasis;
   };
 }
 
@@ -75,6 +103,7 @@ export interface AllocationResult {
   clawed_back: string;
   factor: string;
   lines: AllocationLine[];
+  excluded: Exclusion[];
 }
 
 /** The one rounding of an entitlement: half up to the fen. */
@@ -82,11 +111,26 @@ function entitlementToFen(exact: Decimal): Decimal {
   return exact.toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
 }
 
-export function qualifies(d: Pick<DepartmentInput, 'status' | 'acceptedOn'>, policy: Policy, asOf: string): { ok: boolean; reason: string | null } {
-  if (!policy.requireCompleted) return { ok: true, reason: null };
-  if (d.status !== 'completed') return { ok: false, reason: 'not completed' };
-  if (!d.acceptedOn || d.acceptedOn > asOf) return { ok: false, reason: 'completion not yet accepted (验收)' };
-  return { ok: true, reason: null };
+export function qualifies(d: Pick<DepartmentInput, 'status' | 'acceptedOn'>, policy: Policy, asOf: string): { ok: boolean; reason: string | null; code: 'not_completed' | 'not_accepted' | null } {
+  if (!policy.requireCompleted) return { ok: true, reason: null, code: null };
+  if (d.status !== 'completed') return { ok: false, reason: '尚未完成正版化', code: 'not_completed' };
+  if (!d.acceptedOn || d.acceptedOn > asOf) return { ok: false, reason: `尚未验收（或验收晚于分配日 ${asOf}）`, code: 'not_accepted' };
+  return { ok: true, reason: null, code: null };
+}
+
+/** A clawback in words: which receipts fell, what was allocated, paid and is still owed back. */
+function clawbackBasis(d: DepartmentInput, entitlement: Decimal, clawback: Decimal, toRecover: Decimal, why: string | null): ClawbackBasis {
+  const rejected = d.rejected ?? [];
+  const paid = d.paid ?? zero;
+  const cause = rejected.length
+    ? `发票 ${rejected.map((r) => `${r.invoice}${r.reason ? `（退回理由：${r.reason}）` : ''}`).join('、')} 审核通过后被退回`
+    : why ? `该单位${why}` : '核定奖励减少';
+  const text = `${cause}，核定奖励降为 ${entitlement.toFixed(2)} 元；此前已分配 ${d.allocated.toFixed(2)} 元，已拨付 ${paid.toFixed(2)} 元，`
+    + `本次收回未拨付的 ${clawback.toFixed(2)} 元${toRecover.gt(0) ? `，另有已拨付的 ${toRecover.toFixed(2)} 元须由单位退回` : ''}。`;
+  return {
+    rejected_receipts: rejected, previously_allocated: d.allocated.toFixed(2), paid: paid.toFixed(2), payable: d.payable.toFixed(2),
+    entitlement: entitlement.toFixed(2), clawback: clawback.toFixed(2), to_recover: toRecover.toFixed(2), text,
+  };
 }
 
 export function entitlementOf(d: DepartmentInput, policy: Policy, asOf: string) {
@@ -182,9 +226,19 @@ export function computeRun(departments: DepartmentInput[], policy: Policy, fundA
           ceiling_applied: r.e.ceilingApplied,
           factor: a ? factor.toString() : '1',
           remainder_fen: a?.extra ?? 0,
+          receipts: r.d.receipts ?? [],
+          ...(r.due.isNegative() ? { clawback_basis: clawbackBasis(r.d, r.e.entitlement, r.clawback, r.toRecover, r.e.qualifies.reason) } : {}),
         },
       };
     });
+  // Units with receipts or an earlier allocation that this run gives nothing, and why.
+  const excluded: Exclusion[] = rows
+    .filter((r) => r.due.isZero() || (!r.e.qualifies.ok && !r.due.isNegative()))
+    .map((r) => ({
+      department_id: r.d.id,
+      department_code: r.d.code,
+      reason: r.e.qualifies.code ?? (r.d.lines.length === 0 ? 'no_verified_receipts' : r.e.ceilingApplied ? 'ceiling_reached' : 'nothing_new'),
+    }));
   const total = amounts.reduce((s, x) => s.plus(x), zero);
-  return { available: available.toFixed(2), total: total.toFixed(2), clawed_back: clawedBack.toFixed(2), factor: factor.toString(), lines };
+  return { available: available.toFixed(2), total: total.toFixed(2), clawed_back: clawedBack.toFixed(2), factor: factor.toString(), lines, excluded };
 }

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError, validationError } from '../errors.ts';
+import { pageOf } from '../db/pagination.ts';
 import type { RequestContext } from '../http/context.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import type { EntryDraft } from '../ledger/entry-rules.ts';
@@ -17,7 +18,7 @@ export interface PaymentInput {
   memo?: string | undefined;
 }
 
-function view(r: Record<string, unknown>) {
+export function view(r: Record<string, unknown>) {
   return {
     id: String(r.id),
     fund_id: String(r.fund_id),
@@ -33,6 +34,9 @@ function view(r: Record<string, unknown>) {
     approved_by: r.approved_by == null ? null : String(r.approved_by),
     approved_at: r.approved_at == null ? null : (r.approved_at as Date).toISOString(),
     entry_id: r.entry_id == null ? null : String(r.entry_id),
+    run_id: r.run_id == null ? null : String(r.run_id),
+    ...(r.department_code === undefined ? {} : { department_code: String(r.department_code), department_name: String(r.department_name) }),
+    ...(r.created_by_name === undefined ? {} : { created_by_name: r.created_by_name == null ? null : String(r.created_by_name), approved_by_name: r.approved_by_name == null ? null : String(r.approved_by_name) }),
   };
 }
 
@@ -41,14 +45,14 @@ async function balanceOf(trx: Knex, fundId: string, code: string): Promise<Decim
   return new Decimal(row?.balance ?? 0);
 }
 
-async function departmentCode(trx: Knex, id: string): Promise<string> {
+export async function departmentCode(trx: Knex, id: string): Promise<string> {
   const d = await trx('departments').where({ id }).first('code');
   if (!d) throw validationError('department_id', '没有这个单位');
   return d.code;
 }
 
 /** Payment: Dr 2307.d / Cr 1011 and Dr 7101.d / Cr 8001. Refund: the reverse flows. */
-function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Decimal; voucher_no: string; date: string; memo: string; departmentId: string }): EntryDraft {
+export function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Decimal; voucher_no: string; date: string; memo: string; departmentId: string }): EntryDraft {
   const a = p.amount;
   const payment = kind === 'payment';
   return {
@@ -66,15 +70,31 @@ function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Dec
   };
 }
 
-/** A pending payment; it moves money only when another accountant approves it. */
-export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
+/**
+ * What a unit can still be paid: its payable (2307.d) less its pending payments. Locks the payable
+ * account, so concurrent preparations for one unit take turns (the database's trigger
+ * disbursements_within_payable holds the same line).
+ */
+export async function unreservedPayable(trx: Knex, fundId: string, departmentId: string) {
+  const account = await trx('accounts').where({ fund_id: fundId, department_id: departmentId, kind: 'payable' }).forUpdate().first('balance');
+  const pending = await trx('disbursements').where({ fund_id: fundId, department_id: departmentId, kind: 'payment', status: 'pending' }).first(trx.raw('coalesce(sum(amount), 0)::text AS reserved'));
+  const payable = new Decimal(account?.balance ?? 0);
+  const reserved = new Decimal(pending?.reserved ?? 0);
+  return { payable, reserved, free: payable.minus(reserved) };
+}
+
+/** A pending payment; it reserves what it pays, and moves money only when another accountant approves it. */
+export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput, runId?: string) {
   return inTransaction(db, async (trx) => {
     if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
-    const code = await departmentCode(trx, p.department_id);
-    const payable = await balanceOf(trx, fundId, departmentAccountCode('2307', code));
-    if (p.amount.gt(payable)) throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元，${formatAmount(p.amount)} 元超出`);
+    await departmentCode(trx, p.department_id);
+    const { payable, reserved, free } = await unreservedPayable(trx, fundId, p.department_id);
+    if (p.amount.gt(free)) {
+      const pendingWords = reserved.gt(0) ? `，其中 ${reserved.toFixed(2)} 元已有待审批的拨付，还可拨付 ${Decimal.max(free, 0).toFixed(2)} 元` : '';
+      throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元${pendingWords}；本笔 ${formatAmount(p.amount)} 元超出 ${p.amount.minus(Decimal.max(free, 0)).toFixed(2)} 元。`);
+    }
     const [row] = await trx('disbursements')
-      .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
+      .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id, run_id: runId ?? null })
       .returning('*');
     const d = view(row);
     await recordAudit(trx, ctx, { action: 'disbursement.create', objectType: 'disbursement', objectId: d.id, after: d });
@@ -82,23 +102,6 @@ export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: 
   });
 }
 
-/** Approval by another accountant posts the payment; the payable guard makes overpaying impossible under any concurrency. */
-export async function approveDisbursement(db: Knex, ctx: RequestContext, id: string) {
-  return inTransaction(db, async (trx) => {
-    const d = await trx('disbursements').where({ id }).forUpdate().first();
-    if (!d) throw new AppError('NOT_FOUND', '没有这笔拨付');
-    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔拨付已${d.status === 'approved' ? '记账' : '取消'}`);
-    if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己提交的拨付');
-    const code = await departmentCode(trx, String(d.department_id));
-    const [entry] = await postEntries(trx, String(d.fund_id), ctx.actor!.id, [
-      paymentEntry('payment', code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
-    ]);
-    const [row] = await trx('disbursements').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
-    const after = view(row);
-    await recordAudit(trx, ctx, { action: 'disbursement.approve', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after });
-    return after;
-  });
-}
 
 export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: string) {
   return inTransaction(db, async (trx) => {
@@ -134,9 +137,13 @@ export async function recordRefund(db: Knex, ctx: RequestContext, fundId: string
   });
 }
 
-export async function listDisbursements(db: Knex, fundId: string, f: { department_id?: string | undefined; status?: string | undefined }) {
-  const q = db('disbursements').where({ fund_id: fundId }).orderBy('id', 'desc');
-  if (f.department_id) q.where('department_id', f.department_id);
-  if (f.status) q.where('status', f.status);
-  return { items: (await q).map(view) };
+export async function listDisbursements(db: Knex, fundId: string, f: { department_id?: string | undefined; status?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) {
+  const limit = f.limit ?? 500;
+  const q = db('disbursements as x').join('departments as d', 'd.id', 'x.department_id').leftJoin('users as c', 'c.id', 'x.created_by').leftJoin('users as a', 'a.id', 'x.approved_by')
+    .where('x.fund_id', fundId).orderBy('x.id', 'desc').limit(limit + 1)
+    .select('x.*', 'd.code as department_code', 'd.name as department_name', 'c.username as created_by_name', 'a.username as approved_by_name');
+  if (f.department_id) q.where('x.department_id', f.department_id);
+  if (f.status) q.where('x.status', f.status);
+  if (f.cursor) q.where('x.id', '<', f.cursor);
+  return pageOf((await q).map(view), limit, (d) => d.id);
 }

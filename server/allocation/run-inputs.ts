@@ -44,13 +44,13 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
       );
   const balances = await db('accounts')
     .where({ fund_id: fundId })
-    .whereIn('kind', ['expense', 'payable'])
+    .whereIn('kind', ['expense', 'payable', 'budget_expenditure'])
     .modify((q) => (onlyDepartment ? q.where('department_id', onlyDepartment) : q))
     .select('department_id', 'kind', 'balance');
-  const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: string[]; allocated: Decimal; payable: Decimal }>();
+  const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: string[]; allocated: Decimal; payable: Decimal; paid: Decimal }>();
   const entry = (id: string) => {
     let e = byDepartment.get(id);
-    if (!e) byDepartment.set(id, (e = { lines: [], receipts: [], allocated: new Decimal(0), payable: new Decimal(0) }));
+    if (!e) byDepartment.set(id, (e = { lines: [], receipts: [], allocated: new Decimal(0), payable: new Decimal(0), paid: new Decimal(0) }));
     return e;
   };
   for (const g of lineGroups) {
@@ -60,10 +60,27 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
     e.receipts = g.receipts as string[];
   }
   for (const b of balances) {
+    if (b.kind === 'budget_expenditure') continue;
     if (new Decimal(b.balance).isZero() && !byDepartment.has(String(b.department_id))) continue;
     const e = entry(String(b.department_id));
     if (b.kind === 'expense') e.allocated = new Decimal(b.balance);
     else e.payable = new Decimal(b.balance);
+  }
+  for (const b of balances) {
+    if (b.kind === 'budget_expenditure' && byDepartment.has(String(b.department_id))) byDepartment.get(String(b.department_id))!.paid = new Decimal(b.balance);
+  }
+  // Receipts rejected after verification explain a falling entitlement (a clawback line).
+  const rejected = new Map<string, Array<{ id: string; invoice: string; reason: string | null }>>();
+  const rejectedRows = await db('receipts as r')
+    .where({ 'r.fund_id': fundId, 'r.status': 'rejected' })
+    .whereExists((q) => q.from('receipt_events as e').whereRaw('e.receipt_id = r.id').where({ 'e.from_status': 'verified', 'e.to_status': 'rejected' }))
+    .modify((q) => (onlyDepartment ? q.where('r.department_id', onlyDepartment) : q))
+    .orderBy('r.id')
+    .select('r.id', 'r.department_id', 'r.invoice_key', 'r.status_reason');
+  for (const r of rejectedRows) {
+    const list = rejected.get(String(r.department_id)) ?? [];
+    list.push({ id: String(r.id), invoice: String(r.invoice_key).replace(/^digital:/, ''), reason: r.status_reason ?? null });
+    rejected.set(String(r.department_id), list);
   }
   // A clawback ordered by an inspection's finding is forfeited, not merely unallocated: counting it
   // as allocated keeps the next run from paying it straight back.
@@ -82,7 +99,10 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
     for (const d of rows) {
       names.set(String(d.id), d.name);
       const e = byDepartment.get(String(d.id))!;
-      departments.push({ id: String(d.id), code: d.code, status: d.status, acceptedOn: d.accepted_on, lines: e.lines, allocated: e.allocated, payable: e.payable });
+      departments.push({
+        id: String(d.id), code: d.code, status: d.status, acceptedOn: d.accepted_on, lines: e.lines, allocated: e.allocated, payable: e.payable,
+        receipts: [...e.receipts].sort((a, b) => Number(a) - Number(b)), paid: e.paid, rejected: rejected.get(String(d.id)) ?? [],
+      });
     }
   }
   departments.sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
@@ -93,4 +113,19 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
     hash.update(JSON.stringify([d.id, d.status, d.acceptedOn, d.allocated.toFixed(2), d.payable.toFixed(2), e.receipts.join(',')]));
   }
   return { policy: policyOf(policyRow), departments, fundAvailable, names, basisHash: hash.digest('hex') };
+}
+
+/**
+ * Units a run leaves out for want of verified receipts: active units that completed or that claimed
+ * something in this fund, and that are not among the run's inputs (which hold every unit with a
+ * verified receipt or a balance). Set-based, so it stays linear in the number of units whatever the
+ * planner's statistics say.
+ */
+export async function unitsWithoutVerifiedReceipts(db: Knex, fundId: string, inRun: ReadonlySet<string>): Promise<Array<{ department_id: string; department_code: string; reason: 'no_verified_receipts' }>> {
+  const rows = await db('departments as d')
+    .where('d.active', true)
+    .where((q) => q.where('d.status', 'completed').orWhereIn('d.id', db('receipts').where('fund_id', fundId).whereIn('status', ['submitted', 'verified', 'rejected']).select('department_id')))
+    .orderBy('d.code')
+    .select('d.id', 'd.code');
+  return rows.filter((d) => !inRun.has(String(d.id))).map((d) => ({ department_id: String(d.id), department_code: String(d.code), reason: 'no_verified_receipts' as const }));
 }

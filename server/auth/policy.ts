@@ -22,6 +22,8 @@ export const permissions = {
   'departments.import': ['admin', 'accountant'],
   'departments.list': everyone,
   'departments.read': everyone,
+  'departments.update': ['admin', 'accountant'],
+  'departments.accept': ['accountant'],
   'audit.read': ['admin', 'auditor'],
   'funds.create': ['accountant'],
   'funds.list': ['admin', 'accountant', 'auditor'],
@@ -82,5 +84,5 @@ export function allows(role: Role, action: Action): boolean {
 export function authorize(actor: Actor | undefined, action: Action): void {
   if (isPublic(action)) return;
   if (!actor) throw new AppError('UNAUTHENTICATED');
-  if (!allows(actor.role, action)) throw new AppError('FORBIDDEN', `角色 ${actor.role} 不能进行 ${action}`);
+  if (!allows(actor.role, action)) throw new AppError('FORBIDDEN', '您的角色不能进行此操作');
 }

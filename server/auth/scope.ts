@@ -11,8 +11,10 @@ export function scopeToOwnDepartment<T extends Knex.QueryBuilder>(query: T, acto
   return query;
 }
 
+const notFoundWords: Record<string, string> = { department: '没有这个单位', receipt: '没有这张发票' };
+
 export function assertOwnDepartment(actor: Actor, departmentId: string, what = 'department'): void {
   if (actor.role === 'department' && actor.departmentId !== String(departmentId)) {
-    throw new AppError('NOT_FOUND', `${what} not found`);
+    throw new AppError('NOT_FOUND', notFoundWords[what] ?? '未找到');
   }
 }

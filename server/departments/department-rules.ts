@@ -12,6 +12,14 @@ export const departmentFields = {
   note: z.string().max(1000, '最多 1000 个字符'),
 };
 
+/** What may be corrected in a unit: never its code (accounts and statements are named by it). */
+export const departmentChange = z.strictObject({
+  name: departmentFields.name.optional(),
+  group: departmentFields.group.optional(),
+  contact: z.string().trim().max(200, '最多 200 个字符').optional(),
+  active: z.boolean({ error: '须为 true 或 false' }).optional(),
+});
+
 export const csvRow = z.object({
   code: departmentFields.code,
   name: departmentFields.name,

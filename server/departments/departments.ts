@@ -9,7 +9,7 @@ import { todayInShanghai } from '../http/schemas.ts';
 import { parseDepartmentsCsv, type DepartmentRow } from './department-rules.ts';
 import { pageOf } from '../db/pagination.ts';
 
-const columns = ['id', 'code', 'name', 'group', 'status', 'accepted_on', 'note', 'created_at', 'updated_at'];
+const columns = ['id', 'code', 'name', 'group', 'status', 'accepted_on', 'note', 'contact', 'active', 'created_at', 'updated_at'];
 
 export function departmentView(row: Record<string, unknown>) {
   return {
@@ -20,6 +20,8 @@ export function departmentView(row: Record<string, unknown>) {
     status: String(row.status),
     accepted_on: row.accepted_on == null ? null : String(row.accepted_on),
     note: String(row.note ?? ''),
+    contact: String(row.contact ?? ''),
+    active: row.active !== false,
     created_at: (row.created_at as Date).toISOString(),
     updated_at: (row.updated_at as Date).toISOString(),
   };
@@ -45,12 +47,58 @@ export async function createDepartment(db: Knex, ctx: RequestContext, input: New
   });
 }
 
-export async function listDepartments(db: Knex, actor: Actor, f: { limit: number; cursor?: string | undefined; group?: string | undefined; status?: string | undefined }) {
+/** LIKE patterns take the text literally: % and _ typed by a person are not wildcards. */
+export const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export interface DepartmentFilter {
+  limit: number;
+  cursor?: string | undefined;
+  group?: string | undefined;
+  status?: string | undefined;
+  /** Searches code (from its start) and name (anywhere), ignoring case. */
+  q?: string | undefined;
+  active?: boolean | undefined;
+  accepted?: boolean | undefined;
+}
+
+export async function listDepartments(db: Knex, actor: Actor, f: DepartmentFilter) {
   const q = scopeToOwnDepartment(db('departments').select(columns).orderBy('id').limit(f.limit + 1), actor, 'id');
   if (f.cursor) q.where('id', '>', f.cursor);
   if (f.group) q.where('group', f.group);
   if (f.status) q.where('status', f.status);
+  if (f.active !== undefined) q.where('active', f.active);
+  if (f.accepted !== undefined) q.where((w) => (f.accepted ? w.whereNotNull('accepted_on') : w.whereNull('accepted_on')));
+  const text = f.q?.trim();
+  if (text) {
+    const literal = likeLiteral(text.toLowerCase());
+    q.where((w) => w.whereRaw('lower(code) LIKE ?', [`${literal}%`]).orWhereRaw('lower(name) LIKE ?', [`%${literal}%`]));
+  }
   return pageOf((await q).map(departmentView), f.limit, (d) => d.id);
+}
+
+export interface DepartmentChange {
+  name?: string | undefined;
+  group?: string | undefined;
+  contact?: string | undefined;
+  active?: boolean | undefined;
+}
+
+/**
+ * Corrects a unit's name, group or contact, or (de)activates it. A unit is never deleted: its
+ * receipts, accounts and statements keep pointing at it. Deactivated, it takes no new receipts,
+ * status reports, acceptance or users.
+ */
+export async function updateDepartment(db: Knex, ctx: RequestContext, id: string, change: DepartmentChange) {
+  return inTransaction(db, async (trx) => {
+    const before = await trx('departments').where({ id }).forUpdate().first(columns);
+    if (!before) throw new AppError('NOT_FOUND', '没有这个单位');
+    const fields = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
+    if (Object.keys(fields).length === 0) throw new AppError('VALIDATION_FAILED', '请至少修改一项：名称、分组、联系人或是否启用', [{ field: 'body', message: '没有要修改的内容' }]);
+    const [row] = await trx('departments').where({ id }).update({ ...fields, updated_at: trx.fn.now() }).returning(columns);
+    const after = departmentView(row);
+    await recordAudit(trx, ctx, { action: change.active === false ? 'department.deactivate' : 'department.update', objectType: 'department', objectId: id, before: departmentView(before), after });
+    return after;
+  });
 }
 
 export async function getDepartment(db: Knex, actor: Actor, id: string) {

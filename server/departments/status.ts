@@ -3,7 +3,7 @@ import { recordAudit } from '../audit/audit-log.ts';
 import type { Actor } from '../auth/roles.ts';
 import { assertOwnDepartment } from '../auth/scope.ts';
 import { inTransaction } from '../db/transaction.ts';
-import { AppError, type FieldError } from '../errors.ts';
+import { AppError, describeProblems, validationError, type FieldError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
 import { departmentView } from './departments.ts';
@@ -17,6 +17,10 @@ export interface StatusChange {
   note?: string | undefined;
   accepted_on?: string | undefined;
 }
+
+/** The order a unit moves through; moving back is an accountant's act with a reason. */
+export const statusRank: Record<DepartmentStatus, number> = { not_started: 0, procuring: 1, awaiting_funds: 2, completed: 3 };
+const statusWords: Record<string, string> = { not_started: '未开展', procuring: '采购中', awaiting_funds: '已申请经费', completed: '已完成' };
 
 /** The rules of a status change that need no database: who may record acceptance, and sensible dates. */
 export function statusChangeProblems(c: StatusChange, today: string): FieldError[] {
@@ -38,12 +42,23 @@ export async function changeStatus(db: Knex, ctx: RequestContext, departmentId: 
     throw new AppError('FORBIDDEN', '只有会计可以记录验收');
   }
   const problems = statusChangeProblems(change, todayInShanghai());
-  if (problems.length) throw new AppError('VALIDATION_FAILED', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+  if (problems.length) throw new AppError('VALIDATION_FAILED', describeProblems(problems), problems);
   return inTransaction(db, async (trx) => {
     const before = await trx('departments').where({ id: departmentId }).forUpdate().first();
     if (!before) throw new AppError('NOT_FOUND', '没有这个单位');
-    if (before.accepted_on && actor.role !== 'accountant') {
+    if (!before.active) throw new AppError('CONFLICT', '该单位已停用，不能再记录状态');
+    if (before.accepted_on && actor.role !== 'accountant' && change.status !== 'completed') {
       throw new AppError('CONFLICT', '该单位已验收，只有会计可以更改其状态');
+    }
+    if (statusRank[change.status] < statusRank[before.status as DepartmentStatus]) {
+      // Status feeds progress, the bulletin and who gets money: a move back is reviewed, not reported.
+      if (actor.role !== 'accountant') {
+        throw new AppError('STATUS_REGRESSION', `单位只能向前报告状态，不能从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”。如确需更正，请联系财政厅会计说明理由，由会计办理。`);
+      }
+      if (!change.note?.trim()) {
+        const words = `将状态从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”须填写理由`;
+        throw new AppError('VALIDATION_FAILED', words, [{ field: 'note', message: '退回到之前的状态须填写理由' }]);
+      }
     }
     const acceptedOn = change.accepted_on ?? (change.status === 'completed' ? before.accepted_on : null);
     await trx('department_status_changes').insert({
@@ -90,4 +105,41 @@ export async function statusHistory(db: Knex, actor: Actor, departmentId: string
       changed_at: (r.changed_at as Date).toISOString(),
     })),
   };
+}
+
+/**
+ * Acceptance (验收) for many units in one request, all or none: each must be an active, completed
+ * unit, and the date no later than today nor before the unit completed.
+ */
+export async function acceptDepartments(db: Knex, ctx: RequestContext, departmentIds: string[], acceptedOn: string) {
+  const today = todayInShanghai();
+  if (acceptedOn > today) throw validationError('accepted_on', `不能晚于今天（${today}）`);
+  const ids = [...new Set(departmentIds)].sort((a, b) => Number(a) - Number(b));
+  return inTransaction(db, async (trx) => {
+    // Locked in id order, so two overlapping acceptances cannot deadlock.
+    const rows = await trx('departments').whereIn('id', ids).orderBy('id').forUpdate().select('id', 'code', 'name', 'status', 'active', 'accepted_on');
+    if (rows.length !== ids.length) {
+      const found = new Set(rows.map((r) => String(r.id)));
+      throw new AppError('NOT_FOUND', `没有编号为 ${ids.filter((id) => !found.has(id)).join('、')} 的单位`);
+    }
+    const completedOn = new Map<string, string>(
+      (await trx('department_status_changes').whereIn('department_id', ids).where('status', 'completed').groupBy('department_id').select('department_id', trx.raw('max(effective_date)::text AS since')))
+        .map((r) => [String(r.department_id), String(r.since)]),
+    );
+    const problems = rows.flatMap((r) => {
+      const who = `${r.name}（${r.code}）`;
+      if (!r.active) return [{ field: `department_ids.${r.id}`, message: `${who}已停用` }];
+      if (r.status !== 'completed') return [{ field: `department_ids.${r.id}`, message: `${who}尚未完成正版化（当前：${statusWords[r.status]}）` }];
+      const since = completedOn.get(String(r.id));
+      if (since && acceptedOn < since) return [{ field: `department_ids.${r.id}`, message: `${who}于 ${since} 完成，验收日期不能更早` }];
+      return [];
+    });
+    if (problems.length) throw new AppError('CONFLICT', `未记录任何验收：${problems.map((p) => p.message).join('；')}`, problems);
+    await trx('department_status_changes').insert(rows.map((r) => ({
+      department_id: r.id, status: 'completed', effective_date: acceptedOn, accepted_on: acceptedOn, note: '验收合格', changed_by: ctx.actor!.id,
+    })));
+    await trx('departments').whereIn('id', ids).update({ accepted_on: acceptedOn, updated_at: trx.fn.now() });
+    await recordAudit(trx, ctx, { action: 'department.accept', objectType: 'department', after: { accepted_on: acceptedOn, department_ids: ids } });
+    return { accepted: ids.length, accepted_on: acceptedOn, items: rows.map((r) => ({ id: String(r.id), code: String(r.code), name: String(r.name) })) };
+  });
 }

@@ -8,8 +8,17 @@ import { recordFile, type StoredFile } from './file-store.ts';
 
 export type AttachmentOwner = { receiptId: string } | { writtenReportId: string };
 
+/** Links stored files to a receipt or a written report, all in one transaction. */
+export async function recordAttachments(db: Knex, ctx: RequestContext, owner: AttachmentOwner, files: StoredFile[]) {
+  return inTransaction(db, async (trx) => {
+    const items = [];
+    for (const file of files) items.push(await recordAttachment(trx, ctx, owner, file));
+    return items;
+  });
+}
+
 /** Links stored bytes to a receipt or a written report. */
-export async function recordAttachment(db: Knex, ctx: RequestContext, owner: AttachmentOwner, file: StoredFile) {
+async function recordAttachment(db: Knex, ctx: RequestContext, owner: AttachmentOwner, file: StoredFile) {
   return inTransaction(db, async (trx) => {
     await recordFile(trx, file);
     const [row] = await trx('attachments')
@@ -30,7 +39,7 @@ export async function recordAttachment(db: Knex, ctx: RequestContext, owner: Att
       active_content: file.activeContent,
       uploaded_at: (row.uploaded_at as Date).toISOString(),
     };
-    await recordAudit(trx, ctx, { action: 'attachment.upload', objectType: 'recereceiptId' in owner ? 'receipt' : 'written_report', objectId: 'receiptId' in owner ? owner.receiptId : owner.writtenReportId, after: view });
+    await recordAudit(trx, ctx, { action: 'attachment.upload', objectType: 'receiptId' in owner ? 'receipt' : 'written_report', objectId: 'receiptId' in owner ? owner.receiptId : owner.writtenReportId, after: view });
     return view;
   });
 }

@@ -8,10 +8,16 @@ export function sniffMediaType(head: Buffer): MediaType | null {
   return null;
 }
 
-/** PDFs that can run code or launch programs when opened are flagged for reviewers. */
+/**
+ * PDFs that can run code, launch programs or carry other files when opened: scripts (/JavaScript,
+ * /JS — an /OpenAction or /AA runs one through these), /Launch, embedded files. Names may hide
+ * behind #xx escapes (/J#61vaScript), so those are decoded first. A plain /OpenAction that only opens
+ * a page is harmless and common. Scripts inside compressed object streams are not seen here; a
+ * scanner's or a printer driver's PDF has none.
+ */
 export function hasActiveContent(pdf: Buffer): boolean {
-  const text = pdf.toString('latin1');
-  return /\/(JavaScript|JS|OpenAction|Launch|AA)\b/.test(text);
+  const text = pdf.toString('latin1').replace(/\/[^\s/<>[\]()%{}]*/g, (name) => name.replace(/#([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))));
+  return /\/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z0-9])/.test(text);
 }
 
 /** A name safe to keep and to echo back: no directories, control characters or quotes. */

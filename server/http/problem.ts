@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { ZodError } from 'zod';
 import { translateDbError } from '../db/translate-error.ts';
-import { AppError, errorCatalogue, type ErrorCode, type FieldError } from '../errors.ts';
+import { AppError, describeProblems, errorCatalogue, fieldLabel, type ErrorCode, type FieldError } from '../errors.ts';
 
 export function problemType(code: ErrorCode): string {
   return `/docs#error-${code}`;
@@ -27,9 +27,9 @@ export function sendProblem(res: Response, error: AppError): void {
 export function fromZod(e: ZodError, where: 'body' | 'query' | 'params'): AppError {
   const errors: FieldError[] = e.issues.map((issue) => ({
     field: issue.path.length ? issue.path.join('.') : where,
-    message: issue.code === 'unrecognized_keys' ? `不接受的字段：${issue.keys.join(', ')}` : issue.message,
+    message: issue.code === 'unrecognized_keys' ? `不接受的字段：${issue.keys.map((k) => fieldLabel(k) || k).join('、')}` : issue.message,
   }));
-  const detail = errors.map((x) => `${x.field}: ${x.message}`).join('; ');
+  const detail = describeProblems(errors);
   return new AppError('VALIDATION_FAILED', detail, errors);
 }
 

@@ -57,7 +57,7 @@ export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, whe
   for (const p of draft.postings) {
     if (!p.amount.isFinite() || p.amount.lte(zero) || p.amount.gte(amount_limit) || p.amount.decimalPlaces() > 2) {
       throw new AppError('VALIDATION_FAILED', `${where}：每笔金额须大于 0.00 且小于 10^13`, [
-        { field: `${where}.postings`, message: '每笔金额须大于 0.00 且小于 10^13' },
+        { field: 'postings', message: '每笔金额须大于 0.00 且小于 10^13' },
       ]);
     }
     const book = books.get(p.accountCode)!;
@@ -80,14 +80,15 @@ export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, whe
 export function applyEntries(drafts: EntryDraft[], accounts: Map<string, AccountState>, totals: FundTotals): PlannedPosting[][] {
   const books = new Map([...accounts].map(([code, a]) => [code, a.book]));
   return drafts.map((draft, i) => {
-    const where = drafts.length > 1 ? `entries.${i}` : 'entry';
+    const where = drafts.length > 1 ? `第 ${i + 1} 笔凭证` : '本凭证';
     checkEntryShape(draft, books, where);
     const planned = draft.postings.map((p) => {
       const account = accounts.get(p.accountCode)!;
       const effect = signedEffect(account, p.side, p.amount);
+      const before = account.balance;
       account.balance = account.balance.plus(effect);
       if (account.guarded && account.balance.isNegative()) {
-        throw new AppError('INSUFFICIENT_BALANCE', `${where}：科目 ${account.code} 余额将低于零（${account.balance.toFixed(2)}）`);
+        throw new AppError('INSUFFICIENT_BALANCE', `${where}：科目 ${account.code} 余额将低于零（${account.name}现有 ${before.toFixed(2)} 元，需要 ${p.amount.toFixed(2)} 元，还差 ${account.balance.negated().toFixed(2)} 元）`);
       }
       if (account.kind === 'revenue') totals.appropriated = totals.appropriated.plus(effect);
       if (account.kind === 'expense') totals.allocated = totals.allocated.plus(effect);

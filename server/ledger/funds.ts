@@ -61,7 +61,7 @@ export async function getFund(db: Knex, id: string) {
   return fundView(row, row.cash_balance);
 }
 
-export async function listFunds(db: Knex, limit: number, cursor?: string) {
+export async function listFunds(db: Knex, limit: number, cursor?: string, search?: string) {
   const q = db('funds as f')
     .join('accounts as a', function () {
       this.on('a.fund_id', 'f.id').andOnVal('a.code', '1011');
@@ -70,6 +70,12 @@ export async function listFunds(db: Knex, limit: number, cursor?: string) {
     .limit(limit + 1)
     .select('f.*', 'a.balance as cash_balance');
   if (cursor) q.where('f.id', '<', cursor);
+  const text = search?.trim().toLowerCase();
+  // Code from its start, name anywhere; % and _ typed by a person are taken literally.
+  if (text) {
+    const like = text.replace(/[\\%_]/g, (c) => `\\${c}`);
+    q.where((w) => w.whereRaw('lower(f.code) LIKE ?', [`${like}%`]).orWhereRaw('lower(f.name) LIKE ?', [`%${like}%`]));
+  }
   return pageOf((await q).map((r) => fundView(r, r.cash_balance)), limit, (f) => f.id);
 }
 

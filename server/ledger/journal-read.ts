@@ -10,6 +10,10 @@ export interface JournalFilter {
   kind?: string | undefined;
   account?: string | undefined;
   department_id?: string | undefined;
+  /** Entries of any of these units (a unit found by name may be several). */
+  department_ids?: string[] | undefined;
+  /** `account` is a parent code (2307): every 2307.* account counts. */
+  account_is_parent?: boolean | undefined;
 }
 
 function entryView(e: Record<string, unknown>, postings: Record<string, unknown>[]) {
@@ -77,9 +81,12 @@ export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
   if (f.to) q.where('e.entry_date', '<=', f.to);
   if (f.kind) q.where('e.kind', f.kind);
   if (f.department_id) q.where('e.department_id', f.department_id);
+  if (f.department_ids) q.whereIn('e.department_id', f.department_ids);
   if (f.account) {
+    const code = f.account;
     q.whereExists(
-      db('postings as p').join('accounts as a', 'a.id', 'p.account_id').whereRaw('p.entry_id = e.id').where('a.code', f.account),
+      db('postings as p').join('accounts as a', 'a.id', 'p.account_id').whereRaw('p.entry_id = e.id')
+        .where((w) => (f.account_is_parent ? w.where('a.code', code).orWhere('a.code', 'like', `${code}.%`) : w.where('a.code', code))),
     );
   }
   const rows = await q;

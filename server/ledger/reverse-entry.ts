@@ -17,7 +17,7 @@ export async function reverseEntry(trx: Knex.Transaction, ctx: RequestContext, e
   if (already) throw new AppError('ALREADY_REVERSED', `第 ${original.seq} 号凭证已由第 ${already.seq} 号凭证冲销`);
   const date = input.date ?? todayInShanghai();
   if (date < original.date) {
-    throw new AppError('VALIDATION_FAILED', 'date：冲销日期不能早于原凭证', [
+    throw new AppError('VALIDATION_FAILED', '日期：冲销日期不能早于原凭证', [
       { field: 'date', message: `不能早于 ${original.date}` },
     ]);
   }

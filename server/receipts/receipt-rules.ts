@@ -32,7 +32,19 @@ export const receiptContent = z.strictObject({
   total: money,
 });
 
-export const receiptBody = receiptContent.extend({ fund_id: z.string().regex(/^[1-9][0-9]{0,17}$/, '请选择资金') });
+export const receiptBody = receiptContent.extend({
+  fund_id: z.string().regex(/^[1-9][0-9]{0,17}$/, '请选择资金'),
+  /** The rejected or withdrawn receipt this one corrects. */
+  supersedes_id: z.string().regex(/^[1-9][0-9]{0,17}$/, '须为被更正发票的编号').optional(),
+  /** A unit's reason for a seller code whose check character fails; an accountant confirms it at verification. */
+  tax_id_override_reason: z.string().trim().min(1, '请填写理由').max(500, '最多 500 个字符').optional(),
+});
+
+/** What a submission carries besides the invoice itself. */
+export interface SubmissionExtras {
+  supersedes_id?: string | undefined;
+  tax_id_override_reason?: string | undefined;
+}
 
 export type ReceiptInput = z.output<typeof receiptContent>;
 

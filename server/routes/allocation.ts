@@ -1,23 +1,25 @@
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { approveDisbursement, cancelDisbursement, createDisbursement, listDisbursements, recordRefund } from '../allocation/disbursements.ts';
+import { cancelDisbursement, createDisbursement, listDisbursements, recordRefund } from '../allocation/disbursements.ts';
+import { approveDisbursement, approveDisbursements } from '../allocation/payment-approval.ts';
+import { prepareRunDisbursements } from '../allocation/run-disbursements.ts';
 import { listPolicies, setPolicy } from '../allocation/policy.ts';
 import { departmentPosition, fundPositions } from '../allocation/positions.ts';
 import { approveRun, cancelRun, createRun, getRun, listRuns } from '../allocation/runs.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
-import { calendarDate, idParam, money } from '../http/schemas.ts';
+import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 
 const id = z.strictObject({ id: idParam });
 const rate = z
-  .string({ error: 'must be a decimal string such as "0.50"' })
-  .regex(/^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/, 'must be a decimal string from "0" to "1" with at most four decimals, such as "0.50"')
+  .string({ error: '须为小数字符串，如 "0.50"' })
+  .regex(/^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/, '须为 0 到 1 之间、最多四位小数的字符串，如 "0.50"')
   .transform((s) => new Decimal(s));
 const categoryRates = z.strictObject({ os: rate, office: rate, antivirus: rate, other: rate });
 const categoryCaps = z.strictObject({ os: money.nullable().optional(), office: money.nullable().optional(), antivirus: money.nullable().optional(), other: money.nullable().optional() });
-const payment = z.strictObject({ department_id: idParam, amount: money, voucher_no: z.string().trim().min(1, 'must not be empty').max(64), date: calendarDate, memo: z.string().max(500).optional() });
+const payment = z.strictObject({ department_id: idParam, amount: money, voucher_no: z.string().trim().min(1, '请填写凭证号').max(64, '最多 64 个字符'), date: calendarDate, memo: z.string().max(500).optional() });
 
 export function allocationRoutes(db: Knex) {
   return [
@@ -88,7 +90,7 @@ export function allocationRoutes(db: Knex) {
     route(
       {
         method: 'get', path: '/api/v1/funds/:id/disbursements', action: 'disbursements.read', tag: 'disbursements', summary: 'Payments and refunds, newest first',
-        params: id, query: z.strictObject({ department_id: idParam.optional(), status: z.enum(['pending', 'approved', 'cancelled']).optional() }), responses: { 200: '{items}' },
+        params: id, query: z.strictObject({ department_id: idParam.optional(), status: z.enum(['pending', 'approved', 'cancelled']).optional(), limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' },
       },
       async (_req, res, { params, query }) => {
         res.json(await listDisbursements(db, params.id, query));
@@ -102,6 +104,26 @@ export function allocationRoutes(db: Knex) {
       },
       async (req, res, { params }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursement(trx, contextOf(req), params.id) }));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/disbursements/approve', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
+        summary: 'Approve many pending payments of one fund (another accountant): all post or none', body: z.strictObject({ ids: z.array(idParam).min(1, '请至少选择一笔拨付').max(5000, '一次最多 5000 笔') }),
+        responses: { 200: '{items}', 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT' },
+      },
+      async (req, res, { body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursements(trx, contextOf(req), body.ids) }));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/allocation-runs/:id/disbursements', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
+        summary: 'Prepare pending payments for every unit of an approved run with something still payable', params: id, body: z.strictObject({ date: calendarDate }),
+        responses: { 201: '{items}', 409: 'CONFLICT (run not approved, or nothing left to pay)' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareRunDisbursements(trx, contextOf(req), params.id, body.date) }));
       },
     ),
     route(

@@ -8,8 +8,8 @@ import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
 
 const credentials = z.strictObject({
-  username: z.string().min(1, 'is required').max(64),
-  password: z.string().min(1, 'is required').max(256),
+  username: z.string().min(1, '请填写用户名').max(64),
+  password: z.string().min(1, '请填写密码').max(256),
 });
 
 export function authRoutes(db: Knex, tokenTtlHours: number) {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { departmentFields } from '../departments/department-rules.ts';
-import { createDepartment, getDepartment, importDepartments, listDepartments } from '../departments/departments.ts';
+import { departmentChange, departmentFields } from '../departments/department-rules.ts';
+import { createDepartment, getDepartment, importDepartments, listDepartments, updateDepartment } from '../departments/departments.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
 import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
@@ -32,11 +32,26 @@ export function departmentRoutes(db: Knex) {
     route(
       {
         method: 'get', path: '/api/v1/departments', action: 'departments.list', tag: 'departments', summary: 'List departments (a department user sees only its own)',
-        query: z.strictObject({ limit: limitParam, cursor: cursorParam, group: departmentFields.group.optional(), status: departmentFields.status.optional() }),
-        responses: { 200: '{items, next_cursor}' },
+        query: z.strictObject({
+          limit: limitParam, cursor: cursorParam, group: departmentFields.group.optional(), status: departmentFields.status.optional(),
+          q: z.string().max(200, '最多 200 个字符').optional(), active: z.enum(['true', 'false'], { error: '须为 true 或 false' }).optional(),
+        }),
+        responses: { 200: '{items, next_cursor}; q searches code (from its start) and name' },
       },
       async (req, res, { query }) => {
-        res.json(await listDepartments(db, actorOf(req), { ...query, limit: query.limit ?? 100 }));
+        const { active, ...rest } = query;
+        res.json(await listDepartments(db, actorOf(req), { ...rest, limit: query.limit ?? 100, active: active === undefined ? undefined : active === 'true' }));
+      },
+    ),
+    route(
+      {
+        method: 'patch', path: '/api/v1/departments/:id', action: 'departments.update', tag: 'departments',
+        summary: 'Correct a unit’s name, group or contact, or deactivate it (units are never deleted)', params: z.strictObject({ id: idParam }),
+        body: departmentChange,
+        responses: { 200: 'the department', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
+      },
+      async (req, res, { params, body }) => {
+        res.json(await updateDepartment(db, contextOf(req), params.id, body));
       },
     ),
     route(

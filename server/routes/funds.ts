@@ -16,9 +16,9 @@ export function fundRoutes(db: Knex) {
         method: 'post', path: '/api/v1/funds', action: 'funds.create', tag: 'funds', summary: 'Create a fund and its chart of accounts',
         body: z.strictObject({
           code: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 letters, digits, ".", "_" or "-"'),
-          name: z.string().trim().min(1, 'must not be empty').max(200),
+          name: z.string().trim().min(1, '不能为空').max(200),
           fiscal_year: z.number().int().min(1990).max(2200),
-          document_no: z.string().trim().min(1, 'must not be empty').max(100),
+          document_no: z.string().trim().min(1, '不能为空').max(100),
         }),
         responses: { 201: 'the fund', 409: 'DUPLICATE' },
       },
@@ -27,9 +27,12 @@ export function fundRoutes(db: Knex) {
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds', action: 'funds.list', tag: 'funds', summary: 'List funds, newest first', query: z.strictObject({ limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' } },
+      {
+        method: 'get', path: '/api/v1/funds', action: 'funds.list', tag: 'funds', summary: 'List funds, newest first; q searches code and name',
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }), responses: { 200: '{items, next_cursor}' },
+      },
       async (_req, res, { query }) => {
-        res.json(await listFunds(db, query.limit ?? 100, query.cursor));
+        res.json(await listFunds(db, query.limit ?? 100, query.cursor, query.q));
       },
     ),
     route(
@@ -49,7 +52,7 @@ export function fundRoutes(db: Knex) {
         method: 'post', path: '/api/v1/funds/:id/appropriations', action: 'ledger.post', tag: 'ledger', idempotent: true,
         summary: 'Record an appropriation received (Dr 1011 / Cr 4001; Dr 8001 / Cr 6001)',
         params: fundId,
-        body: z.strictObject({ amount: money, document_no: z.string().trim().min(1, 'must not be empty').max(100), date: calendarDate, memo: z.string().max(500).optional() }),
+        body: z.strictObject({ amount: money, document_no: z.string().trim().min(1, '不能为空').max(100), date: calendarDate, memo: z.string().max(500).optional() }),
         responses: { 201: 'the journal entry', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {

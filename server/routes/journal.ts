@@ -6,6 +6,7 @@ import { route } from '../http/route.ts';
 import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
+import { resolveJournalFilter } from '../ledger/journal-filter.ts';
 import { recordManualEntries } from '../ledger/manual-entries.ts';
 import { reverseEntry } from '../ledger/reverse-entry.ts';
 import { trialBalance } from '../ledger/trial-balance.ts';
@@ -13,17 +14,17 @@ import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
 
 const fundId = z.strictObject({ id: idParam });
-const accountCode = z.string().regex(/^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/, 'must be an account code such as 1011 or 2307.XJ031');
+const accountCode = z.string().regex(/^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/, '须为科目代码，如 1011、2307 或 2307.XJ031');
 const batch_max = 1000;
 
 const manualEntry = z.strictObject({
   date: calendarDate,
-  memo: z.string().trim().min(1, 'must say what the entry is for').max(500),
+  memo: z.string().trim().min(1, '请填写摘要').max(500),
   document_no: z.string().trim().min(1).max(100).optional(),
   postings: z
     .array(z.strictObject({ account_code: accountCode, side: z.enum(['debit', 'credit']), amount: money }))
-    .min(2, 'an entry needs at least two postings')
-    .max(100, 'at most 100 postings per entry'),
+    .min(2, '一张凭证至少需要两条分录')
+    .max(100, '一张凭证最多 100 条分录'),
 });
 
 const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
@@ -47,7 +48,7 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
       {
         method: 'post', path: '/api/v1/funds/:id/journal-entries/batch', action: 'ledger.post', tag: 'ledger', idempotent: true,
         summary: `Post up to ${batch_max} manual entries, all or nothing`, params: fundId,
-        body: z.strictObject({ entries: z.array(manualEntry).min(1, 'send at least one entry').max(batch_max, `at most ${batch_max} entries`) }),
+        body: z.strictObject({ entries: z.array(manualEntry).min(1, '至少提交一张凭证').max(batch_max, `一次最多 ${batch_max} 张凭证`) }),
         responses: { 201: '{items:[{id, seq, date, hash}], head_hash}', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
@@ -76,12 +77,16 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         query: z.strictObject({
           limit: limitParam, cursor: cursorParam, from: calendarDate.optional(), to: calendarDate.optional(),
           kind: z.enum(entryKinds).optional(), account: accountCode.optional(), department_id: idParam.optional(),
+          department: z.string().trim().min(1, '请输入单位代码或名称').max(200, '最多 200 个字符').optional(),
         }),
-        responses: { 200: '{items, next_cursor}' },
+        responses: { 200: '{items, next_cursor, filter:{description}}; account=2307 takes every 2307.* account; department is a unit code or name', 422: 'VALIDATION_FAILED (no such account or unit)' },
       },
       async (_req, res, { params, query }) => {
         await getFund(db, params.id);
-        res.json(await listJournal(db, params.id, { ...query, limit: query.limit ?? 100 }));
+        const filter = await resolveJournalFilter(db, params.id, query);
+        const { department: _department, ...rest } = query;
+        const page = await listJournal(db, params.id, { ...rest, limit: query.limit ?? 100, department_ids: filter.departmentIds, account_is_parent: filter.accountIsParent });
+        res.json({ ...page, filter: { account: filter.account ?? null, department_ids: filter.departmentIds ?? null, description: filter.description } });
       },
     ),
     route(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit-log.ts';
-import { changeStatus, statusHistory } from '../departments/status.ts';
+import { acceptDepartments, changeStatus, statusHistory } from '../departments/status.ts';
 import { departmentFields } from '../departments/department-rules.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { route } from '../http/route.ts';
@@ -22,11 +22,22 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
       {
         method: 'put', path: '/api/v1/departments/:id/status', action: 'departments.status_write', tag: 'progress',
         summary: 'Record a status change; only an accountant records acceptance (accepted_on, 验收)', params: departmentId,
-        body: z.strictObject({ status: departmentFields.status, effective_date: calendarDate, note: z.string().max(1000).optional(), accepted_on: calendarDate.optional() }),
-        responses: { 200: 'the department', 403: 'FORBIDDEN (acceptance by a department)', 404: 'NOT_FOUND', 409: 'CONFLICT (accepted unit)' },
+        body: z.strictObject({ status: departmentFields.status, effective_date: calendarDate, note: z.string().max(1000, '最多 1000 个字符').optional(), accepted_on: calendarDate.optional() }),
+        responses: { 200: 'the department', 403: 'FORBIDDEN (acceptance by a department)', 404: 'NOT_FOUND', 409: 'CONFLICT (accepted unit) or STATUS_REGRESSION (a unit moving back)', 422: 'VALIDATION_FAILED (an accountant moving back without a reason)' },
       },
       async (req, res, { params, body }) => {
         res.json(await changeStatus(db, contextOf(req), params.id, body));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/departments/acceptance', action: 'departments.accept', tag: 'progress',
+        summary: 'Record acceptance (验收) of many completed units at once, all or none',
+        body: z.strictObject({ department_ids: z.array(idParam).min(1, '请至少选择一个单位').max(5000, '一次最多 5000 个单位'), accepted_on: calendarDate }),
+        responses: { 200: '{accepted, accepted_on, items}', 404: 'NOT_FOUND', 409: 'CONFLICT naming each unit that cannot be accepted' },
+      },
+      async (req, res, { body }) => {
+        res.json(await acceptDepartments(db, contextOf(req), body.department_ids, body.accepted_on));
       },
     ),
     route(
@@ -73,7 +84,7 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
     route(
       {
         method: 'post', path: '/api/v1/departments/:id/written-reports', action: 'written_reports.file', tag: 'progress', summary: 'File the written explanation (专题书面报告) a unit not started owes',
-        params: departmentId, body: z.strictObject({ body: z.string().trim().min(1, 'must not be empty').max(20000) }),
+        params: departmentId, body: z.strictObject({ body: z.string().trim().min(1, '不能为空').max(20000) }),
         responses: { 201: 'the report', 409: 'CONFLICT or DUPLICATE' },
       },
       async (req, res, { params, body }) => {

@@ -25,8 +25,8 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         responses: { 201: 'the receipt', 404: 'NOT_FOUND (also another department)', 409: 'DUPLICATE_INVOICE', 422: 'VALIDATION_FAILED naming each field' },
       },
       async (req, res, { params, body }) => {
-        const { fund_id, ...content } = body;
-        res.status(201).json(await submitReceipt(db, contextOf(req), params.id, fund_id, content));
+        const { fund_id, supersedes_id, tax_id_override_reason, ...content } = body;
+        res.status(201).json(await submitReceipt(db, contextOf(req), params.id, fund_id, content, { supersedes_id, tax_id_override_reason }));
       },
     ),
     route(
@@ -35,6 +35,7 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         query: z.strictObject({
           limit: limitParam, cursor: cursorParam, fund_id: idParam.optional(), department_id: idParam.optional(),
           status: z.enum(receiptStatuses).optional(), from: calendarDate.optional(), to: calendarDate.optional(),
+          q: z.string().max(200, '最多 200 个字符').optional(),
         }),
         responses: { 200: '{items, next_cursor}' },
       },
@@ -50,15 +51,19 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/receipts/:id/verify', action: 'receipts.review', tag: 'receipts', summary: 'Verify a submitted receipt', params: receiptId, body: z.strictObject({}), responses: { 200: 'the receipt', 409: 'CONFLICT' } },
-      async (req, res, { params }) => {
-        res.json(await reviewReceipt(db, contextOf(req), params.id, 'verified'));
+      {
+        method: 'post', path: '/api/v1/receipts/:id/verify', action: 'receipts.review', tag: 'receipts',
+        summary: 'Verify a submitted receipt; one whose unit asked for a failing seller code needs confirm_tax_id: true', params: receiptId,
+        body: z.strictObject({ confirm_tax_id: z.boolean({ error: '须为 true 或 false' }).optional() }), responses: { 200: 'the receipt', 409: 'CONFLICT or TAX_ID_NOT_CONFIRMED' },
+      },
+      async (req, res, { params, body }) => {
+        res.json(await reviewReceipt(db, contextOf(req), params.id, 'verified', undefined, { confirmTaxId: body.confirm_tax_id === true }));
       },
     ),
     route(
       {
         method: 'post', path: '/api/v1/receipts/:id/reject', action: 'receipts.review', tag: 'receipts', summary: 'Reject a submitted or verified receipt, with the reason',
-        params: receiptId, body: z.strictObject({ reason: z.string().trim().min(1, 'must say why').max(1000) }), responses: { 200: 'the receipt', 409: 'CONFLICT' },
+        params: receiptId, body: z.strictObject({ reason: z.string().trim().min(1, '请填写退回理由').max(1000, '最多 1000 个字符') }), responses: { 200: 'the receipt', 409: 'CONFLICT' },
       },
       async (req, res, { params, body }) => {
         res.json(await reviewReceipt(db, contextOf(req), params.id, 'rejected', body.reason));

@@ -12,7 +12,7 @@ export function userRoutes(db: Knex) {
       {
         method: 'post', path: '/api/v1/users', action: 'users.create', tag: 'users', summary: 'Create a user',
         body: z.strictObject({
-          username: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, 'must be 3–64 letters, digits, ".", "_" or "-"'),
+          username: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, '须为 3–64 位字母、数字、“.”、“_”或“-”'),
           password: z.string().max(256),
           role: z.enum(roles),
           department_id: idParam.optional(),
@@ -24,9 +24,12 @@ export function userRoutes(db: Knex) {
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/users', action: 'users.list', tag: 'users', summary: 'List users', query: z.strictObject({ limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' } },
+      {
+        method: 'get', path: '/api/v1/users', action: 'users.list', tag: 'users', summary: 'List users; q searches the username and the unit’s code or name',
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }), responses: { 200: '{items, next_cursor}' },
+      },
       async (_req, res, { query }) => {
-        res.json(await listUsers(db, query.limit ?? 100, query.cursor));
+        res.json(await listUsers(db, query.limit ?? 100, query.cursor, query.q));
       },
     ),
     route(

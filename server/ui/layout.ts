@@ -4,7 +4,7 @@ import { AppError, errorCatalogue } from '../errors.ts';
 import { html, roleNames, type Html } from './html.ts';
 
 const navByRole: Record<string, Array<[string, string]>> = {
-  accountant: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票审核'], ['/compliance', '正版化率'], ['/findings', '督查整改']],
+  accountant: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票审核'], ['/departments/acceptance', '验收'], ['/compliance', '正版化率'], ['/findings', '督查整改']],
   auditor: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票'], ['/compliance', '正版化率'], ['/findings', '督查整改'], ['/audit-log', '审计日志'], ['/statements/verify', '通知书核验']],
   department: [['/my', '本单位'], ['/my/assets', '软件资产'], ['/findings', '督查整改']],
   inspector: [['/inspections', '督查'], ['/findings', '督查发现'], ['/compliance', '正版化率'], ['/progress', '正版化进度']],
@@ -54,6 +54,6 @@ export const generalError = (errors: FormErrors) => (errors.general ? html`<p cl
 /** A numeric id from the path; anything else is simply not found. */
 export function idFrom(req: Request, name = 'id'): string {
   const v = req.params[name];
-  if (typeof v !== 'string' || !/^[1-9][0-9]{0,17}$/.test(v)) throw new AppError('NOT_FOUND', 'not found');
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,17}$/.test(v)) throw new AppError('NOT_FOUND', '没有这个页面或记录');
   return v;
 }

@@ -8,6 +8,7 @@ import { translateDbError } from '../db/translate-error.ts';
 import { fromBodyParser } from '../http/problem.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
+import { acceptancePages } from './pages/acceptance-pages.ts';
 import { accountPages } from './pages/account-pages.ts';
 import { adminPages } from './pages/admin-pages.ts';
 import { allocationPages } from './pages/allocation-pages.ts';
@@ -49,6 +50,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const unit = departmentPages(db, config);
   const admin = adminPages(db);
   const account = accountPages(db);
+  const acceptance = acceptancePages(db);
   const assets = assetPages(db, config);
   const inspections = inspectionPages(db, config);
 
@@ -81,11 +83,14 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.get('/funds/:id/payments', session, allocation.payments);
   r.post('/funds/:id/payments', form, session, allocation.createPayment);
   r.post('/payments/:id/approve', form, session, allocation.decidePayment);
+  r.post('/funds/:id/payments/bulk-approve', form, session, allocation.approvePayments);
+  r.post('/runs/:id/disbursements', form, session, allocation.prepareRunPayments);
   r.post('/payments/:id/cancel', form, session, allocation.decidePayment);
   r.get('/funds/:id/statements', session, reports.statements);
 
   r.get('/receipts', session, receipts.list);
   r.get('/receipts/:id', session, receipts.detail);
+  r.get('/receipts/:id/resubmit', session, receipts.resubmit);
   r.post('/receipts/:id/verify', form, session, receipts.review);
   r.post('/receipts/:id/reject', form, session, receipts.review);
   r.post('/receipts/:id/withdraw', form, session, receipts.review);
@@ -99,6 +104,8 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/statements/verify', session, reports.verify);
   r.get('/audit-log', session, reports.auditLog);
 
+  r.get('/departments/acceptance', session, acceptance.acceptance);
+  r.post('/departments/acceptance', form, session, acceptance.accept);
   r.get('/departments/:id', session, unit.unit);
   r.post('/departments/:id/status', form, session, unit.unitStatus);
   r.get('/my', session, unit.my);
@@ -115,6 +122,8 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.get('/admin/departments', session, admin.departments);
   r.post('/admin/departments', form, session, admin.createDepartment);
   r.post('/admin/departments/import', form, session, admin.importDepartments);
+  r.get('/admin/departments/:id', session, admin.departmentEdit);
+  r.post('/admin/departments/:id', form, session, admin.updateDepartment);
 
   // The register, installed base and inventory (units and staff), compliance (staff).
   r.get('/my/assets', session, assets.mine);

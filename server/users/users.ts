@@ -47,9 +47,9 @@ export async function createUser(db: Knex, ctx: RequestContext, input: NewUser, 
   if (input.role !== 'department' && input.department_id) throw validationError('department_id', '只有单位用户才指定所属单位');
   const passwordHash = await hashPassword(input.password);
   return inTransaction(db, async (trx) => {
-    if (input.department_id && !(await trx('departments').where({ id: input.department_id }).first('id'))) {
-      throw validationError('department_id', '没有这个单位');
-    }
+    const department = input.department_id ? await trx('departments').where({ id: input.department_id }).first('id', 'active') : null;
+    if (input.department_id && !department) throw validationError('department_id', '没有这个单位');
+    if (department && !department.active) throw validationError('department_id', '该单位已停用，不能再绑定用户');
     const [row] = await trx('users')
       .insert({ username: input.username, password_hash: passwordHash, role: input.role, department_id: input.department_id ?? null })
       .returning(publicColumns);
@@ -59,10 +59,18 @@ export async function createUser(db: Knex, ctx: RequestContext, input: NewUser, 
   });
 }
 
-export async function listUsers(db: Knex, limit: number, cursor?: string) {
-  const q = db('users').select(publicColumns).orderBy('id').limit(limit + 1);
-  if (cursor) q.where('id', '>', cursor);
-  return pageOf((await q).map(view), limit, (u) => u.id);
+/** Users page by page; `q` searches the username and the bound unit's code or name. */
+export async function listUsers(db: Knex, limit: number, cursor?: string, search?: string) {
+  const q = db('users as u').leftJoin('departments as d', 'd.id', 'u.department_id')
+    .select(publicColumns.map((c) => `u.${c}`).concat(['d.code as department_code', 'd.name as department_name'])).orderBy('u.id').limit(limit + 1);
+  if (cursor) q.where('u.id', '>', cursor);
+  const text = search?.trim().toLowerCase();
+  if (text) {
+    const like = text.replace(/[\\%_]/g, (c) => `\\${c}`);
+    q.where((w) => w.whereRaw('lower(u.username) LIKE ?', [`%${like}%`]).orWhereRaw('lower(d.code) LIKE ?', [`${like}%`]).orWhereRaw('lower(d.name) LIKE ?', [`%${like}%`]));
+  }
+  const rows = await q;
+  return pageOf(rows.map((r) => ({ ...view(r), department_code: r.department_code ?? null, department_name: r.department_name ?? null })), limit, (u) => u.id);
 }
 
 export interface UserChange {
@@ -113,7 +121,7 @@ export async function changeOwnPassword(db: Knex, ctx: RequestContext, current: 
   const actor = ctx.actor!;
   const user = await db('users').where({ id: actor.id }).first('password_hash', 'username');
   if (!user || !(await verifyPassword(user.password_hash, current))) {
-    throw new AppError('VALIDATION_FAILED', 'current_password：当前密码不正确', [{ field: 'current_password', message: '当前密码不正确' }]);
+    throw new AppError('VALIDATION_FAILED', '当前密码：当前密码不正确', [{ field: 'current_password', message: '当前密码不正确' }]);
   }
   assertPasswordPolicy(next, user.username);
   const hash = await hashPassword(next);

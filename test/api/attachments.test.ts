@@ -74,10 +74,63 @@ describe('attachments', () => {
     expect(readdirSync(join(testDataDir, 'files', 'tmp'))).toEqual([]);
   });
 
-  it('flags a PDF that would run JavaScript or act on opening', async () => {
+  // Finding 8: a PDF with /OpenAction /JavaScript was stored (only flagged).
+  it.each([
+    ['an /OpenAction running JavaScript', hostilePdf],
+    ['a /Launch action', Buffer.from(`%PDF-1.4\n1 0 obj << /Type /Action /S /Launch /F (cmd.exe) >> endobj\n%${Math.random()}`)],
+    ['an embedded file', Buffer.from(`%PDF-1.4\n1 0 obj << /Names << /EmbeddedFiles 2 0 R >> >> endobj\n%${Math.random()}`)],
+    ['a script name hidden behind #xx escapes', Buffer.from(`%PDF-1.4\n1 0 obj << /S /J#61vaScript /J#53 (x) >> endobj\n%${Math.random()}`)],
+  ])('refuses a PDF with %s (422), keeps nothing, and tells the unit to print to PDF again', async (_name, bytes) => {
     const { user, receiptId } = await receiptOf();
-    const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', hostilePdf, 'x.pdf');
-    expect(res.body.active_content).toBe(true);
+    const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', bytes, 'x.pdf');
+    expect(res.status).toBe(422);
+    expect(res.body.code).toBe('ACTIVE_CONTENT');
+    expect(res.body.detail).toContain('打印为 PDF');
+    expect(await h.db('attachments').where({ receipt_id: receiptId })).toHaveLength(0);
+    expect(readdirSync(join(testDataDir, 'files', 'tmp'))).toEqual([]);
+  });
+
+  it('accepts a PDF whose /OpenAction only opens a page', async () => {
+    const { user, receiptId } = await receiptOf();
+    const goTo = Buffer.from(`%PDF-1.4\n1 0 obj << /Type /Catalog /OpenAction [3 0 R /Fit] >> endobj\n%${Math.random()}`);
+    expect((await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', goTo, 'scan.pdf')).status).toBe(201);
+  });
+
+  // Finding 8: two files in one request stored the first and dropped the second silently.
+  it('stores every file of one request, each recorded', async () => {
+    const { user, receiptId } = await receiptOf();
+    const page2 = Buffer.concat([png, Buffer.from(String(Math.random()))]);
+    const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', pdf, 'page1.pdf').attach('file', page2, 'page2.png');
+    expect(res.status).toBe(201);
+    expect(res.body.items.map((a: { file_name: string }) => a.file_name)).toEqual(['page1.pdf', 'page2.png']);
+    expect((await h.db('attachments').where({ receipt_id: receiptId })).map((a) => a.file_name)).toEqual(['page1.pdf', 'page2.png']);
+  });
+
+  it('stores none of the files of a request when one of them is refused', async () => {
+    const { user, receiptId } = await receiptOf();
+    const fresh = Buffer.concat([jpeg, Buffer.from(String(Math.random()))]);
+    const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', fresh, 'good.jpg').attach('file', Buffer.from('MZ not a scan'), 'bad.exe');
+    expect(res.status).toBe(415);
+    expect(res.body.detail).toContain('bad.exe');
+    expect(await h.db('attachments').where({ receipt_id: receiptId })).toHaveLength(0);
+    const sha = (await import('node:crypto')).createHash('sha256').update(fresh).digest('hex');
+    expect(existsSync(pathOf(testDataDir, sha))).toBe(false);
+  });
+
+  // Finding 8: a scan could be added to an already verified receipt (evidence changed after review).
+  it.each([
+    ['verified', (id: string) => h.api.post(`/api/v1/receipts/${id}/verify`).set(accountant.auth).send({})],
+    ['rejected', (id: string) => h.api.post(`/api/v1/receipts/${id}/reject`).set(accountant.auth).send({ reason: '金额与明细不符' })],
+  ])('refuses a scan for a %s receipt (409), from the unit and from an accountant, and in the database', async (_status, decide) => {
+    const { user, receiptId } = await receiptOf();
+    expect((await decide(receiptId)).status).toBe(200);
+    for (const who of [user, accountant]) {
+      const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(who.auth).attach('file', png, 'late.png');
+      expect(res.status).toBe(409);
+      expect(res.body.detail).toMatch(/不能再上传扫描件/);
+    }
+    const file = await h.db('files').first('sha256');
+    await expect(h.db('attachments').insert({ sha256: file.sha256, file_name: 'sql.png', receipt_id: receiptId, uploaded_by: user.id })).rejects.toThrow(/takes no more scans/);
   });
 
   it('keeps the original name only as sanitised metadata and serves it back per RFC 6266 with nosniff', async () => {

@@ -143,7 +143,7 @@ describe('posting', () => {
     const bad = { entries: [entryBody(allocate(d.code, '10.00')), entryBody(allocate(d.code, '80.00'))] };
     const refused = await h.api.post(`/api/v1/funds/${fundId}/journal-entries/batch`).set(accountant.auth).send(bad);
     expect(refused.body).toMatchObject({ status: 409, code: 'OVER_APPROPRIATION' });
-    expect(refused.body.detail).toContain('entries.1');
+    expect(refused.body.detail).toContain('第 2 笔凭证');
     expect(await fundOf(fundId)).toMatchObject({ entries: 3, allocated: '30.00' });
   });
 

@@ -43,6 +43,16 @@ describe('the progress report', () => {
     expect(r.units.awaiting_funds.map((u: { name: string }) => u.name)).toEqual(['自治区人大常委会办公厅', '纺织行办', '机电行办']);
   });
 
+  it('leaves a deactivated unit out of the current report (a bad import stops counting) but keeps it in the history', async () => {
+    const id = idOf.get('XJ071')!;
+    const before = await progress();
+    expect((await h.api.patch(`/api/v1/departments/${id}`).set(accountant.auth).send({ active: false })).status).toBe(200);
+    expect((await progress()).total).toBe(before.total - 1);
+    expect((await progress('?as_of=2011-08-31')).total).toBe(71);
+    expect((await h.api.patch(`/api/v1/departments/${id}`).set(accountant.auth).send({ active: true })).status).toBe(200);
+    expect((await progress()).total).toBe(before.total);
+  });
+
   it('reports nothing as of a day before the units were listed', async () => {
     expect((await progress('?as_of=2011-08-30')).total).toBe(0);
   });
@@ -59,7 +69,7 @@ describe('the progress report', () => {
     expect((await progress('?as_of=2011-09-01')).by_status.not_started).toBe(8);
     expect((await progress('?as_of=2011-09-05')).by_status.not_started).toBe(7);
     // Put it back for the other tests of this file.
-    await h.api.put(`/api/v1/departments/${id}/status`).set(accountant.auth).send({ status: 'not_started', effective_date: '2011-09-06' });
+    await h.api.put(`/api/v1/departments/${id}/status`).set(accountant.auth).send({ status: 'not_started', effective_date: '2011-09-06', note: '测试后恢复原状态' });
   });
 
   it('lets only an accountant record acceptance, only for a completed unit', async () => {

@@ -61,10 +61,10 @@ describe('submitting receipts', () => {
     const dup = await submit(b.id, b.user, { ...body, invoice_number: ` ${body.invoice_number.slice(0, 4)}-${body.invoice_number.slice(4)} ` });
     expect(dup.status).toBe(409);
     expect(dup.body.code).toBe('DUPLICATE_INVOICE');
-    expect(dup.body.detail).not.toMatch(/单位编号/);
+    expect(dup.body.detail).not.toMatch(/申报）/);
     expect(JSON.stringify(dup.body)).not.toContain(a.name);
     const toAccountant = await submit(b.id, accountant, body);
-    expect(toAccountant.body.detail).toContain(`单位编号 ${a.id}`);
+    expect(toAccountant.body.detail).toContain(`由${a.name}（${a.code}）申报`);
   });
 
   it('gives one 201 and one 409 when two departments submit the same invoice at the same moment', async () => {

@@ -57,14 +57,23 @@ describe('entitlement', () => {
   });
 
   it.each([
-    ['not completed', { status: 'procuring' }, 'not completed'],
-    ['completed but not accepted', { acceptedOn: null }, 'completion not yet accepted (验收)'],
-    ['accepted after the run date', { acceptedOn: '2011-10-01' }, 'completion not yet accepted (验收)'],
-  ])('is zero for a unit %s when the policy requires completion', (_name, extra, reason) => {
+    ['not completed', { status: 'procuring' }, '尚未完成正版化', 'not_completed'],
+    ['completed but not accepted', { acceptedOn: null }, expect.stringContaining('尚未验收'), 'not_accepted'],
+    ['accepted after the run date', { acceptedOn: '2011-10-01' }, expect.stringContaining('尚未验收'), 'not_accepted'],
+  ])('is zero for a unit %s when the policy requires completion, and says so in excluded', (_name, extra, reason, code) => {
     const r = run([unit('A', [['os', 1, '100.00']], extra as Partial<DepartmentInput>)]);
     expect(r.lines).toEqual([]);
+    expect(r.excluded).toEqual([{ department_id: expect.any(String), department_code: 'A', reason: code }]);
     const withAllocation = run([unit('A', [['os', 1, '100.00']], { ...(extra as Partial<DepartmentInput>), allocated: d('50.00'), payable: d('50.00') })]);
     expect(line(withAllocation, 'A')).toMatchObject({ entitlement: '0.00', due: '-50.00', clawback: '50.00', explanation: { qualifies: false, reason } });
+  });
+
+  it('says why a qualifying unit gets nothing: its ceiling was reached, or nothing is new', () => {
+    const capped = run([unit('A', [['os', 1, '1000.00']], { allocated: d('100.00') })], policy({ departmentCeiling: d('100.00') }));
+    expect(capped.excluded).toEqual([{ department_id: expect.any(String), department_code: 'A', reason: 'ceiling_reached' }]);
+    const same = run([unit('A', [['os', 1, '100.00']], { allocated: d('50.00') })]);
+    expect(same.excluded).toEqual([{ department_id: expect.any(String), department_code: 'A', reason: 'nothing_new' }]);
+    expect(run([unit('A', [['os', 1, '100.00']])]).excluded).toEqual([]);
   });
 
   it('counts a unit not completed when the policy does not require completion', () => {

@@ -48,7 +48,7 @@ describe('posting rules', () => {
 
   it('refuses a batch in which a later entry overdraws, even if an even later one would refill', () => {
     const drafts = [entry([['5001.D1', 'debit', '5.00'], ['1011', 'credit', '5.00']]), entry([['1011', 'debit', '5.00'], ['4001', 'credit', '5.00']])];
-    expect(() => applyEntries(drafts, chart(), totals('100'))).toThrow(/entries.0：科目 1011/);
+    expect(() => applyEntries(drafts, chart(), totals('100'))).toThrow(/第 1 笔凭证：科目 1011/);
   });
 
   it('refuses allocation beyond the appropriation by one fen', () => {

@@ -51,3 +51,12 @@
     body.appendChild(row);
   });
 })();
+
+// "Select all" for lists of check boxes (acceptance); without script, each box is ticked by hand.
+document.addEventListener('change', (event) => {
+  const box = event.target;
+  if (!(box instanceof HTMLInputElement) || !box.matches('[data-check-all]')) return;
+  const form = box.closest('form');
+  if (!form) return;
+  for (const b of form.querySelectorAll('input[type=checkbox][name]')) b.checked = box.checked;
+});

@@ -118,7 +118,7 @@ ${i.status === 'submitted' && allows(req.actor!.role, 'inventories.review') ? ht
   return {
     register: (req: Request, res: Response) => register(req, res, idFrom(req)),
     async mine(req: Request, res: Response) {
-      if (req.actor!.role !== 'department') throw new AppError('NOT_FOUND', 'this page is for a unit’s own users');
+      if (req.actor!.role !== 'department') throw new AppError('NOT_FOUND', '此页面供单位用户使用');
       res.redirect(303, `/departments/${req.actor!.departmentId}/assets`);
     },
     async installedBase(req: Request, res: Response) {
@@ -149,7 +149,7 @@ ${i.status === 'submitted' && allows(req.actor!.role, 'inventories.review') ? ht
       const verify = req.path.endsWith('/verify');
       const reason = (formFields(req).reason ?? '').trim();
       await onRegister(req, res, () => assetDepartment(req), 'rows', async () => {
-        if (!verify && !reason) throw new AppError('VALIDATION_FAILED', 'reason', [{ field: 'reason', message: '请填写不予认可的理由' }]);
+        if (!verify && !reason) throw new AppError('VALIDATION_FAILED', '请填写不予认可的理由', [{ field: 'reason', message: '请填写不予认可的理由' }]);
         return reviewPreProgrammeAsset(db, contextOf(req), idFrom(req), verify ? 'in_use' : 'rejected', verify ? undefined : reason);
       }, verify ? '已审核通过。' : '已不予认可。');
     },
@@ -169,7 +169,7 @@ ${i.status === 'submitted' && allows(req.actor!.role, 'inventories.review') ? ht
       try {
         if (req.path.endsWith('/accept')) await acceptInventory(db, contextOf(req), idFrom(req));
         else {
-          if (!reason) throw new AppError('VALIDATION_FAILED', 'reason', [{ field: 'reason', message: '请填写退回理由' }]);
+          if (!reason) throw new AppError('VALIDATION_FAILED', '请填写退回理由', [{ field: 'reason', message: '请填写退回理由' }]);
           await returnInventory(db, contextOf(req), idFrom(req), reason);
         }
         res.redirect(303, `/inventories/${idFrom(req)}`);

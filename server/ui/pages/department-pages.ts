@@ -2,9 +2,9 @@ import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { departmentPosition } from '../../allocation/positions.ts';
 import { authorize } from '../../auth/policy.ts';
-import { changeStatus, statusHistory } from '../../departments/status.ts';
+import { changeStatus, statusHistory, statusRank, type DepartmentStatus } from '../../departments/status.ts';
 import { getDepartment } from '../../departments/departments.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, validationError } from '../../errors.ts';
 import { contextOf } from '../../http/context.ts';
 import { calendarDate, todayInShanghai } from '../../http/schemas.ts';
 import { listFunds } from '../../ledger/funds.ts';
@@ -22,7 +22,7 @@ export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uplo
   async function my(req: Request, res: Response, errors: { status?: FormErrors; report?: FormErrors; receipt?: FormErrors } = {}, notice?: string) {
     authorize(req.actor, 'departments.read');
     const actor = req.actor!;
-    if (actor.role !== 'department') throw new AppError('NOT_FOUND', 'this page is for a unit’s own users');
+    if (actor.role !== 'department') throw new AppError('NOT_FOUND', '此页面供单位用户使用');
     const d = await getDepartment(db, actor, actor.departmentId!);
     const history = (await statusHistory(db, actor, d.id)).items;
     const reports = (await listWrittenReports(db, actor, d.id)).items;
@@ -45,7 +45,8 @@ export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uplo
     res.status(anyErrors ? 422 : 200).send(page(req, `${d.name}（${d.code}）`, html`
 <h2>正版化状态</h2><p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
 <form method="post" action="/my/status">${csrfField(req)}${generalError(statusErrors)}
-<label>报告新状态 <select name="status">${Object.entries(statusNames).map(([k, v]) => html`<option value="${k}" ${(b.status ?? d.status) === k ? 'selected' : ''}>${v}</option>`)}</select></label>
+<label>报告新状态 <select name="status">${Object.entries(statusNames).filter(([k]) => statusRank[k as DepartmentStatus] >= statusRank[d.status as DepartmentStatus]).map(([k, v]) => html`<option value="${k}" ${(b.status ?? d.status) === k ? 'selected' : ''}>${v}</option>`)}</select></label>
+<span class="muted">状态只能向前报告；如需退回到之前的状态，请联系财政厅会计说明理由。</span>${fieldError(statusErrors, 'status')}
 <label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? todayInShanghai()}"></label>${fieldError(statusErrors, 'effective_date')}
 <label>说明 <input name="note" value="${b.note ?? ''}" size="40"></label><button>报告</button></form>
 <table><thead><tr><th>生效日期</th><th>状态</th><th>说明</th><th>记录人</th><th>记录时间</th></tr></thead><tbody>
@@ -57,7 +58,7 @@ ${(reportFiles.get(r.id) ?? []).map((f) => html`<p>附件：<a href="/api/v1/att
 <form method="post" action="/my/written-report">${csrfField(req)}${generalError(reportErrors)}<label>报告内容（未完成原因及工作打算） <textarea name="body" rows="5" cols="70">${b.body ?? ''}</textarea></label>${fieldError(reportErrors, 'body')}<button>报送</button></form>` : html`<p class="muted">本单位无需报送。</p>`}` : ''}
 <h2>采购发票</h2>
 <table><thead><tr><th>发票</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
-${receipts.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}${r.status_reason ? `：${r.status_reason}` : ''}</td></tr>`)}
+${receipts.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}${r.status_reason ? `：${r.status_reason}` : ''}${r.status === 'rejected' ? html` <a href="/receipts/${r.id}/resubmit">更正后重新提交</a>` : ''}</td></tr>`)}
 </tbody></table>
 <h2>提交发票</h2>${funds.length ? receiptForm(req, d.id, funds, errors.receipt ?? noErrors) : html`<p class="muted">暂无可申报的资金。</p>`}
 <h2>奖励与拨付</h2><table><thead><tr><th>资金</th><th class="num">核定奖励</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">应付未付</th><th class="num">应收回</th><th></th></tr></thead><tbody>
@@ -77,7 +78,7 @@ ${req.actor!.role === 'accountant' ? html`<form method="post" action="/departmen
 <label>状态 <select name="status">${Object.entries(statusNames).map(([k, v]) => html`<option value="${k}" ${(b.status ?? d.status) === k ? 'selected' : ''}>${v}</option>`)}</select></label>
 <label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? todayInShanghai()}"></label>${fieldError(errors, 'effective_date')}
 <label>验收日期（仅已完成的单位） <input type="date" name="accepted_on" value="${b.accepted_on ?? d.accepted_on ?? ''}"></label>${fieldError(errors, 'accepted_on')}
-<label>说明 <input name="note" value="${b.note ?? ''}" size="40"></label><button>记录</button></form>` : ''}
+<label>说明（退回到之前的状态时须填写理由） <input name="note" value="${b.note ?? ''}" size="40"></label>${fieldError(errors, 'note')}<button>记录</button></form>` : ''}
 <table><thead><tr><th>生效日期</th><th>状态</th><th>说明</th><th>记录人</th><th>记录时间</th></tr></thead><tbody>
 ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames[h.status]}${h.accepted_on ? `（${day(h.accepted_on)} 验收）` : ''}</td><td>${h.note}</td><td>${h.changed_by_username ?? ''}</td><td>${moment(h.changed_at)}</td></tr>`)}
 </tbody></table>`, { notice }));
@@ -106,8 +107,8 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
       authorize(req.actor, 'departments.status_write');
       const b = formFields(req);
       try {
-        if (!calendarDate.safeParse(b.effective_date).success) throw new AppError('VALIDATION_FAILED', 'effective_date', [{ field: 'effective_date', message: '请填写有效日期' }]);
-        if (!b.status || !(b.status in statusNames)) throw new AppError('VALIDATION_FAILED', 'status', [{ field: 'status', message: '请选择状态' }]);
+        if (!calendarDate.safeParse(b.effective_date).success) throw validationError('effective_date', '请填写有效日期');
+        if (!b.status || !(b.status in statusNames)) throw validationError('status', '请选择状态');
         await changeStatus(db, contextOf(req), req.actor!.departmentId!, { status: b.status as 'completed', effective_date: b.effective_date!, note: b.note?.trim() || undefined });
         await my(req, res, {}, '状态已报告。');
       } catch (e) {
@@ -128,7 +129,7 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
       authorize(req.actor, 'written_reports.file');
       const text = (formFields(req).body ?? '').trim();
       try {
-        if (!text) throw new AppError('VALIDATION_FAILED', 'body', [{ field: 'body', message: '请填写报告内容' }]);
+        if (!text) throw validationError('body', '请填写报告内容');
         await fileWrittenReport(db, contextOf(req), req.actor!.departmentId!, text);
         await my(req, res, {}, '书面报告已报送。');
       } catch (e) {

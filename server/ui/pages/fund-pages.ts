@@ -6,6 +6,11 @@ import { inTransaction } from '../../db/transaction.ts';
 import { recordAppropriation } from '../../ledger/appropriate.ts';
 import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
 import { listJournal } from '../../ledger/journal-read.ts';
+import { resolveJournalFilter } from '../../ledger/journal-filter.ts';
+
+const entryKindNames: Record<string, string> = {
+  appropriation: '财政拨款', manual: '手工凭证', allocation: '分配', clawback: '收回', disbursement: '拨付', refund: '单位退回', reversal: '冲销',
+};
 import { trialBalance } from '../../ledger/trial-balance.ts';
 import { verifyLedger } from '../../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../../ledger/witness.ts';
@@ -13,7 +18,7 @@ import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { loadProgress } from '../../progress/progress.ts';
 import { html, day, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
-import { AppError } from '../../errors.ts';
+import { AppError, validationError } from '../../errors.ts';
 
 export function fundTabs(fundId: string, req: Request): Html {
   const role = req.actor!.role;
@@ -36,16 +41,19 @@ const figures = (items: Array<[string, string]>) => html`<div class="figures">${
 export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
   async function fundsList(req: Request, res: Response, errors: FormErrors = noErrors) {
     authorize(req.actor, 'funds.list');
-    const funds = await listFunds(db, 100);
+    const q = req.query as Record<string, string | undefined>;
+    const search = q.q?.trim().slice(0, 200) || undefined;
+    const funds = await listFunds(db, 50, /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined, search);
     const progress = allows(req.actor!.role, 'progress.read') ? await loadProgress(db) : null;
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, '资金', html`
 ${progress ? html`<h2>正版化进度</h2><p>共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费 ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率 ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a></p>` : ''}
 <h2>资金列表</h2>
+<form method="get" class="filters"><label>查找（代码或名称） <input name="q" value="${search ?? ''}"></label> <button>查找</button></form>
 <table><thead><tr><th>代码</th><th>名称</th><th>年度</th><th class="num">财政拨款</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">可分配</th></tr></thead><tbody>
 ${funds.items.map((f) => html`<tr><td><a href="/funds/${f.id}">${f.code}</a></td><td>${f.name}</td><td>${f.fiscal_year}</td><td class="num">${yuan(f.appropriated)}</td><td class="num">${yuan(f.allocated)}</td><td class="num">${yuan(f.disbursed)}</td><td class="num">${yuan(f.available_to_allocate)}</td></tr>`)}
-</tbody></table>
+</tbody></table>${funds.next_cursor ? html`<p><a href="?${new URLSearchParams({ ...(search ? { q: search } : {}), cursor: funds.next_cursor }).toString()}" rel="next" class="more">更多（下一页）</a></p>` : ''}
 ${allows(req.actor!.role, 'funds.create') ? html`<h2>新建资金</h2><form method="post" action="/funds">${csrfField(req)}${generalError(errors)}
 <label>代码 <input name="code" value="${b.code ?? ''}" required></label>${fieldError(errors, 'code')}
 <label>名称 <input name="name" value="${b.name ?? ''}" required size="40"></label>${fieldError(errors, 'name')}
@@ -78,7 +86,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
       authorize(req.actor, 'funds.create');
       const b = formFields(req);
       try {
-        if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw new AppError('VALIDATION_FAILED', 'fiscal_year', [{ field: 'fiscal_year', message: '请填写四位年份' }]);
+        if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw validationError('fiscal_year', '请填写四位年份');
         const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim() });
         res.redirect(303, `/funds/${fund.id}`);
       } catch (e) {
@@ -96,7 +104,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
         if (!calendarDate.safeParse(b.date).success) problems.push({ field: 'date', message: '请填写有效日期' });
         if (!b.document_no?.trim()) problems.push({ field: 'document_no', message: '请填写文号' });
         if (problems.length || !amount.success) throw new AppError('VALIDATION_FAILED', '请更正标出的内容', problems);
-        if (amount.data.isZero()) throw new AppError('VALIDATION_FAILED', 'amount', [{ field: 'amount', message: '金额须大于 0' }]);
+        if (amount.data.isZero()) throw validationError('amount', '金额须大于 0');
         await inTransaction(db, (trx) => recordAppropriation(trx, contextOf(req), idFrom(req), { amount: amount.data, document_no: b.document_no!.trim(), date: b.date! }));
         res.redirect(303, `/funds/${idFrom(req)}`);
       } catch (e) {
@@ -113,16 +121,31 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
         from: calendarDate.safeParse(q.from).success ? q.from : undefined,
         to: calendarDate.safeParse(q.to).success ? q.to : undefined,
         kind: q.kind || undefined,
-        account: /^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/.test(q.account ?? '') ? q.account : undefined,
+        account: /^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/.test(q.account?.trim() ?? '') ? q.account!.trim() : undefined,
+        department: q.department?.trim().slice(0, 200) || undefined,
       };
-      const journal = await listJournal(db, fund.id, filter);
-      const keep = new URLSearchParams(Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account }).filter(([, v]) => v) as Array<[string, string]>);
+      const { department: _department, ...journalFilter } = filter;
+      // What was typed and not understood is said, never dropped.
+      let problem: string | null = q.account?.trim() && !filter.account ? `“${q.account}”不是科目代码（如 1011、2307 或 2307.XJ031），未按科目筛选。` : null;
+      let resolved: Awaited<ReturnType<typeof resolveJournalFilter>> | null = null;
+      try {
+        resolved = await resolveJournalFilter(db, fund.id, { account: filter.account, department: filter.department });
+      } catch (e) {
+        if (!(e instanceof AppError)) throw e;
+        problem = `${problem ?? ''}${e.errors?.[0]?.message ?? ''}：${filter.department ?? filter.account ?? ''}，请更正筛选条件。`;
+      }
+      const journal = resolved
+        ? await listJournal(db, fund.id, { ...journalFilter, department_ids: resolved.departmentIds, account_is_parent: resolved.accountIsParent })
+        : { items: [], next_cursor: null };
+      const keep = new URLSearchParams(Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account, department: filter.department }).filter(([, v]) => v) as Array<[string, string]>);
       res.send(page(req, `${fund.name} · 序时账`, html`${fundTabs(fund.id, req)}
 <form method="get" class="filters">从 <input type="date" name="from" value="${filter.from ?? ''}"> 至 <input type="date" name="to" value="${filter.to ?? ''}">
-类型 <select name="kind"><option value="">全部</option>${['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'].map((k) => html`<option ${filter.kind === k ? 'selected' : ''}>${k}</option>`)}</select>
-科目 <input name="account" value="${filter.account ?? ''}" size="12" placeholder="如 2307.XJ005"> <button>筛选</button></form>
+类型 <select name="kind"><option value="">全部</option>${Object.entries(entryKindNames).map(([k, v]) => html`<option value="${k}" ${filter.kind === k ? 'selected' : ''}>${v}</option>`)}</select>
+科目 <input name="account" value="${q.account ?? ''}" size="12" placeholder="如 2307 或 2307.XJ005">
+单位 <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称"> <button>筛选</button></form>
+${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
 <table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
-${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
+${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${entryKindNames[e.kind] ?? e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
 </tbody></table>
 ${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`));
     },

@@ -160,7 +160,7 @@ ${items.map((f) => html`<tr><td>${f.department_name}</td><td>${f.document_no}</t
       authorize(req.actor, 'findings.decide');
       const b = formFields(req);
       await onFinding(req, res, async () => {
-        if (b.decision !== 'close' && b.decision !== 'keep_open') throw new AppError('VALIDATION_FAILED', 'decision', [{ field: 'decision', message: '请选择销号或继续整改' }]);
+        if (b.decision !== 'close' && b.decision !== 'keep_open') throw new AppError('VALIDATION_FAILED', '请选择销号或继续整改', [{ field: 'decision', message: '请选择销号或继续整改' }]);
         await decideFinding(db, contextOf(req), idFrom(req), b.decision === 'close' ? 'closed' : 'kept_open', parseForm(noteBody, { note: b.note }).note);
         return `/findings/${idFrom(req)}`;
       });

@@ -15,7 +15,7 @@ import { witnessFileOf } from '../../ledger/witness.ts';
 import { day, html, moment, statusNames, yuan } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { fundTabs } from './fund-pages.ts';
-import { AppError } from '../../errors.ts';
+import { validationError } from '../../errors.ts';
 import { programmeSection } from './programme-section.ts';
 
 export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
@@ -53,7 +53,7 @@ ${result ? 'kind' in result && result.genuine ? html`<p class="notice" role="sta
       authorize(req.actor, 'progress.deadline');
       const b = formFields(req);
       try {
-        if (!calendarDate.safeParse(b.deadline).success) throw new AppError('VALIDATION_FAILED', 'deadline', [{ field: 'deadline', message: '请填写有效日期' }]);
+        if (!calendarDate.safeParse(b.deadline).success) throw validationError('deadline', '请填写有效日期');
         await setDeadline(db, contextOf(req), { deadline: b.deadline!, title: (b.title ?? '').trim() || '专题书面报告' });
         res.redirect(303, '/progress');
       } catch (e) {
@@ -86,12 +86,16 @@ ${positions.map((p) => html`<tr><td>${p.department_name}（${p.department_code}�
     async auditLog(req: Request, res: Response) {
       authorize(req.actor, 'audit.read');
       const q = req.query as Record<string, string | undefined>;
-      const filter = { limit: 100, action: q.action || undefined, cursor: /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined, actor_id: /^[0-9]+$/.test(q.actor_id ?? '') ? q.actor_id : undefined };
+      // People look a user up by name, not by number; a name that matches no one shows nothing.
+      const actorName = q.actor?.trim().slice(0, 64) || undefined;
+      const actorRow = actorName ? await db('users').whereRaw('lower(username) = ?', [actorName.toLowerCase()]).first('id') : undefined;
+      const actorId = actorName ? (actorRow ? String(actorRow.id) : '0') : /^[0-9]+$/.test(q.actor_id ?? '') ? q.actor_id : undefined;
+      const filter = { limit: 100, action: q.action || undefined, cursor: /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined, actor_id: actorId };
       const log = await listAudit(db, filter);
-      res.send(page(req, '审计日志', html`<form method="get">操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download"> 用户编号 <input name="actor_id" value="${filter.actor_id ?? ''}" size="6"> <button>筛选</button></form>
+      res.send(page(req, '审计日志', html`<form method="get">操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download"> 用户名 <input name="actor" value="${actorName ?? ''}" size="12"> <button>筛选</button></form>${actorName && !actorRow ? html`<p class="error" role="alert">没有用户名为“${actorName}”的用户。</p>` : ''}
 <table><thead><tr><th>时间</th><th>用户</th><th>操作</th><th>对象</th><th>来源</th></tr></thead><tbody>
 ${log.items.map((e) => html`<tr><td>${moment(e.at as Date)}</td><td>${e.actor_username ?? '—'}（${e.actor_role ?? ''}）</td><td>${e.action}</td><td>${e.object_type ?? ''} ${e.object_id ?? ''}</td><td class="mono">${e.ip ?? ''}</td></tr>`)}
-</tbody></table>${log.next_cursor ? html`<p><a href="?action=${filter.action ?? ''}&actor_id=${filter.actor_id ?? ''}&cursor=${log.next_cursor}">更早 →</a></p>` : ''}`));
+</tbody></table>${log.next_cursor ? html`<p><a href="?action=${filter.action ?? ''}&actor=${actorName ?? ''}&cursor=${log.next_cursor}">更早 →</a></p>` : ''}`));
     },
   };
 }

@@ -1,0 +1,99 @@
+import { Decimal } from 'decimal.js';
+import type { Knex } from 'knex';
+import { recordAudit } from '../audit/audit-log.ts';
+import { inTransaction } from '../db/transaction.ts';
+import { AppError, validationError } from '../errors.ts';
+import type { RequestContext } from '../http/context.ts';
+import { departmentAccountCode } from '../ledger/chart.ts';
+import { postEntries } from '../ledger/post-entries.ts';
+import { paymentEntry, view } from './disbursements.ts';
+
+interface Shortfall {
+  what: string;
+  have: Decimal;
+  need: Decimal;
+}
+
+/** A shortfall as a sentence an accountant can act on. */
+const shortfallWords = (s: Shortfall) => `${s.what}现有 ${s.have.toFixed(2)} 元，本次需拨付 ${s.need.toFixed(2)} 元，还差 ${s.need.minus(s.have).toFixed(2)} 元`;
+
+/**
+ * Another accountant approves pending payments, all or none, in one transaction: each unit's
+ * payable (2307.d) and the fund's quota (1011) and funds on hand (8001) must cover what is paid.
+ * What is short is said per unit in words before anything posts; the ledger's own guards remain
+ * the last line. Payments are locked in id order, then the fund, as a single approval does.
+ */
+export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: string[]) {
+  const actor = ctx.actor!;
+  const wanted = [...new Set(ids)].sort((a, b) => Number(a) - Number(b));
+  return inTransaction(db, async (trx) => {
+    const rows = await trx('disbursements as x').join('departments as d', 'd.id', 'x.department_id').whereIn('x.id', wanted).orderBy('x.id').forUpdate('x')
+      .select('x.*', 'd.code as department_code', 'd.name as department_name');
+    if (rows.length !== wanted.length) {
+      const found = new Set(rows.map((r) => String(r.id)));
+      throw new AppError('NOT_FOUND', `没有第 ${wanted.filter((id) => !found.has(id)).join('、')} 号拨付`);
+    }
+    const decided = rows.filter((r) => r.status !== 'pending');
+    if (decided.length) {
+      const which = decided.map((r) => `第 ${r.id} 号（${r.department_name}）已${r.status === 'approved' ? '记账' : '取消'}`).join('；');
+      throw new AppError('CONFLICT', `未审批任何拨付：${which}`);
+    }
+    const notPayments = rows.filter((r) => r.kind !== 'payment');
+    if (notPayments.length) throw new AppError('CONFLICT', `第 ${notPayments.map((r) => r.id).join('、')} 号不是拨付，不能在此审批`);
+    if (rows.some((r) => String(r.created_by) === actor.id)) {
+      const own = rows.filter((r) => String(r.created_by) === actor.id).map((r) => r.id).join('、');
+      throw new AppError('SAME_ACCOUNTANT', `制单会计不能审批自己提交的拨付（第 ${own} 号）`);
+    }
+    const funds = [...new Set(rows.map((r) => String(r.fund_id)))];
+    if (funds.length > 1) throw validationError('ids', '一次只能审批同一项资金的拨付');
+    const fundId = funds[0]!;
+    await trx('funds').where({ id: fundId }).forUpdate().first('id');
+    const shortfalls = await shortfallsOf(trx, fundId, rows);
+    if (shortfalls.length) throw new AppError('INSUFFICIENT_BALANCE', `未审批任何拨付：${shortfalls.map(shortfallWords).join('；')}。`);
+    const posted = await postEntries(trx, fundId, actor.id, rows.map((d) =>
+      paymentEntry('payment', d.department_code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) })));
+    const items = [];
+    for (const [i, d] of rows.entries()) {
+      const [row] = await trx('disbursements').where({ id: d.id }).update({ status: 'approved', approved_by: actor.id, approved_at: trx.fn.now(), entry_id: posted[i]!.id }).returning('*');
+      const after = view(row);
+      await recordAudit(trx, ctx, { action: 'disbursement.approve', objectType: 'disbursement', objectId: after.id, before: { status: 'pending' }, after });
+      items.push(after);
+    }
+    return { items };
+  });
+}
+
+interface PendingPayment {
+  amount: string;
+  department_code: string;
+  department_name: string;
+}
+
+async function shortfallsOf(trx: Knex, fundId: string, rows: PendingPayment[]): Promise<Shortfall[]> {
+  const needByUnit = new Map<string, { name: string; code: string; need: Decimal }>();
+  let total = new Decimal(0);
+  for (const r of rows) {
+    const u = needByUnit.get(r.department_code) ?? { name: r.department_name, code: r.department_code, need: new Decimal(0) };
+    u.need = u.need.plus(r.amount);
+    needByUnit.set(r.department_code, u);
+    total = total.plus(r.amount);
+  }
+  const codes = ['1011', '8001', ...[...needByUnit.keys()].map((c) => departmentAccountCode('2307', c))];
+  const balances = new Map<string, Decimal>((await trx('accounts').where({ fund_id: fundId }).whereIn('code', codes).select('code', 'balance')).map((a) => [a.code, new Decimal(a.balance)]));
+  const short: Shortfall[] = [];
+  for (const u of needByUnit.values()) {
+    const have = balances.get(departmentAccountCode('2307', u.code)) ?? new Decimal(0);
+    if (u.need.gt(have)) short.push({ what: `${u.name}（${u.code}）的应付未付奖励`, have, need: u.need });
+  }
+  const quota = balances.get('1011') ?? new Decimal(0);
+  if (total.gt(quota)) short.push({ what: '零余额账户用款额度', have: quota, need: total });
+  const onHand = balances.get('8001') ?? new Decimal(0);
+  if (total.gt(onHand)) short.push({ what: '资金结存', have: onHand, need: total });
+  return short;
+}
+
+/** Approval by another accountant posts one payment. */
+export async function approveDisbursement(db: Knex, ctx: RequestContext, id: string) {
+  const { items } = await approveDisbursements(db, ctx, [id]);
+  return items[0]!;
+}
