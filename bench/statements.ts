@@ -19,7 +19,8 @@ export async function benchStatements(env: BenchEnv): Promise<void> {
   await timed(env, 'POST', '/api/v1/departments/import?effective_date=2011-08-31', { ...maker.headers, 'content-type': 'text/csv' }, csv);
   await env.db('departments').where('code', 'like', 'S%').where({ status: 'completed' }).update({ accepted_on: '2011-08-20' });
   const fund = (await timed(env, 'POST', '/api/v1/funds', maker.headers, { code: 'BENCH-STMT', name: '自治区软件正版化以奖代补资金', fiscal_year: 2011, document_no: '新政办发〔2011〕' })).json() as { id: string };
-  await timed(env, 'POST', `/api/v1/funds/${fund.id}/appropriations`, maker.headers, { amount: '12450000.00', document_no: 'bench', date: '2011-06-01' });
+  const appropriation = (await timed(env, 'POST', `/api/v1/funds/${fund.id}/appropriations`, maker.headers, { amount: '12450000.00', document_no: 'bench', date: '2011-06-01' })).json() as { id: string };
+  await timed(env, 'POST', `/api/v1/journal-entries/${appropriation.id}/approve`, checker.headers, {});
   await timed(env, 'PUT', `/api/v1/funds/${fund.id}/policy`, maker.headers, { rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: { office: '600.00', antivirus: '100.00' }, require_completed: true });
   const seller = '91650100MA78U4NX2' + usccCheckCharacter('91650100MA78U4NX2');
   await env.db.transaction(async (trx) => {

@@ -14,7 +14,7 @@ export function qrPayload(issue: Pick<Issue, 'statementNo' | 'contentHash'>): st
   return `JIANGBU-STATEMENT|${issue.statementNo}|${issue.contentHash}`;
 }
 
-async function header(pdf: ReportDocument, title: string, fields: Array<[string, string]>, issue: Issue): Promise<void> {
+export async function header(pdf: ReportDocument, title: string, fields: Array<[string, string]>, issue: Issue): Promise<void> {
   const { default: QRCode } = await import('qrcode');
   const qr = await QRCode.toBuffer(qrPayload(issue), { type: 'png', errorCorrectionLevel: 'M', margin: 1, width: 160 });
   const top = pdf.doc.y;

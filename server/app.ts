@@ -24,6 +24,7 @@ import { docsRoutes } from './routes/docs.ts';
 import { fundRoutes } from './routes/funds.ts';
 import { healthRoutes } from './routes/health.ts';
 import { journalRoutes } from './routes/journal.ts';
+import { periodCloseRoutes } from './routes/period-closes.ts';
 import { progressRoutes } from './routes/progress.ts';
 import { receiptRoutes } from './routes/receipts.ts';
 import { statementRoutes } from './routes/statements.ts';
@@ -53,6 +54,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...auditLogRoutes(deps.db),
     ...fundRoutes(deps.db),
     ...journalRoutes(deps.db, deps.config),
+    ...periodCloseRoutes(deps.db, deps.config),
     ...progressRoutes(deps.db, deps.config),
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),

@@ -26,6 +26,10 @@ export const errorCatalogue = {
   RUN_STALE: { status: 409, title: 'What the allocation run was computed from has changed; compute it again', zh: '分配方案已过时，请重新计算' },
   EXCEEDS_PAYABLE: { status: 409, title: 'More than the unit is owed', zh: '超过该单位应付金额' },
   NO_POLICY: { status: 409, title: 'The fund has no allocation policy yet', zh: '尚未制定分配政策' },
+  ALREADY_POSTED: { status: 409, title: 'This prepared entry has already been posted', zh: '该凭证已审核记账' },
+  ALREADY_DECIDED: { status: 409, title: 'This prepared item has already been approved or rejected', zh: '该单据已审核或已退回' },
+  PERIOD_CLOSED: { status: 409, title: 'The fund is closed through this date', zh: '该日期所在期间已结账' },
+  PENDING_IN_PERIOD: { status: 409, title: 'Entries prepared in this period still wait for approval', zh: '该期间仍有待审核凭证' },
   TAX_ID_NOT_CONFIRMED: { status: 409, title: 'The unit asked for a seller code that fails its check; confirm it to verify', zh: '销售方代码校验位不符，须确认后才能审核通过' },
   STATUS_REGRESSION: { status: 409, title: 'A unit moves its own status forward only', zh: '单位只能向前报告状态' },
   RUN_SUPERSEDED: { status: 409, title: 'A newer run replaced this draft', zh: '该分配方案已被新方案取代' },
@@ -37,6 +41,8 @@ export const errorCatalogue = {
   VALIDATION_FAILED: { status: 422, title: 'The request is well-formed but invalid', zh: '内容不符合要求' },
   WEAK_PASSWORD: { status: 422, title: 'The password does not meet the policy', zh: '密码不符合要求' },
   UNBALANCED_ENTRY: { status: 422, title: 'Debits and credits differ within a book', zh: '借贷不平衡' },
+  RESERVED_ACCOUNT: { status: 422, title: 'Only an appropriation or its reversal may post to 4001 or 6001', zh: '4001、6001 科目只能由财政拨款凭证记账' },
+  DATE_OUT_OF_PERIOD: { status: 422, title: 'The date is before the fund opened or after today', zh: '日期早于资金启用日或晚于今天' },
   UNKNOWN_ACCOUNT: { status: 422, title: 'No such account in this fund', zh: '没有这个科目' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with a different request', zh: '该幂等键已用于其他请求' },
   ACTIVE_CONTENT: { status: 422, title: 'The PDF contains active content (scripts, launch actions or embedded files)', zh: 'PDF 含有可执行内容，请重新打印为 PDF 后上传' },
@@ -82,7 +88,7 @@ const fieldLabels: Record<string, string> = {
   code: '代码', group: '分组', contact: '联系人', active: '是否启用', username: '用户名', password: '密码', current_password: '当前密码', role: '角色',
   file: '文件', body: '内容', as_of: '截至日期', ids: '拨付', confirm_tax_id: '确认销售方代码', rates: '奖励比例', licence_caps: '每套封顶',
   department_ceiling: '单位上限', require_completed: '是否要求完成', from: '起始日期', to: '截止日期', limit: '每页条数', cursor: '翻页位置',
-  deadline: '截止日期', title: '标题', fiscal_year: '年度', entries: '凭证', q: '查找内容', through: '结账日期',
+  deadline: '截止日期', title: '标题', fiscal_year: '年度', entries: '凭证', q: '查找内容', through: '结账日期', opening_date: '启用日',
 };
 
 /** `lines.2.amount` → 明细第 3 行 金额; an unknown key is left out rather than shown. */

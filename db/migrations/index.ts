@@ -4,6 +4,7 @@ import * as ledger from './002-ledger.ts';
 import * as progressReceipts from './003-progress-receipts.ts';
 import * as allocation from './004-allocation.ts';
 import * as statements from './005-statements.ts';
+import * as internalControl from './006-internal-control.ts';
 import * as proof from './007-proof.ts';
 import * as exceptionPaths from './008-exception-paths.ts';
 import * as assetsInspections from './009-assets-inspections.ts';
@@ -21,6 +22,7 @@ const migrations: Array<[string, Migration]> = [
   ['003-progress-receipts', progressReceipts],
   ['004-allocation', allocation],
   ['005-statements', statements],
+  ['006-internal-control', internalControl],
   ['007-proof', proof],
   ['008-exception-paths', exceptionPaths],
   ['009-assets-inspections', assetsInspections],

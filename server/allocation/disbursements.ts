@@ -8,7 +8,7 @@ import type { RequestContext } from '../http/context.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import type { EntryDraft } from '../ledger/entry-rules.ts';
 import { formatAmount } from '../ledger/money.ts';
-import { postEntries } from '../ledger/post-entries.ts';
+import { checkEntryDate } from '../ledger/period-rules.ts';
 
 export interface PaymentInput {
   department_id: string;
@@ -86,7 +86,9 @@ export async function unreservedPayable(trx: Knex, fundId: string, departmentId:
 /** A pending payment; it reserves what it pays, and moves money only when another accountant approves it. */
 export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput, runId?: string) {
   return inTransaction(db, async (trx) => {
-    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
+    const fund = await trx('funds').where({ id: fundId }).first('id', 'opening_date', 'closed_through');
+    if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
+    checkEntryDate(p.date, fund);
     await departmentCode(trx, p.department_id);
     const { payable, reserved, free } = await unreservedPayable(trx, fundId, p.department_id);
     if (p.amount.gt(free)) {
@@ -114,25 +116,27 @@ export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: stri
   });
 }
 
-/** Money a unit returns: never more than it was paid. Posted at once; the bank receipt is its evidence. */
-export async function recordRefund(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
+async function refuseRefundBeyondPaid(trx: Knex, fundId: string, code: string, amount: Decimal): Promise<void> {
+  const paid = await balanceOf(trx, fundId, departmentAccountCode('7101', code));
+  if (amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${formatAmount(amount)} 元`);
+}
+
+/**
+ * Money a unit returns: never more than it was paid. Prepared like a payment and posted when another
+ * accountant approves it (POST /disbursements/:id/approve); the bank receipt is its evidence.
+ */
+export async function prepareRefund(db: Knex, ctx: RequestContext, fundId: string, p: PaymentInput) {
   return inTransaction(db, async (trx) => {
-    if (!(await trx('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
+    const fund = await trx('funds').where({ id: fundId }).first('id', 'opening_date', 'closed_through');
+    if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
+    checkEntryDate(p.date, fund);
     const code = await departmentCode(trx, p.department_id);
-    await trx('funds').where({ id: fundId }).forUpdate().first('id');
-    const paid = await balanceOf(trx, fundId, departmentAccountCode('7101', code));
-    if (p.amount.gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${formatAmount(p.amount)} 元`);
-    const [entry] = await postEntries(trx, fundId, ctx.actor!.id, [
-      paymentEntry('refund', code, { amount: p.amount, voucher_no: p.voucher_no, date: p.date, memo: p.memo ?? '', departmentId: p.department_id }),
-    ]);
+    await refuseRefundBeyondPaid(trx, fundId, code, p.amount);
     const [row] = await trx('disbursements')
-      .insert({
-        fund_id: fundId, department_id: p.department_id, kind: 'refund', amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date,
-        memo: p.memo ?? '', status: 'approved', created_by: ctx.actor!.id, approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id,
-      })
+      .insert({ fund_id: fundId, department_id: p.department_id, kind: 'refund', amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
       .returning('*');
     const r = view(row);
-    await recordAudit(trx, ctx, { action: 'refund.record', objectType: 'disbursement', objectId: r.id, after: r });
+    await recordAudit(trx, ctx, { action: 'refund.prepare', objectType: 'disbursement', objectId: r.id, after: r });
     return r;
   });
 }

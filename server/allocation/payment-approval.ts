@@ -50,11 +50,18 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
     await trx('funds').where({ id: fundId }).forUpdate().first('id');
     const shortfalls = await shortfallsOf(trx, fundId, rows);
     if (shortfalls.length) throw new AppError('INSUFFICIENT_BALANCE', `未审批任何拨付：${shortfalls.map(shortfallWords).join('；')}。`);
-    const posted = await postEntries(trx, fundId, actor.id, rows.map((d) =>
-      paymentEntry('payment', d.department_code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) })));
+    // Each entry's two people are its payment's: who prepared it (制单) and who approves it (审核);
+    // payments prepared by different accountants post as one group per preparer, in id order.
+    const entryIdOf = new Map<string, string>();
+    for (const preparer of [...new Set(rows.map((d) => String(d.created_by)))]) {
+      const mine = rows.filter((d) => String(d.created_by) === preparer);
+      const posted = await postEntries(trx, fundId, { createdBy: preparer, approvedBy: actor.id }, mine.map((d) =>
+        paymentEntry('payment', d.department_code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) })));
+      mine.forEach((d, i) => entryIdOf.set(String(d.id), posted[i]!.id));
+    }
     const items = [];
-    for (const [i, d] of rows.entries()) {
-      const [row] = await trx('disbursements').where({ id: d.id }).update({ status: 'approved', approved_by: actor.id, approved_at: trx.fn.now(), entry_id: posted[i]!.id }).returning('*');
+    for (const d of rows) {
+      const [row] = await trx('disbursements').where({ id: d.id }).update({ status: 'approved', approved_by: actor.id, approved_at: trx.fn.now(), entry_id: entryIdOf.get(String(d.id)) }).returning('*');
       const after = view(row);
       await recordAudit(trx, ctx, { action: 'disbursement.approve', objectType: 'disbursement', objectId: after.id, before: { status: 'pending' }, after });
       items.push(after);
@@ -92,8 +99,30 @@ async function shortfallsOf(trx: Knex, fundId: string, rows: PendingPayment[]): 
   return short;
 }
 
-/** Approval by another accountant posts one payment. */
+/** Approval by another accountant posts one payment, or one refund (never more than the unit was paid). */
 export async function approveDisbursement(db: Knex, ctx: RequestContext, id: string) {
+  const kind = (await db('disbursements').where({ id }).first('kind'))?.kind;
+  if (kind === 'refund') return approveRefund(db, ctx, id);
   const { items } = await approveDisbursements(db, ctx, [id]);
   return items[0]!;
+}
+
+async function approveRefund(db: Knex, ctx: RequestContext, id: string) {
+  return inTransaction(db, async (trx) => {
+    const d = await trx('disbursements as x').join('departments as dep', 'dep.id', 'x.department_id').where('x.id', id).forUpdate('x').first('x.*', 'dep.code as department_code');
+    if (!d) throw new AppError('NOT_FOUND', '没有这笔退回');
+    if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔退回已${d.status === 'approved' ? '记账' : '取消'}`);
+    if (String(d.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己登记的退回');
+    // Under the fund's lock, so two refunds approved at once cannot together return more than was paid.
+    await trx('funds').where({ id: d.fund_id }).forUpdate().first('id');
+    const paid = new Decimal((await trx('accounts').where({ fund_id: d.fund_id, code: departmentAccountCode('7101', d.department_code) }).first('balance'))?.balance ?? 0);
+    if (new Decimal(d.amount).gt(paid)) throw new AppError('EXCEEDS_PAYABLE', `该单位已拨付 ${paid.toFixed(2)} 元，不能退回 ${String(d.amount)} 元`);
+    const [entry] = await postEntries(trx, String(d.fund_id), { createdBy: String(d.created_by), approvedBy: ctx.actor!.id }, [
+      paymentEntry('refund', d.department_code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
+    ]);
+    const [row] = await trx('disbursements').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
+    const after = view(row);
+    await recordAudit(trx, ctx, { action: 'refund.approve', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after });
+    return after;
+  });
 }

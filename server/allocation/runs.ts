@@ -8,6 +8,7 @@ import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
 import { departmentAccountCode } from '../ledger/chart.ts';
 import type { EntryDraft } from '../ledger/entry-rules.ts';
+import { checkEntryDate } from '../ledger/period-rules.ts';
 import { postEntries } from '../ledger/post-entries.ts';
 import { computeRun, type Exclusion } from './allocation-rules.ts';
 import { loadRunInputs, unitsWithoutVerifiedReceipts } from './run-inputs.ts';
@@ -108,6 +109,9 @@ export async function listRuns(db: Knex, fundId: string) {
 
 /** Computes a draft run from the current policy and verified receipts; nothing is posted until another accountant approves. */
 export async function createRun(db: Knex, ctx: RequestContext, fundId: string, asOf: string = todayInShanghai()) {
+  // The run's entries are dated as of its date: it must be a date the fund can still post on.
+  const fund = await db('funds').where({ id: fundId }).first('opening_date', 'closed_through');
+  if (fund) checkEntryDate(asOf, fund, 'as_of');
   const inputs = await loadRunInputs(db, fundId, asOf);
   const result = computeRun(inputs.departments, inputs.policy, inputs.fundAvailable, asOf);
   const excluded = [...result.excluded, ...(await unitsWithoutVerifiedReceipts(db, fundId, new Set(inputs.departments.map((d) => d.id))))].sort((a, b) => (a.department_code < b.department_code ? -1 : a.department_code > b.department_code ? 1 : 0));
@@ -190,7 +194,8 @@ export async function approveRun(db: Knex, ctx: RequestContext, id: string) {
     });
     const clawbacks = lines.filter((l) => new Decimal(l.clawback).gt(0));
     const allocations = lines.filter((l) => new Decimal(l.amount).gt(0));
-    const posted = await postEntries(trx, String(run.fund_id), actor.id, [
+    // The entries' two people are the run's: who computed it (制单) and who approves it (审核).
+    const posted = await postEntries(trx, String(run.fund_id), { createdBy: String(run.created_by), approvedBy: actor.id }, [
       ...clawbacks.map((l) => draft(l, 'clawback', l.clawback)),
       ...allocations.map((l) => draft(l, 'allocation', l.amount)),
     ]);

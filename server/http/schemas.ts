@@ -12,14 +12,28 @@ export const moneyString = z
 
 export const money = moneyString.transform((s) => new Decimal(s));
 
-/** A calendar date `YYYY-MM-DD` that exists. */
+export const date_min = '1900-01-01';
+export const date_max = '2999-12-31';
+
+/**
+ * The one date rule for every date a person types: a real calendar day `YYYY-MM-DD` from 1900-01-01
+ * to 2999-12-31 (year 0000, 2011-02-30 and 9999-12-31 are 422, never a database error).
+ */
 export const calendarDate = z
   .string({ error: '日期格式须为 YYYY-MM-DD' })
   .regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/, '日期格式须为 YYYY-MM-DD')
   .refine((s) => {
     const d = new Date(`${s}T00:00:00Z`);
     return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
-  }, '不是有效日期');
+  }, '不是有效日期')
+  .refine((s) => s >= date_min && s <= date_max, `日期须在 ${date_min} 至 ${date_max} 之间`);
+
+/**
+ * An accounting date (entry, appropriation, payment, run, close): a calendar date not after today in
+ * China. Whether it is on or after the fund's opening date and after its closed-through date depends
+ * on the fund, and is checked where the fund is read (ledger/period-rules.ts) and by the database.
+ */
+export const accountingDate = calendarDate.refine((s) => s <= todayInShanghai(), '会计日期不能晚于今天');
 
 export const idParam = z.string().regex(/^[1-9][0-9]{0,17}$/, '须为数字编号');
 

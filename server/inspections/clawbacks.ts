@@ -94,8 +94,8 @@ export async function approveClawback(db: Knex, ctx: RequestContext, id: string,
     if (new Decimal(c.amount).gt(free)) {
       throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元，扣除待审批的拨付后不足收回 ${String(c.amount)} 元`);
     }
-    // The entry names its preparer (制单); the approver (审核) is on the clawback, until entries carry both (issue 11).
-    const [entry] = await postEntries(trx, String(c.fund_id), String(c.created_by), [clawbackEntry(c.code, String(c.department_id), new Decimal(c.amount), entryDate, c.document_no)]);
+    // The entry's two people are the clawback's: who prepared it (制单) and who approves it (审核).
+    const [entry] = await postEntries(trx, String(c.fund_id), { createdBy: String(c.created_by), approvedBy: ctx.actor!.id }, [clawbackEntry(c.code, String(c.department_id), new Decimal(c.amount), entryDate, c.document_no)]);
     const [row] = await trx('finding_clawbacks').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
     const after = { ...view(row), entry };
     await recordAudit(trx, ctx, { action: 'clawback.approve', objectType: 'finding_clawback', objectId: id, before: { status: 'pending' }, after: view(row) });

@@ -1,8 +1,7 @@
 import type { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
-import { recordAudit } from '../audit/audit-log.ts';
 import type { RequestContext } from '../http/context.ts';
-import { postEntries } from './post-entries.ts';
+import { prepareEntries } from './pending-entries.ts';
 
 export interface Appropriation {
   amount: Decimal;
@@ -11,9 +10,12 @@ export interface Appropriation {
   memo?: string | undefined;
 }
 
-/** Appropriation received: Dr 1011 / Cr 4001 in the financial book, Dr 8001 / Cr 6001 in the budget book. */
-export async function recordAppropriation(trx: Knex.Transaction, ctx: RequestContext, fundId: string, a: Appropriation) {
-  const [entry] = await postEntries(trx, fundId, ctx.actor!.id, [
+/**
+ * Appropriation received: Dr 1011 / Cr 4001 in the financial book, Dr 8001 / Cr 6001 in the budget book.
+ * Prepared here; posted when another accountant approves it (pending-entries.ts).
+ */
+export async function prepareAppropriation(trx: Knex.Transaction, ctx: RequestContext, fundId: string, a: Appropriation) {
+  const { entries } = await prepareEntries(trx, ctx, fundId, [
     {
       date: a.date,
       kind: 'appropriation',
@@ -26,7 +28,6 @@ export async function recordAppropriation(trx: Knex.Transaction, ctx: RequestCon
         { accountCode: '6001', side: 'credit', amount: a.amount },
       ],
     },
-  ]);
-  await recordAudit(trx, ctx, { action: 'ledger.appropriation', objectType: 'journal_entry', objectId: entry!.id, after: entry });
-  return entry!;
+  ], false);
+  return entries[0]!;
 }

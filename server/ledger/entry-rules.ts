@@ -12,13 +12,35 @@ export interface PostingDraft {
 }
 
 export interface EntryDraft {
+  /** The id the entry was prepared under (pending_entries); posted entries keep it. */
+  id?: string | null;
   date: string;
   kind: EntryKind;
   memo: string;
   documentNo?: string | null;
   departmentId?: string | null;
   reversesEntryId?: string | null;
+  /** For a reversal: the kind of the entry it reverses, which decides the fund figure it moves. */
+  reversedKind?: EntryKind | null;
   postings: PostingDraft[];
+}
+
+/** Which fund figure an entry moves: its own kind, or for a reversal the kind of what it reverses (invariant 10). */
+export function figureKind(draft: Pick<EntryDraft, 'kind' | 'reversedKind'>): EntryKind | null {
+  return draft.kind === 'reversal' ? (draft.reversedKind ?? null) : draft.kind;
+}
+
+const reservedAccountKinds: AccountKind[] = ['revenue', 'budget_revenue'];
+
+/** Only an appropriation (or its reversal) may post to 4001 or 6001; the database refuses it too. */
+export function checkReservedAccounts(draft: EntryDraft, kinds: Map<string, AccountKind>, where: string): void {
+  if (figureKind(draft) === 'appropriation') return;
+  const reserved = draft.postings.find((p) => reservedAccountKinds.includes(kinds.get(p.accountCode)!));
+  if (reserved) {
+    throw new AppError('RESERVED_ACCOUNT', `${where}：科目 ${reserved.accountCode} 只能由财政拨款凭证（或其冲销）记账`, [
+      { field: 'postings', message: `科目 ${reserved.accountCode} 只能由财政拨款凭证记账` },
+    ]);
+  }
 }
 
 export interface AccountState {
@@ -79,9 +101,12 @@ export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, whe
  */
 export function applyEntries(drafts: EntryDraft[], accounts: Map<string, AccountState>, totals: FundTotals): PlannedPosting[][] {
   const books = new Map([...accounts].map(([code, a]) => [code, a.book]));
+  const kinds = new Map([...accounts].map(([code, a]) => [code, a.kind]));
   return drafts.map((draft, i) => {
     const where = drafts.length > 1 ? `第 ${i + 1} 笔凭证` : '本凭证';
     checkEntryShape(draft, books, where);
+    checkReservedAccounts(draft, kinds, where);
+    const figure = figureKind(draft);
     const planned = draft.postings.map((p) => {
       const account = accounts.get(p.accountCode)!;
       const effect = signedEffect(account, p.side, p.amount);
@@ -90,8 +115,9 @@ export function applyEntries(drafts: EntryDraft[], accounts: Map<string, Account
       if (account.guarded && account.balance.isNegative()) {
         throw new AppError('INSUFFICIENT_BALANCE', `${where}：科目 ${account.code} 余额将低于零（${account.name}现有 ${before.toFixed(2)} 元，需要 ${p.amount.toFixed(2)} 元，还差 ${account.balance.negated().toFixed(2)} 元）`);
       }
-      if (account.kind === 'revenue') totals.appropriated = totals.appropriated.plus(effect);
-      if (account.kind === 'expense') totals.allocated = totals.allocated.plus(effect);
+      // The figures by kind (invariant 10): a manual entry corrects balances but never a figure.
+      if (account.kind === 'revenue' && figure === 'appropriation') totals.appropriated = totals.appropriated.plus(effect);
+      if (account.kind === 'expense' && (figure === 'allocation' || figure === 'clawback')) totals.allocated = totals.allocated.plus(effect);
       return { accountId: account.id, accountCode: account.code, side: p.side, amount: p.amount, balanceAfter: account.balance };
     });
     if (totals.allocated.gt(totals.appropriated)) {

@@ -13,6 +13,8 @@ export interface NewFund {
   name: string;
   fiscal_year: number;
   document_no: string;
+  /** The first day entries may be dated; 1 January of the fiscal year unless given. */
+  opening_date?: string | undefined;
 }
 
 export function fundView(row: Record<string, unknown>, cashBalance: string) {
@@ -24,6 +26,8 @@ export function fundView(row: Record<string, unknown>, cashBalance: string) {
     name: String(row.name),
     fiscal_year: Number(row.fiscal_year),
     document_no: String(row.document_no),
+    opening_date: String(row.opening_date),
+    closed_through: row.closed_through == null ? null : String(row.closed_through),
     currency: String(row.currency),
     appropriated: formatAmount(appropriated),
     allocated: formatAmount(allocated),
@@ -39,7 +43,9 @@ export function fundView(row: Record<string, unknown>, cashBalance: string) {
 /** Creates the fund and its chart of accounts in one transaction. */
 export async function createFund(db: Knex, ctx: RequestContext, input: NewFund) {
   return inTransaction(db, async (trx) => {
-    const [row] = await trx('funds').insert({ ...input, created_by: ctx.actor!.id }).returning('*');
+    const [row] = await trx('funds')
+      .insert({ ...input, opening_date: input.opening_date ?? `${input.fiscal_year}-01-01`, created_by: ctx.actor!.id })
+      .returning('*');
     await trx('accounts').insert(
       fundAccounts.map((a) => ({ fund_id: row.id, code: a.code, name: a.name, book: a.book, normal_side: a.normalSide, kind: a.kind, guarded: a.guarded })),
     );

@@ -28,7 +28,11 @@ function entryView(e: Record<string, unknown>, postings: Record<string, unknown>
     department_id: e.department_id == null ? null : String(e.department_id),
     reverses_entry_id: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
     reversed_by_entry_id: e.reversed_by_entry_id == null ? null : String(e.reversed_by_entry_id),
+    status: 'posted' as const,
     created_by: String(e.created_by),
+    created_by_name: e.created_by_name == null ? null : String(e.created_by_name),
+    approved_by: e.approved_by == null ? null : String(e.approved_by),
+    approved_by_name: e.approved_by_name == null ? null : String(e.approved_by_name),
     created_at: (e.created_at as Date).toISOString(),
     prev_hash: String(e.prev_hash),
     hash: String(e.hash),
@@ -48,7 +52,9 @@ export type EntryView = ReturnType<typeof entryView>;
 function entriesQuery(db: Knex) {
   return db('journal_entries as e')
     .leftJoin('journal_entries as r', 'r.reverses_entry_id', 'e.id')
-    .select('e.*', 'r.id as reversed_by_entry_id');
+    .leftJoin('users as cu', 'cu.id', 'e.created_by')
+    .leftJoin('users as au', 'au.id', 'e.approved_by')
+    .select('e.*', 'r.id as reversed_by_entry_id', 'cu.username as created_by_name', 'au.username as approved_by_name');
 }
 
 async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promise<EntryView[]> {
@@ -67,8 +73,13 @@ async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promi
   return entries.map((e) => entryView(e, byEntry.get(String(e.id)) ?? []));
 }
 
-export async function getEntry(db: Knex, id: string): Promise<EntryView> {
+export async function findEntry(db: Knex, id: string): Promise<EntryView | undefined> {
   const [entry] = await withPostings(db, await entriesQuery(db).where('e.id', id));
+  return entry;
+}
+
+export async function getEntry(db: Knex, id: string): Promise<EntryView> {
+  const entry = await findEntry(db, id);
   if (!entry) throw new AppError('NOT_FOUND', '没有这张凭证');
   return entry;
 }

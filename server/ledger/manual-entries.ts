@@ -1,10 +1,9 @@
 import type { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
-import { recordAudit } from '../audit/audit-log.ts';
 import type { RequestContext } from '../http/context.ts';
 import type { Side } from './chart.ts';
 import type { EntryDraft } from './entry-rules.ts';
-import { postEntries } from './post-entries.ts';
+import { prepareEntries } from './pending-entries.ts';
 
 export interface ManualEntry {
   date: string;
@@ -23,15 +22,14 @@ function draftOf(e: ManualEntry): EntryDraft {
   };
 }
 
-/** Manual entries by an accountant, all or nothing. */
-export async function recordManualEntries(trx: Knex.Transaction, ctx: RequestContext, fundId: string, entries: ManualEntry[]) {
-  const posted = await postEntries(trx, fundId, ctx.actor!.id, entries.map(draftOf));
-  const [first, last] = [posted[0]!, posted[posted.length - 1]!];
-  await recordAudit(trx, ctx, {
-    action: posted.length === 1 ? 'ledger.manual_entry' : 'ledger.manual_batch',
-    objectType: 'journal_entry',
-    objectId: first.id,
-    after: posted.length === 1 ? first : { entries: posted.length, first_seq: first.seq, last_seq: last.seq, head_hash: last.hash },
-  });
-  return posted;
+/** A manual entry by an accountant, prepared for another to approve. */
+export async function prepareManualEntry(trx: Knex.Transaction, ctx: RequestContext, fundId: string, entry: ManualEntry) {
+  const { entries } = await prepareEntries(trx, ctx, fundId, [draftOf(entry)], false);
+  return entries[0]!;
+}
+
+/** Manual entries prepared as one batch: approved (and posted) all together or not at all. */
+export async function prepareManualBatch(trx: Knex.Transaction, ctx: RequestContext, fundId: string, entries: ManualEntry[]) {
+  const { batchId, entries: prepared } = await prepareEntries(trx, ctx, fundId, entries.map(draftOf), true);
+  return { id: batchId!, fund_id: String(fundId), status: 'pending' as const, count: prepared.length, entry_ids: prepared.map((e) => e.id) };
 }

@@ -5,14 +5,21 @@ import { AppError } from '../errors.ts';
 import { departmentAccountName, departmentAccounts, parseDepartmentAccountCode, type AccountKind, type Book, type Side } from './chart.ts';
 import { entryHash } from './entry-hash.ts';
 import { applyEntries, type AccountState, type EntryDraft } from './entry-rules.ts';
+import { checkEntryDate } from './period-rules.ts';
 import type { EntryView } from './journal-read.ts';
 import { formatAmount } from './money.ts';
 
 
 async function lockFund(trx: Knex.Transaction, fundId: string) {
-  const fund = await trx('funds').where({ id: fundId }).forUpdate().first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated');
+  const fund = await trx('funds').where({ id: fundId }).forUpdate().first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'opening_date', 'closed_through');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   return fund;
+}
+
+/** The two people of an entry (invariant 8): who prepared it (制单) and the other accountant who approved it (审核). */
+export interface EntryPeople {
+  createdBy: string;
+  approvedBy: string;
 }
 
 /** Creates the department sub-accounts (2307.d, 5001.d, 7101.d) named in `codes` that do not exist yet. */
@@ -85,9 +92,12 @@ async function lockAccounts(trx: Knex.Transaction, fundId: string, codes: string
  * caller's transaction. The database re-checks everything this function checks. Returns the entries
  * as posted, built from what was written rather than read back, to keep the fund's lock short.
  */
-export async function postEntries(trx: Knex.Transaction, fundId: string, createdBy: string, drafts: EntryDraft[]): Promise<EntryView[]> {
+export async function postEntries(trx: Knex.Transaction, fundId: string, people: EntryPeople, drafts: EntryDraft[]): Promise<EntryView[]> {
   if (drafts.length === 0) return [];
+  const { createdBy, approvedBy } = people;
+  if (createdBy === approvedBy) throw new AppError('SAME_ACCOUNTANT', '制单人不能审核自己的凭证');
   const fund = await lockFund(trx, fundId);
+  drafts.forEach((d, i) => checkEntryDate(d.date, fund, drafts.length > 1 ? `entries.${i}.date` : 'date'));
   const codes = [...new Set(drafts.flatMap((d) => d.postings.map((p) => p.accountCode)))];
   const accounts = await lockAccounts(trx, fundId, codes);
   const planned = applyEntries(drafts, accounts, { appropriated: new Decimal(fund.appropriated), allocated: new Decimal(fund.allocated) });
@@ -107,11 +117,13 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
       departmentId: d.departmentId ?? null,
       reversesEntryId: d.reversesEntryId ?? null,
       createdBy,
+      approvedBy,
       createdAt: createdAt.toISOString(),
       postings: planned[i]!.map((p) => ({ accountCode: p.accountCode, side: p.side, amount: formatAmount(p.amount) })),
     };
     const hash = entryHash(prevHash, hashable);
     const row = {
+      id: d.id ?? null,
       seq: hashable.seq,
       entry_date: d.date,
       kind: d.kind,
@@ -133,10 +145,10 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
   const postings = planned.flatMap((list, i) => list.map((p) => ({ seq: entryRows[i]!.seq, ...p })));
   const inserted = await trx.raw(
     `WITH e AS (
-       INSERT INTO journal_entries (fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, created_by, created_at, prev_hash, hash)
-       SELECT ?, e.seq, e.entry_date, e.kind, e.memo, e.document_no, e.department_id, e.reverses_entry_id, ?, ?, e.prev_hash, e.hash
-         FROM unnest(?::bigint[], ?::date[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
-              AS e(seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, prev_hash, hash)
+       INSERT INTO journal_entries (id, fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, created_by, approved_by, created_at, prev_hash, hash)
+       SELECT coalesce(e.id, nextval('journal_entries_id_seq')), ?, e.seq, e.entry_date, e.kind, e.memo, e.document_no, e.department_id, e.reverses_entry_id, ?, ?, ?, e.prev_hash, e.hash
+         FROM unnest(?::bigint[], ?::bigint[], ?::date[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[], ?::text[])
+              AS e(id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id, prev_hash, hash)
         ORDER BY e.seq
        RETURNING id, seq
      ), p AS (
@@ -149,7 +161,7 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
      )
      SELECT id, seq FROM e`,
     [
-      fundId, createdBy, createdAt, col('seq'), col('entry_date'), col('kind'), col('memo'), col('document_no'), col('department_id'), col('reverses_entry_id'), col('prev_hash'), col('hash'),
+      fundId, createdBy, approvedBy, createdAt, col('id'), col('seq'), col('entry_date'), col('kind'), col('memo'), col('document_no'), col('department_id'), col('reverses_entry_id'), col('prev_hash'), col('hash'),
       pgArray(postings.map((p) => p.seq)),
       pgArray(postings.map((p) => p.accountId)),
       pgArray(postings.map((p) => p.side)),
@@ -169,7 +181,11 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, created
     department_id: r.department_id,
     reverses_entry_id: r.reverses_entry_id,
     reversed_by_entry_id: null,
+    status: 'posted',
     created_by: createdBy,
+    created_by_name: null,
+    approved_by: approvedBy,
+    approved_by_name: null,
     created_at: createdAt.toISOString(),
     prev_hash: r.prev_hash,
     hash: r.hash,

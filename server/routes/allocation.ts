@@ -1,7 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { cancelDisbursement, createDisbursement, listDisbursements, recordRefund } from '../allocation/disbursements.ts';
+import { cancelDisbursement, createDisbursement, listDisbursements, prepareRefund } from '../allocation/disbursements.ts';
 import { approveDisbursement, approveDisbursements } from '../allocation/payment-approval.ts';
 import { prepareRunDisbursements } from '../allocation/run-disbursements.ts';
 import { listPolicies, setPolicy } from '../allocation/policy.ts';
@@ -10,7 +10,7 @@ import { approveRun, cancelRun, createRun, getRun, listRuns } from '../allocatio
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
-import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { accountingDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 
 const id = z.strictObject({ id: idParam });
 const rate = z
@@ -19,7 +19,7 @@ const rate = z
   .transform((s) => new Decimal(s));
 const categoryRates = z.strictObject({ os: rate, office: rate, antivirus: rate, other: rate });
 const categoryCaps = z.strictObject({ os: money.nullable().optional(), office: money.nullable().optional(), antivirus: money.nullable().optional(), other: money.nullable().optional() });
-const payment = z.strictObject({ department_id: idParam, amount: money, voucher_no: z.string().trim().min(1, '请填写凭证号').max(64, '最多 64 个字符'), date: calendarDate, memo: z.string().max(500).optional() });
+const payment = z.strictObject({ department_id: idParam, amount: money, voucher_no: z.string().trim().min(1, '请填写凭证号').max(64, '最多 64 个字符'), date: accountingDate, memo: z.string().max(500).optional() });
 
 export function allocationRoutes(db: Knex) {
   return [
@@ -42,7 +42,7 @@ export function allocationRoutes(db: Knex) {
     route(
       {
         method: 'post', path: '/api/v1/funds/:id/allocation-runs', action: 'allocation.run', tag: 'allocation', idempotent: true,
-        summary: 'Compute a draft allocation run from the current policy and verified receipts', params: id, body: z.strictObject({ as_of: calendarDate.optional() }),
+        summary: 'Compute a draft allocation run from the current policy and verified receipts', params: id, body: z.strictObject({ as_of: accountingDate.optional() }),
         responses: { 201: 'the draft run with its lines', 409: 'NO_POLICY' },
       },
       async (req, res, { params, body }) => {
@@ -119,7 +119,7 @@ export function allocationRoutes(db: Knex) {
     route(
       {
         method: 'post', path: '/api/v1/allocation-runs/:id/disbursements', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
-        summary: 'Prepare pending payments for every unit of an approved run with something still payable', params: id, body: z.strictObject({ date: calendarDate }),
+        summary: 'Prepare pending payments for every unit of an approved run with something still payable', params: id, body: z.strictObject({ date: accountingDate }),
         responses: { 201: '{items}', 409: 'CONFLICT (run not approved, or nothing left to pay)' },
       },
       async (req, res, { params, body }) => {
@@ -135,10 +135,10 @@ export function allocationRoutes(db: Knex) {
     route(
       {
         method: 'post', path: '/api/v1/funds/:id/refunds', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
-        summary: 'Record money a unit returned (the reverse of a payment)', params: id, body: payment, responses: { 201: 'the refund', 409: 'EXCEEDS_PAYABLE' },
+        summary: 'Prepare a refund a unit returned (the reverse of a payment); posted when another accountant approves it (POST /disbursements/:id/approve)', params: id, body: payment, responses: { 201: 'the pending refund', 409: 'EXCEEDS_PAYABLE' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await recordRefund(trx, contextOf(req), params.id, body) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareRefund(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
-import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
-import { recordAppropriation } from '../ledger/appropriate.ts';
+import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { prepareAppropriation } from '../ledger/appropriate.ts';
 import { createFund, getFund, listAccounts, listFunds } from '../ledger/funds.ts';
 
 const fundId = z.strictObject({ id: idParam });
@@ -19,6 +19,7 @@ export function fundRoutes(db: Knex) {
           name: z.string().trim().min(1, '不能为空').max(200),
           fiscal_year: z.number().int().min(1990).max(2200),
           document_no: z.string().trim().min(1, '不能为空').max(100),
+          opening_date: calendarDate.optional(),
         }),
         responses: { 201: 'the fund', 409: 'DUPLICATE' },
       },
@@ -50,13 +51,13 @@ export function fundRoutes(db: Knex) {
     route(
       {
         method: 'post', path: '/api/v1/funds/:id/appropriations', action: 'ledger.post', tag: 'ledger', idempotent: true,
-        summary: 'Record an appropriation received (Dr 1011 / Cr 4001; Dr 8001 / Cr 6001)',
+        summary: 'Prepare an appropriation received (Dr 1011 / Cr 4001; Dr 8001 / Cr 6001); posted when another accountant approves it',
         params: fundId,
-        body: z.strictObject({ amount: money, document_no: z.string().trim().min(1, '不能为空').max(100), date: calendarDate, memo: z.string().max(500).optional() }),
-        responses: { 201: 'the journal entry', 422: 'VALIDATION_FAILED' },
+        body: z.strictObject({ amount: money, document_no: z.string().trim().min(1, '不能为空').max(100), date: accountingDate, memo: z.string().max(500).optional() }),
+        responses: { 201: 'the pending entry', 409: 'PERIOD_CLOSED', 422: 'VALIDATION_FAILED or DATE_OUT_OF_PERIOD' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await recordAppropriation(trx, contextOf(req), params.id, body) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareAppropriation(trx, contextOf(req), params.id, body) }));
       },
     ),
   ];

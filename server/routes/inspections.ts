@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
-import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
+import { accountingDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
 import { approveClawback, cancelClawback, clawbackBody, listClawbacks, prepareClawback } from '../inspections/clawbacks.ts';
 import { addFinding, decideFinding, findingBody, getFinding, listFindings, noteBody, rectificationForUpload, rectify } from '../inspections/findings.ts';
 import { createInspection, getInspection, inspectionBody, listInspections } from '../inspections/inspections.ts';
@@ -114,7 +114,7 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
     route(
       {
         method: 'post', path: '/api/v1/finding-clawbacks/:id/approve', action: 'clawbacks.write', tag: 'inspections', idempotent: true, summary: 'Approve a clawback (another accountant): posts it',
-        params: byId, body: z.strictObject({ date: calendarDate.optional() }), responses: { 200: 'the clawback with its entry', 403: 'SAME_ACCOUNTANT', 409: 'CONFLICT or EXCEEDS_PAYABLE' },
+        params: byId, body: z.strictObject({ date: accountingDate.optional() }), responses: { 200: 'the clawback with its entry', 403: 'SAME_ACCOUNTANT', 409: 'CONFLICT or EXCEEDS_PAYABLE' },
       },
       async (req, res, { params, body }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveClawback(trx, contextOf(req), params.id, body.date) }));

@@ -3,12 +3,13 @@ import { z } from 'zod';
 import { contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
-import { calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../ledger/journal-filter.ts';
-import { recordManualEntries } from '../ledger/manual-entries.ts';
-import { reverseEntry } from '../ledger/reverse-entry.ts';
+import { prepareManualBatch, prepareManualEntry } from '../ledger/manual-entries.ts';
+import { approveBatch, approveEntry, getAnyEntry, getBatch, listPendingEntries, rejectBatch, rejectEntry } from '../ledger/pending-entries.ts';
+import { prepareReversal } from '../ledger/reverse-entry.ts';
 import { trialBalance } from '../ledger/trial-balance.ts';
 import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
@@ -18,7 +19,7 @@ const accountCode = z.string().regex(/^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/, '须�
 const batch_max = 1000;
 
 const manualEntry = z.strictObject({
-  date: calendarDate,
+  date: accountingDate,
   memo: z.string().trim().min(1, '请填写摘要').max(500),
   document_no: z.string().trim().min(1).max(100).optional(),
   postings: z
@@ -27,6 +28,9 @@ const manualEntry = z.strictObject({
     .max(100, '一张凭证最多 100 条分录'),
 });
 
+const entryId = z.strictObject({ id: idParam });
+const rejection = z.strictObject({ reason: z.string().trim().min(1, '须说明退回原因').max(500) });
+
 const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
 
 export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
@@ -34,40 +38,93 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     route(
       {
         method: 'post', path: '/api/v1/funds/:id/journal-entries', action: 'ledger.post', tag: 'ledger', idempotent: true,
-        summary: 'Post a manual entry (postings by account code and side)', params: fundId, body: manualEntry,
-        responses: { 201: 'the journal entry', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
+        summary: 'Prepare a manual entry (postings by account code and side); posted when another accountant approves it', params: fundId, body: manualEntry,
+        responses: { 201: 'the pending entry', 409: 'PERIOD_CLOSED', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT, DATE_OUT_OF_PERIOD or VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => {
-          const [entry] = await recordManualEntries(trx, contextOf(req), params.id, [body]);
-          return { status: 201, body: entry };
-        });
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareManualEntry(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
       {
         method: 'post', path: '/api/v1/funds/:id/journal-entries/batch', action: 'ledger.post', tag: 'ledger', idempotent: true,
-        summary: `Post up to ${batch_max} manual entries, all or nothing`, params: fundId,
+        summary: `Prepare up to ${batch_max} manual entries as one pending batch; another accountant approves all or none`, params: fundId,
         body: z.strictObject({ entries: z.array(manualEntry).min(1, '至少提交一张凭证').max(batch_max, `一次最多 ${batch_max} 张凭证`) }),
-        responses: { 201: '{items:[{id, seq, date, hash}], head_hash}', 409: 'INSUFFICIENT_BALANCE or OVER_APPROPRIATION', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT or VALIDATION_FAILED' },
+        responses: { 201: '{id, status:"pending", count, entry_ids}', 409: 'PERIOD_CLOSED', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT or VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => {
-          const posted = await recordManualEntries(trx, contextOf(req), params.id, body.entries);
-          // A thousand entries echoed back in full would be megabytes; each is one GET away.
-          return { status: 201, body: { items: posted.map((e) => ({ id: e.id, seq: e.seq, date: e.date, hash: e.hash })), head_hash: posted[posted.length - 1]!.hash } };
-        });
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareManualBatch(trx, contextOf(req), params.id, body.entries) }));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/journal-entry-batches/:id/approve', action: 'ledger.approve', tag: 'ledger', idempotent: true,
+        summary: 'Approve a pending batch (another accountant): posts every entry or none', params: entryId, body: z.strictObject({}).optional(),
+        responses: { 200: '{items:[{id, seq, date, hash}], head_hash}', 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
+      },
+      async (req, res, { params }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveBatch(trx, contextOf(req), params.id) }));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/journal-entry-batches/:id/reject', action: 'ledger.approve', tag: 'ledger', idempotent: true,
+        summary: 'Send a pending batch back with the reason', params: entryId, body: rejection, responses: { 200: 'the batch', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectBatch(trx, contextOf(req), params.id, body.reason) }));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/journal-entry-batches/:id', action: 'ledger.read', tag: 'ledger', summary: 'A batch of manual entries and its state', params: entryId, responses: { 200: 'the batch' } },
+      async (_req, res, { params }) => {
+        res.json(await getBatch(db, params.id));
+      },
+    ),
+    route(
+      {
+        method: 'get', path: '/api/v1/funds/:id/journal-entries', action: 'ledger.read', tag: 'ledger', summary: 'Prepared entries by status (pending: waiting for approval), oldest first',
+        params: fundId, query: z.strictObject({ status: z.enum(['pending', 'posted', 'rejected']).optional(), limit: limitParam, cursor: cursorParam }),
+        responses: { 200: '{items, next_cursor}' },
+      },
+      async (_req, res, { params, query }) => {
+        res.json(await listPendingEntries(db, params.id, { status: query.status ?? 'pending', limit: query.limit ?? 100, cursor: query.cursor }));
+      },
+    ),
+    route(
+      { method: 'get', path: '/api/v1/journal-entries/:id', action: 'ledger.read', tag: 'ledger', summary: 'One entry, posted, pending or rejected', params: entryId, responses: { 200: 'the entry', 404: 'NOT_FOUND' } },
+      async (_req, res, { params }) => {
+        res.json(await getAnyEntry(db, params.id));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/journal-entries/:id/approve', action: 'ledger.approve', tag: 'ledger', idempotent: true,
+        summary: 'Approve a pending entry (another accountant): posts it, re-checking every rule now', params: entryId, body: z.strictObject({}).optional(),
+        responses: { 200: 'the posted entry (status "posted", seq, hash)', 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
+      },
+      async (req, res, { params }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveEntry(trx, contextOf(req), params.id) }));
+      },
+    ),
+    route(
+      {
+        method: 'post', path: '/api/v1/journal-entries/:id/reject', action: 'ledger.approve', tag: 'ledger', idempotent: true,
+        summary: 'Send a pending entry back with the reason', params: entryId, body: rejection, responses: { 200: 'the rejected entry', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
+      },
+      async (req, res, { params, body }) => {
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectEntry(trx, contextOf(req), params.id, body.reason) }));
       },
     ),
     route(
       {
         method: 'post', path: '/api/v1/journal-entries/:id/reversal', action: 'ledger.post', tag: 'ledger', idempotent: true,
-        summary: 'Post the mirror entry of an entry, linked to it', params: z.strictObject({ id: idParam }),
-        body: z.strictObject({ date: calendarDate.optional(), memo: z.string().trim().min(1).max(500).optional() }).optional(),
-        responses: { 201: 'the reversal entry', 409: 'ALREADY_REVERSED, CANNOT_REVERSE_REVERSAL or INSUFFICIENT_BALANCE' },
+        summary: 'Prepare the mirror entry of an entry, linked to it; posted when another accountant approves it', params: entryId,
+        body: z.strictObject({ date: accountingDate.optional(), memo: z.string().trim().min(1).max(500).optional() }).optional(),
+        responses: { 201: 'the pending reversal', 409: 'ALREADY_REVERSED, CANNOT_REVERSE_REVERSAL or PERIOD_CLOSED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await reverseEntry(trx, contextOf(req), params.id, body ?? {}) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareReversal(trx, contextOf(req), params.id, body ?? {}) }));
       },
     ),
     route(

@@ -37,9 +37,48 @@ async function modelFor(db: Knex, fundId: string, target: StatementTarget) {
   return { model, head: data.head, fundCode: String(data.fund.code), render: (issue: Issue) => renderFundSummary(model, issue) };
 }
 
-async function recordDownload(db: Knex, ctx: RequestContext, statement: { id: string; statement_no: string }) {
+export async function recordDownload(db: Knex, ctx: RequestContext, statement: { id: string; statement_no: string }) {
   await db('statement_downloads').insert({ statement_id: statement.id, user_id: ctx.actor!.id, ip: ctx.ip });
   await recordAudit(db, ctx, { action: 'statement.download', objectType: 'statement', objectId: statement.statement_no });
+}
+
+export interface NewStatement {
+  fundId: string;
+  fundCode: string;
+  kind: 'department' | 'summary' | 'period_close';
+  departmentId: string | null;
+  contentHash: string;
+  head: { seq: number; hash: string };
+  render: (issue: Issue) => Promise<Buffer>;
+}
+
+/**
+ * Numbers, renders and records a statement inside the caller's transaction: the next number of the
+ * fund and year, with no gaps, the exact bytes kept so that an uploaded copy can be checked.
+ */
+export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext, s: NewStatement, witnessFile: string) {
+  const issuedOn = todayInShanghai();
+  const year = Number(issuedOn.slice(0, 4));
+  // The counter row is locked until commit: numbers are handed out in order, and a failed issue gives its number back.
+  const [counter] = await trx('statement_counters')
+    .insert({ fund_id: s.fundId, year, last_no: 1 })
+    .onConflict(['fund_id', 'year'])
+    .merge({ last_no: trx.raw('statement_counters.last_no + 1') })
+    .returning('last_no');
+  const seq = Number(counter.last_no);
+  const statementNo = `${s.fundCode}-${year}-${String(seq).padStart(5, '0')}`;
+  const pdf = await s.render({ statementNo, contentHash: s.contentHash, issuedAt: new Date(), issuedOn });
+  const digest = sha256(pdf);
+  const [row] = await trx('statements')
+    .insert({
+      statement_no: statementNo, fund_id: s.fundId, year, seq, kind: s.kind, department_id: s.departmentId, content_hash: s.contentHash,
+      head_seq: s.head.seq, head_hash: s.head.hash, sha256: digest, size: pdf.length, pdf, issued_by: ctx.actor!.id, issued_at: new Date(),
+    })
+    .returning(['id', 'statement_no']);
+  await recordAudit(trx, ctx, { action: 'statement.issue', objectType: 'statement', objectId: statementNo, after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq } });
+  // The head it was built from is an anchor: in the database and in the witness outside it.
+  await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: statementNo, sha256: digest });
+  return { id: String(row.id), statement_no: statementNo, sha256: digest, pdf };
 }
 
 /**
@@ -59,31 +98,11 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
     await recordDownload(db, ctx, existing);
     return { statementNo: existing.statement_no, sha256: existing.sha256, pdf: existing.pdf, reissued: true, unprintable };
   }
-  const issuedOn = todayInShanghai();
-  const year = Number(issuedOn.slice(0, 4));
   try {
     return await db.transaction(async (trx) => {
-      // The counter row is locked until commit: numbers are handed out in order, and a failed issue gives its number back.
-      const [counter] = await trx('statement_counters')
-        .insert({ fund_id: fundId, year, last_no: 1 })
-        .onConflict(['fund_id', 'year'])
-        .merge({ last_no: trx.raw('statement_counters.last_no + 1') })
-        .returning('last_no');
-      const seq = Number(counter.last_no);
-      const statementNo = `${built.fundCode}-${year}-${String(seq).padStart(5, '0')}`;
-      const pdf = await built.render({ statementNo, contentHash, issuedAt: new Date(), issuedOn });
-      const digest = sha256(pdf);
-      const [row] = await trx('statements')
-        .insert({
-          statement_no: statementNo, fund_id: fundId, year, seq, kind: target.kind, department_id: departmentId, content_hash: contentHash,
-          head_seq: built.head.seq, head_hash: built.head.hash, sha256: digest, size: pdf.length, pdf, issued_by: ctx.actor!.id, issued_at: new Date(),
-        })
-        .returning(['id', 'statement_no']);
-      await recordAudit(trx, ctx, { action: 'statement.issue', objectType: 'statement', objectId: statementNo, after: { kind: target.kind, fund_id: fundId, department_id: departmentId, sha256: digest, head_seq: built.head.seq } });
-      // The head it was built from is an anchor: in the database and in the witness outside it.
-      await recordAnchor(trx, witnessFile, { fundId, seq: built.head.seq, hash: built.head.hash, source: 'statement', ref: statementNo, sha256: digest });
-      await recordDownload(trx, ctx, row);
-      return { statementNo, sha256: digest, pdf, reissued: false, unprintable };
+      const issued = await recordStatement(trx, ctx, { fundId, fundCode: built.fundCode, kind: target.kind, departmentId, contentHash, head: built.head, render: built.render }, witnessFile);
+      await recordDownload(trx, ctx, issued);
+      return { statementNo: issued.statement_no, sha256: issued.sha256, pdf: issued.pdf, reissued: false, unprintable };
     });
   } catch (e) {
     // Someone issued the same content at the same moment: theirs is the statement.

@@ -12,6 +12,8 @@ import { acceptancePages } from './pages/acceptance-pages.ts';
 import { accountPages } from './pages/account-pages.ts';
 import { adminPages } from './pages/admin-pages.ts';
 import { allocationPages } from './pages/allocation-pages.ts';
+import { approvalPages } from './pages/approval-pages.ts';
+import { witnessFileOf } from '../ledger/witness.ts';
 import { authPages, loginPage } from './pages/auth-pages.ts';
 import { departmentPages } from './pages/department-pages.ts';
 import { fundPages } from './pages/fund-pages.ts';
@@ -50,6 +52,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const unit = departmentPages(db, config);
   const admin = adminPages(db);
   const account = accountPages(db);
+  const approvals = approvalPages(db, witnessFileOf(config), funds.overviewWithCloseErrors);
   const acceptance = acceptancePages(db);
   const assets = assetPages(db, config);
   const inspections = inspectionPages(db, config);
@@ -87,6 +90,14 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/runs/:id/disbursements', form, session, allocation.prepareRunPayments);
   r.post('/payments/:id/cancel', form, session, allocation.decidePayment);
   r.get('/funds/:id/statements', session, reports.statements);
+  r.get('/entries/:id', session, approvals.voucher);
+  r.post('/entries/:id/approve', form, session, approvals.decideEntry);
+  r.post('/entries/:id/reject', form, session, approvals.decideEntry);
+  r.post('/batches/:id/approve', form, session, approvals.decideBatch);
+  r.post('/batches/:id/reject', form, session, approvals.decideBatch);
+  r.post('/funds/:id/period-closes', form, session, approvals.prepareClose);
+  r.post('/period-closes/:id/approve', form, session, approvals.decideClose);
+  r.post('/period-closes/:id/reject', form, session, approvals.decideClose);
 
   r.get('/receipts', session, receipts.list);
   r.get('/receipts/:id', session, receipts.detail);

@@ -163,6 +163,14 @@ describe('allocation runs', () => {
     expect(position.body).toMatchObject({ entitlement: '0.00', allocated: '200.00', paid: '200.00', payable: '0.00', to_recover: '200.00' });
     const refund = await h.api.post(`/api/v1/funds/${fundId}/refunds`).set(maker.auth).send({ department_id: u.id, amount: '200.00', voucher_no: unique('R'), date: '2011-11-01' });
     expect(refund.status).toBe(201);
+    expect(refund.body).toMatchObject({ kind: 'refund', status: 'pending', entry_id: null });
+    expect((await h.api.get(`/api/v1/funds/${fundId}/departments/${u.id}/position`).set(auditor.auth)).body).toMatchObject({ paid: '200.00' });
+    expect((await h.api.post(`/api/v1/disbursements/${refund.body.id}/approve`).set(maker.auth).send({})).status).toBe(403);
+    const approvedRefund = await h.api.post(`/api/v1/disbursements/${refund.body.id}/approve`).set(checker.auth).send({});
+    expect(approvedRefund.body).toMatchObject({ status: 'approved', entry_id: expect.any(String) });
+    const refundEntry = await h.api.get(`/api/v1/journal-entries/${approvedRefund.body.entry_id}`).set(auditor.auth);
+    expect(refundEntry.body).toMatchObject({ kind: 'refund', created_by: maker.id, approved_by: checker.id });
+    expect(await fundOf(fundId)).toMatchObject({ disbursed: '0.00' });
     const settled = await h.api.get(`/api/v1/funds/${fundId}/departments/${u.id}/position`).set(auditor.auth);
     expect(settled.body).toMatchObject({ paid: '0.00', payable: '200.00', to_recover: '0.00' });
     const verify = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth);

@@ -201,7 +201,7 @@ describe('a clawback from a finding', () => {
     const approved = await h.api.post(`/api/v1/finding-clawbacks/${prepared.body.id}/approve`).set(checker.auth).send({});
     expect(approved.status).toBe(200);
     expect(approved.body.status).toBe('approved');
-    expect(approved.body.entry).toMatchObject({ kind: 'clawback', document_no: visit.document_no, department_id: a.id, created_by: maker.id });
+    expect(approved.body.entry).toMatchObject({ kind: 'clawback', document_no: visit.document_no, department_id: a.id, created_by: maker.id, approved_by: checker.id });
     expect(approved.body.approved_by).toBe(checker.id);
     expect(approved.body.entry.postings.map((p: { account_code: string; side: string; amount: string }) => [p.account_code, p.side, p.amount])).toEqual([
       [`2307.${a.code}`, 'debit', '300.00'], [`5001.${a.code}`, 'credit', '300.00'],

@@ -4,10 +4,12 @@ import { makeDepartment, makeFund, makeUser, openHarness, unique, type Harness, 
 
 let h: Harness;
 let accountant: TestUser;
+let checker: TestUser;
 let auditor: TestUser;
 beforeAll(async () => {
   h = openHarness();
   accountant = await makeUser(h.db, 'accountant');
+  checker = await makeUser(h.db, 'accountant');
   auditor = await makeUser(h.db, 'auditor');
 });
 afterAll(async () => {
@@ -21,8 +23,15 @@ const entryBody = (postings: PostingInput[], date = '2011-07-01') => ({
   memo: '手工调整',
   postings: postings.map(([account_code, side, amount]) => ({ account_code, side, amount })),
 });
-const post = (fundId: string, postings: PostingInput[], date?: string) =>
+const prepare = (fundId: string, postings: PostingInput[], date?: string) =>
   h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send(entryBody(postings, date));
+const approve = (entryId: string, by: TestUser = checker) => h.api.post(`/api/v1/journal-entries/${entryId}/approve`).set(by.auth).send({});
+/** Prepared by the accountant, approved by the checker: the approval's answer, or the preparation's refusal. */
+const post = async (fundId: string, postings: PostingInput[], date?: string) => {
+  const prepared = await prepare(fundId, postings, date);
+  return prepared.status === 201 ? approve(prepared.body.id) : prepared;
+};
+const prepareReversal = (entryId: string, body: object = {}) => h.api.post(`/api/v1/journal-entries/${entryId}/reversal`).set(accountant.auth).send(body);
 const allocate = (code: string, amount: string): PostingInput[] => [[`5001.${code}`, 'debit', amount], [`2307.${code}`, 'credit', amount]];
 const pay = (code: string, amount: string): PostingInput[] => [[`2307.${code}`, 'debit', amount], ['1011', 'credit', amount], [`7101.${code}`, 'debit', amount], ['8001', 'credit', amount]];
 const fundOf = async (id: string) => (await h.api.get(`/api/v1/funds/${id}`).set(accountant.auth)).body;
@@ -54,9 +63,13 @@ describe('funds', () => {
 describe('posting', () => {
   it('records the 2011 appropriation in both books and reports it on the fund', async () => {
     const fundId = await makeFund(h, accountant);
-    const res = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).send({ amount: '12450000.00', document_no: '新财预〔2011〕12号', date: '2011-06-01' });
-    expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ seq: 1, kind: 'appropriation', date: '2011-06-01', document_no: '新财预〔2011〕12号' });
+    const prepared = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).send({ amount: '12450000.00', document_no: '新财预〔2011〕12号', date: '2011-06-01' });
+    expect(prepared.status).toBe(201);
+    expect(prepared.body).toMatchObject({ status: 'pending', seq: null, hash: null, kind: 'appropriation', created_by: accountant.id });
+    expect(await fundOf(fundId)).toMatchObject({ appropriated: '0.00', cash_balance: '0.00', entries: 0 });
+    const res = await approve(prepared.body.id);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ id: prepared.body.id, status: 'posted', seq: 1, kind: 'appropriation', date: '2011-06-01', document_no: '新财预〔2011〕12号', created_by: accountant.id, approved_by: checker.id });
     expect(res.body.postings.map((p: { account_code: string; side: string; amount: string }) => `${p.side} ${p.account_code} ${p.amount}`)).toEqual([
       'debit 1011 12450000.00',
       'credit 4001 12450000.00',
@@ -69,11 +82,12 @@ describe('posting', () => {
   it('allocates and pays through manual entries, opening department sub-accounts on first use', async () => {
     const d = await makeDepartment(h.db, { name: '统计局' });
     const fundId = await makeFund(h, accountant, '1000.00');
-    expect((await post(fundId, allocate(d.code, '600.00'))).status).toBe(201);
+    expect((await post(fundId, allocate(d.code, '600.00'))).status).toBe(200);
     const paid = await post(fundId, pay(d.code, '250.50'));
-    expect(paid.status).toBe(201);
+    expect(paid.status).toBe(200);
     expect(paid.body.postings.map((p: { balance_after: string }) => p.balance_after)).toEqual(['349.50', '749.50', '250.50', '749.50']);
-    expect(await fundOf(fundId)).toMatchObject({ appropriated: '1000.00', allocated: '600.00', disbursed: '250.50', available_to_allocate: '400.00', cash_balance: '749.50' });
+    // A manual entry moves balances (with four eyes) but never the fund's figures, which are kept by kind.
+    expect(await fundOf(fundId)).toMatchObject({ appropriated: '1000.00', allocated: '0.00', disbursed: '0.00', available_to_allocate: '1000.00', cash_balance: '749.50' });
     const accounts = await h.api.get(`/api/v1/funds/${fundId}/accounts`).set(auditor.auth);
     expect(accounts.body.find((a: { code: string }) => a.code === `2307.${d.code}`)).toMatchObject({ name: '其他应付款—统计局', balance: '349.50', department_id: d.id });
   });
@@ -102,21 +116,16 @@ describe('posting', () => {
     }
   });
 
-  it('refuses to take cash below zero with 409 INSUFFICIENT_BALANCE', async () => {
+  it('refuses to take cash below zero with 409 INSUFFICIENT_BALANCE at approval, and the entry stays pending', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant, '100.00');
     await post(fundId, allocate(d.code, '100.00'));
-    expect((await post(fundId, pay(d.code, '100.01'))).body.code).toBe('INSUFFICIENT_BALANCE');
-    expect((await post(fundId, pay(d.code, '100.00'))).status).toBe(201);
+    const tooMuch = await prepare(fundId, pay(d.code, '100.01'));
+    expect(tooMuch.status).toBe(201);
+    expect((await approve(tooMuch.body.id)).body.code).toBe('INSUFFICIENT_BALANCE');
+    expect((await h.api.get(`/api/v1/journal-entries/${tooMuch.body.id}`).set(auditor.auth)).body).toMatchObject({ status: 'pending', seq: null });
+    expect((await post(fundId, pay(d.code, '100.00'))).status).toBe(200);
     expect((await fundOf(fundId)).cash_balance).toBe('0.00');
-  });
-
-  it('refuses to allocate beyond the appropriation with 409 OVER_APPROPRIATION', async () => {
-    const d = await makeDepartment(h.db);
-    const fundId = await makeFund(h, accountant, '100.00');
-    const res = await post(fundId, allocate(d.code, '100.01'));
-    expect(res.status).toBe(409);
-    expect(res.body.code).toBe('OVER_APPROPRIATION');
   });
 
   it.each([
@@ -133,18 +142,28 @@ describe('posting', () => {
     expect(JSON.stringify(res.body.errors ?? res.body.detail)).toContain('postings');
   });
 
-  it('posts a batch all or nothing', async () => {
+  it('prepares a batch as one and posts it all or nothing when another accountant approves', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant, '100.00');
-    const good = { entries: [entryBody(allocate(d.code, '10.00')), entryBody(allocate(d.code, '20.00'))] };
-    const ok = await h.api.post(`/api/v1/funds/${fundId}/journal-entries/batch`).set(accountant.auth).send(good);
-    expect(ok.status).toBe(201);
+    const batch = (entries: object[]) => h.api.post(`/api/v1/funds/${fundId}/journal-entries/batch`).set(accountant.auth).send({ entries });
+    const approveBatch = (id: string, by: TestUser = checker) => h.api.post(`/api/v1/journal-entry-batches/${id}/approve`).set(by.auth).send({});
+    const good = await batch([entryBody(allocate(d.code, '10.00')), entryBody(pay(d.code, '10.00'))]);
+    expect(good.status).toBe(201);
+    expect(good.body).toMatchObject({ status: 'pending', count: 2 });
+    expect((await approveBatch(good.body.id, accountant)).status).toBe(403);
+    const ok = await approveBatch(good.body.id);
+    expect(ok.status).toBe(200);
     expect(ok.body.items.map((e: { seq: number }) => e.seq)).toEqual([2, 3]);
-    const bad = { entries: [entryBody(allocate(d.code, '10.00')), entryBody(allocate(d.code, '80.00'))] };
-    const refused = await h.api.post(`/api/v1/funds/${fundId}/journal-entries/batch`).set(accountant.auth).send(bad);
-    expect(refused.body).toMatchObject({ status: 409, code: 'OVER_APPROPRIATION' });
+    expect(ok.body.items.map((e: { id: string }) => e.id)).toEqual(good.body.entry_ids);
+    expect((await approveBatch(good.body.id)).body.code).toBe('ALREADY_POSTED');
+    const bad = await batch([entryBody(allocate(d.code, '10.00')), entryBody(pay(d.code, '80.00'))]);
+    const refused = await approveBatch(bad.body.id);
+    expect(refused.body).toMatchObject({ status: 409, code: 'INSUFFICIENT_BALANCE' });
     expect(refused.body.detail).toContain('第 2 笔凭证');
-    expect(await fundOf(fundId)).toMatchObject({ entries: 3, allocated: '30.00' });
+    expect(await fundOf(fundId)).toMatchObject({ entries: 3, cash_balance: '90.00' });
+    const rejected = await h.api.post(`/api/v1/journal-entry-batches/${bad.body.id}/reject`).set(checker.auth).send({ reason: '金额有误' });
+    expect(rejected.body).toMatchObject({ status: 'rejected', reason: '金额有误' });
+    expect((await approveBatch(bad.body.id)).body.code).toBe('ALREADY_DECIDED');
   });
 
   it('refuses a batch of more than 1,000 entries', async () => {
@@ -156,19 +175,22 @@ describe('posting', () => {
 });
 
 describe('reversal', () => {
-  it('posts the mirror entry linked to the original, and refuses a second reversal with 409', async () => {
+  it('prepares the mirror entry linked to the original, posts it on approval, and refuses a second reversal with 409', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant, '500.00');
     const original = await post(fundId, allocate(d.code, '120.00'));
-    const rev = await h.api.post(`/api/v1/journal-entries/${original.body.id}/reversal`).set(accountant.auth).send({ date: '2011-08-01' });
-    expect(rev.status).toBe(201);
-    expect(rev.body).toMatchObject({ kind: 'reversal', reverses_entry_id: original.body.id, date: '2011-08-01' });
+    const prepared = await prepareReversal(original.body.id, { date: '2011-08-01' });
+    expect(prepared.status).toBe(201);
+    expect(prepared.body).toMatchObject({ status: 'pending', kind: 'reversal', reverses_entry_id: original.body.id, date: '2011-08-01' });
+    expect((await prepareReversal(original.body.id)).body.code).toBe('ALREADY_REVERSED');
+    const rev = await approve(prepared.body.id);
+    expect(rev.status).toBe(200);
+    expect(rev.body).toMatchObject({ status: 'posted', kind: 'reversal', reverses_entry_id: original.body.id, date: '2011-08-01' });
     expect(rev.body.postings.map((p: { side: string; account_code: string }) => `${p.side} ${p.account_code}`)).toEqual([`credit 5001.${d.code}`, `debit 2307.${d.code}`]);
-    expect((await fundOf(fundId)).allocated).toBe('0.00');
-    const again = await h.api.post(`/api/v1/journal-entries/${original.body.id}/reversal`).set(accountant.auth).send({});
+    const again = await prepareReversal(original.body.id);
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('ALREADY_REVERSED');
-    const reversingTheReversal = await h.api.post(`/api/v1/journal-entries/${rev.body.id}/reversal`).set(accountant.auth).send({});
+    const reversingTheReversal = await prepareReversal(rev.body.id);
     expect(reversingTheReversal.body.code).toBe('CANNOT_REVERSE_REVERSAL');
     const journal = await h.api.get(`/api/v1/funds/${fundId}/journal?kind=allocation`).set(auditor.auth);
     expect(journal.body.items).toEqual([]);
@@ -176,21 +198,29 @@ describe('reversal', () => {
     expect(manual.body.items[0].reversed_by_entry_id).toBe(rev.body.id);
   });
 
-  it('refuses a reversal that would overdraw cash', async () => {
+  it('refuses, at approval, a reversal that would overdraw cash; a rejected one frees the entry for another', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant);
     const appropriation = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).send({ amount: '100.00', document_no: 'A', date: '2011-06-01' });
+    await approve(appropriation.body.id);
     await post(fundId, allocate(d.code, '100.00'));
     await post(fundId, pay(d.code, '60.00'));
-    const res = await h.api.post(`/api/v1/journal-entries/${appropriation.body.id}/reversal`).set(accountant.auth).send({});
+    const prepared = await prepareReversal(appropriation.body.id);
+    const res = await approve(prepared.body.id);
     expect(res.status).toBe(409);
     expect(res.body.code).toBe('INSUFFICIENT_BALANCE');
+    expect((await fundOf(fundId)).appropriated).toBe('100.00');
+    const rejected = await h.api.post(`/api/v1/journal-entries/${prepared.body.id}/reject`).set(accountant.auth).send({ reason: '已拨付，不能冲销' });
+    expect(rejected.body).toMatchObject({ status: 'rejected', reason: '已拨付，不能冲销', decided_by: accountant.id });
+    expect((await approve(prepared.body.id)).body.code).toBe('ALREADY_DECIDED');
+    expect((await prepareReversal(appropriation.body.id)).status).toBe(201);
   });
 
   it('refuses a reversal dated before the original', async () => {
+    const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant, '100.00');
-    const e = await post(fundId, [['1011', 'debit', '1.00'], ['4001', 'credit', '1.00']], '2011-07-01');
-    const res = await h.api.post(`/api/v1/journal-entries/${e.body.id}/reversal`).set(accountant.auth).send({ date: '2011-06-30' });
+    const e = await post(fundId, allocate(d.code, '1.00'), '2011-07-01');
+    const res = await prepareReversal(e.body.id, { date: '2011-06-30' });
     expect(res.status).toBe(422);
     expect(res.body.errors[0].field).toBe('date');
   });
@@ -245,15 +275,19 @@ describe('reading the books', () => {
   });
 
   it('verifies the hash chain of an untouched fund', async () => {
+    const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant, '1000.00');
-    await post(fundId, [['1011', 'debit', '1.00'], ['4001', 'credit', '1.00']]);
+    await post(fundId, allocate(d.code, '1.00'));
     const res = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth);
     expect(res.body).toEqual({ ok: true, entries: 2, head_hash: (await fundOf(fundId)).head_hash, first_bad_seq: null, problems: [] });
   });
 
-  it('records every posting in the audit log', async () => {
+  it('records the preparation and the approval of every posting in the audit log', async () => {
     const fundId = await makeFund(h, accountant, '10.00');
-    const events = await h.db('audit_log').where({ actor_id: accountant.id, action: 'ledger.appropriation' }).whereRaw("after->>'fund_id' = ?", [fundId]);
-    expect(events).toHaveLength(1);
+    const prepared = await h.db('audit_log').where({ actor_id: accountant.id, action: 'ledger.appropriation_prepare' }).whereRaw("after->>'fund_id' = ?", [fundId]);
+    expect(prepared).toHaveLength(1);
+    const approved = await h.db('audit_log').where({ action: 'ledger.appropriation_approve', object_id: prepared[0].object_id });
+    expect(approved).toHaveLength(1);
+    expect(String(approved[0].actor_id)).not.toBe(accountant.id);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
+import { approveEntry, makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
 
 let h: Harness;
 let accountant: TestUser;
@@ -25,6 +25,8 @@ describe('verify under concurrent posting', () => {
         const r = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth)
           .send({ date: '2011-07-01', memo: 'load', postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount: '1.00' }, { account_code: `2307.${deptCode}`, side: 'credit', amount: '1.00' }] });
         expect(r.status).toBe(201);
+        // Posted when another accountant approves it.
+        await approveEntry(h, r.body.id);
         n++;
       }
       posted.push(n);

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { entryHash } from '../../server/ledger/entry-hash.ts';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
-import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
+import { approveEntry, makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
 
 /*
  * Attacks on the books with direct SQL, as the table owner: the database itself must refuse.
@@ -11,6 +11,7 @@ import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type Tes
 let url: string;
 let h: Harness;
 let accountant: TestUser;
+let checker: TestUser;
 let fundId: string;
 let deptCode: string;
 
@@ -18,6 +19,7 @@ beforeAll(async () => {
   url = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_attack');
   h = openHarness(url);
   accountant = await makeUser(h.db, 'accountant');
+  checker = await makeUser(h.db, 'accountant');
   deptCode = (await makeDepartment(h.db)).code;
   fundId = await makeFund(h, accountant, '1000.00');
   const r = await h.api
@@ -25,6 +27,7 @@ beforeAll(async () => {
     .set(accountant.auth)
     .send({ date: '2011-07-01', memo: 'allocate', postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount: '400.00' }, { account_code: `2307.${deptCode}`, side: 'credit', amount: '400.00' }] });
   expect(r.status).toBe(201);
+  await approveEntry(h, r.body.id, checker);
 });
 afterAll(async () => {
   await h.close();
@@ -38,19 +41,29 @@ interface RawPosting {
   balance_after?: string;
 }
 
+interface EntryOptions {
+  reverses?: string;
+  kind?: string;
+  date?: string;
+  /** null: no approver at all. */
+  approvedBy?: string | null;
+}
+
 /** Writes an entry the way an attacker with SQL access would, linking it correctly into the chain. */
-async function insertEntry(trx: Knex.Transaction, postings: RawPosting[], link: { reverses?: string } = {}) {
-  const kind = link.reverses ? 'reversal' : 'manual';
+async function insertEntry(trx: Knex.Transaction, postings: RawPosting[], link: EntryOptions = {}) {
+  const kind = link.kind ?? (link.reverses ? 'reversal' : 'appropriation');
   const reversesEntryId = link.reverses ?? null;
+  const date = link.date ?? '2011-07-02';
+  const approvedBy = link.approvedBy === undefined ? checker.id : link.approvedBy;
   const fund = await trx('funds').where({ id: fundId }).forUpdate().first();
   const seq = String(Number(fund.head_seq) + 1);
   const createdAt = new Date();
   const hash = entryHash(fund.head_hash, {
-    fundId, seq, date: '2011-07-02', kind, memo: 'sql', documentNo: null, departmentId: null, reversesEntryId,
-    createdBy: accountant.id, createdAt: createdAt.toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+    fundId, seq, date, kind, memo: 'sql', documentNo: null, departmentId: null, reversesEntryId,
+    createdBy: accountant.id, approvedBy, createdAt: createdAt.toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
   });
   const [entry] = await trx('journal_entries')
-    .insert({ fund_id: fundId, seq, entry_date: '2011-07-02', kind, memo: 'sql', reverses_entry_id: reversesEntryId, created_by: accountant.id, created_at: createdAt, prev_hash: fund.head_hash, hash })
+    .insert({ fund_id: fundId, seq, entry_date: date, kind, memo: 'sql', reverses_entry_id: reversesEntryId, created_by: accountant.id, approved_by: approvedBy, created_at: createdAt, prev_hash: fund.head_hash, hash })
     .returning('id');
   // All of an entry's postings in one statement, as the database requires.
   const rows = [];
@@ -135,24 +148,65 @@ describe('the database refuses', () => {
   });
 
   it("a department's payable below zero", async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: `2307.${deptCode}`, side: 'debit', amount: '400.01' }, { code: '1011', side: 'credit', amount: '400.01' }]))).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
+    await expect(attempt((trx) => insertEntry(trx, [{ code: `2307.${deptCode}`, side: 'debit', amount: '400.01' }, { code: '1011', side: 'credit', amount: '400.01' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
   });
 
   it('allocation beyond the appropriation', async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: `5001.${deptCode}`, side: 'debit', amount: '601.01' }, { code: `2307.${deptCode}`, side: 'credit', amount: '601.01' }]))).rejects.toMatchObject({ constraint: 'fund_allocated_within_appropriated' });
+    // `allocated` counts allocations (by kind), not the 5001 balance: the manual 400.00 of the setup is not in it.
+    await expect(attempt((trx) => insertEntry(trx, [{ code: `5001.${deptCode}`, side: 'debit', amount: '1001.01' }, { code: `2307.${deptCode}`, side: 'credit', amount: '1001.01' }], { kind: 'allocation' }))).rejects.toMatchObject({ constraint: 'fund_allocated_within_appropriated' });
+  });
+
+  it('an entry without an approver, approved by its own preparer, or approved by someone who is not an accountant', async () => {
+    const before = await snapshot();
+    const allocation = [{ code: `5001.${deptCode}`, side: 'debit' as const, amount: '1.00' }, { code: `2307.${deptCode}`, side: 'credit' as const, amount: '1.00' }];
+    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: null }))).rejects.toMatchObject({ constraint: 'journal_entries_four_eyes' });
+    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: accountant.id }))).rejects.toMatchObject({ constraint: 'journal_entries_four_eyes' });
+    const auditor = await makeUser(h.db, 'auditor');
+    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: auditor.id }))).rejects.toMatchObject({ constraint: 'journal_entries_four_eyes' });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a manual entry (or a reversal of one) that touches 4001 or 6001, which would move `appropriated`', async () => {
+    const before = await snapshot();
+    await expect(attempt((trx) => insertEntry(trx, [{ code: `5001.${deptCode}`, side: 'debit', amount: '5000.00' }, { code: '4001', side: 'credit', amount: '5000.00' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '8001', side: 'debit', amount: '1.00' }, { code: '6001', side: 'credit', amount: '1.00' }], { kind: 'allocation' }))).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
+    const [manual] = await h.db('journal_entries').where({ fund_id: fundId, kind: 'manual' }).select('id');
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '4001', side: 'debit', amount: '1.00' }, { code: '1011', side: 'credit', amount: '1.00' }], { reverses: String(manual.id) }))).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('an entry dated before the fund opened, after today, or outside the years a date may have', async () => {
+    const before = await snapshot();
+    const cash = [{ code: '1011', side: 'debit' as const, amount: '1.00' }, { code: '4001', side: 'credit' as const, amount: '1.00' }];
+    await expect(attempt((trx) => insertEntry(trx, cash, { date: '2010-12-31' }))).rejects.toMatchObject({ constraint: 'journal_entry_date_in_period' });
+    const tomorrow = (await h.db.raw(`SELECT ((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)::text AS d`)).rows[0].d;
+    await expect(attempt((trx) => insertEntry(trx, cash, { date: tomorrow }))).rejects.toMatchObject({ constraint: 'journal_entry_date_in_period' });
+    await expect(attempt((trx) => insertEntry(trx, cash, { date: '9999-12-31' }))).rejects.toMatchObject({ constraint: 'journal_entries_date_range' });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a pending entry, a batch or a close edited or deleted after the fact', async () => {
+    for (const sql of [
+      "UPDATE pending_entries SET memo = 'forged'",
+      'DELETE FROM pending_entries',
+      "UPDATE pending_entries SET status = 'posted', decided_by = created_by",
+      'TRUNCATE period_closes',
+    ]) {
+      await expect(h.db.raw(sql), sql).rejects.toThrow(/append-only|never edited|posted only with|check constraint/);
+    }
   });
 
   it('an entry that skips a sequence number or does not link to the head', async () => {
     await expect(
       attempt(async (trx) => {
         const fund = await trx('funds').where({ id: fundId }).first();
-        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 2, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, created_at: new Date(), prev_hash: fund.head_hash, hash: 'a'.repeat(64) });
+        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 2, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, approved_by: checker.id, created_at: new Date(), prev_hash: fund.head_hash, hash: 'a'.repeat(64) });
       }),
     ).rejects.toMatchObject({ constraint: 'journal_chain_contiguous' });
     await expect(
       attempt(async (trx) => {
         const fund = await trx('funds').where({ id: fundId }).first();
-        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 1, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, created_at: new Date(), prev_hash: 'b'.repeat(64), hash: 'a'.repeat(64) });
+        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 1, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, approved_by: checker.id, created_at: new Date(), prev_hash: 'b'.repeat(64), hash: 'a'.repeat(64) });
       }),
     ).rejects.toMatchObject({ constraint: 'journal_chain_contiguous' });
   });
@@ -194,6 +248,32 @@ describe('the database refuses', () => {
     await expect(attempt(reverse)).rejects.toMatchObject({ constraint: 'journal_entries_reversed_once' });
   });
 });
+
+describe('the closed period', () => {
+  it('refuses an entry dated on or before the closed-through date, and any direct change of that date or of a close', async () => {
+    const close = await h.api.post(`/api/v1/funds/${fundId}/period-closes`).set(accountant.auth).send({ through: '2011-07-02' });
+    expect(close.status).toBe(201);
+    expect((await h.api.post(`/api/v1/period-closes/${close.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
+    const before = await snapshot();
+    const cash = [{ code: '1011', side: 'debit' as const, amount: '1.00' }, { code: '4001', side: 'credit' as const, amount: '1.00' }];
+    await expect(attempt((trx) => insertEntry(trx, cash, { date: '2011-07-02' }))).rejects.toMatchObject({ constraint: 'journal_entry_period_closed' });
+    await expect(attempt((trx) => insertEntry(trx, cash, { date: '2011-06-01' }))).rejects.toMatchObject({ constraint: 'journal_entry_period_closed' });
+    await expect(h.db.raw('UPDATE funds SET closed_through = NULL')).rejects.toThrow(/change only through postings/);
+    await expect(h.db.raw("UPDATE period_closes SET through = '2011-01-01'")).rejects.toThrow(/never edited/);
+    // A close approved by its own preparer, by SQL, is refused by the CHECK.
+    const [pending] = await h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-03', created_by: accountant.id }).returning('id');
+    const [statement] = await h.db('statements').where({ fund_id: fundId }).select('id');
+    await expect(h.db('period_closes').where({ id: pending.id }).update({ status: 'approved', decided_by: accountant.id, previous_through: '2011-07-02', certificate_id: statement.id })).rejects.toMatchObject({ constraint: 'period_closes_four_eyes' });
+    expect(await snapshot()).toEqual(before);
+    expect((await h.db('funds').where({ id: fundId }).first('closed_through')).closed_through).toBe('2011-07-02');
+    await insertEntryOutside();
+  });
+});
+
+/** After the close, the open period still takes a correct entry. */
+async function insertEntryOutside() {
+  await attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: '4001', side: 'credit', amount: '1.00' }], { date: '2011-07-03' }));
+}
 
 describe('verification finds what the triggers were bypassed for', () => {
   // Superuser-only: session_replication_role = replica disables the triggers for this session.
@@ -240,5 +320,12 @@ describe('verification finds what the triggers were bypassed for', () => {
     const report = await verify();
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'account_balance', account: '4001' }));
+  });
+});
+
+describe('the constraints of internal control', () => {
+  it('are validated, so they hold for every row and not only for new ones', async () => {
+    const rows = await h.db('pg_constraint').whereIn('conname', ['journal_entries_four_eyes', 'journal_entries_date_range', 'disbursements_maker_checker']).select('conname', 'convalidated');
+    expect(Object.fromEntries(rows.map((r) => [r.conname, r.convalidated]))).toEqual({ journal_entries_four_eyes: true, journal_entries_date_range: true, disbursements_maker_checker: true });
   });
 });

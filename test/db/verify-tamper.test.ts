@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKnex } from '../../db/connection.ts';
 import { startWitness } from '../../server/ledger/witness.ts';
 import { createMigratedDatabase, dropDatabase, poolUrlFor } from '../support/databases.ts';
-import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
+import { approveEntry, makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
 import { binaryParser } from '../support/pdf-text.ts';
 
 /*
@@ -47,6 +47,7 @@ async function fundWithEntries(): Promise<string> {
     const r = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth)
       .send({ date: '2011-07-01', memo: `allocate ${amount}`, postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount }, { account_code: `2307.${deptCode}`, side: 'credit', amount }] });
     expect(r.status).toBe(201);
+    await approveEntry(h, r.body.id);
   }
   expect(await verify(fundId)).toMatchObject({ ok: true, entries: 4, first_bad_seq: null, problems: [] });
   return fundId;

@@ -174,6 +174,33 @@ describe('in the browser', () => {
     await first.context().close();
   });
 
+  it('one accountant prepares an appropriation; the other finds it on the home page, with the preparer, and approves it', async () => {
+    const first = await signedIn('kuaiji');
+    await first.goto(`${base}/funds/${fundId}`);
+    await first.fill('form[action$="/appropriations"] [name=amount]', '500.00');
+    await first.fill('form[action$="/appropriations"] [name=document_no]', '新财预〔2011〕追加');
+    await first.fill('form[action$="/appropriations"] [name=date]', '2011-09-01');
+    await Promise.all([first.waitForURL(new RegExp(`/funds/${fundId}$`)), first.click('form[action$="/appropriations"] button')]);
+    await expect(first.locator('main').textContent()).resolves.toContain('待审核凭证');
+    // Her own preparation does not wait for her.
+    await first.goto(`${base}/funds`);
+    await expect(first.locator('table.waiting').textContent().catch(() => '')).resolves.not.toContain('新财预〔2011〕追加');
+    await first.context().close();
+
+    const second = await signedIn('kuaiji2');
+    await second.goto(`${base}/`);
+    const row = second.locator('table.waiting tr', { hasText: '新财预〔2011〕追加' });
+    await expect(row.textContent()).resolves.toContain('kuaiji');
+    await expect(row.textContent()).resolves.toContain('500.00');
+    await Promise.all([second.waitForURL(/\/entries\/\d+\/approve$/), row.locator('button.approve').click()]);
+    await expect(second.locator('p.notice').textContent()).resolves.toContain('凭证已记账');
+    await expect(second.locator('.signers .preparer').textContent()).resolves.toBe('kuaiji');
+    await expect(second.locator('.signers .approver').textContent()).resolves.toBe('kuaiji2');
+    await second.goto(`${base}/funds/${fundId}`);
+    await expect(second.locator('main').textContent()).resolves.toContain('12,450,500.00');
+    await second.context().close();
+  });
+
   it('an auditor downloads the statement and the site confirms it is genuine', async () => {
     const page = await signedIn('shenji');
     await page.goto(`${base}/funds/${fundId}/statements`);

@@ -95,7 +95,25 @@ export async function makeDepartment(db: Knex, fields: { group?: string; status?
   return { id: String(row.id), code: String(row.code), name: String(row.name) };
 }
 
-/** A fund created through the API, optionally with an appropriation. */
+/** A second accountant per harness, to approve (审核) what a test's accountant prepared (制单). */
+const checkers = new WeakMap<Harness, Promise<TestUser>>();
+export function checkerOf(h: Harness): Promise<TestUser> {
+  let checker = checkers.get(h);
+  if (!checker) {
+    checker = makeUser(h.db, 'accountant');
+    checkers.set(h, checker);
+  }
+  return checker;
+}
+
+/** Approves a pending entry as another accountant (the harness's checker unless given); throws unless it posts. */
+export async function approveEntry(h: Harness, entryId: string, approver?: TestUser) {
+  const res = await h.api.post(`/api/v1/journal-entries/${entryId}/approve`).set((approver ?? (await checkerOf(h))).auth).send({});
+  if (res.status !== 200) throw new Error(`entry ${entryId} not approved: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** A fund created through the API, optionally with an appropriation prepared by `accountant` and approved by another. */
 export async function makeFund(h: Harness, accountant: TestUser, appropriation?: string) {
   const res = await h.api
     .post('/api/v1/funds')
@@ -109,6 +127,8 @@ export async function makeFund(h: Harness, accountant: TestUser, appropriation?:
       .set(accountant.auth)
       .send({ amount: appropriation, document_no: unique('APP'), date: '2011-06-01' });
     if (a.status !== 201) throw new Error(`appropriation failed: ${a.status} ${JSON.stringify(a.body)}`);
+    const checker = await checkerOf(h);
+    await approveEntry(h, String(a.body.id), accountant.id === checker.id ? await makeUser(h.db, 'accountant') : checker);
   }
   return fundId;
 }

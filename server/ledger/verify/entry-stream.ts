@@ -42,6 +42,7 @@ export async function* entriesOf(trx: Knex.Transaction, fundId: string): AsyncGe
         reverses_entry_id: row.reverses_entry_id == null ? null : String(row.reverses_entry_id),
         reversed_kind: (row.reversed_kind as string | null) ?? null,
         created_by: String(row.created_by),
+        approved_by: row.approved_by == null ? null : String(row.approved_by),
         created_at: (row.created_at as Date).toISOString(),
         prev_hash: row.prev_hash as string,
         hash: row.hash as string,

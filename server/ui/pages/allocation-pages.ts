@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { Decimal } from 'decimal.js';
-import { cancelDisbursement, createDisbursement, listDisbursements, recordRefund } from '../../allocation/disbursements.ts';
+import { cancelDisbursement, createDisbursement, listDisbursements, prepareRefund } from '../../allocation/disbursements.ts';
 import { approveDisbursement, approveDisbursements } from '../../allocation/payment-approval.ts';
 import { prepareRunDisbursements } from '../../allocation/run-disbursements.ts';
 import { listPolicies, setPolicy } from '../../allocation/policy.ts';
@@ -180,7 +180,7 @@ ${payments.map((p) => html`<tr><td>${canWrite && p.status === 'pending' && p.cre
       authorize(req.actor, 'disbursements.write');
       try {
         const input = paymentInput(formFields(req));
-        if (formFields(req).kind === 'refund') await recordRefund(db, contextOf(req), idFrom(req), input);
+        if (formFields(req).kind === 'refund') await prepareRefund(db, contextOf(req), idFrom(req), input);
         else await createDisbursement(db, contextOf(req), idFrom(req), input);
         res.redirect(303, `/funds/${idFrom(req)}/payments`);
       } catch (e) {

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { authorize, allows } from '../../auth/policy.ts';
 import { contextOf } from '../../http/context.ts';
 import { inTransaction } from '../../db/transaction.ts';
-import { recordAppropriation } from '../../ledger/appropriate.ts';
+import { prepareAppropriation } from '../../ledger/appropriate.ts';
 import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
 import { listJournal } from '../../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../../ledger/journal-filter.ts';
@@ -19,6 +19,7 @@ import { loadProgress } from '../../progress/progress.ts';
 import { html, day, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { AppError, validationError } from '../../errors.ts';
+import { fundControlSection, waitingSection } from './approval-pages.ts';
 
 export function fundTabs(fundId: string, req: Request): Html {
   const role = req.actor!.role;
@@ -45,9 +46,10 @@ export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: str
     const search = q.q?.trim().slice(0, 200) || undefined;
     const funds = await listFunds(db, 50, /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined, search);
     const progress = allows(req.actor!.role, 'progress.read') ? await loadProgress(db) : null;
+    const waiting = await waitingSection(db, req);
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
-      page(req, '资金', html`
+      page(req, '资金', html`${waiting}
 ${progress ? html`<h2>正版化进度</h2><p>共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费 ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率 ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a></p>` : ''}
 <h2>资金列表</h2>
 <form method="get" class="filters"><label>查找（代码或名称） <input name="q" value="${search ?? ''}"></label> <button>查找</button></form>
@@ -59,20 +61,23 @@ ${allows(req.actor!.role, 'funds.create') ? html`<h2>新建资金</h2><form meth
 <label>名称 <input name="name" value="${b.name ?? ''}" required size="40"></label>${fieldError(errors, 'name')}
 <label>年度 <input name="fiscal_year" value="${b.fiscal_year ?? ''}" required size="6"></label>${fieldError(errors, 'fiscal_year')}
 <label>文号 <input name="document_no" value="${b.document_no ?? ''}" required size="30"></label>${fieldError(errors, 'document_no')}
+<label>启用日（默认为年度的 1 月 1 日） <input name="opening_date" type="date" value="${b.opening_date ?? ''}"></label>${fieldError(errors, 'opening_date')}
 <p><button>新建</button></p></form>` : ''}`),
     );
   }
 
-  async function overview(req: Request, res: Response, errors: FormErrors = noErrors) {
+  async function overview(req: Request, res: Response, errors: FormErrors = noErrors, fundId: string = idFrom(req), closeErrors: FormErrors = noErrors) {
     authorize(req.actor, 'funds.read');
-    const fund = await getFund(db, idFrom(req));
+    const fund = await getFund(db, fundId);
+    const control = await fundControlSection(db, req, fund, closeErrors);
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(req, fund.name, html`${fundTabs(fund.id, req)}
 <p>代码 ${fund.code} · ${fund.fiscal_year} 年度 · 文号 ${fund.document_no}</p>
 ${figures([['财政拨款', fund.appropriated], ['已分配', fund.allocated], ['已拨付', fund.disbursed], ['可分配余额', fund.available_to_allocate], ['用款额度余额', fund.cash_balance]])}
 <p class="muted">账簿 ${fund.entries} 笔凭证；链头 <span class="mono">${fund.head_hash}</span></p>
-${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form method="post" action="/funds/${fund.id}/appropriations">${csrfField(req)}${generalError(errors)}
+${control}
+${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><p class="muted">登记后为待审核凭证，由另一名会计审核后记账。</p><form method="post" action="/funds/${fund.id}/appropriations">${csrfField(req)}${generalError(errors)}
 <label>金额（元） <input name="amount" value="${b.amount ?? ''}" required inputmode="decimal"></label>${fieldError(errors, 'amount')}
 <label>文号 <input name="document_no" value="${b.document_no ?? ''}" required></label>${fieldError(errors, 'document_no')}
 <label>日期 <input name="date" type="date" value="${b.date ?? todayInShanghai()}" required></label>${fieldError(errors, 'date')}
@@ -87,13 +92,17 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
       const b = formFields(req);
       try {
         if (!/^[0-9]{4}$/.test(b.fiscal_year ?? '')) throw validationError('fiscal_year', '请填写四位年份');
-        const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim() });
+        const opening = b.opening_date ? calendarDate.safeParse(b.opening_date) : undefined;
+        if (opening && !opening.success) throw validationError('opening_date', opening.error.issues[0]?.message ?? '请填写有效日期');
+        const fund = await createFund(db, contextOf(req), { code: String(b.code ?? '').trim(), name: String(b.name ?? '').trim(), fiscal_year: Number(b.fiscal_year), document_no: String(b.document_no ?? '').trim(), opening_date: opening?.data });
         res.redirect(303, `/funds/${fund.id}`);
       } catch (e) {
         await fundsList(req, res, formErrors(e));
       }
     },
     overview: (req: Request, res: Response) => overview(req, res),
+    /** The fund page again, with the close form's errors. */
+    overviewWithCloseErrors: (req: Request, res: Response, fundId: string, errors: FormErrors) => overview(req, res, noErrors, fundId, errors),
     async appropriate(req: Request, res: Response) {
       authorize(req.actor, 'ledger.post');
       const b = formFields(req);
@@ -105,7 +114,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
         if (!b.document_no?.trim()) problems.push({ field: 'document_no', message: '请填写文号' });
         if (problems.length || !amount.success) throw new AppError('VALIDATION_FAILED', '请更正标出的内容', problems);
         if (amount.data.isZero()) throw validationError('amount', '金额须大于 0');
-        await inTransaction(db, (trx) => recordAppropriation(trx, contextOf(req), idFrom(req), { amount: amount.data, document_no: b.document_no!.trim(), date: b.date! }));
+        await inTransaction(db, (trx) => prepareAppropriation(trx, contextOf(req), idFrom(req), { amount: amount.data, document_no: b.document_no!.trim(), date: b.date! }));
         res.redirect(303, `/funds/${idFrom(req)}`);
       } catch (e) {
         await overview(req, res, formErrors(e));
@@ -145,7 +154,7 @@ ${allows(req.actor!.role, 'ledger.post') ? html`<h2>登记财政拨款</h2><form
 单位 <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称"> <button>筛选</button></form>
 ${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
 <table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
-${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}">${e.seq}</td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${entryKindNames[e.kind] ?? e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}</td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
+${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}"><a href="/entries/${e.id}">${e.seq}</a></td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${entryKindNames[e.kind] ?? e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}<br><span class="muted">制单 ${e.created_by_name ?? '—'} · 审核 ${e.approved_by_name ?? '—'}</span></td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
 </tbody></table>
 ${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`));
     },
