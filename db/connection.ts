@@ -1,9 +1,11 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../server/config.ts';
-import { startEmbeddedPostgres } from './embedded.ts';
+import { claimDataDir, startEmbeddedPostgres } from './embedded.ts';
+import { ensureWritableDir } from './data-dir.ts';
 import { migrationSource } from './migrations/index.ts';
-import { applyGrants, canManageRoles, ensurePoolRole, poolRoleFor, userOf } from './roles.ts';
+import { applyGrants, canManageRoles, ensurePoolRole, hardenSchema, poolLoginProblem, poolRoleFor, userOf } from './roles.ts';
+import { StartupError } from '../server/startup-error.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -62,12 +64,14 @@ async function poolPassword(dataDir: string): Promise<string> {
  * - MIGRATION_DATABASE_URL set: it is the owner's; DATABASE_URL is the pool's, granted what it needs;
  * - otherwise, when the owner (embedded superuser, or a privileged DATABASE_URL) may manage roles, the
  *   service creates or updates the pool role `<database>_app` with a password kept in DATA_DIR;
- * - otherwise the pool stays the owner, with a warning.
+ * - otherwise it refuses to start: the service never works with the owner's rights (DESIGN.md).
  */
-export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migrationDatabaseUrl' | 'dataDir'>, ownerUrl: string, log: Logger): Promise<string> {
+export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migrationDatabaseUrl' | 'dataDir'>, ownerUrl: string, _log: Logger): Promise<string> {
   const owner = createKnex(ownerUrl, 2, 10 * 60_000, 'jiangbu-migrate');
   try {
     await owner.migrate.latest();
+    // Every start: functions of any migration get their pinned search_path, PUBLIC no TEMP or CREATE.
+    await hardenSchema(owner);
     if (config.migrationDatabaseUrl && config.databaseUrl) {
       const role = userOf(config.databaseUrl);
       if (role !== userOf(ownerUrl)) await applyGrants(owner, role);
@@ -77,8 +81,7 @@ export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migr
       const database = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
       return await ensurePoolRole(owner, ownerUrl, poolRoleFor(database), await poolPassword(config.dataDir));
     }
-    log.warn('DATABASE_URL cannot create roles and no MIGRATION_DATABASE_URL is set: the pool works as the owner of the tables, whose rights could switch the ledger guards off');
-    return ownerUrl;
+    throw new StartupError("DATABASE_URL's login owns the tables but cannot create the pool's role, and no MIGRATION_DATABASE_URL is set: the service will not serve requests with the owner's rights (they could switch the ledger guards off); set MIGRATION_DATABASE_URL to this owner login and DATABASE_URL to a login that owns nothing");
   } finally {
     await owner.destroy();
   }
@@ -86,6 +89,12 @@ export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migr
 
 /** Opens the configured database (DATABASE_URL, or the embedded cluster under DATA_DIR), migrates it as the owner and connects the pool. */
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  // DATA_DIR is claimed in both modes: with DATABASE_URL it still holds the witness file and the scans.
+  let released: (() => Promise<void>) | undefined;
+  if (config.databaseUrl) {
+    await ensureWritableDir(config.dataDir);
+    released = await claimDataDir(config.dataDir);
+  }
   const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
   const ownerUrl = config.migrationDatabaseUrl ?? config.databaseUrl ?? embedded!.url;
   let url: string;
@@ -93,9 +102,25 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     url = await prepareDatabase(config, ownerUrl, log);
   } catch (e) {
     await embedded?.stop();
+    await released?.();
     throw e;
   }
   const db = createKnex(url, config.poolMax, config.statementTimeoutMs);
+  // The pool's login, when it is not the owner's, must be unable to reach round the guards.
+  if (url !== ownerUrl) {
+    const problem = await poolLoginProblem(db).catch(async (e: unknown) => {
+      await db.destroy();
+      await embedded?.stop();
+      await released?.();
+      throw e;
+    });
+    if (problem) {
+      await db.destroy();
+      await embedded?.stop();
+      await released?.();
+      throw new StartupError(`${problem}: refusing to serve with it`);
+    }
+  }
   return {
     knex: db,
     url,
@@ -103,6 +128,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     async close() {
       await db.destroy();
       await embedded?.stop();
+      await released?.();
     },
   };
 }

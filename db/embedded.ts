@@ -74,10 +74,11 @@ async function assertReachableByPostgres(dir: string): Promise<void> {
 }
 
 /**
- * One service per data directory: a second one would stop the first one's PostgreSQL as a leftover.
+ * One service per data directory: a second one would stop the first one's PostgreSQL as a leftover,
+ * and (with DATABASE_URL too) share its witness file and scans with it unannounced.
  * The owner's pid is kept in DATA_DIR/jiangbu.pid; a dead owner's file is simply taken over.
  */
-async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
+export async function claimDataDir(dataDir: string): Promise<() => Promise<void>> {
   const file = join(dataDir, 'jiangbu.pid');
   if (existsSync(file)) {
     const owner = Number((await readFile(file, 'utf8')).trim());

@@ -29,9 +29,12 @@ function integerWords(digits: string): string {
   return out;
 }
 
-/** An amount string with exactly two decimals, 0.00 to 9999999999999.99, in words. */
+/**
+ * An amount string with exactly two decimals, in words: 0.00 to 9999999999999999.99, every amount a
+ * NUMERIC(18,2) column can hold (a total of postings each below 10^13 can pass 10^13).
+ */
 export function amountInWords(amount: string): string {
-  const m = /^([0-9]{1,13})\.([0-9])([0-9])$/.exec(amount);
+  const m = /^([0-9]{1,16})\.([0-9])([0-9])$/.exec(amount);
   if (!m) throw new Error(`not an amount with two decimals: ${amount}`);
   const integer = m[1]!.replace(/^0+(?=[0-9])/, '');
   const jiao = Number(m[2]);

@@ -24,7 +24,7 @@ try {
   process.exit(2);
 }
 const started_ms = Date.now();
-const result = checkBundle(files, (manifest) => witnessAnchors(witness, manifest));
+const result = checkBundle(files, witnessPath ? (manifest, n) => witnessAnchors(witness, manifest, n) : undefined);
 for (const c of result.checks) {
   process.stdout.write(`${c.ok ? 'OK  ' : 'FAIL'} ${c.name}\n`);
   for (const d of c.details) process.stdout.write(`       ${d}\n`);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Knex } from 'knex';
-import type { Logger } from 'pino';
+import { stdSerializers, type Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { authorize } from './auth/policy.ts';
 import { actorForToken } from './auth/sessions.ts';
@@ -55,7 +55,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...fundRoutes(deps.db),
     ...journalRoutes(deps.db, deps.config),
     ...periodCloseRoutes(deps.db, deps.config),
-    ...progressRoutes(deps.db),
+    ...progressRoutes(deps.db, deps.config),
     ...receiptRoutes(deps.db, deps.config),
     ...attachmentRoutes(deps.db, deps.config),
     ...allocationRoutes(deps.db),
@@ -95,7 +95,9 @@ function pipeline(db: Knex, r: Route, uploadMaxBytes: number): RequestHandler[] 
   // Multipart bodies are streamed by their handler, after authorization, straight to disk.
   const readsRaw = spec.method !== 'get' && bodyType !== 'multipart';
   const limit = bodyType === 'csv' ? csvBody_maxBytes : bodyType === 'upload' ? uploadMaxBytes : jsonBody_maxBytes;
-  const readRaw = express.raw({ type: () => true, limit });
+  // Compressed bodies are refused (415), not inflated: the API's bodies are small, and a body that says
+  // gzip and is not would otherwise fail in zlib as a 500.
+  const readRaw = express.raw({ type: () => true, limit, inflate: false });
   const handle: RequestHandler = async (req, res) => {
     authorize(req.actor, spec.action);
     const decoded = readsRaw ? decodeBody(req, bodyType) : undefined;
@@ -130,8 +132,11 @@ export function createApp(deps: AppDeps): Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      // While the database is away every request answers 503: one warn line each, not an error with a
+      // stack (pino-http makes an Error 'failed with status code 503' for any 5xx; it is dropped below).
+      customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
       serializers: {
+        err: (e: Error) => (e?.message === 'failed with status code 503' ? undefined : stdSerializers.err(e)),
         req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },

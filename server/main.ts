@@ -6,7 +6,7 @@ import { loadConfig, type Config } from './config.ts';
 import { loadDemo } from './demo/load-demo.ts';
 import { describeStartupError, StartupError } from './startup-error.ts';
 import { bootstrapAdmin } from './users/users.ts';
-import { assertWitnessWritable, startWitness } from './ledger/witness.ts';
+import { assertWitnessWritable, ensureWitness, ledgerIdentity, startWitness, witnessState } from './ledger/witness.ts';
 
 const started_ms = Date.now();
 let config: Config | undefined;
@@ -50,7 +50,9 @@ const server = createServer(starting);
 try {
   await listen(server, cfg.port);
   db = await openDatabase(cfg, log);
+  const witnessBefore = await witnessState(cfg.witnessFile);
   await assertWitnessWritable(cfg.witnessFile);
+  await ensureWitness(cfg.witnessFile, await ledgerIdentity(db.knex), log, witnessBefore);
   await bootstrapAdmin(db.knex, cfg.bootstrapAdminPassword, print);
   // `npm run demo`: the same service, with the 2011 case loaded first.
   if (process.argv.includes('--demo')) await loadDemo(db.knex, print);

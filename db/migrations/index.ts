@@ -9,6 +9,7 @@ import * as proof from './007-proof.ts';
 import * as exceptionPaths from './008-exception-paths.ts';
 import * as assetsInspections from './009-assets-inspections.ts';
 import * as figuresByUnit from './010-figures-by-unit.ts';
+import * as poolHardening from './011-pool-hardening.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: Array<[string, Migration]> = [
   ['008-exception-paths', exceptionPaths],
   ['009-assets-inspections', assetsInspections],
   ['010-figures-by-unit', figuresByUnit],
+  ['011-pool-hardening', poolHardening],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

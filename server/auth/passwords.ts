@@ -39,6 +39,12 @@ export const password_minLength = 12;
 /** zxcvbn's score 3: "safely unguessable: moderate protection from offline slow-hash scenario". */
 const score_min = 3;
 
+/**
+ * Words of this project that an attacker tries first: its name, the demo's password and the year of
+ * its case. zxcvbn takes them as user inputs, so 'jiangbu-demo-2011' or 'Jiangbu2011!' score low.
+ */
+const projectWords = ['jiangbu', 'jiangbu-demo-2011', 'jiangbudemo', 'demo', '2011', 'jiangbu2011', 'zhengban', 'zhengbanhua', 'admin'];
+
 /** Returns the reason a password is refused, or null when it meets the policy. */
 export function passwordProblem(password: string, username: string): string | null {
   if (password.length < password_minLength) return `至少 ${password_minLength} 个字符`;
@@ -47,7 +53,7 @@ export function passwordProblem(password: string, username: string): string | nu
   if (password.toLowerCase() === username.toLowerCase()) return '不能与用户名相同';
   // Only the first 100 characters are scored: zxcvbn's matching grows fast with length, and a
   // password that long is not weak for its tail.
-  if (checker().check(password.slice(0, 100), [username]).score < score_min) return '过于常见或容易猜到（如常用密码、重复或连续字符、键盘序列），请换一个更长、更少见的密码';
+  if (checker().check(password.slice(0, 100), [username, ...projectWords]).score < score_min) return '过于常见或容易猜到（如常用密码、重复或连续字符、键盘序列），请换一个更长、更少见的密码';
   return null;
 }
 

@@ -10,7 +10,8 @@ import { recordAudit } from '../audit/audit-log.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { entriesOf } from '../ledger/verify/entry-stream.ts';
-import { ledgerIdentity, readWitness } from '../ledger/witness.ts';
+import { ledgerIdentity, readWitness, recordAnchor } from '../ledger/witness.ts';
+import { accountsCsv, postingCsvLines, postingsCsvHeader } from './bundle-csv.ts';
 
 /*
  * The offline audit bundle (DESIGN.md "Tamper evidence beyond the database"): everything an auditor
@@ -21,11 +22,6 @@ import { ledgerIdentity, readWitness } from '../ledger/witness.ts';
 export const bundleFormat = 'jiangbu-audit-bundle/1';
 const zipDate = new Date('2000-01-01T00:00:00Z');
 
-const csvCell = (v: unknown) => {
-  const s = v == null ? '' : String(v);
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
-const csvLine = (cells: unknown[]) => `${cells.map(csvCell).join(',')}\n`;
 
 async function write(out: Writable, text: string): Promise<void> {
   if (!out.write(text)) await new Promise((resolve) => out.once('drain', resolve));
@@ -48,7 +44,7 @@ const jsonFile = (name: string, value: unknown): BundleFile => {
 /** Builds the bundle's files for one fund; the caller zips them and removes `dir`. */
 async function collect(db: Knex, fundId: string, witnessFile: string, dir: string) {
   const ledger = await ledgerIdentity(db);
-  const witness = await readWitness(witnessFile, ledger, fundId);
+  const witness = await readWitness(witnessFile, fundId);
   return db.transaction(async (trx) => {
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const fund = await trx('funds').where({ id: fundId }).first();
@@ -88,13 +84,13 @@ async function collect(db: Knex, fundId: string, witnessFile: string, dir: strin
         await write(postingsOut, text);
       }
     };
-    await put('postings', csvLine(['seq', 'entry_id', 'entry_date', 'kind', 'account_code', 'side', 'amount', 'balance_after']));
+    await put('postings', postingsCsvHeader);
     let entryCount = 0;
     for await (const e of entriesOf(trx, fundId)) {
       const { reversed_kind: _derived, ...stored } = e;
       const postings = e.postings.map((p) => ({ ...p, account_code: codeOf.get(p.account_id) ?? '' }));
       await put('entries', `${JSON.stringify({ ...stored, postings })}\n`);
-      for (const p of postings) await put('postings', csvLine([e.seq, e.id, e.entry_date, e.kind, p.account_code, p.side, p.amount, p.balance_after]));
+      await put('postings', postingCsvLines({ ...e, postings }));
       entryCount++;
     }
     entriesOut.end();
@@ -109,7 +105,7 @@ async function collect(db: Knex, fundId: string, witnessFile: string, dir: strin
       }),
       jsonFile('accounts.json', accountRows),
       { name: 'accounts.csv', ...(() => {
-        const bytes = Buffer.from(csvLine(['code', 'name', 'book', 'normal_side', 'kind', 'balance']) + accountRows.map((a) => csvLine([a.code, a.name, a.book, a.normal_side, a.kind, a.balance])).join(''));
+        const bytes = Buffer.from(accountsCsv(accountRows));
         return { bytes, sha256: sha256(bytes), size: bytes.length };
       })() },
       { name: 'entries.jsonl', path: entriesPath, sha256: entriesHash.digest('hex'), size: entriesSize },
@@ -140,13 +136,17 @@ export async function writeAuditBundle(db: Knex, ctx: RequestContext, fundId: st
   const dir = await mkdtemp(join(tmpdir(), 'jiangbu-bundle-'));
   try {
     const { files, manifest } = await collect(db, fundId, witnessFile, dir);
-    await recordAudit(db, ctx, { action: 'ledger.audit_bundle', objectType: 'fund', objectId: fundId, after: { head_seq: manifest.head.seq, head_hash: manifest.head.hash, entries: manifest.entries } });
+    const manifestText = `${JSON.stringify(manifest, null, 1)}\n`;
+    const manifestHash = sha256(manifestText);
+    await recordAudit(db, ctx, { action: 'ledger.audit_bundle', objectType: 'fund', objectId: fundId, after: { head_seq: manifest.head.seq, head_hash: manifest.head.hash, entries: manifest.entries, manifest_sha256: manifestHash } });
+    // The head the bundle was made from, and its manifest's SHA-256, go to the witness like a statement's.
+    await recordAnchor(db, witnessFile, { fundId, seq: manifest.head.seq, hash: manifest.head.hash, source: 'bundle', ref: `manifest ${manifestHash.slice(0, 16)}`, sha256: manifestHash });
     const { default: archiver } = await import('archiver');
     const zip = archiver('zip', { zlib: { level: 6 } });
     start();
     zip.pipe(out);
     for (const f of files) zip.append(f.path ? createReadStream(f.path) : f.bytes!, { name: f.name, date: zipDate });
-    zip.append(`${JSON.stringify(manifest, null, 1)}\n`, { name: 'manifest.json', date: zipDate });
+    zip.append(manifestText, { name: 'manifest.json', date: zipDate });
     await zip.finalize();
   } finally {
     await rm(dir, { recursive: true, force: true });

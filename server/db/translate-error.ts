@@ -58,8 +58,10 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
 export const unavailableRetryAfter_s = 5;
 
 // Node socket errors, PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01-57P03)
-// and too many connections (53300): the database is not there for us right now, the request is fine.
-const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+// too many connections (53300), and a login the server no longer accepts (28P01 wrong password, 28000
+// no such role or pg_hba refusal — e.g. another instance changed the pool's password): the database is
+// not there for us right now, the request is fine.
+const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300', '28P01', '28000']);
 // pg and knex raise these without a code when a connection dies or the pool cannot get one.
 const unreachableMessages = /Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection|connect ECONNREFUSED|Client was closed and is not queryable/;
 
@@ -84,6 +86,8 @@ export function translateDbError(e: unknown): unknown {
   if (typeof err?.code !== 'string') return e;
   // A safety net behind the text rule (server/http/schemas.ts): text PostgreSQL cannot store.
   if (err.code === '22021' || err.code === '22P05') return new AppError('VALIDATION_FAILED', '内容包含无法保存的字符（如空字符或无效的 Unicode）');
+  // Dates PostgreSQL cannot hold or read (year 0, out of range): the request's fault, not the server's.
+  if (err.code === '22008' || err.code === '22007') return new AppError('VALIDATION_FAILED', '日期超出可接受的范围或格式不正确');
   const known = err.constraint ? byConstraint[err.constraint] : undefined;
   if (known) return new AppError(known[0], known[1]);
   return e;

@@ -40,7 +40,7 @@ export async function loadDemo(db: Knex, print: (line: string) => void): Promise
   for (const u of demoUsers) {
     const existing = await db('users').where({ username: u.username }).first('id', 'username');
     const departmentId = 'departmentCode' in u ? String((await db('departments').where({ code: u.departmentCode }).first('id')).id) : undefined;
-    users.set(u.username, existing ? { id: String(existing.id), username: u.username } : await createUser(db, ctx, { username: u.username, password: demoPassword, role: u.role, department_id: departmentId }));
+    users.set(u.username, existing ? { id: String(existing.id), username: u.username } : await createUser(db, ctx, { username: u.username, password: demoPassword, role: u.role, department_id: departmentId }, { demo: true }));
   }
   const asUser = (u: { id: string; username: string }): RequestContext => ({ ...ctx, actor: { id: u.id, username: u.username, role: 'accountant', departmentId: null, sessionId: 'demo' } });
   const asAccountant = asUser(users.get('kuaiji')!);

@@ -33,8 +33,8 @@ export function fromZod(e: ZodError, where: 'body' | 'query' | 'params'): AppErr
   return new AppError('VALIDATION_FAILED', detail, errors);
 }
 
-/** Errors raised by body-parser carry a `type`; map them to the catalogue. */
-function fromBodyParser(e: { type?: string; status?: number }): AppError | undefined {
+/** Errors raised by body-parser carry a `type`; map them to the catalogue (the pages' error handler too). */
+export function fromBodyParser(e: { type?: string; status?: number }): AppError | undefined {
   switch (e.type) {
     case 'entity.too.large':
       return new AppError('PAYLOAD_TOO_LARGE', '请求内容超过允许的大小');
@@ -46,6 +46,10 @@ function fromBodyParser(e: { type?: string; status?: number }): AppError | undef
     case 'stream.encoding.set':
       return new AppError('MALFORMED_REQUEST', '无法读取请求内容');
     default:
+      // A path parameter that is not valid percent-encoding (Express's decode raises a URIError with
+      // status 400), or any other client error raised with an http-errors status: the request's fault.
+      if (e instanceof URIError) return new AppError('MALFORMED_REQUEST', '请求地址中含有无效的百分号编码');
+      if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && (e as { expose?: boolean }).expose) return new AppError('MALFORMED_REQUEST', '无法读取请求内容');
       return undefined;
   }
 }

@@ -1,5 +1,5 @@
 import { createReadStream, existsSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Knex } from 'knex';
@@ -11,7 +11,10 @@ import { StartupError } from '../startup-error.ts';
  * The witness: an append-only file of JSON lines, outside the database, each a chain head someone
  * relied on — {ledger, fund, seq, hash, time, anchor}. Whoever owns the database can rewrite the
  * chain and its anchors table, but not what was written here (ship it elsewhere: WITNESS_FILE).
- * `ledger` is the database's identity, because fund ids repeat across databases.
+ * `ledger` is the database's identity, because fund ids repeat across databases. The file pins it:
+ * its first line names the ledger it witnesses, and the identity in the database is checked against
+ * the file, never the other way round (whoever owns the database could change ledger_identity and
+ * make every line look like another ledger's). Lines under another ledger are named, not skipped.
  */
 export interface WitnessLine {
   ledger: string;
@@ -21,6 +24,25 @@ export interface WitnessLine {
   time: string;
   /** What anchored it: 'statement STMT-NO', 'close …', 'head' (the periodic head), 'bundle'. */
   anchor: string;
+  /** The document's number and the SHA-256 of its bytes, for anchors that are documents. */
+  ref?: string;
+  sha256?: string;
+}
+
+/** The first line of a witness file: which ledger it witnesses. */
+interface WitnessHeader {
+  ledger: string;
+  time: string;
+  anchor: 'ledger';
+}
+
+/** A document that rests on no one fund's chain (a progress bulletin): what it is and its SHA-256. */
+interface DocumentLine {
+  ledger: string;
+  time: string;
+  anchor: string;
+  ref: string;
+  sha256: string;
 }
 
 export interface Anchor {
@@ -38,7 +60,7 @@ export async function ledgerIdentity(db: Knex): Promise<string> {
 }
 
 /** One write with O_APPEND per call: lines of concurrent writers never interleave within a line. */
-export async function appendWitness(file: string, lines: WitnessLine[]): Promise<void> {
+export async function appendWitness(file: string, lines: Array<WitnessLine | WitnessHeader | DocumentLine>): Promise<void> {
   if (lines.length === 0) return;
   try {
     // The directory was made at start-up (assertWitnessWritable); a recursive mkdir here could spin (see db/data-dir.ts).
@@ -67,18 +89,82 @@ export async function assertWitnessWritable(file: string): Promise<void> {
 export async function recordAnchor(
   trx: Knex,
   witnessFile: string,
-  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle'; ref: string },
+  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle'; ref: string; sha256?: string },
 ): Promise<void> {
   await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
   // No anchor without its witness line: a document that cannot be witnessed is not issued.
-  await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(trx), fund: a.fundId, seq: a.seq, hash: a.hash, time: new Date().toISOString(), anchor: `${a.source} ${a.ref}` }]);
+  await appendWitness(witnessFile, [{
+    ledger: await ledgerIdentity(trx), fund: a.fundId, seq: a.seq, hash: a.hash, time: new Date().toISOString(), anchor: `${a.source} ${a.ref}`,
+    ref: a.ref, ...(a.sha256 ? { sha256: a.sha256 } : {}),
+  }]);
 }
 
-/** The witness lines of one fund of this ledger, streamed; a line that does not parse is reported, not skipped. */
-export async function readWitness(file: string, ledger: string, fundId: string): Promise<{ anchors: Anchor[]; unreadable: number[] }> {
-  const anchors: Anchor[] = [];
-  const unreadable: number[] = [];
-  if (!existsSync(file)) return { anchors, unreadable };
+/**
+ * Records a document that rests on no one fund's chain (a progress bulletin) in the witness: its
+ * SHA-256 and what it is, with the time, so that a copy shown later can be checked against a line the
+ * database's owner could not rewrite.
+ */
+export async function witnessDocument(db: Knex, witnessFile: string, d: { kind: 'bulletin'; ref: string; sha256: string }): Promise<void> {
+  await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(db), time: new Date().toISOString(), anchor: `${d.kind} ${d.ref}`, ref: `${d.kind} ${d.ref}`, sha256: d.sha256 }]);
+}
+
+export type WitnessState = 'missing' | 'empty' | 'lines';
+
+/** Whether the witness file is there and holds anything: asked at start, before anything writes it. */
+export async function witnessState(file: string): Promise<WitnessState> {
+  if (!existsSync(file)) return 'missing';
+  return (await stat(file)).size > 0 ? 'lines' : 'empty';
+}
+
+/**
+ * Makes sure the witness file exists and names its ledger on its first line. A file that is missing or
+ * empty at start is said out loud (it may have been removed or emptied), then begun again.
+ */
+export async function ensureWitness(file: string, ledger: string, log: { warn(m: string): void }, before: WitnessState): Promise<void> {
+  if (before === 'lines') {
+    const first = await firstLedger(file);
+    if (first && first !== ledger) log.warn(`witness file ${file} witnesses ledger ${first}, but this database says it is ${ledger}: verify will report it`);
+    return;
+  }
+  log.warn(before === 'missing' ? `witness file ${file} does not exist: starting a new one (if it existed before, it was removed)` : `witness file ${file} is empty: starting it again (if it held lines, they were erased)`);
+  // Its directory was made by assertWitnessWritable.
+  await appendWitness(file, [{ ledger, time: new Date().toISOString(), anchor: 'ledger' }]);
+}
+
+async function firstLedger(file: string): Promise<string | null> {
+  const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  try {
+    for await (const text of lines) {
+      if (text.trim() === '') continue;
+      try {
+        const l = JSON.parse(text) as { ledger?: unknown };
+        return typeof l.ledger === 'string' ? l.ledger : null;
+      } catch {
+        return null;
+      }
+    }
+    return null;
+  } finally {
+    lines.close();
+  }
+}
+
+export interface WitnessRead {
+  /** The ledger the file witnesses (its first line), or null for an empty or missing file. */
+  ledger: string | null;
+  anchors: Anchor[];
+  /** Lines of this fund that name documents: ref → {seq, hash, sha256}. */
+  documents: Map<string, { seq: number; hash: string; sha256?: string; line: number }>;
+  unreadable: number[];
+  /** Lines under another ledger than the first line names. */
+  foreign: number[];
+  exists: boolean;
+}
+
+/** Every line of the witness about one fund of the ledger the file itself names, streamed; a line that does not parse is reported, not skipped. */
+export async function readWitness(file: string, fundId: string): Promise<WitnessRead> {
+  const read: WitnessRead = { ledger: null, anchors: [], documents: new Map(), unreadable: [], foreign: [], exists: existsSync(file) };
+  if (!read.exists) return read;
   const lines = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
   let n = 0;
   for await (const text of lines) {
@@ -88,17 +174,47 @@ export async function readWitness(file: string, ledger: string, fundId: string):
     try {
       line = JSON.parse(text) as Partial<WitnessLine>;
     } catch {
-      unreadable.push(n);
+      read.unreadable.push(n);
       continue;
     }
-    if (line.ledger !== ledger || line.fund !== fundId) continue;
+    if (typeof line.ledger !== 'string') {
+      read.unreadable.push(n);
+      continue;
+    }
+    read.ledger ??= line.ledger;
+    if (line.ledger !== read.ledger) {
+      read.foreign.push(n);
+      continue;
+    }
+    if (line.fund === undefined && (line.anchor as string | undefined) === 'ledger') continue;
+    if (line.fund !== fundId) continue;
     if (!Number.isSafeInteger(line.seq) || typeof line.hash !== 'string' || !/^[0-9a-f]{64}$/.test(line.hash)) {
-      unreadable.push(n);
+      read.unreadable.push(n);
       continue;
     }
-    anchors.push({ seq: line.seq!, hash: line.hash, source: `witness ${file.split('/').pop()}:${n} (${line.anchor ?? 'head'}, ${line.time ?? '?'})` });
+    read.anchors.push({ seq: line.seq!, hash: line.hash, source: `witness ${file.split('/').pop()}:${n} (${line.anchor ?? 'head'}, ${line.time ?? '?'})` });
+    // Lines written before they carried `ref` name the document in `anchor` ('statement NO').
+    const ref = typeof line.ref === 'string' ? line.ref : /^(?:statement|bulletin|close|bundle) (.+)$/.exec(line.anchor ?? '')?.[1];
+    if (ref !== undefined) read.documents.set(ref, { seq: line.seq!, hash: line.hash, ...(typeof line.sha256 === 'string' ? { sha256: line.sha256 } : {}), line: n });
   }
-  return { anchors, unreadable };
+  return read;
+}
+
+/** What the witness as a whole says is wrong, beside its anchors: kind and detail, for verify. */
+export function witnessProblems(read: WitnessRead, databaseLedger: string, anchorsInDatabase: number): Array<{ kind: 'witness_ledger' | 'witness_foreign' | 'witness_missing'; detail: string }> {
+  const problems: Array<{ kind: 'witness_ledger' | 'witness_foreign' | 'witness_missing'; detail: string }> = [];
+  if (read.ledger && read.ledger !== databaseLedger) {
+    problems.push({ kind: 'witness_ledger', detail: `数据库记录的账簿标识 ${databaseLedger} 与见证文件首行所记 ${read.ledger} 不符（账簿标识被改动，或见证文件不属于本账簿）` });
+  }
+  if (read.foreign.length) {
+    problems.push({ kind: 'witness_foreign', detail: `见证文件中有 ${read.foreign.length} 行属于另一账簿（第 ${read.foreign.slice(0, 5).join('、')}${read.foreign.length > 5 ? ' 等' : ''} 行），与文件首行所记账簿不符` });
+  }
+  if (anchorsInDatabase > 0 && read.anchors.length === 0) {
+    problems.push({ kind: 'witness_missing', detail: read.exists
+      ? `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件中却没有本资金的任何一行（见证文件被清空、截断或调换）`
+      : `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件却不存在（被删除或配置指向了别处）` });
+  }
+  return problems;
 }
 
 const headInterval_ms = 30_000;

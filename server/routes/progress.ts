@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit-log.ts';
@@ -11,10 +12,11 @@ import { bulletinSupervision } from '../progress/programme.ts';
 import { fileWrittenReport, listWrittenReports, setDeadline } from '../progress/written-reports.ts';
 import { renderBulletin } from '../../reports/bulletin.ts';
 import { contentDisposition } from '../files/sniff.ts';
+import { witnessDocument, witnessFileOf } from '../ledger/witness.ts';
 
 const departmentId = z.strictObject({ id: idParam });
 
-export function progressRoutes(db: Knex) {
+export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined } = { dataDir: '.' }) {
   return [
     route(
       {
@@ -61,7 +63,11 @@ export function progressRoutes(db: Knex) {
       async (req, res, { query }) => {
         const report = await loadProgress(db, query.as_of);
         const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`), await bulletinSupervision(db, report));
-        await recordAudit(db, contextOf(req), { action: 'progress.bulletin_download', objectType: 'bulletin', objectId: report.as_of });
+        const digest = createHash('sha256').update(pdf).digest('hex');
+        await recordAudit(db, contextOf(req), { action: 'progress.bulletin_download', objectType: 'bulletin', objectId: report.as_of, after: { sha256: digest } });
+        // Anchored outside the database, like a statement: the bulletin's SHA-256 goes to the witness.
+        await witnessDocument(db, witnessFileOf(config), { kind: 'bulletin', ref: report.as_of, sha256: digest });
+        res.setHeader('X-Document-SHA256', digest);
         res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件正版化工作进展通报-${report.as_of}.pdf`));
         res.send(pdf);
       },

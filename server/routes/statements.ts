@@ -71,7 +71,7 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")', responses: { 200: '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger' },
       },
       async (req, res) => {
-        res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes)));
+        res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes), witnessFileOf(config)));
       },
     ),
     route(

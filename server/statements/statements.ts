@@ -9,7 +9,8 @@ import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
-import { recordAnchor } from '../ledger/witness.ts';
+import { readWitness, recordAnchor } from '../ledger/witness.ts';
+import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
 export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary' };
@@ -76,7 +77,7 @@ export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext
     .returning(['id', 'statement_no']);
   await recordAudit(trx, ctx, { action: 'statement.issue', objectType: 'statement', objectId: statementNo, after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq } });
   // The head it was built from is an anchor: in the database and in the witness outside it.
-  await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: statementNo });
+  await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: statementNo, sha256: digest });
   return { id: String(row.id), statement_no: statementNo, sha256: digest, pdf };
 }
 
@@ -115,20 +116,22 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
 
 /**
  * Is this file a statement we issued, unaltered, and does the ledger still hold the chain head it
- * was built from? A statement whose anchor is gone (a cut tail, a rewritten chain) is no longer
- * genuine. A genuine one that a newer statement of the same kind for the same unit and fund has
- * replaced says so (superseded_by): a close certificate is replaced by the fund's next one after a reopen.
+ * was built from? The database alone is not believed: whoever may write it could add a row for any
+ * PDF, or rewrite the chain and the statement's head together. So the statement must have its line in
+ * the witness file outside the database (written when it was issued: number, SHA-256, head), that
+ * line must agree with the row and the file, the head it names must still be in the chain, and the
+ * ledger up to that head must still verify. A genuine one that a newer statement for the same unit
+ * and fund has replaced says so.
  */
-export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buffer) {
+export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buffer, witnessFile: string) {
   const digest = sha256(bytes);
   const row = await db('statements as s')
     .join('funds as f', 'f.id', 's.fund_id')
     .leftJoin('departments as d', 'd.id', 's.department_id')
     .where('s.sha256', digest)
     .first('s.id', 's.statement_no', 's.kind', 's.fund_id', 'f.code as fund_code', 's.department_id', 'd.name as department_name', 's.issued_at', 's.head_seq', 's.head_hash', 's.content_hash');
-  const anchorHolds = row
-    ? Number(row.head_seq) === 0 || (await db('journal_entries').where({ fund_id: row.fund_id, seq: row.head_seq, hash: row.head_hash }).first('id')) !== undefined
-    : false;
+  const problems = row ? await statementProblems(db, witnessFile, { fundId: String(row.fund_id), statementNo: row.statement_no, sha256: digest, headSeq: Number(row.head_seq), headHash: row.head_hash }) : [];
+  const anchorHolds = row !== undefined && problems.length === 0;
   const newer = row
     ? await db('statements')
         .where({ fund_id: row.fund_id, kind: row.kind })
@@ -145,7 +148,7 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
     sha256: digest,
     statement_no: row.statement_no as string,
     superseded_by: (newer?.statement_no as string | undefined) ?? null,
-    ...(anchorHolds ? {} : { problem: `账簿中已找不到本通知书所依据的第 ${row.head_seq} 号凭证（链头 ${String(row.head_hash).slice(0, 12)}…），账簿可能被截断或改写` }),
+    ...(problems.length ? { problem: problems.join('；'), problems } : {}),
     kind: row.kind,
     fund_id: String(row.fund_id),
     fund_code: row.fund_code,
@@ -156,6 +159,27 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
     head_hash: row.head_hash,
     content_hash: row.content_hash,
   };
+}
+
+/** Why a statement recorded in the database is not to be believed (in Chinese, for its reader); none when it holds. */
+async function statementProblems(db: Knex, witnessFile: string, s: { fundId: string; statementNo: string; sha256: string; headSeq: number; headHash: string }): Promise<string[]> {
+  const problems: string[] = [];
+  const witness = (await readWitness(witnessFile, s.fundId)).documents.get(s.statementNo);
+  if (!witness) {
+    problems.push(`见证文件中没有编号 ${s.statementNo} 的出具记录，数据库中的这条记录不能证明它是本系统出具的`);
+  } else {
+    if (witness.sha256 !== undefined && witness.sha256 !== s.sha256) problems.push(`见证文件记载编号 ${s.statementNo} 的 SHA-256 为 ${witness.sha256.slice(0, 12)}…，与此文件不符`);
+    if (witness.seq !== s.headSeq || witness.hash !== s.headHash) problems.push(`见证文件记载本通知书依据第 ${witness.seq} 号凭证（${witness.hash.slice(0, 12)}…），数据库中却记为第 ${s.headSeq} 号（${s.headHash.slice(0, 12)}…）`);
+  }
+  // The head the witness saw (or, with no witness line, the one the row names) must still be in the chain.
+  const head = witness ?? { seq: s.headSeq, hash: s.headHash };
+  if (head.seq > 0 && !(await db('journal_entries').where({ fund_id: s.fundId, seq: head.seq, hash: head.hash }).first('id'))) {
+    problems.push(`账簿中已找不到本通知书所依据的第 ${head.seq} 号凭证（链头 ${head.hash.slice(0, 12)}…），账簿可能被截断或改写`);
+  }
+  const report = await verifyLedger(db, s.fundId, witnessFile);
+  const below = report.problems.filter((p) => p.seq !== undefined && p.seq <= head.seq);
+  if (below.length) problems.push(`本通知书所依据的账簿（第 1–${head.seq} 号凭证）已不能通过核验：${below.slice(0, 3).map((p) => p.detail).join('；')}`);
+  return problems;
 }
 
 /** What the QR code on a printed copy can be checked against. */

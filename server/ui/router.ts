@@ -5,6 +5,7 @@ import { projectPath } from '../project-root.ts';
 import { AppError } from '../errors.ts';
 import { assertSafeText } from '../http/schemas.ts';
 import { translateDbError } from '../db/translate-error.ts';
+import { fromBodyParser } from '../http/problem.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
 import { acceptancePages } from './pages/acceptance-pages.ts';
@@ -30,7 +31,7 @@ const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/fu
 export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataDir' | 'uploadMaxBytes'>, log: { error(o: object, m: string): void }): Router {
   const r = express.Router();
   // Forms obey the same text rule as the API, before the session check (the sign-in form has none).
-  const parseForm = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: 5000 });
+  const parseForm = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: 5000, inflate: false });
   const form: RequestHandler = (req, res, next) =>
     parseForm(req, res, (err?: unknown) => {
       if (err) return next(err);
@@ -165,7 +166,9 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/clawbacks/:id/cancel', form, session, inspections.decideClawback);
 
   const pageErrors: ErrorRequestHandler = (raw, req, res, _next) => {
-    const err = translateDbError(raw);
+    const translated = translateDbError(raw);
+    // A form that could not be read (compressed, bad percent-encoding in the path): the request's fault.
+    const err = translated instanceof AppError ? translated : (fromBodyParser(translated as { type?: string; status?: number }) ?? translated);
     if (err instanceof AppError && err.code === 'UNAVAILABLE') {
       for (const [name, value] of Object.entries(err.headers ?? {})) res.setHeader(name, value);
       res.status(503).send(page(req, '暂时无法服务', html`<p class="error" role="alert">数据库暂时无法连接，请稍后刷新重试。</p>`));

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { actorForToken } from '../auth/sessions.ts';
@@ -27,21 +27,29 @@ export function sessionToken(req: Request): string | undefined {
 
 const loginCsrfCookie = 'jb_login_csrf';
 
+// This process's own key for sign-in form tokens: a restart only makes open sign-in forms reload.
+const loginCsrfKey = randomBytes(32);
+const loginCsrfToken = (nonce: string) => createHmac('sha256', loginCsrfKey).update(`login-csrf:${nonce}`).digest('base64url');
+
 /**
- * The sign-in form has no session to derive a token from: a random value in a SameSite=Strict
- * cookie, repeated in the form (double submit). A cross-site POST carries neither the cookie nor the value.
+ * The sign-in form has no session to derive a token from: a random nonce in a SameSite=Strict
+ * cookie, and in the form the nonce's HMAC under a key only the server holds. A plain double submit
+ * (any equal cookie and field) could be forged by whoever can plant a cookie (a sibling subdomain);
+ * this token cannot be made without the key. A cross-site POST carries neither.
  */
 export function loginCsrf(req: Request, res: Response): string {
   const existing = cookie(req, loginCsrfCookie);
-  if (existing && /^[A-Za-z0-9_-]{32}$/.test(existing)) return existing;
-  const token = randomBytes(24).toString('base64url');
-  res.cookie(loginCsrfCookie, token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/login' });
-  return token;
+  if (existing && /^[A-Za-z0-9_-]{32}$/.test(existing)) return loginCsrfToken(existing);
+  const nonce = randomBytes(24).toString('base64url');
+  res.cookie(loginCsrfCookie, nonce, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/login' });
+  return loginCsrfToken(nonce);
 }
 
 export function loginCsrfMatches(req: Request, sent: unknown): boolean {
-  const expected = cookie(req, loginCsrfCookie);
-  if (!expected || typeof sent !== 'string' || sent.length !== expected.length) return false;
+  const nonce = cookie(req, loginCsrfCookie);
+  if (!nonce || typeof sent !== 'string') return false;
+  const expected = loginCsrfToken(nonce);
+  if (sent.length !== expected.length) return false;
   return timingSafeEqual(Buffer.from(sent), Buffer.from(expected));
 }
 

@@ -128,6 +128,47 @@ describe('the offline audit bundle', () => {
     expect(longer.out).toContain(`anchor_beyond_head seq ${manifest.head.seq + 1}`);
   });
 
+  it('verify-bundle --witness trusts the ledger its witness names, not the manifest: a manifest naming another ledger still meets the witness lines', async () => {
+    const res = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set(auditor.auth).buffer(true).parse(binaryParser);
+    const zip = await JSZip.loadAsync(res.body);
+    const manifest = JSON.parse(await zip.file('manifest.json')!.async('string'));
+    const witness = `${JSON.stringify({ ledger: manifest.ledger, fund: fundId, seq: manifest.head.seq + 1, hash: 'a'.repeat(64), time: new Date().toISOString(), anchor: 'head' })}\n`;
+    zip.file('manifest.json', JSON.stringify({ ...manifest, ledger: '00000000-0000-4000-8000-000000000000' }));
+    const forged = await verifyBundle(await zip.generateAsync({ type: 'nodebuffer' }), witness);
+    expect(forged.code).toBe(1);
+    expect(forged.out).toContain(`your witness witnesses ledger ${manifest.ledger}`);
+    expect(forged.out).toContain(`anchor_beyond_head seq ${manifest.head.seq + 1}`);
+    const empty = await verifyBundle(res.body, '');
+    expect(empty.code).toBe(1);
+    expect(empty.out).toContain('your witness has no line for fund');
+  });
+
+  it('postings.csv, accounts.csv and statements.json are checked against the hashed entries, even with the manifest recomputed; the download is anchored in the witness', async () => {
+    const res = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set(auditor.auth).buffer(true).parse(binaryParser);
+    const { readFile } = await import('node:fs/promises');
+    const manifestText = await (await JSZip.loadAsync(res.body)).file('manifest.json')!.async('string');
+    const witness = (await readFile(h.witnessFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(witness).toContainEqual(expect.objectContaining({ fund: fundId, anchor: expect.stringMatching(/^bundle /), sha256: createHash('sha256').update(manifestText).digest('hex') }));
+    const edit = async (name: string, change: (text: string) => string) => {
+      const zip = await JSZip.loadAsync(res.body);
+      const text = change(await zip.file(name)!.async('string'));
+      zip.file(name, text);
+      const manifest = JSON.parse(await zip.file('manifest.json')!.async('string'));
+      manifest.files[name] = { sha256: createHash('sha256').update(text).digest('hex'), size: Buffer.byteLength(text) };
+      zip.file('manifest.json', JSON.stringify(manifest));
+      return verifyBundle(await zip.generateAsync({ type: 'nodebuffer' }));
+    };
+    const postings = await edit('postings.csv', (t) => t.replace(/,(\d+\.\d{2}),/, (_m, a: string) => `,${(Number(a) + 1).toFixed(2)},`));
+    expect(postings.code).toBe(1);
+    expect(postings.out).toContain('postings.csv: a posting of entry');
+    const accounts = await edit('accounts.csv', (t) => t.replace(/\n1011,([^\n]*),(\d+\.\d{2})\n/, (_m, mid: string) => `\n1011,${mid},1.00\n`));
+    expect(accounts.code).toBe(1);
+    expect(accounts.out).toContain('accounts.csv line');
+    const statements = await edit('statements.json', (t) => t.replace(/"head_hash": "[0-9a-f]{64}"/, `"head_hash": "${'c'.repeat(64)}"`));
+    expect(statements.code).toBe(1);
+    expect(statements.out).toContain('statements.json:');
+  });
+
   it("the fund's verify page links the bundle, which the signed-in auditor's session downloads", async () => {
     const page = await h.api.get(`/funds/${fundId}/verify`).set('Cookie', `jb_session=${auditor.token}`);
     expect(page.status).toBe(200);

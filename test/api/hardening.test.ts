@@ -91,6 +91,13 @@ describe('the sign-in form', () => {
     expect(ok.status).toBe(303);
     expect((ok.headers['set-cookie'] as unknown as string[]).some((c) => c.startsWith('jb_session='))).toBe(true);
   });
+
+  it('refuses a cookie and field that merely match (a planted double submit): the token is bound to a server key', async () => {
+    const u = await makeUser(h.db, 'auditor');
+    const planted = 'A'.repeat(32);
+    const res = await h.api.post('/login').set('Cookie', `jb_login_csrf=${planted}`).type('form').send({ username: u.username, password: testPassword, _csrf: planted });
+    expect(res.status).toBe(403);
+  });
 });
 
 describe('the text rule holds on every route that takes a JSON body', () => {
@@ -121,5 +128,34 @@ describe('the text rule holds on every route that takes a JSON body', () => {
       }
     }
     expect(answers.filter((a) => !a.endsWith('→ 422 VALIDATION_FAILED'))).toEqual([]);
+  });
+});
+
+describe('input the schemas accept but the plumbing could not read is a 4xx, never a 500', () => {
+  it.each(['/api/v1/statements/%FF', '/api/v1/funds/%FF/journal', '/api/v1/departments/%E0%A4%A'])('GET %s (bad percent-encoding) → 400', async (path) => {
+    const res = await h.api.get(path).set(accountant.auth);
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+  });
+
+  it.each(['gzip', 'deflate', 'br'])('POST /api/v1/auth/login with Content-Encoding: %s over a plain body → 4xx', async (encoding) => {
+    const res = await h.api.post('/api/v1/auth/login').set('Content-Type', 'application/json').set('Content-Encoding', encoding).send(JSON.stringify({ username: 'someone', password: 'x' }));
+    expect([400, 415]).toContain(res.status);
+    expect(res.headers['content-type']).toContain('application/problem+json');
+  });
+
+  it.each(['gzip', 'deflate', 'br'])('the sign-in page with Content-Encoding: %s over a plain form → 415 page, and a page path with bad percent-encoding → 400', async (encoding) => {
+    const res = await h.api.post('/login').set('Content-Type', 'application/x-www-form-urlencoded').set('Content-Encoding', encoding).send('username=a&password=b');
+    expect(res.status).toBe(415);
+    expect((await h.api.get('/funds/%FF').set('Cookie', `jb_session=${accountant.token}`)).status).toBe(400);
+  });
+
+  it('a fund of two appropriations of 9,999,999,999,999.99 prints its summary (amounts in words to 10^15)', async () => {
+    const big = await makeFund(h, accountant, '9999999999999.99');
+    const maker = accountant;
+    const r = await h.api.post(`/api/v1/funds/${big}/appropriations`).set(maker.auth).send({ amount: '9999999999999.99', document_no: 'big-2', date: '2011-06-03' });
+    expect(r.status).toBeLessThan(300);
+    const pdf = await h.api.get(`/api/v1/funds/${big}/summary.pdf`).set(accountant.auth);
+    expect(pdf.status).toBe(200);
   });
 });

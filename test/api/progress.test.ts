@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
@@ -122,5 +124,9 @@ describe('the progress report', () => {
     expect(text).toContain('已报送（1个）：交通运输厅');
     expect(text).toMatch(/逾期未报送（7个）/);
     expect(text).toMatch(/第1页共\d+页/);
+    // Anchored outside the database: the witness holds its SHA-256.
+    const digest = createHash('sha256').update(res.body).digest('hex');
+    expect(res.headers['x-document-sha256']).toBe(digest);
+    expect(await readFile(h.witnessFile, 'utf8')).toContain(`"sha256":"${digest}"`);
   });
 });

@@ -87,4 +87,21 @@ describe('the pool login', () => {
       await admin.destroy();
     }
   });
+
+  it('with an unprivileged DATABASE_URL that owns the tables and no MIGRATION_DATABASE_URL: refuses to start, in one line', async () => {
+    const login = unique('jiangbu_owner_');
+    const password = unique('pw');
+    const name = unique('jiangbu_logins_');
+    const admin = createKnex(withDatabase(inject('serverUrl'), 'postgres'), 1, 60_000);
+    try {
+      await admin.raw(`CREATE ROLE ${login} LOGIN PASSWORD '${password}'`);
+      await admin.raw(`CREATE DATABASE ${name} OWNER ${login}`);
+      const ownerUrl = withCredentials(withDatabase(inject('serverUrl'), name), login, password);
+      await expect(prepareDatabase({ databaseUrl: ownerUrl, migrationDatabaseUrl: undefined, dataDir }, ownerUrl, quiet)).rejects.toThrow(/will not serve requests with the owner's rights.*MIGRATION_DATABASE_URL/);
+    } finally {
+      await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.raw(`DROP ROLE IF EXISTS ${login}`);
+      await admin.destroy();
+    }
+  });
 });

@@ -41,7 +41,7 @@ afterAll(async () => {
 describe('the database goes away under load', () => {
   it('answers 503 with Retry-After, never 500, and recovers when PostgreSQL is back', async () => {
     const accountant = await makeUser(db, 'accountant');
-    const h = { db, app: undefined as never, api, close: async () => undefined };
+    const h = { db, app: undefined as never, api, close: async () => undefined, witnessFile: join(dataDir, 'witness.jsonl') };
     const fundId = await makeFund(h, accountant, '1000.00');
     const statuses = new Map<number, number>();
     const retryAfter = new Set<string>();

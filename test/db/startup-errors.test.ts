@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -64,6 +64,14 @@ describe('starting the service wrongly', () => {
 
   it('names a DATA_DIR that cannot be created (under /proc), without spinning', async () => {
     expectOneLine(await start({ DATA_DIR: '/proc/jiangbu-data' }), /DATA_DIR \/proc\/jiangbu-data cannot be used/);
+  });
+
+  it('refuses a second service on a claimed DATA_DIR with DATABASE_URL too', async () => {
+    const dataDir = join(scratch, 'claimed');
+    await mkdir(dataDir, { recursive: true });
+    // This test process stands for the first service (a live node process holding the claim).
+    await writeFile(join(dataDir, 'jiangbu.pid'), `${process.pid}\n`);
+    expectOneLine(await start({ DATA_DIR: dataDir, DATABASE_URL: inject('databaseUrl') }), /another Jiangbu process \(pid \d+\) is using DATA_DIR/);
   });
 
   it('names a DATABASE_URL whose server is not there, without its password', async () => {

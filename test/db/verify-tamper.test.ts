@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKnex } from '../../db/connection.ts';
 import { startWitness } from '../../server/ledger/witness.ts';
 import { createMigratedDatabase, dropDatabase, poolUrlFor } from '../support/databases.ts';
-import { approveEntry, makeDepartment, makeFund, makeUser, openHarness, testDataDir, type Harness, type TestUser } from '../support/harness.ts';
+import { approveEntry, makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
 import { binaryParser } from '../support/pdf-text.ts';
 
 /*
@@ -78,7 +77,7 @@ describe('verify names every edit the probe made as the database owner', () => {
 
   it('the same cut with the database anchors deleted too: the witness file outside the database still names it', async () => {
     const fundId = await fundWithEntries();
-    const witness = startWitness(h.db, join(testDataDir, 'witness.jsonl'), { warn: () => undefined }, 3_600_000);
+    const witness = startWitness(h.db, h.witnessFile, { warn: () => undefined }, 3_600_000);
     await witness.tick();
     witness.stop();
     const last = await entryId(fundId, 4);
@@ -174,5 +173,101 @@ describe('verify names every edit the probe made as the database owner', () => {
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'anchor_mismatch', seq: 4 }));
     const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
     expect(check.body.genuine).toBe(false);
+  });
+
+  it('a changed ledger_identity does not hide the witness: its lines still anchor, and the change is named', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect(statement.status).toBe(200);
+    const last = await entryId(fundId, 4);
+    const third = await owner('journal_entries').where({ fund_id: fundId, seq: 3 }).first('hash');
+    await tamper('DELETE FROM postings WHERE entry_id = ?', [last]);
+    await tamper('DELETE FROM journal_entries WHERE id = ?', [last]);
+    await tamper('DELETE FROM ledger_anchors WHERE fund_id = ?', [fundId]);
+    await tamper('DELETE FROM statement_downloads WHERE statement_id IN (SELECT id FROM statements WHERE fund_id = ?)', [fundId]);
+    await tamper('DELETE FROM statements WHERE fund_id = ?', [fundId]);
+    await tamper('UPDATE funds SET head_seq = 3, head_hash = ? WHERE id = ?', [third.hash, fundId]);
+    const identity = (await owner('ledger_identity').first('id')).id;
+    await tamper('UPDATE ledger_identity SET id = gen_random_uuid()');
+    try {
+      const report = await verify(fundId);
+      expect(report.ok).toBe(false);
+      expect(kinds(report)).toEqual(expect.arrayContaining(['witness_ledger', 'anchor_beyond_head']));
+    } finally {
+      await tamper('UPDATE ledger_identity SET id = ?', [identity]);
+    }
+  });
+
+  it('an emptied witness file is named for a fund that has anchors in the database', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect(statement.status).toBe(200);
+    expect((await verify(fundId)).ok).toBe(true);
+    const { truncate } = await import('node:fs/promises');
+    await truncate(h.witnessFile, 0);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'witness_missing' }));
+  });
+
+  it('a statement row the pool login inserts for any PDF does not make it genuine: the witness has no line for it', async () => {
+    const fundId = await fundWithEntries();
+    const real = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    const fake = Buffer.from('%PDF-1.4 forged statement');
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('sha256').update(fake).digest('hex');
+    await h.db.raw(`INSERT INTO statements (statement_no, fund_id, year, seq, kind, department_id, content_hash, head_seq, head_hash, sha256, size, pdf, issued_by, issued_at)
+      SELECT statement_no || '-F', fund_id, year, seq + 1000, kind, department_id, ?, head_seq, head_hash, ?, ?, ?, issued_by, now() FROM statements WHERE statement_no = ?`,
+    [digest, digest, fake.length, fake, String(real.headers['x-statement-no'])]);
+    const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', fake, 'f.pdf');
+    expect(check.body).toMatchObject({ genuine: false, statement_no: `${real.headers['x-statement-no']}-F` });
+    expect(check.body.problem).toContain('见证文件中没有');
+  });
+
+  it('a consistent chain rewrite with the statement rows rewritten too: the earlier real statement is not genuine (the witness disagrees)', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    expect((await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf')).body.genuine).toBe(true);
+    const { entryHash } = await import('../../server/ledger/entry-hash.ts');
+    await tamper("UPDATE journal_entries SET memo = 'forged' WHERE fund_id = ? AND seq = 2", [fundId]);
+    const rows = await owner('journal_entries').where({ fund_id: fundId }).orderBy('seq');
+    let prev = '0'.repeat(64);
+    for (const e of rows) {
+      const postings = await owner('postings as p').join('accounts as a', 'a.id', 'p.account_id').where('p.entry_id', e.id).orderBy('p.id').select('a.code', 'p.side', 'p.amount');
+      const hash = entryHash(prev, {
+        fundId: String(e.fund_id), seq: String(e.seq), date: e.entry_date, kind: e.kind, memo: e.memo, documentNo: e.document_no,
+        departmentId: e.department_id == null ? null : String(e.department_id), reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
+        createdBy: String(e.created_by), createdAt: (e.created_at as Date).toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+      });
+      await tamper('UPDATE journal_entries SET prev_hash = ?, hash = ? WHERE id = ?', [prev, hash, e.id]);
+      prev = hash;
+    }
+    await tamper('UPDATE funds SET head_hash = ? WHERE id = ?', [prev, fundId]);
+    await tamper('UPDATE statements SET head_hash = ? WHERE fund_id = ?', [prev, fundId]);
+    await tamper('UPDATE ledger_anchors SET hash = ? WHERE fund_id = ?', [prev, fundId]);
+    const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
+    expect(check.body.genuine).toBe(false);
+    expect(check.body.problem).toContain('见证文件记载');
+  });
+
+  it('a statement over a ledger that no longer verifies below its head says so', async () => {
+    const fundId = await fundWithEntries();
+    const statement = await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(accountant.auth).buffer(true).parse(binaryParser);
+    await tamper("UPDATE postings SET balance_after = balance_after + 7 WHERE entry_id = ? AND side = 'credit'", [await entryId(fundId, 2)]);
+    const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', statement.body, 's.pdf');
+    expect(check.body.genuine).toBe(false);
+    expect(check.body.problem).toContain('已不能通过核验');
+    expect(check.body.problem).toContain('第 2 号凭证');
+  });
+
+  it('a stored posting_count, and a head moved past the chain: named, with first_bad_seq inside the chain', async () => {
+    const fundId = await fundWithEntries();
+    await tamper("UPDATE accounts SET posting_count = posting_count + 3 WHERE fund_id = ? AND code = '1011'", [fundId]);
+    await tamper('UPDATE funds SET head_seq = head_seq + 5 WHERE id = ?', [fundId]);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'posting_count', account: '1011' }));
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'head' }));
+    expect(report.first_bad_seq === null || report.first_bad_seq <= report.entries).toBe(true);
   });
 });

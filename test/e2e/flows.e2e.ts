@@ -31,7 +31,7 @@ beforeAll(async () => {
   await loadDemo(h.db, () => undefined);
   fundId = String((await h.db('funds').first('id')).id);
   const notStarted = String((await h.db('departments').where({ code: 'XJ064' }).first('id')).id);
-  await createUser(h.db, { actor: null, requestId: 'e2e', ip: 'local' }, { username: 'tuanwei', password: demoPassword, role: 'department', department_id: notStarted });
+  await createUser(h.db, { actor: null, requestId: 'e2e', ip: 'local' }, { username: 'tuanwei', password: demoPassword, role: 'department', department_id: notStarted }, { demo: true });
   unitId = String((await h.db('departments').where({ code: 'XJ005' }).first('id')).id);
   server = h.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));

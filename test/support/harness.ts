@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Express } from 'express';
 import type { Knex } from 'knex';
 import { pino } from 'pino';
@@ -18,19 +20,31 @@ export interface Harness {
   app: Express;
   api: ReturnType<typeof supertest>;
   close(): Promise<void>;
+  /** Where this harness's service writes its witness (one file per database: a witness pins one ledger). */
+  witnessFile: string;
 }
 
 /** Uploads of this run; a temporary directory made and removed by the global setup, never the repository. */
 export const testDataDir = inject('filesDir');
 
+/** The DATA_DIR of the service on database `url`: the suite's own for the shared database, a folder of it for any other (a witness file witnesses one ledger). */
+export function dataDirFor(url: string): string {
+  const name = new URL(url).pathname.slice(1);
+  if (name === new URL(inject('databaseUrl')).pathname.slice(1)) return testDataDir;
+  const dir = join(testDataDir, `db-${name}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 export function openHarness(url: string = inject('databaseUrl'), overrides: { tokenTtlHours?: number; uploadMaxBytes?: number } = {}): Harness {
   const db = createKnex(url, 20, 60_000);
+  const dataDir = dataDirFor(url);
   const app = createApp({
     db,
-    config: { tokenTtlHours: overrides.tokenTtlHours ?? 8, uploadMaxBytes: overrides.uploadMaxBytes ?? 10 * 1024 * 1024, trustProxy: 'loopback', dataDir: testDataDir },
+    config: { tokenTtlHours: overrides.tokenTtlHours ?? 8, uploadMaxBytes: overrides.uploadMaxBytes ?? 10 * 1024 * 1024, trustProxy: 'loopback', dataDir },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
-  return { db, app, api: supertest(app), close: () => db.destroy() };
+  return { db, app, api: supertest(app), close: () => db.destroy(), witnessFile: join(dataDir, 'witness.jsonl') };
 }
 
 /** A connection as the database owner (migrations' login), for tests that play someone with the owner's rights. */

@@ -46,7 +46,7 @@ describe('amounts in words (大写)', () => {
   });
 
   it('refuses what is not an amount with two decimals', () => {
-    for (const bad of ['1', '1.5', '-1.00', '10000000000000.00', '1e3']) expect(() => amountInWords(bad)).toThrow();
+    for (const bad of ['1', '1.5', '-1.00', '10000000000000000.00', '1e3']) expect(() => amountInWords(bad)).toThrow();
   });
 });
 
@@ -91,9 +91,9 @@ describe('amounts in words, read back', () => {
     for (const [amount, words] of table) expect(parseWords(words)).toBe(BigInt(amount.replace('.', '')));
   });
 
-  it('every amount from 0.00 to 9999999999999.99 reads back to itself', () => {
+  it('every amount from 0.00 to 9999999999999999.99 reads back to itself', () => {
     fc.assert(
-      fc.property(fc.bigInt({ min: 0n, max: 999999999999999n }), (fen) => {
+      fc.property(fc.bigInt({ min: 0n, max: 999999999999999999n }), (fen) => {
         const amount = `${fen / 100n}.${String(fen % 100n).padStart(2, '0')}`;
         const words = amountInWords(amount);
         expect(parseWords(words)).toBe(fen);
@@ -106,11 +106,20 @@ describe('amounts in words, read back', () => {
 
   it('reads back amounts full of zeros', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('0', '0', '0', '1', '5', '9'), { minLength: 1, maxLength: 13 }), fc.constantFrom('00', '05', '50', '55'), (digits, decimals) => {
+      fc.property(fc.array(fc.constantFrom('0', '0', '0', '1', '5', '9'), { minLength: 1, maxLength: 16 }), fc.constantFrom('00', '05', '50', '55'), (digits, decimals) => {
         const amount = `${BigInt(digits.join(''))}.${decimals}`;
         expect(parseWords(amountInWords(amount))).toBe(BigInt(amount.replace('.', '')));
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('amounts past 10^13 (totals of several postings)', () => {
+  it.each([
+    ['19999999999999.98', '人民币壹拾玖万玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角捌分'],
+    ['1000000000000000.00', '人民币壹仟万亿元整'],
+  ])('%s → %s', (amount, words) => {
+    expect(amountInWords(amount)).toBe(words);
   });
 });

@@ -9,6 +9,8 @@ describe('the one error translator: an unreachable database is 503 UNAVAILABLE w
     ['57P01 admin shutdown', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })],
     ['57P03 starting up', Object.assign(new Error('the database system is starting up'), { code: '57P03' })],
     ['08006 connection failure', Object.assign(new Error('connection failure'), { code: '08006' })],
+    ['28P01 the pool password changed by another instance', Object.assign(new Error('password authentication failed for user "x_app"'), { code: '28P01' })],
+    ['28000 the pool login refused', Object.assign(new Error('role "x_app" does not exist'), { code: '28000' })],
     ['a knex acquire timeout', timeout],
     ['a connection that ended', new Error('Connection terminated unexpectedly')],
     ['an AggregateError of refusals', Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), {})],
@@ -22,5 +24,7 @@ describe('the one error translator: an unreachable database is 503 UNAVAILABLE w
     const bug = Object.assign(new Error('syntax error'), { code: '42601' });
     expect(translateDbError(bug)).toBe(bug);
     expect(translateDbError(Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' }))).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(translateDbError(Object.assign(new Error('date/time field value out of range: "0000-01-01"'), { code: '22008' }))).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(translateDbError(Object.assign(new Error('invalid input syntax for type date'), { code: '22007' }))).toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });

@@ -21,7 +21,11 @@ export type ProblemKind =
   | 'anchor_mismatch'
   | 'anchor_missing_entry'
   | 'anchor_beyond_head'
-  | 'witness_unreadable';
+  | 'witness_unreadable'
+  | 'witness_ledger'
+  | 'witness_foreign'
+  | 'witness_missing'
+  | 'posting_count';
 
 export interface Problem {
   kind: ProblemKind;
@@ -47,6 +51,8 @@ export interface CheckedAccount {
   normal_side: string;
   kind: string;
   balance: string;
+  /** The stored count of postings, when known: checked like the balance. */
+  posting_count?: string | number;
 }
 
 export interface CheckedPosting {
@@ -262,10 +268,14 @@ export class LedgerChecker {
       this.problem({ kind: 'anchor_beyond_head', seq: a.seq, detail: `锚点（${a.source}）记录了第 ${a.seq} 号凭证，而账簿只到第 ${this.lastSeq} 号（账簿尾部被截去）` });
     }
     if (this.fund.head_seq !== this.lastSeq || this.fund.head_hash !== this.lastHash) {
-      this.problem({ kind: 'head', seq: Math.min(this.fund.head_seq, this.lastSeq) + 1, detail: `资金记录的链头为第 ${this.fund.head_seq} 号（${this.fund.head_hash.slice(0, 12)}…），账簿最后一笔为第 ${this.lastSeq} 号（${this.lastHash.slice(0, 12)}…）` });
+      // The first entry that differs from what the fund row claims, never past the chain: the one after
+      // the shorter of the two, or the last entry itself when only the hash differs.
+      const seq = this.fund.head_seq === this.lastSeq ? this.lastSeq : Math.min(this.fund.head_seq, this.lastSeq) + 1;
+      this.problem({ kind: 'head', ...(seq >= 1 && seq <= this.lastSeq ? { seq } : {}), detail: `资金记录的链头为第 ${this.fund.head_seq} 号（${this.fund.head_hash.slice(0, 12)}…），账簿最后一笔为第 ${this.lastSeq} 号（${this.lastHash.slice(0, 12)}…）` });
     }
     for (const a of [...this.accounts.values()].sort((x, y) => (x.code < y.code ? -1 : 1))) {
       if (fen(a.balance) !== a.running) this.problem({ kind: 'account_balance', account: a.code, detail: `科目 ${a.code} 的余额记为 ${a.balance}，分录合计为 ${yuanOf(a.running)}` });
+      if (a.posting_count !== undefined && Number(a.posting_count) !== a.count) this.problem({ kind: 'posting_count', account: a.code, detail: `科目 ${a.code} 的分录笔数记为 ${a.posting_count}，实有 ${a.count} 笔` });
     }
     const names: Record<Figure, string> = { appropriated: '已拨入', allocated: '已分配', disbursed: '已拨付' };
     for (const figure of Object.keys(figureRule) as Figure[]) {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { AppError } from '../../errors.ts';
-import { ledgerIdentity, readWitness } from '../witness.ts';
+import { ledgerIdentity, readWitness, witnessProblems } from '../witness.ts';
 import { entriesOf } from './entry-stream.ts';
 import { LedgerChecker, type CheckedAnchor, type VerifyReport } from './ledger-checker.ts';
 
@@ -14,15 +14,16 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
   // The witness is read before the snapshot is taken: every head it holds was committed by then,
   // so a head written while we read cannot look like a cut tail.
   const ledger = await ledgerIdentity(db);
-  const witness = await readWitness(witnessFile, ledger, fundId);
+  const witness = await readWitness(witnessFile, fundId);
   return db.transaction(async (trx) => {
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const fund = await trx('funds').where({ id: fundId }).first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
-    const accounts = await trx('accounts').where({ fund_id: fundId }).select('id', 'code', 'book', 'normal_side', 'kind', 'balance', 'department_id');
+    const accounts = await trx('accounts').where({ fund_id: fundId }).select('id', 'code', 'book', 'normal_side', 'kind', 'balance', 'posting_count', 'department_id');
     const units = await trx('fund_unit_figures').where({ fund_id: fundId }).select('department_id', 'allocated', 'disbursed');
+    const anchorRows = await trx('ledger_anchors').where({ fund_id: fundId }).select('seq', 'hash', 'source', 'ref');
     const stored: CheckedAnchor[] = [
-      ...(await trx('ledger_anchors').where({ fund_id: fundId }).select('seq', 'hash', 'source', 'ref')).map((a) => ({ seq: Number(a.seq), hash: a.hash, source: `${a.source} ${a.ref ?? ''}`.trim() })),
+      ...anchorRows.map((a) => ({ seq: Number(a.seq), hash: a.hash, source: `${a.source} ${a.ref ?? ''}`.trim() })),
       ...(await trx('statements').where({ fund_id: fundId }).select('head_seq', 'head_hash', 'statement_no')).map((s) => ({ seq: Number(s.head_seq), hash: s.head_hash, source: `statement ${s.statement_no}` })),
     ];
     const checker = new LedgerChecker(
@@ -32,6 +33,7 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
       false,
       units.map((u) => ({ department_id: String(u.department_id), allocated: String(u.allocated), disbursed: String(u.disbursed) })),
     );
+    for (const p of witnessProblems(witness, ledger, stored.length)) checker.problem(p);
     for (const line of witness.unreadable) checker.problem({ kind: 'witness_unreadable', detail: `见证文件第 ${line} 行无法读取（被改动或截断）` });
     for await (const entry of entriesOf(trx, fundId)) checker.addEntry(entry);
     return checker.finish();

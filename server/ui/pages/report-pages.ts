@@ -11,13 +11,14 @@ import { getFund } from '../../ledger/funds.ts';
 import { loadProgress } from '../../progress/progress.ts';
 import { setDeadline } from '../../progress/written-reports.ts';
 import { verifyStatement } from '../../statements/statements.ts';
+import { witnessFileOf } from '../../ledger/witness.ts';
 import { day, html, moment, statusNames, yuan } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { fundTabs } from './fund-pages.ts';
 import { validationError } from '../../errors.ts';
 import { programmeSection } from './programme-section.ts';
 
-export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes'>) {
+export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
   async function progressPage(req: Request, res: Response, errors: FormErrors = noErrors) {
     authorize(req.actor, 'progress.read');
     const asOf = calendarDate.safeParse(req.query.as_of).success ? String(req.query.as_of) : undefined;
@@ -75,7 +76,7 @@ ${positions.map((p) => html`<tr><td>${p.department_name}ï¼ˆ${p.department_code}ï
     async verify(req: Request, res: Response) {
       authorize(req.actor, 'statements.read');
       try {
-        const result = await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes));
+        const result = await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes), witnessFileOf(config));
         await verifyPage(req, res, result);
       } catch (e) {
         const errors = formErrors(e);
