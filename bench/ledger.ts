@@ -43,6 +43,8 @@ async function approvals(env: BenchEnv, fundId: string, maker: Record<string, st
  */
 async function rawSqlPosting(databaseUrl: string, fundId: string, userId: string, approverId: string, total: number, concurrency: number) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+  // An idle client's error (e.g. the database dropped after a failure) must not crash the run and hide that failure.
+  pool.on('error', () => undefined);
   const result = await load(total, concurrency, async () => {
     const c = await pool.connect();
     try {
@@ -55,7 +57,11 @@ async function rawSqlPosting(databaseUrl: string, fundId: string, userId: string
       const hash = entryHash(f.head_hash, { fundId, seq, date: '2011-07-01', kind: 'manual', memo: 'raw', documentNo: null, departmentId: null, reversesEntryId: null, createdBy: userId, approvedBy: approverId, createdAt: createdAt.toISOString(), postings: [{ accountCode: debit, side: 'debit', amount: '0.01' }, { accountCode: credit, side: 'credit', amount: '0.01' }] });
       const e = (await c.query("INSERT INTO journal_entries (fund_id, seq, entry_date, kind, memo, created_by, approved_by, created_at, prev_hash, hash) VALUES ($1,$2,'2011-07-01','manual','raw',$3,$4,$5,$6,$7) RETURNING id", [fundId, seq, userId, approverId, createdAt, f.head_hash, hash])).rows[0];
       const byCode = Object.fromEntries(accounts.map((a) => [a.code, a]));
-      const after = (code: string) => (BigInt(Math.round(Number(byCode[code].balance) * 100)) + 1n).toString().replace(/(\d{2})$/, '.$1');
+      // One fen more than the stored balance, in exact integer fen (a balance below 0.10 has fewer than three digits).
+      const after = (code: string) => {
+        const fen = (BigInt(String(byCode[code].balance).replace('.', '')) + 1n).toString().padStart(3, '0');
+        return `${fen.slice(0, -2)}.${fen.slice(-2)}`;
+      };
       await c.query("INSERT INTO postings (entry_id, account_id, side, amount, balance_after) VALUES ($1,$2,'debit',0.01,$3),($1,$4,'credit',0.01,$5)", [e.id, byCode[debit].id, after(debit), byCode[credit].id, after(credit)]);
       await c.query('COMMIT');
     } catch (err) {
