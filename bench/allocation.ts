@@ -14,11 +14,18 @@ export async function benchAllocation(env: BenchEnv): Promise<void> {
   console.log('\n## Allocation (issue 5)');
   const maker = await benchUser(env.db, 'accountant', 'bench_maker');
   const checker = await benchUser(env.db, 'accountant', 'bench_checker');
-  const fund = (await call(env, 'POST', '/api/v1/funds', maker.headers, { code: 'BENCH-ALLOC', name: 'bench', fiscal_year: 2011, document_no: 'bench' })).json as { id: string };
-  const appropriation = await call(env, 'POST', `/api/v1/funds/${fund.id}/appropriations`, maker.headers, { amount: '500000000.00', document_no: 'bench', date: '2011-06-01' });
+  const fund = (await call(env, 'POST', '/api/v1/funds', maker.headers, { code: 'BENCH-ALLOC', name: 'bench', fiscal_year: 2011, document_no: 'bench' }))
+    .json as { id: string };
+  const appropriation = await call(env, 'POST', `/api/v1/funds/${fund.id}/appropriations`, maker.headers, {
+    amount: '500000000.00',
+    document_no: 'bench',
+    date: '2011-06-01',
+  });
   await call(env, 'POST', `/api/v1/journal-entries/${appropriation.json.id}/approve`, checker.headers, {});
   await call(env, 'PUT', `/api/v1/funds/${fund.id}/policy`, maker.headers, {
-    rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.30' }, licence_caps: { office: '600.00', antivirus: '100.00' }, require_completed: true,
+    rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.30' },
+    licence_caps: { office: '600.00', antivirus: '100.00' },
+    require_completed: true,
   });
   const seedStart = performance.now();
   const seller = '91650100MA78U4NX2' + usccCheckCharacter('91650100MA78U4NX2');

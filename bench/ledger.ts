@@ -13,7 +13,11 @@ const bench_department = 'BENCHD';
 
 async function newFund(env: BenchEnv, maker: Record<string, string>, checker: Record<string, string>, code: string) {
   const fund = await post(env, '/api/v1/funds', maker, { code, name: 'bench', fiscal_year: 2011, document_no: 'bench' });
-  const appropriation = await post(env, `/api/v1/funds/${fund.id}/appropriations`, maker, { amount: '9000000000000.00', document_no: 'bench', date: '2011-06-01' });
+  const appropriation = await post(env, `/api/v1/funds/${fund.id}/appropriations`, maker, {
+    amount: '9000000000000.00',
+    document_no: 'bench',
+    date: '2011-06-01',
+  });
   await post(env, `/api/v1/journal-entries/${appropriation.id}/approve`, checker, {});
   return String(fund.id);
 }
@@ -29,7 +33,15 @@ const oneFen = (memo: string) => ({
 });
 
 /** Prepares `total` entries (not timed), then times their approval — the posting path — at `concurrency`. */
-async function approvals(env: BenchEnv, fundId: string, maker: Record<string, string>, checker: Record<string, string>, total: number, concurrency: number, tag: string) {
+async function approvals(
+  env: BenchEnv,
+  fundId: string,
+  maker: Record<string, string>,
+  checker: Record<string, string>,
+  total: number,
+  concurrency: number,
+  tag: string,
+) {
   const ids: string[] = [];
   await load(total, 16, async (i) => {
     ids[i] = String((await post(env, `/api/v1/funds/${fundId}/journal-entries`, maker, oneFen(`${tag} ${i}`))).id);
@@ -51,18 +63,47 @@ async function rawSqlPosting(databaseUrl: string, fundId: string, userId: string
       await c.query('BEGIN');
       const f = (await c.query('SELECT head_seq, head_hash FROM funds WHERE id = $1 FOR UPDATE', [fundId])).rows[0];
       const [debit, credit] = [`5001.${bench_department}`, `2307.${bench_department}`];
-      const accounts = (await c.query('SELECT id, code, balance FROM accounts WHERE fund_id = $1 AND code IN ($2, $3) ORDER BY id FOR UPDATE', [fundId, debit, credit])).rows;
+      const accounts = (
+        await c.query('SELECT id, code, balance FROM accounts WHERE fund_id = $1 AND code IN ($2, $3) ORDER BY id FOR UPDATE', [fundId, debit, credit])
+      ).rows;
       const seq = String(BigInt(f.head_seq) + 1n);
       const createdAt = new Date();
-      const hash = entryHash(f.head_hash, { fundId, seq, date: '2011-07-01', kind: 'manual', memo: 'raw', documentNo: null, departmentId: null, reversesEntryId: null, createdBy: userId, approvedBy: approverId, createdAt: createdAt.toISOString(), postings: [{ accountCode: debit, side: 'debit', amount: '0.01' }, { accountCode: credit, side: 'credit', amount: '0.01' }] });
-      const e = (await c.query("INSERT INTO journal_entries (fund_id, seq, entry_date, kind, memo, created_by, approved_by, created_at, prev_hash, hash) VALUES ($1,$2,'2011-07-01','manual','raw',$3,$4,$5,$6,$7) RETURNING id", [fundId, seq, userId, approverId, createdAt, f.head_hash, hash])).rows[0];
+      const hash = entryHash(f.head_hash, {
+        fundId,
+        seq,
+        date: '2011-07-01',
+        kind: 'manual',
+        memo: 'raw',
+        documentNo: null,
+        departmentId: null,
+        reversesEntryId: null,
+        createdBy: userId,
+        approvedBy: approverId,
+        createdAt: createdAt.toISOString(),
+        postings: [
+          { accountCode: debit, side: 'debit', amount: '0.01' },
+          { accountCode: credit, side: 'credit', amount: '0.01' },
+        ],
+      });
+      const e = (
+        await c.query(
+          "INSERT INTO journal_entries (fund_id, seq, entry_date, kind, memo, created_by, approved_by, created_at, prev_hash, hash) VALUES ($1,$2,'2011-07-01','manual','raw',$3,$4,$5,$6,$7) RETURNING id",
+          [fundId, seq, userId, approverId, createdAt, f.head_hash, hash],
+        )
+      ).rows[0];
       const byCode = Object.fromEntries(accounts.map((a) => [a.code, a]));
       // One fen more than the stored balance, in exact integer fen (a balance below 0.10 has fewer than three digits).
       const after = (code: string) => {
         const fen = (BigInt(String(byCode[code].balance).replace('.', '')) + 1n).toString().padStart(3, '0');
         return `${fen.slice(0, -2)}.${fen.slice(-2)}`;
       };
-      await c.query("INSERT INTO postings (entry_id, account_id, side, amount, balance_after) VALUES ($1,$2,'debit',0.01,$3),($1,$4,'credit',0.01,$5)", [e.id, byCode[debit].id, after(debit), byCode[credit].id, after(credit)]);
+      await c.query("INSERT INTO postings (entry_id, account_id, side, amount, balance_after) VALUES ($1,$2,'debit',0.01,$3),($1,$4,'credit',0.01,$5)", [
+        e.id,
+        byCode[debit].id,
+        after(debit),
+        byCode[credit].id,
+        after(credit),
+      ]);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK');
@@ -121,7 +162,10 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   const wide = (n: number) => ({
     date: '2011-07-01',
     memo: 'seed',
-    postings: [...Array.from({ length: n }, () => ({ account_code: busy, side: 'debit', amount: '0.01' })), { account_code: `2307.${bench_department}`, side: 'credit', amount: (n / 100).toFixed(2) }],
+    postings: [
+      ...Array.from({ length: n }, () => ({ account_code: busy, side: 'debit', amount: '0.01' })),
+      { account_code: `2307.${bench_department}`, side: 'credit', amount: (n / 100).toFixed(2) },
+    ],
   });
   await postBatch(Array.from({ length: 10 }, () => wide(99)).concat([wide(9)]));
   const small = await load(2000, 1, readBalance);
@@ -136,7 +180,11 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   const count1m = (await env.db('accounts').where({ fund_id: readFund, code: busy }).first('posting_count')).posting_count;
   const large = await load(2000, 1, readBalance);
   console.log(`balance read with ${count1k} postings on ${busy}: p50 ${fmt(small.p50_ms, 2)} ms, p99 ${fmt(small.p99_ms, 2)} ms`);
-  console.log(`balance read with ${count1m} postings on ${busy}: p50 ${fmt(large.p50_ms, 2)} ms, p99 ${fmt(large.p99_ms, 2)} ms (seeded in ${fmt(seed_s, 0)} s through the batch endpoint); ratio ${fmt(large.p50_ms / small.p50_ms, 2)} (target < 5 ms, ≤ 1.5×)`);
+  console.log(
+    `balance read with ${count1m} postings on ${busy}: p50 ${fmt(large.p50_ms, 2)} ms, p99 ${fmt(large.p99_ms, 2)} ms (seeded in ${fmt(seed_s, 0)} s through the batch endpoint); ratio ${fmt(large.p50_ms / small.p50_ms, 2)} (target < 5 ms, ≤ 1.5×)`,
+  );
   const mem = await rssOf(env.server.pid!);
-  console.log(`server RSS now ${fmt(mem.rss_mib, 0)} MiB, peak ${fmt(mem.peak_mib, 0)} MiB (target < 300 MiB); peak after the single-entry runs ${fmt(afterSingles.peak_mib, 0)} MiB, after seeding 1M postings ${fmt(afterSeeding.peak_mib, 0)} MiB`);
+  console.log(
+    `server RSS now ${fmt(mem.rss_mib, 0)} MiB, peak ${fmt(mem.peak_mib, 0)} MiB (target < 300 MiB); peak after the single-entry runs ${fmt(afterSingles.peak_mib, 0)} MiB, after seeding 1M postings ${fmt(afterSeeding.peak_mib, 0)} MiB`,
+  );
 }

@@ -39,7 +39,13 @@ export async function openBench(): Promise<BenchEnv> {
   });
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
-    if (await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(`${baseUrl}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (i > 600) throw new Error('service did not start');
     await sleep(100);
   }
@@ -61,7 +67,9 @@ export async function openBench(): Promise<BenchEnv> {
 }
 
 export async function benchUser(db: Knex, role: 'accountant' | 'auditor' | 'admin', username: string) {
-  const [row] = await db('users').insert({ username, password_hash: await hashPassword('bench password 1'), role }).returning('id');
+  const [row] = await db('users')
+    .insert({ username, password_hash: await hashPassword('bench password 1'), role })
+    .returning('id');
   const { token } = await openSession(db, String(row.id), 8, '127.0.0.1');
   return { id: String(row.id), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } };
 }

@@ -22,7 +22,9 @@ async function bundleFigures(env: BenchEnv, headers: Record<string, string>, fun
     await writeFile(file, got.value);
     const checked = await timed(() => run(process.execPath, ['--import', 'tsx', 'scripts/verify-bundle.ts', file], { maxBuffer: 64 << 20 }));
     const inner = /\((\d+) ms\)\s*$/.exec(checked.value.stdout)?.[1];
-    console.log(`${label}: bundle ${fmt(got.value.length / 1024, 0)} KiB built and downloaded in ${fmt(got.ms, 0)} ms; verify-bundle ${fmt(checked.ms, 0)} ms as a command (checks alone ${inner} ms), ${checked.value.stdout.includes('the bundle holds') ? 'holds' : 'DOES NOT HOLD'}`);
+    console.log(
+      `${label}: bundle ${fmt(got.value.length / 1024, 0)} KiB built and downloaded in ${fmt(got.ms, 0)} ms; verify-bundle ${fmt(checked.ms, 0)} ms as a command (checks alone ${inner} ms), ${checked.value.stdout.includes('the bundle holds') ? 'holds' : 'DOES NOT HOLD'}`,
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -51,17 +53,30 @@ export async function benchVerify(env: BenchEnv): Promise<void> {
   const wide = (n: number) => ({
     date: '2011-07-01',
     memo: 'seed',
-    postings: [...Array.from({ length: n }, () => ({ account_code: '1011', side: 'debit', amount: '0.01' })), { account_code: '4001', side: 'credit', amount: (n / 100).toFixed(2) }],
+    postings: [
+      ...Array.from({ length: n }, () => ({ account_code: '1011', side: 'debit', amount: '0.01' })),
+      { account_code: '4001', side: 'credit', amount: (n / 100).toFixed(2) },
+    ],
   });
   const seed = await timed(async () => {
-    for (let seeded = 0; seeded < target; seeded += 100 * 150) await post(`/api/v1/funds/${fund.id}/journal-entries/batch`, { entries: Array.from({ length: 150 }, () => wide(99)) });
+    for (let seeded = 0; seeded < target; seeded += 100 * 150)
+      await post(`/api/v1/funds/${fund.id}/journal-entries/batch`, { entries: Array.from({ length: 150 }, () => wide(99)) });
   });
-  const postings = Number((await env.db.raw('SELECT count(*) AS n FROM postings p JOIN journal_entries e ON e.id = p.entry_id WHERE e.fund_id = ?', [String(fund.id)])).rows[0].n);
+  const postings = Number(
+    (await env.db.raw('SELECT count(*) AS n FROM postings p JOIN journal_entries e ON e.id = p.entry_id WHERE e.fund_id = ?', [String(fund.id)])).rows[0].n,
+  );
   const before = await rssOf(env.server.pid!);
-  const full = await timed(async () => (await fetch(`${env.baseUrl}/api/v1/funds/${fund.id}/ledger/verify`, { headers: auditor.headers })).json() as Promise<{ ok: boolean; entries: number }>);
+  const full = await timed(
+    async () =>
+      (await fetch(`${env.baseUrl}/api/v1/funds/${fund.id}/ledger/verify`, { headers: auditor.headers })).json() as Promise<{ ok: boolean; entries: number }>,
+  );
   const after = await rssOf(env.server.pid!);
-  console.log(`full verify of ${postings} postings (${full.value.entries} entries, seeded in ${fmt(seed.ms / 1000, 0)} s): ${fmt(full.ms / 1000, 1)} s, ok=${String(full.value.ok)}; server RSS ${fmt(before.rss_mib, 0)} → ${fmt(after.rss_mib, 0)} MiB (peak ${fmt(after.peak_mib, 0)} MiB)`);
-  const raw = await timed(() => env.db.raw('SELECT count(*), sum(p.amount) FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.fund_id = ?', [String(fund.id)]));
+  console.log(
+    `full verify of ${postings} postings (${full.value.entries} entries, seeded in ${fmt(seed.ms / 1000, 0)} s): ${fmt(full.ms / 1000, 1)} s, ok=${String(full.value.ok)}; server RSS ${fmt(before.rss_mib, 0)} → ${fmt(after.rss_mib, 0)} MiB (peak ${fmt(after.peak_mib, 0)} MiB)`,
+  );
+  const raw = await timed(() =>
+    env.db.raw('SELECT count(*), sum(p.amount) FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.fund_id = ?', [String(fund.id)]),
+  );
   console.log(`physical limit, the same rows read and summed in SQL alone: ${fmt(raw.ms / 1000, 1)} s`);
   if (process.env.BENCH_VERIFY_BUNDLE === '1') await bundleFigures(env, auditor.headers, String(fund.id), `${postings} postings`);
 }

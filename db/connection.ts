@@ -66,7 +66,11 @@ async function poolPassword(dataDir: string): Promise<string> {
  *   service creates or updates the pool role `<database>_app` with a password kept in DATA_DIR;
  * - otherwise it refuses to start: the service never works with the owner's rights (DESIGN.md).
  */
-export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migrationDatabaseUrl' | 'dataDir'>, ownerUrl: string, _log: Logger): Promise<string> {
+export async function prepareDatabase(
+  config: Pick<Config, 'databaseUrl' | 'migrationDatabaseUrl' | 'dataDir'>,
+  ownerUrl: string,
+  _log: Logger,
+): Promise<string> {
   const owner = createKnex(ownerUrl, 2, 10 * 60_000, 'jiangbu-migrate');
   try {
     await owner.migrate.latest();
@@ -81,7 +85,9 @@ export async function prepareDatabase(config: Pick<Config, 'databaseUrl' | 'migr
       const database = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
       return await ensurePoolRole(owner, ownerUrl, poolRoleFor(database), await poolPassword(config.dataDir));
     }
-    throw new StartupError("DATABASE_URL's login owns the tables but cannot create the pool's role, and no MIGRATION_DATABASE_URL is set: the service will not serve requests with the owner's rights (they could switch the ledger guards off); set MIGRATION_DATABASE_URL to this owner login and DATABASE_URL to a login that owns nothing");
+    throw new StartupError(
+      "DATABASE_URL's login owns the tables but cannot create the pool's role, and no MIGRATION_DATABASE_URL is set: the service will not serve requests with the owner's rights (they could switch the ledger guards off); set MIGRATION_DATABASE_URL to this owner login and DATABASE_URL to a login that owns nothing",
+    );
   } finally {
     await owner.destroy();
   }

@@ -37,9 +37,10 @@ export async function ensureWritableDir(dir: string, mode = 0o755): Promise<void
     if (dirname(d) === d) break;
     d = dirname(d);
   }
-  for (const m of missing) await mkdir(m, { mode }).catch((e) => {
-    if ((e as { code?: string }).code !== 'EEXIST') throw unusable(dir, e);
-  });
+  for (const m of missing)
+    await mkdir(m, { mode }).catch((e) => {
+      if ((e as { code?: string }).code !== 'EEXIST') throw unusable(dir, e);
+    });
   await access(dir, constants.W_OK | constants.X_OK).catch((e) => {
     throw unusable(dir, e);
   });

@@ -54,8 +54,11 @@ export function withCredentials(url: string, user: string, password: string | un
 }
 
 async function existingTables(owner: Knex, names: string[]): Promise<string[]> {
-  const { rows } = await owner.raw(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY (?)`, [names]);
+  const { rows } = await owner.raw(
+    `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY (?)`,
+    [names],
+  );
   return rows.map((r: { relname: string }) => r.relname);
 }
 
@@ -101,7 +104,10 @@ export async function hardenSchema(owner: Knex): Promise<void> {
 }
 
 async function columnsOf(owner: Knex, table: string): Promise<string[]> {
-  const { rows } = await owner.raw(`SELECT a.attname FROM pg_attribute a WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`, [`public.${table}`]);
+  const { rows } = await owner.raw(
+    `SELECT a.attname FROM pg_attribute a WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+    [`public.${table}`],
+  );
   return rows.map((r: { attname: string }) => r.attname);
 }
 
@@ -149,7 +155,10 @@ export async function applyGrants(owner: Knex, role: string): Promise<void> {
     if (deletable.length) await trx.raw(`GRANT DELETE ON ${deletable.map(ident).join(', ')} TO ${r}`);
     if (ownerOnly.length) await trx.raw(`REVOKE ALL ON ${ownerOnly.map(ident).join(', ')} FROM ${r}`);
     for (const table of derived) {
-      const writable = (await columnsOf(trx, table)).filter((c) => !derivedColumns[table]!.includes(c)).map(ident).join(', ');
+      const writable = (await columnsOf(trx, table))
+        .filter((c) => !derivedColumns[table]!.includes(c))
+        .map(ident)
+        .join(', ');
       await trx.raw(`REVOKE INSERT, UPDATE ON ${ident(table)} FROM ${r}`);
       await trx.raw(`GRANT INSERT (${writable}), UPDATE (${writable}) ON ${ident(table)} TO ${r}`);
     }
@@ -206,7 +215,8 @@ export async function ensurePoolRole(owner: Knex, ownerUrl: string, role: string
       WHERE c.relowner = (SELECT oid FROM pg_roles WHERE rolname = ?) AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     [role],
   );
-  if (owned.rows[0].n > 0) throw new Error(`the pool role ${role} owns ${owned.rows[0].n} objects in this database; it must own nothing (reassign them to the owner)`);
+  if (owned.rows[0].n > 0)
+    throw new Error(`the pool role ${role} owns ${owned.rows[0].n} objects in this database; it must own nothing (reassign them to the owner)`);
   await applyGrants(owner, role);
   return withCredentials(ownerUrl, role, chosen);
 }
@@ -220,7 +230,8 @@ const harmlessRoles = ['pg_monitor', 'pg_read_all_settings', 'pg_read_all_stats'
  * CREATE or TEMP on the database, CREATE on schema public).
  */
 export async function poolLoginProblem(pool: Knex): Promise<string | null> {
-  const { rows } = await pool.raw(`SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
+  const { rows } = await pool.raw(
+    `SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
       EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid)
         OR EXISTS (SELECT 1 FROM pg_proc p WHERE p.proowner = r.oid)
         OR EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspowner = r.oid)
@@ -231,15 +242,19 @@ export async function poolLoginProblem(pool: Knex): Promise<string | null> {
       has_database_privilege(current_database(), 'CREATE') AS db_create,
       has_database_privilege(current_database(), 'TEMP') AS db_temp,
       has_schema_privilege('public', 'CREATE') AS schema_create
-    FROM pg_roles r WHERE r.rolname = current_user`, [harmlessRoles]);
+    FROM pg_roles r WHERE r.rolname = current_user`,
+    [harmlessRoles],
+  );
   const r = rows[0];
   if (!r) return 'the pool login has no role';
   const name = r.rolname as string;
   if (r.rolsuper) return `the pool login ${name} is a superuser`;
-  if (r.rolcreaterole || r.rolcreatedb || r.rolreplication || r.rolbypassrls) return `the pool login ${name} may create roles or databases, replicate or bypass row security`;
+  if (r.rolcreaterole || r.rolcreatedb || r.rolreplication || r.rolbypassrls)
+    return `the pool login ${name} may create roles or databases, replicate or bypass row security`;
   if (r.owns) return `the pool login ${name} owns objects in this database; it must own nothing`;
   if (r.member_of) return `the pool login ${name} is a member of ${r.member_of}; it must belong to no role with rights`;
-  if (r.db_create || r.db_temp) return `the pool login ${name} may create schemas or TEMP tables in this database (REVOKE CREATE, TEMPORARY ON DATABASE … FROM PUBLIC, ${name})`;
+  if (r.db_create || r.db_temp)
+    return `the pool login ${name} may create schemas or TEMP tables in this database (REVOKE CREATE, TEMPORARY ON DATABASE … FROM PUBLIC, ${name})`;
   if (r.schema_create) return `the pool login ${name} may create objects in schema public (REVOKE CREATE ON SCHEMA public FROM PUBLIC, ${name})`;
   return null;
 }

@@ -15,7 +15,10 @@ type Rate = string | null;
 /** What the bulletin adds from the notice's other half: target, compliance, open findings, in-person reports. */
 export interface BulletinSupervision {
   target: { target_date: string; target_rate: string; projected_rate: string; on_track: boolean; shortfall: string } | null;
-  compliance: { overall: { reported: number; units: number; computers: number; os: Rate; office: Rate; antivirus: Rate; overall: Rate }; by_group: Record<string, { reported: number; units: number; os: Rate; office: Rate; antivirus: Rate; overall: Rate }> };
+  compliance: {
+    overall: { reported: number; units: number; computers: number; os: Rate; office: Rate; antivirus: Rate; overall: Rate };
+    by_group: Record<string, { reported: number; units: number; os: Rate; office: Rate; antivirus: Rate; overall: Rate }>;
+  };
   escalations: Array<{ name: string; due: string }>;
   openFindings: Array<{ department_name: string | null; document_no: string | null; kind: string; deadline: string; overdue: boolean }>;
 }
@@ -29,7 +32,9 @@ export async function renderBulletin(report: ProgressReport, issuedAt: Date, sup
   pdf.title('软件正版化工作进展情况通报');
   pdf.paragraph(`统计截至 ${chineseDate(report.as_of)}`, { align: 'center' });
 
-  const groups = Object.entries(report.by_group).map(([g, c]) => `${groupName(g)}${c.total}个`).join('、');
+  const groups = Object.entries(report.by_group)
+    .map(([g, c]) => `${groupName(g)}${c.total}个`)
+    .join('、');
   const s = report.by_status;
   pdf.heading('一、工作进展');
   pdf.paragraph(
@@ -38,9 +43,23 @@ export async function renderBulletin(report: ProgressReport, issuedAt: Date, sup
       `上述已落实或已申请经费的单位全部完成后，完成率可达 ${percent(report.projected_rate)}。`,
   );
   pdf.table(
-    [{ header: '类别', width: 150 }, { header: '单位数', width: 60, align: 'right' }, { header: '已完成', width: 60, align: 'right' }, { header: '采购中', width: 60, align: 'right' }, { header: '申请经费', width: 60, align: 'right' }, { header: '未完成', width: 60, align: 'right' }],
     [
-      ...Object.entries(report.by_group).map(([g, c]) => [groupName(g), String(c.total), String(c.completed), String(c.procuring), String(c.awaiting_funds), String(c.not_started)]),
+      { header: '类别', width: 150 },
+      { header: '单位数', width: 60, align: 'right' },
+      { header: '已完成', width: 60, align: 'right' },
+      { header: '采购中', width: 60, align: 'right' },
+      { header: '申请经费', width: 60, align: 'right' },
+      { header: '未完成', width: 60, align: 'right' },
+    ],
+    [
+      ...Object.entries(report.by_group).map(([g, c]) => [
+        groupName(g),
+        String(c.total),
+        String(c.completed),
+        String(c.procuring),
+        String(c.awaiting_funds),
+        String(c.not_started),
+      ]),
       ['合计', String(report.total), String(s.completed), String(s.procuring), String(s.awaiting_funds), String(s.not_started)],
     ],
   );
@@ -63,26 +82,54 @@ export async function renderBulletin(report: ProgressReport, issuedAt: Date, sup
     const t = supervision.target;
     pdf.heading(`${w ? '三' : '二'}、工作目标与软件正版化率`);
     if (t) {
-      pdf.paragraph(`目标：${chineseDate(t.target_date)}前完成率达到 ${percent(t.target_rate)}；预计完成率 ${percent(t.projected_rate)}，${t.on_track ? '可以实现目标' : `尚差 ${percent(t.shortfall)}，目标存在风险`}。`);
+      pdf.paragraph(
+        `目标：${chineseDate(t.target_date)}前完成率达到 ${percent(t.target_rate)}；预计完成率 ${percent(t.projected_rate)}，${t.on_track ? '可以实现目标' : `尚差 ${percent(t.shortfall)}，目标存在风险`}。`,
+      );
     }
     const c = supervision.compliance.overall;
-    pdf.paragraph(`已报告计算机数量的单位 ${c.reported} 个（共 ${c.units} 个），计算机 ${c.computers} 台；正版化率：操作系统 ${rateOrUnknown(c.os)}，办公软件 ${rateOrUnknown(c.office)}，杀毒软件 ${rateOrUnknown(c.antivirus)}，综合 ${rateOrUnknown(c.overall)}。`);
+    pdf.paragraph(
+      `已报告计算机数量的单位 ${c.reported} 个（共 ${c.units} 个），计算机 ${c.computers} 台；正版化率：操作系统 ${rateOrUnknown(c.os)}，办公软件 ${rateOrUnknown(c.office)}，杀毒软件 ${rateOrUnknown(c.antivirus)}，综合 ${rateOrUnknown(c.overall)}。`,
+    );
     pdf.table(
-      [{ header: '类别', width: 150 }, { header: '已报告', width: 60, align: 'right' }, { header: '操作系统', width: 70, align: 'right' }, { header: '办公软件', width: 70, align: 'right' }, { header: '杀毒软件', width: 70, align: 'right' }, { header: '综合', width: 70, align: 'right' }],
-      Object.entries(supervision.compliance.by_group).map(([g, x]) => [groupName(g), `${x.reported}/${x.units}`, rateOrUnknown(x.os), rateOrUnknown(x.office), rateOrUnknown(x.antivirus), rateOrUnknown(x.overall)]),
+      [
+        { header: '类别', width: 150 },
+        { header: '已报告', width: 60, align: 'right' },
+        { header: '操作系统', width: 70, align: 'right' },
+        { header: '办公软件', width: 70, align: 'right' },
+        { header: '杀毒软件', width: 70, align: 'right' },
+        { header: '综合', width: 70, align: 'right' },
+      ],
+      Object.entries(supervision.compliance.by_group).map(([g, x]) => [
+        groupName(g),
+        `${x.reported}/${x.units}`,
+        rateOrUnknown(x.os),
+        rateOrUnknown(x.office),
+        rateOrUnknown(x.antivirus),
+        rateOrUnknown(x.overall),
+      ]),
     );
     pdf.heading(`${w ? '四' : '三'}、督查发现问题整改情况`);
     const f = supervision.openFindings;
     if (f.length) {
       pdf.paragraph(`未销号问题 ${f.length} 项，其中逾期 ${f.filter((x) => x.overdue).length} 项：`);
       pdf.table(
-        [{ header: '单位', width: 150 }, { header: '督查文号', width: 120 }, { header: '问题', width: 80 }, { header: '整改期限', width: 90 }, { header: '', width: 40 }],
+        [
+          { header: '单位', width: 150 },
+          { header: '督查文号', width: 120 },
+          { header: '问题', width: 80 },
+          { header: '整改期限', width: 90 },
+          { header: '', width: 40 },
+        ],
         f.map((x) => [x.department_name ?? '', x.document_no ?? '', findingKinds[x.kind] ?? x.kind, chineseDate(x.deadline), x.overdue ? '逾期' : '']),
       );
     } else pdf.paragraph('督查发现的问题均已整改销号。');
     pdf.heading(`${w ? '五' : '四'}、由单位主要领导当面汇报的单位`);
     const e = supervision.escalations;
-    pdf.paragraph(e.length ? `规定时间内仍未提交书面报告的单位（${e.length}个），由单位主要领导向自治区领导当面汇报：${e.map((x) => `${x.name}（${chineseDate(x.due)}前）`).join('、')}。` : '无。');
+    pdf.paragraph(
+      e.length
+        ? `规定时间内仍未提交书面报告的单位（${e.length}个），由单位主要领导向自治区领导当面汇报：${e.map((x) => `${x.name}（${chineseDate(x.due)}前）`).join('、')}。`
+        : '无。',
+    );
   }
   return pdf.toBuffer(`软件正版化工作进展情况通报 · ${chineseDate(report.as_of)}`);
 }

@@ -49,7 +49,10 @@ export function departmentStatementModel(d: DepartmentStatementData) {
       ['资金文号', d.fund.document_no],
       ['年度', `${d.fund.fiscal_year}年度`],
       ['收款单位', `${d.department.name}（${d.department.code}）`],
-      ['单位状态', `${statusNames[d.department.status] ?? d.department.status}${d.department.accepted_on ? `，${chineseDate(d.department.accepted_on)}验收` : ''}`],
+      [
+        '单位状态',
+        `${statusNames[d.department.status] ?? d.department.status}${d.department.accepted_on ? `，${chineseDate(d.department.accepted_on)}验收` : ''}`,
+      ],
     ] as Array<[string, string]>,
     receipts: d.lines.map((l) => [
       l.invoice_code ? `${l.invoice_code}-${l.invoice_number}` : String(l.invoice_number),
@@ -60,21 +63,35 @@ export function departmentStatementModel(d: DepartmentStatementData) {
       String(l.licences),
       withSeparators(l.amount),
     ]),
-    allocations: d.allocations.map((a) => [
-      `第 ${a.run_id} 批`,
-      chineseDate(a.as_of),
-      withSeparators(a.entitlement),
-      a.clawback !== '0.00' ? `-${withSeparators(a.clawback)}` : withSeparators(a.amount),
-      explain(a.explanation as Explanation),
-    ]).concat(d.findingClawbacks.map((c) => [
-      '督查收回',
-      chineseDate(String(c.entry_date)),
-      '',
-      `-${withSeparators(String(c.amount))}`,
-      `督查文号 ${c.document_no}：${String(c.description).slice(0, 60)}`,
-    ])),
-    payments: d.payments.map((p) => [p.voucher_no, chineseDate(p.pay_date), p.kind === 'refund' ? '单位退回' : '拨付', p.kind === 'refund' ? `-${withSeparators(p.amount)}` : withSeparators(p.amount)]),
-    totals: [total('已分配奖励', d.totals.allocated), total('已拨付', d.totals.paid), total('应付未付', d.totals.payable), total('应收回', d.totals.to_recover)],
+    allocations: d.allocations
+      .map((a) => [
+        `第 ${a.run_id} 批`,
+        chineseDate(a.as_of),
+        withSeparators(a.entitlement),
+        a.clawback !== '0.00' ? `-${withSeparators(a.clawback)}` : withSeparators(a.amount),
+        explain(a.explanation as Explanation),
+      ])
+      .concat(
+        d.findingClawbacks.map((c) => [
+          '督查收回',
+          chineseDate(String(c.entry_date)),
+          '',
+          `-${withSeparators(String(c.amount))}`,
+          `督查文号 ${c.document_no}：${String(c.description).slice(0, 60)}`,
+        ]),
+      ),
+    payments: d.payments.map((p) => [
+      p.voucher_no,
+      chineseDate(p.pay_date),
+      p.kind === 'refund' ? '单位退回' : '拨付',
+      p.kind === 'refund' ? `-${withSeparators(p.amount)}` : withSeparators(p.amount),
+    ]),
+    totals: [
+      total('已分配奖励', d.totals.allocated),
+      total('已拨付', d.totals.paid),
+      total('应付未付', d.totals.payable),
+      total('应收回', d.totals.to_recover),
+    ],
     head: d.head,
   };
 }
@@ -94,10 +111,21 @@ export function fundSummaryModel(s: FundSummaryData) {
       ['资金文号', s.fund.document_no],
       ['年度', `${s.fund.fiscal_year}年度`],
     ] as Array<[string, string]>,
-    totals: [total('财政拨款', appropriated), total('已分配', allocated), total('已拨付', String(s.fund.disbursed)), total('可分配余额', available), total('用款额度余额', s.cash)],
+    totals: [
+      total('财政拨款', appropriated),
+      total('已分配', allocated),
+      total('已拨付', String(s.fund.disbursed)),
+      total('可分配余额', available),
+      total('用款额度余额', s.cash),
+    ],
     rows: [
       ...s.rows.map((r) => [r.code, r.name, statusNames[r.status] ?? r.status, withSeparators(r.allocated), withSeparators(r.paid), withSeparators(r.payable)]),
-      ['', '合计', '', ...(['allocated', 'paid', 'payable'] as const).map((k) => withSeparators(s.rows.reduce((sum, r) => sum.plus(r[k]), new Decimal(0)).toFixed(2)))],
+      [
+        '',
+        '合计',
+        '',
+        ...(['allocated', 'paid', 'payable'] as const).map((k) => withSeparators(s.rows.reduce((sum, r) => sum.plus(r[k]), new Decimal(0)).toFixed(2))),
+      ],
     ],
     head: s.head,
   };

@@ -27,7 +27,11 @@ export async function header(pdf: ReportDocument, title: string, fields: Array<[
 
 function totals(pdf: ReportDocument, rows: Total[]): void {
   pdf.table(
-    [{ header: '项目', width: 90 }, { header: '金额（元）', width: 110, align: 'right' }, { header: '大写', width: 300 }],
+    [
+      { header: '项目', width: 90 },
+      { header: '金额（元）', width: 110, align: 'right' },
+      { header: '大写', width: 300 },
+    ],
     rows.map((t) => [t.label, t.figures, t.words]),
     { fontSize: 9.5 },
   );
@@ -46,18 +50,45 @@ export async function renderDepartmentStatement(m: DepartmentStatementModel, iss
   pdf.heading('一、奖励依据（已审核的正版软件采购发票）');
   if (m.receipts.length) {
     pdf.table(
-      [{ header: '发票代码-号码', width: 102 }, { header: '种类', width: 56 }, { header: '开票日期', width: 70 }, { header: '销售方', width: 80 }, { header: '软件（类别）', width: 96 }, { header: '套数', width: 30, align: 'right' }, { header: '金额', width: 64, align: 'right' }],
+      [
+        { header: '发票代码-号码', width: 102 },
+        { header: '种类', width: 56 },
+        { header: '开票日期', width: 70 },
+        { header: '销售方', width: 80 },
+        { header: '软件（类别）', width: 96 },
+        { header: '套数', width: 30, align: 'right' },
+        { header: '金额', width: 64, align: 'right' },
+      ],
       m.receipts,
       { fontSize: 8 },
     );
   } else pdf.paragraph('无。');
   pdf.heading('二、奖励分配');
   if (m.allocations.length) {
-    pdf.table([{ header: '批次', width: 50 }, { header: '分配日期', width: 70 }, { header: '核定奖励', width: 75, align: 'right' }, { header: '本次分配', width: 75, align: 'right' }, { header: '计算依据', width: 230 }], m.allocations, { fontSize: 8 });
+    pdf.table(
+      [
+        { header: '批次', width: 50 },
+        { header: '分配日期', width: 70 },
+        { header: '核定奖励', width: 75, align: 'right' },
+        { header: '本次分配', width: 75, align: 'right' },
+        { header: '计算依据', width: 230 },
+      ],
+      m.allocations,
+      { fontSize: 8 },
+    );
   } else pdf.paragraph('无。');
   pdf.heading('三、资金拨付');
   if (m.payments.length) {
-    pdf.table([{ header: '凭证号', width: 120 }, { header: '日期', width: 100 }, { header: '类型', width: 80 }, { header: '金额', width: 100, align: 'right' }], m.payments, { fontSize: 8.5 });
+    pdf.table(
+      [
+        { header: '凭证号', width: 120 },
+        { header: '日期', width: 100 },
+        { header: '类型', width: 80 },
+        { header: '金额', width: 100, align: 'right' },
+      ],
+      m.payments,
+      { fontSize: 8.5 },
+    );
   } else pdf.paragraph('无。');
   pdf.heading('四、合计');
   totals(pdf, m.totals);
@@ -73,7 +104,14 @@ export async function renderFundSummary(m: FundSummaryModel, issue: Issue): Prom
   totals(pdf, m.totals);
   pdf.heading('二、分单位情况');
   pdf.table(
-    [{ header: '代码', width: 55 }, { header: '单位', width: 150 }, { header: '状态', width: 50 }, { header: '已分配', width: 80, align: 'right' }, { header: '已拨付', width: 80, align: 'right' }, { header: '应付未付', width: 80, align: 'right' }],
+    [
+      { header: '代码', width: 55 },
+      { header: '单位', width: 150 },
+      { header: '状态', width: 50 },
+      { header: '已分配', width: 80, align: 'right' },
+      { header: '已拨付', width: 80, align: 'right' },
+      { header: '应付未付', width: 80, align: 'right' },
+    ],
     m.rows,
     { fontSize: 8.5 },
   );

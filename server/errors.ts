@@ -30,7 +30,11 @@ export const errorCatalogue = {
   ALREADY_DECIDED: { status: 409, title: 'This prepared item has already been approved or rejected', zh: '该单据已审核或已退回' },
   PERIOD_CLOSED: { status: 409, title: 'The fund is closed through this date', zh: '该日期所在期间已结账' },
   PENDING_IN_PERIOD: { status: 409, title: 'Entries prepared in this period still wait for approval', zh: '该期间仍有待审核凭证' },
-  TAX_ID_NOT_CONFIRMED: { status: 409, title: 'The unit asked for a seller code that fails its check; confirm it to verify', zh: '销售方代码校验位不符，须确认后才能审核通过' },
+  TAX_ID_NOT_CONFIRMED: {
+    status: 409,
+    title: 'The unit asked for a seller code that fails its check; confirm it to verify',
+    zh: '销售方代码校验位不符，须确认后才能审核通过',
+  },
   STATUS_REGRESSION: { status: 409, title: 'A unit moves its own status forward only', zh: '单位只能向前报告状态' },
   RUN_SUPERSEDED: { status: 409, title: 'A newer run replaced this draft', zh: '该分配方案已被新方案取代' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed', zh: '相同请求正在处理' },
@@ -42,11 +46,19 @@ export const errorCatalogue = {
   WEAK_PASSWORD: { status: 422, title: 'The password does not meet the policy', zh: '密码不符合要求' },
   UNBALANCED_ENTRY: { status: 422, title: 'Debits and credits differ within a book', zh: '借贷不平衡' },
   RESERVED_ACCOUNT: { status: 422, title: 'Only an appropriation or its reversal may post to 4001 or 6001', zh: '4001、6001 科目只能由财政拨款凭证记账' },
-  MANUAL_ENTRY_CREATES_QUOTA: { status: 422, title: 'A manual entry cannot raise 1011 or 8001; quota comes only from an appropriation', zh: '手工凭证不能增加用款额度或资金结存' },
+  MANUAL_ENTRY_CREATES_QUOTA: {
+    status: 422,
+    title: 'A manual entry cannot raise 1011 or 8001; quota comes only from an appropriation',
+    zh: '手工凭证不能增加用款额度或资金结存',
+  },
   DATE_OUT_OF_PERIOD: { status: 422, title: 'The date is before the fund opened or after today', zh: '日期早于资金启用日或晚于今天' },
   UNKNOWN_ACCOUNT: { status: 422, title: 'No such account in this fund', zh: '没有这个科目' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'This Idempotency-Key was used with a different request', zh: '该幂等键已用于其他请求' },
-  ACTIVE_CONTENT: { status: 422, title: 'The PDF contains active content (scripts, launch actions or embedded files)', zh: 'PDF 含有可执行内容，请重新打印为 PDF 后上传' },
+  ACTIVE_CONTENT: {
+    status: 422,
+    title: 'The PDF contains active content (scripts, launch actions or embedded files)',
+    zh: 'PDF 含有可执行内容，请重新打印为 PDF 后上传',
+  },
   CSV_INVALID: { status: 422, title: 'The file has invalid rows; nothing was imported', zh: '文件有错误，未导入任何内容' },
   // 429
   TOO_MANY_ATTEMPTS: { status: 429, title: 'Too many failed sign-ins; try again later', zh: '登录失败次数过多，请稍后再试' },
@@ -81,15 +93,67 @@ export class AppError extends Error {
 
 /** What people call the fields they fill in; a problem's `detail` names them so, never by their JSON key. */
 const fieldLabels: Record<string, string> = {
-  fund_id: '资金', department_id: '单位', department_ids: '单位', department: '单位', invoice_kind: '发票种类', invoice_code: '发票代码',
-  invoice_number: '发票号码', issue_date: '开票日期', seller_name: '销售方名称', seller_tax_id: '销售方代码', seller_tax_id_override: '校验位确认理由',
-  tax_id_override_reason: '校验位不符的理由', supersedes_id: '被更正的发票', lines: '明细', total: '合计金额', product: '软件名称', category: '类别',
-  licences: '套数', amount: '金额', date: '日期', effective_date: '生效日期', accepted_on: '验收日期', status: '状态', note: '说明', reason: '理由',
-  voucher_no: '凭证号', memo: '摘要', document_no: '文号', postings: '分录', account_code: '科目', account: '科目', side: '借贷方向', name: '名称',
-  code: '代码', group: '分组', contact: '联系人', active: '是否启用', username: '用户名', password: '密码', current_password: '当前密码', role: '角色',
-  file: '文件', body: '内容', as_of: '截至日期', ids: '拨付', confirm_tax_id: '确认销售方代码', rates: '奖励比例', licence_caps: '每套封顶',
-  department_ceiling: '单位上限', require_completed: '是否要求完成', from: '起始日期', to: '截止日期', limit: '每页条数', cursor: '翻页位置',
-  deadline: '截止日期', title: '标题', fiscal_year: '年度', entries: '凭证', q: '查找内容', through: '结账日期', opening_date: '启用日',
+  fund_id: '资金',
+  department_id: '单位',
+  department_ids: '单位',
+  department: '单位',
+  invoice_kind: '发票种类',
+  invoice_code: '发票代码',
+  invoice_number: '发票号码',
+  issue_date: '开票日期',
+  seller_name: '销售方名称',
+  seller_tax_id: '销售方代码',
+  seller_tax_id_override: '校验位确认理由',
+  tax_id_override_reason: '校验位不符的理由',
+  supersedes_id: '被更正的发票',
+  lines: '明细',
+  total: '合计金额',
+  product: '软件名称',
+  category: '类别',
+  licences: '套数',
+  amount: '金额',
+  date: '日期',
+  effective_date: '生效日期',
+  accepted_on: '验收日期',
+  status: '状态',
+  note: '说明',
+  reason: '理由',
+  voucher_no: '凭证号',
+  memo: '摘要',
+  document_no: '文号',
+  postings: '分录',
+  account_code: '科目',
+  account: '科目',
+  side: '借贷方向',
+  name: '名称',
+  code: '代码',
+  group: '分组',
+  contact: '联系人',
+  active: '是否启用',
+  username: '用户名',
+  password: '密码',
+  current_password: '当前密码',
+  role: '角色',
+  file: '文件',
+  body: '内容',
+  as_of: '截至日期',
+  ids: '拨付',
+  confirm_tax_id: '确认销售方代码',
+  rates: '奖励比例',
+  licence_caps: '每套封顶',
+  department_ceiling: '单位上限',
+  require_completed: '是否要求完成',
+  from: '起始日期',
+  to: '截止日期',
+  limit: '每页条数',
+  cursor: '翻页位置',
+  deadline: '截止日期',
+  title: '标题',
+  fiscal_year: '年度',
+  entries: '凭证',
+  q: '查找内容',
+  through: '结账日期',
+  opening_date: '启用日',
 };
 
 /** `lines.2.amount` → 明细第 3 行 金额; an unknown key is left out rather than shown. */
@@ -105,10 +169,12 @@ export function fieldLabel(field: string): string {
 
 /** Field problems as one Chinese sentence for a problem's `detail`; the `errors` array keeps the keys for programs. */
 export function describeProblems(errors: FieldError[]): string {
-  return errors.map((e) => {
-    const label = fieldLabel(e.field);
-    return label ? `${label}：${e.message}` : e.message;
-  }).join('；');
+  return errors
+    .map((e) => {
+      const label = fieldLabel(e.field);
+      return label ? `${label}：${e.message}` : e.message;
+    })
+    .join('；');
 }
 
 export function validationError(field: string, message: string): AppError {

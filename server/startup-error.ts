@@ -43,6 +43,7 @@ export function describeStartupError(e: unknown, databaseUrl: string | undefined
   const err = (e ?? {}) as SystemError;
   const problem = err.code ? connectionProblems[err.code] : undefined;
   if (problem) return `cannot use the database ${databaseUrl ? `at DATABASE_URL ${redactUrl(databaseUrl)}` : '(embedded)'}: ${problem}`;
-  if (e instanceof Error && e.name === 'KnexTimeoutError') return `cannot use the database${databaseUrl ? ` at DATABASE_URL ${redactUrl(databaseUrl)}` : ''}: no connection within the timeout`;
+  if (e instanceof Error && e.name === 'KnexTimeoutError')
+    return `cannot use the database${databaseUrl ? ` at DATABASE_URL ${redactUrl(databaseUrl)}` : ''}: no connection within the timeout`;
   return `cannot start: ${e instanceof Error ? e.message : String(e)}`;
 }

@@ -10,7 +10,8 @@ export interface Run {
 export const missingMark = '〓';
 
 // Variation selectors, zero-width joiner, skin tones and combining marks belong to the character before them.
-const joinsPrevious = (cp: number) => (cp >= 0xfe00 && cp <= 0xfe0f) || cp === 0x200d || (cp >= 0x1f3fb && cp <= 0x1f3ff) || (cp >= 0x0300 && cp <= 0x036f) || (cp >= 0xe0100 && cp <= 0xe01ef);
+const joinsPrevious = (cp: number) =>
+  (cp >= 0xfe00 && cp <= 0xfe0f) || cp === 0x200d || (cp >= 0x1f3fb && cp <= 0x1f3ff) || (cp >= 0x0300 && cp <= 0x036f) || (cp >= 0xe0100 && cp <= 0xe01ef);
 const isLayout = (cp: number) => cp === 0x20 || cp === 0x0a || cp === 0x0d || cp === 0x09;
 
 /**
@@ -18,10 +19,7 @@ const isLayout = (cp: number) => cp === 0x20 || cp === 0x0a || cp === 0x0d || cp
  * the CJK fallback, else the emoji fallback. A character none of them has becomes 〓 and is
  * reported, so nothing vanishes without a word.
  */
-export function glyphRuns(
-  text: string,
-  has: Record<RunFont, (cp: number) => boolean>,
-): { runs: Run[]; missing: string[] } {
+export function glyphRuns(text: string, has: Record<RunFont, (cp: number) => boolean>): { runs: Run[]; missing: string[] } {
   const runs: Run[] = [];
   const missing: string[] = [];
   const push = (font: RunFont, s: string) => {

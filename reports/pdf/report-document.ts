@@ -34,7 +34,14 @@ export class ReportDocument {
       size: 'A4',
       margins: { top: margin, bottom: margin + footer_height, left: margin, right: margin },
       bufferPages: true,
-      info: { Title: meta.title, Subject: meta.subject ?? meta.title, Creator: 'Jiangbu', Producer: 'Jiangbu', CreationDate: meta.createdAt, ModDate: meta.createdAt },
+      info: {
+        Title: meta.title,
+        Subject: meta.subject ?? meta.title,
+        Creator: 'Jiangbu',
+        Producer: 'Jiangbu',
+        CreationDate: meta.createdAt,
+        ModDate: meta.createdAt,
+      },
       lang: 'zh-CN',
       displayTitle: true,
     });
@@ -143,7 +150,10 @@ export class ReportDocument {
       cells.forEach((text, i) => {
         this.doc.rect(x, y, widths[i]!, h).lineWidth(0.5).strokeColor('#555555').stroke();
         this.doc.fontSize(size).fillColor('black');
-        this.write(text, font as 'regular' | 'bold', x + cellPadding, y + cellPadding, { width: widths[i]! - cellPadding * 2, align: columns[i]!.align ?? 'left' });
+        this.write(text, font as 'regular' | 'bold', x + cellPadding, y + cellPadding, {
+          width: widths[i]! - cellPadding * 2,
+          align: columns[i]!.align ?? 'left',
+        });
         x += widths[i]!;
       });
       this.doc.y = y + h;
@@ -171,8 +181,15 @@ export class ReportDocument {
     const y = this.doc.y;
     const w = this.width / labels.length;
     labels.forEach((label, i) => {
-      this.doc.font('regular').fontSize(10.5).text(`${label}：`, margin + i * w, y, { width: w, lineBreak: false });
-      this.doc.moveTo(margin + i * w + 56, y + 14).lineTo(margin + (i + 1) * w - 12, y + 14).lineWidth(0.5).stroke();
+      this.doc
+        .font('regular')
+        .fontSize(10.5)
+        .text(`${label}：`, margin + i * w, y, { width: w, lineBreak: false });
+      this.doc
+        .moveTo(margin + i * w + 56, y + 14)
+        .lineTo(margin + (i + 1) * w - 12, y + 14)
+        .lineWidth(0.5)
+        .stroke();
     });
     this.doc.y = y + 30;
     this.doc.x = margin;

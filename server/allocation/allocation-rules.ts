@@ -111,7 +111,11 @@ function entitlementToFen(exact: Decimal): Decimal {
   return exact.toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
 }
 
-export function qualifies(d: Pick<DepartmentInput, 'status' | 'acceptedOn'>, policy: Policy, asOf: string): { ok: boolean; reason: string | null; code: 'not_completed' | 'not_accepted' | null } {
+export function qualifies(
+  d: Pick<DepartmentInput, 'status' | 'acceptedOn'>,
+  policy: Policy,
+  asOf: string,
+): { ok: boolean; reason: string | null; code: 'not_completed' | 'not_accepted' | null } {
   if (!policy.requireCompleted) return { ok: true, reason: null, code: null };
   if (d.status !== 'completed') return { ok: false, reason: '尚未完成正版化', code: 'not_completed' };
   if (!d.acceptedOn || d.acceptedOn > asOf) return { ok: false, reason: `尚未验收（或验收晚于分配日 ${asOf}）`, code: 'not_accepted' };
@@ -124,12 +128,21 @@ function clawbackBasis(d: DepartmentInput, entitlement: Decimal, clawback: Decim
   const paid = d.paid ?? zero;
   const cause = rejected.length
     ? `发票 ${rejected.map((r) => `${r.invoice}${r.reason ? `（退回理由：${r.reason}）` : ''}`).join('、')} 审核通过后被退回`
-    : why ? `该单位${why}` : '核定奖励减少';
-  const text = `${cause}，核定奖励降为 ${entitlement.toFixed(2)} 元；此前已分配 ${d.allocated.toFixed(2)} 元，已拨付 ${paid.toFixed(2)} 元，`
-    + `本次收回未拨付的 ${clawback.toFixed(2)} 元${toRecover.gt(0) ? `，另有已拨付的 ${toRecover.toFixed(2)} 元须由单位退回` : ''}。`;
+    : why
+      ? `该单位${why}`
+      : '核定奖励减少';
+  const text =
+    `${cause}，核定奖励降为 ${entitlement.toFixed(2)} 元；此前已分配 ${d.allocated.toFixed(2)} 元，已拨付 ${paid.toFixed(2)} 元，` +
+    `本次收回未拨付的 ${clawback.toFixed(2)} 元${toRecover.gt(0) ? `，另有已拨付的 ${toRecover.toFixed(2)} 元须由单位退回` : ''}。`;
   return {
-    rejected_receipts: rejected, previously_allocated: d.allocated.toFixed(2), paid: paid.toFixed(2), payable: d.payable.toFixed(2),
-    entitlement: entitlement.toFixed(2), clawback: clawback.toFixed(2), to_recover: toRecover.toFixed(2), text,
+    rejected_receipts: rejected,
+    previously_allocated: d.allocated.toFixed(2),
+    paid: paid.toFixed(2),
+    payable: d.payable.toFixed(2),
+    entitlement: entitlement.toFixed(2),
+    clawback: clawback.toFixed(2),
+    to_recover: toRecover.toFixed(2),
+    text,
   };
 }
 
@@ -142,7 +155,15 @@ export function entitlementOf(d: DepartmentInput, policy: Policy, asOf: string) 
     const byRate = line.amount.times(rate);
     const byCap = cap === null ? null : cap.times(line.licences);
     const reward = byCap !== null && byCap.lt(byRate) ? byCap : byRate;
-    const c = (categories[line.category] ??= { base: '0.00', licences: 0, rate: rate.toFixed(4), cap_per_licence: cap?.toFixed(2) ?? null, reward: '0', capped_lines: 0, exact: zero });
+    const c = (categories[line.category] ??= {
+      base: '0.00',
+      licences: 0,
+      rate: rate.toFixed(4),
+      cap_per_licence: cap?.toFixed(2) ?? null,
+      reward: '0',
+      capped_lines: 0,
+      exact: zero,
+    });
     c.base = new Decimal(c.base).plus(line.amount).toFixed(2);
     c.licences += line.licences;
     c.exact = c.exact.plus(reward);
@@ -202,7 +223,10 @@ export function computeRun(departments: DepartmentInput[], policy: Policy, fundA
   // What the run may allocate: what the fund has left, plus what this run claws back.
   const available = fundAvailable.plus(clawedBack);
   const positive = rows.filter((r) => r.due.gt(zero));
-  const { amounts, factor, extraFen } = apportion(positive.map((r) => ({ code: r.d.code, due: r.due })), available);
+  const { amounts, factor, extraFen } = apportion(
+    positive.map((r) => ({ code: r.d.code, due: r.due })),
+    available,
+  );
   const amountOf = new Map(positive.map((r, i) => [r.d.id, { amount: amounts[i]!, extra: extraFen[i]! }]));
   const lines: AllocationLine[] = rows
     .filter((r) => !r.due.isZero() || !r.e.entitlement.isZero())

@@ -37,7 +37,12 @@ export function view(r: Record<string, unknown>) {
     entry_id: r.entry_id == null ? null : String(r.entry_id),
     run_id: r.run_id == null ? null : String(r.run_id),
     ...(r.department_code === undefined ? {} : { department_code: String(r.department_code), department_name: String(r.department_name) }),
-    ...(r.created_by_name === undefined ? {} : { created_by_name: r.created_by_name == null ? null : String(r.created_by_name), approved_by_name: r.approved_by_name == null ? null : String(r.approved_by_name) }),
+    ...(r.created_by_name === undefined
+      ? {}
+      : {
+          created_by_name: r.created_by_name == null ? null : String(r.created_by_name),
+          approved_by_name: r.approved_by_name == null ? null : String(r.approved_by_name),
+        }),
   };
 }
 
@@ -48,7 +53,11 @@ export async function departmentCode(trx: Knex, id: string): Promise<string> {
 }
 
 /** Payment: Dr 2307.d / Cr 1011 and Dr 7101.d / Cr 8001. Refund: the reverse flows. */
-export function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amount: Decimal; voucher_no: string; date: string; memo: string; departmentId: string }): EntryDraft {
+export function paymentEntry(
+  kind: 'payment' | 'refund',
+  code: string,
+  p: { amount: Decimal; voucher_no: string; date: string; memo: string; departmentId: string },
+): EntryDraft {
   const a = p.amount;
   const payment = kind === 'payment';
   return {
@@ -74,9 +83,15 @@ export function paymentEntry(kind: 'payment' | 'refund', code: string, p: { amou
  */
 export async function unreservedPayable(trx: Knex, fundId: string, departmentId: string) {
   const account = await trx('accounts').where({ fund_id: fundId, department_id: departmentId, kind: 'payable' }).forUpdate().first('balance');
-  const pending = await trx('disbursements').where({ fund_id: fundId, department_id: departmentId, kind: 'payment', status: 'pending' }).first(trx.raw('coalesce(sum(amount), 0)::text AS reserved'));
+  const pending = await trx('disbursements')
+    .where({ fund_id: fundId, department_id: departmentId, kind: 'payment', status: 'pending' })
+    .first(trx.raw('coalesce(sum(amount), 0)::text AS reserved'));
   const figures = await trx('fund_unit_figures').where({ fund_id: fundId, department_id: departmentId }).first('allocated', 'disbursed');
-  const payable = owedOf({ allocated: new Decimal(figures?.allocated ?? 0), disbursed: new Decimal(figures?.disbursed ?? 0), payableBalance: new Decimal(account?.balance ?? 0) });
+  const payable = owedOf({
+    allocated: new Decimal(figures?.allocated ?? 0),
+    disbursed: new Decimal(figures?.disbursed ?? 0),
+    payableBalance: new Decimal(account?.balance ?? 0),
+  });
   const reserved = new Decimal(pending?.reserved ?? 0);
   return { payable, reserved, free: payable.minus(reserved) };
 }
@@ -91,10 +106,22 @@ export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: 
     const { payable, reserved, free } = await unreservedPayable(trx, fundId, p.department_id);
     if (p.amount.gt(free)) {
       const pendingWords = reserved.gt(0) ? `，其中 ${reserved.toFixed(2)} 元已有待审批的拨付，还可拨付 ${Decimal.max(free, 0).toFixed(2)} 元` : '';
-      throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元${pendingWords}；本笔 ${formatAmount(p.amount)} 元超出 ${p.amount.minus(Decimal.max(free, 0)).toFixed(2)} 元。`);
+      throw new AppError(
+        'EXCEEDS_PAYABLE',
+        `该单位应付未付 ${payable.toFixed(2)} 元${pendingWords}；本笔 ${formatAmount(p.amount)} 元超出 ${p.amount.minus(Decimal.max(free, 0)).toFixed(2)} 元。`,
+      );
     }
     const [row] = await trx('disbursements')
-      .insert({ fund_id: fundId, department_id: p.department_id, amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id, run_id: runId ?? null })
+      .insert({
+        fund_id: fundId,
+        department_id: p.department_id,
+        amount: formatAmount(p.amount),
+        voucher_no: p.voucher_no,
+        pay_date: p.date,
+        memo: p.memo ?? '',
+        created_by: ctx.actor!.id,
+        run_id: runId ?? null,
+      })
       .returning('*');
     const d = view(row);
     await recordAudit(trx, ctx, { action: 'disbursement.create', objectType: 'disbursement', objectId: d.id, after: d });
@@ -102,14 +129,22 @@ export async function createDisbursement(db: Knex, ctx: RequestContext, fundId: 
   });
 }
 
-
 export async function cancelDisbursement(db: Knex, ctx: RequestContext, id: string) {
   return inTransaction(db, async (trx) => {
     const d = await trx('disbursements').where({ id }).forUpdate().first('status');
     if (!d) throw new AppError('NOT_FOUND', '没有这笔拨付');
     if (d.status !== 'pending') throw new AppError('CONFLICT', `该笔拨付已${d.status === 'approved' ? '记账' : '取消'}，不能取消`);
-    const [row] = await trx('disbursements').where({ id }).update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() }).returning('*');
-    await recordAudit(trx, ctx, { action: 'disbursement.cancel', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after: { status: 'cancelled' } });
+    const [row] = await trx('disbursements')
+      .where({ id })
+      .update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() })
+      .returning('*');
+    await recordAudit(trx, ctx, {
+      action: 'disbursement.cancel',
+      objectType: 'disbursement',
+      objectId: id,
+      before: { status: 'pending' },
+      after: { status: 'cancelled' },
+    });
     return view(row);
   });
 }
@@ -132,7 +167,16 @@ export async function prepareRefund(db: Knex, ctx: RequestContext, fundId: strin
     const code = await departmentCode(trx, p.department_id);
     await refuseRefundBeyondPaid(trx, fundId, p.department_id, code, p.amount);
     const [row] = await trx('disbursements')
-      .insert({ fund_id: fundId, department_id: p.department_id, kind: 'refund', amount: formatAmount(p.amount), voucher_no: p.voucher_no, pay_date: p.date, memo: p.memo ?? '', created_by: ctx.actor!.id })
+      .insert({
+        fund_id: fundId,
+        department_id: p.department_id,
+        kind: 'refund',
+        amount: formatAmount(p.amount),
+        voucher_no: p.voucher_no,
+        pay_date: p.date,
+        memo: p.memo ?? '',
+        created_by: ctx.actor!.id,
+      })
       .returning('*');
     const r = view(row);
     await recordAudit(trx, ctx, { action: 'refund.prepare', objectType: 'disbursement', objectId: r.id, after: r });
@@ -140,10 +184,19 @@ export async function prepareRefund(db: Knex, ctx: RequestContext, fundId: strin
   });
 }
 
-export async function listDisbursements(db: Knex, fundId: string, f: { department_id?: string | undefined; status?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) {
+export async function listDisbursements(
+  db: Knex,
+  fundId: string,
+  f: { department_id?: string | undefined; status?: string | undefined; limit?: number | undefined; cursor?: string | undefined },
+) {
   const limit = f.limit ?? 500;
-  const q = db('disbursements as x').join('departments as d', 'd.id', 'x.department_id').leftJoin('users as c', 'c.id', 'x.created_by').leftJoin('users as a', 'a.id', 'x.approved_by')
-    .where('x.fund_id', fundId).orderBy('x.id', 'desc').limit(limit + 1)
+  const q = db('disbursements as x')
+    .join('departments as d', 'd.id', 'x.department_id')
+    .leftJoin('users as c', 'c.id', 'x.created_by')
+    .leftJoin('users as a', 'a.id', 'x.approved_by')
+    .where('x.fund_id', fundId)
+    .orderBy('x.id', 'desc')
+    .limit(limit + 1)
     .select('x.*', 'd.code as department_code', 'd.name as department_name', 'c.username as created_by_name', 'a.username as approved_by_name');
   if (f.department_id) q.where('x.department_id', f.department_id);
   if (f.status) q.where('x.status', f.status);

@@ -16,7 +16,8 @@ interface Shortfall {
 }
 
 /** A shortfall as a sentence an accountant can act on. */
-const shortfallWords = (s: Shortfall) => `${s.what}现有 ${s.have.toFixed(2)} 元，本次需拨付 ${s.need.toFixed(2)} 元，还差 ${s.need.minus(s.have).toFixed(2)} 元`;
+const shortfallWords = (s: Shortfall) =>
+  `${s.what}现有 ${s.have.toFixed(2)} 元，本次需拨付 ${s.need.toFixed(2)} 元，还差 ${s.need.minus(s.have).toFixed(2)} 元`;
 
 /**
  * Another accountant approves pending payments, all or none, in one transaction: each unit's
@@ -28,7 +29,11 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
   const actor = ctx.actor!;
   const wanted = [...new Set(ids)].sort((a, b) => Number(a) - Number(b));
   return inTransaction(db, async (trx) => {
-    const rows = await trx('disbursements as x').join('departments as d', 'd.id', 'x.department_id').whereIn('x.id', wanted).orderBy('x.id').forUpdate('x')
+    const rows = await trx('disbursements as x')
+      .join('departments as d', 'd.id', 'x.department_id')
+      .whereIn('x.id', wanted)
+      .orderBy('x.id')
+      .forUpdate('x')
       .select('x.*', 'd.code as department_code', 'd.name as department_name');
     if (rows.length !== wanted.length) {
       const found = new Set(rows.map((r) => String(r.id)));
@@ -43,7 +48,10 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
     const notPayments = rows.filter((r) => r.kind !== 'payment');
     if (notPayments.length) throw new AppError('CONFLICT', `第 ${notPayments.map((r) => r.id).join('、')} 号不是拨付，不能在此审批`);
     if (rows.some((r) => String(r.created_by) === actor.id)) {
-      const own = rows.filter((r) => String(r.created_by) === actor.id).map((r) => r.id).join('、');
+      const own = rows
+        .filter((r) => String(r.created_by) === actor.id)
+        .map((r) => r.id)
+        .join('、');
       throw new AppError('SAME_ACCOUNTANT', `制单会计不能审批自己提交的拨付（第 ${own} 号）`);
     }
     const funds = [...new Set(rows.map((r) => String(r.fund_id)))];
@@ -57,13 +65,28 @@ export async function approveDisbursements(db: Knex, ctx: RequestContext, ids: s
     const entryIdOf = new Map<string, string>();
     for (const preparer of [...new Set(rows.map((d) => String(d.created_by)))]) {
       const mine = rows.filter((d) => String(d.created_by) === preparer);
-      const posted = await postEntries(trx, fundId, { createdBy: preparer, approvedBy: actor.id }, mine.map((d) =>
-        paymentEntry('payment', d.department_code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) })));
+      const posted = await postEntries(
+        trx,
+        fundId,
+        { createdBy: preparer, approvedBy: actor.id },
+        mine.map((d) =>
+          paymentEntry('payment', d.department_code, {
+            amount: new Decimal(d.amount),
+            voucher_no: d.voucher_no,
+            date: d.pay_date,
+            memo: d.memo,
+            departmentId: String(d.department_id),
+          }),
+        ),
+      );
       mine.forEach((d, i) => entryIdOf.set(String(d.id), posted[i]!.id));
     }
     const items = [];
     for (const d of rows) {
-      const [row] = await trx('disbursements').where({ id: d.id }).update({ status: 'approved', approved_by: actor.id, approved_at: trx.fn.now(), entry_id: entryIdOf.get(String(d.id)) }).returning('*');
+      const [row] = await trx('disbursements')
+        .where({ id: d.id })
+        .update({ status: 'approved', approved_by: actor.id, approved_at: trx.fn.now(), entry_id: entryIdOf.get(String(d.id)) })
+        .returning('*');
       const after = view(row);
       await recordAudit(trx, ctx, { action: 'disbursement.approve', objectType: 'disbursement', objectId: after.id, before: { status: 'pending' }, after });
       items.push(after);
@@ -90,9 +113,20 @@ async function shortfallsOf(trx: Knex, fundId: string, rows: PendingPayment[]): 
     total = total.plus(r.amount);
   }
   const codes = ['1011', '8001', ...[...needByUnit.keys()].map((c) => departmentAccountCode('2307', c))];
-  const balances = new Map<string, Decimal>((await trx('accounts').where({ fund_id: fundId }).whereIn('code', codes).select('code', 'balance')).map((a) => [a.code, new Decimal(a.balance)]));
-  const figures = new Map((await trx('fund_unit_figures').where({ fund_id: fundId }).whereIn('department_id', [...needByUnit.values()].map((u) => u.id)).select('department_id', 'allocated', 'disbursed'))
-    .map((f) => [String(f.department_id), { allocated: new Decimal(f.allocated), disbursed: new Decimal(f.disbursed) }]));
+  const balances = new Map<string, Decimal>(
+    (await trx('accounts').where({ fund_id: fundId }).whereIn('code', codes).select('code', 'balance')).map((a) => [a.code, new Decimal(a.balance)]),
+  );
+  const figures = new Map(
+    (
+      await trx('fund_unit_figures')
+        .where({ fund_id: fundId })
+        .whereIn(
+          'department_id',
+          [...needByUnit.values()].map((u) => u.id),
+        )
+        .select('department_id', 'allocated', 'disbursed')
+    ).map((f) => [String(f.department_id), { allocated: new Decimal(f.allocated), disbursed: new Decimal(f.disbursed) }]),
+  );
   const short: Shortfall[] = [];
   for (const u of needByUnit.values()) {
     const f = figures.get(u.id) ?? { allocated: new Decimal(0), disbursed: new Decimal(0) };
@@ -116,7 +150,11 @@ export async function approveDisbursement(db: Knex, ctx: RequestContext, id: str
 
 async function approveRefund(db: Knex, ctx: RequestContext, id: string) {
   return inTransaction(db, async (trx) => {
-    const d = await trx('disbursements as x').join('departments as dep', 'dep.id', 'x.department_id').where('x.id', id).forUpdate('x').first('x.*', 'dep.code as department_code');
+    const d = await trx('disbursements as x')
+      .join('departments as dep', 'dep.id', 'x.department_id')
+      .where('x.id', id)
+      .forUpdate('x')
+      .first('x.*', 'dep.code as department_code');
     if (!d) throw new AppError('NOT_FOUND', '没有这笔退回');
     if (d.status === 'approved') throw new AppError('ALREADY_POSTED', '该笔退回已审批记账');
     if (d.status !== 'pending') throw new AppError('CONFLICT', '该笔退回已取消');
@@ -125,9 +163,18 @@ async function approveRefund(db: Knex, ctx: RequestContext, id: string) {
     await trx('funds').where({ id: d.fund_id }).forUpdate().first('id');
     await refuseRefundBeyondPaid(trx, String(d.fund_id), String(d.department_id), d.department_code, new Decimal(d.amount));
     const [entry] = await postEntries(trx, String(d.fund_id), { createdBy: String(d.created_by), approvedBy: ctx.actor!.id }, [
-      paymentEntry('refund', d.department_code, { amount: new Decimal(d.amount), voucher_no: d.voucher_no, date: d.pay_date, memo: d.memo, departmentId: String(d.department_id) }),
+      paymentEntry('refund', d.department_code, {
+        amount: new Decimal(d.amount),
+        voucher_no: d.voucher_no,
+        date: d.pay_date,
+        memo: d.memo,
+        departmentId: String(d.department_id),
+      }),
     ]);
-    const [row] = await trx('disbursements').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
+    const [row] = await trx('disbursements')
+      .where({ id })
+      .update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id })
+      .returning('*');
     const after = view(row);
     await recordAudit(trx, ctx, { action: 'refund.approve', objectType: 'disbursement', objectId: id, before: { status: 'pending' }, after });
     return after;

@@ -58,5 +58,16 @@ export async function departmentPosition(db: Knex, actor: Actor, fundId: string,
   const department = await db('departments').where({ id: departmentId }).first('id', 'code', 'name');
   if (!department) throw new AppError('NOT_FOUND', '没有这个单位');
   const [position] = await fundPositions(db, fundId, departmentId);
-  return position ?? { department_id: departmentId, department_code: department.code, department_name: department.name, entitlement: null, allocated: '0.00', paid: '0.00', payable: '0.00', to_recover: '0.00' };
+  return (
+    position ?? {
+      department_id: departmentId,
+      department_code: department.code,
+      department_name: department.name,
+      entitlement: null,
+      allocated: '0.00',
+      paid: '0.00',
+      payable: '0.00',
+      to_recover: '0.00',
+    }
+  );
 }

@@ -31,18 +31,18 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
   // One row per unit with its lines as text arrays: a tenth of the rows of one per line, and
   // amounts stay exact strings (pg would parse a numeric[] into floats).
   const lineGroups = await db('receipt_lines as l')
-      .join('receipts as r', 'r.id', 'l.receipt_id')
-      .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
-      .where('r.issue_date', '<=', asOf)
-      .modify((q) => (onlyDepartment ? q.where('r.department_id', onlyDepartment) : q))
-      .groupBy('r.department_id')
-      .select(
-        'r.department_id',
-        db.raw('array_agg(l.category ORDER BY l.id) AS categories'),
-        db.raw('array_agg(l.licences::text ORDER BY l.id) AS licences'),
-        db.raw('array_agg(l.amount::text ORDER BY l.id) AS amounts'),
-        db.raw('array_agg(DISTINCT r.id::text) AS receipts'),
-      );
+    .join('receipts as r', 'r.id', 'l.receipt_id')
+    .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
+    .where('r.issue_date', '<=', asOf)
+    .modify((q) => (onlyDepartment ? q.where('r.department_id', onlyDepartment) : q))
+    .groupBy('r.department_id')
+    .select(
+      'r.department_id',
+      db.raw('array_agg(l.category ORDER BY l.id) AS categories'),
+      db.raw('array_agg(l.licences::text ORDER BY l.id) AS licences'),
+      db.raw('array_agg(l.amount::text ORDER BY l.id) AS amounts'),
+      db.raw('array_agg(DISTINCT r.id::text) AS receipts'),
+    );
   // Figures by kind, never the balances of 5001.d or 7101.d: a manual entry cannot hide an allocation
   // from the next run, make one claw back what was never allocated, or change what counts as paid.
   const figures = await unitFiguresOf(db, fundId, onlyDepartment);
@@ -80,9 +80,11 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
   }
   // A clawback ordered by an inspection's finding is forfeited, not merely unallocated: counting it
   // as allocated keeps the next run from paying it straight back.
-  const forfeited = await db('finding_clawbacks').where({ fund_id: fundId, status: 'approved' })
+  const forfeited = await db('finding_clawbacks')
+    .where({ fund_id: fundId, status: 'approved' })
     .modify((q) => (onlyDepartment ? q.where('department_id', onlyDepartment) : q))
-    .groupBy('department_id').select('department_id', db.raw('sum(amount)::text AS amount'));
+    .groupBy('department_id')
+    .select('department_id', db.raw('sum(amount)::text AS amount'));
   for (const f of forfeited) {
     const e = byDepartment.get(String(f.department_id));
     if (e) e.allocated = e.allocated.plus(f.amount);
@@ -91,13 +93,23 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
   const departments: DepartmentInput[] = [];
   const names = new Map<string, string>();
   for (let i = 0; i < ids.length; i += 5000) {
-    const rows = await db('departments').whereIn('id', ids.slice(i, i + 5000)).select('id', 'code', 'name', 'status', 'accepted_on');
+    const rows = await db('departments')
+      .whereIn('id', ids.slice(i, i + 5000))
+      .select('id', 'code', 'name', 'status', 'accepted_on');
     for (const d of rows) {
       names.set(String(d.id), d.name);
       const e = byDepartment.get(String(d.id))!;
       departments.push({
-        id: String(d.id), code: d.code, status: d.status, acceptedOn: d.accepted_on, lines: e.lines, allocated: e.allocated, payable: e.payable,
-        receipts: [...e.receipts].sort((a, b) => Number(a) - Number(b)), paid: e.paid, rejected: rejected.get(String(d.id)) ?? [],
+        id: String(d.id),
+        code: d.code,
+        status: d.status,
+        acceptedOn: d.accepted_on,
+        lines: e.lines,
+        allocated: e.allocated,
+        payable: e.payable,
+        receipts: [...e.receipts].sort((a, b) => Number(a) - Number(b)),
+        paid: e.paid,
+        rejected: rejected.get(String(d.id)) ?? [],
       });
     }
   }
@@ -119,11 +131,21 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
  * verified receipt or a balance). Set-based, so it stays linear in the number of units whatever the
  * planner's statistics say.
  */
-export async function unitsWithoutVerifiedReceipts(db: Knex, fundId: string, inRun: ReadonlySet<string>): Promise<Array<{ department_id: string; department_code: string; reason: 'no_verified_receipts' }>> {
+export async function unitsWithoutVerifiedReceipts(
+  db: Knex,
+  fundId: string,
+  inRun: ReadonlySet<string>,
+): Promise<Array<{ department_id: string; department_code: string; reason: 'no_verified_receipts' }>> {
   const rows = await db('departments as d')
     .where('d.active', true)
-    .where((q) => q.where('d.status', 'completed').orWhereIn('d.id', db('receipts').where('fund_id', fundId).whereIn('status', ['submitted', 'verified', 'rejected']).select('department_id')))
+    .where((q) =>
+      q
+        .where('d.status', 'completed')
+        .orWhereIn('d.id', db('receipts').where('fund_id', fundId).whereIn('status', ['submitted', 'verified', 'rejected']).select('department_id')),
+    )
     .orderBy('d.code')
     .select('d.id', 'd.code');
-  return rows.filter((d) => !inRun.has(String(d.id))).map((d) => ({ department_id: String(d.id), department_code: String(d.code), reason: 'no_verified_receipts' as const }));
+  return rows
+    .filter((d) => !inRun.has(String(d.id)))
+    .map((d) => ({ department_id: String(d.id), department_code: String(d.code), reason: 'no_verified_receipts' as const }));
 }

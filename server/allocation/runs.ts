@@ -89,11 +89,17 @@ export async function getRun(db: Knex, id: string) {
 }
 
 /** Names for the units a run left out, so pages never show bare ids. */
-async function withExcludedNames<T extends { excluded: Exclusion[] }>(db: Knex, run: T): Promise<Omit<T, 'excluded'> & { excluded: Array<Exclusion & { department_name: string | null }> }> {
+async function withExcludedNames<T extends { excluded: Exclusion[] }>(
+  db: Knex,
+  run: T,
+): Promise<Omit<T, 'excluded'> & { excluded: Array<Exclusion & { department_name: string | null }> }> {
   const ids = run.excluded.map((x) => x.department_id);
   const names = new Map<string, string>();
   for (let i = 0; i < ids.length; i += 5000) {
-    for (const d of await db('departments').whereIn('id', ids.slice(i, i + 5000)).select('id', 'name')) names.set(String(d.id), String(d.name));
+    for (const d of await db('departments')
+      .whereIn('id', ids.slice(i, i + 5000))
+      .select('id', 'name'))
+      names.set(String(d.id), String(d.name));
   }
   return { ...run, excluded: run.excluded.map((x) => ({ ...x, department_name: names.get(x.department_id) ?? null })) };
 }
@@ -103,7 +109,8 @@ export async function listRuns(db: Knex, fundId: string) {
   const runs = await runsWithNames(db).where('a.fund_id', fundId).orderBy('a.id', 'desc');
   // Computing a run supersedes older drafts, so at most the newest run is a draft worth checking.
   const items = [];
-  for (const r of runs) items.push({ ...runView(r, [], await isStale(db, r)), lines: undefined, excluded: undefined, excluded_count: ((r.excluded ?? []) as unknown[]).length });
+  for (const r of runs)
+    items.push({ ...runView(r, [], await isStale(db, r)), lines: undefined, excluded: undefined, excluded_count: ((r.excluded ?? []) as unknown[]).length });
   return { items };
 }
 
@@ -114,23 +121,40 @@ export async function createRun(db: Knex, ctx: RequestContext, fundId: string, a
   if (fund) checkEntryDate(asOf, fund, 'as_of');
   const inputs = await loadRunInputs(db, fundId, asOf);
   const result = computeRun(inputs.departments, inputs.policy, inputs.fundAvailable, asOf);
-  const excluded = [...result.excluded, ...(await unitsWithoutVerifiedReceipts(db, fundId, new Set(inputs.departments.map((d) => d.id))))].sort((a, b) => (a.department_code < b.department_code ? -1 : a.department_code > b.department_code ? 1 : 0));
+  const excluded = [...result.excluded, ...(await unitsWithoutVerifiedReceipts(db, fundId, new Set(inputs.departments.map((d) => d.id))))].sort((a, b) =>
+    a.department_code < b.department_code ? -1 : a.department_code > b.department_code ? 1 : 0,
+  );
   const run = await inTransaction(db, async (trx) => {
     // Computations of one fund take turns, so the last one always supersedes every earlier draft.
     // An advisory lock rather than the fund's row: approval holds a run and then the fund.
     await trx.raw('SELECT pg_advisory_xact_lock(?::int, ?::int)', [runCreationLock, Number(fundId) % 2147483647]);
     const [row] = await trx('allocation_runs')
       .insert({
-        fund_id: fundId, policy_id: inputs.policy.id, as_of: asOf, available: result.available, total: result.total,
-        clawed_back: result.clawed_back, factor: result.factor, basis_hash: inputs.basisHash, created_by: ctx.actor!.id,
+        fund_id: fundId,
+        policy_id: inputs.policy.id,
+        as_of: asOf,
+        available: result.available,
+        total: result.total,
+        clawed_back: result.clawed_back,
+        factor: result.factor,
+        basis_hash: inputs.basisHash,
+        created_by: ctx.actor!.id,
         excluded: JSON.stringify(excluded),
       })
       .returning('*');
     // The newest computation is the one to review: older drafts can no longer be approved.
-    const superseded = await trx('allocation_runs').where({ fund_id: fundId, status: 'draft' }).whereNot('id', row.id)
-      .update({ status: 'superseded', superseded_by: row.id }).returning('id');
+    const superseded = await trx('allocation_runs')
+      .where({ fund_id: fundId, status: 'draft' })
+      .whereNot('id', row.id)
+      .update({ status: 'superseded', superseded_by: row.id })
+      .returning('id');
     if (superseded.length) {
-      await recordAudit(trx, ctx, { action: 'allocation.run_supersede', objectType: 'allocation_run', objectId: row.id, after: { superseded: superseded.map((r) => String(r.id)) } });
+      await recordAudit(trx, ctx, {
+        action: 'allocation.run_supersede',
+        objectType: 'allocation_run',
+        objectId: row.id,
+        after: { superseded: superseded.map((r) => String(r.id)) },
+      });
     }
     const lines = result.lines;
     if (lines.length) {
@@ -143,12 +167,23 @@ export async function createRun(db: Knex, ctx: RequestContext, fundId: string, a
         [row.id, JSON.stringify(lines)],
       );
     }
-    await recordAudit(trx, ctx, { action: 'allocation.run_create', objectType: 'allocation_run', objectId: row.id, after: { fund_id: fundId, as_of: asOf, total: result.total, clawed_back: result.clawed_back, lines: lines.length } });
+    await recordAudit(trx, ctx, {
+      action: 'allocation.run_create',
+      objectType: 'allocation_run',
+      objectId: row.id,
+      after: { fund_id: fundId, as_of: asOf, total: result.total, clawed_back: result.clawed_back, lines: lines.length },
+    });
     return row;
   });
   // The draft as computed, not read back: ten thousand explanations are megabytes.
   const creator = await db('users').where({ id: ctx.actor!.id }).first('username');
-  return withExcludedNames(db, runView({ ...run, created_by_name: creator?.username ?? null }, result.lines.map((l) => ({ ...l, department_name: inputs.names.get(l.department_id), entry_id: null }))));
+  return withExcludedNames(
+    db,
+    runView(
+      { ...run, created_by_name: creator?.username ?? null },
+      result.lines.map((l) => ({ ...l, department_name: inputs.names.get(l.department_id), entry_id: null })),
+    ),
+  );
 }
 
 export async function cancelRun(db: Knex, ctx: RequestContext, id: string) {
@@ -157,7 +192,13 @@ export async function cancelRun(db: Knex, ctx: RequestContext, id: string) {
     if (!run) throw new AppError('NOT_FOUND', '没有这个分配批次');
     if (run.status !== 'draft') throw new AppError('CONFLICT', `该批次${runStatusWords[run.status] ?? ''}，不能取消`);
     await trx('allocation_runs').where({ id }).update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() });
-    await recordAudit(trx, ctx, { action: 'allocation.run_cancel', objectType: 'allocation_run', objectId: id, before: { status: 'draft' }, after: { status: 'cancelled' } });
+    await recordAudit(trx, ctx, {
+      action: 'allocation.run_cancel',
+      objectType: 'allocation_run',
+      objectId: id,
+      before: { status: 'draft' },
+      after: { status: 'cancelled' },
+    });
   });
   return getRun(db, id);
 }
@@ -180,7 +221,11 @@ export async function approveRun(db: Knex, ctx: RequestContext, id: string) {
     if (inputs.basisHash !== run.basis_hash) {
       throw new AppError('RUN_STALE', '计算该方案之后，发票、单位状态、分配政策或资金余额已有变化。');
     }
-    const lines = await trx('allocation_lines as l').join('departments as d', 'd.id', 'l.department_id').where('l.run_id', id).orderBy('d.code').select('l.id', 'l.department_id', 'd.code', 'l.amount', 'l.clawback');
+    const lines = await trx('allocation_lines as l')
+      .join('departments as d', 'd.id', 'l.department_id')
+      .where('l.run_id', id)
+      .orderBy('d.code')
+      .select('l.id', 'l.department_id', 'd.code', 'l.amount', 'l.clawback');
     const memo = `以奖代补资金分配 第 ${id} 批`;
     const draft = (l: (typeof lines)[number], kind: 'allocation' | 'clawback', amount: string): EntryDraft => ({
       date: String(run.as_of),
@@ -190,8 +235,14 @@ export async function approveRun(db: Knex, ctx: RequestContext, id: string) {
       departmentId: String(l.department_id),
       postings:
         kind === 'allocation'
-          ? [{ accountCode: departmentAccountCode('5001', l.code), side: 'debit', amount: new Decimal(amount) }, { accountCode: departmentAccountCode('2307', l.code), side: 'credit', amount: new Decimal(amount) }]
-          : [{ accountCode: departmentAccountCode('2307', l.code), side: 'debit', amount: new Decimal(amount) }, { accountCode: departmentAccountCode('5001', l.code), side: 'credit', amount: new Decimal(amount) }],
+          ? [
+              { accountCode: departmentAccountCode('5001', l.code), side: 'debit', amount: new Decimal(amount) },
+              { accountCode: departmentAccountCode('2307', l.code), side: 'credit', amount: new Decimal(amount) },
+            ]
+          : [
+              { accountCode: departmentAccountCode('2307', l.code), side: 'debit', amount: new Decimal(amount) },
+              { accountCode: departmentAccountCode('5001', l.code), side: 'credit', amount: new Decimal(amount) },
+            ],
     });
     const clawbacks = lines.filter((l) => new Decimal(l.clawback).gt(0));
     const allocations = lines.filter((l) => new Decimal(l.amount).gt(0));
@@ -208,7 +259,13 @@ export async function approveRun(db: Knex, ctx: RequestContext, id: string) {
       );
     }
     await trx('allocation_runs').where({ id }).update({ status: 'approved', approved_by: actor.id, approved_at: trx.fn.now() });
-    await recordAudit(trx, ctx, { action: 'allocation.run_approve', objectType: 'allocation_run', objectId: id, before: { status: 'draft' }, after: { status: 'approved', entries: posted.length, total: run.total } });
+    await recordAudit(trx, ctx, {
+      action: 'allocation.run_approve',
+      objectType: 'allocation_run',
+      objectId: id,
+      before: { status: 'draft' },
+      after: { status: 'approved', entries: posted.length, total: run.total },
+    });
   });
   return getRun(db, id);
 }

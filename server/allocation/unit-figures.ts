@@ -32,11 +32,18 @@ export async function unitFiguresOf(db: Knex, fundId: string, onlyDepartment?: s
        ${only}`,
     onlyDepartment ? [fundId, fundId, onlyDepartment] : [fundId, fundId],
   );
-  return new Map((rows as Array<Record<string, string>>).map((r) => [String(r.department_id), { allocated: new Decimal(r.allocated!), disbursed: new Decimal(r.disbursed!), payableBalance: new Decimal(r.payable!) }]));
+  return new Map(
+    (rows as Array<Record<string, string>>).map((r) => [
+      String(r.department_id),
+      { allocated: new Decimal(r.allocated!), disbursed: new Decimal(r.disbursed!), payableBalance: new Decimal(r.payable!) },
+    ]),
+  );
 }
 
 export async function unitFigures(db: Knex, fundId: string, departmentId: string, departmentCode: string): Promise<UnitFigures> {
   const u = await db('fund_unit_figures').where({ fund_id: fundId, department_id: departmentId }).first('allocated', 'disbursed');
-  const p = await db('accounts').where({ fund_id: fundId, code: departmentAccountCode('2307', departmentCode) }).first('balance');
+  const p = await db('accounts')
+    .where({ fund_id: fundId, code: departmentAccountCode('2307', departmentCode) })
+    .first('balance');
   return { allocated: new Decimal(u?.allocated ?? 0), disbursed: new Decimal(u?.disbursed ?? 0), payableBalance: new Decimal(p?.balance ?? 0) };
 }

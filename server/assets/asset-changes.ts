@@ -47,8 +47,17 @@ export async function addPreProgrammeAsset(db: Knex, ctx: RequestContext, depart
     if (!(await trx('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', '没有这个单位');
     const [row] = await trx('software_assets')
       .insert({
-        department_id: departmentId, product: input.product, category: input.category, licences: input.licences, licence_kind: input.licence_kind,
-        acquired_on: input.acquired_on, value: formatAmount(input.value as Decimal), source: 'pre_programme', note: input.note ?? '', status: 'pending', created_by: ctx.actor!.id,
+        department_id: departmentId,
+        product: input.product,
+        category: input.category,
+        licences: input.licences,
+        licence_kind: input.licence_kind,
+        acquired_on: input.acquired_on,
+        value: formatAmount(input.value as Decimal),
+        source: 'pre_programme',
+        note: input.note ?? '',
+        status: 'pending',
+        created_by: ctx.actor!.id,
       })
       .returning('*');
     const asset = assetView(row);
@@ -70,7 +79,13 @@ export async function reviewPreProgrammeAsset(db: Knex, ctx: RequestContext, id:
       .update({ status: decision, status_reason: reason ?? null, reviewed_by: ctx.actor!.id, reviewed_at: trx.fn.now() })
       .returning('*');
     const after = assetView(row);
-    await recordAudit(trx, ctx, { action: decision === 'in_use' ? 'asset.verify' : 'asset.reject', objectType: 'software_asset', objectId: id, before: { status: current.status }, after });
+    await recordAudit(trx, ctx, {
+      action: decision === 'in_use' ? 'asset.verify' : 'asset.reject',
+      objectType: 'software_asset',
+      objectId: id,
+      before: { status: current.status },
+      after,
+    });
     return after;
   });
 }
@@ -79,7 +94,13 @@ export async function reviewPreProgrammeAsset(db: Knex, ctx: RequestContext, id:
  * Takes licences out of use (scrapped, lost, found missing at inventory): all that remain unless a
  * number is given. Never deletes: the retirement is a dated, reasoned record of its own.
  */
-export async function retireAsset(trx: Knex.Transaction, ctx: RequestContext, id: string, input: { date: string; reason: string; licences?: number | undefined }, inventoryId?: string) {
+export async function retireAsset(
+  trx: Knex.Transaction,
+  ctx: RequestContext,
+  id: string,
+  input: { date: string; reason: string; licences?: number | undefined },
+  inventoryId?: string,
+) {
   const current = await lockAsset(trx, id);
   assertOwnDepartment(ctx.actor!, String(current.department_id), 'software asset');
   if (current.status !== 'in_use') throw new AppError('CONFLICT', '只有在用的台账记录可以报废或停用');
@@ -88,14 +109,27 @@ export async function retireAsset(trx: Knex.Transaction, ctx: RequestContext, id
   const remaining = Number(current.licences) - Number(current.retired_licences);
   const licences = input.licences ?? remaining;
   if (licences > remaining) throw validationError('licences', `在用只有 ${remaining} 套`);
-  await trx('asset_retirements').insert({ asset_id: id, licences, retired_on: input.date, reason: input.reason, inventory_id: inventoryId ?? null, retired_by: ctx.actor!.id });
+  await trx('asset_retirements').insert({
+    asset_id: id,
+    licences,
+    retired_on: input.date,
+    reason: input.reason,
+    inventory_id: inventoryId ?? null,
+    retired_by: ctx.actor!.id,
+  });
   const retiredAll = licences === remaining;
   const [row] = await trx('software_assets')
     .where({ id })
     .update({ retired_licences: Number(current.retired_licences) + licences, status: retiredAll ? 'retired' : 'in_use' })
     .returning('*');
   const after = assetView(row);
-  await recordAudit(trx, ctx, { action: 'asset.retire', objectType: 'software_asset', objectId: id, before: assetView(current), after: { ...after, retired_on: input.date, reason: input.reason, licences } });
+  await recordAudit(trx, ctx, {
+    action: 'asset.retire',
+    objectType: 'software_asset',
+    objectId: id,
+    before: assetView(current),
+    after: { ...after, retired_on: input.date, reason: input.reason, licences },
+  });
   return after;
 }
 
@@ -111,7 +145,15 @@ export const installedBaseBody = z.strictObject({
 });
 
 function installedBaseView(r: Record<string, unknown>) {
-  return { id: String(r.id), department_id: String(r.department_id), as_of: String(r.as_of), computers: Number(r.computers), servers: Number(r.servers), reported_by: String(r.reported_by), reported_at: (r.reported_at as Date).toISOString() };
+  return {
+    id: String(r.id),
+    department_id: String(r.department_id),
+    as_of: String(r.as_of),
+    computers: Number(r.computers),
+    servers: Number(r.servers),
+    reported_by: String(r.reported_by),
+    reported_at: (r.reported_at as Date).toISOString(),
+  };
 }
 
 /** A unit's computers and servers as of a date; each report is kept, the latest as of a date counts. */
@@ -121,7 +163,9 @@ export async function reportInstalledBase(db: Knex, ctx: RequestContext, departm
   return inTransaction(db, async (trx) => {
     if (!(await trx('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', '没有这个单位');
     const before = await currentInstalledBase(trx, departmentId);
-    const [row] = await trx('installed_bases').insert({ department_id: departmentId, ...input, reported_by: ctx.actor!.id }).returning('*');
+    const [row] = await trx('installed_bases')
+      .insert({ department_id: departmentId, ...input, reported_by: ctx.actor!.id })
+      .returning('*');
     const after = installedBaseView(row);
     await recordAudit(trx, ctx, { action: 'asset.installed_base', objectType: 'department', objectId: departmentId, before, after });
     return after;
@@ -129,7 +173,12 @@ export async function reportInstalledBase(db: Knex, ctx: RequestContext, departm
 }
 
 export async function currentInstalledBase(db: Knex, departmentId: string, asOf?: string) {
-  const q = db('installed_bases').where({ department_id: departmentId }).orderBy([{ column: 'as_of', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  const q = db('installed_bases')
+    .where({ department_id: departmentId })
+    .orderBy([
+      { column: 'as_of', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
   if (asOf) q.where('as_of', '<=', asOf);
   const row = await q.first();
   return row ? installedBaseView(row) : null;

@@ -50,7 +50,10 @@ export function pooledCompliance(units: Array<{ licences: LicencesByCategory; co
   const known = units.filter((u) => u.computers !== null);
   const computers = known.reduce((s, u) => s + u.computers!, 0);
   const covered = (c: MeasuredCategory) => known.reduce((s, u) => s + Math.min(u.licences[c], u.computers!), 0);
-  const rates = Object.fromEntries(measuredCategories.map((c) => [c, known.length ? complianceRate(covered(c), computers) : null])) as Record<MeasuredCategory, string | null>;
+  const rates = Object.fromEntries(measuredCategories.map((c) => [c, known.length ? complianceRate(covered(c), computers) : null])) as Record<
+    MeasuredCategory,
+    string | null
+  >;
   return { units: units.length, reported: known.length, computers, ...rates, overall: lowest(measuredCategories.map((c) => rates[c])) };
 }
 

@@ -24,7 +24,15 @@ export async function recordEvidence(db: Knex, ctx: RequestContext, req: Request
         uploaded_by: ctx.actor!.id,
       })
       .returning(['id', 'uploaded_at']);
-    const view = { id: String(row.id), sha256: file.sha256, media_type: file.mediaType, size: file.size, file_name: file.fileName, active_content: file.activeContent, uploaded_at: (row.uploaded_at as Date).toISOString() };
+    const view = {
+      id: String(row.id),
+      sha256: file.sha256,
+      media_type: file.mediaType,
+      size: file.size,
+      file_name: file.fileName,
+      active_content: file.activeContent,
+      uploaded_at: (row.uploaded_at as Date).toISOString(),
+    };
     const [objectType, objectId] = 'softwareAssetId' in owner ? ['software_asset', owner.softwareAssetId] : ['finding_event', owner.findingEventId];
     await recordAudit(trx, ctx, { action: 'attachment.upload', objectType, objectId, after: view });
     return view;

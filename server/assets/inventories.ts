@@ -19,11 +19,22 @@ export const inventoryBody = z.strictObject({
 });
 
 async function inventoryView(db: Knex, row: Record<string, unknown>) {
-  const lines = await db('inventory_counts as c').join('software_assets as a', 'a.id', 'c.asset_id').where('c.inventory_id', String(row.id)).orderBy('c.asset_id')
+  const lines = await db('inventory_counts as c')
+    .join('software_assets as a', 'a.id', 'c.asset_id')
+    .where('c.inventory_id', String(row.id))
+    .orderBy('c.asset_id')
     .select('c.asset_id', 'c.expected', 'c.counted', 'a.product', 'a.category');
   const differences = lines
     .filter((l) => l.counted !== l.expected)
-    .map((l) => ({ asset_id: String(l.asset_id), product: l.product, category: l.category, expected: l.expected, counted: l.counted, kind: l.counted < l.expected ? 'missing' : 'surplus', difference: l.counted - l.expected }));
+    .map((l) => ({
+      asset_id: String(l.asset_id),
+      product: l.product,
+      category: l.category,
+      expected: l.expected,
+      counted: l.counted,
+      kind: l.counted < l.expected ? 'missing' : 'surplus',
+      difference: l.counted - l.expected,
+    }));
   return {
     id: String(row.id),
     department_id: String(row.department_id),
@@ -52,15 +63,21 @@ export async function fileInventory(db: Knex, ctx: RequestContext, departmentId:
   });
   return inTransaction(db, async (trx) => {
     if (!(await trx('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', '没有这个单位');
-    const inUse = (await trx('software_assets').where({ department_id: departmentId, status: 'in_use' }).orderBy('id').forShare().select('id', 'licences', 'retired_licences'))
-      .map((a) => ({ id: String(a.id), licences_in_use: Number(a.licences) - Number(a.retired_licences) }));
+    const inUse = (
+      await trx('software_assets')
+        .where({ department_id: departmentId, status: 'in_use' })
+        .orderBy('id')
+        .forShare()
+        .select('id', 'licences', 'retired_licences')
+    ).map((a) => ({ id: String(a.id), licences_in_use: Number(a.licences) - Number(a.retired_licences) }));
     const known = new Set(inUse.map((a) => a.id));
     input.counts.forEach((c, i) => {
       if (!known.has(c.asset_id)) throw validationError(`counts.${i}.asset_id`, '不是本单位在用的台账记录');
     });
     const { lines } = inventoryDifferences(inUse, input.counts);
     const [row] = await trx('inventories').insert({ department_id: departmentId, year: input.year, filed_by: ctx.actor!.id }).returning('*');
-    if (lines.length) await trx('inventory_counts').insert(lines.map((l) => ({ inventory_id: row.id, asset_id: l.asset_id, expected: l.expected, counted: l.counted })));
+    if (lines.length)
+      await trx('inventory_counts').insert(lines.map((l) => ({ inventory_id: row.id, asset_id: l.asset_id, expected: l.expected, counted: l.counted })));
     const view = await inventoryView(trx, row);
     await recordAudit(trx, ctx, { action: 'inventory.file', objectType: 'inventory', objectId: view.id, after: view });
     return view;
@@ -79,13 +96,32 @@ export async function acceptInventory(db: Knex, ctx: RequestContext, id: string,
   return inTransaction(db, async (trx) => {
     const row = await lockInventory(trx, id);
     const today = todayInShanghai();
-    const missing = await trx('inventory_counts').where({ inventory_id: id }).whereRaw('counted < expected').orderBy('asset_id').select('asset_id', 'expected', 'counted');
+    const missing = await trx('inventory_counts')
+      .where({ inventory_id: id })
+      .whereRaw('counted < expected')
+      .orderBy('asset_id')
+      .select('asset_id', 'expected', 'counted');
     for (const m of missing) {
-      await retireAsset(trx, ctx, String(m.asset_id), { date: today, reason: `${row.year}年度盘点缺失 ${m.expected - m.counted} 套`, licences: m.expected - m.counted }, id);
+      await retireAsset(
+        trx,
+        ctx,
+        String(m.asset_id),
+        { date: today, reason: `${row.year}年度盘点缺失 ${m.expected - m.counted} 套`, licences: m.expected - m.counted },
+        id,
+      );
     }
-    const [after] = await trx('inventories').where({ id }).update({ status: 'accepted', reviewed_by: ctx.actor!.id, reviewed_at: trx.fn.now(), review_note: note ?? null }).returning('*');
+    const [after] = await trx('inventories')
+      .where({ id })
+      .update({ status: 'accepted', reviewed_by: ctx.actor!.id, reviewed_at: trx.fn.now(), review_note: note ?? null })
+      .returning('*');
     const view = await inventoryView(trx, after);
-    await recordAudit(trx, ctx, { action: 'inventory.accept', objectType: 'inventory', objectId: id, before: { status: 'submitted' }, after: { status: 'accepted', retired: missing.map((m) => String(m.asset_id)) } });
+    await recordAudit(trx, ctx, {
+      action: 'inventory.accept',
+      objectType: 'inventory',
+      objectId: id,
+      before: { status: 'submitted' },
+      after: { status: 'accepted', retired: missing.map((m) => String(m.asset_id)) },
+    });
     return view;
   });
 }
@@ -94,8 +130,17 @@ export async function acceptInventory(db: Knex, ctx: RequestContext, id: string,
 export async function returnInventory(db: Knex, ctx: RequestContext, id: string, reason: string) {
   return inTransaction(db, async (trx) => {
     await lockInventory(trx, id);
-    const [after] = await trx('inventories').where({ id }).update({ status: 'returned', reviewed_by: ctx.actor!.id, reviewed_at: trx.fn.now(), review_note: reason }).returning('*');
-    await recordAudit(trx, ctx, { action: 'inventory.return', objectType: 'inventory', objectId: id, before: { status: 'submitted' }, after: { status: 'returned', reason } });
+    const [after] = await trx('inventories')
+      .where({ id })
+      .update({ status: 'returned', reviewed_by: ctx.actor!.id, reviewed_at: trx.fn.now(), review_note: reason })
+      .returning('*');
+    await recordAudit(trx, ctx, {
+      action: 'inventory.return',
+      objectType: 'inventory',
+      objectId: id,
+      before: { status: 'submitted' },
+      after: { status: 'returned', reason },
+    });
     return inventoryView(trx, after);
   });
 }
@@ -106,16 +151,30 @@ export async function getInventory(db: Knex, actor: Actor, id: string) {
   return inventoryView(db, row);
 }
 
-export async function listInventories(db: Knex, actor: Actor, f: { department_id?: string | undefined; year?: number | undefined; status?: string | undefined; limit?: number | undefined; cursor?: string | undefined }) {
+export async function listInventories(
+  db: Knex,
+  actor: Actor,
+  f: { department_id?: string | undefined; year?: number | undefined; status?: string | undefined; limit?: number | undefined; cursor?: string | undefined },
+) {
   if (f.department_id) assertOwnDepartment(actor, f.department_id);
   const limit = f.limit ?? 100;
   const q = scopeToOwnDepartment(db('inventories as i').join('departments as d', 'd.id', 'i.department_id'), actor, 'i.department_id')
-    .orderBy('i.id', 'desc').limit(limit + 1).select('i.id', 'i.department_id', 'd.code as department_code', 'd.name as department_name', 'i.year', 'i.status', 'i.filed_at');
+    .orderBy('i.id', 'desc')
+    .limit(limit + 1)
+    .select('i.id', 'i.department_id', 'd.code as department_code', 'd.name as department_name', 'i.year', 'i.status', 'i.filed_at');
   if (f.cursor) q.where('i.id', '<', f.cursor);
   if (f.department_id) q.where('i.department_id', f.department_id);
   if (f.year) q.where('i.year', f.year);
   if (f.status) q.where('i.status', f.status);
-  const rows = (await q).map((r) => ({ id: String(r.id), department_id: String(r.department_id), department_code: String(r.department_code), department_name: String(r.department_name), year: Number(r.year), status: String(r.status), filed_at: (r.filed_at as Date).toISOString() }));
+  const rows = (await q).map((r) => ({
+    id: String(r.id),
+    department_id: String(r.department_id),
+    department_code: String(r.department_code),
+    department_name: String(r.department_name),
+    year: Number(r.year),
+    status: String(r.status),
+    filed_at: (r.filed_at as Date).toISOString(),
+  }));
   return pageOf(rows, limit, (r) => r.id);
 }
 

@@ -17,14 +17,34 @@ export async function registerTable(db: Knex, actor: Actor, departmentId: string
     table: {
       name: '软件资产台账',
       columns: [
-        { header: '编号', key: 'id' }, { header: '软件名称', key: 'product', width: 28 }, { header: '类别', key: 'category' }, { header: '授权方式', key: 'licence_kind' },
-        { header: '套数', key: 'licences' }, { header: '在用套数', key: 'licences_in_use' }, { header: '取得日期', key: 'acquired_on' }, { header: '价值', key: 'value', money: true },
-        { header: '来源', key: 'source' }, { header: '来源发票', key: 'invoice', width: 22 }, { header: '发票行', key: 'receipt_line_no' }, { header: '状态', key: 'status' }, { header: '说明', key: 'status_reason', width: 24 },
+        { header: '编号', key: 'id' },
+        { header: '软件名称', key: 'product', width: 28 },
+        { header: '类别', key: 'category' },
+        { header: '授权方式', key: 'licence_kind' },
+        { header: '套数', key: 'licences' },
+        { header: '在用套数', key: 'licences_in_use' },
+        { header: '取得日期', key: 'acquired_on' },
+        { header: '价值', key: 'value', money: true },
+        { header: '来源', key: 'source' },
+        { header: '来源发票', key: 'invoice', width: 22 },
+        { header: '发票行', key: 'receipt_line_no' },
+        { header: '状态', key: 'status' },
+        { header: '说明', key: 'status_reason', width: 24 },
       ],
       rows: r.assets.map((a) => ({
-        id: a.id, product: a.product, category: categoryNames[a.category] ?? a.category, licence_kind: a.licence_kind, licences: a.licences, licences_in_use: a.licences_in_use,
-        acquired_on: a.acquired_on, value: a.value, source: a.source === 'receipt' ? '发票' : '原有软件', invoice: a.invoice, receipt_line_no: a.receipt_line_no,
-        status: statusNames[a.status] ?? a.status, status_reason: a.status_reason,
+        id: a.id,
+        product: a.product,
+        category: categoryNames[a.category] ?? a.category,
+        licence_kind: a.licence_kind,
+        licences: a.licences,
+        licences_in_use: a.licences_in_use,
+        acquired_on: a.acquired_on,
+        value: a.value,
+        source: a.source === 'receipt' ? '发票' : '原有软件',
+        invoice: a.invoice,
+        receipt_line_no: a.receipt_line_no,
+        status: statusNames[a.status] ?? a.status,
+        status_reason: a.status_reason,
       })),
     },
   };
@@ -35,6 +55,9 @@ export async function registerPdf(db: Knex, actor: Actor, departmentId: string) 
   const r = await wholeRegister(db, actor, departmentId);
   const c = await unitComplianceOf(db, actor, departmentId);
   const asOf = todayInShanghai();
-  const pdf = await renderSoftwareRegister({ department: r.department, assets: r.assets, installedBase: c.installed_base, compliance: c, asOf }, new Date(`${asOf}T00:00:00+08:00`));
+  const pdf = await renderSoftwareRegister(
+    { department: r.department, assets: r.assets, installedBase: c.installed_base, compliance: c, asOf },
+    new Date(`${asOf}T00:00:00+08:00`),
+  );
   return { pdf, code: r.department.code, asOf };
 }

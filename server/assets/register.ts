@@ -53,14 +53,27 @@ export async function syncRegisterWithReceipt(trx: Knex.Transaction, ctx: Reques
        RETURNING id`,
       [ctx.actor!.id, receiptId],
     );
-    const restored = await trx('software_assets').where({ receipt_id: receiptId, status: 'revoked' }).update({ status: 'in_use', status_reason: null }).returning('id');
-    await recordAudit(trx, ctx, { action: 'asset.register_from_receipt', objectType: 'receipt', objectId: receiptId, after: { added: inserted.rows.map((r: { id: string }) => String(r.id)), restored: restored.map((r) => String(r.id)) } });
+    const restored = await trx('software_assets')
+      .where({ receipt_id: receiptId, status: 'revoked' })
+      .update({ status: 'in_use', status_reason: null })
+      .returning('id');
+    await recordAudit(trx, ctx, {
+      action: 'asset.register_from_receipt',
+      objectType: 'receipt',
+      objectId: receiptId,
+      after: { added: inserted.rows.map((r: { id: string }) => String(r.id)), restored: restored.map((r) => String(r.id)) },
+    });
   } else if (from === 'verified') {
     const revoked = await trx('software_assets')
       .where({ receipt_id: receiptId, status: 'in_use' })
       .update({ status: 'revoked', status_reason: `来源发票已${to === 'rejected' ? '退回' : '撤销审核'}` })
       .returning('id');
-    await recordAudit(trx, ctx, { action: 'asset.revoke_with_receipt', objectType: 'receipt', objectId: receiptId, after: { revoked: revoked.map((r) => String(r.id)) } });
+    await recordAudit(trx, ctx, {
+      action: 'asset.revoke_with_receipt',
+      objectType: 'receipt',
+      objectId: receiptId,
+      after: { revoked: revoked.map((r) => String(r.id)) },
+    });
   }
 }
 
@@ -74,7 +87,10 @@ export interface AssetFilter {
 export async function listAssets(db: Knex, actor: Actor, departmentId: string, f: AssetFilter) {
   assertOwnDepartment(actor, departmentId);
   if (!(await db('departments').where({ id: departmentId }).first('id'))) throw new AppError('NOT_FOUND', '没有这个单位');
-  const q = db('software_assets').where({ department_id: departmentId }).orderBy('id').limit(f.limit + 1);
+  const q = db('software_assets')
+    .where({ department_id: departmentId })
+    .orderBy('id')
+    .limit(f.limit + 1);
   if (f.cursor) q.where('id', '>', f.cursor);
   if (f.status) q.where('status', f.status);
   if (f.category) q.where('category', f.category);
@@ -86,11 +102,21 @@ export async function getAsset(db: Knex, actor: Actor, id: string) {
   const row = await scopeToOwnDepartment(db('software_assets').where({ id }), actor, 'department_id').first();
   if (!row) throw new AppError('NOT_FOUND', '没有这条台账记录');
   const asset = assetView(row);
-  const retirements = await db('asset_retirements').where({ asset_id: id }).orderBy('id').select('licences', 'retired_on', 'reason', 'inventory_id', 'retired_by', 'at');
+  const retirements = await db('asset_retirements')
+    .where({ asset_id: id })
+    .orderBy('id')
+    .select('licences', 'retired_on', 'reason', 'inventory_id', 'retired_by', 'at');
   const attachments = await db('attachments').where({ software_asset_id: id }).orderBy('id').select('id', 'sha256', 'file_name', 'uploaded_at');
   return {
     ...asset,
-    retirements: retirements.map((r) => ({ licences: r.licences, retired_on: r.retired_on, reason: r.reason, inventory_id: r.inventory_id == null ? null : String(r.inventory_id), retired_by: String(r.retired_by), at: (r.at as Date).toISOString() })),
+    retirements: retirements.map((r) => ({
+      licences: r.licences,
+      retired_on: r.retired_on,
+      reason: r.reason,
+      inventory_id: r.inventory_id == null ? null : String(r.inventory_id),
+      retired_by: String(r.retired_by),
+      at: (r.at as Date).toISOString(),
+    })),
     attachments: attachments.map((a) => ({ id: String(a.id), sha256: a.sha256, file_name: a.file_name, uploaded_at: (a.uploaded_at as Date).toISOString() })),
   };
 }

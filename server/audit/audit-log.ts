@@ -39,7 +39,9 @@ export interface AuditFilter {
 
 export async function listAudit(db: Knex, f: AuditFilter) {
   const limit = f.limit ?? 100;
-  const q = db('audit_log').orderBy('id', 'desc').limit(limit + 1);
+  const q = db('audit_log')
+    .orderBy('id', 'desc')
+    .limit(limit + 1);
   if (f.actor_id) q.where('actor_id', f.actor_id);
   if (f.action) q.where('action', f.action);
   if (f.object_type) q.where('object_type', f.object_type);

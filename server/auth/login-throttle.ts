@@ -97,6 +97,10 @@ export async function reserveSignIn(db: Knex, username: string, ip: string): Pro
 
 /** A success: the account starts afresh, and the address gets its try back. */
 export async function signInSucceeded(db: Knex, username: string, ip: string): Promise<void> {
-  await db('login_throttle').where({ scope: 'account', key: accountKey(username) }).update({ attempts: 0, lockouts: 0, locked_until: null, updated_at: db.fn.now() });
-  await db('login_throttle').where({ scope: 'address', key: ip }).update({ attempts: db.raw('greatest(attempts - 1, 0)') });
+  await db('login_throttle')
+    .where({ scope: 'account', key: accountKey(username) })
+    .update({ attempts: 0, lockouts: 0, locked_until: null, updated_at: db.fn.now() });
+  await db('login_throttle')
+    .where({ scope: 'address', key: ip })
+    .update({ attempts: db.raw('greatest(attempts - 1, 0)') });
 }

@@ -23,11 +23,15 @@ export async function login(db: Knex, ctx: RequestContext, username: string, pas
   }
   await signInSucceeded(db, username, ctx.ip);
   const session = await openSession(db, String(user.id), ttlHours, ctx.ip);
-  await recordAudit(db, { ...ctx, actor: { id: String(user.id), username: user.username, role: user.role, departmentId: user.department_id, sessionId: session.sessionId } }, {
-    action: 'auth.login',
-    objectType: 'user',
-    objectId: String(user.id),
-  });
+  await recordAudit(
+    db,
+    { ...ctx, actor: { id: String(user.id), username: user.username, role: user.role, departmentId: user.department_id, sessionId: session.sessionId } },
+    {
+      action: 'auth.login',
+      objectType: 'user',
+      objectId: String(user.id),
+    },
+  );
   return {
     token: session.token,
     expires_at: session.expiresAt.toISOString(),

@@ -53,7 +53,8 @@ export function passwordProblem(password: string, username: string): string | nu
   if (password.toLowerCase() === username.toLowerCase()) return '不能与用户名相同';
   // Only the first 100 characters are scored: zxcvbn's matching grows fast with length, and a
   // password that long is not weak for its tail.
-  if (checker().check(password.slice(0, 100), [username, ...projectWords]).score < score_min) return '过于常见或容易猜到（如常用密码、重复或连续字符、键盘序列），请换一个更长、更少见的密码';
+  if (checker().check(password.slice(0, 100), [username, ...projectWords]).score < score_min)
+    return '过于常见或容易猜到（如常用密码、重复或连续字符、键盘序列），请换一个更长、更少见的密码';
   return null;
 }
 

@@ -55,7 +55,11 @@ interface Manifest {
  * made the bundle wrote): a manifest naming another ledger, lines under another ledger, or a witness
  * with no line for a fund whose bundle lists anchors are problems.
  */
-export function witnessAnchors(witness: string, manifest: { ledger: string; fund_id: string }, anchorsInBundle = 0): { anchors: CheckedAnchor[]; problems: string[] } {
+export function witnessAnchors(
+  witness: string,
+  manifest: { ledger: string; fund_id: string },
+  anchorsInBundle = 0,
+): { anchors: CheckedAnchor[]; problems: string[] } {
   const anchors: CheckedAnchor[] = [];
   const problems: string[] = [];
   let pinned: string | null = null;
@@ -77,15 +81,21 @@ export function witnessAnchors(witness: string, manifest: { ledger: string; fund
       problems.push(`your witness line ${i + 1} cannot be read (altered or cut)`);
     }
   });
-  if (pinned !== null && manifest.ledger !== pinned) problems.push(`the bundle says it is of ledger ${manifest.ledger}, your witness witnesses ledger ${pinned}`);
-  if (foreign.length) problems.push(`your witness has ${foreign.length} lines of another ledger than its first line names (lines ${foreign.slice(0, 5).join(', ')})`);
-  if (anchors.length === 0 && anchorsInBundle > 0) problems.push(`your witness has no line for fund ${manifest.fund_id}, while the bundle lists ${anchorsInBundle} anchors of it`);
+  if (pinned !== null && manifest.ledger !== pinned)
+    problems.push(`the bundle says it is of ledger ${manifest.ledger}, your witness witnesses ledger ${pinned}`);
+  if (foreign.length)
+    problems.push(`your witness has ${foreign.length} lines of another ledger than its first line names (lines ${foreign.slice(0, 5).join(', ')})`);
+  if (anchors.length === 0 && anchorsInBundle > 0)
+    problems.push(`your witness has no line for fund ${manifest.fund_id}, while the bundle lists ${anchorsInBundle} anchors of it`);
   return { anchors, problems };
 }
 
 export function checkBundle(
   files: Map<string, Buffer>,
-  extraAnchors: (manifest: { ledger: string; fund_id: string }, anchorsInBundle: number) => { anchors: CheckedAnchor[]; problems: string[] } = () => ({ anchors: [], problems: [] }),
+  extraAnchors: (manifest: { ledger: string; fund_id: string }, anchorsInBundle: number) => { anchors: CheckedAnchor[]; problems: string[] } = () => ({
+    anchors: [],
+    problems: [],
+  }),
 ): { ok: boolean; checks: BundleCheck[] } {
   const checks: BundleCheck[] = [];
   const check = (name: string, details: string[]) => checks.push({ name, ok: details.length === 0, details });
@@ -111,7 +121,9 @@ export function checkBundle(
   // 2. The chain, every posting's running balance, every stored balance, the fund figures by kind, every anchor.
   try {
     const fund = json<{ id: string; head_seq: number; head_hash: string; appropriated: string; allocated: string; disbursed: string }>(files, 'fund.json');
-    const accounts = json<Array<{ id: string; code: string; name: string; book: string; normal_side: string; kind: string; balance: string; posting_count?: string }>>(files, 'accounts.json');
+    const accounts = json<
+      Array<{ id: string; code: string; name: string; book: string; normal_side: string; kind: string; balance: string; posting_count?: string }>
+    >(files, 'accounts.json');
     const anchors = json<CheckedAnchor[]>(files, 'anchors.json');
     // Each statement's head anchors the chain on its own, whatever anchors.json says, and anchors.json
     // must hold it too: statements.json cannot be edited apart.
@@ -121,7 +133,9 @@ export function checkBundle(
       const seq = Number(st.head_seq);
       anchors.push({ seq, hash: st.head_hash, source: `statement ${st.statement_no} (statements.json)` });
       if (!anchors.some((a) => a.source === `statement ${st.statement_no}` && a.seq === seq && a.hash === st.head_hash)) {
-        statementProblems.push(`statements.json: ${st.statement_no} names head ${seq} (${st.head_hash.slice(0, 12)}…), which anchors.json does not record for it`);
+        statementProblems.push(
+          `statements.json: ${st.statement_no} names head ${seq} (${st.head_hash.slice(0, 12)}…), which anchors.json does not record for it`,
+        );
       }
     }
     check(`statements.json agrees with the anchors (${statements.length} statements)`, statementProblems);
@@ -141,7 +155,9 @@ export function checkBundle(
       const bytes = Buffer.from(text);
       if (!postingsCsv.subarray(csvAt, csvAt + bytes.length).equals(bytes)) {
         const end = postingsCsv.indexOf(0x0a, csvAt);
-        csvProblems.push(`postings.csv: ${what} reads "${postingsCsv.toString('utf8', csvAt, end < 0 ? undefined : end)}", the hashed entries say "${text.trimEnd()}"`);
+        csvProblems.push(
+          `postings.csv: ${what} reads "${postingsCsv.toString('utf8', csvAt, end < 0 ? undefined : end)}", the hashed entries say "${text.trimEnd()}"`,
+        );
       }
       csvAt += bytes.length;
     };
@@ -159,7 +175,8 @@ export function checkBundle(
       count++;
     }
     if (!postingsCsv) csvProblems.push('postings.csv is missing from the bundle');
-    else if (csvAt < postingsCsv.length && csvProblems.length === 0) csvProblems.push(`postings.csv: ${postingsCsv.length - csvAt} bytes after the last posting of the hashed entries (lines added)`);
+    else if (csvAt < postingsCsv.length && csvProblems.length === 0)
+      csvProblems.push(`postings.csv: ${postingsCsv.length - csvAt} bytes after the last posting of the hashed entries (lines added)`);
     const accountsCsvBytes = files.get('accounts.csv');
     if (!accountsCsvBytes) csvProblems.push('accounts.csv is missing from the bundle');
     else {
@@ -171,7 +188,10 @@ export function checkBundle(
     }
     check('postings.csv and accounts.csv repeat the hashed entries and accounts.json', csvProblems);
     const report = checker.finish();
-    check(`hash chain of ${count} entries, running balances, account balances, fund figures, ${anchors.length} anchors`, report.problems.map((p) => `${p.kind}${p.seq !== undefined ? ` seq ${p.seq}` : ''}${p.account ? ` ${p.account}` : ''}: ${p.detail}`));
+    check(
+      `hash chain of ${count} entries, running balances, account balances, fund figures, ${anchors.length} anchors`,
+      report.problems.map((p) => `${p.kind}${p.seq !== undefined ? ` seq ${p.seq}` : ''}${p.account ? ` ${p.account}` : ''}: ${p.detail}`),
+    );
     if (count !== manifest.entries) check('entry count', [`the manifest lists ${manifest.entries} entries, entries.jsonl holds ${count}`]);
 
     // 3. Both trial balances: per book, debit balances equal credit balances.
@@ -184,7 +204,10 @@ export function checkBundle(
       books.set(a.book, t);
     }
     for (const [book, t] of [...books].sort()) {
-      check(`trial balance, ${book} book: debit ${yuanOf(t.debit)} = credit ${yuanOf(t.credit)}`, t.debit === t.credit ? [] : [`${book} book: debits ${yuanOf(t.debit)} ≠ credits ${yuanOf(t.credit)}`]);
+      check(
+        `trial balance, ${book} book: debit ${yuanOf(t.debit)} = credit ${yuanOf(t.credit)}`,
+        t.debit === t.credit ? [] : [`${book} book: debits ${yuanOf(t.debit)} ≠ credits ${yuanOf(t.credit)}`],
+      );
     }
   } catch (e) {
     check('ledger', [(e as Error).message]);
@@ -192,7 +215,10 @@ export function checkBundle(
 
   // 4. Each allocation run's total and clawbacks are the sums of its lines.
   try {
-    const runs = json<Array<{ id: string; total: string; clawed_back: string; lines: Array<{ amount: string; clawback: string; department_code: string }> }>>(files, 'runs.json');
+    const runs = json<Array<{ id: string; total: string; clawed_back: string; lines: Array<{ amount: string; clawback: string; department_code: string }> }>>(
+      files,
+      'runs.json',
+    );
     const runProblems: string[] = [];
     for (const r of runs) {
       const total = r.lines.reduce((s, l) => s + fen(l.amount), 0n);

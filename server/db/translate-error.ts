@@ -61,9 +61,23 @@ export const unavailableRetryAfter_s = 5;
 // too many connections (53300), and a login the server no longer accepts (28P01 wrong password, 28000
 // no such role or pg_hba refusal — e.g. another instance changed the pool's password): the database is
 // not there for us right now, the request is fine.
-const unreachableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03', '53300', '28P01', '28000']);
+const unreachableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '28P01',
+  '28000',
+]);
 // pg and knex raise these without a code when a connection dies or the pool cannot get one.
-const unreachableMessages = /Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection|connect ECONNREFUSED|Client was closed and is not queryable/;
+const unreachableMessages =
+  /Connection terminated|Client has encountered a connection error|Knex: Timeout acquiring a connection|connect ECONNREFUSED|Client was closed and is not queryable/;
 
 export function isDatabaseUnreachable(e: unknown): boolean {
   const err = e as PgError & { name?: string; message?: string; errors?: unknown[] };

@@ -40,18 +40,35 @@ export async function loadDemo(db: Knex, print: (line: string) => void): Promise
   for (const u of demoUsers) {
     const existing = await db('users').where({ username: u.username }).first('id', 'username');
     const departmentId = 'departmentCode' in u ? String((await db('departments').where({ code: u.departmentCode }).first('id')).id) : undefined;
-    users.set(u.username, existing ? { id: String(existing.id), username: u.username } : await createUser(db, ctx, { username: u.username, password: demoPassword, role: u.role, department_id: departmentId }, { demo: true }));
+    users.set(
+      u.username,
+      existing
+        ? { id: String(existing.id), username: u.username }
+        : await createUser(db, ctx, { username: u.username, password: demoPassword, role: u.role, department_id: departmentId }, { demo: true }),
+    );
   }
-  const asUser = (u: { id: string; username: string }): RequestContext => ({ ...ctx, actor: { id: u.id, username: u.username, role: 'accountant', departmentId: null, sessionId: 'demo' } });
+  const asUser = (u: { id: string; username: string }): RequestContext => ({
+    ...ctx,
+    actor: { id: u.id, username: u.username, role: 'accountant', departmentId: null, sessionId: 'demo' },
+  });
   const asAccountant = asUser(users.get('kuaiji')!);
   const asSecondAccountant = asUser(users.get('kuaiji2')!);
-  const fund = await createFund(db, asAccountant, { code: demoFundCode, name: '自治区软件正版化以奖代补资金', fiscal_year: 2011, document_no: '新政办发〔2011〕软件正版化' });
+  const fund = await createFund(db, asAccountant, {
+    code: demoFundCode,
+    name: '自治区软件正版化以奖代补资金',
+    fiscal_year: 2011,
+    document_no: '新政办发〔2011〕软件正版化',
+  });
   // 制单 by one accountant, 审核 by the other: the demo posts as the books require.
-  const prepared = await inTransaction(db, (trx) => prepareAppropriation(trx, asAccountant, fund.id, { amount: new Decimal('12450000.00'), document_no: '新财行〔2011〕1245万元', date: '2011-06-01' }));
+  const prepared = await inTransaction(db, (trx) =>
+    prepareAppropriation(trx, asAccountant, fund.id, { amount: new Decimal('12450000.00'), document_no: '新财行〔2011〕1245万元', date: '2011-06-01' }),
+  );
   await inTransaction(db, (trx) => approveEntry(trx, asSecondAccountant, prepared.id));
   const receipts = await loadSampleReceipts(db, asAccountant, fund.id);
   const supervision = await loadSupervisionDemo(db, ctx, fund.id, users);
-  print(`demo loaded: ${created} units created, ${updated} updated; fund ${demoFundCode} with 12,450,000.00 appropriated; ${receipts} sample receipts; ${supervision}`);
+  print(
+    `demo loaded: ${created} units created, ${updated} updated; fund ${demoFundCode} with 12,450,000.00 appropriated; ${receipts} sample receipts; ${supervision}`,
+  );
   print(`demo users (password "${demoPassword}"): ${demoUsers.map((u) => `${u.username} (${u.role})`).join(', ')}`);
 }
 

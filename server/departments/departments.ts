@@ -41,7 +41,13 @@ export async function createDepartment(db: Knex, ctx: RequestContext, input: New
       .insert({ code: input.code, name: input.name, group: input.group, status: input.status ?? 'not_started', note: input.note ?? '' })
       .returning(columns);
     const department = departmentView(row);
-    await trx('department_status_changes').insert({ department_id: row.id, status: row.status, effective_date: todayInShanghai(), note: '登记', changed_by: ctx.actor?.id ?? null });
+    await trx('department_status_changes').insert({
+      department_id: row.id,
+      status: row.status,
+      effective_date: todayInShanghai(),
+      note: '登记',
+      changed_by: ctx.actor?.id ?? null,
+    });
     await recordAudit(trx, ctx, { action: 'department.create', objectType: 'department', objectId: department.id, after: department });
     return department;
   });
@@ -62,7 +68,14 @@ export interface DepartmentFilter {
 }
 
 export async function listDepartments(db: Knex, actor: Actor, f: DepartmentFilter) {
-  const q = scopeToOwnDepartment(db('departments').select(columns).orderBy('id').limit(f.limit + 1), actor, 'id');
+  const q = scopeToOwnDepartment(
+    db('departments')
+      .select(columns)
+      .orderBy('id')
+      .limit(f.limit + 1),
+    actor,
+    'id',
+  );
   if (f.cursor) q.where('id', '>', f.cursor);
   if (f.group) q.where('group', f.group);
   if (f.status) q.where('status', f.status);
@@ -93,10 +106,20 @@ export async function updateDepartment(db: Knex, ctx: RequestContext, id: string
     const before = await trx('departments').where({ id }).forUpdate().first(columns);
     if (!before) throw new AppError('NOT_FOUND', '没有这个单位');
     const fields = Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined));
-    if (Object.keys(fields).length === 0) throw new AppError('VALIDATION_FAILED', '请至少修改一项：名称、分组、联系人或是否启用', [{ field: 'body', message: '没有要修改的内容' }]);
-    const [row] = await trx('departments').where({ id }).update({ ...fields, updated_at: trx.fn.now() }).returning(columns);
+    if (Object.keys(fields).length === 0)
+      throw new AppError('VALIDATION_FAILED', '请至少修改一项：名称、分组、联系人或是否启用', [{ field: 'body', message: '没有要修改的内容' }]);
+    const [row] = await trx('departments')
+      .where({ id })
+      .update({ ...fields, updated_at: trx.fn.now() })
+      .returning(columns);
     const after = departmentView(row);
-    await recordAudit(trx, ctx, { action: change.active === false ? 'department.deactivate' : 'department.update', objectType: 'department', objectId: id, before: departmentView(before), after });
+    await recordAudit(trx, ctx, {
+      action: change.active === false ? 'department.deactivate' : 'department.update',
+      objectType: 'department',
+      objectId: id,
+      before: departmentView(before),
+      after,
+    });
     return after;
   });
 }
@@ -116,7 +139,15 @@ export async function importDepartments(db: Knex, ctx: RequestContext, csv: stri
   if (errors.length) throw new AppError('CSV_INVALID', `文件有 ${errors.length} 处问题，未导入任何内容`, errors);
   return inTransaction(db, async (trx) => {
     const existing = new Map<string, Record<string, unknown>>(
-      (await trx('departments').whereIn('code', rows.map((r) => r.code)).forUpdate().select(columns)).map((r) => [r.code, r]),
+      (
+        await trx('departments')
+          .whereIn(
+            'code',
+            rows.map((r) => r.code),
+          )
+          .forUpdate()
+          .select(columns)
+      ).map((r) => [r.code, r]),
     );
     let created = 0;
     let updated = 0;
@@ -141,7 +172,13 @@ export async function importDepartments(db: Knex, ctx: RequestContext, csv: stri
       }
       if (changes.length) {
         await trx('department_status_changes').insert(
-          changes.map((row) => ({ department_id: row.id, status: row.status, effective_date: effectiveDate, note: '批量导入', changed_by: ctx.actor?.id ?? null })),
+          changes.map((row) => ({
+            department_id: row.id,
+            status: row.status,
+            effective_date: effectiveDate,
+            note: '批量导入',
+            changed_by: ctx.actor?.id ?? null,
+          })),
         );
       }
     }

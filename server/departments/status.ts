@@ -53,7 +53,10 @@ export async function changeStatus(db: Knex, ctx: RequestContext, departmentId: 
     if (statusRank[change.status] < statusRank[before.status as DepartmentStatus]) {
       // Status feeds progress, the bulletin and who gets money: a move back is reviewed, not reported.
       if (actor.role !== 'accountant') {
-        throw new AppError('STATUS_REGRESSION', `单位只能向前报告状态，不能从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”。如确需更正，请联系财政厅会计说明理由，由会计办理。`);
+        throw new AppError(
+          'STATUS_REGRESSION',
+          `单位只能向前报告状态，不能从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”。如确需更正，请联系财政厅会计说明理由，由会计办理。`,
+        );
       }
       if (!change.note?.trim()) {
         const words = `将状态从“${statusWords[before.status]}”退回到“${statusWords[change.status]}”须填写理由`;
@@ -91,7 +94,10 @@ export async function statusHistory(db: Knex, actor: Actor, departmentId: string
   const rows = await db('department_status_changes as c')
     .leftJoin('users as u', 'u.id', 'c.changed_by')
     .where('c.department_id', departmentId)
-    .orderBy([{ column: 'c.effective_date', order: 'desc' }, { column: 'c.id', order: 'desc' }])
+    .orderBy([
+      { column: 'c.effective_date', order: 'desc' },
+      { column: 'c.id', order: 'desc' },
+    ])
     .select('c.id', 'c.status', 'c.effective_date', 'c.accepted_on', 'c.note', 'c.changed_by', 'u.username', 'c.changed_at');
   return {
     items: rows.map((r) => ({
@@ -123,8 +129,13 @@ export async function acceptDepartments(db: Knex, ctx: RequestContext, departmen
       throw new AppError('NOT_FOUND', `没有编号为 ${ids.filter((id) => !found.has(id)).join('、')} 的单位`);
     }
     const completedOn = new Map<string, string>(
-      (await trx('department_status_changes').whereIn('department_id', ids).where('status', 'completed').groupBy('department_id').select('department_id', trx.raw('max(effective_date)::text AS since')))
-        .map((r) => [String(r.department_id), String(r.since)]),
+      (
+        await trx('department_status_changes')
+          .whereIn('department_id', ids)
+          .where('status', 'completed')
+          .groupBy('department_id')
+          .select('department_id', trx.raw('max(effective_date)::text AS since'))
+      ).map((r) => [String(r.department_id), String(r.since)]),
     );
     const problems = rows.flatMap((r) => {
       const who = `${r.name}（${r.code}）`;
@@ -135,9 +146,16 @@ export async function acceptDepartments(db: Knex, ctx: RequestContext, departmen
       return [];
     });
     if (problems.length) throw new AppError('CONFLICT', `未记录任何验收：${problems.map((p) => p.message).join('；')}`, problems);
-    await trx('department_status_changes').insert(rows.map((r) => ({
-      department_id: r.id, status: 'completed', effective_date: acceptedOn, accepted_on: acceptedOn, note: '验收合格', changed_by: ctx.actor!.id,
-    })));
+    await trx('department_status_changes').insert(
+      rows.map((r) => ({
+        department_id: r.id,
+        status: 'completed',
+        effective_date: acceptedOn,
+        accepted_on: acceptedOn,
+        note: '验收合格',
+        changed_by: ctx.actor!.id,
+      })),
+    );
     await trx('departments').whereIn('id', ids).update({ accepted_on: acceptedOn, updated_at: trx.fn.now() });
     await recordAudit(trx, ctx, { action: 'department.accept', objectType: 'department', after: { accepted_on: acceptedOn, department_ids: ids } });
     return { accepted: ids.length, accepted_on: acceptedOn, items: rows.map((r) => ({ id: String(r.id), code: String(r.code), name: String(r.name) })) };

@@ -1,4 +1,3 @@
-
 export interface Column {
   header: string;
   key: string;
@@ -44,7 +43,12 @@ export async function toXlsx(tables: Table[]): Promise<Buffer> {
   workbook.creator = 'Jiangbu';
   for (const table of tables) {
     const ws = workbook.addWorksheet(table.name);
-    ws.columns = table.columns.map((c) => ({ header: c.header, key: c.key, width: c.width ?? (c.money ? 16 : 14), style: c.money ? { numFmt: '#,##0.00' } : {} }));
+    ws.columns = table.columns.map((c) => ({
+      header: c.header,
+      key: c.key,
+      width: c.width ?? (c.money ? 16 : 14),
+      style: c.money ? { numFmt: '#,##0.00' } : {},
+    }));
     ws.getRow(1).font = { bold: true };
     for (const r of table.rows) {
       // Excel holds numbers as doubles: exact to the fen for every amount below 10^13.

@@ -39,7 +39,12 @@ async function recordAttachment(db: Knex, ctx: RequestContext, owner: Attachment
       active_content: file.activeContent,
       uploaded_at: (row.uploaded_at as Date).toISOString(),
     };
-    await recordAudit(trx, ctx, { action: 'attachment.upload', objectType: 'receiptId' in owner ? 'receipt' : 'written_report', objectId: 'receiptId' in owner ? owner.receiptId : owner.writtenReportId, after: view });
+    await recordAudit(trx, ctx, {
+      action: 'attachment.upload',
+      objectType: 'receiptId' in owner ? 'receipt' : 'written_report',
+      objectId: 'receiptId' in owner ? owner.receiptId : owner.writtenReportId,
+      after: view,
+    });
     return view;
   });
 }
@@ -54,7 +59,14 @@ export async function findAttachment(db: Knex, actor: Actor, id: string) {
     .leftJoin('finding_events as fe', 'fe.id', 'a.finding_event_id')
     .leftJoin('findings as fi', 'fi.id', 'fe.finding_id')
     .where('a.id', id)
-    .first('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', db.raw('coalesce(r.department_id, w.department_id, sa.department_id, fi.department_id) AS department_id'));
+    .first(
+      'a.id',
+      'a.sha256',
+      'a.file_name',
+      'f.media_type',
+      'f.size',
+      db.raw('coalesce(r.department_id, w.department_id, sa.department_id, fi.department_id) AS department_id'),
+    );
   if (!row || (actor.role === 'department' && String(row.department_id) !== actor.departmentId)) throw new AppError('NOT_FOUND', '没有这个附件');
   return { sha256: String(row.sha256), fileName: String(row.file_name), mediaType: String(row.media_type), size: Number(row.size) };
 }

@@ -28,7 +28,12 @@ export const filesPerRequest_max = 20;
  * 413 (busboy cuts the stream; whatever `consume` kept is its to discard). More than `maxFiles`: 413.
  * No such field: an empty list.
  */
-async function withFileParts<T>(req: Request, maxBytes: number, maxFiles: number, consume: (stream: NodeJS.ReadableStream, fileName: string) => Promise<T>): Promise<T[]> {
+async function withFileParts<T>(
+  req: Request,
+  maxBytes: number,
+  maxFiles: number,
+  consume: (stream: NodeJS.ReadableStream, fileName: string) => Promise<T>,
+): Promise<T[]> {
   if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', '请以 multipart/form-data 上传，字段名为 "file"');
   }
@@ -118,7 +123,11 @@ export async function receiveUploads(req: Request, dataDir: string, maxBytes: nu
       const mediaType = sniffMediaType(head);
       if (!mediaType) throw new AppError('UNSUPPORTED_MEDIA_TYPE', `文件“${r.fileName}”不是 PDF、JPEG 或 PNG，未保存任何文件`);
       if (mediaType === 'application/pdf' && hasActiveContent(await readFile(r.tmp))) {
-        throw new AppError('ACTIVE_CONTENT', `文件“${r.fileName}”含有脚本、启动程序或嵌入文件等可执行内容，未保存任何文件。请用“打印为 PDF”重新生成该文件后再上传。`, [{ field: 'file', message: '请用“打印为 PDF”重新生成后上传' }]);
+        throw new AppError(
+          'ACTIVE_CONTENT',
+          `文件“${r.fileName}”含有脚本、启动程序或嵌入文件等可执行内容，未保存任何文件。请用“打印为 PDF”重新生成该文件后再上传。`,
+          [{ field: 'file', message: '请用“打印为 PDF”重新生成后上传' }],
+        );
       }
       files.push({ ...r, mediaType, activeContent: false });
     }

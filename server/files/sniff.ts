@@ -16,16 +16,22 @@ export function sniffMediaType(head: Buffer): MediaType | null {
  * scanner's or a printer driver's PDF has none.
  */
 export function hasActiveContent(pdf: Buffer): boolean {
-  const text = pdf.toString('latin1').replace(/\/[^\s/<>[\]()%{}]*/g, (name) => name.replace(/#([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))));
+  const text = pdf
+    .toString('latin1')
+    .replace(/\/[^\s/<>[\]()%{}]*/g, (name) => name.replace(/#([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))));
   return /\/(JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?![A-Za-z0-9])/.test(text);
 }
 
 /** A name safe to keep and to echo back: no directories, control characters or quotes. */
 export function sanitiseFileName(name: string | undefined): string {
   const base = (name ?? '').split(/[\\/]/).pop() ?? '';
-  // Control characters are exactly what this removes.
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f"<>|:*?]/g, '').replace(/^\.+/, '').trim().slice(0, 200);
+  const clean = base
+    // Control characters are exactly what this removes.
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f"<>|:*?]/g, '')
+    .replace(/^\.+/, '')
+    .trim()
+    .slice(0, 200);
   return clean || 'upload';
 }
 

@@ -20,7 +20,9 @@ function stableJson(value: unknown): string {
 }
 
 function requestHash(req: Request, body: unknown): string {
-  return createHash('sha256').update(`${req.method} ${req.baseUrl}${req.path}\n${stableJson(body)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${req.method} ${req.baseUrl}${req.path}\n${stableJson(body)}`)
+    .digest('hex');
 }
 
 function keyOf(req: Request): string | undefined {
@@ -53,7 +55,9 @@ export async function runIdempotent(db: Knex, req: Request, res: Response, body:
       return { status: Number(previous.status_code), body: previous.response as unknown, replayed: true };
     }
     const result = await work(trx);
-    await trx('idempotency_keys').where({ user_id: userId, key }).update({ status_code: result.status, response: JSON.stringify(result.body) });
+    await trx('idempotency_keys')
+      .where({ user_id: userId, key })
+      .update({ status_code: result.status, response: JSON.stringify(result.body) });
     return { ...result, replayed: false };
   });
   if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');

@@ -9,7 +9,10 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
 
 function parameters(spec: RouteSpec) {
   const list: Array<Record<string, unknown>> = [];
-  for (const [where, schema] of [['path', spec.params], ['query', spec.query]] as const) {
+  for (const [where, schema] of [
+    ['path', spec.params],
+    ['query', spec.query],
+  ] as const) {
     if (!schema) continue;
     const s = jsonSchema(schema) as { properties?: Record<string, unknown>; required?: string[] };
     for (const [name, prop] of Object.entries(s.properties ?? {})) {

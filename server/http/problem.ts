@@ -49,7 +49,8 @@ export function fromBodyParser(e: { type?: string; status?: number }): AppError 
       // A path parameter that is not valid percent-encoding (Express's decode raises a URIError with
       // status 400), or any other client error raised with an http-errors status: the request's fault.
       if (e instanceof URIError) return new AppError('MALFORMED_REQUEST', '请求地址中含有无效的百分号编码');
-      if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && (e as { expose?: boolean }).expose) return new AppError('MALFORMED_REQUEST', '无法读取请求内容');
+      if (typeof e.status === 'number' && e.status >= 400 && e.status < 500 && (e as { expose?: boolean }).expose)
+        return new AppError('MALFORMED_REQUEST', '无法读取请求内容');
       return undefined;
   }
 }

@@ -62,13 +62,16 @@ export function pathTable(routes: Route[]): PathTable {
   const patterns = [...methods.keys()].map((path) => ({ path, segments: segmentsOf(path) })).sort((a, b) => bySpecificity(a.segments, b.segments));
   return {
     resolve(requestPath) {
-      const parts = requestPath.split('/').filter(Boolean).map((p) => {
-        try {
-          return decodeURIComponent(p);
-        } catch {
-          return p;
-        }
-      });
+      const parts = requestPath
+        .split('/')
+        .filter(Boolean)
+        .map((p) => {
+          try {
+            return decodeURIComponent(p);
+          } catch {
+            return p;
+          }
+        });
       return patterns.find((p) => matches(p.segments, parts))?.path;
     },
     methods: (path) => [...(methods.get(path) ?? [])],

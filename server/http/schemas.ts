@@ -44,7 +44,10 @@ export const limitParam = z
   .refine((n) => n >= 1 && n <= 500, '须为 1 到 500 的整数')
   .optional();
 
-export const cursorParam = z.string().regex(/^[0-9]{1,18}$/, '不是本列表的游标').optional();
+export const cursorParam = z
+  .string()
+  .regex(/^[0-9]{1,18}$/, '不是本列表的游标')
+  .optional();
 
 /** The calendar day in China at a moment: the books are kept there, so a day is Asia/Shanghai's. */
 export function dateInShanghai(at: Date): string {

@@ -36,9 +36,15 @@ function view(r: Record<string, unknown>) {
  * back unpaid reward only; paid money comes back as a refund.
  */
 async function unreservedPayable(trx: Knex, fundId: string, departmentId: string, departmentCode: string, exceptClawback?: string) {
-  const payments = await trx('disbursements').where({ fund_id: fundId, department_id: departmentId, status: 'pending', kind: 'payment' }).sum({ s: 'amount' }).first();
-  const clawbacks = await trx('finding_clawbacks').where({ fund_id: fundId, department_id: departmentId, status: 'pending' })
-    .modify((q) => (exceptClawback ? q.whereNot('id', exceptClawback) : q)).sum({ s: 'amount' }).first();
+  const payments = await trx('disbursements')
+    .where({ fund_id: fundId, department_id: departmentId, status: 'pending', kind: 'payment' })
+    .sum({ s: 'amount' })
+    .first();
+  const clawbacks = await trx('finding_clawbacks')
+    .where({ fund_id: fundId, department_id: departmentId, status: 'pending' })
+    .modify((q) => (exceptClawback ? q.whereNot('id', exceptClawback) : q))
+    .sum({ s: 'amount' })
+    .first();
   const payable = owedOf(await unitFigures(trx, fundId, departmentId, departmentCode));
   return { payable, free: payable.minus(payments?.s ?? 0).minus(clawbacks?.s ?? 0) };
 }
@@ -47,16 +53,28 @@ async function unreservedPayable(trx: Knex, fundId: string, departmentId: string
 export async function prepareClawback(db: Knex, ctx: RequestContext, findingId: string, input: z.output<typeof clawbackBody>) {
   if (input.amount.lte(0)) throw validationError('amount', '金额须大于 0');
   return inTransaction(db, async (trx) => {
-    const finding = await trx('findings as f').join('departments as d', 'd.id', 'f.department_id').where('f.id', findingId).first('f.id', 'f.department_id', 'd.code');
+    const finding = await trx('findings as f')
+      .join('departments as d', 'd.id', 'f.department_id')
+      .where('f.id', findingId)
+      .first('f.id', 'f.department_id', 'd.code');
     if (!finding) throw new AppError('NOT_FOUND', '没有这项督查发现');
     // The fund's row is the lock every posting to it takes: reservations are checked one at a time.
     if (!(await trx('funds').where({ id: input.fund_id }).forUpdate().first('id'))) throw validationError('fund_id', '没有这项资金');
     const { payable, free } = await unreservedPayable(trx, input.fund_id, String(finding.department_id), finding.code);
     if (input.amount.gt(free)) {
-      throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元，扣除待审批的拨付和收回后可收回 ${Decimal.max(free, 0).toFixed(2)} 元，${formatAmount(input.amount)} 元超出`);
+      throw new AppError(
+        'EXCEEDS_PAYABLE',
+        `该单位应付未付 ${payable.toFixed(2)} 元，扣除待审批的拨付和收回后可收回 ${Decimal.max(free, 0).toFixed(2)} 元，${formatAmount(input.amount)} 元超出`,
+      );
     }
     const [row] = await trx('finding_clawbacks')
-      .insert({ finding_id: findingId, fund_id: input.fund_id, department_id: finding.department_id, amount: formatAmount(input.amount), created_by: ctx.actor!.id })
+      .insert({
+        finding_id: findingId,
+        fund_id: input.fund_id,
+        department_id: finding.department_id,
+        amount: formatAmount(input.amount),
+        created_by: ctx.actor!.id,
+      })
       .returning('*');
     const c = view(row);
     await recordAudit(trx, ctx, { action: 'clawback.prepare', objectType: 'finding_clawback', objectId: c.id, after: c });
@@ -84,8 +102,13 @@ export async function approveClawback(db: Knex, ctx: RequestContext, id: string,
   const entryDate = date ?? todayInShanghai();
   if (entryDate > todayInShanghai()) throw validationError('date', '记账日期不能晚于今天');
   return inTransaction(db, async (trx) => {
-    const c = await trx('finding_clawbacks as c').join('findings as f', 'f.id', 'c.finding_id').join('inspections as i', 'i.id', 'f.inspection_id').join('departments as d', 'd.id', 'c.department_id')
-      .where('c.id', id).forUpdate('c').first('c.*', 'i.document_no', 'd.code');
+    const c = await trx('finding_clawbacks as c')
+      .join('findings as f', 'f.id', 'c.finding_id')
+      .join('inspections as i', 'i.id', 'f.inspection_id')
+      .join('departments as d', 'd.id', 'c.department_id')
+      .where('c.id', id)
+      .forUpdate('c')
+      .first('c.*', 'i.document_no', 'd.code');
     if (!c) throw new AppError('NOT_FOUND', '没有这笔收回');
     if (c.status !== 'pending') throw new AppError('CONFLICT', `该笔收回已${c.status === 'approved' ? '记账' : '取消'}`);
     if (String(c.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '制单会计不能审批自己提出的收回');
@@ -96,8 +119,13 @@ export async function approveClawback(db: Knex, ctx: RequestContext, id: string,
       throw new AppError('EXCEEDS_PAYABLE', `该单位应付未付 ${payable.toFixed(2)} 元，扣除待审批的拨付后不足收回 ${String(c.amount)} 元`);
     }
     // The entry's two people are the clawback's: who prepared it (制单) and who approves it (审核).
-    const [entry] = await postEntries(trx, String(c.fund_id), { createdBy: String(c.created_by), approvedBy: ctx.actor!.id }, [clawbackEntry(c.code, String(c.department_id), new Decimal(c.amount), entryDate, c.document_no)]);
-    const [row] = await trx('finding_clawbacks').where({ id }).update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id }).returning('*');
+    const [entry] = await postEntries(trx, String(c.fund_id), { createdBy: String(c.created_by), approvedBy: ctx.actor!.id }, [
+      clawbackEntry(c.code, String(c.department_id), new Decimal(c.amount), entryDate, c.document_no),
+    ]);
+    const [row] = await trx('finding_clawbacks')
+      .where({ id })
+      .update({ status: 'approved', approved_by: ctx.actor!.id, approved_at: trx.fn.now(), entry_id: entry!.id })
+      .returning('*');
     const after = { ...view(row), entry };
     await recordAudit(trx, ctx, { action: 'clawback.approve', objectType: 'finding_clawback', objectId: id, before: { status: 'pending' }, after: view(row) });
     return after;
@@ -109,15 +137,29 @@ export async function cancelClawback(db: Knex, ctx: RequestContext, id: string) 
     const c = await trx('finding_clawbacks').where({ id }).forUpdate().first('status');
     if (!c) throw new AppError('NOT_FOUND', '没有这笔收回');
     if (c.status !== 'pending') throw new AppError('CONFLICT', `该笔收回已${c.status === 'approved' ? '记账' : '取消'}，不能取消`);
-    const [row] = await trx('finding_clawbacks').where({ id }).update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() }).returning('*');
-    await recordAudit(trx, ctx, { action: 'clawback.cancel', objectType: 'finding_clawback', objectId: id, before: { status: 'pending' }, after: { status: 'cancelled' } });
+    const [row] = await trx('finding_clawbacks')
+      .where({ id })
+      .update({ status: 'cancelled', cancelled_by: ctx.actor!.id, cancelled_at: trx.fn.now() })
+      .returning('*');
+    await recordAudit(trx, ctx, {
+      action: 'clawback.cancel',
+      objectType: 'finding_clawback',
+      objectId: id,
+      before: { status: 'pending' },
+      after: { status: 'cancelled' },
+    });
     return view(row);
   });
 }
 
 export async function listClawbacks(db: Knex, f: { fund_id?: string | undefined; status?: string | undefined }) {
-  const q = db('finding_clawbacks as c').join('findings as f', 'f.id', 'c.finding_id').join('inspections as i', 'i.id', 'f.inspection_id').join('departments as d', 'd.id', 'c.department_id')
-    .orderBy('c.id', 'desc').limit(500).select('c.*', 'i.document_no', 'd.code as department_code', 'd.name as department_name');
+  const q = db('finding_clawbacks as c')
+    .join('findings as f', 'f.id', 'c.finding_id')
+    .join('inspections as i', 'i.id', 'f.inspection_id')
+    .join('departments as d', 'd.id', 'c.department_id')
+    .orderBy('c.id', 'desc')
+    .limit(500)
+    .select('c.*', 'i.document_no', 'd.code as department_code', 'd.name as department_name');
   if (f.fund_id) q.where('c.fund_id', f.fund_id);
   if (f.status) q.where('c.status', f.status);
   return { items: (await q).map((r) => ({ ...view(r), document_no: r.document_no, department_code: r.department_code, department_name: r.department_name })) };

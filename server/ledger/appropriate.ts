@@ -15,19 +15,25 @@ export interface Appropriation {
  * Prepared here; posted when another accountant approves it (pending-entries.ts).
  */
 export async function prepareAppropriation(trx: Knex.Transaction, ctx: RequestContext, fundId: string, a: Appropriation) {
-  const { entries } = await prepareEntries(trx, ctx, fundId, [
-    {
-      date: a.date,
-      kind: 'appropriation',
-      memo: a.memo ?? `财政拨款 ${a.document_no}`,
-      documentNo: a.document_no,
-      postings: [
-        { accountCode: '1011', side: 'debit', amount: a.amount },
-        { accountCode: '4001', side: 'credit', amount: a.amount },
-        { accountCode: '8001', side: 'debit', amount: a.amount },
-        { accountCode: '6001', side: 'credit', amount: a.amount },
-      ],
-    },
-  ], false);
+  const { entries } = await prepareEntries(
+    trx,
+    ctx,
+    fundId,
+    [
+      {
+        date: a.date,
+        kind: 'appropriation',
+        memo: a.memo ?? `财政拨款 ${a.document_no}`,
+        documentNo: a.document_no,
+        postings: [
+          { accountCode: '1011', side: 'debit', amount: a.amount },
+          { accountCode: '4001', side: 'credit', amount: a.amount },
+          { accountCode: '8001', side: 'debit', amount: a.amount },
+          { accountCode: '6001', side: 'credit', amount: a.amount },
+        ],
+      },
+    ],
+    false,
+  );
   return entries[0]!;
 }

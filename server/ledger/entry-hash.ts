@@ -26,7 +26,18 @@ export function canonicalEntry(e: HashableEntry): string {
   // Version 2 adds the approver (审核), so it cannot be changed without breaking the chain.
   if (e.approvedBy != null) {
     return JSON.stringify([
-      2, e.fundId, e.seq, e.date, e.kind, e.memo, e.documentNo, e.departmentId, e.reversesEntryId, e.createdBy, e.approvedBy, e.createdAt,
+      2,
+      e.fundId,
+      e.seq,
+      e.date,
+      e.kind,
+      e.memo,
+      e.documentNo,
+      e.departmentId,
+      e.reversesEntryId,
+      e.createdBy,
+      e.approvedBy,
+      e.createdAt,
       e.postings.map((p) => [p.accountCode, p.side, p.amount]),
     ]);
   }

@@ -61,9 +61,11 @@ export function checkManualCreatesNoQuota(draft: EntryDraft, accounts: Map<strin
       net = net.plus(signedEffect(account, p.side, p.amount));
     }
     if (net.gt(zero)) {
-      throw new AppError('MANUAL_ENTRY_CREATES_QUOTA', `${where}：手工凭证不能增加 ${code}（${kind === 'cash' ? '零余额账户用款额度' : '资金结存'}）${net.toFixed(2)} 元，额度只能来自财政拨款`, [
-        { field: `${where}.postings`, message: `手工凭证不能增加科目 ${code} 的余额` },
-      ]);
+      throw new AppError(
+        'MANUAL_ENTRY_CREATES_QUOTA',
+        `${where}：手工凭证不能增加 ${code}（${kind === 'cash' ? '零余额账户用款额度' : '资金结存'}）${net.toFixed(2)} 元，额度只能来自财政拨款`,
+        [{ field: `${where}.postings`, message: `手工凭证不能增加科目 ${code} 的余额` }],
+      );
     }
   }
 }
@@ -124,7 +126,10 @@ export function checkEntryShape(draft: EntryDraft, books: Map<string, Book>, whe
   }
   for (const [book, t] of totals) {
     if (!t.debit.eq(t.credit)) {
-      throw new AppError('UNBALANCED_ENTRY', `${where}：${book === 'financial' ? '财务会计' : '预算会计'}借贷不平衡（借方 ${t.debit.toFixed(2)}，贷方 ${t.credit.toFixed(2)}）`);
+      throw new AppError(
+        'UNBALANCED_ENTRY',
+        `${where}：${book === 'financial' ? '财务会计' : '预算会计'}借贷不平衡（借方 ${t.debit.toFixed(2)}，贷方 ${t.credit.toFixed(2)}）`,
+      );
     }
   }
 }
@@ -149,7 +154,10 @@ export function applyEntries(drafts: EntryDraft[], accounts: Map<string, Account
       const before = account.balance;
       account.balance = account.balance.plus(effect);
       if (account.guarded && account.balance.isNegative()) {
-        throw new AppError('INSUFFICIENT_BALANCE', `${where}：科目 ${account.code} 余额将低于零（${account.name}现有 ${before.toFixed(2)} 元，需要 ${p.amount.toFixed(2)} 元，还差 ${account.balance.negated().toFixed(2)} 元）`);
+        throw new AppError(
+          'INSUFFICIENT_BALANCE',
+          `${where}：科目 ${account.code} 余额将低于零（${account.name}现有 ${before.toFixed(2)} 元，需要 ${p.amount.toFixed(2)} 元，还差 ${account.balance.negated().toFixed(2)} 元）`,
+        );
       }
       // The figures by kind (invariant 10): a manual entry corrects balances but never a figure.
       if (account.kind === 'revenue' && figure === 'appropriation') totals.appropriated = totals.appropriated.plus(effect);

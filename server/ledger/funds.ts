@@ -95,7 +95,11 @@ export async function listFunds(db: Knex, limit: number, cursor?: string, search
     const like = text.replace(/[\\%_]/g, (c) => `\\${c}`);
     q.where((w) => w.whereRaw('lower(f.code) LIKE ?', [`${like}%`]).orWhereRaw('lower(f.name) LIKE ?', [`%${like}%`]));
   }
-  return pageOf((await q).map((r) => fundView(r, r.cash_balance)), limit, (f) => f.id);
+  return pageOf(
+    (await q).map((r) => fundView(r, r.cash_balance)),
+    limit,
+    (f) => f.id,
+  );
 }
 
 export function accountView(r: Record<string, unknown>) {

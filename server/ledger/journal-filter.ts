@@ -19,10 +19,13 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
   let departmentIds: string[] | undefined;
   if (f.account) {
     const parent = !f.account.includes('.');
-    const accounts = await db('accounts').where('fund_id', fundId).where((w) => (parent ? w.where('code', f.account!).orWhere('code', 'like', `${f.account}.%`) : w.where('code', f.account!))).count<{ n: string }[]>('id as n');
+    const accounts = await db('accounts')
+      .where('fund_id', fundId)
+      .where((w) => (parent ? w.where('code', f.account!).orWhere('code', 'like', `${f.account}.%`) : w.where('code', f.account!)))
+      .count<{ n: string }[]>('id as n');
     const n = Number(accounts[0]?.n ?? 0);
     if (n === 0) throw validationError('account', `本资金没有科目 ${f.account}${parent ? '，也没有它的明细科目' : ''}`);
-    said.push(parent && n > 1 ? `科目 ${f.account} 及其 ${n - (await hasOwn(db, fundId, f.account) ? 1 : 0)} 个明细科目` : `科目 ${f.account}`);
+    said.push(parent && n > 1 ? `科目 ${f.account} 及其 ${n - ((await hasOwn(db, fundId, f.account)) ? 1 : 0)} 个明细科目` : `科目 ${f.account}`);
   }
   const text = f.department?.trim();
   if (text || f.department_id) {
@@ -37,7 +40,10 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
     if (units.length === 0) throw validationError('department', `没有代码或名称为“${text ?? f.department_id}”的单位`);
     if (units.length > 50) throw validationError('department', `名称含“${text}”的单位超过 50 个，请输入更完整的名称或单位代码`);
     departmentIds = units.map((u) => String(u.id));
-    const named = units.slice(0, 3).map((u) => `${u.name}（${u.code}）`).join('、');
+    const named = units
+      .slice(0, 3)
+      .map((u) => `${u.name}（${u.code}）`)
+      .join('、');
     said.push(units.length > 3 ? `单位 ${named} 等 ${units.length} 个` : `单位 ${named}`);
   }
   return {

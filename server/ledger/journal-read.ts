@@ -61,7 +61,10 @@ async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promi
   if (entries.length === 0) return [];
   const postings = await db('postings as p')
     .join('accounts as a', 'a.id', 'p.account_id')
-    .whereIn('p.entry_id', entries.map((e) => e.id as string))
+    .whereIn(
+      'p.entry_id',
+      entries.map((e) => e.id as string),
+    )
     .orderBy('p.id')
     .select('p.entry_id', 'p.side', 'p.amount', 'p.balance_after', 'a.code', 'a.name', 'a.book');
   const byEntry = new Map<string, Record<string, unknown>[]>();
@@ -86,7 +89,10 @@ export async function getEntry(db: Knex, id: string): Promise<EntryView> {
 
 /** Newest first; the cursor is the last sequence number seen. */
 export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
-  const q = entriesQuery(db).where('e.fund_id', fundId).orderBy('e.seq', 'desc').limit(f.limit + 1);
+  const q = entriesQuery(db)
+    .where('e.fund_id', fundId)
+    .orderBy('e.seq', 'desc')
+    .limit(f.limit + 1);
   if (f.cursor) q.where('e.seq', '<', f.cursor);
   if (f.from) q.where('e.entry_date', '>=', f.from);
   if (f.to) q.where('e.entry_date', '<=', f.to);
@@ -96,7 +102,9 @@ export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
   if (f.account) {
     const code = f.account;
     q.whereExists(
-      db('postings as p').join('accounts as a', 'a.id', 'p.account_id').whereRaw('p.entry_id = e.id')
+      db('postings as p')
+        .join('accounts as a', 'a.id', 'p.account_id')
+        .whereRaw('p.entry_id = e.id')
         .where((w) => (f.account_is_parent ? w.where('a.code', code).orWhere('a.code', 'like', `${code}.%`) : w.where('a.code', code))),
     );
   }

@@ -66,14 +66,26 @@ function pendingQuery(db: Knex) {
 /** Book and kind of every account the drafts name, without opening any: a pending entry moves nothing. */
 async function accountsNamed(db: Knex, fundId: string, codes: string[]): Promise<Map<string, { book: Book; kind: AccountKind; normalSide: Side }>> {
   const found = new Map<string, { book: Book; kind: AccountKind; normalSide: Side }>(
-    (await db('accounts').where({ fund_id: fundId }).whereRaw('code = ANY(?::text[])', [pgArray(codes)]).select('code', 'book', 'kind', 'normal_side')).map((a) => [a.code, { book: a.book, kind: a.kind, normalSide: a.normal_side }]),
+    (
+      await db('accounts')
+        .where({ fund_id: fundId })
+        .whereRaw('code = ANY(?::text[])', [pgArray(codes)])
+        .select('code', 'book', 'kind', 'normal_side')
+    ).map((a) => [a.code, { book: a.book, kind: a.kind, normalSide: a.normal_side }]),
   );
   const missing = codes.filter((c) => !found.has(c));
   const departmentCodes = [...new Set(missing.map((c) => parseDepartmentAccountCode(c)?.departmentCode).filter((c): c is string => c !== undefined))];
-  const departments = new Set<string>(departmentCodes.length ? await db('departments').whereRaw('code = ANY(?::text[])', [pgArray(departmentCodes)]).pluck('code') : []);
+  const departments = new Set<string>(
+    departmentCodes.length
+      ? await db('departments')
+          .whereRaw('code = ANY(?::text[])', [pgArray(departmentCodes)])
+          .pluck('code')
+      : [],
+  );
   for (const code of missing) {
     const parsed = parseDepartmentAccountCode(code);
-    if (!parsed || !departments.has(parsed.departmentCode)) throw new AppError('UNKNOWN_ACCOUNT', `本资金没有科目 ${code}`, [{ field: 'account_code', message: `没有科目 ${code}` }]);
+    if (!parsed || !departments.has(parsed.departmentCode))
+      throw new AppError('UNKNOWN_ACCOUNT', `本资金没有科目 ${code}`, [{ field: 'account_code', message: `没有科目 ${code}` }]);
     const template = departmentAccounts[parsed.base]!;
     found.set(code, { book: template.book, kind: template.kind, normalSide: template.normalSide });
   }
@@ -90,7 +102,13 @@ async function fundPeriodOf(db: Knex, fundId: string) {
  * Stores drafts as pending, after every check that does not depend on balances: shape, accounts,
  * 4001/6001 reserved, dates in the fund's open period. Balances are checked when approved.
  */
-export async function prepareEntries(trx: Knex.Transaction, ctx: RequestContext, fundId: string, drafts: EntryDraft[], asBatch: boolean): Promise<{ batchId: string | null; entries: PendingView[] }> {
+export async function prepareEntries(
+  trx: Knex.Transaction,
+  ctx: RequestContext,
+  fundId: string,
+  drafts: EntryDraft[],
+  asBatch: boolean,
+): Promise<{ batchId: string | null; entries: PendingView[] }> {
   const fund = await fundPeriodOf(trx, fundId);
   const accounts = await accountsNamed(trx, fundId, [...new Set(drafts.flatMap((d) => d.postings.map((p) => p.accountCode)))]);
   const books = new Map([...accounts].map(([code, a]) => [code, a.book]));
@@ -123,9 +141,18 @@ export async function prepareEntries(trx: Knex.Transaction, ctx: RequestContext,
   const inserted = await trx('pending_entries').insert(rows).returning('*');
   const entries = inserted.map((r) => pendingView({ ...r, created_by_name: ctx.actor!.username }));
   const first = entries[0]!;
-  await recordAudit(trx, ctx, asBatch
-    ? { action: 'ledger.batch_prepare', objectType: 'journal_entry_batch', objectId: batchId, after: { fund_id: fundId, entries: entries.length, first_id: first.id } }
-    : { action: `ledger.${first.kind}_prepare`, objectType: 'journal_entry', objectId: first.id, after: first });
+  await recordAudit(
+    trx,
+    ctx,
+    asBatch
+      ? {
+          action: 'ledger.batch_prepare',
+          objectType: 'journal_entry_batch',
+          objectId: batchId,
+          after: { fund_id: fundId, entries: entries.length, first_id: first.id },
+        }
+      : { action: `ledger.${first.kind}_prepare`, objectType: 'journal_entry', objectId: first.id, after: first },
+  );
   return { batchId, entries };
 }
 
@@ -164,7 +191,13 @@ export async function approveEntry(trx: Knex.Transaction, ctx: RequestContext, i
   await postEntries(trx, String(row.fund_id), { createdBy: String(row.created_by), approvedBy: ctx.actor!.id }, [await draftOf(trx, row)]);
   await trx('pending_entries').where({ id }).update({ status: 'posted', decided_by: ctx.actor!.id, decided_at: trx.fn.now() });
   const posted = (await findEntry(trx, id))!;
-  await recordAudit(trx, ctx, { action: `ledger.${row.kind}_approve`, objectType: 'journal_entry', objectId: id, before: { status: 'pending' }, after: posted });
+  await recordAudit(trx, ctx, {
+    action: `ledger.${row.kind}_approve`,
+    objectType: 'journal_entry',
+    objectId: id,
+    before: { status: 'pending' },
+    after: posted,
+  });
   return posted;
 }
 
@@ -176,7 +209,13 @@ export async function rejectEntry(trx: Knex.Transaction, ctx: RequestContext, id
   if (row.batch_id != null) throw new AppError('CONFLICT', `第 ${id} 号凭证属于批量凭证 ${row.batch_id}，须整批退回`);
   await trx('pending_entries').where({ id }).update({ status: 'rejected', decided_by: ctx.actor!.id, decided_at: trx.fn.now(), reason });
   const view = await getPendingEntry(trx, id);
-  await recordAudit(trx, ctx, { action: `ledger.${row.kind}_reject`, objectType: 'journal_entry', objectId: id, before: { status: 'pending' }, after: { status: 'rejected', reason } });
+  await recordAudit(trx, ctx, {
+    action: `ledger.${row.kind}_reject`,
+    objectType: 'journal_entry',
+    objectId: id,
+    before: { status: 'pending' },
+    after: { status: 'rejected', reason },
+  });
   return view;
 }
 
@@ -198,7 +237,13 @@ export async function approveBatch(trx: Knex.Transaction, ctx: RequestContext, i
   await trx('pending_entries').where({ batch_id: id }).update(decided);
   await trx('journal_entry_batches').where({ id }).update(decided);
   const last = posted[posted.length - 1]!;
-  await recordAudit(trx, ctx, { action: 'ledger.batch_approve', objectType: 'journal_entry_batch', objectId: id, before: { status: 'pending' }, after: { entries: posted.length, first_seq: posted[0]!.seq, last_seq: last.seq, head_hash: last.hash } });
+  await recordAudit(trx, ctx, {
+    action: 'ledger.batch_approve',
+    objectType: 'journal_entry_batch',
+    objectId: id,
+    before: { status: 'pending' },
+    after: { entries: posted.length, first_seq: posted[0]!.seq, last_seq: last.seq, head_hash: last.hash },
+  });
   // A thousand entries echoed back in full would be megabytes; each is one GET away.
   return { id, status: 'posted', items: posted.map((e) => ({ id: e.id, seq: e.seq, date: e.date, hash: e.hash })), head_hash: last.hash };
 }
@@ -208,17 +253,32 @@ export async function rejectBatch(trx: Knex.Transaction, ctx: RequestContext, id
   const decided = { status: 'rejected', decided_by: ctx.actor!.id, decided_at: trx.fn.now(), reason };
   await trx('pending_entries').where({ batch_id: id }).update(decided);
   await trx('journal_entry_batches').where({ id }).update(decided);
-  await recordAudit(trx, ctx, { action: 'ledger.batch_reject', objectType: 'journal_entry_batch', objectId: id, before: { status: 'pending' }, after: { status: 'rejected', reason } });
+  await recordAudit(trx, ctx, {
+    action: 'ledger.batch_reject',
+    objectType: 'journal_entry_batch',
+    objectId: id,
+    before: { status: 'pending' },
+    after: { status: 'rejected', reason },
+  });
   return getBatch(trx, id);
 }
 
 export async function getBatch(db: Knex, id: string) {
-  const b = await db('journal_entry_batches as b').leftJoin('users as u', 'u.id', 'b.created_by').where('b.id', id).first('b.*', 'u.username as created_by_name');
+  const b = await db('journal_entry_batches as b')
+    .leftJoin('users as u', 'u.id', 'b.created_by')
+    .where('b.id', id)
+    .first('b.*', 'u.username as created_by_name');
   if (!b) throw new AppError('NOT_FOUND', '没有这个批量凭证');
   return {
-    id: String(b.id), fund_id: String(b.fund_id), status: String(b.status), count: Number(b.entry_count),
-    created_by: String(b.created_by), created_by_name: b.created_by_name ?? null, created_at: (b.created_at as Date).toISOString(),
-    decided_by: b.decided_by == null ? null : String(b.decided_by), reason: b.reason ?? null,
+    id: String(b.id),
+    fund_id: String(b.fund_id),
+    status: String(b.status),
+    count: Number(b.entry_count),
+    created_by: String(b.created_by),
+    created_by_name: b.created_by_name ?? null,
+    created_at: (b.created_at as Date).toISOString(),
+    decided_by: b.decided_by == null ? null : String(b.decided_by),
+    reason: b.reason ?? null,
   };
 }
 
@@ -234,9 +294,17 @@ export async function getAnyEntry(db: Knex, id: string): Promise<EntryView | Pen
 }
 
 /** Prepared entries of a fund by status, oldest first (the order they wait in); the cursor is the last id seen. */
-export async function listPendingEntries(db: Knex, fundId: string, f: { status: PendingStatus; limit: number; cursor?: string | undefined; exceptCreatedBy?: string | undefined }) {
+export async function listPendingEntries(
+  db: Knex,
+  fundId: string,
+  f: { status: PendingStatus; limit: number; cursor?: string | undefined; exceptCreatedBy?: string | undefined },
+) {
   await fundPeriodOf(db, fundId);
-  const q = pendingQuery(db).where('p.fund_id', fundId).where('p.status', f.status).orderBy('p.id').limit(f.limit + 1);
+  const q = pendingQuery(db)
+    .where('p.fund_id', fundId)
+    .where('p.status', f.status)
+    .orderBy('p.id')
+    .limit(f.limit + 1);
   if (f.cursor) q.where('p.id', '>', f.cursor);
   if (f.exceptCreatedBy) q.whereNot('p.created_by', f.exceptCreatedBy);
   const page = pageOf(await q, f.limit, (r) => r.id as string);

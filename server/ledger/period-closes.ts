@@ -60,8 +60,18 @@ export async function listPeriodCloses(db: Knex, fundId: string) {
 
 /** Entries and payments prepared but not decided, dated inside the period a close would shut. */
 async function refuseWaitingInside(db: Knex, fundId: string, through: string): Promise<void> {
-  const entries = await db('pending_entries').where({ fund_id: fundId, status: 'pending' }).where('entry_date', '<=', through).orderBy('id').limit(20).pluck('id');
-  const payments = await db('disbursements').where({ fund_id: fundId, status: 'pending' }).where('pay_date', '<=', through).orderBy('id').limit(20).pluck('voucher_no');
+  const entries = await db('pending_entries')
+    .where({ fund_id: fundId, status: 'pending' })
+    .where('entry_date', '<=', through)
+    .orderBy('id')
+    .limit(20)
+    .pluck('id');
+  const payments = await db('disbursements')
+    .where({ fund_id: fundId, status: 'pending' })
+    .where('pay_date', '<=', through)
+    .orderBy('id')
+    .limit(20)
+    .pluck('voucher_no');
   if (entries.length || payments.length) {
     const named = [...entries.map((id) => `凭证 ${id}`), ...payments.map((v) => `拨付 ${v}`)].join('、');
     throw new AppError('PENDING_IN_PERIOD', `${through} 及以前仍有待审核的单据：${named}；请先审核或退回`);
@@ -88,7 +98,12 @@ export async function preparePeriodClose(trx: Knex.Transaction, ctx: RequestCont
   return view;
 }
 
-async function certificateModel(trx: Knex.Transaction, close: Record<string, unknown>, approverName: string, previousThrough: string | null): Promise<CloseCertificateModel> {
+async function certificateModel(
+  trx: Knex.Transaction,
+  close: Record<string, unknown>,
+  approverName: string,
+  previousThrough: string | null,
+): Promise<CloseCertificateModel> {
   const fundId = String(close.fund_id);
   const through = String(close.through);
   const fund = await trx('funds').where({ id: fundId }).first('code', 'name', 'document_no', 'head_seq', 'head_hash');
@@ -110,8 +125,12 @@ async function certificateModel(trx: Knex.Transaction, close: Record<string, unk
     books: balance.books,
     accounts: balance.accounts.map((a) => ({ code: a.code, name: a.name, book: a.book, debit: a.debit, credit: a.credit })),
     reopens: reopens.map((r) => ({
-      through: String(r.through), previousThrough: r.previous_through == null ? null : String(r.previous_through), reason: String(r.reason),
-      preparedBy: String(r.created_by_name), approvedBy: String(r.decided_by_name), decidedOn: dateInShanghai(r.decided_at as Date),
+      through: String(r.through),
+      previousThrough: r.previous_through == null ? null : String(r.previous_through),
+      reason: String(r.reason),
+      preparedBy: String(r.created_by_name),
+      approvedBy: String(r.decided_by_name),
+      decidedOn: dateInShanghai(r.decided_at as Date),
     })),
   };
 }
@@ -123,23 +142,43 @@ async function certificateModel(trx: Knex.Transaction, close: Record<string, unk
 export async function approvePeriodClose(trx: Knex.Transaction, ctx: RequestContext, id: string, witnessFile: string) {
   const close = await trx('period_closes').where({ id }).forUpdate().first();
   if (!close) throw new AppError('NOT_FOUND', '没有这次结账');
-  if (close.status !== 'pending') throw new AppError('ALREADY_DECIDED', `这次${close.kind === 'close' ? '结账' : '反结账'}已${close.status === 'approved' ? '审核' : '退回'}`);
+  if (close.status !== 'pending')
+    throw new AppError('ALREADY_DECIDED', `这次${close.kind === 'close' ? '结账' : '反结账'}已${close.status === 'approved' ? '审核' : '退回'}`);
   if (String(close.created_by) === ctx.actor!.id) throw new AppError('SAME_ACCOUNTANT', '提交结账的会计不能审核该结账');
   const fund = await trx('funds').where({ id: close.fund_id }).forUpdate().first('id', 'code', 'closed_through');
   const current: string | null = fund.closed_through;
   const through = String(close.through);
   if (close.kind === 'close' && current !== null && through <= current) throw new AppError('CONFLICT', `本资金已结账至 ${current}，不能再结账至 ${through}`);
-  if (close.kind === 'reopen' && (current === null || through >= current)) throw new AppError('CONFLICT', `本资金结账日已变为 ${current ?? '未结账'}，不能反结账至 ${through}`);
+  if (close.kind === 'reopen' && (current === null || through >= current))
+    throw new AppError('CONFLICT', `本资金结账日已变为 ${current ?? '未结账'}，不能反结账至 ${through}`);
   if (close.kind === 'close') await refuseWaitingInside(trx, String(close.fund_id), through);
   const model = await certificateModel(trx, close, ctx.actor!.username, current);
   const contentHash = createHash('sha256').update(JSON.stringify(model)).digest('hex');
-  const certificate = await recordStatement(trx, ctx, {
-    fundId: String(close.fund_id), fundCode: fund.code, kind: 'period_close', departmentId: null, contentHash, head: model.head,
-    render: (issue) => renderCloseCertificate(model, issue),
-  }, witnessFile);
-  await trx('period_closes').where({ id }).update({ status: 'approved', decided_by: ctx.actor!.id, decided_at: trx.fn.now(), previous_through: current, certificate_id: certificate.id });
+  const certificate = await recordStatement(
+    trx,
+    ctx,
+    {
+      fundId: String(close.fund_id),
+      fundCode: fund.code,
+      kind: 'period_close',
+      departmentId: null,
+      contentHash,
+      head: model.head,
+      render: (issue) => renderCloseCertificate(model, issue),
+    },
+    witnessFile,
+  );
+  await trx('period_closes')
+    .where({ id })
+    .update({ status: 'approved', decided_by: ctx.actor!.id, decided_at: trx.fn.now(), previous_through: current, certificate_id: certificate.id });
   const view = await getPeriodClose(trx, id);
-  await recordAudit(trx, ctx, { action: `period.${close.kind}_approve`, objectType: 'period_close', objectId: id, before: { closed_through: current }, after: { closed_through: through, certificate_no: certificate.statement_no } });
+  await recordAudit(trx, ctx, {
+    action: `period.${close.kind}_approve`,
+    objectType: 'period_close',
+    objectId: id,
+    before: { closed_through: current },
+    after: { closed_through: through, certificate_no: certificate.statement_no },
+  });
   return { ...view, closed_through: through, certificate_no: certificate.statement_no };
 }
 
@@ -148,13 +187,22 @@ export async function rejectPeriodClose(trx: Knex.Transaction, ctx: RequestConte
   if (!close) throw new AppError('NOT_FOUND', '没有这次结账');
   if (close.status !== 'pending') throw new AppError('ALREADY_DECIDED', '这次结账已审核或退回');
   await trx('period_closes').where({ id }).update({ status: 'rejected', decided_by: ctx.actor!.id, decided_at: trx.fn.now(), reject_reason: reason });
-  await recordAudit(trx, ctx, { action: `period.${close.kind}_reject`, objectType: 'period_close', objectId: id, before: { status: 'pending' }, after: { status: 'rejected', reason } });
+  await recordAudit(trx, ctx, {
+    action: `period.${close.kind}_reject`,
+    objectType: 'period_close',
+    objectId: id,
+    before: { status: 'pending' },
+    after: { status: 'rejected', reason },
+  });
   return getPeriodClose(trx, id);
 }
 
 /** The certificate's exact bytes, as issued; every download recorded like a statement's. */
 export async function closeCertificate(db: Knex, ctx: RequestContext, id: string) {
-  const row = await db('period_closes as c').join('statements as s', 's.id', 'c.certificate_id').where('c.id', id).first('s.id', 's.statement_no', 's.pdf', 'c.kind');
+  const row = await db('period_closes as c')
+    .join('statements as s', 's.id', 'c.certificate_id')
+    .where('c.id', id)
+    .first('s.id', 's.statement_no', 's.pdf', 'c.kind');
   if (!row) throw new AppError('NOT_FOUND', '这次结账没有结账单（尚未审核）');
   await recordDownload(db, ctx, { id: String(row.id), statement_no: row.statement_no });
   return { statementNo: String(row.statement_no), pdf: row.pdf as Buffer, kind: String(row.kind) };

@@ -9,9 +9,11 @@ import { checkEntryDate } from './period-rules.ts';
 import type { EntryView } from './journal-read.ts';
 import { formatAmount } from './money.ts';
 
-
 async function lockFund(trx: Knex.Transaction, fundId: string) {
-  const fund = await trx('funds').where({ id: fundId }).forUpdate().first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'opening_date', 'closed_through');
+  const fund = await trx('funds')
+    .where({ id: fundId })
+    .forUpdate()
+    .first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'opening_date', 'closed_through');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   return fund;
 }
@@ -29,11 +31,18 @@ async function openDepartmentAccounts(trx: Knex.Transaction, fundId: string, cod
   if (unknown) throw new AppError('UNKNOWN_ACCOUNT', `本资金没有科目 ${unknown.code}`, [{ field: 'account_code', message: `没有科目 ${unknown.code}` }]);
   const departmentCodes = [...new Set(wanted.map((w) => w.parsed!.departmentCode))];
   const departments = new Map<string, { id: string; name: string }>(
-    (await trx('departments').whereRaw('code = ANY(?::text[])', [pgArray(departmentCodes)]).select('id', 'code', 'name')).map((d) => [d.code, d]),
+    (
+      await trx('departments')
+        .whereRaw('code = ANY(?::text[])', [pgArray(departmentCodes)])
+        .select('id', 'code', 'name')
+    ).map((d) => [d.code, d]),
   );
   const rows = wanted.map(({ code, parsed }) => {
     const department = departments.get(parsed!.departmentCode);
-    if (!department) throw new AppError('UNKNOWN_ACCOUNT', `科目 ${code} 对应的单位 ${parsed!.departmentCode} 不存在`, [{ field: 'account_code', message: `单位 ${parsed!.departmentCode} 不存在` }]);
+    if (!department)
+      throw new AppError('UNKNOWN_ACCOUNT', `科目 ${code} 对应的单位 ${parsed!.departmentCode} 不存在`, [
+        { field: 'account_code', message: `单位 ${parsed!.departmentCode} 不存在` },
+      ]);
     const template = departmentAccounts[parsed!.base]!;
     return {
       code,
@@ -66,7 +75,11 @@ async function lockAccounts(trx: Knex.Transaction, fundId: string, codes: string
   let rows = await load();
   if (rows.length < codes.length) {
     const found = new Set(rows.map((r) => r.code));
-    await openDepartmentAccounts(trx, fundId, codes.filter((c) => !found.has(c)));
+    await openDepartmentAccounts(
+      trx,
+      fundId,
+      codes.filter((c) => !found.has(c)),
+    );
     rows = await load();
   }
   return new Map(
@@ -161,7 +174,20 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, people:
      )
      SELECT id, seq FROM e`,
     [
-      fundId, createdBy, approvedBy, createdAt, col('id'), col('seq'), col('entry_date'), col('kind'), col('memo'), col('document_no'), col('department_id'), col('reverses_entry_id'), col('prev_hash'), col('hash'),
+      fundId,
+      createdBy,
+      approvedBy,
+      createdAt,
+      col('id'),
+      col('seq'),
+      col('entry_date'),
+      col('kind'),
+      col('memo'),
+      col('document_no'),
+      col('department_id'),
+      col('reverses_entry_id'),
+      col('prev_hash'),
+      col('hash'),
       pgArray(postings.map((p) => p.seq)),
       pgArray(postings.map((p) => p.accountId)),
       pgArray(postings.map((p) => p.side)),
@@ -191,7 +217,14 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, people:
     hash: r.hash,
     postings: planned[i]!.map((p) => {
       const account = accounts.get(p.accountCode)!;
-      return { account_code: p.accountCode, account_name: account.name, book: account.book, side: p.side, amount: formatAmount(p.amount), balance_after: formatAmount(p.balanceAfter) };
+      return {
+        account_code: p.accountCode,
+        account_name: account.name,
+        book: account.book,
+        side: p.side,
+        amount: formatAmount(p.amount),
+        balance_after: formatAmount(p.balanceAfter),
+      };
     }),
   }));
   return posted;

@@ -12,7 +12,12 @@ import { prepareEntries } from './pending-entries.ts';
  * reversed at most once (counting a reversal still waiting); a reversal is never reversed. The
  * reversal is dated in the open period, even when the original lies in a closed one.
  */
-export async function prepareReversal(trx: Knex.Transaction, ctx: RequestContext, entryId: string, input: { date?: string | undefined; memo?: string | undefined }) {
+export async function prepareReversal(
+  trx: Knex.Transaction,
+  ctx: RequestContext,
+  entryId: string,
+  input: { date?: string | undefined; memo?: string | undefined },
+) {
   const original = await getEntry(trx, entryId);
   if (original.kind === 'reversal') throw new AppError('CANNOT_REVERSE_REVERSAL', `第 ${original.seq} 号凭证本身是冲销凭证`);
   const posted = await trx('journal_entries').where({ reverses_entry_id: entryId }).first('seq');
@@ -21,25 +26,29 @@ export async function prepareReversal(trx: Knex.Transaction, ctx: RequestContext
   if (waiting) throw new AppError('ALREADY_REVERSED', `第 ${original.seq} 号凭证已有待审核的冲销凭证（${waiting.id}）`);
   const date = input.date ?? todayInShanghai();
   if (date < original.date) {
-    throw new AppError('VALIDATION_FAILED', '日期：冲销日期不能早于原凭证', [
-      { field: 'date', message: `不能早于 ${original.date}` },
-    ]);
+    throw new AppError('VALIDATION_FAILED', '日期：冲销日期不能早于原凭证', [{ field: 'date', message: `不能早于 ${original.date}` }]);
   }
-  const { entries } = await prepareEntries(trx, ctx, original.fund_id, [
-    {
-      date,
-      kind: 'reversal',
-      memo: input.memo ?? `冲销第 ${original.seq} 号凭证`,
-      documentNo: original.document_no,
-      departmentId: original.department_id,
-      reversesEntryId: original.id,
-      reversedKind: original.kind as EntryKind,
-      postings: original.postings.map((p) => ({
-        accountCode: p.account_code,
-        side: p.side === 'debit' ? 'credit' : 'debit',
-        amount: new Decimal(p.amount),
-      })),
-    },
-  ], false);
+  const { entries } = await prepareEntries(
+    trx,
+    ctx,
+    original.fund_id,
+    [
+      {
+        date,
+        kind: 'reversal',
+        memo: input.memo ?? `冲销第 ${original.seq} 号凭证`,
+        documentNo: original.document_no,
+        departmentId: original.department_id,
+        reversesEntryId: original.id,
+        reversedKind: original.kind as EntryKind,
+        postings: original.postings.map((p) => ({
+          accountCode: p.account_code,
+          side: p.side === 'debit' ? 'credit' : 'debit',
+          amount: new Decimal(p.amount),
+        })),
+      },
+    ],
+    false,
+  );
   return entries[0]!;
 }

@@ -66,7 +66,9 @@ export async function appendWitness(file: string, lines: Array<WitnessLine | Wit
     // The directory was made at start-up (assertWitnessWritable); a recursive mkdir here could spin (see db/data-dir.ts).
     await appendFile(file, lines.map((l) => `${JSON.stringify(l)}\n`).join(''), { flag: 'a', mode: 0o640 });
   } catch (e) {
-    throw new AppError('UNAVAILABLE', `见证文件 ${file} 无法写入（${(e as NodeJS.ErrnoException).code ?? String(e)}），请联系管理员`, undefined, { 'Retry-After': '60' });
+    throw new AppError('UNAVAILABLE', `见证文件 ${file} 无法写入（${(e as NodeJS.ErrnoException).code ?? String(e)}），请联系管理员`, undefined, {
+      'Retry-After': '60',
+    });
   }
 }
 
@@ -76,7 +78,10 @@ export async function assertWitnessWritable(file: string): Promise<void> {
     await ensureWritableDir(dirname(file));
     await appendFile(file, '', { flag: 'a', mode: 0o640 });
   } catch (e) {
-    if (e instanceof StartupError) throw new StartupError(`WITNESS_FILE ${file} cannot be written (${e.message.replace(/^DATA_DIR \S+ cannot be used: /, '').replace(/; set DATA_DIR.*$/, '')}): set WITNESS_FILE to a writable path`);
+    if (e instanceof StartupError)
+      throw new StartupError(
+        `WITNESS_FILE ${file} cannot be written (${e.message.replace(/^DATA_DIR \S+ cannot be used: /, '').replace(/; set DATA_DIR.*$/, '')}): set WITNESS_FILE to a writable path`,
+      );
     throw new StartupError(`WITNESS_FILE ${file} cannot be written (${(e as NodeJS.ErrnoException).code ?? String(e)}): set WITNESS_FILE to a writable path`);
   }
 }
@@ -93,10 +98,18 @@ export async function recordAnchor(
 ): Promise<void> {
   await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
   // No anchor without its witness line: a document that cannot be witnessed is not issued.
-  await appendWitness(witnessFile, [{
-    ledger: await ledgerIdentity(trx), fund: a.fundId, seq: a.seq, hash: a.hash, time: new Date().toISOString(), anchor: `${a.source} ${a.ref}`,
-    ref: a.ref, ...(a.sha256 ? { sha256: a.sha256 } : {}),
-  }]);
+  await appendWitness(witnessFile, [
+    {
+      ledger: await ledgerIdentity(trx),
+      fund: a.fundId,
+      seq: a.seq,
+      hash: a.hash,
+      time: new Date().toISOString(),
+      anchor: `${a.source} ${a.ref}`,
+      ref: a.ref,
+      ...(a.sha256 ? { sha256: a.sha256 } : {}),
+    },
+  ]);
 }
 
 /**
@@ -105,7 +118,9 @@ export async function recordAnchor(
  * database's owner could not rewrite.
  */
 export async function witnessDocument(db: Knex, witnessFile: string, d: { kind: 'bulletin'; ref: string; sha256: string }): Promise<void> {
-  await appendWitness(witnessFile, [{ ledger: await ledgerIdentity(db), time: new Date().toISOString(), anchor: `${d.kind} ${d.ref}`, ref: `${d.kind} ${d.ref}`, sha256: d.sha256 }]);
+  await appendWitness(witnessFile, [
+    { ledger: await ledgerIdentity(db), time: new Date().toISOString(), anchor: `${d.kind} ${d.ref}`, ref: `${d.kind} ${d.ref}`, sha256: d.sha256 },
+  ]);
 }
 
 export type WitnessState = 'missing' | 'empty' | 'lines';
@@ -126,7 +141,11 @@ export async function ensureWitness(file: string, ledger: string, log: { warn(m:
     if (first && first !== ledger) log.warn(`witness file ${file} witnesses ledger ${first}, but this database says it is ${ledger}: verify will report it`);
     return;
   }
-  log.warn(before === 'missing' ? `witness file ${file} does not exist: starting a new one (if it existed before, it was removed)` : `witness file ${file} is empty: starting it again (if it held lines, they were erased)`);
+  log.warn(
+    before === 'missing'
+      ? `witness file ${file} does not exist: starting a new one (if it existed before, it was removed)`
+      : `witness file ${file} is empty: starting it again (if it held lines, they were erased)`,
+  );
   // Its directory was made by assertWitnessWritable.
   await appendWitness(file, [{ ledger, time: new Date().toISOString(), anchor: 'ledger' }]);
 }
@@ -195,24 +214,38 @@ export async function readWitness(file: string, fundId: string): Promise<Witness
     read.anchors.push({ seq: line.seq!, hash: line.hash, source: `witness ${file.split('/').pop()}:${n} (${line.anchor ?? 'head'}, ${line.time ?? '?'})` });
     // Lines written before they carried `ref` name the document in `anchor` ('statement NO').
     const ref = typeof line.ref === 'string' ? line.ref : /^(?:statement|bulletin|close|bundle) (.+)$/.exec(line.anchor ?? '')?.[1];
-    if (ref !== undefined) read.documents.set(ref, { seq: line.seq!, hash: line.hash, ...(typeof line.sha256 === 'string' ? { sha256: line.sha256 } : {}), line: n });
+    if (ref !== undefined)
+      read.documents.set(ref, { seq: line.seq!, hash: line.hash, ...(typeof line.sha256 === 'string' ? { sha256: line.sha256 } : {}), line: n });
   }
   return read;
 }
 
 /** What the witness as a whole says is wrong, beside its anchors: kind and detail, for verify. */
-export function witnessProblems(read: WitnessRead, databaseLedger: string, anchorsInDatabase: number): Array<{ kind: 'witness_ledger' | 'witness_foreign' | 'witness_missing'; detail: string }> {
+export function witnessProblems(
+  read: WitnessRead,
+  databaseLedger: string,
+  anchorsInDatabase: number,
+): Array<{ kind: 'witness_ledger' | 'witness_foreign' | 'witness_missing'; detail: string }> {
   const problems: Array<{ kind: 'witness_ledger' | 'witness_foreign' | 'witness_missing'; detail: string }> = [];
   if (read.ledger && read.ledger !== databaseLedger) {
-    problems.push({ kind: 'witness_ledger', detail: `数据库记录的账簿标识 ${databaseLedger} 与见证文件首行所记 ${read.ledger} 不符（账簿标识被改动，或见证文件不属于本账簿）` });
+    problems.push({
+      kind: 'witness_ledger',
+      detail: `数据库记录的账簿标识 ${databaseLedger} 与见证文件首行所记 ${read.ledger} 不符（账簿标识被改动，或见证文件不属于本账簿）`,
+    });
   }
   if (read.foreign.length) {
-    problems.push({ kind: 'witness_foreign', detail: `见证文件中有 ${read.foreign.length} 行属于另一账簿（第 ${read.foreign.slice(0, 5).join('、')}${read.foreign.length > 5 ? ' 等' : ''} 行），与文件首行所记账簿不符` });
+    problems.push({
+      kind: 'witness_foreign',
+      detail: `见证文件中有 ${read.foreign.length} 行属于另一账簿（第 ${read.foreign.slice(0, 5).join('、')}${read.foreign.length > 5 ? ' 等' : ''} 行），与文件首行所记账簿不符`,
+    });
   }
   if (anchorsInDatabase > 0 && read.anchors.length === 0) {
-    problems.push({ kind: 'witness_missing', detail: read.exists
-      ? `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件中却没有本资金的任何一行（见证文件被清空、截断或调换）`
-      : `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件却不存在（被删除或配置指向了别处）` });
+    problems.push({
+      kind: 'witness_missing',
+      detail: read.exists
+        ? `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件中却没有本资金的任何一行（见证文件被清空、截断或调换）`
+        : `数据库中本资金有 ${anchorsInDatabase} 个锚点，见证文件却不存在（被删除或配置指向了别处）`,
+    });
   }
   return problems;
 }
@@ -234,7 +267,10 @@ export function startWitness(db: Knex, file: string, log: { warn(m: string): voi
       const heads = await db('funds').where('head_seq', '>', 0).select('id', 'head_seq', 'head_hash');
       const time = new Date().toISOString();
       const moved = heads.filter((f) => written.get(String(f.id)) !== `${f.head_seq}:${f.head_hash}`);
-      await appendWitness(file, moved.map((f) => ({ ledger, fund: String(f.id), seq: Number(f.head_seq), hash: String(f.head_hash), time, anchor: 'head' })));
+      await appendWitness(
+        file,
+        moved.map((f) => ({ ledger, fund: String(f.id), seq: Number(f.head_seq), hash: String(f.head_hash), time, anchor: 'head' })),
+      );
       for (const f of moved) written.set(String(f.id), `${f.head_seq}:${f.head_hash}`);
     } catch (e) {
       log.warn(`witness: could not write the chain heads: ${String(e)}`);

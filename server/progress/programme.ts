@@ -13,7 +13,10 @@ import type { ProgressReport } from './progress-rules.ts';
 
 export const targetBody = z.strictObject({
   target_date: calendarDate,
-  target_rate: z.string().regex(/^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/, '须为 0 到 1 之间、最多四位小数的字符串，如 "1.0000"').refine((s) => new Decimal(s).gt(0), '须大于 0'),
+  target_rate: z
+    .string()
+    .regex(/^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/, '须为 0 到 1 之间、最多四位小数的字符串，如 "1.0000"')
+    .refine((s) => new Decimal(s).gt(0), '须大于 0'),
   in_person_days: z.number().int('须为整数').min(0).max(365).optional(),
   procuring_days_max: z.number().int('须为整数').min(1).max(3650).optional(),
 });
@@ -31,7 +34,14 @@ export interface ProgrammeTarget {
 
 export async function currentTarget(db: Knex): Promise<ProgrammeTarget | null> {
   const row = await db('programme_targets').orderBy('id', 'desc').first();
-  return row ? { target_date: row.target_date, target_rate: new Decimal(row.target_rate).toFixed(4), in_person_days: row.in_person_days, procuring_days_max: row.procuring_days_max } : null;
+  return row
+    ? {
+        target_date: row.target_date,
+        target_rate: new Decimal(row.target_rate).toFixed(4),
+        in_person_days: row.in_person_days,
+        procuring_days_max: row.procuring_days_max,
+      }
+    : null;
 }
 
 /** Sets the programme's target (e.g. 100 % by 2011-10-31, 10月底前); each setting is kept. */
@@ -39,8 +49,11 @@ export async function setTarget(db: Knex, ctx: RequestContext, input: z.output<t
   return inTransaction(db, async (trx) => {
     const before = await currentTarget(trx);
     await trx('programme_targets').insert({
-      target_date: input.target_date, target_rate: input.target_rate, in_person_days: input.in_person_days ?? inPersonDays_default,
-      procuring_days_max: input.procuring_days_max ?? procuringDays_default, set_by: ctx.actor!.id,
+      target_date: input.target_date,
+      target_rate: input.target_rate,
+      in_person_days: input.in_person_days ?? inPersonDays_default,
+      procuring_days_max: input.procuring_days_max ?? procuringDays_default,
+      set_by: ctx.actor!.id,
     });
     const after = (await currentTarget(trx))!;
     await recordAudit(trx, ctx, { action: 'progress.target', objectType: 'programme_target', before, after });
@@ -67,7 +80,14 @@ export async function escalations(db: Knex, asOf: string) {
     .select('d.id', 'd.code', 'd.name', 'd.status');
   return {
     deadline: deadline.deadline,
-    items: rows.map((r) => ({ department_id: String(r.id), department_code: String(r.code), name: String(r.name), status: String(r.status), due, overdue: asOf > due })),
+    items: rows.map((r) => ({
+      department_id: String(r.id),
+      department_code: String(r.code),
+      name: String(r.name),
+      status: String(r.status),
+      due,
+      overdue: asOf > due,
+    })),
   };
 }
 
@@ -84,9 +104,14 @@ export async function programmeOutlook(db: Knex, report: ProgressReport) {
       WHERE effective_date <= ? ORDER BY department_id, effective_date DESC, id DESC`,
     [asOf],
   );
-  const statusSince = new Map<string, string>(since.rows.map((r: { department_id: string; effective_date: string }) => [String(r.department_id), r.effective_date]));
+  const statusSince = new Map<string, string>(
+    since.rows.map((r: { department_id: string; effective_date: string }) => [String(r.department_id), r.effective_date]),
+  );
   const openFindings = new Map<string, number>(
-    (await db('findings').whereNot('status', 'closed').groupBy('department_id').select('department_id', db.raw('count(*)::int AS n'))).map((r) => [String(r.department_id), r.n]),
+    (await db('findings').whereNot('status', 'closed').groupBy('department_id').select('department_id', db.raw('count(*)::int AS n'))).map((r) => [
+      String(r.department_id),
+      r.n,
+    ]),
   );
   const procuringMax = target?.procuring_days_max ?? procuringDays_default;
   const atRisk = [...report.units.procuring, ...report.units.awaiting_funds, ...report.units.not_started, ...report.units.completed]

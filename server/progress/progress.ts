@@ -27,10 +27,21 @@ export async function loadProgress(db: Knex, asOf?: string) {
   const date = asOf ?? todayInShanghai();
   const units: UnitStatus[] = asOf
     ? await statusesAsOf(db, asOf)
-    : (await db('departments').where('active', true).select('id', 'code', 'name', 'group', 'status')).map((r) => ({ id: String(r.id), code: r.code, name: r.name, group: r.group, status: r.status }));
+    : (await db('departments').where('active', true).select('id', 'code', 'name', 'group', 'status')).map((r) => ({
+        id: String(r.id),
+        code: r.code,
+        name: r.name,
+        group: r.group,
+        status: r.status,
+      }));
   const deadline = await currentDeadline(db);
   const filed = deadline
-    ? (await db('written_reports').where({ deadline_id: deadline.id }).whereRaw("(filed_at AT TIME ZONE 'Asia/Shanghai')::date <= ?", [date]).select('department_id', 'filed_at')).map((r) => ({
+    ? (
+        await db('written_reports')
+          .where({ deadline_id: deadline.id })
+          .whereRaw("(filed_at AT TIME ZONE 'Asia/Shanghai')::date <= ?", [date])
+          .select('department_id', 'filed_at')
+      ).map((r) => ({
         department_id: String(r.department_id),
         filed_at: (r.filed_at as Date).toISOString(),
       }))

@@ -10,7 +10,9 @@ import { currentDeadline } from './progress.ts';
 /** Sets the date after which units that have not started owe a written report (专题书面报告). */
 export async function setDeadline(db: Knex, ctx: RequestContext, input: { deadline: string; title: string }) {
   return inTransaction(db, async (trx) => {
-    const [row] = await trx('report_deadlines').insert({ ...input, created_by: ctx.actor!.id }).returning(['id', 'deadline', 'title']);
+    const [row] = await trx('report_deadlines')
+      .insert({ ...input, created_by: ctx.actor!.id })
+      .returning(['id', 'deadline', 'title']);
     const deadline = { id: String(row.id), deadline: row.deadline, title: row.title };
     await recordAudit(trx, ctx, { action: 'progress.deadline', objectType: 'report_deadline', objectId: deadline.id, after: deadline });
     return deadline;

@@ -12,8 +12,18 @@ import { checkSubmission, insertReceipts } from './receipts.ts';
 
 /** One row per receipt line; the receipt columns repeat on each of its lines. */
 export const importColumns = [
-  'department_code', 'invoice_kind', 'invoice_code', 'invoice_number', 'issue_date', 'seller_name', 'seller_tax_id', 'total',
-  'product', 'category', 'licences', 'amount',
+  'department_code',
+  'invoice_kind',
+  'invoice_code',
+  'invoice_number',
+  'issue_date',
+  'seller_name',
+  'seller_tax_id',
+  'total',
+  'product',
+  'category',
+  'licences',
+  'amount',
 ] as const;
 const receiptColumns = importColumns.slice(0, 8);
 
@@ -93,7 +103,13 @@ async function parseImport(db: Knex, ctx: RequestContext, sheet: Sheet) {
       seller_name: first.seller_name,
       seller_tax_id: first.seller_tax_id,
       total: first.total,
-      lines: rows.map((r) => ({ product: r.product, category: r.category, licences: /^[0-9]+$/.test(r.licences) ? Number(r.licences) : r.licences, amount: r.amount, ...(r.licence_kind ? { licence_kind: r.licence_kind } : {}) })),
+      lines: rows.map((r) => ({
+        product: r.product,
+        category: r.category,
+        licences: /^[0-9]+$/.test(r.licences) ? Number(r.licences) : r.licences,
+        amount: r.amount,
+        ...(r.licence_kind ? { licence_kind: r.licence_kind } : {}),
+      })),
     });
     if (!parsed.success) {
       for (const issue of parsed.error.issues) errors.push({ field: at, message: `${issue.path.join('.')}: ${issue.message}` });
@@ -106,7 +122,10 @@ async function parseImport(db: Knex, ctx: RequestContext, sheet: Sheet) {
     seenKeys.set(checked.invoiceKey, firstRow);
     if (departmentId && ruleErrors.length === 0) items.push({ departmentId, input: parsed.data, checked, row: firstRow });
   }
-  const claimed = await db('receipts').whereIn('invoice_key', [...seenKeys.keys()]).whereNot('status', 'withdrawn').pluck('invoice_key');
+  const claimed = await db('receipts')
+    .whereIn('invoice_key', [...seenKeys.keys()])
+    .whereNot('status', 'withdrawn')
+    .pluck('invoice_key');
   for (const key of claimed) errors.push({ field: `row ${seenKeys.get(key)}`, message: `invoice ${key} is already claimed` });
   return { items, errors };
 }
@@ -118,7 +137,12 @@ export async function importReceipts(db: Knex, ctx: RequestContext, fundId: stri
   if (errors.length) throw new AppError('CSV_INVALID', `文件有 ${errors.length} 处问题，未导入任何内容`, errors);
   return inTransaction(db, async (trx) => {
     const ids = await insertReceipts(trx, ctx.actor!, fundId, items);
-    await recordAudit(trx, ctx, { action: 'receipt.import', objectType: 'fund', objectId: fundId, after: { receipts: ids.length, lines: items.reduce((n, i) => n + i.input.lines.length, 0) } });
+    await recordAudit(trx, ctx, {
+      action: 'receipt.import',
+      objectType: 'fund',
+      objectId: fundId,
+      after: { receipts: ids.length, lines: items.reduce((n, i) => n + i.input.lines.length, 0) },
+    });
     return { created: ids.length, receipt_ids: ids };
   });
 }

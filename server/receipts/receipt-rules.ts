@@ -35,7 +35,10 @@ export const receiptContent = z.strictObject({
 export const receiptBody = receiptContent.extend({
   fund_id: z.string().regex(/^[1-9][0-9]{0,17}$/, '请选择资金'),
   /** The rejected or withdrawn receipt this one corrects. */
-  supersedes_id: z.string().regex(/^[1-9][0-9]{0,17}$/, '须为被更正发票的编号').optional(),
+  supersedes_id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,17}$/, '须为被更正发票的编号')
+    .optional(),
   /** A unit's reason for a seller code whose check character fails; an accountant confirms it at verification. */
   tax_id_override_reason: z.string().trim().min(1, '请填写理由').max(500, '最多 500 个字符').optional(),
 });
@@ -50,7 +53,10 @@ export type ReceiptInput = z.output<typeof receiptContent>;
 
 /** Full-width digits and letters, spaces and dashes are how invoice numbers get typed; they name the same invoice. */
 export function normaliseInvoiceNumber(s: string): string {
-  return s.replace(/[０-９Ａ-Ｚａ-ｚ]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0)).replace(/[\s-]/g, '').toUpperCase();
+  return s
+    .replace(/[０-９Ａ-Ｚａ-ｚ]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+    .replace(/[\s-]/g, '')
+    .toUpperCase();
 }
 
 export interface CheckedReceipt {

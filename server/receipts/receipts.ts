@@ -13,10 +13,29 @@ import { pageOf } from '../db/pagination.ts';
 import { likeLiteral } from '../departments/departments.ts';
 
 const receiptColumns = [
-  'r.id', 'r.fund_id', 'r.department_id', 'd.code as department_code', 'd.name as department_name', 'r.invoice_kind', 'r.invoice_code',
-  'r.invoice_number', 'r.issue_date', 'r.seller_name', 'r.seller_tax_id', 'r.seller_tax_id_override', 'r.total', 'r.currency',
-  'r.status', 'r.status_reason', 'r.submitted_by', 'r.submitted_at', 'r.reviewed_by', 'r.reviewed_at',
-  'r.supersedes_id', 'r.tax_id_override_reason', 'r.tax_id_confirmed_by',
+  'r.id',
+  'r.fund_id',
+  'r.department_id',
+  'd.code as department_code',
+  'd.name as department_name',
+  'r.invoice_kind',
+  'r.invoice_code',
+  'r.invoice_number',
+  'r.issue_date',
+  'r.seller_name',
+  'r.seller_tax_id',
+  'r.seller_tax_id_override',
+  'r.total',
+  'r.currency',
+  'r.status',
+  'r.status_reason',
+  'r.submitted_by',
+  'r.submitted_at',
+  'r.reviewed_by',
+  'r.reviewed_at',
+  'r.supersedes_id',
+  'r.tax_id_override_reason',
+  'r.tax_id_confirmed_by',
 ];
 
 function receiptView(r: Record<string, unknown>) {
@@ -58,14 +77,28 @@ export async function getReceipt(db: Knex, actor: Actor, id: string) {
   const row = await scopeToOwnDepartment(receiptsQuery(db).where('r.id', id), actor, 'r.department_id').first(receiptColumns);
   if (!row) throw new AppError('NOT_FOUND', '没有这张发票');
   // Sequential: `db` may be a transaction, whose one connection takes one query at a time.
-  const lines = await db('receipt_lines').where({ receipt_id: id }).orderBy('line_no').select('line_no', 'product', 'category', 'licences', 'amount', 'licence_kind');
-  const attachments = await db('attachments as a').join('files as f', 'f.sha256', 'a.sha256').where('a.receipt_id', id).orderBy('a.id')
+  const lines = await db('receipt_lines')
+    .where({ receipt_id: id })
+    .orderBy('line_no')
+    .select('line_no', 'product', 'category', 'licences', 'amount', 'licence_kind');
+  const attachments = await db('attachments as a')
+    .join('files as f', 'f.sha256', 'a.sha256')
+    .where('a.receipt_id', id)
+    .orderBy('a.id')
     .select('a.id', 'a.sha256', 'a.file_name', 'f.media_type', 'f.size', 'f.active_content', 'a.uploaded_at');
-  const events = await db('receipt_events as e').leftJoin('users as u', 'u.id', 'e.actor_id').where({ receipt_id: id }).orderBy('e.id')
+  const events = await db('receipt_events as e')
+    .leftJoin('users as u', 'u.id', 'e.actor_id')
+    .where({ receipt_id: id })
+    .orderBy('e.id')
     .select('e.from_status', 'e.to_status', 'e.reason', 'e.actor_id', 'u.username as actor_name', 'e.at');
   // The newest correction of this receipt, if the unit has submitted one.
   const replacement = await db('receipts').where({ supersedes_id: id }).orderBy('id', 'desc').first('id', 'status');
-  const people = await db('users').whereIn('id', [row.submitted_by, row.reviewed_by, row.tax_id_confirmed_by].filter((x) => x != null)).select('id', 'username');
+  const people = await db('users')
+    .whereIn(
+      'id',
+      [row.submitted_by, row.reviewed_by, row.tax_id_confirmed_by].filter((x) => x != null),
+    )
+    .select('id', 'username');
   const nameOf = (userId: unknown) => (userId == null ? null : (people.find((p) => String(p.id) === String(userId))?.username ?? null));
   return {
     ...receiptView(row),
@@ -74,18 +107,39 @@ export async function getReceipt(db: Knex, actor: Actor, id: string) {
     submitted_by_name: nameOf(row.submitted_by),
     reviewed_by_name: nameOf(row.reviewed_by),
     tax_id_confirmed_by_name: nameOf(row.tax_id_confirmed_by),
-    lines: lines.map((l) => ({ line_no: l.line_no, product: l.product, category: l.category, licences: l.licences, amount: l.amount, licence_kind: l.licence_kind })),
-    attachments: attachments.map((a) => ({
-      id: String(a.id), sha256: a.sha256, file_name: a.file_name, media_type: a.media_type, size: Number(a.size),
-      active_content: a.active_content, uploaded_at: (a.uploaded_at as Date).toISOString(),
+    lines: lines.map((l) => ({
+      line_no: l.line_no,
+      product: l.product,
+      category: l.category,
+      licences: l.licences,
+      amount: l.amount,
+      licence_kind: l.licence_kind,
     })),
-    history: events.map((e) => ({ from: e.from_status, to: e.to_status, reason: e.reason, actor_id: String(e.actor_id), actor_name: e.actor_name ?? null, at: (e.at as Date).toISOString() })),
+    attachments: attachments.map((a) => ({
+      id: String(a.id),
+      sha256: a.sha256,
+      file_name: a.file_name,
+      media_type: a.media_type,
+      size: Number(a.size),
+      active_content: a.active_content,
+      uploaded_at: (a.uploaded_at as Date).toISOString(),
+    })),
+    history: events.map((e) => ({
+      from: e.from_status,
+      to: e.to_status,
+      reason: e.reason,
+      actor_id: String(e.actor_id),
+      actor_name: e.actor_name ?? null,
+      at: (e.at as Date).toISOString(),
+    })),
   };
 }
 
 /** Inserts receipts with their lines; the caller has checked them. Used by submission and bulk import. */
 export async function insertReceipts(
-  trx: Knex.Transaction, actor: Actor, fundId: string,
+  trx: Knex.Transaction,
+  actor: Actor,
+  fundId: string,
   items: Array<{ departmentId: string; input: ReceiptInput; checked: ReturnType<typeof checkReceipt>['checked']; extras?: SubmissionExtras }>,
 ) {
   const ids: string[] = [];
@@ -93,39 +147,53 @@ export async function insertReceipts(
     let row: { id: string } | undefined;
     try {
       // A savepoint, so that a duplicate leaves the transaction usable to say who holds the claim.
-      [row] = await trx.transaction((sp) => sp('receipts')
-        .insert({
-          fund_id: fundId,
-          department_id: departmentId,
-          invoice_kind: input.invoice_kind,
-          invoice_code: checked.invoiceCode,
-          invoice_number: checked.invoiceNumber,
-          invoice_key: checked.invoiceKey,
-          issue_date: input.issue_date,
-          seller_name: input.seller_name,
-          seller_tax_id: checked.sellerTaxId,
-          seller_tax_id_override: checked.taxIdCheckFailed ? input.seller_tax_id_override : null,
-          tax_id_override_reason: checked.taxIdCheckFailed ? (extras?.tax_id_override_reason ?? null) : null,
-          supersedes_id: extras?.supersedes_id ?? null,
-          total: formatAmount(input.total),
-          submitted_by: actor.id,
-        })
-        .returning('id'));
+      [row] = await trx.transaction((sp) =>
+        sp('receipts')
+          .insert({
+            fund_id: fundId,
+            department_id: departmentId,
+            invoice_kind: input.invoice_kind,
+            invoice_code: checked.invoiceCode,
+            invoice_number: checked.invoiceNumber,
+            invoice_key: checked.invoiceKey,
+            issue_date: input.issue_date,
+            seller_name: input.seller_name,
+            seller_tax_id: checked.sellerTaxId,
+            seller_tax_id_override: checked.taxIdCheckFailed ? input.seller_tax_id_override : null,
+            tax_id_override_reason: checked.taxIdCheckFailed ? (extras?.tax_id_override_reason ?? null) : null,
+            supersedes_id: extras?.supersedes_id ?? null,
+            total: formatAmount(input.total),
+            submitted_by: actor.id,
+          })
+          .returning('id'),
+      );
     } catch (e) {
       if (!isUniqueViolation(e, 'receipts_invoice_once')) throw e;
-      const holder = await trx('receipts as r').join('departments as d', 'd.id', 'r.department_id').where('r.invoice_key', checked.invoiceKey)
-        .whereIn('r.status', ['submitted', 'verified']).first('r.id', 'r.department_id', 'd.code', 'd.name');
+      const holder = await trx('receipts as r')
+        .join('departments as d', 'd.id', 'r.department_id')
+        .where('r.invoice_key', checked.invoiceKey)
+        .whereIn('r.status', ['submitted', 'verified'])
+        .first('r.id', 'r.department_id', 'd.code', 'd.name');
       // Which unit holds the claim is for the finance bureau to know, not for another unit.
       const who = actor.role === 'accountant' && holder ? `（由${holder.name}（${holder.code}）申报）` : '';
       const own = holder && actor.role === 'department' && String(holder.department_id) === actor.departmentId;
       const hint = own ? '本单位已申报过这张发票：待审核的如需更正，请先撤回再重新提交；已审核通过的，请联系财政厅会计。' : '同一张发票只能申报一次。';
-      throw new AppError('DUPLICATE_INVOICE', `发票 ${checked.invoiceKey} 已被申报${who}。${hint}`, [{ field: 'invoice_number', message: '该发票已被申报，不能重复申报' }]);
+      throw new AppError('DUPLICATE_INVOICE', `发票 ${checked.invoiceKey} 已被申报${who}。${hint}`, [
+        { field: 'invoice_number', message: '该发票已被申报，不能重复申报' },
+      ]);
     }
     await trx.raw(
       `INSERT INTO receipt_lines (receipt_id, line_no, product, category, licences, amount, licence_kind)
        SELECT ?, n, product, category, licences, amount, licence_kind
          FROM unnest(?::text[], ?::text[], ?::int[], ?::numeric[], ?::text[]) WITH ORDINALITY AS l(product, category, licences, amount, licence_kind, n)`,
-      [row!.id, pgArray(input.lines.map((l) => l.product)), pgArray(input.lines.map((l) => l.category)), pgArray(input.lines.map((l) => l.licences)), pgArray(input.lines.map((l) => formatAmount(l.amount))), pgArray(input.lines.map((l) => l.licence_kind ?? 'retail'))],
+      [
+        row!.id,
+        pgArray(input.lines.map((l) => l.product)),
+        pgArray(input.lines.map((l) => l.category)),
+        pgArray(input.lines.map((l) => l.licences)),
+        pgArray(input.lines.map((l) => formatAmount(l.amount))),
+        pgArray(input.lines.map((l) => l.licence_kind ?? 'retail')),
+      ],
     );
     await trx('receipt_events').insert({ receipt_id: row!.id, from_status: null, to_status: 'submitted', actor_id: actor.id });
     ids.push(String(row!.id));
@@ -173,7 +241,9 @@ export async function submitReceipt(db: Knex, ctx: RequestContext, departmentId:
 
 /** A correction replaces a receipt of the same unit and fund that was rejected or withdrawn. */
 async function assertReplaceable(trx: Knex, actor: Actor, oldId: string, departmentId: string, fundId: string) {
-  const old = await scopeToOwnDepartment(trx('receipts as r').where('r.id', oldId), actor, 'r.department_id').forShare().first('r.id', 'r.status', 'r.department_id', 'r.fund_id');
+  const old = await scopeToOwnDepartment(trx('receipts as r').where('r.id', oldId), actor, 'r.department_id')
+    .forShare()
+    .first('r.id', 'r.status', 'r.department_id', 'r.fund_id');
   if (!old || String(old.department_id) !== departmentId) throw new AppError('NOT_FOUND', '没有要更正的那张发票');
   if (String(old.fund_id) !== fundId) throw validationError('supersedes_id', '更正后的发票须申报同一项资金');
   if (!['rejected', 'withdrawn'].includes(old.status)) {
@@ -196,7 +266,10 @@ export interface ReceiptFilter {
 }
 
 export async function listReceipts(db: Knex, actor: Actor, f: ReceiptFilter) {
-  const q = scopeToOwnDepartment(receiptsQuery(db), actor, 'r.department_id').orderBy('r.id', 'desc').limit(f.limit + 1).select(receiptColumns);
+  const q = scopeToOwnDepartment(receiptsQuery(db), actor, 'r.department_id')
+    .orderBy('r.id', 'desc')
+    .limit(f.limit + 1)
+    .select(receiptColumns);
   if (f.cursor) q.where('r.id', '<', f.cursor);
   if (f.fund_id) q.where('r.fund_id', f.fund_id);
   if (f.department_id) q.where('r.department_id', f.department_id);
@@ -206,7 +279,12 @@ export async function listReceipts(db: Knex, actor: Actor, f: ReceiptFilter) {
   const text = f.q?.trim().toLowerCase();
   if (text) {
     const like = likeLiteral(text);
-    q.where((w) => w.whereRaw('lower(d.code) LIKE ?', [`${like}%`]).orWhereRaw('lower(d.name) LIKE ?', [`%${like}%`]).orWhere('r.invoice_number', text));
+    q.where((w) =>
+      w
+        .whereRaw('lower(d.code) LIKE ?', [`${like}%`])
+        .orWhereRaw('lower(d.name) LIKE ?', [`%${like}%`])
+        .orWhere('r.invoice_number', text),
+    );
   }
   return pageOf((await q).map(receiptView), f.limit, (r) => r.id);
 }

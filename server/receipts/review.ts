@@ -18,12 +18,16 @@ const receiptStatusNames: Record<string, string> = { submitted: '待审核', ver
  */
 async function allocatedFrom(trx: Knex, receiptId: string): Promise<string | null> {
   const r = await trx('receipts').where({ id: receiptId }).first('fund_id', 'department_id');
-  const used = await trx('allocation_lines as l').join('allocation_runs as a', 'a.id', 'l.run_id')
+  const used = await trx('allocation_lines as l')
+    .join('allocation_runs as a', 'a.id', 'l.run_id')
     .where({ 'a.fund_id': r.fund_id, 'l.department_id': r.department_id, 'a.status': 'approved' })
     .where('l.explanation', '@>', JSON.stringify({ receipts: [String(receiptId)] }))
     .first(trx.raw('count(*)::int AS runs'));
   if (!used?.runs) return null;
-  const balances = await trx('accounts').where({ fund_id: r.fund_id, department_id: r.department_id }).whereIn('kind', ['expense', 'budget_expenditure']).select('kind', 'balance');
+  const balances = await trx('accounts')
+    .where({ fund_id: r.fund_id, department_id: r.department_id })
+    .whereIn('kind', ['expense', 'budget_expenditure'])
+    .select('kind', 'balance');
   const of = (k: string) => String(balances.find((b) => b.kind === k)?.balance ?? '0.00');
   return `这张发票已计入已审批的分配（该单位已分配 ${of('expense')} 元，已拨付 ${of('budget_expenditure')} 元）。退回后，下一次分配将收回未拨付部分；已拨付超出部分须由单位退回。`;
 }
@@ -50,16 +54,31 @@ export async function reviewReceipt(db: Knex, ctx: RequestContext, id: string, d
     }
     const confirmsTaxId = decision === 'verified' && current.tax_id_override_reason != null;
     if (confirmsTaxId && !opts.confirmTaxId) {
-      throw new AppError('TAX_ID_NOT_CONFIRMED', `销售方代码 ${current.seller_tax_id} 校验位不符，单位的理由是：“${current.tax_id_override_reason}”。请核对发票原件，确认代码无误后勾选“确认销售方代码”再审核通过。`);
+      throw new AppError(
+        'TAX_ID_NOT_CONFIRMED',
+        `销售方代码 ${current.seller_tax_id} 校验位不符，单位的理由是：“${current.tax_id_override_reason}”。请核对发票原件，确认代码无误后勾选“确认销售方代码”再审核通过。`,
+      );
     }
     await trx('receipts')
       .where({ id })
-      .update({ status: decision, status_reason: reason ?? null, reviewed_by: actor.id, reviewed_at: trx.fn.now(), ...(confirmsTaxId ? { tax_id_confirmed_by: actor.id } : {}) });
+      .update({
+        status: decision,
+        status_reason: reason ?? null,
+        reviewed_by: actor.id,
+        reviewed_at: trx.fn.now(),
+        ...(confirmsTaxId ? { tax_id_confirmed_by: actor.id } : {}),
+      });
     await trx('receipt_events').insert({ receipt_id: id, from_status: current.status, to_status: decision, reason: reason ?? null, actor_id: actor.id });
     await syncRegisterWithReceipt(trx, ctx, id, current.status, decision);
     const allocated = decision === 'rejected' && current.status === 'verified' ? await allocatedFrom(trx, id) : null;
     const after = { ...(await getReceipt(trx, actor, id)), ...(allocated ? { warning: allocated } : {}) };
-    await recordAudit(trx, ctx, { action: `receipt.${decision}`, objectType: 'receipt', objectId: id, before: { status: current.status }, after: { status: decision, reason: reason ?? null } });
+    await recordAudit(trx, ctx, {
+      action: `receipt.${decision}`,
+      objectType: 'receipt',
+      objectId: id,
+      before: { status: current.status },
+      after: { status: decision, reason: reason ?? null },
+    });
     return after;
   });
 }

@@ -18,15 +18,36 @@ const rate = z
   .regex(/^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/, '须为 0 到 1 之间、最多四位小数的字符串，如 "0.50"')
   .transform((s) => new Decimal(s));
 const categoryRates = z.strictObject({ os: rate, office: rate, antivirus: rate, other: rate });
-const categoryCaps = z.strictObject({ os: money.nullable().optional(), office: money.nullable().optional(), antivirus: money.nullable().optional(), other: money.nullable().optional() });
-const payment = z.strictObject({ department_id: idParam, amount: money, voucher_no: z.string().trim().min(1, '请填写凭证号').max(64, '最多 64 个字符'), date: accountingDate, memo: z.string().max(500).optional() });
+const categoryCaps = z.strictObject({
+  os: money.nullable().optional(),
+  office: money.nullable().optional(),
+  antivirus: money.nullable().optional(),
+  other: money.nullable().optional(),
+});
+const payment = z.strictObject({
+  department_id: idParam,
+  amount: money,
+  voucher_no: z.string().trim().min(1, '请填写凭证号').max(64, '最多 64 个字符'),
+  date: accountingDate,
+  memo: z.string().max(500).optional(),
+});
 
 export function allocationRoutes(db: Knex) {
   return [
     route(
       {
-        method: 'put', path: '/api/v1/funds/:id/policy', action: 'allocation.policy', tag: 'allocation', summary: 'Publish a new version of the fund’s allocation policy',
-        params: id, body: z.strictObject({ rates: categoryRates, licence_caps: categoryCaps.optional(), department_ceiling: money.nullable().optional(), require_completed: z.boolean() }),
+        method: 'put',
+        path: '/api/v1/funds/:id/policy',
+        action: 'allocation.policy',
+        tag: 'allocation',
+        summary: 'Publish a new version of the fund’s allocation policy',
+        params: id,
+        body: z.strictObject({
+          rates: categoryRates,
+          licence_caps: categoryCaps.optional(),
+          department_ceiling: money.nullable().optional(),
+          require_completed: z.boolean(),
+        }),
         responses: { 201: 'the new policy version' },
       },
       async (req, res, { params, body }) => {
@@ -34,15 +55,29 @@ export function allocationRoutes(db: Knex) {
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id/policies', action: 'allocation.read', tag: 'allocation', summary: 'Every version of the fund’s policy, newest first', params: id, responses: { 200: '{items}' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/policies',
+        action: 'allocation.read',
+        tag: 'allocation',
+        summary: 'Every version of the fund’s policy, newest first',
+        params: id,
+        responses: { 200: '{items}' },
+      },
       async (_req, res, { params }) => {
         res.json(await listPolicies(db, params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/allocation-runs', action: 'allocation.run', tag: 'allocation', idempotent: true,
-        summary: 'Compute a draft allocation run from the current policy and verified receipts', params: id, body: z.strictObject({ as_of: accountingDate.optional() }),
+        method: 'post',
+        path: '/api/v1/funds/:id/allocation-runs',
+        action: 'allocation.run',
+        tag: 'allocation',
+        idempotent: true,
+        summary: 'Compute a draft allocation run from the current policy and verified receipts',
+        params: id,
+        body: z.strictObject({ as_of: accountingDate.optional() }),
         responses: { 201: 'the draft run with its lines', 409: 'NO_POLICY' },
       },
       async (req, res, { params, body }) => {
@@ -50,21 +85,43 @@ export function allocationRoutes(db: Knex) {
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id/allocation-runs', action: 'allocation.read', tag: 'allocation', summary: 'The fund’s runs, newest first', params: id, responses: { 200: '{items}' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/allocation-runs',
+        action: 'allocation.read',
+        tag: 'allocation',
+        summary: 'The fund’s runs, newest first',
+        params: id,
+        responses: { 200: '{items}' },
+      },
       async (_req, res, { params }) => {
         res.json(await listRuns(db, params.id));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/allocation-runs/:id', action: 'allocation.read', tag: 'allocation', summary: 'A run with every line and its explanation', params: id, responses: { 200: 'the run' } },
+      {
+        method: 'get',
+        path: '/api/v1/allocation-runs/:id',
+        action: 'allocation.read',
+        tag: 'allocation',
+        summary: 'A run with every line and its explanation',
+        params: id,
+        responses: { 200: 'the run' },
+      },
       async (_req, res, { params }) => {
         res.json(await getRun(db, params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/allocation-runs/:id/approve', action: 'allocation.run', tag: 'allocation', idempotent: true,
-        summary: 'Approve a draft run (another accountant): posts its entries', params: id, body: z.strictObject({}),
+        method: 'post',
+        path: '/api/v1/allocation-runs/:id/approve',
+        action: 'allocation.run',
+        tag: 'allocation',
+        idempotent: true,
+        summary: 'Approve a draft run (another accountant): posts its entries',
+        params: id,
+        body: z.strictObject({}),
         responses: { 200: 'the approved run', 403: 'SAME_ACCOUNTANT', 409: 'RUN_STALE or CONFLICT' },
       },
       async (req, res, { params }) => {
@@ -72,15 +129,30 @@ export function allocationRoutes(db: Knex) {
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/allocation-runs/:id/cancel', action: 'allocation.run', tag: 'allocation', summary: 'Cancel a draft run', params: id, body: z.strictObject({}), responses: { 200: 'the run', 409: 'CONFLICT' } },
+      {
+        method: 'post',
+        path: '/api/v1/allocation-runs/:id/cancel',
+        action: 'allocation.run',
+        tag: 'allocation',
+        summary: 'Cancel a draft run',
+        params: id,
+        body: z.strictObject({}),
+        responses: { 200: 'the run', 409: 'CONFLICT' },
+      },
       async (req, res, { params }) => {
         res.json(await cancelRun(db, contextOf(req), params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/disbursements', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
-        summary: 'Prepare a payment to a unit (pending until another accountant approves)', params: id, body: payment,
+        method: 'post',
+        path: '/api/v1/funds/:id/disbursements',
+        action: 'disbursements.write',
+        tag: 'disbursements',
+        idempotent: true,
+        summary: 'Prepare a payment to a unit (pending until another accountant approves)',
+        params: id,
+        body: payment,
         responses: { 201: 'the pending payment', 409: 'EXCEEDS_PAYABLE or DUPLICATE voucher' },
       },
       async (req, res, { params, body }) => {
@@ -89,8 +161,19 @@ export function allocationRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/disbursements', action: 'disbursements.read', tag: 'disbursements', summary: 'Payments and refunds, newest first',
-        params: id, query: z.strictObject({ department_id: idParam.optional(), status: z.enum(['pending', 'approved', 'cancelled']).optional(), limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' },
+        method: 'get',
+        path: '/api/v1/funds/:id/disbursements',
+        action: 'disbursements.read',
+        tag: 'disbursements',
+        summary: 'Payments and refunds, newest first',
+        params: id,
+        query: z.strictObject({
+          department_id: idParam.optional(),
+          status: z.enum(['pending', 'approved', 'cancelled']).optional(),
+          limit: limitParam,
+          cursor: cursorParam,
+        }),
+        responses: { 200: '{items, next_cursor}' },
       },
       async (_req, res, { params, query }) => {
         res.json(await listDisbursements(db, params.id, query));
@@ -98,8 +181,14 @@ export function allocationRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'post', path: '/api/v1/disbursements/:id/approve', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
-        summary: 'Approve a pending payment (another accountant): posts it in both books', params: id, body: z.strictObject({}),
+        method: 'post',
+        path: '/api/v1/disbursements/:id/approve',
+        action: 'disbursements.write',
+        tag: 'disbursements',
+        idempotent: true,
+        summary: 'Approve a pending payment (another accountant): posts it in both books',
+        params: id,
+        body: z.strictObject({}),
         responses: { 200: 'the payment', 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE or CONFLICT' },
       },
       async (req, res, { params }) => {
@@ -108,8 +197,13 @@ export function allocationRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'post', path: '/api/v1/disbursements/approve', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
-        summary: 'Approve many pending payments of one fund (another accountant): all post or none', body: z.strictObject({ ids: z.array(idParam).min(1, '请至少选择一笔拨付').max(5000, '一次最多 5000 笔') }),
+        method: 'post',
+        path: '/api/v1/disbursements/approve',
+        action: 'disbursements.write',
+        tag: 'disbursements',
+        idempotent: true,
+        summary: 'Approve many pending payments of one fund (another accountant): all post or none',
+        body: z.strictObject({ ids: z.array(idParam).min(1, '请至少选择一笔拨付').max(5000, '一次最多 5000 笔') }),
         responses: { 200: '{items}', 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT' },
       },
       async (req, res, { body }) => {
@@ -118,39 +212,77 @@ export function allocationRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'post', path: '/api/v1/allocation-runs/:id/disbursements', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
-        summary: 'Prepare pending payments for every unit of an approved run with something still payable', params: id, body: z.strictObject({ date: accountingDate }),
+        method: 'post',
+        path: '/api/v1/allocation-runs/:id/disbursements',
+        action: 'disbursements.write',
+        tag: 'disbursements',
+        idempotent: true,
+        summary: 'Prepare pending payments for every unit of an approved run with something still payable',
+        params: id,
+        body: z.strictObject({ date: accountingDate }),
         responses: { 201: '{items}', 409: 'CONFLICT (run not approved, or nothing left to pay)' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareRunDisbursements(trx, contextOf(req), params.id, body.date) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({
+          status: 201,
+          body: await prepareRunDisbursements(trx, contextOf(req), params.id, body.date),
+        }));
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/disbursements/:id/cancel', action: 'disbursements.write', tag: 'disbursements', summary: 'Cancel a pending payment', params: id, body: z.strictObject({}), responses: { 200: 'the payment', 409: 'CONFLICT' } },
+      {
+        method: 'post',
+        path: '/api/v1/disbursements/:id/cancel',
+        action: 'disbursements.write',
+        tag: 'disbursements',
+        summary: 'Cancel a pending payment',
+        params: id,
+        body: z.strictObject({}),
+        responses: { 200: 'the payment', 409: 'CONFLICT' },
+      },
       async (req, res, { params }) => {
         res.json(await cancelDisbursement(db, contextOf(req), params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/refunds', action: 'disbursements.write', tag: 'disbursements', idempotent: true,
-        summary: 'Prepare a refund a unit returned (the reverse of a payment); posted when another accountant approves it (POST /disbursements/:id/approve)', params: id, body: payment, responses: { 201: 'the pending refund', 409: 'EXCEEDS_PAYABLE' },
+        method: 'post',
+        path: '/api/v1/funds/:id/refunds',
+        action: 'disbursements.write',
+        tag: 'disbursements',
+        idempotent: true,
+        summary: 'Prepare a refund a unit returned (the reverse of a payment); posted when another accountant approves it (POST /disbursements/:id/approve)',
+        params: id,
+        body: payment,
+        responses: { 201: 'the pending refund', 409: 'EXCEEDS_PAYABLE' },
       },
       async (req, res, { params, body }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareRefund(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id/positions', action: 'allocation.read', tag: 'allocation', summary: 'Per unit: entitlement, allocated, paid, payable, to recover', params: id, responses: { 200: '{items}' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/positions',
+        action: 'allocation.read',
+        tag: 'allocation',
+        summary: 'Per unit: entitlement, allocated, paid, payable, to recover',
+        params: id,
+        responses: { 200: '{items}' },
+      },
       async (_req, res, { params }) => {
         res.json({ items: await fundPositions(db, params.id) });
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/departments/:dept/position', action: 'positions.read', tag: 'allocation', summary: 'One unit’s entitlement, allocated, paid, payable, to recover',
-        params: z.strictObject({ id: idParam, dept: idParam }), responses: { 200: 'the position', 404: 'NOT_FOUND' },
+        method: 'get',
+        path: '/api/v1/funds/:id/departments/:dept/position',
+        action: 'positions.read',
+        tag: 'allocation',
+        summary: 'One unit’s entitlement, allocated, paid, payable, to recover',
+        params: z.strictObject({ id: idParam, dept: idParam }),
+        responses: { 200: 'the position', 404: 'NOT_FOUND' },
       },
       async (req, res, { params }) => {
         res.json(await departmentPosition(db, actorOf(req), params.id, params.dept));

@@ -13,8 +13,14 @@ export function attachmentRoutes(db: Knex, config: Pick<Config, 'dataDir'>) {
   return [
     route(
       {
-        method: 'get', path: '/api/v1/attachments/:id', action: 'attachments.read', tag: 'receipts', summary: 'Download an attachment (inline=1 to show it in the browser)',
-        params: z.strictObject({ id: idParam }), query: z.strictObject({ inline: z.enum(['0', '1']).optional() }), responses: { 200: 'the bytes', 404: 'NOT_FOUND' },
+        method: 'get',
+        path: '/api/v1/attachments/:id',
+        action: 'attachments.read',
+        tag: 'receipts',
+        summary: 'Download an attachment (inline=1 to show it in the browser)',
+        params: z.strictObject({ id: idParam }),
+        query: z.strictObject({ inline: z.enum(['0', '1']).optional() }),
+        responses: { 200: 'the bytes', 404: 'NOT_FOUND' },
       },
       async (req, res, { params, query }) => {
         const a = await findAttachment(db, actorOf(req), params.id);
@@ -25,7 +31,9 @@ export function attachmentRoutes(db: Knex, config: Pick<Config, 'dataDir'>) {
         res.setHeader('X-Content-Type-Options', 'nosniff');
         // A scan shown inline must not run anything in the page's origin.
         res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-        readStored(config.dataDir, a.sha256).on('error', () => res.destroy()).pipe(res);
+        readStored(config.dataDir, a.sha256)
+          .on('error', () => res.destroy())
+          .pipe(res);
       },
     ),
   ];

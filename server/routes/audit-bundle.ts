@@ -11,9 +11,14 @@ export function auditBundleRoutes(db: Knex, config: { dataDir: string; witnessFi
   return [
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/audit-bundle.zip', action: 'ledger.read', tag: 'ledger',
-        summary: 'The offline audit bundle: entries, postings, accounts, policies, runs, payments, statements, attachments, anchors (check with npm run verify-bundle)',
-        params: z.strictObject({ id: idParam }), responses: { 200: 'application/zip', 404: 'NOT_FOUND' },
+        method: 'get',
+        path: '/api/v1/funds/:id/audit-bundle.zip',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary:
+          'The offline audit bundle: entries, postings, accounts, policies, runs, payments, statements, attachments, anchors (check with npm run verify-bundle)',
+        params: z.strictObject({ id: idParam }),
+        responses: { 200: 'application/zip', 404: 'NOT_FOUND' },
       },
       async (req, res, { params }) => {
         try {

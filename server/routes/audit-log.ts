@@ -10,17 +10,32 @@ export function auditLogRoutes(db: Knex) {
   return [
     route(
       {
-        method: 'get', path: '/api/v1/audit-log', action: 'audit.read', tag: 'audit', summary: 'The audit log, newest first',
+        method: 'get',
+        path: '/api/v1/audit-log',
+        action: 'audit.read',
+        tag: 'audit',
+        summary: 'The audit log, newest first',
         query: z.strictObject({
-          limit: limitParam, cursor: cursorParam, actor_id: idParam.optional(), action: z.string().max(100).optional(),
-          object_type: z.string().max(100).optional(), object_id: z.string().max(100).optional(), from: instant.optional(), to: instant.optional(),
+          limit: limitParam,
+          cursor: cursorParam,
+          actor_id: idParam.optional(),
+          action: z.string().max(100).optional(),
+          object_type: z.string().max(100).optional(),
+          object_id: z.string().max(100).optional(),
+          from: instant.optional(),
+          to: instant.optional(),
         }),
         responses: { 200: '{items, next_cursor}' },
       },
       async (_req, res, { query }) => {
         const page = await listAudit(db, { ...query, limit: query.limit ?? 100 });
         res.json({
-          items: page.items.map((r) => ({ ...r, id: String(r.id), actor_id: r.actor_id == null ? null : String(r.actor_id), at: (r.at as Date).toISOString() })),
+          items: page.items.map((r) => ({
+            ...r,
+            id: String(r.id),
+            actor_id: r.actor_id == null ? null : String(r.actor_id),
+            at: (r.at as Date).toISOString(),
+          })),
           next_cursor: page.next_cursor,
         });
       },

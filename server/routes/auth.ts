@@ -15,13 +15,28 @@ const credentials = z.strictObject({
 export function authRoutes(db: Knex, tokenTtlHours: number) {
   return [
     route(
-      { method: 'post', path: '/api/v1/auth/login', action: 'auth.login', tag: 'auth', summary: 'Sign in; returns an opaque bearer token', body: credentials, responses: { 200: '{token, expires_at, user}', 401: 'INVALID_CREDENTIALS', 429: 'TOO_MANY_ATTEMPTS' } },
+      {
+        method: 'post',
+        path: '/api/v1/auth/login',
+        action: 'auth.login',
+        tag: 'auth',
+        summary: 'Sign in; returns an opaque bearer token',
+        body: credentials,
+        responses: { 200: '{token, expires_at, user}', 401: 'INVALID_CREDENTIALS', 429: 'TOO_MANY_ATTEMPTS' },
+      },
       async (req, res, { body }) => {
         res.json(await login(db, contextOf(req), body.username, body.password, tokenTtlHours));
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/auth/logout', action: 'auth.logout', tag: 'auth', summary: 'Revoke the token of this request', responses: { 204: 'signed out' } },
+      {
+        method: 'post',
+        path: '/api/v1/auth/logout',
+        action: 'auth.logout',
+        tag: 'auth',
+        summary: 'Revoke the token of this request',
+        responses: { 204: 'signed out' },
+      },
       async (req, res) => {
         const actor = actorOf(req);
         await revokeSession(db, actor.sessionId);
@@ -31,7 +46,11 @@ export function authRoutes(db: Knex, tokenTtlHours: number) {
     ),
     route(
       {
-        method: 'post', path: '/api/v1/auth/password', action: 'auth.password', tag: 'auth', summary: 'Change your own password (other sessions end)',
+        method: 'post',
+        path: '/api/v1/auth/password',
+        action: 'auth.password',
+        tag: 'auth',
+        summary: 'Change your own password (other sessions end)',
         body: z.strictObject({ current_password: z.string().min(1).max(256), new_password: z.string().max(256) }),
         responses: { 204: 'changed', 422: 'VALIDATION_FAILED or WEAK_PASSWORD' },
       },
@@ -41,7 +60,14 @@ export function authRoutes(db: Knex, tokenTtlHours: number) {
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/auth/me', action: 'auth.me', tag: 'auth', summary: 'Who the token belongs to', responses: { 200: '{id, username, role, department_id}' } },
+      {
+        method: 'get',
+        path: '/api/v1/auth/me',
+        action: 'auth.me',
+        tag: 'auth',
+        summary: 'Who the token belongs to',
+        responses: { 200: '{id, username, role, department_id}' },
+      },
       async (req, res) => {
         const a = actorOf(req);
         res.json({ id: a.id, username: a.username, role: a.role, department_id: a.departmentId });

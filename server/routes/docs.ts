@@ -28,11 +28,17 @@ function docsPage(specs: RouteSpec[]): string {
 
 export function docsRoutes(specs: () => RouteSpec[]) {
   return [
-    route({ method: 'get', path: '/openapi.json', action: 'docs.read', tag: 'service', summary: 'This OpenAPI document', responses: { 200: 'OpenAPI 3.1' } }, async (_req, res) => {
-      res.json(openApiDocument(specs()));
-    }),
-    route({ method: 'get', path: '/docs', action: 'docs.read', tag: 'service', summary: 'Browsable API documentation', responses: { 200: 'HTML' } }, async (_req, res) => {
-      res.type('html').send(docsPage(specs()));
-    }),
+    route(
+      { method: 'get', path: '/openapi.json', action: 'docs.read', tag: 'service', summary: 'This OpenAPI document', responses: { 200: 'OpenAPI 3.1' } },
+      async (_req, res) => {
+        res.json(openApiDocument(specs()));
+      },
+    ),
+    route(
+      { method: 'get', path: '/docs', action: 'docs.read', tag: 'service', summary: 'Browsable API documentation', responses: { 200: 'HTML' } },
+      async (_req, res) => {
+        res.type('html').send(docsPage(specs()));
+      },
+    ),
   ];
 }

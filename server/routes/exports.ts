@@ -24,11 +24,22 @@ export function exportRoutes(db: Knex) {
   return [
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/journal.:format', action: 'exports.read', tag: 'exports', summary: 'The journal, one row per posting, as CSV (streamed) or XLSX',
-        params: z.strictObject({ id: idParam, format }), query: z.strictObject({ from: calendarDate.optional(), to: calendarDate.optional() }), responses: { 200: 'text/csv or XLSX' },
+        method: 'get',
+        path: '/api/v1/funds/:id/journal.:format',
+        action: 'exports.read',
+        tag: 'exports',
+        summary: 'The journal, one row per posting, as CSV (streamed) or XLSX',
+        params: z.strictObject({ id: idParam, format }),
+        query: z.strictObject({ from: calendarDate.optional(), to: calendarDate.optional() }),
+        responses: { 200: 'text/csv or XLSX' },
       },
       async (req, res, { params, query }) => {
-        await recordAudit(db, contextOf(req), { action: 'export.journal', objectType: 'fund', objectId: params.id, after: { format: params.format, from: query.from ?? null, to: query.to ?? null } });
+        await recordAudit(db, contextOf(req), {
+          action: 'export.journal',
+          objectType: 'fund',
+          objectId: params.id,
+          after: { format: params.format, from: query.from ?? null, to: query.to ?? null },
+        });
         const chunks = journalRows(db, params.id, query);
         if (params.format === 'csv') {
           const first = await chunks.next();
@@ -42,28 +53,56 @@ export function exportRoutes(db: Knex) {
         const rows: Table['rows'] = [];
         for await (const chunk of chunks) {
           rows.push(...chunk);
-          if (rows.length > xlsxRows_max) throw new AppError('VALIDATION_FAILED', '序时账分录超过一个工作表的容量，请下载 CSV', [{ field: 'format', message: '请选择 csv' }]);
+          if (rows.length > xlsxRows_max)
+            throw new AppError('VALIDATION_FAILED', '序时账分录超过一个工作表的容量，请下载 CSV', [{ field: 'format', message: '请选择 csv' }]);
         }
         await sendTable(res, { name: '序时账', columns: journalColumns, rows }, 'xlsx', `journal-${params.id}`);
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/trial-balance.:format', action: 'exports.read', tag: 'exports', summary: 'The trial balance as CSV or XLSX',
-        params: z.strictObject({ id: idParam, format }), query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: 'text/csv or XLSX' },
+        method: 'get',
+        path: '/api/v1/funds/:id/trial-balance.:format',
+        action: 'exports.read',
+        tag: 'exports',
+        summary: 'The trial balance as CSV or XLSX',
+        params: z.strictObject({ id: idParam, format }),
+        query: z.strictObject({ as_of: calendarDate.optional() }),
+        responses: { 200: 'text/csv or XLSX' },
       },
       async (req, res, { params, query }) => {
-        await recordAudit(db, contextOf(req), { action: 'export.trial_balance', objectType: 'fund', objectId: params.id, after: { format: params.format, as_of: query.as_of ?? null } });
-        await sendTable(res, await trialBalanceTable(db, params.id, query.as_of), params.format, `trial-balance-${params.id}${query.as_of ? `-${query.as_of}` : ''}`);
+        await recordAudit(db, contextOf(req), {
+          action: 'export.trial_balance',
+          objectType: 'fund',
+          objectId: params.id,
+          after: { format: params.format, as_of: query.as_of ?? null },
+        });
+        await sendTable(
+          res,
+          await trialBalanceTable(db, params.id, query.as_of),
+          params.format,
+          `trial-balance-${params.id}${query.as_of ? `-${query.as_of}` : ''}`,
+        );
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/allocation-runs/:id/lines.:format', action: 'exports.read', tag: 'exports', summary: 'An allocation run’s lines as CSV or XLSX',
-        params: z.strictObject({ id: idParam, format }), query: z.strictObject({}), responses: { 200: 'text/csv or XLSX' },
+        method: 'get',
+        path: '/api/v1/allocation-runs/:id/lines.:format',
+        action: 'exports.read',
+        tag: 'exports',
+        summary: 'An allocation run’s lines as CSV or XLSX',
+        params: z.strictObject({ id: idParam, format }),
+        query: z.strictObject({}),
+        responses: { 200: 'text/csv or XLSX' },
       },
       async (req, res, { params }) => {
-        await recordAudit(db, contextOf(req), { action: 'export.allocation_run', objectType: 'allocation_run', objectId: params.id, after: { format: params.format } });
+        await recordAudit(db, contextOf(req), {
+          action: 'export.allocation_run',
+          objectType: 'allocation_run',
+          objectId: params.id,
+          after: { format: params.format },
+        });
         await sendTable(res, await allocationRunTable(db, params.id), params.format, `allocation-run-${params.id}`);
       },
     ),

@@ -13,7 +13,11 @@ export function fundRoutes(db: Knex) {
   return [
     route(
       {
-        method: 'post', path: '/api/v1/funds', action: 'funds.create', tag: 'funds', summary: 'Create a fund and its chart of accounts',
+        method: 'post',
+        path: '/api/v1/funds',
+        action: 'funds.create',
+        tag: 'funds',
+        summary: 'Create a fund and its chart of accounts',
         body: z.strictObject({
           code: z.string().regex(/^[A-Za-z0-9_.-]{1,40}$/, 'must be 1–40 letters, digits, ".", "_" or "-"'),
           name: z.string().trim().min(1, '不能为空').max(200),
@@ -29,31 +33,61 @@ export function fundRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds', action: 'funds.list', tag: 'funds', summary: 'List funds, newest first; q searches code and name',
-        query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }), responses: { 200: '{items, next_cursor}' },
+        method: 'get',
+        path: '/api/v1/funds',
+        action: 'funds.list',
+        tag: 'funds',
+        summary: 'List funds, newest first; q searches code and name',
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }),
+        responses: { 200: '{items, next_cursor}' },
       },
       async (_req, res, { query }) => {
         res.json(await listFunds(db, query.limit ?? 100, query.cursor, query.q));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id', action: 'funds.read', tag: 'funds', summary: 'A fund with appropriated, allocated, disbursed, available_to_allocate, cash_balance', params: fundId, responses: { 200: 'the fund', 404: 'NOT_FOUND' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id',
+        action: 'funds.read',
+        tag: 'funds',
+        summary: 'A fund with appropriated, allocated, disbursed, available_to_allocate, cash_balance',
+        params: fundId,
+        responses: { 200: 'the fund', 404: 'NOT_FOUND' },
+      },
       async (_req, res, { params }) => {
         res.json(await getFund(db, params.id));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id/accounts', action: 'ledger.read', tag: 'ledger', summary: "The fund's accounts with book, normal side and balance", params: fundId, responses: { 200: '[account]' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/accounts',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: "The fund's accounts with book, normal side and balance",
+        params: fundId,
+        responses: { 200: '[account]' },
+      },
       async (_req, res, { params }) => {
         res.json(await listAccounts(db, params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/appropriations', action: 'ledger.post', tag: 'ledger', idempotent: true,
+        method: 'post',
+        path: '/api/v1/funds/:id/appropriations',
+        action: 'ledger.post',
+        tag: 'ledger',
+        idempotent: true,
         summary: 'Prepare an appropriation received (Dr 1011 / Cr 4001; Dr 8001 / Cr 6001); posted when another accountant approves it',
         params: fundId,
-        body: z.strictObject({ amount: money, document_no: z.string().trim().min(1, '不能为空').max(100), date: accountingDate, memo: z.string().max(500).optional() }),
+        body: z.strictObject({
+          amount: money,
+          document_no: z.string().trim().min(1, '不能为空').max(100),
+          date: accountingDate,
+          memo: z.string().max(500).optional(),
+        }),
         responses: { 201: 'the pending entry', 409: 'PERIOD_CLOSED', 422: 'VALIDATION_FAILED or DATE_OUT_OF_PERIOD' },
       },
       async (req, res, { params, body }) => {

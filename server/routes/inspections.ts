@@ -15,30 +15,57 @@ const byId = z.strictObject({ id: idParam });
 export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'uploadMaxBytes'>) {
   return [
     route(
-      { method: 'post', path: '/api/v1/inspections', action: 'inspections.write', tag: 'inspections', summary: 'Record a supervision visit (督查): document number, team, date, units visited', body: inspectionBody, responses: { 201: 'the inspection', 409: 'DUPLICATE (document number)', 422: 'VALIDATION_FAILED' } },
+      {
+        method: 'post',
+        path: '/api/v1/inspections',
+        action: 'inspections.write',
+        tag: 'inspections',
+        summary: 'Record a supervision visit (督查): document number, team, date, units visited',
+        body: inspectionBody,
+        responses: { 201: 'the inspection', 409: 'DUPLICATE (document number)', 422: 'VALIDATION_FAILED' },
+      },
       async (req, res, { body }) => {
         res.status(201).json(await createInspection(db, contextOf(req), body));
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/inspections', action: 'inspections.read', tag: 'inspections', summary: 'Inspections, newest first (a unit sees those that visited it)',
-        query: z.strictObject({ limit: limitParam, cursor: cursorParam }), responses: { 200: '{items, next_cursor}' },
+        method: 'get',
+        path: '/api/v1/inspections',
+        action: 'inspections.read',
+        tag: 'inspections',
+        summary: 'Inspections, newest first (a unit sees those that visited it)',
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        responses: { 200: '{items, next_cursor}' },
       },
       async (req, res, { query }) => {
         res.json(await listInspections(db, actorOf(req), query));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/inspections/:id', action: 'inspections.read', tag: 'inspections', summary: 'An inspection with its findings (a unit sees only its own)', params: byId, responses: { 200: 'the inspection', 404: 'NOT_FOUND' } },
+      {
+        method: 'get',
+        path: '/api/v1/inspections/:id',
+        action: 'inspections.read',
+        tag: 'inspections',
+        summary: 'An inspection with its findings (a unit sees only its own)',
+        params: byId,
+        responses: { 200: 'the inspection', 404: 'NOT_FOUND' },
+      },
       async (req, res, { params }) => {
         res.json(await getInspection(db, actorOf(req), params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/inspections/:id/findings', action: 'inspections.write', tag: 'inspections', summary: 'Record a finding for a visited unit, with its rectification deadline',
-        params: byId, body: findingBody, responses: { 201: 'the finding', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
+        method: 'post',
+        path: '/api/v1/inspections/:id/findings',
+        action: 'inspections.write',
+        tag: 'inspections',
+        summary: 'Record a finding for a visited unit, with its rectification deadline',
+        params: byId,
+        body: findingBody,
+        responses: { 201: 'the finding', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
         res.status(201).json(await addFinding(db, contextOf(req), params.id, body));
@@ -46,10 +73,21 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
     ),
     route(
       {
-        method: 'get', path: '/api/v1/findings', action: 'inspections.read', tag: 'inspections', summary: 'Findings, newest first; overdue=1 lists those past their deadline and not closed (a unit sees its own)',
+        method: 'get',
+        path: '/api/v1/findings',
+        action: 'inspections.read',
+        tag: 'inspections',
+        summary: 'Findings, newest first; overdue=1 lists those past their deadline and not closed (a unit sees its own)',
         query: z.strictObject({
-          limit: limitParam, cursor: cursorParam, department_id: idParam.optional(), inspection_id: idParam.optional(),
-          status: z.enum(['open', 'answered', 'closed']).optional(), overdue: z.enum(['0', '1']).transform((v) => v === '1').optional(),
+          limit: limitParam,
+          cursor: cursorParam,
+          department_id: idParam.optional(),
+          inspection_id: idParam.optional(),
+          status: z.enum(['open', 'answered', 'closed']).optional(),
+          overdue: z
+            .enum(['0', '1'])
+            .transform((v) => v === '1')
+            .optional(),
         }),
         responses: { 200: '{items, next_cursor}' },
       },
@@ -58,15 +96,29 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/findings/:id', action: 'inspections.read', tag: 'inspections', summary: 'A finding with its history, scans and clawbacks', params: byId, responses: { 200: 'the finding', 404: 'NOT_FOUND (also another unit’s)' } },
+      {
+        method: 'get',
+        path: '/api/v1/findings/:id',
+        action: 'inspections.read',
+        tag: 'inspections',
+        summary: 'A finding with its history, scans and clawbacks',
+        params: byId,
+        responses: { 200: 'the finding', 404: 'NOT_FOUND (also another unit’s)' },
+      },
       async (req, res, { params }) => {
         res.json(await getFinding(db, actorOf(req), params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/findings/:id/rectifications', action: 'findings.rectify', tag: 'inspections', summary: 'The unit answers a finding with what it has rectified (整改); scans follow on /rectifications/:id/attachments',
-        params: byId, body: noteBody, responses: { 201: 'the rectification', 404: 'NOT_FOUND', 409: 'CONFLICT (closed)' },
+        method: 'post',
+        path: '/api/v1/findings/:id/rectifications',
+        action: 'findings.rectify',
+        tag: 'inspections',
+        summary: 'The unit answers a finding with what it has rectified (整改); scans follow on /rectifications/:id/attachments',
+        params: byId,
+        body: noteBody,
+        responses: { 201: 'the rectification', 404: 'NOT_FOUND', 409: 'CONFLICT (closed)' },
       },
       async (req, res, { params, body }) => {
         res.status(201).json(await rectify(db, contextOf(req), params.id, body.note));
@@ -74,9 +126,20 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
     ),
     route(
       {
-        method: 'post', path: '/api/v1/rectifications/:id/attachments', action: 'findings.rectify', tag: 'inspections', bodyType: 'multipart',
-        summary: 'Attach a scan to a rectification (multipart field "file")', params: byId,
-        responses: { 201: '{id, sha256, media_type, size}', 404: 'NOT_FOUND', 409: 'CONFLICT (closed)', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
+        method: 'post',
+        path: '/api/v1/rectifications/:id/attachments',
+        action: 'findings.rectify',
+        tag: 'inspections',
+        bodyType: 'multipart',
+        summary: 'Attach a scan to a rectification (multipart field "file")',
+        params: byId,
+        responses: {
+          201: '{id, sha256, media_type, size}',
+          404: 'NOT_FOUND',
+          409: 'CONFLICT (closed)',
+          413: 'PAYLOAD_TOO_LARGE',
+          415: 'UNSUPPORTED_MEDIA_TYPE',
+        },
       },
       async (req, res, { params }) => {
         const eventId = await rectificationForUpload(db, actorOf(req), params.id);
@@ -84,44 +147,92 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/findings/:id/close', action: 'findings.decide', tag: 'inspections', summary: 'Close a finding (销号) with a note', params: byId, body: noteBody, responses: { 200: 'the finding', 409: 'CONFLICT (already closed)' } },
+      {
+        method: 'post',
+        path: '/api/v1/findings/:id/close',
+        action: 'findings.decide',
+        tag: 'inspections',
+        summary: 'Close a finding (销号) with a note',
+        params: byId,
+        body: noteBody,
+        responses: { 200: 'the finding', 409: 'CONFLICT (already closed)' },
+      },
       async (req, res, { params, body }) => {
         res.json(await decideFinding(db, contextOf(req), params.id, 'closed', body.note));
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/findings/:id/keep-open', action: 'findings.decide', tag: 'inspections', summary: 'Keep a finding open, saying what is still missing', params: byId, body: noteBody, responses: { 200: 'the finding', 409: 'CONFLICT (closed)' } },
+      {
+        method: 'post',
+        path: '/api/v1/findings/:id/keep-open',
+        action: 'findings.decide',
+        tag: 'inspections',
+        summary: 'Keep a finding open, saying what is still missing',
+        params: byId,
+        body: noteBody,
+        responses: { 200: 'the finding', 409: 'CONFLICT (closed)' },
+      },
       async (req, res, { params, body }) => {
         res.json(await decideFinding(db, contextOf(req), params.id, 'kept_open', body.note));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/findings/:id/clawback', action: 'clawbacks.write', tag: 'inspections', idempotent: true,
+        method: 'post',
+        path: '/api/v1/findings/:id/clawback',
+        action: 'clawbacks.write',
+        tag: 'inspections',
+        idempotent: true,
         summary: 'Prepare a clawback of unpaid reward from a finding; posted (Dr 2307.d / Cr 5001.d) when another accountant approves',
-        params: byId, body: clawbackBody, responses: { 201: 'the pending clawback', 404: 'NOT_FOUND', 409: 'EXCEEDS_PAYABLE', 422: 'VALIDATION_FAILED' },
+        params: byId,
+        body: clawbackBody,
+        responses: { 201: 'the pending clawback', 404: 'NOT_FOUND', 409: 'EXCEEDS_PAYABLE', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareClawback(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/finding-clawbacks', action: 'disbursements.read', tag: 'inspections', summary: 'Clawbacks from findings, newest first', query: z.strictObject({ fund_id: idParam.optional(), status: z.enum(['pending', 'approved', 'cancelled']).optional() }), responses: { 200: '{items}' } },
+      {
+        method: 'get',
+        path: '/api/v1/finding-clawbacks',
+        action: 'disbursements.read',
+        tag: 'inspections',
+        summary: 'Clawbacks from findings, newest first',
+        query: z.strictObject({ fund_id: idParam.optional(), status: z.enum(['pending', 'approved', 'cancelled']).optional() }),
+        responses: { 200: '{items}' },
+      },
       async (_req, res, { query }) => {
         res.json(await listClawbacks(db, query));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/finding-clawbacks/:id/approve', action: 'clawbacks.write', tag: 'inspections', idempotent: true, summary: 'Approve a clawback (another accountant): posts it',
-        params: byId, body: z.strictObject({ date: accountingDate.optional() }), responses: { 200: 'the clawback with its entry', 403: 'SAME_ACCOUNTANT', 409: 'CONFLICT or EXCEEDS_PAYABLE' },
+        method: 'post',
+        path: '/api/v1/finding-clawbacks/:id/approve',
+        action: 'clawbacks.write',
+        tag: 'inspections',
+        idempotent: true,
+        summary: 'Approve a clawback (another accountant): posts it',
+        params: byId,
+        body: z.strictObject({ date: accountingDate.optional() }),
+        responses: { 200: 'the clawback with its entry', 403: 'SAME_ACCOUNTANT', 409: 'CONFLICT or EXCEEDS_PAYABLE' },
       },
       async (req, res, { params, body }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveClawback(trx, contextOf(req), params.id, body.date) }));
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/finding-clawbacks/:id/cancel', action: 'clawbacks.write', tag: 'inspections', summary: 'Cancel a pending clawback', params: byId, body: z.strictObject({}), responses: { 200: 'the clawback', 409: 'CONFLICT' } },
+      {
+        method: 'post',
+        path: '/api/v1/finding-clawbacks/:id/cancel',
+        action: 'clawbacks.write',
+        tag: 'inspections',
+        summary: 'Cancel a pending clawback',
+        params: byId,
+        body: z.strictObject({}),
+        responses: { 200: 'the clawback', 409: 'CONFLICT' },
+      },
       async (req, res, { params }) => {
         res.json(await cancelClawback(db, contextOf(req), params.id));
       },

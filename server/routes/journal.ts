@@ -37,9 +37,19 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
   return [
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/journal-entries', action: 'ledger.post', tag: 'ledger', idempotent: true,
-        summary: 'Prepare a manual entry (postings by account code and side); posted when another accountant approves it', params: fundId, body: manualEntry,
-        responses: { 201: 'the pending entry', 409: 'PERIOD_CLOSED', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT, DATE_OUT_OF_PERIOD or VALIDATION_FAILED' },
+        method: 'post',
+        path: '/api/v1/funds/:id/journal-entries',
+        action: 'ledger.post',
+        tag: 'ledger',
+        idempotent: true,
+        summary: 'Prepare a manual entry (postings by account code and side); posted when another accountant approves it',
+        params: fundId,
+        body: manualEntry,
+        responses: {
+          201: 'the pending entry',
+          409: 'PERIOD_CLOSED',
+          422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT, DATE_OUT_OF_PERIOD or VALIDATION_FAILED',
+        },
       },
       async (req, res, { params, body }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareManualEntry(trx, contextOf(req), params.id, body) }));
@@ -47,20 +57,42 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     ),
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/journal-entries/batch', action: 'ledger.post', tag: 'ledger', idempotent: true,
-        summary: `Prepare up to ${batch_max} manual entries as one pending batch; another accountant approves all or none`, params: fundId,
+        method: 'post',
+        path: '/api/v1/funds/:id/journal-entries/batch',
+        action: 'ledger.post',
+        tag: 'ledger',
+        idempotent: true,
+        summary: `Prepare up to ${batch_max} manual entries as one pending batch; another accountant approves all or none`,
+        params: fundId,
         body: z.strictObject({ entries: z.array(manualEntry).min(1, '至少提交一张凭证').max(batch_max, `一次最多 ${batch_max} 张凭证`) }),
-        responses: { 201: '{id, status:"pending", count, entry_ids}', 409: 'PERIOD_CLOSED', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT or VALIDATION_FAILED' },
+        responses: {
+          201: '{id, status:"pending", count, entry_ids}',
+          409: 'PERIOD_CLOSED',
+          422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT or VALIDATION_FAILED',
+        },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareManualBatch(trx, contextOf(req), params.id, body.entries) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({
+          status: 201,
+          body: await prepareManualBatch(trx, contextOf(req), params.id, body.entries),
+        }));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/journal-entry-batches/:id/approve', action: 'ledger.approve', tag: 'ledger', idempotent: true,
-        summary: 'Approve a pending batch (another accountant): posts every entry or none', params: entryId, body: z.strictObject({}).optional(),
-        responses: { 200: '{items:[{id, seq, date, hash}], head_hash}', 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
+        method: 'post',
+        path: '/api/v1/journal-entry-batches/:id/approve',
+        action: 'ledger.approve',
+        tag: 'ledger',
+        idempotent: true,
+        summary: 'Approve a pending batch (another accountant): posts every entry or none',
+        params: entryId,
+        body: z.strictObject({}).optional(),
+        responses: {
+          200: '{items:[{id, seq, date, hash}], head_hash}',
+          403: 'SAME_ACCOUNTANT',
+          409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED',
+        },
       },
       async (req, res, { params }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveBatch(trx, contextOf(req), params.id) }));
@@ -68,23 +100,43 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     ),
     route(
       {
-        method: 'post', path: '/api/v1/journal-entry-batches/:id/reject', action: 'ledger.approve', tag: 'ledger', idempotent: true,
-        summary: 'Send a pending batch back with the reason', params: entryId, body: rejection, responses: { 200: 'the batch', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
+        method: 'post',
+        path: '/api/v1/journal-entry-batches/:id/reject',
+        action: 'ledger.approve',
+        tag: 'ledger',
+        idempotent: true,
+        summary: 'Send a pending batch back with the reason',
+        params: entryId,
+        body: rejection,
+        responses: { 200: 'the batch', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
       },
       async (req, res, { params, body }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectBatch(trx, contextOf(req), params.id, body.reason) }));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/journal-entry-batches/:id', action: 'ledger.read', tag: 'ledger', summary: 'A batch of manual entries and its state', params: entryId, responses: { 200: 'the batch' } },
+      {
+        method: 'get',
+        path: '/api/v1/journal-entry-batches/:id',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: 'A batch of manual entries and its state',
+        params: entryId,
+        responses: { 200: 'the batch' },
+      },
       async (_req, res, { params }) => {
         res.json(await getBatch(db, params.id));
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/journal-entries', action: 'ledger.read', tag: 'ledger', summary: 'Prepared entries by status (pending: waiting for approval), oldest first',
-        params: fundId, query: z.strictObject({ status: z.enum(['pending', 'posted', 'rejected']).optional(), limit: limitParam, cursor: cursorParam }),
+        method: 'get',
+        path: '/api/v1/funds/:id/journal-entries',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: 'Prepared entries by status (pending: waiting for approval), oldest first',
+        params: fundId,
+        query: z.strictObject({ status: z.enum(['pending', 'posted', 'rejected']).optional(), limit: limitParam, cursor: cursorParam }),
         responses: { 200: '{items, next_cursor}' },
       },
       async (_req, res, { params, query }) => {
@@ -92,16 +144,34 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/journal-entries/:id', action: 'ledger.read', tag: 'ledger', summary: 'One entry, posted, pending or rejected', params: entryId, responses: { 200: 'the entry', 404: 'NOT_FOUND' } },
+      {
+        method: 'get',
+        path: '/api/v1/journal-entries/:id',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: 'One entry, posted, pending or rejected',
+        params: entryId,
+        responses: { 200: 'the entry', 404: 'NOT_FOUND' },
+      },
       async (_req, res, { params }) => {
         res.json(await getAnyEntry(db, params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/journal-entries/:id/approve', action: 'ledger.approve', tag: 'ledger', idempotent: true,
-        summary: 'Approve a pending entry (another accountant): posts it, re-checking every rule now', params: entryId, body: z.strictObject({}).optional(),
-        responses: { 200: 'the posted entry (status "posted", seq, hash)', 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
+        method: 'post',
+        path: '/api/v1/journal-entries/:id/approve',
+        action: 'ledger.approve',
+        tag: 'ledger',
+        idempotent: true,
+        summary: 'Approve a pending entry (another accountant): posts it, re-checking every rule now',
+        params: entryId,
+        body: z.strictObject({}).optional(),
+        responses: {
+          200: 'the posted entry (status "posted", seq, hash)',
+          403: 'SAME_ACCOUNTANT',
+          409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED',
+        },
       },
       async (req, res, { params }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveEntry(trx, contextOf(req), params.id) }));
@@ -109,8 +179,15 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     ),
     route(
       {
-        method: 'post', path: '/api/v1/journal-entries/:id/reject', action: 'ledger.approve', tag: 'ledger', idempotent: true,
-        summary: 'Send a pending entry back with the reason', params: entryId, body: rejection, responses: { 200: 'the rejected entry', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
+        method: 'post',
+        path: '/api/v1/journal-entries/:id/reject',
+        action: 'ledger.approve',
+        tag: 'ledger',
+        idempotent: true,
+        summary: 'Send a pending entry back with the reason',
+        params: entryId,
+        body: rejection,
+        responses: { 200: 'the rejected entry', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
       },
       async (req, res, { params, body }) => {
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectEntry(trx, contextOf(req), params.id, body.reason) }));
@@ -118,8 +195,13 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     ),
     route(
       {
-        method: 'post', path: '/api/v1/journal-entries/:id/reversal', action: 'ledger.post', tag: 'ledger', idempotent: true,
-        summary: 'Prepare the mirror entry of an entry, linked to it; posted when another accountant approves it', params: entryId,
+        method: 'post',
+        path: '/api/v1/journal-entries/:id/reversal',
+        action: 'ledger.post',
+        tag: 'ledger',
+        idempotent: true,
+        summary: 'Prepare the mirror entry of an entry, linked to it; posted when another accountant approves it',
+        params: entryId,
         body: z.strictObject({ date: accountingDate.optional(), memo: z.string().trim().min(1).max(500).optional() }).optional(),
         responses: { 201: 'the pending reversal', 409: 'ALREADY_REVERSED, CANNOT_REVERSE_REVERSAL or PERIOD_CLOSED' },
       },
@@ -129,27 +211,49 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/journal', action: 'ledger.read', tag: 'ledger', summary: 'Journal entries with postings, newest first',
+        method: 'get',
+        path: '/api/v1/funds/:id/journal',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: 'Journal entries with postings, newest first',
         params: fundId,
         query: z.strictObject({
-          limit: limitParam, cursor: cursorParam, from: calendarDate.optional(), to: calendarDate.optional(),
-          kind: z.enum(entryKinds).optional(), account: accountCode.optional(), department_id: idParam.optional(),
+          limit: limitParam,
+          cursor: cursorParam,
+          from: calendarDate.optional(),
+          to: calendarDate.optional(),
+          kind: z.enum(entryKinds).optional(),
+          account: accountCode.optional(),
+          department_id: idParam.optional(),
           department: z.string().trim().min(1, '请输入单位代码或名称').max(200, '最多 200 个字符').optional(),
         }),
-        responses: { 200: '{items, next_cursor, filter:{description}}; account=2307 takes every 2307.* account; department is a unit code or name', 422: 'VALIDATION_FAILED (no such account or unit)' },
+        responses: {
+          200: '{items, next_cursor, filter:{description}}; account=2307 takes every 2307.* account; department is a unit code or name',
+          422: 'VALIDATION_FAILED (no such account or unit)',
+        },
       },
       async (_req, res, { params, query }) => {
         await getFund(db, params.id);
         const filter = await resolveJournalFilter(db, params.id, query);
         const { department: _department, ...rest } = query;
-        const page = await listJournal(db, params.id, { ...rest, limit: query.limit ?? 100, department_ids: filter.departmentIds, account_is_parent: filter.accountIsParent });
+        const page = await listJournal(db, params.id, {
+          ...rest,
+          limit: query.limit ?? 100,
+          department_ids: filter.departmentIds,
+          account_is_parent: filter.accountIsParent,
+        });
         res.json({ ...page, filter: { account: filter.account ?? null, department_ids: filter.departmentIds ?? null, description: filter.description } });
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/accounts/:code/ledger', action: 'ledger.read', tag: 'ledger', summary: "An account's postings with running balance, newest first",
-        params: z.strictObject({ id: idParam, code: accountCode }), query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        method: 'get',
+        path: '/api/v1/funds/:id/accounts/:code/ledger',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: "An account's postings with running balance, newest first",
+        params: z.strictObject({ id: idParam, code: accountCode }),
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
         responses: { 200: '{account, items, next_cursor}' },
       },
       async (_req, res, { params, query }) => {
@@ -158,8 +262,14 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/trial-balance', action: 'ledger.read', tag: 'ledger', summary: 'Trial balance per book, optionally as of a date',
-        params: fundId, query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: '{as_of, books, accounts}' },
+        method: 'get',
+        path: '/api/v1/funds/:id/trial-balance',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: 'Trial balance per book, optionally as of a date',
+        params: fundId,
+        query: z.strictObject({ as_of: calendarDate.optional() }),
+        responses: { 200: '{as_of, books, accounts}' },
       },
       async (_req, res, { params, query }) => {
         res.json(await trialBalance(db, params.id, query.as_of));
@@ -167,8 +277,13 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     ),
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/ledger/verify', action: 'ledger.read', tag: 'ledger', summary: 'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness',
-        params: fundId, responses: { 200: '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}' },
+        method: 'get',
+        path: '/api/v1/funds/:id/ledger/verify',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary: 'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness',
+        params: fundId,
+        responses: { 200: '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}' },
       },
       async (_req, res, { params }) => {
         res.json(await verifyLedger(db, params.id, witnessFileOf(config)));

@@ -14,9 +14,14 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
   return [
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/period-closes', action: 'periods.close', tag: 'periods', idempotent: true,
+        method: 'post',
+        path: '/api/v1/funds/:id/period-closes',
+        action: 'periods.close',
+        tag: 'periods',
+        idempotent: true,
         summary: 'Prepare a close (结账) through a date; a date before the current closed-through date is a reopen (反结账) and needs a reason',
-        params: id, body: z.strictObject({ through: accountingDate, reason: z.string().trim().max(500).optional() }),
+        params: id,
+        body: z.strictObject({ through: accountingDate, reason: z.string().trim().max(500).optional() }),
         responses: { 201: 'the pending close', 409: 'PENDING_IN_PERIOD or CONFLICT', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
@@ -24,41 +29,80 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id/period-closes', action: 'periods.read', tag: 'periods', summary: 'Closes and reopens of a fund, newest first', params: id, responses: { 200: '{items}' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/period-closes',
+        action: 'periods.read',
+        tag: 'periods',
+        summary: 'Closes and reopens of a fund, newest first',
+        params: id,
+        responses: { 200: '{items}' },
+      },
       async (_req, res, { params }) => {
         res.json(await listPeriodCloses(db, params.id));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/period-closes/:id', action: 'periods.read', tag: 'periods', summary: 'A close or reopen', params: id, responses: { 200: 'the close' } },
+      {
+        method: 'get',
+        path: '/api/v1/period-closes/:id',
+        action: 'periods.read',
+        tag: 'periods',
+        summary: 'A close or reopen',
+        params: id,
+        responses: { 200: 'the close' },
+      },
       async (_req, res, { params }) => {
         res.json(await getPeriodClose(db, params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/period-closes/:id/approve', action: 'periods.close', tag: 'periods', idempotent: true,
-        summary: 'Approve a close or reopen (another accountant): issues its certificate and moves the closed-through date', params: id, body: z.strictObject({}).optional(),
+        method: 'post',
+        path: '/api/v1/period-closes/:id/approve',
+        action: 'periods.close',
+        tag: 'periods',
+        idempotent: true,
+        summary: 'Approve a close or reopen (another accountant): issues its certificate and moves the closed-through date',
+        params: id,
+        body: z.strictObject({}).optional(),
         responses: { 200: '{closed_through, certificate_no, …}', 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_DECIDED, PENDING_IN_PERIOD or CONFLICT' },
       },
       async (req, res, { params }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approvePeriodClose(trx, contextOf(req), params.id, witnessFileOf(config)) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({
+          status: 200,
+          body: await approvePeriodClose(trx, contextOf(req), params.id, witnessFileOf(config)),
+        }));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/period-closes/:id/reject', action: 'periods.close', tag: 'periods', idempotent: true,
-        summary: 'Send a close or reopen back with the reason', params: id, body: z.strictObject({ reason: z.string().trim().min(1, '须说明退回原因').max(500) }),
+        method: 'post',
+        path: '/api/v1/period-closes/:id/reject',
+        action: 'periods.close',
+        tag: 'periods',
+        idempotent: true,
+        summary: 'Send a close or reopen back with the reason',
+        params: id,
+        body: z.strictObject({ reason: z.string().trim().min(1, '须说明退回原因').max(500) }),
         responses: { 200: 'the close', 409: 'ALREADY_DECIDED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectPeriodClose(trx, contextOf(req), params.id, body.reason) }));
+        await runIdempotent(db, req, res, req.body, async (trx) => ({
+          status: 200,
+          body: await rejectPeriodClose(trx, contextOf(req), params.id, body.reason),
+        }));
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/period-closes/:id/certificate.pdf', action: 'statements.read', tag: 'periods', summary: 'The close certificate (结账单) as issued; checkable through POST /statements/verify',
-        params: id, responses: { 200: 'application/pdf', 404: 'NOT_FOUND (not approved yet)' },
+        method: 'get',
+        path: '/api/v1/period-closes/:id/certificate.pdf',
+        action: 'statements.read',
+        tag: 'periods',
+        summary: 'The close certificate (结账单) as issued; checkable through POST /statements/verify',
+        params: id,
+        responses: { 200: 'application/pdf', 404: 'NOT_FOUND (not approved yet)' },
       },
       async (req, res, { params }) => {
         const c = await closeCertificate(db, contextOf(req), params.id);

@@ -20,10 +20,25 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
   return [
     route(
       {
-        method: 'put', path: '/api/v1/departments/:id/status', action: 'departments.status_write', tag: 'progress',
-        summary: 'Record a status change; only an accountant records acceptance (accepted_on, 验收)', params: departmentId,
-        body: z.strictObject({ status: departmentFields.status, effective_date: calendarDate, note: z.string().max(1000, '最多 1000 个字符').optional(), accepted_on: calendarDate.optional() }),
-        responses: { 200: 'the department', 403: 'FORBIDDEN (acceptance by a department)', 404: 'NOT_FOUND', 409: 'CONFLICT (accepted unit) or STATUS_REGRESSION (a unit moving back)', 422: 'VALIDATION_FAILED (an accountant moving back without a reason)' },
+        method: 'put',
+        path: '/api/v1/departments/:id/status',
+        action: 'departments.status_write',
+        tag: 'progress',
+        summary: 'Record a status change; only an accountant records acceptance (accepted_on, 验收)',
+        params: departmentId,
+        body: z.strictObject({
+          status: departmentFields.status,
+          effective_date: calendarDate,
+          note: z.string().max(1000, '最多 1000 个字符').optional(),
+          accepted_on: calendarDate.optional(),
+        }),
+        responses: {
+          200: 'the department',
+          403: 'FORBIDDEN (acceptance by a department)',
+          404: 'NOT_FOUND',
+          409: 'CONFLICT (accepted unit) or STATUS_REGRESSION (a unit moving back)',
+          422: 'VALIDATION_FAILED (an accountant moving back without a reason)',
+        },
       },
       async (req, res, { params, body }) => {
         res.json(await changeStatus(db, contextOf(req), params.id, body));
@@ -31,7 +46,10 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
     ),
     route(
       {
-        method: 'post', path: '/api/v1/departments/acceptance', action: 'departments.accept', tag: 'progress',
+        method: 'post',
+        path: '/api/v1/departments/acceptance',
+        action: 'departments.accept',
+        tag: 'progress',
         summary: 'Record acceptance (验收) of many completed units at once, all or none',
         body: z.strictObject({ department_ids: z.array(idParam).min(1, '请至少选择一个单位').max(5000, '一次最多 5000 个单位'), accepted_on: calendarDate }),
         responses: { 200: '{accepted, accepted_on, items}', 404: 'NOT_FOUND', 409: 'CONFLICT naming each unit that cannot be accepted' },
@@ -41,15 +59,28 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/departments/:id/status-history', action: 'departments.status_read', tag: 'progress', summary: "A department's status changes, latest first", params: departmentId, responses: { 200: '{items}' } },
+      {
+        method: 'get',
+        path: '/api/v1/departments/:id/status-history',
+        action: 'departments.status_read',
+        tag: 'progress',
+        summary: "A department's status changes, latest first",
+        params: departmentId,
+        responses: { 200: '{items}' },
+      },
       async (req, res, { params }) => {
         res.json(await statusHistory(db, actorOf(req), params.id));
       },
     ),
     route(
       {
-        method: 'get', path: '/api/v1/progress', action: 'progress.read', tag: 'progress', summary: 'Counts and rates by status and group, unit lists, written reports owed and overdue',
-        query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: 'the progress report' },
+        method: 'get',
+        path: '/api/v1/progress',
+        action: 'progress.read',
+        tag: 'progress',
+        summary: 'Counts and rates by status and group, unit lists, written reports owed and overdue',
+        query: z.strictObject({ as_of: calendarDate.optional() }),
+        responses: { 200: 'the progress report' },
       },
       async (_req, res, { query }) => {
         res.json(await loadProgress(db, query.as_of));
@@ -57,14 +88,24 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
     ),
     route(
       {
-        method: 'get', path: '/api/v1/progress/bulletin.pdf', action: 'progress.bulletin', tag: 'progress', summary: 'The progress bulletin (通报) as PDF',
-        query: z.strictObject({ as_of: calendarDate.optional() }), responses: { 200: 'application/pdf' },
+        method: 'get',
+        path: '/api/v1/progress/bulletin.pdf',
+        action: 'progress.bulletin',
+        tag: 'progress',
+        summary: 'The progress bulletin (通报) as PDF',
+        query: z.strictObject({ as_of: calendarDate.optional() }),
+        responses: { 200: 'application/pdf' },
       },
       async (req, res, { query }) => {
         const report = await loadProgress(db, query.as_of);
         const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`), await bulletinSupervision(db, report));
         const digest = createHash('sha256').update(pdf).digest('hex');
-        await recordAudit(db, contextOf(req), { action: 'progress.bulletin_download', objectType: 'bulletin', objectId: report.as_of, after: { sha256: digest } });
+        await recordAudit(db, contextOf(req), {
+          action: 'progress.bulletin_download',
+          objectType: 'bulletin',
+          objectId: report.as_of,
+          after: { sha256: digest },
+        });
         // Anchored outside the database, like a statement: the bulletin's SHA-256 goes to the witness.
         await witnessDocument(db, witnessFileOf(config), { kind: 'bulletin', ref: report.as_of, sha256: digest });
         res.setHeader('X-Document-SHA256', digest);
@@ -74,8 +115,13 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
     ),
     route(
       {
-        method: 'put', path: '/api/v1/progress/deadline', action: 'progress.deadline', tag: 'progress', summary: 'Set the date after which units not started owe a written report',
-        body: z.strictObject({ deadline: calendarDate, title: z.string().trim().min(1).max(200) }), responses: { 200: 'the deadline' },
+        method: 'put',
+        path: '/api/v1/progress/deadline',
+        action: 'progress.deadline',
+        tag: 'progress',
+        summary: 'Set the date after which units not started owe a written report',
+        body: z.strictObject({ deadline: calendarDate, title: z.string().trim().min(1).max(200) }),
+        responses: { 200: 'the deadline' },
       },
       async (req, res, { body }) => {
         res.json(await setDeadline(db, contextOf(req), body));
@@ -83,8 +129,13 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
     ),
     route(
       {
-        method: 'post', path: '/api/v1/departments/:id/written-reports', action: 'written_reports.file', tag: 'progress', summary: 'File the written explanation (专题书面报告) a unit not started owes',
-        params: departmentId, body: z.strictObject({ body: z.string().trim().min(1, '不能为空').max(20000) }),
+        method: 'post',
+        path: '/api/v1/departments/:id/written-reports',
+        action: 'written_reports.file',
+        tag: 'progress',
+        summary: 'File the written explanation (专题书面报告) a unit not started owes',
+        params: departmentId,
+        body: z.strictObject({ body: z.string().trim().min(1, '不能为空').max(20000) }),
         responses: { 201: 'the report', 409: 'CONFLICT or DUPLICATE' },
       },
       async (req, res, { params, body }) => {
@@ -92,7 +143,15 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/departments/:id/written-reports', action: 'written_reports.read', tag: 'progress', summary: "A department's written reports", params: departmentId, responses: { 200: '{items}' } },
+      {
+        method: 'get',
+        path: '/api/v1/departments/:id/written-reports',
+        action: 'written_reports.read',
+        tag: 'progress',
+        summary: "A department's written reports",
+        params: departmentId,
+        responses: { 200: '{items}' },
+      },
       async (req, res, { params }) => {
         res.json(await listWrittenReports(db, actorOf(req), params.id));
       },

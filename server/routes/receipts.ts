@@ -20,8 +20,13 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
   return [
     route(
       {
-        method: 'post', path: '/api/v1/departments/:id/receipts', action: 'receipts.submit', tag: 'receipts',
-        summary: 'Submit a purchase receipt (one invoice) as evidence for a fund', params: z.strictObject({ id: idParam }), body: receiptBody,
+        method: 'post',
+        path: '/api/v1/departments/:id/receipts',
+        action: 'receipts.submit',
+        tag: 'receipts',
+        summary: 'Submit a purchase receipt (one invoice) as evidence for a fund',
+        params: z.strictObject({ id: idParam }),
+        body: receiptBody,
         responses: { 201: 'the receipt', 404: 'NOT_FOUND (also another department)', 409: 'DUPLICATE_INVOICE', 422: 'VALIDATION_FAILED naming each field' },
       },
       async (req, res, { params, body }) => {
@@ -31,10 +36,19 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
     ),
     route(
       {
-        method: 'get', path: '/api/v1/receipts', action: 'receipts.read', tag: 'receipts', summary: 'Receipts, newest first (a department sees its own)',
+        method: 'get',
+        path: '/api/v1/receipts',
+        action: 'receipts.read',
+        tag: 'receipts',
+        summary: 'Receipts, newest first (a department sees its own)',
         query: z.strictObject({
-          limit: limitParam, cursor: cursorParam, fund_id: idParam.optional(), department_id: idParam.optional(),
-          status: z.enum(receiptStatuses).optional(), from: calendarDate.optional(), to: calendarDate.optional(),
+          limit: limitParam,
+          cursor: cursorParam,
+          fund_id: idParam.optional(),
+          department_id: idParam.optional(),
+          status: z.enum(receiptStatuses).optional(),
+          from: calendarDate.optional(),
+          to: calendarDate.optional(),
           q: z.string().max(200, '最多 200 个字符').optional(),
         }),
         responses: { 200: '{items, next_cursor}' },
@@ -44,7 +58,15 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/receipts/:id', action: 'receipts.read', tag: 'receipts', summary: 'A receipt with its lines, attachments and review history', params: receiptId, responses: { 200: 'the receipt', 404: 'NOT_FOUND' } },
+      {
+        method: 'get',
+        path: '/api/v1/receipts/:id',
+        action: 'receipts.read',
+        tag: 'receipts',
+        summary: 'A receipt with its lines, attachments and review history',
+        params: receiptId,
+        responses: { 200: 'the receipt', 404: 'NOT_FOUND' },
+      },
       async (req, res, { params }) => {
         const receipt = await getReceipt(db, actorOf(req), params.id);
         res.json({ ...receipt, warnings: await receiptLicenceWarnings(db, receipt) });
@@ -52,9 +74,14 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
     ),
     route(
       {
-        method: 'post', path: '/api/v1/receipts/:id/verify', action: 'receipts.review', tag: 'receipts',
-        summary: 'Verify a submitted receipt; one whose unit asked for a failing seller code needs confirm_tax_id: true', params: receiptId,
-        body: z.strictObject({ confirm_tax_id: z.boolean({ error: '须为 true 或 false' }).optional() }), responses: { 200: 'the receipt', 409: 'CONFLICT or TAX_ID_NOT_CONFIRMED' },
+        method: 'post',
+        path: '/api/v1/receipts/:id/verify',
+        action: 'receipts.review',
+        tag: 'receipts',
+        summary: 'Verify a submitted receipt; one whose unit asked for a failing seller code needs confirm_tax_id: true',
+        params: receiptId,
+        body: z.strictObject({ confirm_tax_id: z.boolean({ error: '须为 true 或 false' }).optional() }),
+        responses: { 200: 'the receipt', 409: 'CONFLICT or TAX_ID_NOT_CONFIRMED' },
       },
       async (req, res, { params, body }) => {
         res.json(await reviewReceipt(db, contextOf(req), params.id, 'verified', undefined, { confirmTaxId: body.confirm_tax_id === true }));
@@ -62,23 +89,43 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
     ),
     route(
       {
-        method: 'post', path: '/api/v1/receipts/:id/reject', action: 'receipts.review', tag: 'receipts', summary: 'Reject a submitted or verified receipt, with the reason',
-        params: receiptId, body: z.strictObject({ reason: z.string().trim().min(1, '请填写退回理由').max(1000, '最多 1000 个字符') }), responses: { 200: 'the receipt', 409: 'CONFLICT' },
+        method: 'post',
+        path: '/api/v1/receipts/:id/reject',
+        action: 'receipts.review',
+        tag: 'receipts',
+        summary: 'Reject a submitted or verified receipt, with the reason',
+        params: receiptId,
+        body: z.strictObject({ reason: z.string().trim().min(1, '请填写退回理由').max(1000, '最多 1000 个字符') }),
+        responses: { 200: 'the receipt', 409: 'CONFLICT' },
       },
       async (req, res, { params, body }) => {
         res.json(await reviewReceipt(db, contextOf(req), params.id, 'rejected', body.reason));
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/receipts/:id/withdraw', action: 'receipts.withdraw', tag: 'receipts', summary: 'Withdraw a submitted receipt (its department)', params: receiptId, body: z.strictObject({}), responses: { 200: 'the receipt', 409: 'CONFLICT' } },
+      {
+        method: 'post',
+        path: '/api/v1/receipts/:id/withdraw',
+        action: 'receipts.withdraw',
+        tag: 'receipts',
+        summary: 'Withdraw a submitted receipt (its department)',
+        params: receiptId,
+        body: z.strictObject({}),
+        responses: { 200: 'the receipt', 409: 'CONFLICT' },
+      },
       async (req, res, { params }) => {
         res.json(await reviewReceipt(db, contextOf(req), params.id, 'withdrawn'));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/receipts/:id/attachments', action: 'attachments.upload', tag: 'receipts', bodyType: 'multipart',
-        summary: 'Attach a scan (multipart field "file": PDF, JPEG or PNG, recognised by its bytes)', params: receiptId,
+        method: 'post',
+        path: '/api/v1/receipts/:id/attachments',
+        action: 'attachments.upload',
+        tag: 'receipts',
+        bodyType: 'multipart',
+        summary: 'Attach a scan (multipart field "file": PDF, JPEG or PNG, recognised by its bytes)',
+        params: receiptId,
         responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
       },
       async (req, res, { params }) => {
@@ -87,8 +134,13 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
     ),
     route(
       {
-        method: 'post', path: '/api/v1/written-reports/:id/attachments', action: 'attachments.upload', tag: 'progress', bodyType: 'multipart',
-        summary: 'Attach a signed scan to a written report', params: receiptId,
+        method: 'post',
+        path: '/api/v1/written-reports/:id/attachments',
+        action: 'attachments.upload',
+        tag: 'progress',
+        bodyType: 'multipart',
+        summary: 'Attach a signed scan to a written report',
+        params: receiptId,
         responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
       },
       async (req, res, { params }) => {
@@ -97,8 +149,13 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
     ),
     route(
       {
-        method: 'post', path: '/api/v1/funds/:id/receipts/import', action: 'receipts.import', tag: 'receipts', bodyType: 'upload',
-        summary: 'Import receipts from CSV or XLSX, one row per line, all or nothing', params: z.strictObject({ id: idParam }),
+        method: 'post',
+        path: '/api/v1/funds/:id/receipts/import',
+        action: 'receipts.import',
+        tag: 'receipts',
+        bodyType: 'upload',
+        summary: 'Import receipts from CSV or XLSX, one row per line, all or nothing',
+        params: z.strictObject({ id: idParam }),
         responses: { 201: '{created, receipt_ids}', 422: 'CSV_INVALID with errors by row' },
       },
       async (req, res, { params, body }) => {

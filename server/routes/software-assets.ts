@@ -1,6 +1,14 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { addPreProgrammeAsset, installedBaseBody, preProgrammeAssetBody, reportInstalledBase, retire, retireBody, reviewPreProgrammeAsset } from '../assets/asset-changes.ts';
+import {
+  addPreProgrammeAsset,
+  installedBaseBody,
+  preProgrammeAssetBody,
+  reportInstalledBase,
+  retire,
+  retireBody,
+  reviewPreProgrammeAsset,
+} from '../assets/asset-changes.ts';
 import { complianceReport, unitComplianceOf } from '../assets/compliance.ts';
 import { attachAssetEvidence } from '../assets/evidence.ts';
 import { acceptInventory, fileInventory, getInventory, inventoryBody, listInventories, returnInventory } from '../assets/inventories.ts';
@@ -24,9 +32,18 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     // Before /software-assets/:id, so that "compliance" is not read as an id.
     route(
       {
-        method: 'get', path: '/api/v1/software-assets/compliance', action: 'assets.compliance', tag: 'software-assets',
+        method: 'get',
+        path: '/api/v1/software-assets/compliance',
+        action: 'assets.compliance',
+        tag: 'software-assets',
         summary: 'Compliance per unit, for the programme and by group: licences in use ÷ computers, capped at 1; overall = lowest of os/office/antivirus',
-        query: z.strictObject({ group: z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, '不是有效的分组').optional() }), responses: { 200: '{items, overall, by_group}' },
+        query: z.strictObject({
+          group: z
+            .string()
+            .regex(/^[a-z][a-z0-9_]{0,39}$/, '不是有效的分组')
+            .optional(),
+        }),
+        responses: { 200: '{items, overall, by_group}' },
       },
       async (_req, res, { query }) => {
         res.json(await complianceReport(db, query));
@@ -34,8 +51,13 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     ),
     route(
       {
-        method: 'get', path: '/api/v1/departments/:id/software-assets', action: 'assets.read', tag: 'software-assets', summary: "A unit's software-asset register (软件资产台账), in order of entry",
-        params: byId, query: z.strictObject({ limit: limitParam, cursor: cursorParam, status: z.enum(assetStatuses).optional(), category: z.enum(categories).optional() }),
+        method: 'get',
+        path: '/api/v1/departments/:id/software-assets',
+        action: 'assets.read',
+        tag: 'software-assets',
+        summary: "A unit's software-asset register (软件资产台账), in order of entry",
+        params: byId,
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam, status: z.enum(assetStatuses).optional(), category: z.enum(categories).optional() }),
         responses: { 200: '{items, next_cursor}', 404: 'NOT_FOUND (also another department)' },
       },
       async (req, res, { params, query }) => {
@@ -44,8 +66,13 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     ),
     route(
       {
-        method: 'post', path: '/api/v1/departments/:id/software-assets', action: 'assets.write', tag: 'software-assets',
-        summary: 'Add a licence bought before the programme; it counts once an accountant has reviewed its scanned evidence', params: byId, body: preProgrammeAssetBody,
+        method: 'post',
+        path: '/api/v1/departments/:id/software-assets',
+        action: 'assets.write',
+        tag: 'software-assets',
+        summary: 'Add a licence bought before the programme; it counts once an accountant has reviewed its scanned evidence',
+        params: byId,
+        body: preProgrammeAssetBody,
         responses: { 201: 'the register line (status pending)', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
@@ -54,19 +81,37 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     ),
     route(
       {
-        method: 'get', path: '/api/v1/departments/:id/software-assets.:format', action: 'assets.read', tag: 'software-assets', summary: "A unit's register as CSV or XLSX",
-        params: z.strictObject({ id: idParam, format: z.enum(['csv', 'xlsx']) }), responses: { 200: 'text/csv or XLSX', 404: 'NOT_FOUND' },
+        method: 'get',
+        path: '/api/v1/departments/:id/software-assets.:format',
+        action: 'assets.read',
+        tag: 'software-assets',
+        summary: "A unit's register as CSV or XLSX",
+        params: z.strictObject({ id: idParam, format: z.enum(['csv', 'xlsx']) }),
+        responses: { 200: 'text/csv or XLSX', 404: 'NOT_FOUND' },
       },
       async (req, res, { params }) => {
         const { table, code } = await registerTable(db, actorOf(req), params.id);
-        await recordAudit(db, contextOf(req), { action: 'export.software_register', objectType: 'department', objectId: params.id, after: { format: params.format } });
+        await recordAudit(db, contextOf(req), {
+          action: 'export.software_register',
+          objectType: 'department',
+          objectId: params.id,
+          after: { format: params.format },
+        });
         res.setHeader('Content-Disposition', contentDisposition('attachment', `软件资产台账-${code}.${params.format}`));
         if (params.format === 'csv') res.type('text/csv; charset=utf-8').send(toCsv(table));
         else res.type(xlsxMediaType).send(await toXlsx([table]));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/departments/:id/software-register.pdf', action: 'assets.read', tag: 'software-assets', summary: "A unit's register as PDF, with its installed base and compliance", params: byId, responses: { 200: 'application/pdf', 404: 'NOT_FOUND' } },
+      {
+        method: 'get',
+        path: '/api/v1/departments/:id/software-register.pdf',
+        action: 'assets.read',
+        tag: 'software-assets',
+        summary: "A unit's register as PDF, with its installed base and compliance",
+        params: byId,
+        responses: { 200: 'application/pdf', 404: 'NOT_FOUND' },
+      },
       async (req, res, { params }) => {
         const { pdf, code, asOf } = await registerPdf(db, actorOf(req), params.id);
         await recordAudit(db, contextOf(req), { action: 'export.software_register_pdf', objectType: 'department', objectId: params.id });
@@ -76,29 +121,56 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     ),
     route(
       {
-        method: 'put', path: '/api/v1/departments/:id/installed-base', action: 'assets.write', tag: 'software-assets', summary: "Report a unit's computers and servers as of a date",
-        params: byId, body: installedBaseBody, responses: { 200: 'the installed base', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
+        method: 'put',
+        path: '/api/v1/departments/:id/installed-base',
+        action: 'assets.write',
+        tag: 'software-assets',
+        summary: "Report a unit's computers and servers as of a date",
+        params: byId,
+        body: installedBaseBody,
+        responses: { 200: 'the installed base', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
         res.json(await reportInstalledBase(db, contextOf(req), params.id, body));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/departments/:id/installed-base', action: 'assets.read', tag: 'software-assets', summary: "A unit's installed base, licences in use and compliance", params: byId, responses: { 200: '{installed_base, licences, os, office, antivirus, overall}' } },
+      {
+        method: 'get',
+        path: '/api/v1/departments/:id/installed-base',
+        action: 'assets.read',
+        tag: 'software-assets',
+        summary: "A unit's installed base, licences in use and compliance",
+        params: byId,
+        responses: { 200: '{installed_base, licences, os, office, antivirus, overall}' },
+      },
       async (req, res, { params }) => {
         res.json(await unitComplianceOf(db, actorOf(req), params.id));
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/software-assets/:id', action: 'assets.read', tag: 'software-assets', summary: 'A register line with its retirements and evidence', params: byId, responses: { 200: 'the register line', 404: 'NOT_FOUND' } },
+      {
+        method: 'get',
+        path: '/api/v1/software-assets/:id',
+        action: 'assets.read',
+        tag: 'software-assets',
+        summary: 'A register line with its retirements and evidence',
+        params: byId,
+        responses: { 200: 'the register line', 404: 'NOT_FOUND' },
+      },
       async (req, res, { params }) => {
         res.json(await getAsset(db, actorOf(req), params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/software-assets/:id/attachments', action: 'assets.write', tag: 'software-assets', bodyType: 'multipart',
-        summary: 'Attach the scanned evidence of a pre-programme licence (multipart field "file")', params: byId,
+        method: 'post',
+        path: '/api/v1/software-assets/:id/attachments',
+        action: 'assets.write',
+        tag: 'software-assets',
+        bodyType: 'multipart',
+        summary: 'Attach the scanned evidence of a pre-programme licence (multipart field "file")',
+        params: byId,
         responses: { 201: '{id, sha256, media_type, size}', 409: 'CONFLICT (not awaiting review)', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
       },
       async (req, res, { params }) => {
@@ -106,21 +178,45 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/software-assets/:id/verify', action: 'assets.review', tag: 'software-assets', summary: 'Accept a pre-programme licence on its evidence', params: byId, body: z.strictObject({}), responses: { 200: 'the register line', 409: 'CONFLICT' } },
+      {
+        method: 'post',
+        path: '/api/v1/software-assets/:id/verify',
+        action: 'assets.review',
+        tag: 'software-assets',
+        summary: 'Accept a pre-programme licence on its evidence',
+        params: byId,
+        body: z.strictObject({}),
+        responses: { 200: 'the register line', 409: 'CONFLICT' },
+      },
       async (req, res, { params }) => {
         res.json(await reviewPreProgrammeAsset(db, contextOf(req), params.id, 'in_use'));
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/software-assets/:id/reject', action: 'assets.review', tag: 'software-assets', summary: 'Refuse a pre-programme licence, with the reason', params: byId, body: reasonBody, responses: { 200: 'the register line', 409: 'CONFLICT' } },
+      {
+        method: 'post',
+        path: '/api/v1/software-assets/:id/reject',
+        action: 'assets.review',
+        tag: 'software-assets',
+        summary: 'Refuse a pre-programme licence, with the reason',
+        params: byId,
+        body: reasonBody,
+        responses: { 200: 'the register line', 409: 'CONFLICT' },
+      },
       async (req, res, { params, body }) => {
         res.json(await reviewPreProgrammeAsset(db, contextOf(req), params.id, 'rejected', body.reason));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/software-assets/:id/retire', action: 'assets.write', tag: 'software-assets', summary: 'Retire licences (all that remain unless `licences` is given), with date and reason; never deleted',
-        params: byId, body: retireBody, responses: { 200: 'the register line', 404: 'NOT_FOUND', 409: 'CONFLICT (not in use)', 422: 'VALIDATION_FAILED' },
+        method: 'post',
+        path: '/api/v1/software-assets/:id/retire',
+        action: 'assets.write',
+        tag: 'software-assets',
+        summary: 'Retire licences (all that remain unless `licences` is given), with date and reason; never deleted',
+        params: byId,
+        body: retireBody,
+        responses: { 200: 'the register line', 404: 'NOT_FOUND', 409: 'CONFLICT (not in use)', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
         res.json(await retire(db, contextOf(req), params.id, body));
@@ -128,8 +224,14 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     ),
     route(
       {
-        method: 'post', path: '/api/v1/departments/:id/inventories', action: 'inventories.file', tag: 'software-assets', summary: 'File the yearly inventory (年度盘点): a count for each asset in use',
-        params: byId, body: inventoryBody, responses: { 201: 'the inventory with its differences', 409: 'DUPLICATE (already filed for the year)', 422: 'VALIDATION_FAILED' },
+        method: 'post',
+        path: '/api/v1/departments/:id/inventories',
+        action: 'inventories.file',
+        tag: 'software-assets',
+        summary: 'File the yearly inventory (年度盘点): a count for each asset in use',
+        params: byId,
+        body: inventoryBody,
+        responses: { 201: 'the inventory with its differences', 409: 'DUPLICATE (already filed for the year)', 422: 'VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
         res.status(201).json(await fileInventory(db, contextOf(req), params.id, body));
@@ -137,10 +239,21 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
     ),
     route(
       {
-        method: 'get', path: '/api/v1/inventories', action: 'assets.read', tag: 'software-assets', summary: 'Inventories, newest first (a unit sees its own)',
+        method: 'get',
+        path: '/api/v1/inventories',
+        action: 'assets.read',
+        tag: 'software-assets',
+        summary: 'Inventories, newest first (a unit sees its own)',
         query: z.strictObject({
-          limit: limitParam, cursor: cursorParam, department_id: idParam.optional(),
-          year: z.string().regex(/^[0-9]{4}$/, '须为年份').transform(Number).optional(), status: z.enum(['submitted', 'accepted', 'returned']).optional(),
+          limit: limitParam,
+          cursor: cursorParam,
+          department_id: idParam.optional(),
+          year: z
+            .string()
+            .regex(/^[0-9]{4}$/, '须为年份')
+            .transform(Number)
+            .optional(),
+          status: z.enum(['submitted', 'accepted', 'returned']).optional(),
         }),
         responses: { 200: '{items, next_cursor}' },
       },
@@ -149,22 +262,45 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/inventories/:id', action: 'assets.read', tag: 'software-assets', summary: 'An inventory with its counts and differences', params: byId, responses: { 200: 'the inventory', 404: 'NOT_FOUND' } },
+      {
+        method: 'get',
+        path: '/api/v1/inventories/:id',
+        action: 'assets.read',
+        tag: 'software-assets',
+        summary: 'An inventory with its counts and differences',
+        params: byId,
+        responses: { 200: 'the inventory', 404: 'NOT_FOUND' },
+      },
       async (req, res, { params }) => {
         res.json(await getInventory(db, actorOf(req), params.id));
       },
     ),
     route(
       {
-        method: 'post', path: '/api/v1/inventories/:id/accept', action: 'inventories.review', tag: 'software-assets', summary: 'Accept the differences: what was not found is retired',
-        params: byId, body: z.strictObject({ note: z.string().trim().max(1000).optional() }), responses: { 200: 'the inventory', 409: 'CONFLICT' },
+        method: 'post',
+        path: '/api/v1/inventories/:id/accept',
+        action: 'inventories.review',
+        tag: 'software-assets',
+        summary: 'Accept the differences: what was not found is retired',
+        params: byId,
+        body: z.strictObject({ note: z.string().trim().max(1000).optional() }),
+        responses: { 200: 'the inventory', 409: 'CONFLICT' },
       },
       async (req, res, { params, body }) => {
         res.json(await acceptInventory(db, contextOf(req), params.id, body.note));
       },
     ),
     route(
-      { method: 'post', path: '/api/v1/inventories/:id/return', action: 'inventories.review', tag: 'software-assets', summary: 'Send an inventory back to be counted again, with the reason', params: byId, body: reasonBody, responses: { 200: 'the inventory', 409: 'CONFLICT' } },
+      {
+        method: 'post',
+        path: '/api/v1/inventories/:id/return',
+        action: 'inventories.review',
+        tag: 'software-assets',
+        summary: 'Send an inventory back to be counted again, with the reason',
+        params: byId,
+        body: reasonBody,
+        responses: { 200: 'the inventory', 409: 'CONFLICT' },
+      },
       async (req, res, { params, body }) => {
         res.json(await returnInventory(db, contextOf(req), params.id, body.reason));
       },

@@ -17,7 +17,8 @@ function sendPdf(res: Response, s: IssuedStatement, fileName: string): void {
   res.setHeader('X-Statement-No', s.statementNo);
   res.setHeader('X-Statement-Sha256', s.sha256);
   // Printed as 〓 and named in the document's footer; here too, for whoever downloads it.
-  if (s.unprintable.length > 0) res.setHeader('X-Unprintable-Characters', s.unprintable.map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase()}`).join(','));
+  if (s.unprintable.length > 0)
+    res.setHeader('X-Unprintable-Characters', s.unprintable.map((ch) => `U+${ch.codePointAt(0)!.toString(16).toUpperCase()}`).join(','));
   res.send(s.pdf);
 }
 
@@ -25,9 +26,13 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
   return [
     route(
       {
-        method: 'get', path: '/api/v1/funds/:id/departments/:dept/statement.pdf', action: 'statements.department', tag: 'statements',
+        method: 'get',
+        path: '/api/v1/funds/:id/departments/:dept/statement.pdf',
+        action: 'statements.department',
+        tag: 'statements',
         summary: 'A unit’s disbursement statement (资金拨付通知书); the same content is the same statement, byte for byte',
-        params: z.strictObject({ id: idParam, dept: idParam }), responses: { 200: 'application/pdf', 404: 'NOT_FOUND (also another department)' },
+        params: z.strictObject({ id: idParam, dept: idParam }),
+        responses: { 200: 'application/pdf', 404: 'NOT_FOUND (also another department)' },
       },
       async (req, res, { params }) => {
         const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept }, witnessFileOf(config));
@@ -35,14 +40,30 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id/summary.pdf', action: 'statements.read', tag: 'statements', summary: 'The fund summary: totals and one row per unit', params: z.strictObject({ id: idParam }), responses: { 200: 'application/pdf' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/summary.pdf',
+        action: 'statements.read',
+        tag: 'statements',
+        summary: 'The fund summary: totals and one row per unit',
+        params: z.strictObject({ id: idParam }),
+        responses: { 200: 'application/pdf' },
+      },
       async (req, res, { params }) => {
         const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary' }, witnessFileOf(config));
         sendPdf(res, s, `资金汇总表-${s.statementNo}.pdf`);
       },
     ),
     route(
-      { method: 'get', path: '/api/v1/funds/:id/statements.zip', action: 'statements.read', tag: 'statements', summary: 'Every unit’s statement in one streamed download', params: z.strictObject({ id: idParam }), responses: { 200: 'application/zip' } },
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/statements.zip',
+        action: 'statements.read',
+        tag: 'statements',
+        summary: 'Every unit’s statement in one streamed download',
+        params: z.strictObject({ id: idParam }),
+        responses: { 200: 'application/zip' },
+      },
       async (req, res, { params }) => {
         const units = await departmentsInFund(db, params.id);
         const ctx = contextOf(req);
@@ -67,8 +88,13 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
     ),
     route(
       {
-        method: 'post', path: '/api/v1/statements/verify', action: 'statements.read', tag: 'statements', bodyType: 'multipart',
-        summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")', responses: { 200: '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger' },
+        method: 'post',
+        path: '/api/v1/statements/verify',
+        action: 'statements.read',
+        tag: 'statements',
+        bodyType: 'multipart',
+        summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")',
+        responses: { 200: '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger' },
       },
       async (req, res) => {
         res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes), witnessFileOf(config)));
@@ -76,8 +102,13 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
     ),
     route(
       {
-        method: 'get', path: '/api/v1/statements/:no', action: 'statements.read', tag: 'statements', summary: 'A statement’s record, to check a printed copy’s QR code against',
-        params: z.strictObject({ no: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'is not a statement number') }), responses: { 200: 'the record', 404: 'NOT_FOUND' },
+        method: 'get',
+        path: '/api/v1/statements/:no',
+        action: 'statements.read',
+        tag: 'statements',
+        summary: 'A statement’s record, to check a printed copy’s QR code against',
+        params: z.strictObject({ no: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'is not a statement number') }),
+        responses: { 200: 'the record', 404: 'NOT_FOUND' },
       },
       async (_req, res, { params }) => {
         res.json(await statementByNumber(db, params.no));

@@ -10,7 +10,11 @@ export function userRoutes(db: Knex) {
   return [
     route(
       {
-        method: 'post', path: '/api/v1/users', action: 'users.create', tag: 'users', summary: 'Create a user',
+        method: 'post',
+        path: '/api/v1/users',
+        action: 'users.create',
+        tag: 'users',
+        summary: 'Create a user',
         body: z.strictObject({
           username: z.string().regex(/^[A-Za-z0-9._-]{3,64}$/, '须为 3–64 位字母、数字、“.”、“_”或“-”'),
           password: z.string().max(256),
@@ -25,8 +29,13 @@ export function userRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'get', path: '/api/v1/users', action: 'users.list', tag: 'users', summary: 'List users; q searches the username and the unit’s code or name',
-        query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }), responses: { 200: '{items, next_cursor}' },
+        method: 'get',
+        path: '/api/v1/users',
+        action: 'users.list',
+        tag: 'users',
+        summary: 'List users; q searches the username and the unit’s code or name',
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }),
+        responses: { 200: '{items, next_cursor}' },
       },
       async (_req, res, { query }) => {
         res.json(await listUsers(db, query.limit ?? 100, query.cursor, query.q));
@@ -34,7 +43,11 @@ export function userRoutes(db: Knex) {
     ),
     route(
       {
-        method: 'patch', path: '/api/v1/users/:id', action: 'users.update', tag: 'users', summary: 'Disable, enable or reset the password of a user',
+        method: 'patch',
+        path: '/api/v1/users/:id',
+        action: 'users.update',
+        tag: 'users',
+        summary: 'Disable, enable or reset the password of a user',
         params: z.strictObject({ id: idParam }),
         body: z.strictObject({ disabled: z.boolean().optional(), password: z.string().max(256).optional() }),
         responses: { 200: 'the user', 404: 'NOT_FOUND' },

@@ -14,7 +14,9 @@ async function inSnapshot<T>(db: Knex, work: (trx: Knex.Transaction) => Promise<
 }
 
 async function fundOf(trx: Knex, fundId: string) {
-  const fund = await trx('funds').where({ id: fundId }).first('id', 'code', 'name', 'document_no', 'fiscal_year', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
+  const fund = await trx('funds')
+    .where({ id: fundId })
+    .first('id', 'code', 'name', 'document_no', 'fiscal_year', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   return fund;
 }
@@ -26,24 +28,39 @@ export async function loadDepartmentStatement(db: Knex, fundId: string, departme
     if (!department) throw new AppError('NOT_FOUND', '没有这个单位');
     // One connection, so one query at a time.
     const lines = await trx('receipt_lines as l')
-        .join('receipts as r', 'r.id', 'l.receipt_id')
-        .where({ 'r.fund_id': fundId, 'r.department_id': departmentId, 'r.status': 'verified' })
-        .orderBy([{ column: 'r.issue_date' }, { column: 'r.id' }, { column: 'l.line_no' }])
-        .select('r.id', 'r.invoice_kind', 'r.invoice_code', 'r.invoice_number', 'r.issue_date', 'r.seller_name', 'l.line_no', 'l.product', 'l.category', 'l.licences', 'l.amount');
+      .join('receipts as r', 'r.id', 'l.receipt_id')
+      .where({ 'r.fund_id': fundId, 'r.department_id': departmentId, 'r.status': 'verified' })
+      .orderBy([{ column: 'r.issue_date' }, { column: 'r.id' }, { column: 'l.line_no' }])
+      .select(
+        'r.id',
+        'r.invoice_kind',
+        'r.invoice_code',
+        'r.invoice_number',
+        'r.issue_date',
+        'r.seller_name',
+        'l.line_no',
+        'l.product',
+        'l.category',
+        'l.licences',
+        'l.amount',
+      );
     const allocations = await trx('allocation_lines as l')
-        .join('allocation_runs as r', 'r.id', 'l.run_id')
-        .where({ 'r.fund_id': fundId, 'l.department_id': departmentId, 'r.status': 'approved' })
-        .orderBy('r.id')
-        .select('r.id as run_id', 'r.as_of', 'l.entitlement', 'l.previously_allocated', 'l.amount', 'l.clawback', 'l.to_recover', 'l.explanation');
+      .join('allocation_runs as r', 'r.id', 'l.run_id')
+      .where({ 'r.fund_id': fundId, 'l.department_id': departmentId, 'r.status': 'approved' })
+      .orderBy('r.id')
+      .select('r.id as run_id', 'r.as_of', 'l.entitlement', 'l.previously_allocated', 'l.amount', 'l.clawback', 'l.to_recover', 'l.explanation');
     // Clawbacks an inspection's finding called for, with the inspection's document number.
     const findingClawbacks = await trx('finding_clawbacks as c')
-        .join('findings as f', 'f.id', 'c.finding_id')
-        .join('inspections as i', 'i.id', 'f.inspection_id')
-        .join('journal_entries as e', 'e.id', 'c.entry_id')
-        .where({ 'c.fund_id': fundId, 'c.department_id': departmentId, 'c.status': 'approved' })
-        .orderBy('e.seq')
-        .select('i.document_no', 'e.entry_date', 'c.amount', 'f.description');
-    const payments = await trx('disbursements').where({ fund_id: fundId, department_id: departmentId, status: 'approved' }).orderBy(['pay_date', 'id']).select('kind', 'voucher_no', 'pay_date', 'amount');
+      .join('findings as f', 'f.id', 'c.finding_id')
+      .join('inspections as i', 'i.id', 'f.inspection_id')
+      .join('journal_entries as e', 'e.id', 'c.entry_id')
+      .where({ 'c.fund_id': fundId, 'c.department_id': departmentId, 'c.status': 'approved' })
+      .orderBy('e.seq')
+      .select('i.document_no', 'e.entry_date', 'c.amount', 'f.description');
+    const payments = await trx('disbursements')
+      .where({ fund_id: fundId, department_id: departmentId, status: 'approved' })
+      .orderBy(['pay_date', 'id'])
+      .select('kind', 'voucher_no', 'pay_date', 'amount');
     const [position] = await fundPositions(trx, fundId, departmentId);
     return {
       fund,

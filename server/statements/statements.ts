@@ -71,11 +71,28 @@ export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext
   const digest = sha256(pdf);
   const [row] = await trx('statements')
     .insert({
-      statement_no: statementNo, fund_id: s.fundId, year, seq, kind: s.kind, department_id: s.departmentId, content_hash: s.contentHash,
-      head_seq: s.head.seq, head_hash: s.head.hash, sha256: digest, size: pdf.length, pdf, issued_by: ctx.actor!.id, issued_at: new Date(),
+      statement_no: statementNo,
+      fund_id: s.fundId,
+      year,
+      seq,
+      kind: s.kind,
+      department_id: s.departmentId,
+      content_hash: s.contentHash,
+      head_seq: s.head.seq,
+      head_hash: s.head.hash,
+      sha256: digest,
+      size: pdf.length,
+      pdf,
+      issued_by: ctx.actor!.id,
+      issued_at: new Date(),
     })
     .returning(['id', 'statement_no']);
-  await recordAudit(trx, ctx, { action: 'statement.issue', objectType: 'statement', objectId: statementNo, after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq } });
+  await recordAudit(trx, ctx, {
+    action: 'statement.issue',
+    objectType: 'statement',
+    objectId: statementNo,
+    after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq },
+  });
   // The head it was built from is an anchor: in the database and in the witness outside it.
   await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: statementNo, sha256: digest });
   return { id: String(row.id), statement_no: statementNo, sha256: digest, pdf };
@@ -92,7 +109,10 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
   const unprintable = unprintableIn(JSON.stringify(built.model));
   const departmentId = target.kind === 'department' ? target.departmentId : null;
   const find = () =>
-    db('statements').where({ fund_id: fundId, kind: target.kind, content_hash: contentHash }).where((q) => (departmentId ? q.where('department_id', departmentId) : q.whereNull('department_id'))).first('id', 'statement_no', 'sha256', 'pdf');
+    db('statements')
+      .where({ fund_id: fundId, kind: target.kind, content_hash: contentHash })
+      .where((q) => (departmentId ? q.where('department_id', departmentId) : q.whereNull('department_id')))
+      .first('id', 'statement_no', 'sha256', 'pdf');
   const existing = await find();
   if (existing) {
     await recordDownload(db, ctx, existing);
@@ -100,7 +120,12 @@ export async function issueStatement(db: Knex, ctx: RequestContext, fundId: stri
   }
   try {
     return await db.transaction(async (trx) => {
-      const issued = await recordStatement(trx, ctx, { fundId, fundCode: built.fundCode, kind: target.kind, departmentId, contentHash, head: built.head, render: built.render }, witnessFile);
+      const issued = await recordStatement(
+        trx,
+        ctx,
+        { fundId, fundCode: built.fundCode, kind: target.kind, departmentId, contentHash, head: built.head, render: built.render },
+        witnessFile,
+      );
       await recordDownload(trx, ctx, issued);
       return { statementNo: issued.statement_no, sha256: issued.sha256, pdf: issued.pdf, reissued: false, unprintable };
     });
@@ -129,8 +154,28 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
     .join('funds as f', 'f.id', 's.fund_id')
     .leftJoin('departments as d', 'd.id', 's.department_id')
     .where('s.sha256', digest)
-    .first('s.id', 's.statement_no', 's.kind', 's.fund_id', 'f.code as fund_code', 's.department_id', 'd.name as department_name', 's.issued_at', 's.head_seq', 's.head_hash', 's.content_hash');
-  const problems = row ? await statementProblems(db, witnessFile, { fundId: String(row.fund_id), statementNo: row.statement_no, sha256: digest, headSeq: Number(row.head_seq), headHash: row.head_hash }) : [];
+    .first(
+      's.id',
+      's.statement_no',
+      's.kind',
+      's.fund_id',
+      'f.code as fund_code',
+      's.department_id',
+      'd.name as department_name',
+      's.issued_at',
+      's.head_seq',
+      's.head_hash',
+      's.content_hash',
+    );
+  const problems = row
+    ? await statementProblems(db, witnessFile, {
+        fundId: String(row.fund_id),
+        statementNo: row.statement_no,
+        sha256: digest,
+        headSeq: Number(row.head_seq),
+        headHash: row.head_hash,
+      })
+    : [];
   const anchorHolds = row !== undefined && problems.length === 0;
   const newer = row
     ? await db('statements')
@@ -141,7 +186,12 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
         .first('statement_no')
     : undefined;
   const genuine = Boolean(row) && anchorHolds;
-  await recordAudit(db, ctx, { action: 'statement.verify', objectType: 'statement', objectId: row?.statement_no ?? null, after: { sha256: digest, genuine, anchor_holds: anchorHolds } });
+  await recordAudit(db, ctx, {
+    action: 'statement.verify',
+    objectType: 'statement',
+    objectId: row?.statement_no ?? null,
+    after: { sha256: digest, genuine, anchor_holds: anchorHolds },
+  });
   if (!row) return { genuine: false, sha256: digest, statement_no: null, superseded_by: null };
   return {
     genuine,
@@ -162,14 +212,22 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
 }
 
 /** Why a statement recorded in the database is not to be believed (in Chinese, for its reader); none when it holds. */
-async function statementProblems(db: Knex, witnessFile: string, s: { fundId: string; statementNo: string; sha256: string; headSeq: number; headHash: string }): Promise<string[]> {
+async function statementProblems(
+  db: Knex,
+  witnessFile: string,
+  s: { fundId: string; statementNo: string; sha256: string; headSeq: number; headHash: string },
+): Promise<string[]> {
   const problems: string[] = [];
   const witness = (await readWitness(witnessFile, s.fundId)).documents.get(s.statementNo);
   if (!witness) {
     problems.push(`见证文件中没有编号 ${s.statementNo} 的出具记录，数据库中的这条记录不能证明它是本系统出具的`);
   } else {
-    if (witness.sha256 !== undefined && witness.sha256 !== s.sha256) problems.push(`见证文件记载编号 ${s.statementNo} 的 SHA-256 为 ${witness.sha256.slice(0, 12)}…，与此文件不符`);
-    if (witness.seq !== s.headSeq || witness.hash !== s.headHash) problems.push(`见证文件记载本通知书依据第 ${witness.seq} 号凭证（${witness.hash.slice(0, 12)}…），数据库中却记为第 ${s.headSeq} 号（${s.headHash.slice(0, 12)}…）`);
+    if (witness.sha256 !== undefined && witness.sha256 !== s.sha256)
+      problems.push(`见证文件记载编号 ${s.statementNo} 的 SHA-256 为 ${witness.sha256.slice(0, 12)}…，与此文件不符`);
+    if (witness.seq !== s.headSeq || witness.hash !== s.headHash)
+      problems.push(
+        `见证文件记载本通知书依据第 ${witness.seq} 号凭证（${witness.hash.slice(0, 12)}…），数据库中却记为第 ${s.headSeq} 号（${s.headHash.slice(0, 12)}…）`,
+      );
   }
   // The head the witness saw (or, with no witness line, the one the row names) must still be in the chain.
   const head = witness ?? { seq: s.headSeq, hash: s.headHash };
@@ -178,13 +236,27 @@ async function statementProblems(db: Knex, witnessFile: string, s: { fundId: str
   }
   const report = await verifyLedger(db, s.fundId, witnessFile);
   const below = report.problems.filter((p) => p.seq !== undefined && p.seq <= head.seq);
-  if (below.length) problems.push(`本通知书所依据的账簿（第 1–${head.seq} 号凭证）已不能通过核验：${below.slice(0, 3).map((p) => p.detail).join('；')}`);
+  if (below.length)
+    problems.push(
+      `本通知书所依据的账簿（第 1–${head.seq} 号凭证）已不能通过核验：${below
+        .slice(0, 3)
+        .map((p) => p.detail)
+        .join('；')}`,
+    );
   return problems;
 }
 
 /** What the QR code on a printed copy can be checked against. */
 export async function statementByNumber(db: Knex, statementNo: string) {
-  const row = await db('statements').where({ statement_no: statementNo }).first('statement_no', 'kind', 'fund_id', 'department_id', 'content_hash', 'sha256', 'size', 'head_seq', 'head_hash', 'issued_at');
+  const row = await db('statements')
+    .where({ statement_no: statementNo })
+    .first('statement_no', 'kind', 'fund_id', 'department_id', 'content_hash', 'sha256', 'size', 'head_seq', 'head_hash', 'issued_at');
   if (!row) throw new AppError('NOT_FOUND', '没有这个编号的通知书');
-  return { ...row, fund_id: String(row.fund_id), department_id: row.department_id == null ? null : String(row.department_id), head_seq: Number(row.head_seq), issued_at: (row.issued_at as Date).toISOString() };
+  return {
+    ...row,
+    fund_id: String(row.fund_id),
+    department_id: row.department_id == null ? null : String(row.department_id),
+    head_seq: Number(row.head_seq),
+    issued_at: (row.issued_at as Date).toISOString(),
+  };
 }

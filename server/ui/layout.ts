@@ -4,31 +4,74 @@ import { AppError, errorCatalogue } from '../errors.ts';
 import { html, roleNames, type Html } from './html.ts';
 
 const navByRole: Record<string, Array<[string, string]>> = {
-  accountant: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票审核'], ['/departments/acceptance', '验收'], ['/compliance', '正版化率'], ['/findings', '督查整改']],
-  auditor: [['/funds', '资金'], ['/progress', '正版化进度'], ['/receipts', '发票'], ['/compliance', '正版化率'], ['/findings', '督查整改'], ['/audit-log', '审计日志'], ['/statements/verify', '通知书核验']],
-  department: [['/my', '本单位'], ['/my/assets', '软件资产'], ['/findings', '督查整改']],
-  inspector: [['/inspections', '督查'], ['/findings', '督查发现'], ['/compliance', '正版化率'], ['/progress', '正版化进度']],
-  admin: [['/admin/users', '用户'], ['/admin/departments', '单位'], ['/progress', '正版化进度'], ['/audit-log', '审计日志']],
+  accountant: [
+    ['/funds', '资金'],
+    ['/progress', '正版化进度'],
+    ['/receipts', '发票审核'],
+    ['/departments/acceptance', '验收'],
+    ['/compliance', '正版化率'],
+    ['/findings', '督查整改'],
+  ],
+  auditor: [
+    ['/funds', '资金'],
+    ['/progress', '正版化进度'],
+    ['/receipts', '发票'],
+    ['/compliance', '正版化率'],
+    ['/findings', '督查整改'],
+    ['/audit-log', '审计日志'],
+    ['/statements/verify', '通知书核验'],
+  ],
+  department: [
+    ['/my', '本单位'],
+    ['/my/assets', '软件资产'],
+    ['/findings', '督查整改'],
+  ],
+  inspector: [
+    ['/inspections', '督查'],
+    ['/findings', '督查发现'],
+    ['/compliance', '正版化率'],
+    ['/progress', '正版化进度'],
+  ],
+  admin: [
+    ['/admin/users', '用户'],
+    ['/admin/departments', '单位'],
+    ['/progress', '正版化进度'],
+    ['/audit-log', '审计日志'],
+  ],
 };
 
 /** The page frame: title, navigation for the role, the user, sign-out. */
 export function page(req: Request, title: string, body: Html, options: { notice?: string | undefined } = {}): string {
   const actor = req.actor as Actor | undefined;
-  const nav = actor ? navByRole[actor.role] ?? [] : [];
+  const nav = actor ? (navByRole[actor.role] ?? []) : [];
   return html`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
-<body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
-<nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
-${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
-</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
+    <html lang="zh-CN">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>${title} · 奖补</title>
+        <link rel="stylesheet" href="/assets/app.css" />
+        <script src="/assets/app.js" defer></script>
+      </head>
+      <body>
+        <header>
+          <a class="brand" href="/">奖补 · 以奖代补资金管理</a>
+          <nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
+          ${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}" /><button>退出</button></form>` : ''}
+        </header>
+        <main>
+          <h1>${title}</h1>
+          ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}
+        </main>
+      </body>
+    </html>`.value;
 }
 
 /** The posted form's fields (urlencoded, one value each). */
 export const formFields = (req: Request) => (req.body ?? {}) as Record<string, string>;
 
 /** A hidden CSRF field for every form. */
-export const csrfField = (req: Request) => html`<input type="hidden" name="_csrf" value="${req.csrf}">`;
+export const csrfField = (req: Request) => html`<input type="hidden" name="_csrf" value="${req.csrf}" />`;
 
 export interface FormErrors {
   general: string | null;
@@ -43,12 +86,21 @@ export function formErrors(e: unknown): FormErrors {
   const named = Object.keys(fields).length > 0;
   const title = errorCatalogue[e.code].zh;
   // The catalogue's Chinese title, and the detail when it says more (details are Chinese where people meet them).
-  return { general: named && (e.code === 'VALIDATION_FAILED' || e.code === 'WEAK_PASSWORD') ? '请更正标出的内容。' : /[\u4e00-\u9fff]/.test(e.message) ? `${title}：${e.message}` : title, fields };
+  return {
+    general:
+      named && (e.code === 'VALIDATION_FAILED' || e.code === 'WEAK_PASSWORD')
+        ? '请更正标出的内容。'
+        : /[\u4e00-\u9fff]/.test(e.message)
+          ? `${title}：${e.message}`
+          : title,
+    fields,
+  };
 }
 
 export const noErrors: FormErrors = { general: null, fields: {} };
 
-export const fieldError = (errors: FormErrors, field: string) => (errors.fields[field] ? html`<span class="field-error" role="alert">${errors.fields[field]}</span>` : '');
+export const fieldError = (errors: FormErrors, field: string) =>
+  errors.fields[field] ? html`<span class="field-error" role="alert">${errors.fields[field]}</span>` : '';
 export const generalError = (errors: FormErrors) => (errors.general ? html`<p class="error" role="alert">${errors.general}</p>` : '');
 
 /** A numeric id from the path; anything else is simply not found. */

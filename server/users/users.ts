@@ -61,16 +61,28 @@ export async function createUser(db: Knex, ctx: RequestContext, input: NewUser, 
 
 /** Users page by page; `q` searches the username and the bound unit's code or name. */
 export async function listUsers(db: Knex, limit: number, cursor?: string, search?: string) {
-  const q = db('users as u').leftJoin('departments as d', 'd.id', 'u.department_id')
-    .select(publicColumns.map((c) => `u.${c}`).concat(['d.code as department_code', 'd.name as department_name'])).orderBy('u.id').limit(limit + 1);
+  const q = db('users as u')
+    .leftJoin('departments as d', 'd.id', 'u.department_id')
+    .select(publicColumns.map((c) => `u.${c}`).concat(['d.code as department_code', 'd.name as department_name']))
+    .orderBy('u.id')
+    .limit(limit + 1);
   if (cursor) q.where('u.id', '>', cursor);
   const text = search?.trim().toLowerCase();
   if (text) {
     const like = text.replace(/[\\%_]/g, (c) => `\\${c}`);
-    q.where((w) => w.whereRaw('lower(u.username) LIKE ?', [`%${like}%`]).orWhereRaw('lower(d.code) LIKE ?', [`${like}%`]).orWhereRaw('lower(d.name) LIKE ?', [`%${like}%`]));
+    q.where((w) =>
+      w
+        .whereRaw('lower(u.username) LIKE ?', [`%${like}%`])
+        .orWhereRaw('lower(d.code) LIKE ?', [`${like}%`])
+        .orWhereRaw('lower(d.name) LIKE ?', [`%${like}%`]),
+    );
   }
   const rows = await q;
-  return pageOf(rows.map((r) => ({ ...view(r), department_code: r.department_code ?? null, department_name: r.department_name ?? null })), limit, (u) => u.id);
+  return pageOf(
+    rows.map((r) => ({ ...view(r), department_code: r.department_code ?? null, department_name: r.department_name ?? null })),
+    limit,
+    (u) => u.id,
+  );
 }
 
 export interface UserChange {

@@ -141,8 +141,13 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const specs = allRoutes({ db: undefined as never, config: { tokenTtlHours: 8, uploadMaxBytes: 1, trustProxy: false, dataDir: '/nonexistent' }, logger: pino({ level: 'silent' }) }).map((r) => r.spec);
-const concrete = (path: string) => path.replace(':id', '999999999').replace(':code', '1011').replace(':dept', '999999999').replace(':format', 'csv').replace(':no', 'NO-SUCH-1');
+const specs = allRoutes({
+  db: undefined as never,
+  config: { tokenTtlHours: 8, uploadMaxBytes: 1, trustProxy: false, dataDir: '/nonexistent' },
+  logger: pino({ level: 'silent' }),
+}).map((r) => r.spec);
+const concrete = (path: string) =>
+  path.replace(':id', '999999999').replace(':code', '1011').replace(':dept', '999999999').replace(':format', 'csv').replace(':no', 'NO-SUCH-1');
 
 describe('the access matrix', () => {
   it('has a row for every route, and no row for a route that does not exist', () => {

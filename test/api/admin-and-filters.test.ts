@@ -33,12 +33,19 @@ describe('finding 9: administrators and long lists', () => {
     expect(second.body).toEqual({ items: [expect.objectContaining({ id: made[2]!.id })], next_cursor: null });
     const byCode = await h.api.get('/api/v1/departments').query({ q: made[2]!.code.toLowerCase() }).set(admin.auth);
     expect(byCode.body.items.map((d: { id: string }) => d.id)).toEqual([made[2]!.id]);
-    expect((await h.api.get('/api/v1/departments').query({ q: '%' }).set(admin.auth)).body.items.every((d: { name: string; code: string }) => d.name.includes('%') || d.code.startsWith('%'))).toBe(true);
+    expect(
+      (await h.api.get('/api/v1/departments').query({ q: '%' }).set(admin.auth)).body.items.every(
+        (d: { name: string; code: string }) => d.name.includes('%') || d.code.startsWith('%'),
+      ),
+    ).toBe(true);
   });
 
   it('edits a unit’s name, group and contact, deactivates it, keeps it, and never deletes it', async () => {
     const d = await makeDepartment(h.db, { name: '导入错误的名称' });
-    const res = await h.api.patch(`/api/v1/departments/${d.id}`).set(admin.auth).send({ name: '自治区统计局', group: 'party_mass_judicial', contact: '张三 0991-1234567' });
+    const res = await h.api
+      .patch(`/api/v1/departments/${d.id}`)
+      .set(admin.auth)
+      .send({ name: '自治区统计局', group: 'party_mass_judicial', contact: '张三 0991-1234567' });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ id: d.id, code: d.code, name: '自治区统计局', group: 'party_mass_judicial', contact: '张三 0991-1234567', active: true });
     const off = await h.api.patch(`/api/v1/departments/${d.id}`).set(accountant.auth).send({ active: false });
@@ -83,7 +90,10 @@ describe('finding 9: administrators and long lists', () => {
     const found = await h.api.get('/api/v1/users').query({ q: d.name }).set(admin.auth);
     expect(found.body.items).toEqual([expect.objectContaining({ id: user.id, department_code: d.code, department_name: d.name })]);
     await h.api.patch(`/api/v1/departments/${d.id}`).set(admin.auth).send({ active: false });
-    const bind = await h.api.post('/api/v1/users').set(admin.auth).send({ username: unique('u'), password: 'a long enough passphrase 2011', role: 'department', department_id: d.id });
+    const bind = await h.api
+      .post('/api/v1/users')
+      .set(admin.auth)
+      .send({ username: unique('u'), password: 'a long enough passphrase 2011', role: 'department', department_id: d.id });
     expect(bind.status).toBe(422);
     expect(bind.body.detail).toContain('已停用');
   });
@@ -94,7 +104,10 @@ describe('receipts are searched by unit and invoice number, page by page', () =>
     const fx = allocationFixtures(h, accountant, checker);
     const fundId = await fx.fundWithPolicy();
     const d = await makeDepartment(h.db, { name: unique('找发票') });
-    const ids = [await fx.verifiedReceipt(fundId, d.id, [{ product: 'Windows', category: 'os', licences: 1, amount: '1.00' }]), await fx.verifiedReceipt(fundId, d.id, [{ product: 'Windows', category: 'os', licences: 1, amount: '2.00' }])];
+    const ids = [
+      await fx.verifiedReceipt(fundId, d.id, [{ product: 'Windows', category: 'os', licences: 1, amount: '1.00' }]),
+      await fx.verifiedReceipt(fundId, d.id, [{ product: 'Windows', category: 'os', licences: 1, amount: '2.00' }]),
+    ];
     const first = await h.api.get('/api/v1/receipts').query({ q: d.name, limit: 1 }).set(auditor.auth);
     expect(first.body.items.map((r: { id: string }) => r.id)).toEqual([ids[1]]);
     const second = await h.api.get('/api/v1/receipts').query({ q: d.name, limit: 1, cursor: first.body.next_cursor }).set(auditor.auth);
@@ -161,7 +174,8 @@ describe('everywhere: Chinese sentences in every problem detail', () => {
       }
     };
     walk(new URL('../../server', import.meta.url).pathname);
-    const allowed = /\b(PDF|CSV|XLSX|JPEG|PNG|JSON|UTF|ASCII|Unicode|YYYY|MM|DD|GB|multipart|form|data|text|csv|application|json|file|Idempotency|Key|API|PUT|POST|GET|api|v1|funds|id|policy)\b/g;
+    const allowed =
+      /\b(PDF|CSV|XLSX|JPEG|PNG|JSON|UTF|ASCII|Unicode|YYYY|MM|DD|GB|multipart|form|data|text|csv|application|json|file|Idempotency|Key|API|PUT|POST|GET|api|v1|funds|id|policy)\b/g;
     const offenders: string[] = [];
     for (const file of files) {
       const text = readFileSync(file, 'utf8');
@@ -171,7 +185,10 @@ describe('everywhere: Chinese sentences in every problem detail', () => {
         ...text.matchAll(/\.(?:min|max|regex)\([^,()]+(?:\([^()]*\))?, (['`])((?:(?!\1).)*)\1\)/g),
       ].map((m) => m[2]!);
       for (const d of details) {
-        const words = d.replace(/\$\{[^}]*\}/g, '').replace(/“[^”]*”|"[^"]*"/g, '').replace(allowed, '');
+        const words = d
+          .replace(/\$\{[^}]*\}/g, '')
+          .replace(/“[^”]*”|"[^"]*"/g, '')
+          .replace(allowed, '');
         if (/[A-Za-z]{3,}/.test(words) || !/[\u4e00-\u9fff]/.test(d)) offenders.push(`${file.replace(/.*server\//, 'server/')}: ${d}`);
       }
     }

@@ -18,7 +18,11 @@ afterAll(async () => {
   await h.close();
 });
 
-const standardPolicy = { rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: { office: '600.00', antivirus: '100.00' }, require_completed: true };
+const standardPolicy = {
+  rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' },
+  licence_caps: { office: '600.00', antivirus: '100.00' },
+  require_completed: true,
+};
 
 async function fundWithPolicy(appropriation = '1000000.00', policy: object = standardPolicy) {
   const fundId = await makeFund(h, maker, appropriation);
@@ -32,7 +36,10 @@ async function acceptedUnitWithReceipt(fundId: string, lines: Array<{ product: s
   const d = await makeDepartment(h.db, { status: 'completed' });
   await h.api.put(`/api/v1/departments/${d.id}/status`).set(maker.auth).send({ status: 'completed', effective_date: '2011-08-01', accepted_on: '2011-08-20' });
   const total = lines.reduce((s, l) => s + Math.round(Number(l.amount) * 100), 0);
-  const receipt = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId, { lines, total: (total / 100).toFixed(2) }));
+  const receipt = await h.api
+    .post(`/api/v1/departments/${d.id}/receipts`)
+    .set(maker.auth)
+    .send(receiptBody(fundId, { lines, total: (total / 100).toFixed(2) }));
   expect(receipt.status).toBe(201);
   await h.api.post(`/api/v1/receipts/${receipt.body.id}/verify`).set(maker.auth).send({});
   return { ...d, receiptId: String(receipt.body.id) };
@@ -45,9 +52,15 @@ const fundOf = async (id: string) => (await h.api.get(`/api/v1/funds/${id}`).set
 describe('policy', () => {
   it('keeps every version; a new one never edits the old', async () => {
     const fundId = await fundWithPolicy();
-    await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send({ ...standardPolicy, department_ceiling: '30000.00' });
+    await h.api
+      .put(`/api/v1/funds/${fundId}/policy`)
+      .set(maker.auth)
+      .send({ ...standardPolicy, department_ceiling: '30000.00' });
     const list = await h.api.get(`/api/v1/funds/${fundId}/policies`).set(auditor.auth);
-    expect(list.body.items.map((p: { version: number; department_ceiling: string | null }) => [p.version, p.department_ceiling])).toEqual([[2, '30000.00'], [1, null]]);
+    expect(list.body.items.map((p: { version: number; department_ceiling: string | null }) => [p.version, p.department_ceiling])).toEqual([
+      [2, '30000.00'],
+      [1, null],
+    ]);
     expect(list.body.items[1].rates).toEqual({ os: '0.5000', office: '0.5000', antivirus: '0.5000', other: '0.5000' });
   });
 
@@ -78,7 +91,13 @@ describe('allocation runs', () => {
     expect(draft.status).toBe(201);
     expect(draft.body).toMatchObject({ status: 'draft', total: '10100.00' });
     expect(draft.body.lines).toEqual([
-      expect.objectContaining({ department_id: u.id, entitlement: '10100.00', previously_allocated: '0.00', amount: '10100.00', explanation: expect.objectContaining({ qualifies: true, factor: '1' }) }),
+      expect.objectContaining({
+        department_id: u.id,
+        entitlement: '10100.00',
+        previously_allocated: '0.00',
+        amount: '10100.00',
+        explanation: expect.objectContaining({ qualifies: true, factor: '1' }),
+      }),
     ]);
     expect((await fundOf(fundId)).allocated).toBe('0.00');
     const approved = await approve(draft.body.id);
@@ -97,7 +116,9 @@ describe('allocation runs', () => {
     const own = await approve(draft.body.id, maker);
     expect(own.status).toBe(403);
     expect(own.body.code).toBe('SAME_ACCOUNTANT');
-    await expect(h.db('allocation_runs').where({ id: draft.body.id }).update({ status: 'approved', approved_by: maker.id })).rejects.toMatchObject({ constraint: 'allocation_runs_maker_checker' });
+    await expect(h.db('allocation_runs').where({ id: draft.body.id }).update({ status: 'approved', approved_by: maker.id })).rejects.toMatchObject({
+      constraint: 'allocation_runs_maker_checker',
+    });
   });
 
   it('refuses to approve a stale run (409 RUN_STALE) once a receipt is verified after it was computed', async () => {
@@ -133,7 +154,10 @@ describe('allocation runs', () => {
     expect(third.body.total).toBe('150.00');
     expect(third.body.lines.filter((l: { amount: string }) => l.amount !== '0.00')).toHaveLength(1);
     // Computing the third superseded the second: it can no longer be approved or cancelled.
-    expect((await h.api.get(`/api/v1/allocation-runs/${second.body.id}`).set(auditor.auth)).body).toMatchObject({ status: 'superseded', superseded_by: third.body.id });
+    expect((await h.api.get(`/api/v1/allocation-runs/${second.body.id}`).set(auditor.auth)).body).toMatchObject({
+      status: 'superseded',
+      superseded_by: third.body.id,
+    });
     expect((await h.api.post(`/api/v1/allocation-runs/${second.body.id}/cancel`).set(maker.auth).send({})).status).toBe(409);
     await approve(third.body.id);
     expect((await fundOf(fundId)).allocated).toBe('200.00');
@@ -153,15 +177,23 @@ describe('allocation runs', () => {
     const fundId = await fundWithPolicy();
     const u = await acceptedUnitWithReceipt(fundId, [{ product: 'Windows', category: 'os', licences: 1, amount: '1000.00' }]);
     await approve((await newRun(fundId)).body.id);
-    const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '200.00', voucher_no: unique('V'), date: '2011-10-01' });
+    const pay = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: u.id, amount: '200.00', voucher_no: unique('V'), date: '2011-10-01' });
     await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
     await h.api.post(`/api/v1/receipts/${u.receiptId}/reject`).set(maker.auth).send({ reason: '发票作废' });
     const run = await newRun(fundId);
-    expect(run.body.lines).toEqual([expect.objectContaining({ department_id: u.id, entitlement: '0.00', due: '-500.00', clawback: '300.00', to_recover: '200.00', amount: '0.00' })]);
+    expect(run.body.lines).toEqual([
+      expect.objectContaining({ department_id: u.id, entitlement: '0.00', due: '-500.00', clawback: '300.00', to_recover: '200.00', amount: '0.00' }),
+    ]);
     await approve(run.body.id);
     const position = await h.api.get(`/api/v1/funds/${fundId}/departments/${u.id}/position`).set(auditor.auth);
     expect(position.body).toMatchObject({ entitlement: '0.00', allocated: '200.00', paid: '200.00', payable: '0.00', to_recover: '200.00' });
-    const refund = await h.api.post(`/api/v1/funds/${fundId}/refunds`).set(maker.auth).send({ department_id: u.id, amount: '200.00', voucher_no: unique('R'), date: '2011-11-01' });
+    const refund = await h.api
+      .post(`/api/v1/funds/${fundId}/refunds`)
+      .set(maker.auth)
+      .send({ department_id: u.id, amount: '200.00', voucher_no: unique('R'), date: '2011-11-01' });
     expect(refund.status).toBe(201);
     expect(refund.body).toMatchObject({ kind: 'refund', status: 'pending', entry_id: null });
     expect((await h.api.get(`/api/v1/funds/${fundId}/departments/${u.id}/position`).set(auditor.auth)).body).toMatchObject({ paid: '200.00' });
@@ -188,7 +220,10 @@ describe('disbursements', () => {
 
   it('posts a payment in both books once another accountant approves it', async () => {
     const { fundId, u } = await fundedUnit('500.00');
-    const created = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '120.00', voucher_no: unique('V'), date: '2011-10-01' });
+    const created = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: u.id, amount: '120.00', voucher_no: unique('V'), date: '2011-10-01' });
     expect(created.body).toMatchObject({ status: 'pending', amount: '120.00', entry_id: null });
     expect((await h.api.post(`/api/v1/disbursements/${created.body.id}/approve`).set(maker.auth).send({})).status).toBe(403);
     const approved = await h.api.post(`/api/v1/disbursements/${created.body.id}/approve`).set(checker.auth).send({});
@@ -200,10 +235,23 @@ describe('disbursements', () => {
 
   it('refuses a payment above what the unit is owed, a reused voucher, and cancels a pending one', async () => {
     const { fundId, u } = await fundedUnit('100.00');
-    expect((await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '100.01', voucher_no: unique('V'), date: '2011-10-01' })).body.code).toBe('EXCEEDS_PAYABLE');
+    expect(
+      (
+        await h.api
+          .post(`/api/v1/funds/${fundId}/disbursements`)
+          .set(maker.auth)
+          .send({ department_id: u.id, amount: '100.01', voucher_no: unique('V'), date: '2011-10-01' })
+      ).body.code,
+    ).toBe('EXCEEDS_PAYABLE');
     const voucher = unique('V');
-    const first = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '10.00', voucher_no: voucher, date: '2011-10-01' });
-    const again = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '10.00', voucher_no: voucher, date: '2011-10-01' });
+    const first = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: u.id, amount: '10.00', voucher_no: voucher, date: '2011-10-01' });
+    const again = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: u.id, amount: '10.00', voucher_no: voucher, date: '2011-10-01' });
     expect(again.status).toBe(409);
     expect((await h.api.post(`/api/v1/disbursements/${first.body.id}/cancel`).set(maker.auth).send({})).body.status).toBe('cancelled');
     expect((await h.api.post(`/api/v1/disbursements/${first.body.id}/approve`).set(checker.auth).send({})).status).toBe(409);
@@ -211,8 +259,14 @@ describe('disbursements', () => {
 
   it('prepares exactly 5 of 10 concurrent payments against a payable that fits 5; the 5 then all post', async () => {
     const { fundId, u } = await fundedUnit('500.00');
-    const prepared = await Promise.all(Array.from({ length: 10 }, () =>
-      h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '100.00', voucher_no: unique('V'), date: '2011-10-01' })));
+    const prepared = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        h.api
+          .post(`/api/v1/funds/${fundId}/disbursements`)
+          .set(maker.auth)
+          .send({ department_id: u.id, amount: '100.00', voucher_no: unique('V'), date: '2011-10-01' }),
+      ),
+    );
     expect(prepared.filter((r) => r.status === 409).map((r) => r.body.code)).toEqual(Array(5).fill('EXCEEDS_PAYABLE'));
     const pending = prepared.filter((r) => r.status === 201).map((r) => r.body.id as string);
     expect(pending).toHaveLength(5);
@@ -224,11 +278,14 @@ describe('disbursements', () => {
 
   it('refuses a refund larger than what was paid', async () => {
     const { fundId, u } = await fundedUnit('100.00');
-    const res = await h.api.post(`/api/v1/funds/${fundId}/refunds`).set(maker.auth).send({ department_id: u.id, amount: '0.01', voucher_no: unique('R'), date: '2011-10-01' });
+    const res = await h.api
+      .post(`/api/v1/funds/${fundId}/refunds`)
+      .set(maker.auth)
+      .send({ department_id: u.id, amount: '0.01', voucher_no: unique('R'), date: '2011-10-01' });
     expect(res.body.code).toBe('EXCEEDS_PAYABLE');
   });
 
-  it("shows a department its own position only", async () => {
+  it('shows a department its own position only', async () => {
     const { fundId, u } = await fundedUnit('100.00');
     const own = await makeUser(h.db, 'department', u.id);
     const other = await makeUser(h.db, 'department', (await makeDepartment(h.db)).id);
@@ -246,7 +303,10 @@ describe('decisions in the database', () => {
     await expect(h.db('allocation_runs').where({ id: run.body.id }).update({ total: '999.00' })).rejects.toThrow(/never edited/);
     await approve(run.body.id);
     await expect(h.db('allocation_runs').where({ id: run.body.id }).update({ status: 'cancelled' })).rejects.toThrow(/never edited/);
-    const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: u.id, amount: '10.00', voucher_no: unique('V'), date: '2011-10-01' });
+    const pay = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: u.id, amount: '10.00', voucher_no: unique('V'), date: '2011-10-01' });
     await expect(h.db('disbursements').where({ id: pay.body.id }).update({ amount: '49.00' })).rejects.toThrow(/never edited/);
     await expect(h.db('disbursements').where({ id: pay.body.id }).del()).rejects.toThrow(/permission denied/);
     const owner = openOwner();

@@ -26,7 +26,9 @@ afterAll(async () => {
 const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from(`png body ${Math.random()}`)]);
 const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(`jpeg body ${Math.random()}`)]);
 const pdf = Buffer.from(`%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%${Math.random()}\n%%EOF`);
-const hostilePdf = Buffer.from(`%PDF-1.4\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n2 0 obj << /S /JavaScript /JS (app.alert(1)) >> endobj\n%${Math.random()}`);
+const hostilePdf = Buffer.from(
+  `%PDF-1.4\n1 0 obj << /Type /Catalog /OpenAction 2 0 R >> endobj\n2 0 obj << /S /JavaScript /JS (app.alert(1)) >> endobj\n%${Math.random()}`,
+);
 
 async function receiptOf() {
   const d = await makeDepartment(h.db);
@@ -53,7 +55,10 @@ describe('attachments', () => {
 
   it('refuses bytes that are not a PDF, JPEG or PNG with 415, whatever the name, and keeps nothing', async () => {
     const { user, receiptId } = await receiptOf();
-    const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', Buffer.from('MZ\x90\x00 not a scan'), { filename: 'invoice.pdf', contentType: 'application/pdf' });
+    const res = await h.api
+      .post(`/api/v1/receipts/${receiptId}/attachments`)
+      .set(user.auth)
+      .attach('file', Buffer.from('MZ\x90\x00 not a scan'), { filename: 'invoice.pdf', contentType: 'application/pdf' });
     expect(res.status).toBe(415);
     expect(await h.db('attachments').where({ receipt_id: receiptId })).toHaveLength(0);
     expect(readdirSync(join(testDataDir, 'files', 'tmp'))).toEqual([]);
@@ -100,7 +105,11 @@ describe('attachments', () => {
   it('stores every file of one request, each recorded', async () => {
     const { user, receiptId } = await receiptOf();
     const page2 = Buffer.concat([png, Buffer.from(String(Math.random()))]);
-    const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', pdf, 'page1.pdf').attach('file', page2, 'page2.png');
+    const res = await h.api
+      .post(`/api/v1/receipts/${receiptId}/attachments`)
+      .set(user.auth)
+      .attach('file', pdf, 'page1.pdf')
+      .attach('file', page2, 'page2.png');
     expect(res.status).toBe(201);
     expect(res.body.items.map((a: { file_name: string }) => a.file_name)).toEqual(['page1.pdf', 'page2.png']);
     expect((await h.db('attachments').where({ receipt_id: receiptId })).map((a) => a.file_name)).toEqual(['page1.pdf', 'page2.png']);
@@ -109,7 +118,11 @@ describe('attachments', () => {
   it('stores none of the files of a request when one of them is refused', async () => {
     const { user, receiptId } = await receiptOf();
     const fresh = Buffer.concat([jpeg, Buffer.from(String(Math.random()))]);
-    const res = await h.api.post(`/api/v1/receipts/${receiptId}/attachments`).set(user.auth).attach('file', fresh, 'good.jpg').attach('file', Buffer.from('MZ not a scan'), 'bad.exe');
+    const res = await h.api
+      .post(`/api/v1/receipts/${receiptId}/attachments`)
+      .set(user.auth)
+      .attach('file', fresh, 'good.jpg')
+      .attach('file', Buffer.from('MZ not a scan'), 'bad.exe');
     expect(res.status).toBe(415);
     expect(res.body.detail).toContain('bad.exe');
     expect(await h.db('attachments').where({ receipt_id: receiptId })).toHaveLength(0);
@@ -130,7 +143,9 @@ describe('attachments', () => {
       expect(res.body.detail).toMatch(/不能再上传扫描件/);
     }
     const file = await h.db('files').first('sha256');
-    await expect(h.db('attachments').insert({ sha256: file.sha256, file_name: 'sql.png', receipt_id: receiptId, uploaded_by: user.id })).rejects.toThrow(/takes no more scans/);
+    await expect(h.db('attachments').insert({ sha256: file.sha256, file_name: 'sql.png', receipt_id: receiptId, uploaded_by: user.id })).rejects.toThrow(
+      /takes no more scans/,
+    );
   });
 
   it('keeps the original name only as sanitised metadata and serves it back per RFC 6266 with nosniff', async () => {

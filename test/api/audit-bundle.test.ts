@@ -25,17 +25,29 @@ beforeAll(async () => {
   checker = await makeUser(h.db, 'accountant');
   auditor = await makeUser(h.db, 'auditor');
   fundId = await makeFund(h, maker, '1000000.00');
-  await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: { office: '600.00' }, require_completed: true });
+  await h.api
+    .put(`/api/v1/funds/${fundId}/policy`)
+    .set(maker.auth)
+    .send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: { office: '600.00' }, require_completed: true });
   for (const amount of ['8200.00', '14095.00']) {
     const d = await makeDepartment(h.db);
-    await h.api.put(`/api/v1/departments/${d.id}/status`).set(maker.auth).send({ status: 'completed', effective_date: '2011-08-01', accepted_on: '2011-08-20' });
-    const receipt = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId, { lines: [{ product: 'Windows 7', category: 'os', licences: 10, amount }], total: amount }));
+    await h.api
+      .put(`/api/v1/departments/${d.id}/status`)
+      .set(maker.auth)
+      .send({ status: 'completed', effective_date: '2011-08-01', accepted_on: '2011-08-20' });
+    const receipt = await h.api
+      .post(`/api/v1/departments/${d.id}/receipts`)
+      .set(maker.auth)
+      .send(receiptBody(fundId, { lines: [{ product: 'Windows 7', category: 'os', licences: 10, amount }], total: amount }));
     await h.api.post(`/api/v1/receipts/${receipt.body.id}/verify`).set(maker.auth).send({});
   }
   const r = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(maker.auth).send({ as_of: '2011-09-30' });
   expect((await h.api.post(`/api/v1/allocation-runs/${r.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
   const line = r.body.lines[0];
-  const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: line.department_id, amount: '1000.00', voucher_no: unique('付'), date: '2011-10-08' });
+  const pay = await h.api
+    .post(`/api/v1/funds/${fundId}/disbursements`)
+    .set(maker.auth)
+    .send({ department_id: line.department_id, amount: '1000.00', voucher_no: unique('付'), date: '2011-10-08' });
   await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
   expect((await h.api.get(`/api/v1/funds/${fundId}/summary.pdf`).set(auditor.auth)).status).toBe(200);
 });
@@ -53,7 +65,9 @@ async function verifyBundle(bytes: Buffer, witness?: string): Promise<{ code: nu
     await writeFile(extra[1]!, witness);
   }
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/verify-bundle.ts', file, ...extra], { env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' } });
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/verify-bundle.ts', file, ...extra], {
+      env: { ...process.env, DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+    });
     return { code: 0, out: stdout };
   } catch (e) {
     const err = e as { code: number; stdout: string };
@@ -92,7 +106,22 @@ describe('the offline audit bundle', () => {
     expect(res.headers['content-type']).toBe('application/zip');
     expect(res.headers['cache-control']).toBe('no-store');
     const zip = await JSZip.loadAsync(res.body);
-    expect(Object.keys(zip.files).sort()).toEqual(['accounts.csv', 'accounts.json', 'anchors.json', 'attachments.json', 'entries.jsonl', 'fund.json', 'manifest.json', 'payments.json', 'policies.json', 'postings.csv', 'runs.json', 'statements.json'].sort());
+    expect(Object.keys(zip.files).sort()).toEqual(
+      [
+        'accounts.csv',
+        'accounts.json',
+        'anchors.json',
+        'attachments.json',
+        'entries.jsonl',
+        'fund.json',
+        'manifest.json',
+        'payments.json',
+        'policies.json',
+        'postings.csv',
+        'runs.json',
+        'statements.json',
+      ].sort(),
+    );
     const manifest = JSON.parse(await zip.file('manifest.json')!.async('string'));
     const fund = (await h.api.get(`/api/v1/funds/${fundId}`).set(auditor.auth)).body;
     expect(manifest).toMatchObject({ format: 'jiangbu-audit-bundle/1', fund_id: fundId, entries: fund.entries ?? manifest.head.seq });
@@ -120,7 +149,8 @@ describe('the offline audit bundle', () => {
   it("an auditor's own witness file that saw a longer chain than the bundle shows: exit 1, the tail was cut", async () => {
     const res = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set(auditor.auth).buffer(true).parse(binaryParser);
     const manifest = JSON.parse(await (await JSZip.loadAsync(res.body)).file('manifest.json')!.async('string'));
-    const line = (seq: number, hash: string) => JSON.stringify({ ledger: manifest.ledger, fund: fundId, seq, hash, time: new Date().toISOString(), anchor: 'head' });
+    const line = (seq: number, hash: string) =>
+      JSON.stringify({ ledger: manifest.ledger, fund: fundId, seq, hash, time: new Date().toISOString(), anchor: 'head' });
     const same = await verifyBundle(res.body, `${line(manifest.head.seq, manifest.head.hash)}\n`);
     expect(same.code).toBe(0);
     const longer = await verifyBundle(res.body, `${line(manifest.head.seq + 1, 'a'.repeat(64))}\n`);
@@ -147,8 +177,13 @@ describe('the offline audit bundle', () => {
     const res = await h.api.get(`/api/v1/funds/${fundId}/audit-bundle.zip`).set(auditor.auth).buffer(true).parse(binaryParser);
     const { readFile } = await import('node:fs/promises');
     const manifestText = await (await JSZip.loadAsync(res.body)).file('manifest.json')!.async('string');
-    const witness = (await readFile(h.witnessFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-    expect(witness).toContainEqual(expect.objectContaining({ fund: fundId, anchor: expect.stringMatching(/^bundle /), sha256: createHash('sha256').update(manifestText).digest('hex') }));
+    const witness = (await readFile(h.witnessFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(witness).toContainEqual(
+      expect.objectContaining({ fund: fundId, anchor: expect.stringMatching(/^bundle /), sha256: createHash('sha256').update(manifestText).digest('hex') }),
+    );
     const edit = async (name: string, change: (text: string) => string) => {
       const zip = await JSZip.loadAsync(res.body);
       const text = change(await zip.file(name)!.async('string'));

@@ -14,7 +14,11 @@ afterAll(() => h.close());
 describe('the audit log', () => {
   it('records a write with actor, role, object, request id, address and after-image', async () => {
     const code = unique('A');
-    const created = await h.api.post('/api/v1/departments').set(admin.auth).set('X-Forwarded-For', '10.9.8.7').send({ code, name: '审计测试', group: 'government' });
+    const created = await h.api
+      .post('/api/v1/departments')
+      .set(admin.auth)
+      .set('X-Forwarded-For', '10.9.8.7')
+      .send({ code, name: '审计测试', group: 'government' });
     const res = await h.api.get(`/api/v1/audit-log?action=department.create&object_id=${created.body.id}`).set(auditor.auth);
     expect(res.body.items).toHaveLength(1);
     expect(res.body.items[0]).toMatchObject({
@@ -33,10 +37,18 @@ describe('the audit log', () => {
   it('filters by actor and time, and pages newest first', async () => {
     const since = new Date(Date.now() - 1000).toISOString();
     const other = await makeUser(h.db, 'admin');
-    for (let i = 0; i < 3; i++) await h.api.post('/api/v1/departments').set(other.auth).send({ code: unique('P'), name: `单位${i}`, group: 'government' });
-    const first = await h.api.get(`/api/v1/audit-log?actor_id=${other.id}&action=department.create&from=${encodeURIComponent(since)}&limit=2`).set(auditor.auth);
+    for (let i = 0; i < 3; i++)
+      await h.api
+        .post('/api/v1/departments')
+        .set(other.auth)
+        .send({ code: unique('P'), name: `单位${i}`, group: 'government' });
+    const first = await h.api
+      .get(`/api/v1/audit-log?actor_id=${other.id}&action=department.create&from=${encodeURIComponent(since)}&limit=2`)
+      .set(auditor.auth);
     expect(first.body.items).toHaveLength(2);
-    const second = await h.api.get(`/api/v1/audit-log?actor_id=${other.id}&action=department.create&from=${encodeURIComponent(since)}&limit=2&cursor=${first.body.next_cursor}`).set(auditor.auth);
+    const second = await h.api
+      .get(`/api/v1/audit-log?actor_id=${other.id}&action=department.create&from=${encodeURIComponent(since)}&limit=2&cursor=${first.body.next_cursor}`)
+      .set(auditor.auth);
     const names = [...first.body.items, ...second.body.items].map((e: { after: { name: string } }) => e.after.name);
     expect(names).toEqual(['单位2', '单位1', '单位0']);
   });

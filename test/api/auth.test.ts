@@ -11,8 +11,7 @@ beforeAll(() => {
 });
 afterAll(() => h.close());
 
-const login = (username: string, password: string, ip = '10.0.0.1') =>
-  h.api.post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ username, password });
+const login = (username: string, password: string, ip = '10.0.0.1') => h.api.post('/api/v1/auth/login').set('X-Forwarded-For', ip).send({ username, password });
 
 describe('sign-in', () => {
   it('returns an opaque token and the user, and the token works', async () => {
@@ -56,7 +55,10 @@ describe('sign-in', () => {
     expect(res.body.code).toBe('TOO_MANY_ATTEMPTS');
     expect(res.headers['retry-after']).toBe('300');
     // The lockout runs out; ten more failures lock it twice as long.
-    await h.db('login_throttle').where({ scope: 'account', key: u.username.toLowerCase() }).update({ locked_until: h.db.raw("now() - interval '1 second'") });
+    await h
+      .db('login_throttle')
+      .where({ scope: 'account', key: u.username.toLowerCase() })
+      .update({ locked_until: h.db.raw("now() - interval '1 second'") });
     for (let i = 0; i < 10; i++) expect((await login(u.username, 'wrong password', `10.1.2.${i}`)).status).toBe(401);
     const again = await login(u.username, testPassword, '10.1.3.1');
     expect(again.status).toBe(429);
@@ -98,7 +100,10 @@ describe('sign-in', () => {
   it('forgets failures once their window has passed', async () => {
     const u = await makeUser(h.db, 'accountant');
     for (let i = 0; i < 10; i++) await login(u.username, 'wrong password', '10.4.0.1');
-    await h.db('login_throttle').where({ scope: 'account', key: u.username.toLowerCase() }).update({ window_started: h.db.raw("now() - interval '16 minutes'") });
+    await h
+      .db('login_throttle')
+      .where({ scope: 'account', key: u.username.toLowerCase() })
+      .update({ window_started: h.db.raw("now() - interval '16 minutes'") });
     expect((await login(u.username, testPassword, '10.4.0.2')).status).toBe(200);
   });
 
@@ -107,7 +112,14 @@ describe('sign-in', () => {
     const locked = unique('locked');
     await h.db('login_throttle').insert([
       { scope: 'account', key: stale, attempts: 3, window_started: h.db.raw("now() - interval '3 days'"), updated_at: h.db.raw("now() - interval '3 days'") },
-      { scope: 'account', key: locked, attempts: 0, window_started: h.db.raw("now() - interval '3 days'"), updated_at: h.db.raw("now() - interval '3 days'"), locked_until: h.db.raw("now() + interval '1 hour'") },
+      {
+        scope: 'account',
+        key: locked,
+        attempts: 0,
+        window_started: h.db.raw("now() - interval '3 days'"),
+        updated_at: h.db.raw("now() - interval '3 days'"),
+        locked_until: h.db.raw("now() + interval '1 hour'"),
+      },
     ]);
     await pruneStale(h.db);
     expect(await h.db('login_throttle').whereIn('key', [stale, locked]).pluck('key')).toEqual([locked]);
@@ -123,7 +135,10 @@ describe('sign-in', () => {
 
   it('expires tokens after their lifetime', async () => {
     const u = await makeUser(h.db, 'auditor');
-    await h.db('sessions').where({ user_id: u.id }).update({ expires_at: h.db.raw("now() - interval '1 second'") });
+    await h
+      .db('sessions')
+      .where({ user_id: u.id })
+      .update({ expires_at: h.db.raw("now() - interval '1 second'") });
     expect((await h.api.get('/api/v1/auth/me').set(u.auth)).status).toBe(401);
   });
 
@@ -180,9 +195,16 @@ describe('changing one’s own password', () => {
   it('needs the current password, follows the policy, and ends the other sessions', async () => {
     const u = await makeUser(h.db, 'auditor');
     const other = await login(u.username, testPassword);
-    expect((await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: 'not it at all', new_password: 'a brand new passphrase' })).body.errors[0].field).toBe('current_password');
-    expect((await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: testPassword, new_password: '1234567890123' })).body.code).toBe('WEAK_PASSWORD');
-    expect((await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: testPassword, new_password: 'a brand new passphrase' })).status).toBe(204);
+    expect(
+      (await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: 'not it at all', new_password: 'a brand new passphrase' })).body.errors[0]
+        .field,
+    ).toBe('current_password');
+    expect((await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: testPassword, new_password: '1234567890123' })).body.code).toBe(
+      'WEAK_PASSWORD',
+    );
+    expect(
+      (await h.api.post('/api/v1/auth/password').set(u.auth).send({ current_password: testPassword, new_password: 'a brand new passphrase' })).status,
+    ).toBe(204);
     expect((await h.api.get('/api/v1/auth/me').set(u.auth)).status).toBe(200);
     expect((await h.api.get('/api/v1/auth/me').set('Authorization', `Bearer ${other.body.token}`)).status).toBe(401);
     expect((await login(u.username, 'a brand new passphrase', '10.7.0.1')).status).toBe(200);

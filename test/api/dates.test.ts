@@ -35,48 +35,141 @@ interface DateRoute {
   call(date: string): Promise<{ status: number; body: { code?: string; errors?: Array<{ field: string }>; detail?: string } }>;
 }
 
-const entry = (date: string) => ({ date, memo: '日期', postings: [{ account_code: `5001.${dept.code}`, side: 'debit', amount: '1.00' }, { account_code: `2307.${dept.code}`, side: 'credit', amount: '1.00' }] });
+const entry = (date: string) => ({
+  date,
+  memo: '日期',
+  postings: [
+    { account_code: `5001.${dept.code}`, side: 'debit', amount: '1.00' },
+    { account_code: `2307.${dept.code}`, side: 'credit', amount: '1.00' },
+  ],
+});
 const get = (path: string) => h.api.get(path).set(accountant.auth);
 const post = (path: string, body: object) => h.api.post(path).set(accountant.auth).send(body);
 const put = (path: string, body: object) => h.api.put(path).set(accountant.auth).send(body);
 const csvReceipt = (date: string) =>
-  ['department_code,invoice_kind,invoice_code,invoice_number,issue_date,seller_name,seller_tax_id,total,product,category,licences,amount',
-    `${dept.code},vat_normal,6500111130,${String(Date.now()).slice(-8)},${date},新疆软件公司,${sellerTaxId()},100.00,Windows,os,1,100.00`].join('\n');
+  [
+    'department_code,invoice_kind,invoice_code,invoice_number,issue_date,seller_name,seller_tax_id,total,product,category,licences,amount',
+    `${dept.code},vat_normal,6500111130,${String(Date.now()).slice(-8)},${date},新疆软件公司,${sellerTaxId()},100.00,Windows,os,1,100.00`,
+  ].join('\n');
 
 const routes: DateRoute[] = [
-  { name: 'POST /funds opening_date', field: 'opening_date', call: (d) => post('/api/v1/funds', { code: unique('F'), name: '资金', fiscal_year: 2011, document_no: 'X', opening_date: d }) },
-  { name: 'POST /funds/:id/appropriations', field: 'date', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/appropriations`, { amount: '1.00', document_no: 'D', date: d }) },
+  {
+    name: 'POST /funds opening_date',
+    field: 'opening_date',
+    call: (d) => post('/api/v1/funds', { code: unique('F'), name: '资金', fiscal_year: 2011, document_no: 'X', opening_date: d }),
+  },
+  {
+    name: 'POST /funds/:id/appropriations',
+    field: 'date',
+    accounting: true,
+    call: (d) => post(`/api/v1/funds/${fundId}/appropriations`, { amount: '1.00', document_no: 'D', date: d }),
+  },
   { name: 'POST /funds/:id/journal-entries', field: 'date', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/journal-entries`, entry(d)) },
-  { name: 'POST /funds/:id/journal-entries/batch', field: 'entries.0.date', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/journal-entries/batch`, { entries: [entry(d)] }) },
-  { name: 'POST /journal-entries/:id/reversal', field: 'date', accounting: true, call: (d) => post(`/api/v1/journal-entries/${entryId}/reversal`, { date: d }) },
+  {
+    name: 'POST /funds/:id/journal-entries/batch',
+    field: 'entries.0.date',
+    accounting: true,
+    call: (d) => post(`/api/v1/funds/${fundId}/journal-entries/batch`, { entries: [entry(d)] }),
+  },
+  {
+    name: 'POST /journal-entries/:id/reversal',
+    field: 'date',
+    accounting: true,
+    call: (d) => post(`/api/v1/journal-entries/${entryId}/reversal`, { date: d }),
+  },
   { name: 'GET /funds/:id/journal from', field: 'from', call: (d) => get(`/api/v1/funds/${fundId}/journal?from=${d}`) },
   { name: 'GET /funds/:id/journal to', field: 'to', call: (d) => get(`/api/v1/funds/${fundId}/journal?to=${d}`) },
   { name: 'GET /funds/:id/trial-balance as_of', field: 'as_of', call: (d) => get(`/api/v1/funds/${fundId}/trial-balance?as_of=${d}`) },
   { name: 'GET /funds/:id/journal.csv from', field: 'from', call: (d) => get(`/api/v1/funds/${fundId}/journal.csv?from=${d}`) },
   { name: 'GET /funds/:id/journal.csv to', field: 'to', call: (d) => get(`/api/v1/funds/${fundId}/journal.csv?to=${d}`) },
   { name: 'GET /funds/:id/trial-balance.csv as_of', field: 'as_of', call: (d) => get(`/api/v1/funds/${fundId}/trial-balance.csv?as_of=${d}`) },
-  { name: 'PUT /departments/:id/status effective_date', field: 'effective_date', call: (d) => put(`/api/v1/departments/${dept.id}/status`, { status: 'in_progress', effective_date: d }) },
-  { name: 'PUT /departments/:id/status accepted_on', field: 'accepted_on', call: (d) => put(`/api/v1/departments/${dept.id}/status`, { status: 'completed', effective_date: '2011-08-01', accepted_on: d }) },
-  { name: 'POST /departments/import effective_date', field: 'effective_date', call: (d) => h.api.post(`/api/v1/departments/import?effective_date=${d}`).set(accountant.auth).set('Content-Type', 'text/csv').send('code,name,group,status,note\n') },
+  {
+    name: 'PUT /departments/:id/status effective_date',
+    field: 'effective_date',
+    call: (d) => put(`/api/v1/departments/${dept.id}/status`, { status: 'in_progress', effective_date: d }),
+  },
+  {
+    name: 'PUT /departments/:id/status accepted_on',
+    field: 'accepted_on',
+    call: (d) => put(`/api/v1/departments/${dept.id}/status`, { status: 'completed', effective_date: '2011-08-01', accepted_on: d }),
+  },
+  {
+    name: 'POST /departments/import effective_date',
+    field: 'effective_date',
+    call: (d) =>
+      h.api.post(`/api/v1/departments/import?effective_date=${d}`).set(accountant.auth).set('Content-Type', 'text/csv').send('code,name,group,status,note\n'),
+  },
   { name: 'GET /progress as_of', field: 'as_of', call: (d) => get(`/api/v1/progress?as_of=${d}`) },
   { name: 'GET /progress/bulletin.pdf as_of', field: 'as_of', call: (d) => get(`/api/v1/progress/bulletin.pdf?as_of=${d}`) },
   { name: 'PUT /progress/deadline', field: 'deadline', call: (d) => put('/api/v1/progress/deadline', { deadline: d, title: '书面报告' }) },
-  { name: 'POST /departments/:id/receipts issue_date', field: 'issue_date', call: (d) => post(`/api/v1/departments/${dept.id}/receipts`, receiptBody(fundId, { issue_date: d })) },
-  { name: 'POST /funds/:id/receipts/import issue_date', field: 'issue_date', call: (d) => h.api.post(`/api/v1/funds/${fundId}/receipts/import`).set(accountant.auth).set('Content-Type', 'text/csv').send(csvReceipt(d)) },
+  {
+    name: 'POST /departments/:id/receipts issue_date',
+    field: 'issue_date',
+    call: (d) => post(`/api/v1/departments/${dept.id}/receipts`, receiptBody(fundId, { issue_date: d })),
+  },
+  {
+    name: 'POST /funds/:id/receipts/import issue_date',
+    field: 'issue_date',
+    call: (d) => h.api.post(`/api/v1/funds/${fundId}/receipts/import`).set(accountant.auth).set('Content-Type', 'text/csv').send(csvReceipt(d)),
+  },
   { name: 'GET /receipts from', field: 'from', call: (d) => get(`/api/v1/receipts?from=${d}`) },
   { name: 'GET /receipts to', field: 'to', call: (d) => get(`/api/v1/receipts?to=${d}`) },
-  { name: 'POST /funds/:id/allocation-runs as_of', field: 'as_of', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/allocation-runs`, { as_of: d }) },
-  { name: 'POST /funds/:id/disbursements', field: 'date', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/disbursements`, { department_id: dept.id, amount: '1.00', voucher_no: unique('V'), date: d }) },
-  { name: 'POST /funds/:id/refunds', field: 'date', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/refunds`, { department_id: dept.id, amount: '1.00', voucher_no: unique('R'), date: d }) },
-  { name: 'POST /departments/acceptance accepted_on', field: 'accepted_on', call: (d) => post('/api/v1/departments/acceptance', { department_ids: [dept.id], accepted_on: d }) },
+  {
+    name: 'POST /funds/:id/allocation-runs as_of',
+    field: 'as_of',
+    accounting: true,
+    call: (d) => post(`/api/v1/funds/${fundId}/allocation-runs`, { as_of: d }),
+  },
+  {
+    name: 'POST /funds/:id/disbursements',
+    field: 'date',
+    accounting: true,
+    call: (d) => post(`/api/v1/funds/${fundId}/disbursements`, { department_id: dept.id, amount: '1.00', voucher_no: unique('V'), date: d }),
+  },
+  {
+    name: 'POST /funds/:id/refunds',
+    field: 'date',
+    accounting: true,
+    call: (d) => post(`/api/v1/funds/${fundId}/refunds`, { department_id: dept.id, amount: '1.00', voucher_no: unique('R'), date: d }),
+  },
+  {
+    name: 'POST /departments/acceptance accepted_on',
+    field: 'accepted_on',
+    call: (d) => post('/api/v1/departments/acceptance', { department_ids: [dept.id], accepted_on: d }),
+  },
   // These two name an object that does not exist here: only the rule a date obeys by itself is tried.
   { name: 'POST /allocation-runs/:id/disbursements', field: 'date', call: (d) => post('/api/v1/allocation-runs/999999999/disbursements', { date: d }) },
   { name: 'POST /finding-clawbacks/:id/approve', field: 'date', call: (d) => post('/api/v1/finding-clawbacks/999999999/approve', { date: d }) },
-  { name: 'POST /inspections date', field: 'date', call: (d) => h.api.post('/api/v1/inspections').set(inspector.auth).send({ document_no: unique('督'), team: ['张三'], date: d, department_ids: [dept.id] }) },
-  { name: 'POST /inspections/:id/findings deadline', field: 'deadline', call: (d) => h.api.post('/api/v1/inspections/999999999/findings').set(inspector.auth).send({ department_id: dept.id, kind: 'other', description: '说明', deadline: d }) },
-  { name: 'PUT /departments/:id/installed-base as_of', field: 'as_of', call: (d) => put(`/api/v1/departments/${dept.id}/installed-base`, { as_of: d, computers: 1, servers: 0 }) },
+  {
+    name: 'POST /inspections date',
+    field: 'date',
+    call: (d) =>
+      h.api
+        .post('/api/v1/inspections')
+        .set(inspector.auth)
+        .send({ document_no: unique('督'), team: ['张三'], date: d, department_ids: [dept.id] }),
+  },
+  {
+    name: 'POST /inspections/:id/findings deadline',
+    field: 'deadline',
+    call: (d) =>
+      h.api
+        .post('/api/v1/inspections/999999999/findings')
+        .set(inspector.auth)
+        .send({ department_id: dept.id, kind: 'other', description: '说明', deadline: d }),
+  },
+  {
+    name: 'PUT /departments/:id/installed-base as_of',
+    field: 'as_of',
+    call: (d) => put(`/api/v1/departments/${dept.id}/installed-base`, { as_of: d, computers: 1, servers: 0 }),
+  },
   { name: 'GET /progress/escalations as_of', field: 'as_of', call: (d) => get(`/api/v1/progress/escalations?as_of=${d}`) },
-  { name: 'POST /funds/:id/period-closes through', field: 'through', accounting: true, call: (d) => post(`/api/v1/funds/${fundId}/period-closes`, { through: d }) },
+  {
+    name: 'POST /funds/:id/period-closes through',
+    field: 'through',
+    accounting: true,
+    call: (d) => post(`/api/v1/funds/${fundId}/period-closes`, { through: d }),
+  },
 ];
 
 const snapshot = async () => ({
@@ -103,7 +196,11 @@ describe('every date a person types', () => {
 
 describe('export queries', () => {
   it('refuses a parameter an export does not take with 422', async () => {
-    for (const path of [`/api/v1/funds/${fundId}/journal.csv?as_of=0000-01-01`, `/api/v1/funds/${fundId}/journal.xlsx?as_of=2011-07-01`, `/api/v1/funds/${fundId}/trial-balance.csv?from=2011-07-01`]) {
+    for (const path of [
+      `/api/v1/funds/${fundId}/journal.csv?as_of=0000-01-01`,
+      `/api/v1/funds/${fundId}/journal.xlsx?as_of=2011-07-01`,
+      `/api/v1/funds/${fundId}/trial-balance.csv?from=2011-07-01`,
+    ]) {
       const res = await get(path);
       expect(res.status, path).toBe(422);
       expect(res.body.code).toBe('VALIDATION_FAILED');
@@ -132,7 +229,12 @@ describe('every accounting date', () => {
 
   it('refuses an opening date after today or after the fund’s fiscal year, and takes one before it', async () => {
     const tomorrow = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date(Date.now() + 36 * 3600 * 1000));
-    for (const [fiscalYear, openingDate] of [[2011, '2999-12-31'], [2011, tomorrow], [2011, '2012-01-01'], [2010, '2011-01-01']] as const) {
+    for (const [fiscalYear, openingDate] of [
+      [2011, '2999-12-31'],
+      [2011, tomorrow],
+      [2011, '2012-01-01'],
+      [2010, '2011-01-01'],
+    ] as const) {
       const before = await snapshot();
       const res = await post('/api/v1/funds', { code: unique('F'), name: '资金', fiscal_year: fiscalYear, document_no: 'X', opening_date: openingDate });
       expect(res.status, `${fiscalYear} ${openingDate}`).toBe(422);

@@ -27,11 +27,23 @@ describe('npm run demo', () => {
     const funds = await h.api.get('/api/v1/funds').set(auth);
     expect(funds.body.items).toHaveLength(1);
     // Rewards for the four verified receipts are allocated, none paid yet.
-    expect(funds.body.items[0]).toMatchObject({ appropriated: '12450000.00', allocated: '74130.00', available_to_allocate: '12375870.00', cash_balance: '12450000.00' });
+    expect(funds.body.items[0]).toMatchObject({
+      appropriated: '12450000.00',
+      allocated: '74130.00',
+      available_to_allocate: '12375870.00',
+      cash_balance: '12450000.00',
+    });
     const dept = await h.api.post('/api/v1/auth/login').send({ username: 'tongjiju', password: demoPassword });
     expect(dept.body.user.role).toBe('department');
     const receipts = await h.api.get('/api/v1/receipts').set(auth);
-    expect(receipts.body.items.map((r: { status: string }) => r.status).sort()).toEqual(['submitted', 'submitted', 'verified', 'verified', 'verified', 'verified']);
+    expect(receipts.body.items.map((r: { status: string }) => r.status).sort()).toEqual([
+      'submitted',
+      'submitted',
+      'verified',
+      'verified',
+      'verified',
+      'verified',
+    ]);
     // The notice's other half: registers from the verified receipts, an inspection, a clawback waiting for a second accountant.
     const inspectorLogin = await h.api.post('/api/v1/auth/login').send({ username: 'ducha', password: demoPassword });
     expect(inspectorLogin.body.user.role).toBe('inspector');
@@ -44,6 +56,11 @@ describe('npm run demo', () => {
     expect(compliance.body.overall.reported).toBe(6);
     expect((await h.api.get('/api/v1/progress/escalations').set(auth)).body.items).toHaveLength(8);
     const progress = await h.api.get('/api/v1/progress?as_of=2011-08-31').set(auth);
-    expect(progress.body).toMatchObject({ total: 71, by_status: { completed: 31, procuring: 29, awaiting_funds: 3, not_started: 8 }, completion_rate: '0.4366', projected_rate: '0.8873' });
+    expect(progress.body).toMatchObject({
+      total: 71,
+      by_status: { completed: 31, procuring: 29, awaiting_funds: 3, not_started: 8 },
+      completion_rate: '0.4366',
+      projected_rate: '0.8873',
+    });
   });
 });

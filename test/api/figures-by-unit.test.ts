@@ -31,7 +31,9 @@ async function fundWithUnit(appropriation = '1000000.00', receiptAmount = '1000.
   expect((await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send(policy)).status).toBe(201);
   const d = await makeDepartment(h.db, { status: 'completed' });
   await h.api.put(`/api/v1/departments/${d.id}/status`).set(maker.auth).send({ status: 'completed', effective_date: '2011-08-01', accepted_on: '2011-08-20' });
-  const receipt = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth)
+  const receipt = await h.api
+    .post(`/api/v1/departments/${d.id}/receipts`)
+    .set(maker.auth)
     .send(receiptBody(fundId, { lines: [{ product: 'Windows', category: 'os', licences: 1, amount: receiptAmount }], total: receiptAmount }));
   await h.api.post(`/api/v1/receipts/${receipt.body.id}/verify`).set(maker.auth).send({});
   return { fundId, d };
@@ -41,8 +43,11 @@ const newRun = (fundId: string) => h.api.post(`/api/v1/funds/${fundId}/allocatio
 const approveRun = (id: string) => h.api.post(`/api/v1/allocation-runs/${id}/approve`).set(checker.auth).send({});
 const fundOf = async (id: string) => (await h.api.get(`/api/v1/funds/${id}`).set(auditor.auth)).body;
 const positionOf = async (fundId: string, d: string) => (await h.api.get(`/api/v1/funds/${fundId}/departments/${d}/position`).set(auditor.auth)).body;
-const prepare = (fundId: string, postings: P[]) => h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(maker.auth)
-  .send({ date: '2011-10-01', memo: '手工调整', postings: postings.map(([account_code, side, amount]) => ({ account_code, side, amount })) });
+const prepare = (fundId: string, postings: P[]) =>
+  h.api
+    .post(`/api/v1/funds/${fundId}/journal-entries`)
+    .set(maker.auth)
+    .send({ date: '2011-10-01', memo: '手工调整', postings: postings.map(([account_code, side, amount]) => ({ account_code, side, amount })) });
 async function post(fundId: string, postings: P[]) {
   const prepared = await prepare(fundId, postings);
   expect(prepared.status, JSON.stringify(prepared.body)).toBe(201);
@@ -50,7 +55,10 @@ async function post(fundId: string, postings: P[]) {
   expect(approved.status, JSON.stringify(approved.body)).toBe(200);
 }
 const pay = async (fundId: string, d: string, amount: string, kind: 'disbursements' | 'refunds' = 'disbursements') =>
-  h.api.post(`/api/v1/funds/${fundId}/${kind}`).set(maker.auth).send({ department_id: d, amount, voucher_no: unique('V'), date: '2011-10-02' });
+  h.api
+    .post(`/api/v1/funds/${fundId}/${kind}`)
+    .set(maker.auth)
+    .send({ department_id: d, amount, voucher_no: unique('V'), date: '2011-10-02' });
 const snapshot = async (fundId: string) => ({
   fund: await h.db('funds').where({ id: fundId }).first('head_seq', 'appropriated', 'allocated', 'disbursed'),
   units: await h.db('fund_unit_figures').where({ fund_id: fundId }).orderBy('department_id').select('department_id', 'allocated', 'disbursed'),
@@ -62,10 +70,15 @@ describe('a manual entry does not move what a run allocates', () => {
   it('Dr 5001.d / Cr 2307.d 200000.00 after a run: the next run claws back nothing, and the payable it made pays nothing out', async () => {
     const { fundId, d } = await fundWithUnit();
     expect((await approveRun((await newRun(fundId)).body.id)).status).toBe(200);
-    await post(fundId, [[`5001.${d.code}`, 'debit', '200000.00'], [`2307.${d.code}`, 'credit', '200000.00']]);
+    await post(fundId, [
+      [`5001.${d.code}`, 'debit', '200000.00'],
+      [`2307.${d.code}`, 'credit', '200000.00'],
+    ]);
     const run = await newRun(fundId);
     expect(run.body).toMatchObject({ total: '0.00', clawed_back: '0.00' });
-    expect(run.body.lines).toEqual([expect.objectContaining({ department_id: d.id, entitlement: '500.00', previously_allocated: '500.00', due: '0.00', amount: '0.00', clawback: '0.00' })]);
+    expect(run.body.lines).toEqual([
+      expect.objectContaining({ department_id: d.id, entitlement: '500.00', previously_allocated: '500.00', due: '0.00', amount: '0.00', clawback: '0.00' }),
+    ]);
     expect((await approveRun(run.body.id)).status).toBe(200);
     expect(await fundOf(fundId)).toMatchObject({ appropriated: '1000000.00', allocated: '500.00', available_to_allocate: '999500.00' });
     const before = await snapshot(fundId);
@@ -80,12 +93,18 @@ describe('a manual entry does not move what a run allocates', () => {
     const { fundId, d } = await fundWithUnit('1000000.00', '23275.00');
     expect((await approveRun((await newRun(fundId)).body.id)).status).toBe(200);
     const before = await snapshot(fundId);
-    const quota = await prepare(fundId, [['1011', 'debit', '11637.50'], [`5001.${d.code}`, 'credit', '11637.50']]);
+    const quota = await prepare(fundId, [
+      ['1011', 'debit', '11637.50'],
+      [`5001.${d.code}`, 'credit', '11637.50'],
+    ]);
     expect(quota.status).toBe(422);
     expect(quota.body.code).toBe('MANUAL_ENTRY_CREATES_QUOTA');
     expect(quota.body.detail).toMatch(/1011/);
     expect(await snapshot(fundId)).toEqual(before);
-    await post(fundId, [[`2307.${d.code}`, 'debit', '11637.50'], [`5001.${d.code}`, 'credit', '11637.50']]);
+    await post(fundId, [
+      [`2307.${d.code}`, 'debit', '11637.50'],
+      [`5001.${d.code}`, 'credit', '11637.50'],
+    ]);
     const run = await newRun(fundId);
     expect(run.body.total).toBe('0.00');
     expect(run.body.lines).toEqual([expect.objectContaining({ previously_allocated: '11637.50', amount: '0.00', clawback: '0.00' })]);
@@ -99,7 +118,10 @@ describe('a manual entry does not make room for a refund', () => {
     expect((await approveRun((await newRun(fundId)).body.id)).status).toBe(200);
     const paid = await pay(fundId, d.id, '1000.00');
     expect((await h.api.post(`/api/v1/disbursements/${paid.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
-    await post(fundId, [[`7101.${d.code}`, 'debit', '1500.00'], ['8001', 'credit', '1500.00']]);
+    await post(fundId, [
+      [`7101.${d.code}`, 'debit', '1500.00'],
+      ['8001', 'credit', '1500.00'],
+    ]);
     const before = await snapshot(fundId);
     const refund = await pay(fundId, d.id, '1500.00', 'refunds');
     expect(refund.status).toBe(409);
@@ -124,9 +146,20 @@ describe('a manual entry does not create payable from nothing', () => {
     const x10 = await makeDepartment(h.db);
     const before = await snapshot(fundId);
     for (const postings of [
-      [['1011', 'debit', '5000000.00'], [`2307.${x9.code}`, 'credit', '5000000.00']],
-      [['8001', 'debit', '5000000.00'], [`7101.${x10.code}`, 'credit', '5000000.00']],
-      [['1011', 'debit', '5000000.00'], [`2307.${x9.code}`, 'credit', '5000000.00'], ['8001', 'debit', '5000000.00'], [`7101.${x10.code}`, 'credit', '5000000.00']],
+      [
+        ['1011', 'debit', '5000000.00'],
+        [`2307.${x9.code}`, 'credit', '5000000.00'],
+      ],
+      [
+        ['8001', 'debit', '5000000.00'],
+        [`7101.${x10.code}`, 'credit', '5000000.00'],
+      ],
+      [
+        ['1011', 'debit', '5000000.00'],
+        [`2307.${x9.code}`, 'credit', '5000000.00'],
+        ['8001', 'debit', '5000000.00'],
+        [`7101.${x10.code}`, 'credit', '5000000.00'],
+      ],
     ] as P[][]) {
       const res = await prepare(fundId, postings);
       expect(res.status, JSON.stringify(postings)).toBe(422);
@@ -137,7 +170,10 @@ describe('a manual entry does not create payable from nothing', () => {
     expect(payment.body.code).toBe('EXCEEDS_PAYABLE');
     expect(await snapshot(fundId)).toEqual(before);
     // A payable booked against an expense by a manual entry is a correction, not an allocation.
-    await post(fundId, [[`5001.${x9.code}`, 'debit', '800.00'], [`2307.${x9.code}`, 'credit', '800.00']]);
+    await post(fundId, [
+      [`5001.${x9.code}`, 'debit', '800.00'],
+      [`2307.${x9.code}`, 'credit', '800.00'],
+    ]);
     const unallocated = await pay(fundId, x9.id, '800.00');
     expect(unallocated.status).toBe(409);
     expect(unallocated.body.code).toBe('EXCEEDS_PAYABLE');
@@ -147,7 +183,10 @@ describe('a manual entry does not create payable from nothing', () => {
   it('a manual entry that lowers 1011 (a correction) is allowed and moves no figure', async () => {
     const fundId = await makeFund(h, maker, '1000.00');
     const d = await makeDepartment(h.db);
-    await post(fundId, [[`5001.${d.code}`, 'debit', '10.00'], ['1011', 'credit', '10.00']]);
+    await post(fundId, [
+      [`5001.${d.code}`, 'debit', '10.00'],
+      ['1011', 'credit', '10.00'],
+    ]);
     expect(await fundOf(fundId)).toMatchObject({ allocated: '0.00', cash_balance: '990.00' });
   });
 });
@@ -156,7 +195,10 @@ describe('a no-op voucher', () => {
   it('debiting and crediting one account is refused with 422 and prepares nothing', async () => {
     const fundId = await makeFund(h, maker, '1000.00');
     const before = await h.db('pending_entries').where({ fund_id: fundId }).count<{ n: string }[]>('* as n');
-    const res = await prepare(fundId, [['1011', 'debit', '10.00'], ['1011', 'credit', '10.00']]);
+    const res = await prepare(fundId, [
+      ['1011', 'debit', '10.00'],
+      ['1011', 'credit', '10.00'],
+    ]);
     expect(res.status).toBe(422);
     expect(res.body.detail).toMatch(/既借又贷/);
     expect(await h.db('pending_entries').where({ fund_id: fundId }).count<{ n: string }[]>('* as n')).toEqual(before);

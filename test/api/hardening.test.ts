@@ -23,18 +23,68 @@ const loneLow = '\udc00';
 
 describe('the text rule: U+0000 and lone surrogates are refused with 422 on every text field', () => {
   const cases: Array<[string, () => { method: 'post' | 'put'; path: string; auth?: TestUser; body: (bad: string) => object }]> = [
-    ['the login username (unauthenticated)', () => ({ method: 'post', path: '/api/v1/auth/login', body: (bad) => ({ username: bad, password: testPassword }) })],
+    [
+      'the login username (unauthenticated)',
+      () => ({ method: 'post', path: '/api/v1/auth/login', body: (bad) => ({ username: bad, password: testPassword }) }),
+    ],
     ['the login password', () => ({ method: 'post', path: '/api/v1/auth/login', body: (bad) => ({ username: 'someone', password: bad }) })],
-    ['a department name', () => ({ method: 'post', path: '/api/v1/departments', auth: admin, body: (bad) => ({ code: 'X1', name: bad, group: 'government' }) })],
-    ['a status note', () => ({ method: 'put', path: `/api/v1/departments/${unit.id}/status`, auth: accountant, body: (bad) => ({ status: 'procuring', effective_date: '2011-08-01', note: bad }) })],
-    ['a fund name', () => ({ method: 'post', path: '/api/v1/funds', auth: accountant, body: (bad) => ({ code: 'FX', name: bad, fiscal_year: 2011, document_no: 'x' }) })],
-    ['a journal memo', () => ({ method: 'post', path: `/api/v1/funds/${fundId}/journal-entries`, auth: accountant, body: (bad) => ({ date: '2011-06-02', memo: bad, postings: [{ account_code: '1011', side: 'debit', amount: '1.00' }, { account_code: '4001', side: 'credit', amount: '1.00' }] }) })],
-    ['a seller name', () => ({ method: 'post', path: `/api/v1/departments/${unit.id}/receipts`, auth: accountant, body: (bad) => receiptBody(fundId, { seller_name: bad }) })],
-    ['a product name', () => ({ method: 'post', path: `/api/v1/departments/${unit.id}/receipts`, auth: accountant, body: (bad) => receiptBody(fundId, { lines: [{ product: bad, category: 'os', licences: 1, amount: '1.00' }], total: '1.00' }) })],
-    ['an object key', () => ({ method: 'post', path: '/api/v1/departments', auth: admin, body: (bad) => ({ [bad]: 1, code: 'X2', name: 'n', group: 'government' }) })],
+    [
+      'a department name',
+      () => ({ method: 'post', path: '/api/v1/departments', auth: admin, body: (bad) => ({ code: 'X1', name: bad, group: 'government' }) }),
+    ],
+    [
+      'a status note',
+      () => ({
+        method: 'put',
+        path: `/api/v1/departments/${unit.id}/status`,
+        auth: accountant,
+        body: (bad) => ({ status: 'procuring', effective_date: '2011-08-01', note: bad }),
+      }),
+    ],
+    [
+      'a fund name',
+      () => ({ method: 'post', path: '/api/v1/funds', auth: accountant, body: (bad) => ({ code: 'FX', name: bad, fiscal_year: 2011, document_no: 'x' }) }),
+    ],
+    [
+      'a journal memo',
+      () => ({
+        method: 'post',
+        path: `/api/v1/funds/${fundId}/journal-entries`,
+        auth: accountant,
+        body: (bad) => ({
+          date: '2011-06-02',
+          memo: bad,
+          postings: [
+            { account_code: '1011', side: 'debit', amount: '1.00' },
+            { account_code: '4001', side: 'credit', amount: '1.00' },
+          ],
+        }),
+      }),
+    ],
+    [
+      'a seller name',
+      () => ({ method: 'post', path: `/api/v1/departments/${unit.id}/receipts`, auth: accountant, body: (bad) => receiptBody(fundId, { seller_name: bad }) }),
+    ],
+    [
+      'a product name',
+      () => ({
+        method: 'post',
+        path: `/api/v1/departments/${unit.id}/receipts`,
+        auth: accountant,
+        body: (bad) => receiptBody(fundId, { lines: [{ product: bad, category: 'os', licences: 1, amount: '1.00' }], total: '1.00' }),
+      }),
+    ],
+    [
+      'an object key',
+      () => ({ method: 'post', path: '/api/v1/departments', auth: admin, body: (bad) => ({ [bad]: 1, code: 'X2', name: 'n', group: 'government' }) }),
+    ],
   ];
   for (const [name, make] of cases) {
-    for (const [what, bad] of [['U+0000', nul], ['a lone high surrogate', lone], ['a lone low surrogate', loneLow]] as const) {
+    for (const [what, bad] of [
+      ['U+0000', nul],
+      ['a lone high surrogate', lone],
+      ['a lone low surrogate', loneLow],
+    ] as const) {
       it(`${name} with ${what} → 422, nothing recorded`, async () => {
         const c = make();
         const auditBefore = await h.db('audit_log').count<{ n: string }[]>('* as n');
@@ -60,7 +110,11 @@ describe('the text rule: U+0000 and lone surrogates are refused with 422 on ever
   });
 
   it('a CSV import with U+0000 → 422', async () => {
-    const res = await h.api.post('/api/v1/departments/import').set(admin.auth).set('Content-Type', 'text/csv').send('code,name,group\nX9,a\u0000b,government\n');
+    const res = await h.api
+      .post('/api/v1/departments/import')
+      .set(admin.auth)
+      .set('Content-Type', 'text/csv')
+      .send('code,name,group\nX9,a\u0000b,government\n');
     expect(res.status).toBe(422);
   });
 });
@@ -95,7 +149,11 @@ describe('the sign-in form', () => {
   it('refuses a cookie and field that merely match (a planted double submit): the token is bound to a server key', async () => {
     const u = await makeUser(h.db, 'auditor');
     const planted = 'A'.repeat(32);
-    const res = await h.api.post('/login').set('Cookie', `jb_login_csrf=${planted}`).type('form').send({ username: u.username, password: testPassword, _csrf: planted });
+    const res = await h.api
+      .post('/login')
+      .set('Cookie', `jb_login_csrf=${planted}`)
+      .type('form')
+      .send({ username: u.username, password: testPassword, _csrf: planted });
     expect(res.status).toBe(403);
   });
 });
@@ -112,8 +170,11 @@ describe('the text rule holds on every route that takes a JSON body', () => {
       department: await makeUser(h.db, 'department', unit.id),
       inspector: await makeUser(h.db, 'inspector'),
     };
-    const routes = allRoutes({ db: h.db, config: { tokenTtlHours: 8, uploadMaxBytes: 1 << 20, trustProxy: false, dataDir: '/nonexistent' }, logger: undefined as never })
-      .filter((r) => r.spec.method !== 'get' && (r.spec.bodyType ?? 'json') === 'json');
+    const routes = allRoutes({
+      db: h.db,
+      config: { tokenTtlHours: 8, uploadMaxBytes: 1 << 20, trustProxy: false, dataDir: '/nonexistent' },
+      logger: undefined as never,
+    }).filter((r) => r.spec.method !== 'get' && (r.spec.bodyType ?? 'json') === 'json');
     expect(routes.length).toBeGreaterThan(20);
     const answers: string[] = [];
     for (const r of routes) {
@@ -139,21 +200,35 @@ describe('input the schemas accept but the plumbing could not read is a 4xx, nev
   });
 
   it.each(['gzip', 'deflate', 'br'])('POST /api/v1/auth/login with Content-Encoding: %s over a plain body → 4xx', async (encoding) => {
-    const res = await h.api.post('/api/v1/auth/login').set('Content-Type', 'application/json').set('Content-Encoding', encoding).send(JSON.stringify({ username: 'someone', password: 'x' }));
+    const res = await h.api
+      .post('/api/v1/auth/login')
+      .set('Content-Type', 'application/json')
+      .set('Content-Encoding', encoding)
+      .send(JSON.stringify({ username: 'someone', password: 'x' }));
     expect([400, 415]).toContain(res.status);
     expect(res.headers['content-type']).toContain('application/problem+json');
   });
 
-  it.each(['gzip', 'deflate', 'br'])('the sign-in page with Content-Encoding: %s over a plain form → 415 page, and a page path with bad percent-encoding → 400', async (encoding) => {
-    const res = await h.api.post('/login').set('Content-Type', 'application/x-www-form-urlencoded').set('Content-Encoding', encoding).send('username=a&password=b');
-    expect(res.status).toBe(415);
-    expect((await h.api.get('/funds/%FF').set('Cookie', `jb_session=${accountant.token}`)).status).toBe(400);
-  });
+  it.each(['gzip', 'deflate', 'br'])(
+    'the sign-in page with Content-Encoding: %s over a plain form → 415 page, and a page path with bad percent-encoding → 400',
+    async (encoding) => {
+      const res = await h.api
+        .post('/login')
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .set('Content-Encoding', encoding)
+        .send('username=a&password=b');
+      expect(res.status).toBe(415);
+      expect((await h.api.get('/funds/%FF').set('Cookie', `jb_session=${accountant.token}`)).status).toBe(400);
+    },
+  );
 
   it('a fund of two appropriations of 9,999,999,999,999.99 prints its summary (amounts in words to 10^15)', async () => {
     const big = await makeFund(h, accountant, '9999999999999.99');
     const maker = accountant;
-    const r = await h.api.post(`/api/v1/funds/${big}/appropriations`).set(maker.auth).send({ amount: '9999999999999.99', document_no: 'big-2', date: '2011-06-03' });
+    const r = await h.api
+      .post(`/api/v1/funds/${big}/appropriations`)
+      .set(maker.auth)
+      .send({ amount: '9999999999999.99', document_no: 'big-2', date: '2011-06-03' });
     expect(r.status).toBeLessThan(300);
     const pdf = await h.api.get(`/api/v1/funds/${big}/summary.pdf`).set(accountant.auth);
     expect(pdf.status).toBe(200);

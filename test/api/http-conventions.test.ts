@@ -53,14 +53,44 @@ describe('HTTP conventions', () => {
   const cases: Array<[string, (req: ReturnType<Harness['api']['post']>) => ReturnType<Harness['api']['post']>, number, string]> = [
     ['a body that is not JSON', (r) => r.set('Content-Type', 'application/json').send('{"code":'), 400, 'MALFORMED_REQUEST'],
     ['a form body', (r) => r.set('Content-Type', 'application/x-www-form-urlencoded').send('code=X&name=Y'), 415, 'UNSUPPORTED_MEDIA_TYPE'],
-    ['a body over 1 MiB', (r) => r.set('Content-Type', 'application/json').send(JSON.stringify({ code: 'X', name: 'x'.repeat(1_100_000), group: 'government' })), 413, 'PAYLOAD_TOO_LARGE'],
-    ['a __proto__ key', (r) => r.set('Content-Type', 'application/json').send('{"code":"PROTO1","name":"n","group":"government","__proto__":{"x":1}}'), 400, 'MALFORMED_REQUEST'],
-    ['a constructor key', (r) => r.set('Content-Type', 'application/json').send('{"code":"PROTO2","name":"n","group":"government","constructor":{"x":1}}'), 400, 'MALFORMED_REQUEST'],
-    ['deeply nested JSON', (r) => r.set('Content-Type', 'application/json').send(`{"code":"DEEP1","name":"n","group":"government","note":${'['.repeat(50_000)}${']'.repeat(50_000)}}`), 400, 'MALFORMED_REQUEST'],
+    [
+      'a body over 1 MiB',
+      (r) => r.set('Content-Type', 'application/json').send(JSON.stringify({ code: 'X', name: 'x'.repeat(1_100_000), group: 'government' })),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    ],
+    [
+      'a __proto__ key',
+      (r) => r.set('Content-Type', 'application/json').send('{"code":"PROTO1","name":"n","group":"government","__proto__":{"x":1}}'),
+      400,
+      'MALFORMED_REQUEST',
+    ],
+    [
+      'a constructor key',
+      (r) => r.set('Content-Type', 'application/json').send('{"code":"PROTO2","name":"n","group":"government","constructor":{"x":1}}'),
+      400,
+      'MALFORMED_REQUEST',
+    ],
+    [
+      'deeply nested JSON',
+      (r) =>
+        r.set('Content-Type', 'application/json').send(`{"code":"DEEP1","name":"n","group":"government","note":${'['.repeat(50_000)}${']'.repeat(50_000)}}`),
+      400,
+      'MALFORMED_REQUEST',
+    ],
     ['an unknown field', (r) => r.send({ code: 'MASS1', name: 'n', group: 'government', id: 1 }), 422, 'VALIDATION_FAILED'],
     ['a wrong type', (r) => r.send({ code: 7, name: 'n', group: 'government' }), 422, 'VALIDATION_FAILED'],
     ['an empty body', (r) => r, 422, 'VALIDATION_FAILED'],
-    ['invalid UTF-8', (r) => r.set('Content-Type', 'application/json').serialize((b: Buffer) => b as unknown as string).send(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])), 400, 'MALFORMED_REQUEST'],
+    [
+      'invalid UTF-8',
+      (r) =>
+        r
+          .set('Content-Type', 'application/json')
+          .serialize((b: Buffer) => b as unknown as string)
+          .send(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])),
+      400,
+      'MALFORMED_REQUEST',
+    ],
   ];
   for (const [name, build, status, code] of cases) {
     it(`refuses ${name} with ${status} ${code} and changes nothing`, async () => {
@@ -89,7 +119,9 @@ describe('HTTP conventions', () => {
     const res = await h.api.get('/openapi.json');
     expect(res.body.openapi).toBe('3.1.0');
     expect(Object.keys(res.body.paths)).toContain('/api/v1/funds/{id}/appropriations');
-    expect(res.body.paths['/api/v1/funds/{id}/appropriations'].post.requestBody.content['application/json'].schema.properties.amount.pattern).toBe('^[0-9]{1,13}(\\.[0-9]{1,2})?$');
+    expect(res.body.paths['/api/v1/funds/{id}/appropriations'].post.requestBody.content['application/json'].schema.properties.amount.pattern).toBe(
+      '^[0-9]{1,13}(\\.[0-9]{1,2})?$',
+    );
     expect(res.body.components.schemas.Problem.properties.code.enum.sort()).toEqual(Object.keys(errorCatalogue).sort());
   });
 

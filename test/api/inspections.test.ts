@@ -30,15 +30,26 @@ async function unit(status = 'procuring') {
 }
 
 async function inspection(departmentIds: string[], date = '2011-09-25') {
-  const res = await h.api.post('/api/v1/inspections').set(inspector.auth).send({ document_no: unique('新软正督〔2011〕'), team: ['王督察', '李督察'], date, department_ids: departmentIds });
+  const res = await h.api
+    .post('/api/v1/inspections')
+    .set(inspector.auth)
+    .send({ document_no: unique('新软正督〔2011〕'), team: ['王督察', '李督察'], date, department_ids: departmentIds });
   expect(res.status).toBe(201);
   return res.body as { id: string; document_no: string };
 }
 
 async function finding(inspectionId: string, departmentId: string, overrides: Record<string, unknown> = {}) {
-  const res = await h.api.post(`/api/v1/inspections/${inspectionId}/findings`).set(inspector.auth).send({
-    department_id: departmentId, kind: 'unlicensed_installs', description: '抽查 20 台计算机，其中 6 台安装未授权的 Office 2007', unlicensed_installs: 6, deadline: '2011-10-31', ...overrides,
-  });
+  const res = await h.api
+    .post(`/api/v1/inspections/${inspectionId}/findings`)
+    .set(inspector.auth)
+    .send({
+      department_id: departmentId,
+      kind: 'unlicensed_installs',
+      description: '抽查 20 台计算机，其中 6 台安装未授权的 Office 2007',
+      unlicensed_installs: 6,
+      deadline: '2011-10-31',
+      ...overrides,
+    });
   expect(res.status).toBe(201);
   return res.body as { id: string; status: string };
 }
@@ -67,9 +78,17 @@ describe('inspections and findings', () => {
   ])('refuses %s with 422 and records nothing', async (_name, change) => {
     const a = await unit();
     const visit = await inspection([a.id]);
-    const res = await h.api.post(`/api/v1/inspections/${visit.id}/findings`).set(inspector.auth).send({
-      department_id: a.id, kind: 'unlicensed_installs', description: '问题', unlicensed_installs: 6, deadline: '2011-10-31', ...(await change()),
-    });
+    const res = await h.api
+      .post(`/api/v1/inspections/${visit.id}/findings`)
+      .set(inspector.auth)
+      .send({
+        department_id: a.id,
+        kind: 'unlicensed_installs',
+        description: '问题',
+        unlicensed_installs: 6,
+        deadline: '2011-10-31',
+        ...(await change()),
+      });
     expect(res.status).toBe(422);
     expect(res.body.detail).toMatch(/[\u4e00-\u9fff]/);
     expect(await h.db('findings').where({ inspection_id: visit.id })).toEqual([]);
@@ -78,9 +97,30 @@ describe('inspections and findings', () => {
   it('refuses a second inspection with the same document number (409) and an unknown unit (422)', async () => {
     const a = await unit();
     const visit = await inspection([a.id]);
-    expect((await h.api.post('/api/v1/inspections').set(inspector.auth).send({ document_no: visit.document_no, team: ['王'], date: '2011-09-25', department_ids: [a.id] })).status).toBe(409);
-    expect((await h.api.post('/api/v1/inspections').set(inspector.auth).send({ document_no: unique('X'), team: ['王'], date: '2011-09-25', department_ids: ['999999999'] })).status).toBe(422);
-    expect((await h.api.post('/api/v1/inspections').set(inspector.auth).send({ document_no: unique('X'), team: [], date: '2011-09-25', department_ids: [a.id] })).status).toBe(422);
+    expect(
+      (
+        await h.api
+          .post('/api/v1/inspections')
+          .set(inspector.auth)
+          .send({ document_no: visit.document_no, team: ['王'], date: '2011-09-25', department_ids: [a.id] })
+      ).status,
+    ).toBe(409);
+    expect(
+      (
+        await h.api
+          .post('/api/v1/inspections')
+          .set(inspector.auth)
+          .send({ document_no: unique('X'), team: ['王'], date: '2011-09-25', department_ids: ['999999999'] })
+      ).status,
+    ).toBe(422);
+    expect(
+      (
+        await h.api
+          .post('/api/v1/inspections')
+          .set(inspector.auth)
+          .send({ document_no: unique('X'), team: [], date: '2011-09-25', department_ids: [a.id] })
+      ).status,
+    ).toBe(422);
   });
 
   it("a unit cannot see or answer another unit's findings: 404", async () => {
@@ -174,9 +214,15 @@ describe('a clawback from a finding', () => {
     const fundId = await makeFund(h, maker, '100000.00');
     expect((await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send(policy)).status).toBe(201);
     const a = await unit('completed');
-    const receipt = await h.api.post(`/api/v1/departments/${a.id}/receipts`).set(a.user.auth).send(receiptBody(fundId, {
-      lines: [{ product: 'Windows 7', category: 'os', licences: 10, amount: '2000.00' }], total: '2000.00',
-    }));
+    const receipt = await h.api
+      .post(`/api/v1/departments/${a.id}/receipts`)
+      .set(a.user.auth)
+      .send(
+        receiptBody(fundId, {
+          lines: [{ product: 'Windows 7', category: 'os', licences: 10, amount: '2000.00' }],
+          total: '2000.00',
+        }),
+      );
     await h.api.post(`/api/v1/receipts/${receipt.body.id}/verify`).set(maker.auth).send({});
     const run = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(maker.auth).send({ as_of: '2011-09-30' });
     expect((await h.api.post(`/api/v1/allocation-runs/${run.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
@@ -185,7 +231,13 @@ describe('a clawback from a finding', () => {
     return { fundId, a, visit, f };
   }
 
-  const payable = async (fundId: string, code: string) => (await h.db('accounts').where({ fund_id: fundId, code: `2307.${code}` }).first('balance'))?.balance;
+  const payable = async (fundId: string, code: string) =>
+    (
+      await h
+        .db('accounts')
+        .where({ fund_id: fundId, code: `2307.${code}` })
+        .first('balance')
+    )?.balance;
 
   it('is prepared by one accountant, refused to the same one (403), posted Dr 2307.d / Cr 5001.d by another, and shown on the statement', async () => {
     const { fundId, a, visit, f } = await unitOwed();
@@ -201,10 +253,17 @@ describe('a clawback from a finding', () => {
     const approved = await h.api.post(`/api/v1/finding-clawbacks/${prepared.body.id}/approve`).set(checker.auth).send({});
     expect(approved.status).toBe(200);
     expect(approved.body.status).toBe('approved');
-    expect(approved.body.entry).toMatchObject({ kind: 'clawback', document_no: visit.document_no, department_id: a.id, created_by: maker.id, approved_by: checker.id });
+    expect(approved.body.entry).toMatchObject({
+      kind: 'clawback',
+      document_no: visit.document_no,
+      department_id: a.id,
+      created_by: maker.id,
+      approved_by: checker.id,
+    });
     expect(approved.body.approved_by).toBe(checker.id);
     expect(approved.body.entry.postings.map((p: { account_code: string; side: string; amount: string }) => [p.account_code, p.side, p.amount])).toEqual([
-      [`2307.${a.code}`, 'debit', '300.00'], [`5001.${a.code}`, 'credit', '300.00'],
+      [`2307.${a.code}`, 'debit', '300.00'],
+      [`5001.${a.code}`, 'credit', '300.00'],
     ]);
     expect(await payable(fundId, a.code)).toBe('700.00');
     const fundAfter = (await h.api.get(`/api/v1/funds/${fundId}`).set(auditor.auth)).body;
@@ -231,7 +290,9 @@ describe('a clawback from a finding', () => {
     expect(again.status).toBe(201);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body.id).toBe(first.body.id);
-    expect((await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).set('Idempotency-Key', key).send({ fund_id: fundId, amount: '200.00' })).status).toBe(422);
+    expect(
+      (await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).set('Idempotency-Key', key).send({ fund_id: fundId, amount: '200.00' })).status,
+    ).toBe(422);
     expect(await h.db('finding_clawbacks').where({ finding_id: f.id })).toHaveLength(1);
   });
 
@@ -239,7 +300,14 @@ describe('a clawback from a finding', () => {
     const { fundId, f } = await unitOwed();
     const a = (await h.db('findings').where({ id: f.id }).first('department_id')).department_id;
     expect((await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).send({ fund_id: fundId, amount: '1000.01' })).status).toBe(409);
-    expect((await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: String(a), amount: '600.00', voucher_no: unique('V'), date: '2011-10-01' })).status).toBe(201);
+    expect(
+      (
+        await h.api
+          .post(`/api/v1/funds/${fundId}/disbursements`)
+          .set(maker.auth)
+          .send({ department_id: String(a), amount: '600.00', voucher_no: unique('V'), date: '2011-10-01' })
+      ).status,
+    ).toBe(201);
     const over = await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).send({ fund_id: fundId, amount: '400.01' });
     expect(over.status).toBe(409);
     expect(over.body.code).toBe('EXCEEDS_PAYABLE');
@@ -256,7 +324,10 @@ describe('a clawback from a finding', () => {
     const clawback = await h.api.post(`/api/v1/findings/${f.id}/clawback`).set(maker.auth).send({ fund_id: fundId, amount: '700.00' });
     expect(clawback.status).toBe(201);
     // A payment prepared afterwards does not see the clawback's reservation: the race is real.
-    const payment = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: a.id, amount: '600.00', voucher_no: unique('V'), date: '2011-10-01' });
+    const payment = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: a.id, amount: '600.00', voucher_no: unique('V'), date: '2011-10-01' });
     expect(payment.status).toBe(201);
     const [c, p] = await Promise.all([
       h.api.post(`/api/v1/finding-clawbacks/${clawback.body.id}/approve`).set(checker.auth).send({}),
@@ -280,20 +351,27 @@ describe('a clawback from a finding', () => {
 });
 
 describe('escalation and the target', () => {
-  it('lists units not started without a written report after the deadline, with the head\'s report due date', async () => {
+  it("lists units not started without a written report after the deadline, with the head's report due date", async () => {
     const silent = await unit('not_started');
     const reported = await unit('not_started');
     const started = await unit('procuring');
     await h.api.put('/api/v1/progress/target').set(maker.auth).send({ target_date: '2011-10-31', target_rate: '1.0000', in_person_days: 10 });
     expect((await h.api.put('/api/v1/progress/deadline').set(maker.auth).send({ deadline: '2011-09-20', title: '专题书面报告' })).status).toBe(200);
-    expect((await h.api.post(`/api/v1/departments/${reported.id}/written-reports`).set(reported.user.auth).send({ body: '资金尚未落实，计划十月完成采购' })).status).toBe(201);
+    expect(
+      (await h.api.post(`/api/v1/departments/${reported.id}/written-reports`).set(reported.user.auth).send({ body: '资金尚未落实，计划十月完成采购' })).status,
+    ).toBe(201);
     const res = await h.api.get('/api/v1/progress/escalations').set(inspector.auth);
     expect(res.status).toBe(200);
     const ids = res.body.items.map((i: { department_id: string }) => i.department_id);
     expect(ids).toContain(silent.id);
     expect(ids).not.toContain(reported.id);
     expect(ids).not.toContain(started.id);
-    expect(res.body.items.find((i: { department_id: string }) => i.department_id === silent.id)).toMatchObject({ department_code: silent.code, name: silent.name, status: 'not_started', due: '2011-09-30' });
+    expect(res.body.items.find((i: { department_id: string }) => i.department_id === silent.id)).toMatchObject({
+      department_code: silent.code,
+      name: silent.name,
+      status: 'not_started',
+      due: '2011-09-30',
+    });
     // The bulletin names them, with the compliance figures and the open findings.
     const bulletin = await h.api.get('/api/v1/progress/bulletin.pdf').set(auditor.auth).buffer(true).parse(binaryParser);
     expect(bulletin.status).toBe(200);
@@ -310,7 +388,9 @@ describe('escalation and the target', () => {
     const withFinding = await unit('completed');
     const awaiting = await unit('awaiting_funds');
     const slow = await unit('not_started');
-    expect((await h.api.put(`/api/v1/departments/${slow.id}/status`).set(slow.user.auth).send({ status: 'procuring', effective_date: '2011-05-01' })).status).toBe(200);
+    expect(
+      (await h.api.put(`/api/v1/departments/${slow.id}/status`).set(slow.user.auth).send({ status: 'procuring', effective_date: '2011-05-01' })).status,
+    ).toBe(200);
     const visit = await inspection([withFinding.id]);
     await finding(visit.id, withFinding.id);
     expect((await h.api.put('/api/v1/progress/target').set(maker.auth).send({ target_date: '2011-10-31', target_rate: '1.0000' })).status).toBe(200);

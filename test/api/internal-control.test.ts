@@ -19,8 +19,13 @@ afterAll(async () => {
 });
 
 type PostingInput = [string, 'debit' | 'credit', string];
-const entryBody = (postings: PostingInput[], date = '2011-07-01') => ({ date, memo: '手工调整', postings: postings.map(([account_code, side, amount]) => ({ account_code, side, amount })) });
-const prepare = (fundId: string, postings: PostingInput[], by: TestUser = maker) => h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(by.auth).send(entryBody(postings));
+const entryBody = (postings: PostingInput[], date = '2011-07-01') => ({
+  date,
+  memo: '手工调整',
+  postings: postings.map(([account_code, side, amount]) => ({ account_code, side, amount })),
+});
+const prepare = (fundId: string, postings: PostingInput[], by: TestUser = maker) =>
+  h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(by.auth).send(entryBody(postings));
 const approve = (id: string, by: TestUser = checker) => h.api.post(`/api/v1/journal-entries/${id}/approve`).set(by.auth).send({});
 const fundOf = async (id: string) => (await h.api.get(`/api/v1/funds/${id}`).set(auditor.auth)).body;
 const figures = async (id: string) => {
@@ -33,7 +38,10 @@ describe('four eyes', () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, maker, '500.00');
     const before = await fundOf(fundId);
-    const prepared = await prepare(fundId, [[`2307.${d.code}`, 'credit', '10.00'], [`5001.${d.code}`, 'debit', '10.00']]);
+    const prepared = await prepare(fundId, [
+      [`2307.${d.code}`, 'credit', '10.00'],
+      [`5001.${d.code}`, 'debit', '10.00'],
+    ]);
     expect(prepared.status).toBe(201);
     expect(prepared.body).toMatchObject({ status: 'pending', seq: null, hash: null, created_by: maker.id, created_by_name: maker.username, approved_by: null });
     expect(await fundOf(fundId)).toEqual(before);
@@ -50,7 +58,15 @@ describe('four eyes', () => {
 
     const posted = await approve(prepared.body.id);
     expect(posted.status).toBe(200);
-    expect(posted.body).toMatchObject({ id: prepared.body.id, status: 'posted', seq: 2, created_by: maker.id, created_by_name: maker.username, approved_by: checker.id, approved_by_name: checker.username });
+    expect(posted.body).toMatchObject({
+      id: prepared.body.id,
+      status: 'posted',
+      seq: 2,
+      created_by: maker.id,
+      created_by_name: maker.username,
+      approved_by: checker.id,
+      approved_by_name: checker.username,
+    });
     expect(posted.body.hash).toMatch(/^[0-9a-f]{64}$/);
     expect((await approve(prepared.body.id)).body.code).toBe('ALREADY_POSTED');
     expect((await h.api.get(`/api/v1/funds/${fundId}/journal-entries?status=pending`).set(auditor.auth)).body.items).toEqual([]);
@@ -60,7 +76,10 @@ describe('four eyes', () => {
   it('refuses a rejection without a reason, and anything but approval of what is pending', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, maker, '500.00');
-    const prepared = await prepare(fundId, [[`5001.${d.code}`, 'debit', '10.00'], [`2307.${d.code}`, 'credit', '10.00']]);
+    const prepared = await prepare(fundId, [
+      [`5001.${d.code}`, 'debit', '10.00'],
+      [`2307.${d.code}`, 'credit', '10.00'],
+    ]);
     expect((await h.api.post(`/api/v1/journal-entries/${prepared.body.id}/reject`).set(checker.auth).send({})).status).toBe(422);
     expect((await h.api.post(`/api/v1/journal-entries/${prepared.body.id}/reject`).set(checker.auth).send({ reason: '  ' })).status).toBe(422);
     expect((await approve('999999999')).status).toBe(404);
@@ -71,16 +90,24 @@ describe('four eyes', () => {
   it('gives allocation entries the run’s two people and payment entries the payment’s', async () => {
     const d = await makeDepartment(h.db, { status: 'completed' });
     const fundId = await makeFund(h, maker, '100000.00');
-    await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, require_completed: false });
+    await h.api
+      .put(`/api/v1/funds/${fundId}/policy`)
+      .set(maker.auth)
+      .send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, require_completed: false });
     const { receiptBody } = await import('../support/receipts.ts');
     const receipt = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId));
     await h.api.post(`/api/v1/receipts/${receipt.body.id}/verify`).set(maker.auth).send({});
     const run = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(maker.auth).send({ as_of: '2011-09-30' });
     expect((await h.api.post(`/api/v1/allocation-runs/${run.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
-    const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(checker.auth).send({ department_id: d.id, amount: '100.00', voucher_no: 'V1', date: '2011-10-01' });
+    const pay = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(checker.auth)
+      .send({ department_id: d.id, amount: '100.00', voucher_no: 'V1', date: '2011-10-01' });
     expect((await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(maker.auth).send({})).status).toBe(200);
     const journal = await h.api.get(`/api/v1/funds/${fundId}/journal`).set(auditor.auth);
-    const people = Object.fromEntries(journal.body.items.map((e: { kind: string; created_by: string; approved_by: string }) => [e.kind, [e.created_by, e.approved_by]]));
+    const people = Object.fromEntries(
+      journal.body.items.map((e: { kind: string; created_by: string; approved_by: string }) => [e.kind, [e.created_by, e.approved_by]]),
+    );
     expect(people).toEqual({ appropriation: [maker.id, expect.any(String)], allocation: [maker.id, checker.id], disbursement: [checker.id, maker.id] });
     expect(await figures(fundId)).toEqual({ appropriated: '100000.00', allocated: '8204.51', disbursed: '100.00', available_to_allocate: '91795.49' });
   });
@@ -91,10 +118,24 @@ describe('fund figures kept by kind', () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, maker, '1000.00');
     for (const postings of [
-      [[`5001.${d.code}`, 'debit', '5000.00'], ['4001', 'credit', '5000.00']],
-      [['1011', 'debit', '5000.00'], ['4001', 'credit', '5000.00'], ['8001', 'debit', '5000.00'], ['6001', 'credit', '5000.00']],
-      [['4001', 'debit', '1.00'], ['1011', 'credit', '1.00']],
-      [['8001', 'debit', '1.00'], ['6001', 'credit', '1.00']],
+      [
+        [`5001.${d.code}`, 'debit', '5000.00'],
+        ['4001', 'credit', '5000.00'],
+      ],
+      [
+        ['1011', 'debit', '5000.00'],
+        ['4001', 'credit', '5000.00'],
+        ['8001', 'debit', '5000.00'],
+        ['6001', 'credit', '5000.00'],
+      ],
+      [
+        ['4001', 'debit', '1.00'],
+        ['1011', 'credit', '1.00'],
+      ],
+      [
+        ['8001', 'debit', '1.00'],
+        ['6001', 'credit', '1.00'],
+      ],
     ] as PostingInput[][]) {
       const res = await prepare(fundId, postings);
       expect(res.status, JSON.stringify(postings)).toBe(422);
@@ -109,9 +150,20 @@ describe('fund figures kept by kind', () => {
     const fundId = await makeFund(h, maker, '1000.00');
     const before = await figures(fundId);
     const manual: PostingInput[][] = [
-      [[`5001.${d.code}`, 'debit', '600.00'], [`2307.${d.code}`, 'credit', '600.00']],
-      [[`2307.${d.code}`, 'debit', '250.00'], ['1011', 'credit', '250.00'], [`7101.${d.code}`, 'debit', '250.00'], ['8001', 'credit', '250.00']],
-      [[`2307.${d.code}`, 'debit', '50.00'], [`5001.${d.code}`, 'credit', '50.00']],
+      [
+        [`5001.${d.code}`, 'debit', '600.00'],
+        [`2307.${d.code}`, 'credit', '600.00'],
+      ],
+      [
+        [`2307.${d.code}`, 'debit', '250.00'],
+        ['1011', 'credit', '250.00'],
+        [`7101.${d.code}`, 'debit', '250.00'],
+        ['8001', 'credit', '250.00'],
+      ],
+      [
+        [`2307.${d.code}`, 'debit', '50.00'],
+        [`5001.${d.code}`, 'credit', '50.00'],
+      ],
     ];
     const ids = [];
     for (const postings of manual) {

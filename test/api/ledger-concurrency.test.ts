@@ -24,14 +24,23 @@ const countBy = (statuses: number[]) => statuses.reduce<Record<number, number>>(
 
 const prepare = (fundId: string, body: object) => h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send(body);
 const approve = (id: string, by: TestUser = checker) => h.api.post(`/api/v1/journal-entries/${id}/approve`).set(by.auth).send({});
-const allocation = (code: string, amount: string) => entry([[`5001.${code}`, 'debit', amount], [`2307.${code}`, 'credit', amount]]);
+const allocation = (code: string, amount: string) =>
+  entry([
+    [`5001.${code}`, 'debit', amount],
+    [`2307.${code}`, 'credit', amount],
+  ]);
 
 describe('under concurrency', () => {
   it('posts exactly the withdrawals that fit when 60 prepared ones are approved at once, with no 5xx; the rest stay pending', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant, '1000.00');
     await approveEntry(h, (await prepare(fundId, allocation(d.code, '1000.00'))).body.id, checker);
-    const payment = entry([[`2307.${d.code}`, 'debit', '75.00'], ['1011', 'credit', '75.00'], [`7101.${d.code}`, 'debit', '75.00'], ['8001', 'credit', '75.00']]);
+    const payment = entry([
+      [`2307.${d.code}`, 'debit', '75.00'],
+      ['1011', 'credit', '75.00'],
+      [`7101.${d.code}`, 'debit', '75.00'],
+      ['8001', 'credit', '75.00'],
+    ]);
     const prepared = [];
     for (let i = 0; i < 60; i++) prepared.push(await prepare(fundId, payment));
     expect(countBy(prepared.map((r) => r.status))).toEqual({ 201: 60 });
@@ -52,7 +61,12 @@ describe('under concurrency', () => {
     const fundId = await makeFund(h, accountant, '100.00');
     for (let round = 0; round < 5; round++) {
       const prepared = await prepare(fundId, allocation(d.code, '1.00'));
-      const results = await Promise.all([approve(prepared.body.id, checker), approve(prepared.body.id, third), approve(prepared.body.id, checker), approve(prepared.body.id, third)]);
+      const results = await Promise.all([
+        approve(prepared.body.id, checker),
+        approve(prepared.body.id, third),
+        approve(prepared.body.id, checker),
+        approve(prepared.body.id, third),
+      ]);
       expect(countBy(results.map((r) => r.status))).toEqual({ 200: 1, 409: 3 });
       expect(new Set(results.filter((r) => r.status === 409).map((r) => r.body.code))).toEqual(new Set(['ALREADY_POSTED']));
       expect(await h.db('journal_entries').where({ id: prepared.body.id })).toHaveLength(1);
@@ -64,7 +78,9 @@ describe('under concurrency', () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant, '1000.00');
     const target = await approve((await prepare(fundId, allocation(d.code, '5.00'))).body.id);
-    const results = await Promise.all(Array.from({ length: 20 }, () => h.api.post(`/api/v1/journal-entries/${target.body.id}/reversal`).set(accountant.auth).send({})));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => h.api.post(`/api/v1/journal-entries/${target.body.id}/reversal`).set(accountant.auth).send({})),
+    );
     expect(countBy(results.map((r) => r.status))).toEqual({ 201: 1, 409: 19 });
     expect(await h.db('pending_entries').where({ reverses_entry_id: target.body.id })).toHaveLength(1);
   });
@@ -73,7 +89,9 @@ describe('under concurrency', () => {
     const fundId = await makeFund(h, accountant);
     const body = { amount: '300.00', document_no: 'IDEM-1', date: '2011-06-01' };
     const results = await Promise.all(
-      Array.from({ length: 50 }, () => h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).set('Idempotency-Key', `k-${fundId}`).send(body)),
+      Array.from({ length: 50 }, () =>
+        h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).set('Idempotency-Key', `k-${fundId}`).send(body),
+      ),
     );
     expect(results.every((r) => r.status === 201 || r.status === 409)).toBe(true);
     const created = results.filter((r) => r.status === 201);
@@ -90,7 +108,11 @@ describe('idempotency', () => {
     const fundId = await makeFund(h, accountant);
     const body = { amount: '10.00', document_no: 'R-1', date: '2011-06-01' };
     const first = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).set('Idempotency-Key', 'replay-me').send(body);
-    const second = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).set('Idempotency-Key', 'replay-me').send({ date: '2011-06-01', document_no: 'R-1', amount: '10.00' });
+    const second = await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(accountant.auth)
+      .set('Idempotency-Key', 'replay-me')
+      .send({ date: '2011-06-01', document_no: 'R-1', amount: '10.00' });
     expect(first.headers['idempotent-replayed']).toBeUndefined();
     expect(second.status).toBe(201);
     expect(second.headers['idempotent-replayed']).toBe('true');
@@ -100,8 +122,16 @@ describe('idempotency', () => {
 
   it('refuses the same key with another body with 422 IDEMPOTENCY_KEY_REUSED', async () => {
     const fundId = await makeFund(h, accountant);
-    await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).set('Idempotency-Key', 'reuse').send({ amount: '10.00', document_no: 'R', date: '2011-06-01' });
-    const res = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).set('Idempotency-Key', 'reuse').send({ amount: '11.00', document_no: 'R', date: '2011-06-01' });
+    await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(accountant.auth)
+      .set('Idempotency-Key', 'reuse')
+      .send({ amount: '10.00', document_no: 'R', date: '2011-06-01' });
+    const res = await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(accountant.auth)
+      .set('Idempotency-Key', 'reuse')
+      .send({ amount: '11.00', document_no: 'R', date: '2011-06-01' });
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('IDEMPOTENCY_KEY_REUSED');
   });
@@ -119,7 +149,10 @@ describe('idempotency', () => {
   it('lets a key be retried after a refused request, since nothing happened', async () => {
     const fundId = await makeFund(h, accountant, '10.00');
     const code = unique('LATER');
-    const body = entry([[`5001.${code}`, 'debit', '20.00'], [`2307.${code}`, 'credit', '20.00']]);
+    const body = entry([
+      [`5001.${code}`, 'debit', '20.00'],
+      [`2307.${code}`, 'credit', '20.00'],
+    ]);
     const refused = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).set('Idempotency-Key', 'retry').send(body);
     expect(refused.status).toBe(422);
     expect(refused.body.code).toBe('UNKNOWN_ACCOUNT');
@@ -130,7 +163,11 @@ describe('idempotency', () => {
 
   it('refuses a key longer than 255 characters', async () => {
     const fundId = await makeFund(h, accountant);
-    const res = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).set('Idempotency-Key', 'k'.repeat(256)).send({ amount: '1.00', document_no: 'x', date: '2011-06-01' });
+    const res = await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(accountant.auth)
+      .set('Idempotency-Key', 'k'.repeat(256))
+      .send({ amount: '1.00', document_no: 'x', date: '2011-06-01' });
     expect(res.status).toBe(422);
     expect(res.body.errors[0].field).toBe('Idempotency-Key');
   });

@@ -38,10 +38,30 @@ function postingsOf(o: { t: string; amount?: string; dept?: number }, d: (i: num
   const a = o.amount!;
   const c = o.dept === undefined ? '' : d(o.dept);
   switch (o.t) {
-    case 'appropriate': return [['1011', 'debit', a], ['4001', 'credit', a], ['8001', 'debit', a], ['6001', 'credit', a]];
-    case 'allocate': return [[`5001.${c}`, 'debit', a], [`2307.${c}`, 'credit', a]];
-    case 'pay': return [[`2307.${c}`, 'debit', a], ['1011', 'credit', a], [`7101.${c}`, 'debit', a], ['8001', 'credit', a]];
-    default: return [[`2307.${c}`, 'debit', a], [`5001.${c}`, 'credit', a]];
+    case 'appropriate':
+      return [
+        ['1011', 'debit', a],
+        ['4001', 'credit', a],
+        ['8001', 'debit', a],
+        ['6001', 'credit', a],
+      ];
+    case 'allocate':
+      return [
+        [`5001.${c}`, 'debit', a],
+        [`2307.${c}`, 'credit', a],
+      ];
+    case 'pay':
+      return [
+        [`2307.${c}`, 'debit', a],
+        ['1011', 'credit', a],
+        [`7101.${c}`, 'debit', a],
+        ['8001', 'credit', a],
+      ];
+    default:
+      return [
+        [`2307.${c}`, 'debit', a],
+        [`5001.${c}`, 'credit', a],
+      ];
   }
 }
 
@@ -53,7 +73,7 @@ class Model {
     const next = new Map(this.balances);
     for (const postings of entries) {
       for (const [code, side, amt] of postings) {
-        const effect = new Decimal(amt).times(side === 'debit' === normalDebit(code) ? 1 : -1);
+        const effect = new Decimal(amt).times((side === 'debit') === normalDebit(code) ? 1 : -1);
         const b = (next.get(code) ?? new Decimal(0)).plus(effect);
         if (guarded(code) && b.isNegative()) return false;
         next.set(code, b);
@@ -73,7 +93,11 @@ describe('random sequences of postings', () => {
       fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 12 }), async (ops) => {
         const fundId = await makeFund(h, accountant);
         const model = new Model();
-        const send = (postings: P[]) => ({ date: '2011-07-01', memo: 'property', postings: postings.map(([account_code, side, amount]) => ({ account_code, side, amount })) });
+        const send = (postings: P[]) => ({
+          date: '2011-07-01',
+          memo: 'property',
+          postings: postings.map(([account_code, side, amount]) => ({ account_code, side, amount })),
+        });
         for (const o of ops) {
           if (o.t === 'reverse') {
             if (model.entries.length === 0) continue;
@@ -93,17 +117,27 @@ describe('random sequences of postings', () => {
             }
           } else if (o.t === 'batch') {
             const entries = o.amounts.map((a) => postingsOf({ t: 'allocate', amount: a, dept: o.dept }, (i) => departments[i]!));
-            const prepared = await h.api.post(`/api/v1/funds/${fundId}/journal-entries/batch`).set(accountant.auth).send({ entries: entries.map(send) });
+            const prepared = await h.api
+              .post(`/api/v1/funds/${fundId}/journal-entries/batch`)
+              .set(accountant.auth)
+              .send({ entries: entries.map(send) });
             expect(prepared.status, JSON.stringify(prepared.body)).toBe(201);
             const res = await approve(`/api/v1/journal-entry-batches/${prepared.body.id}/approve`);
             const fits = model.tryApply(entries);
             expect(res.status, JSON.stringify(res.body)).toBe(fits ? 200 : 409);
-            if (fits) res.body.items.forEach((e: { id: string }, i: number) => model.entries.push({ id: e.id, postings: entries[i]!, reversed: false, isReversal: false }));
+            if (fits)
+              res.body.items.forEach((e: { id: string }, i: number) =>
+                model.entries.push({ id: e.id, postings: entries[i]!, reversed: false, isReversal: false }),
+              );
           } else {
             const postings = postingsOf(o, (i) => departments[i]!);
-            const prepared = o.t === 'appropriate'
-              ? await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).send({ amount: o.amount, document_no: 'P', date: '2011-07-01' })
-              : await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send(send(postings));
+            const prepared =
+              o.t === 'appropriate'
+                ? await h.api
+                    .post(`/api/v1/funds/${fundId}/appropriations`)
+                    .set(accountant.auth)
+                    .send({ amount: o.amount, document_no: 'P', date: '2011-07-01' })
+                : await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send(send(postings));
             expect(prepared.status, JSON.stringify(prepared.body)).toBe(201);
             const res = await approve(`/api/v1/journal-entries/${prepared.body.id}/approve`);
             const fits = model.tryApply([postings]);

@@ -32,8 +32,16 @@ const post = async (fundId: string, postings: PostingInput[], date?: string) => 
   return prepared.status === 201 ? approve(prepared.body.id) : prepared;
 };
 const prepareReversal = (entryId: string, body: object = {}) => h.api.post(`/api/v1/journal-entries/${entryId}/reversal`).set(accountant.auth).send(body);
-const allocate = (code: string, amount: string): PostingInput[] => [[`5001.${code}`, 'debit', amount], [`2307.${code}`, 'credit', amount]];
-const pay = (code: string, amount: string): PostingInput[] => [[`2307.${code}`, 'debit', amount], ['1011', 'credit', amount], [`7101.${code}`, 'debit', amount], ['8001', 'credit', amount]];
+const allocate = (code: string, amount: string): PostingInput[] => [
+  [`5001.${code}`, 'debit', amount],
+  [`2307.${code}`, 'credit', amount],
+];
+const pay = (code: string, amount: string): PostingInput[] => [
+  [`2307.${code}`, 'debit', amount],
+  ['1011', 'credit', amount],
+  [`7101.${code}`, 'debit', amount],
+  ['8001', 'credit', amount],
+];
 const fundOf = async (id: string) => (await h.api.get(`/api/v1/funds/${id}`).set(accountant.auth)).body;
 
 describe('funds', () => {
@@ -56,27 +64,47 @@ describe('funds', () => {
 
   it('answers 404 for a fund that does not exist', async () => {
     expect((await h.api.get('/api/v1/funds/999999999').set(auditor.auth)).status).toBe(404);
-    expect((await h.api.post('/api/v1/funds/999999999/appropriations').set(accountant.auth).send({ amount: '1.00', document_no: 'x', date: '2011-01-01' })).status).toBe(404);
+    expect(
+      (await h.api.post('/api/v1/funds/999999999/appropriations').set(accountant.auth).send({ amount: '1.00', document_no: 'x', date: '2011-01-01' })).status,
+    ).toBe(404);
   });
 });
 
 describe('posting', () => {
   it('records the 2011 appropriation in both books and reports it on the fund', async () => {
     const fundId = await makeFund(h, accountant);
-    const prepared = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).send({ amount: '12450000.00', document_no: '新财预〔2011〕12号', date: '2011-06-01' });
+    const prepared = await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(accountant.auth)
+      .send({ amount: '12450000.00', document_no: '新财预〔2011〕12号', date: '2011-06-01' });
     expect(prepared.status).toBe(201);
     expect(prepared.body).toMatchObject({ status: 'pending', seq: null, hash: null, kind: 'appropriation', created_by: accountant.id });
     expect(await fundOf(fundId)).toMatchObject({ appropriated: '0.00', cash_balance: '0.00', entries: 0 });
     const res = await approve(prepared.body.id);
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: prepared.body.id, status: 'posted', seq: 1, kind: 'appropriation', date: '2011-06-01', document_no: '新财预〔2011〕12号', created_by: accountant.id, approved_by: checker.id });
+    expect(res.body).toMatchObject({
+      id: prepared.body.id,
+      status: 'posted',
+      seq: 1,
+      kind: 'appropriation',
+      date: '2011-06-01',
+      document_no: '新财预〔2011〕12号',
+      created_by: accountant.id,
+      approved_by: checker.id,
+    });
     expect(res.body.postings.map((p: { account_code: string; side: string; amount: string }) => `${p.side} ${p.account_code} ${p.amount}`)).toEqual([
       'debit 1011 12450000.00',
       'credit 4001 12450000.00',
       'debit 8001 12450000.00',
       'credit 6001 12450000.00',
     ]);
-    expect(await fundOf(fundId)).toMatchObject({ appropriated: '12450000.00', allocated: '0.00', disbursed: '0.00', available_to_allocate: '12450000.00', cash_balance: '12450000.00' });
+    expect(await fundOf(fundId)).toMatchObject({
+      appropriated: '12450000.00',
+      allocated: '0.00',
+      disbursed: '0.00',
+      available_to_allocate: '12450000.00',
+      cash_balance: '12450000.00',
+    });
   });
 
   it('allocates and pays through manual entries, opening department sub-accounts on first use', async () => {
@@ -87,14 +115,27 @@ describe('posting', () => {
     expect(paid.status).toBe(200);
     expect(paid.body.postings.map((p: { balance_after: string }) => p.balance_after)).toEqual(['349.50', '749.50', '250.50', '749.50']);
     // A manual entry moves balances (with four eyes) but never the fund's figures, which are kept by kind.
-    expect(await fundOf(fundId)).toMatchObject({ appropriated: '1000.00', allocated: '0.00', disbursed: '0.00', available_to_allocate: '1000.00', cash_balance: '749.50' });
+    expect(await fundOf(fundId)).toMatchObject({
+      appropriated: '1000.00',
+      allocated: '0.00',
+      disbursed: '0.00',
+      available_to_allocate: '1000.00',
+      cash_balance: '749.50',
+    });
     const accounts = await h.api.get(`/api/v1/funds/${fundId}/accounts`).set(auditor.auth);
-    expect(accounts.body.find((a: { code: string }) => a.code === `2307.${d.code}`)).toMatchObject({ name: '其他应付款—统计局', balance: '349.50', department_id: d.id });
+    expect(accounts.body.find((a: { code: string }) => a.code === `2307.${d.code}`)).toMatchObject({
+      name: '其他应付款—统计局',
+      balance: '349.50',
+      department_id: d.id,
+    });
   });
 
   it('refuses an unbalanced entry with 422 and posts nothing', async () => {
     const fundId = await makeFund(h, accountant, '100.00');
-    const res = await post(fundId, [['1011', 'debit', '10.00'], ['4001', 'credit', '9.99']]);
+    const res = await post(fundId, [
+      ['1011', 'debit', '10.00'],
+      ['4001', 'credit', '9.99'],
+    ]);
     expect(res.status).toBe(422);
     expect(res.body.code).toBe('UNBALANCED_ENTRY');
     expect((await fundOf(fundId)).entries).toBe(1);
@@ -102,14 +143,20 @@ describe('posting', () => {
 
   it('refuses an entry balanced across books but not within each', async () => {
     const fundId = await makeFund(h, accountant, '100.00');
-    const res = await post(fundId, [['1011', 'debit', '10.00'], ['6001', 'credit', '10.00']]);
+    const res = await post(fundId, [
+      ['1011', 'debit', '10.00'],
+      ['6001', 'credit', '10.00'],
+    ]);
     expect(res.body.code).toBe('UNBALANCED_ENTRY');
   });
 
   it('refuses an unknown account, naming it', async () => {
     const fundId = await makeFund(h, accountant, '100.00');
     for (const code of ['9999', '2307.NOSUCHDEPT']) {
-      const res = await post(fundId, [[code, 'debit', '1.00'], ['4001', 'credit', '1.00']]);
+      const res = await post(fundId, [
+        [code, 'debit', '1.00'],
+        ['4001', 'credit', '1.00'],
+      ]);
       expect(res.status).toBe(422);
       expect(res.body.code).toBe('UNKNOWN_ACCOUNT');
       expect(res.body.detail).toContain(code.includes('.') ? 'NOSUCHDEPT' : code);
@@ -137,7 +184,17 @@ describe('posting', () => {
     ['full-width digits', '１０'],
   ])('refuses %s as an amount with 422 naming the field', async (_name, amount) => {
     const fundId = await makeFund(h, accountant, '100.00');
-    const res = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send({ date: '2011-07-01', memo: 'x', postings: [{ account_code: '1011', side: 'debit', amount }, { account_code: '4001', side: 'credit', amount: '10.00' }] });
+    const res = await h.api
+      .post(`/api/v1/funds/${fundId}/journal-entries`)
+      .set(accountant.auth)
+      .send({
+        date: '2011-07-01',
+        memo: 'x',
+        postings: [
+          { account_code: '1011', side: 'debit', amount },
+          { account_code: '4001', side: 'credit', amount: '10.00' },
+        ],
+      });
     expect(res.status).toBe(422);
     expect(JSON.stringify(res.body.errors ?? res.body.detail)).toContain('postings');
   });
@@ -168,7 +225,12 @@ describe('posting', () => {
 
   it('refuses a batch of more than 1,000 entries', async () => {
     const fundId = await makeFund(h, accountant, '100.00');
-    const entries = Array.from({ length: 1001 }, () => entryBody([['1011', 'debit', '0.01'], ['4001', 'credit', '0.01']]));
+    const entries = Array.from({ length: 1001 }, () =>
+      entryBody([
+        ['1011', 'debit', '0.01'],
+        ['4001', 'credit', '0.01'],
+      ]),
+    );
     const res = await h.api.post(`/api/v1/funds/${fundId}/journal-entries/batch`).set(accountant.auth).send({ entries });
     expect(res.status).toBe(422);
   });
@@ -186,7 +248,10 @@ describe('reversal', () => {
     const rev = await approve(prepared.body.id);
     expect(rev.status).toBe(200);
     expect(rev.body).toMatchObject({ status: 'posted', kind: 'reversal', reverses_entry_id: original.body.id, date: '2011-08-01' });
-    expect(rev.body.postings.map((p: { side: string; account_code: string }) => `${p.side} ${p.account_code}`)).toEqual([`credit 5001.${d.code}`, `debit 2307.${d.code}`]);
+    expect(rev.body.postings.map((p: { side: string; account_code: string }) => `${p.side} ${p.account_code}`)).toEqual([
+      `credit 5001.${d.code}`,
+      `debit 2307.${d.code}`,
+    ]);
     const again = await prepareReversal(original.body.id);
     expect(again.status).toBe(409);
     expect(again.body.code).toBe('ALREADY_REVERSED');
@@ -201,7 +266,10 @@ describe('reversal', () => {
   it('refuses, at approval, a reversal that would overdraw cash; a rejected one frees the entry for another', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await makeFund(h, accountant);
-    const appropriation = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(accountant.auth).send({ amount: '100.00', document_no: 'A', date: '2011-06-01' });
+    const appropriation = await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(accountant.auth)
+      .send({ amount: '100.00', document_no: 'A', date: '2011-06-01' });
     await approve(appropriation.body.id);
     await post(fundId, allocate(d.code, '100.00'));
     await post(fundId, pay(d.code, '60.00'));
@@ -252,7 +320,10 @@ describe('reading the books', () => {
     await post(fundId, pay(d.code, '120.00'));
     const res = await h.api.get(`/api/v1/funds/${fundId}/accounts/2307.${d.code}/ledger`).set(auditor.auth);
     expect(res.body.account.balance).toBe('180.00');
-    expect(res.body.items.map((p: { side: string; amount: string; balance_after: string }) => `${p.side} ${p.amount} → ${p.balance_after}`)).toEqual(['debit 120.00 → 180.00', 'credit 300.00 → 300.00']);
+    expect(res.body.items.map((p: { side: string; amount: string; balance_after: string }) => `${p.side} ${p.amount} → ${p.balance_after}`)).toEqual([
+      'debit 120.00 → 180.00',
+      'credit 300.00 → 300.00',
+    ]);
   });
 
   it('gives a trial balance per book, now and as of an earlier date', async () => {
@@ -284,7 +355,10 @@ describe('reading the books', () => {
 
   it('records the preparation and the approval of every posting in the audit log', async () => {
     const fundId = await makeFund(h, accountant, '10.00');
-    const prepared = await h.db('audit_log').where({ actor_id: accountant.id, action: 'ledger.appropriation_prepare' }).whereRaw("after->>'fund_id' = ?", [fundId]);
+    const prepared = await h
+      .db('audit_log')
+      .where({ actor_id: accountant.id, action: 'ledger.appropriation_prepare' })
+      .whereRaw("after->>'fund_id' = ?", [fundId]);
     expect(prepared).toHaveLength(1);
     const approved = await h.db('audit_log').where({ action: 'ledger.appropriation_approve', object_id: prepared[0].object_id });
     expect(approved).toHaveLength(1);

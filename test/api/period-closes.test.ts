@@ -20,7 +20,12 @@ afterAll(async () => {
 });
 
 const allocation = (code: string, amount: string, date: string) => ({
-  date, memo: '调整', postings: [{ account_code: `5001.${code}`, side: 'debit', amount }, { account_code: `2307.${code}`, side: 'credit', amount }],
+  date,
+  memo: '调整',
+  postings: [
+    { account_code: `5001.${code}`, side: 'debit', amount },
+    { account_code: `2307.${code}`, side: 'credit', amount },
+  ],
 });
 const prepareEntry = (fundId: string, body: object) => h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(maker.auth).send(body);
 const approveEntry = (id: string) => h.api.post(`/api/v1/journal-entries/${id}/approve`).set(checker.auth).send({});
@@ -68,7 +73,10 @@ describe('closing a period', () => {
     const inside = await prepareEntry(fundId, allocation(d.code, '1.00', '2011-07-31'));
     expect(inside.status).toBe(409);
     expect(inside.body.code).toBe('PERIOD_CLOSED');
-    const appropriation = await h.api.post(`/api/v1/funds/${fundId}/appropriations`).set(maker.auth).send({ amount: '1.00', document_no: 'late', date: '2011-06-01' });
+    const appropriation = await h.api
+      .post(`/api/v1/funds/${fundId}/appropriations`)
+      .set(maker.auth)
+      .send({ amount: '1.00', document_no: 'late', date: '2011-06-01' });
     expect(appropriation.body.code).toBe('PERIOD_CLOSED');
     const after = await prepareEntry(fundId, allocation(d.code, '1.00', '2011-08-01'));
     expect(after.status).toBe(201);
@@ -122,13 +130,25 @@ describe('closing a period', () => {
     const shanghaiDay = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(decidedAt);
     expect(text.replace(/\s+/g, '')).toContain(shanghaiDay);
     // The first certificate is genuine but replaced: it names the fund's newest one.
-    const first = await h.db('period_closes as c').join('statements as s', 's.id', 'c.certificate_id').where({ 'c.fund_id': fundId, 'c.kind': 'close' }).orderBy('c.id').first('s.pdf', 's.statement_no');
+    const first = await h
+      .db('period_closes as c')
+      .join('statements as s', 's.id', 'c.certificate_id')
+      .where({ 'c.fund_id': fundId, 'c.kind': 'close' })
+      .orderBy('c.id')
+      .first('s.pdf', 's.statement_no');
     const checked = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', first.pdf, 'close.pdf');
     expect(checked.body).toMatchObject({ genuine: true, statement_no: first.statement_no, superseded_by: closed.body.certificate_no });
-    const newest = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', (await certificate(again.body.id)).body, 'close.pdf');
+    const newest = await h.api
+      .post('/api/v1/statements/verify')
+      .set(auditor.auth)
+      .attach('file', (await certificate(again.body.id)).body, 'close.pdf');
     expect(newest.body).toMatchObject({ genuine: true, statement_no: closed.body.certificate_no, superseded_by: null });
     const list = await h.api.get(`/api/v1/funds/${fundId}/period-closes`).set(auditor.auth);
-    expect(list.body.items.map((c: { kind: string; status: string }) => `${c.kind}:${c.status}`)).toEqual(['close:approved', 'reopen:approved', 'close:approved']);
+    expect(list.body.items.map((c: { kind: string; status: string }) => `${c.kind}:${c.status}`)).toEqual([
+      'close:approved',
+      'reopen:approved',
+      'close:approved',
+    ]);
   });
 
   it('refuses a close after today, before the fund opened, twice to the same date, or while another waits', async () => {
@@ -143,7 +163,9 @@ describe('closing a period', () => {
 
   it('keeps one pending close per fund when ten are prepared at once', async () => {
     const fundId = await makeFund(h, maker, '1000.00');
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => prepareClose(fundId, { through: `2011-07-${String(i + 10)}` }, i % 2 ? maker : checker)));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => prepareClose(fundId, { through: `2011-07-${String(i + 10)}` }, i % 2 ? maker : checker)),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([201, ...Array(9).fill(409)]);
     expect(results.filter((r) => r.status === 409).every((r) => r.body.code === 'CONFLICT' && /待审核/.test(r.body.detail))).toBe(true);
     expect(await h.db('period_closes').where({ fund_id: fundId, status: 'pending' }).count<{ n: string }[]>('* as n')).toEqual([{ n: '1' }]);
@@ -151,7 +173,14 @@ describe('closing a period', () => {
 
   it('makes a draft run dated inside the closed period stale: it cannot be approved (409 RUN_STALE)', async () => {
     const fundId = await makeFund(h, maker, '1000.00');
-    expect((await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: {}, require_completed: false })).status).toBe(201);
+    expect(
+      (
+        await h.api
+          .put(`/api/v1/funds/${fundId}/policy`)
+          .set(maker.auth)
+          .send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: {}, require_completed: false })
+      ).status,
+    ).toBe(201);
     const inside = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(maker.auth).send({ as_of: '2011-07-31' });
     expect(inside.status).toBe(201);
     const close = await prepareClose(fundId, { through: '2011-07-31' });
@@ -181,7 +210,11 @@ describe('closing a period', () => {
       if (c.status === 200 && e.status !== 200) expect(e.body.code).toBe('PERIOD_CLOSED');
       if (c.status !== 200) expect(c.body.code).toBe('PENDING_IN_PERIOD');
       // Whatever the order, every entry dated inside an approved close was in the chain its certificate was built from.
-      const closes = await h.db('period_closes as c').join('statements as s', 's.id', 'c.certificate_id').where('c.fund_id', fundId).select('c.through', 's.head_seq');
+      const closes = await h
+        .db('period_closes as c')
+        .join('statements as s', 's.id', 'c.certificate_id')
+        .where('c.fund_id', fundId)
+        .select('c.through', 's.head_seq');
       for (const closed of closes) {
         const after = await h.db('journal_entries').where({ fund_id: fundId }).where('entry_date', '<=', closed.through).where('seq', '>', closed.head_seq);
         expect(after, `entries inside ${closed.through} posted after its close`).toEqual([]);

@@ -33,13 +33,16 @@ afterAll(async () => {
 const progress = async (query = '') => (await h.api.get(`/api/v1/progress${query}`).set(auditor.auth)).body;
 
 describe('the progress report', () => {
-  it("says what the 2011 notice says: 31 / 29 / 3 / 8, 43.66% and 88.73%, 56 + 15 by group", async () => {
+  it('says what the 2011 notice says: 31 / 29 / 3 / 8, 43.66% and 88.73%, 56 + 15 by group', async () => {
     const r = await progress('?as_of=2011-08-31');
     expect(r.total).toBe(71);
     expect(r.by_status).toEqual({ completed: 31, procuring: 29, awaiting_funds: 3, not_started: 8 });
     expect(r.completion_rate).toBe('0.4366');
     expect(r.projected_rate).toBe('0.8873');
-    expect(Object.fromEntries(Object.entries(r.by_group).map(([g, c]) => [g, (c as { total: number }).total]))).toEqual({ government: 56, party_mass_judicial: 15 });
+    expect(Object.fromEntries(Object.entries(r.by_group).map(([g, c]) => [g, (c as { total: number }).total]))).toEqual({
+      government: 56,
+      party_mass_judicial: 15,
+    });
     expect(r.units.awaiting_funds.map((u: { name: string }) => u.name)).toEqual(['自治区人大常委会办公厅', '纺织行办', '机电行办']);
   });
 
@@ -60,27 +63,45 @@ describe('the progress report', () => {
   it('keeps the history of a status change and reports each date as it was', async () => {
     const id = idOf.get('XJ064')!; // 自治区团委, not started in the notice
     const unit = await makeUser(h.db, 'department', id);
-    const change = await h.api.put(`/api/v1/departments/${id}/status`).set(unit.auth).send({ status: 'procuring', effective_date: '2011-09-05', note: '已落实经费' });
+    const change = await h.api
+      .put(`/api/v1/departments/${id}/status`)
+      .set(unit.auth)
+      .send({ status: 'procuring', effective_date: '2011-09-05', note: '已落实经费' });
     expect(change.status).toBe(200);
     expect(change.body).toMatchObject({ status: 'procuring', accepted_on: null });
     const history = await h.api.get(`/api/v1/departments/${id}/status-history`).set(unit.auth);
-    expect(history.body.items.map((c: { status: string; effective_date: string }) => `${c.effective_date} ${c.status}`)).toEqual(['2011-09-05 procuring', '2011-08-31 not_started']);
+    expect(history.body.items.map((c: { status: string; effective_date: string }) => `${c.effective_date} ${c.status}`)).toEqual([
+      '2011-09-05 procuring',
+      '2011-08-31 not_started',
+    ]);
     expect(history.body.items[0]).toMatchObject({ note: '已落实经费', changed_by: unit.id });
     expect((await progress('?as_of=2011-09-01')).by_status.not_started).toBe(8);
     expect((await progress('?as_of=2011-09-05')).by_status.not_started).toBe(7);
     // Put it back for the other tests of this file.
-    await h.api.put(`/api/v1/departments/${id}/status`).set(accountant.auth).send({ status: 'not_started', effective_date: '2011-09-06', note: '测试后恢复原状态' });
+    await h.api
+      .put(`/api/v1/departments/${id}/status`)
+      .set(accountant.auth)
+      .send({ status: 'not_started', effective_date: '2011-09-06', note: '测试后恢复原状态' });
   });
 
   it('lets only an accountant record acceptance, only for a completed unit', async () => {
     const id = idOf.get('XJ005')!; // 统计局, completed
     const unit = await makeUser(h.db, 'department', id);
-    const byUnit = await h.api.put(`/api/v1/departments/${id}/status`).set(unit.auth).send({ status: 'completed', effective_date: '2011-08-31', accepted_on: '2011-09-01' });
+    const byUnit = await h.api
+      .put(`/api/v1/departments/${id}/status`)
+      .set(unit.auth)
+      .send({ status: 'completed', effective_date: '2011-08-31', accepted_on: '2011-09-01' });
     expect(byUnit.status).toBe(403);
-    const notCompleted = await h.api.put(`/api/v1/departments/${idOf.get('XJ033')}/status`).set(accountant.auth).send({ status: 'procuring', effective_date: '2011-09-01', accepted_on: '2011-09-02' });
+    const notCompleted = await h.api
+      .put(`/api/v1/departments/${idOf.get('XJ033')}/status`)
+      .set(accountant.auth)
+      .send({ status: 'procuring', effective_date: '2011-09-01', accepted_on: '2011-09-02' });
     expect(notCompleted.status).toBe(422);
     expect(notCompleted.body.errors[0].field).toBe('accepted_on');
-    const accepted = await h.api.put(`/api/v1/departments/${id}/status`).set(accountant.auth).send({ status: 'completed', effective_date: '2011-08-31', accepted_on: '2011-09-01', note: '验收合格' });
+    const accepted = await h.api
+      .put(`/api/v1/departments/${id}/status`)
+      .set(accountant.auth)
+      .send({ status: 'completed', effective_date: '2011-08-31', accepted_on: '2011-09-01', note: '验收合格' });
     expect(accepted.body).toMatchObject({ status: 'completed', accepted_on: '2011-09-01' });
     const undo = await h.api.put(`/api/v1/departments/${id}/status`).set(unit.auth).send({ status: 'procuring', effective_date: '2011-09-02' });
     expect(undo.status).toBe(409);
@@ -88,21 +109,41 @@ describe('the progress report', () => {
 
   it("hides another department's status and history (404) and refuses a date in the future", async () => {
     const unit = await makeUser(h.db, 'department', idOf.get('XJ001')!);
-    expect((await h.api.put(`/api/v1/departments/${idOf.get('XJ002')}/status`).set(unit.auth).send({ status: 'completed', effective_date: '2011-09-01' })).status).toBe(404);
+    expect(
+      (
+        await h.api
+          .put(`/api/v1/departments/${idOf.get('XJ002')}/status`)
+          .set(unit.auth)
+          .send({ status: 'completed', effective_date: '2011-09-01' })
+      ).status,
+    ).toBe(404);
     expect((await h.api.get(`/api/v1/departments/${idOf.get('XJ002')}/status-history`).set(unit.auth)).status).toBe(404);
-    const future = await h.api.put(`/api/v1/departments/${idOf.get('XJ001')}/status`).set(unit.auth).send({ status: 'completed', effective_date: '2999-01-01' });
+    const future = await h.api
+      .put(`/api/v1/departments/${idOf.get('XJ001')}/status`)
+      .set(unit.auth)
+      .send({ status: 'completed', effective_date: '2999-01-01' });
     expect(future.status).toBe(422);
   });
 
   it('lists written reports filed and overdue after the deadline', async () => {
-    expect((await h.api.put('/api/v1/progress/deadline').set(accountant.auth).send({ deadline: '2011-09-20', title: '未开展软件正版化工作单位专题书面报告' })).status).toBe(200);
+    expect(
+      (await h.api.put('/api/v1/progress/deadline').set(accountant.auth).send({ deadline: '2011-09-20', title: '未开展软件正版化工作单位专题书面报告' }))
+        .status,
+    ).toBe(200);
     const id = idOf.get('XJ065')!; // 交通运输厅, not started
     const unit = await makeUser(h.db, 'department', id);
     const filed = await h.api.post(`/api/v1/departments/${id}/written-reports`).set(unit.auth).send({ body: '因经费未落实，计划于10月底前完成。' });
     expect(filed.status).toBe(201);
     expect((await h.api.post(`/api/v1/departments/${id}/written-reports`).set(unit.auth).send({ body: '再报一次' })).status).toBe(409);
     const completedUnit = await makeUser(h.db, 'department', idOf.get('XJ005')!);
-    expect((await h.api.post(`/api/v1/departments/${idOf.get('XJ005')}/written-reports`).set(completedUnit.auth).send({ body: 'x' })).status).toBe(409);
+    expect(
+      (
+        await h.api
+          .post(`/api/v1/departments/${idOf.get('XJ005')}/written-reports`)
+          .set(completedUnit.auth)
+          .send({ body: 'x' })
+      ).status,
+    ).toBe(409);
     const r = await progress();
     expect(r.written_reports.filed.map((u: { code: string }) => u.code)).toEqual(['XJ065']);
     expect(r.written_reports.past_deadline).toBe(true);

@@ -27,8 +27,18 @@ describe('submitting receipts', () => {
     const u = await unitWithUser();
     const res = await submit(u.id, u.user);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ id: expect.any(String), department_id: u.id, fund_id: fundId, status: 'submitted', total: '16409.02', seller_tax_id_override: null });
-    expect(res.body.lines.map((l: { category: string; licences: number; amount: string }) => `${l.category} ${l.licences} ${l.amount}`)).toEqual(['os 20 16000.00', 'office 20 409.02']);
+    expect(res.body).toMatchObject({
+      id: expect.any(String),
+      department_id: u.id,
+      fund_id: fundId,
+      status: 'submitted',
+      total: '16409.02',
+      seller_tax_id_override: null,
+    });
+    expect(res.body.lines.map((l: { category: string; licences: number; amount: string }) => `${l.category} ${l.licences} ${l.amount}`)).toEqual([
+      'os 20 16000.00',
+      'office 20 409.02',
+    ]);
     expect(res.body.history).toMatchObject([{ from: null, to: 'submitted', actor_id: u.user.id }]);
   });
 
@@ -90,7 +100,9 @@ describe('submitting receipts', () => {
     expect((await submit(a.id, b.user)).status).toBe(404);
     expect((await h.api.get(`/api/v1/receipts/${receipt.id}`).set(b.user.auth)).status).toBe(404);
     expect((await h.api.post(`/api/v1/receipts/${receipt.id}/withdraw`).set(b.user.auth).send({})).status).toBe(404);
-    expect((await h.api.post(`/api/v1/receipts/${receipt.id}/attachments`).set(b.user.auth).attach('file', Buffer.from('%PDF-1.4\n'), 'x.pdf')).status).toBe(404);
+    expect((await h.api.post(`/api/v1/receipts/${receipt.id}/attachments`).set(b.user.auth).attach('file', Buffer.from('%PDF-1.4\n'), 'x.pdf')).status).toBe(
+      404,
+    );
     const list = await h.api.get(`/api/v1/receipts?department_id=${a.id}`).set(b.user.auth);
     expect(list.body.items).toEqual([]);
     const own = await h.api.get('/api/v1/receipts').set(a.user.auth);
@@ -108,7 +120,11 @@ describe('review', () => {
     expect((await h.api.post(`/api/v1/receipts/${r.id}/reject`).set(accountant.auth).send({})).status).toBe(422);
     const rejected = await h.api.post(`/api/v1/receipts/${r.id}/reject`).set(accountant.auth).send({ reason: '发票与合同金额不符' });
     expect(rejected.body).toMatchObject({ status: 'rejected', status_reason: '发票与合同金额不符' });
-    expect(rejected.body.history.map((e: { from: string | null; to: string }) => `${e.from}→${e.to}`)).toEqual(['null→submitted', 'submitted→verified', 'verified→rejected']);
+    expect(rejected.body.history.map((e: { from: string | null; to: string }) => `${e.from}→${e.to}`)).toEqual([
+      'null→submitted',
+      'submitted→verified',
+      'verified→rejected',
+    ]);
     expect((await h.api.post(`/api/v1/receipts/${r.id}/verify`).set(accountant.auth).send({})).status).toBe(409);
   });
 
@@ -163,7 +179,20 @@ describe('bulk import', () => {
     const wb = new ExcelJS.Workbook();
     const ws = wb.addWorksheet('发票');
     ws.addRow(header.split(','));
-    ws.addRow([a.code, 'vat_special', '6500111142', invoiceNumber(), '2011-08-03', '丙公司', receiptBody(fundId).seller_tax_id, '600.00', 'Office', 'office', 1, '600.00']);
+    ws.addRow([
+      a.code,
+      'vat_special',
+      '6500111142',
+      invoiceNumber(),
+      '2011-08-03',
+      '丙公司',
+      receiptBody(fundId).seller_tax_id,
+      '600.00',
+      'Office',
+      'office',
+      1,
+      '600.00',
+    ]);
     const bytes = Buffer.from(await wb.xlsx.writeBuffer());
     const res = await h.api
       .post(`/api/v1/funds/${fundId}/receipts/import`)

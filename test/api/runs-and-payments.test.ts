@@ -23,11 +23,18 @@ afterAll(async () => {
 
 const os = (amount: string) => [{ product: 'Windows', category: 'os', licences: 1, amount }];
 const prepare = (fundId: string, departmentId: string, amount: string, who = maker) =>
-  h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(who.auth).send({ department_id: departmentId, amount, voucher_no: unique('V'), date: '2011-10-01' });
+  h.api
+    .post(`/api/v1/funds/${fundId}/disbursements`)
+    .set(who.auth)
+    .send({ department_id: departmentId, amount, voucher_no: unique('V'), date: '2011-10-01' });
 
 describe('finding 5: units silently dropped out of a run', () => {
   it('lists every unit left out with its reason code', async () => {
-    const fundId = await fx.fundWithPolicy('1000000.00', { rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, department_ceiling: '100.00', require_completed: true });
+    const fundId = await fx.fundWithPolicy('1000000.00', {
+      rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' },
+      department_ceiling: '100.00',
+      require_completed: true,
+    });
     const paid = await fx.acceptedUnitWithReceipt(fundId, os('1000.00'));
     await fx.approve((await fx.newRun(fundId)).body.id);
     const notCompleted = await makeDepartment(h.db, { status: 'procuring' });
@@ -115,27 +122,44 @@ describe('finding 4: two pending payments each for the whole payable', () => {
 
   it('lets the database refuse a pending payment beyond the payable, whoever inserts it', async () => {
     const { fundId, u } = await fx.fundedUnit('100.00');
-    await expect(h.db('disbursements').insert({ fund_id: fundId, department_id: u.id, amount: '100.01', voucher_no: unique('V'), pay_date: '2011-10-01', created_by: maker.id }))
-      .rejects.toMatchObject({ constraint: 'disbursements_within_payable' });
+    await expect(
+      h
+        .db('disbursements')
+        .insert({ fund_id: fundId, department_id: u.id, amount: '100.01', voucher_no: unique('V'), pay_date: '2011-10-01', created_by: maker.id }),
+    ).rejects.toMatchObject({ constraint: 'disbursements_within_payable' });
   });
 
   it('lets only one of two concurrent direct inserts for the whole payable through (the trigger locks the payable)', async () => {
     const { fundId, u } = await fx.fundedUnit('100.00');
-    const insert = () => h.db.transaction(async (trx) => {
-      await trx('disbursements').insert({ fund_id: fundId, department_id: u.id, amount: '100.00', voucher_no: unique('V'), pay_date: '2011-10-01', created_by: maker.id });
-      // Hold the transaction open a moment, so the other insert really waits on the lock.
-      await trx.raw('SELECT pg_sleep(0.2)');
-    });
+    const insert = () =>
+      h.db.transaction(async (trx) => {
+        await trx('disbursements').insert({
+          fund_id: fundId,
+          department_id: u.id,
+          amount: '100.00',
+          voucher_no: unique('V'),
+          pay_date: '2011-10-01',
+          created_by: maker.id,
+        });
+        // Hold the transaction open a moment, so the other insert really waits on the lock.
+        await trx.raw('SELECT pg_sleep(0.2)');
+      });
     const results = await Promise.allSettled([insert(), insert(), insert()]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.constraint)).toEqual(['disbursements_within_payable', 'disbursements_within_payable']);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.constraint)).toEqual([
+      'disbursements_within_payable',
+      'disbursements_within_payable',
+    ]);
   });
 
   it('posts a payment once when a bulk approval and a single approval race', async () => {
     const { fundId, u } = await fx.fundedUnit('100.00');
     const p = await prepare(fundId, u.id, '100.00');
     const results = await Promise.all([
-      h.api.post('/api/v1/disbursements/approve').set(checker.auth).send({ ids: [p.body.id] }),
+      h.api
+        .post('/api/v1/disbursements/approve')
+        .set(checker.auth)
+        .send({ ids: [p.body.id] }),
       h.api.post(`/api/v1/disbursements/${p.body.id}/approve`).set(checker.auth).send({}),
     ]);
     expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
@@ -152,9 +176,16 @@ describe('finding 4: two pending payments each for the whole payable', () => {
     await prepare(fundId, a.id, '30.00');
     const prepared = await h.api.post(`/api/v1/allocation-runs/${run.body.id}/disbursements`).set(maker.auth).send({ date: '2011-10-01' });
     expect(prepared.status).toBe(201);
-    expect(prepared.body.items.map((p: { department_id: string; amount: string; status: string; run_id: string }) => [p.department_id, p.amount, p.status, p.run_id]).sort()).toEqual([
-      [a.id, '70.00', 'pending', run.body.id], [b.id, '200.00', 'pending', run.body.id],
-    ].sort());
+    expect(
+      prepared.body.items
+        .map((p: { department_id: string; amount: string; status: string; run_id: string }) => [p.department_id, p.amount, p.status, p.run_id])
+        .sort(),
+    ).toEqual(
+      [
+        [a.id, '70.00', 'pending', run.body.id],
+        [b.id, '200.00', 'pending', run.body.id],
+      ].sort(),
+    );
     expect((await h.api.post(`/api/v1/allocation-runs/${run.body.id}/disbursements`).set(maker.auth).send({ date: '2011-10-01' })).status).toBe(409);
     const ids = prepared.body.items.map((p: { id: string }) => p.id);
     expect((await h.api.post('/api/v1/disbursements/approve').set(maker.auth).send({ ids })).status).toBe(403);
@@ -169,12 +200,18 @@ describe('finding 4: two pending payments each for the whole payable', () => {
     const ok = await prepare(fundId, u.id, '300.00');
     const short = await prepare(fundId, u.id, '200.00');
     // A clawback reduces the payable under the pending payments (a receipt is found false).
-    await h.api.post(`/api/v1/receipts/${(await h.db('receipts').where({ department_id: u.id }).first('id')).id}/reject`).set(maker.auth).send({ reason: '发票作废' });
+    await h.api
+      .post(`/api/v1/receipts/${(await h.db('receipts').where({ department_id: u.id }).first('id')).id}/reject`)
+      .set(maker.auth)
+      .send({ reason: '发票作废' });
     await fx.verifiedReceipt(fundId, u.id, os('600.00'));
     const clawback = await fx.newRun(fundId);
     expect((await fx.approve(clawback.body.id)).status).toBe(200);
     expect(runId).toBeDefined();
-    const res = await h.api.post('/api/v1/disbursements/approve').set(checker.auth).send({ ids: [ok.body.id, short.body.id] });
+    const res = await h.api
+      .post('/api/v1/disbursements/approve')
+      .set(checker.auth)
+      .send({ ids: [ok.body.id, short.body.id] });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe('INSUFFICIENT_BALANCE');
     expect(res.body.detail).toBe(`未审批任何拨付：${u.name}（${u.code}）的应付未付奖励现有 300.00 元，本次需拨付 500.00 元，还差 200.00 元。`);
@@ -202,10 +239,16 @@ describe('bad input to the new endpoints is a 4xx in Chinese, never a 500, and c
   it('refuses a correction that names a receipt by a word, and a verification with confirm_tax_id as a string', async () => {
     const d = await makeDepartment(h.db);
     const fundId = await fx.fundWithPolicy();
-    expect((await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId, { supersedes_id: 'first' }))).status).toBe(422);
+    expect(
+      (
+        await h.api
+          .post(`/api/v1/departments/${d.id}/receipts`)
+          .set(maker.auth)
+          .send(receiptBody(fundId, { supersedes_id: 'first' }))
+      ).status,
+    ).toBe(422);
     const r = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId));
     expect((await h.api.post(`/api/v1/receipts/${r.body.id}/verify`).set(maker.auth).send({ confirm_tax_id: 'yes' })).status).toBe(422);
     expect((await h.db('receipts').where({ id: r.body.id }).first('status')).status).toBe('submitted');
   });
 });
-

@@ -29,7 +29,10 @@ type Line = { product: string; category: string; licences: number; amount: strin
 
 async function submit(u: { id: string; user: TestUser }, lines: Line[]) {
   const total = lines.reduce((s, l) => s + Math.round(Number(l.amount) * 100), 0);
-  const res = await h.api.post(`/api/v1/departments/${u.id}/receipts`).set(u.user.auth).send(receiptBody(fundId, { lines, total: (total / 100).toFixed(2) }));
+  const res = await h.api
+    .post(`/api/v1/departments/${u.id}/receipts`)
+    .set(u.user.auth)
+    .send(receiptBody(fundId, { lines, total: (total / 100).toFixed(2) }));
   expect(res.status).toBe(201);
   return String(res.body.id);
 }
@@ -44,7 +47,7 @@ async function verifiedAssets(u: { id: string; user: TestUser }, lines: Line[]) 
 }
 
 describe('the register follows verification', () => {
-  it('puts each line of a receipt into its unit\'s register when it is verified, and only then', async () => {
+  it("puts each line of a receipt into its unit's register when it is verified, and only then", async () => {
     const u = await unit();
     const receiptId = await submit(u, [
       { product: 'Windows 7 专业版', category: 'os', licences: 20, amount: '16000.00', licence_kind: 'oem' },
@@ -53,7 +56,20 @@ describe('the register follows verification', () => {
     expect((await register(u.id)).items).toEqual([]);
     await h.api.post(`/api/v1/receipts/${receiptId}/verify`).set(accountant.auth).send({});
     const items = (await register(u.id, u.user)).items;
-    expect(items.map((a: Record<string, unknown>) => [a.product, a.category, a.licences, a.licence_kind, a.acquired_on, a.value, a.source, a.receipt_id, a.receipt_line_no, a.status])).toEqual([
+    expect(
+      items.map((a: Record<string, unknown>) => [
+        a.product,
+        a.category,
+        a.licences,
+        a.licence_kind,
+        a.acquired_on,
+        a.value,
+        a.source,
+        a.receipt_id,
+        a.receipt_line_no,
+        a.status,
+      ]),
+    ).toEqual([
       ['Windows 7 专业版', 'os', 20, 'oem', '2011-08-15', '16000.00', 'receipt', receiptId, 1, 'in_use'],
       ['Office 2010 标准版', 'office', 20, 'retail', '2011-08-15', '409.02', 'receipt', receiptId, 2, 'in_use'],
     ]);
@@ -81,11 +97,20 @@ describe('the register follows verification', () => {
 
   it('pages through a long register with limit and cursor', async () => {
     const u = await unit();
-    await verifiedAssets(u, Array.from({ length: 5 }, (_, i) => ({ product: `软件 ${i + 1}`, category: 'other', licences: 1, amount: '10.00' })));
+    await verifiedAssets(
+      u,
+      Array.from({ length: 5 }, (_, i) => ({ product: `软件 ${i + 1}`, category: 'other', licences: 1, amount: '10.00' })),
+    );
     const first = await register(u.id, auditor, '?limit=2');
     const second = await register(u.id, auditor, `?limit=2&cursor=${first.next_cursor}`);
     const third = await register(u.id, auditor, `?limit=2&cursor=${second.next_cursor}`);
-    expect([...first.items, ...second.items, ...third.items].map((a: { product: string }) => a.product)).toEqual(['软件 1', '软件 2', '软件 3', '软件 4', '软件 5']);
+    expect([...first.items, ...second.items, ...third.items].map((a: { product: string }) => a.product)).toEqual([
+      '软件 1',
+      '软件 2',
+      '软件 3',
+      '软件 4',
+      '软件 5',
+    ]);
     expect(third.next_cursor).toBeNull();
     expect((await h.api.get(`/api/v1/departments/${u.id}/software-assets?limit=0`).set(auditor.auth)).status).toBe(422);
   });
@@ -96,7 +121,9 @@ describe('the register follows verification', () => {
     const { assets } = await verifiedAssets(other, [{ product: 'Windows 7', category: 'os', licences: 2, amount: '1640.00' }]);
     expect((await h.api.get(`/api/v1/departments/${other.id}/software-assets`).set(mine.user.auth)).status).toBe(404);
     expect((await h.api.get(`/api/v1/software-assets/${assets[0]!.id}`).set(mine.user.auth)).status).toBe(404);
-    expect((await h.api.post(`/api/v1/software-assets/${assets[0]!.id}/retire`).set(mine.user.auth).send({ date: '2012-01-05', reason: '报废' })).status).toBe(404);
+    expect((await h.api.post(`/api/v1/software-assets/${assets[0]!.id}/retire`).set(mine.user.auth).send({ date: '2012-01-05', reason: '报废' })).status).toBe(
+      404,
+    );
     expect((await h.api.get(`/api/v1/departments/${other.id}/software-assets.csv`).set(mine.user.auth)).status).toBe(404);
   });
 
@@ -113,7 +140,16 @@ describe('the register follows verification', () => {
     await expect(h.db('software_assets').where({ id: assets[0]!.id }).update({ status: 'in_use', retired_licences: 0 })).rejects.toThrow(/never edited/);
     await expect(asOwner((o) => o('asset_retirements').where({ asset_id: assets[0]!.id }).delete())).rejects.toThrow(/append-only/);
     // A receipt asset needs its receipt line; a pre-programme one counts only once reviewed.
-    const base = { department_id: u.id, product: 'X', category: 'os', licences: 1, licence_kind: 'retail', acquired_on: '2011-01-01', value: '1.00', created_by: accountant.id };
+    const base = {
+      department_id: u.id,
+      product: 'X',
+      category: 'os',
+      licences: 1,
+      licence_kind: 'retail',
+      acquired_on: '2011-01-01',
+      value: '1.00',
+      created_by: accountant.id,
+    };
     await expect(h.db('software_assets').insert({ ...base, source: 'receipt', status: 'in_use' })).rejects.toThrow(/software_assets_source_link/);
     await expect(h.db('software_assets').insert({ ...base, source: 'pre_programme', status: 'in_use' })).rejects.toThrow(/software_assets_reviewed/);
   });
@@ -135,15 +171,24 @@ describe('licence kinds', () => {
     expect(res.status).toBe(201);
     const receipt = await h.api.get(`/api/v1/receipts/${res.body.receipt_ids[0]}`).set(auditor.auth);
     expect(receipt.body.lines.map((l: { licence_kind: string }) => l.licence_kind)).toEqual(['volume', 'retail']);
-    const bad = csv.replace(',volume', ',pirated').replace(`,${n},`, `,${Number(n) + 1},`).replace(`,${n},`, `,${Number(n) + 1},`);
+    const bad = csv
+      .replace(',volume', ',pirated')
+      .replace(`,${n},`, `,${Number(n) + 1},`)
+      .replace(`,${n},`, `,${Number(n) + 1},`);
     expect((await h.api.post(`/api/v1/funds/${fundId}/receipts/import`).set(accountant.auth).set('Content-Type', 'text/csv').send(bad)).status).toBe(422);
   });
 
   it('a receipt line with an unknown licence kind is refused with 422', async () => {
     const u = await unit();
-    const res = await h.api.post(`/api/v1/departments/${u.id}/receipts`).set(u.user.auth).send(receiptBody(fundId, {
-      lines: [{ product: 'Windows 7', category: 'os', licences: 1, amount: '820.00', licence_kind: 'cracked' }], total: '820.00',
-    }));
+    const res = await h.api
+      .post(`/api/v1/departments/${u.id}/receipts`)
+      .set(u.user.auth)
+      .send(
+        receiptBody(fundId, {
+          lines: [{ product: 'Windows 7', category: 'os', licences: 1, amount: '820.00', licence_kind: 'cracked' }],
+          total: '820.00',
+        }),
+      );
     expect(res.status).toBe(422);
     expect(res.body.errors[0].field).toBe('lines.0.licence_kind');
   });
@@ -188,7 +233,10 @@ describe('pre-programme licences', () => {
     ['a value with three decimals', { value: '1.001' }],
   ])('refuses %s with 422 and adds nothing', async (_name, change) => {
     const u = await unit();
-    const res = await h.api.post(`/api/v1/departments/${u.id}/software-assets`).set(u.user.auth).send({ ...body, ...change });
+    const res = await h.api
+      .post(`/api/v1/departments/${u.id}/software-assets`)
+      .set(u.user.auth)
+      .send({ ...body, ...change });
     expect(res.status).toBe(422);
     expect(res.body.detail).toMatch(/[\u4e00-\u9fff]/);
     expect((await register(u.id)).items).toEqual([]);
@@ -203,11 +251,16 @@ describe('retirement', () => {
     const part = await h.api.post(`/api/v1/software-assets/${id}/retire`).set(u.user.auth).send({ date: '2012-01-05', reason: '计算机报废', licences: 3 });
     expect(part.status).toBe(200);
     expect(part.body).toMatchObject({ status: 'in_use', licences: 10, licences_in_use: 7, retired_licences: 3 });
-    expect((await h.api.post(`/api/v1/software-assets/${id}/retire`).set(u.user.auth).send({ date: '2012-01-05', reason: '多报', licences: 8 })).status).toBe(422);
+    expect((await h.api.post(`/api/v1/software-assets/${id}/retire`).set(u.user.auth).send({ date: '2012-01-05', reason: '多报', licences: 8 })).status).toBe(
+      422,
+    );
     expect((await h.api.post(`/api/v1/software-assets/${id}/retire`).set(u.user.auth).send({ date: '2011-01-01', reason: '早于购置' })).status).toBe(422);
     const whole = await h.api.post(`/api/v1/software-assets/${id}/retire`).set(accountant.auth).send({ date: '2012-02-01', reason: '升级到新版本' });
     expect(whole.body).toMatchObject({ status: 'retired', licences_in_use: 0, retired_licences: 10 });
-    expect(whole.body.retirements.map((r: { licences: number; retired_on: string; reason: string }) => [r.licences, r.retired_on, r.reason])).toEqual([[3, '2012-01-05', '计算机报废'], [7, '2012-02-01', '升级到新版本']]);
+    expect(whole.body.retirements.map((r: { licences: number; retired_on: string; reason: string }) => [r.licences, r.retired_on, r.reason])).toEqual([
+      [3, '2012-01-05', '计算机报废'],
+      [7, '2012-02-01', '升级到新版本'],
+    ]);
     expect((await h.api.post(`/api/v1/software-assets/${id}/retire`).set(accountant.auth).send({ date: '2012-02-01', reason: '再次' })).status).toBe(409);
     expect(await h.db('audit_log').where({ action: 'asset.retire', object_id: id }).count({ n: '*' }).first()).toEqual({ n: '2' });
   });
@@ -229,7 +282,11 @@ describe('installed base and compliance', () => {
     expect(report.items).toHaveLength(1);
     // 12/3 capped at 1; 2/3 = 0.6667 (half up); 1/3 = 0.3333.
     expect(report.items[0]).toMatchObject({ department_id: u.id, computers: 3, os: '1.0000', office: '0.6667', antivirus: '0.3333', overall: '0.3333' });
-    expect((await h.api.get(`/api/v1/departments/${u.id}/installed-base`).set(u.user.auth)).body).toMatchObject({ os: '1.0000', office: '0.6667', overall: '0.3333' });
+    expect((await h.api.get(`/api/v1/departments/${u.id}/installed-base`).set(u.user.auth)).body).toMatchObject({
+      os: '1.0000',
+      office: '0.6667',
+      overall: '0.3333',
+    });
   });
 
   it('counts a unit with no computers as compliant and one that never reported as unknown; pools a group without letting spares cover another unit', async () => {
@@ -265,7 +322,10 @@ describe('installed base and compliance', () => {
     const u = await unit();
     await h.api.put(`/api/v1/departments/${u.id}/installed-base`).set(u.user.auth).send({ as_of: '2011-09-01', computers: 30, servers: 2 });
     await h.api.put(`/api/v1/departments/${u.id}/installed-base`).set(u.user.auth).send({ as_of: '2011-06-01', computers: 25, servers: 2 });
-    expect((await h.api.get(`/api/v1/departments/${u.id}/installed-base`).set(u.user.auth)).body.installed_base).toMatchObject({ as_of: '2011-09-01', computers: 30 });
+    expect((await h.api.get(`/api/v1/departments/${u.id}/installed-base`).set(u.user.auth)).body.installed_base).toMatchObject({
+      as_of: '2011-09-01',
+      computers: 30,
+    });
     expect(await h.db('installed_bases').where({ department_id: u.id }).count({ n: '*' }).first()).toEqual({ n: '2' });
   });
 
@@ -306,13 +366,23 @@ describe('yearly inventory', () => {
       { product: 'Photoshop', category: 'other', licences: 2, amount: '9000.00' },
     ]);
     const [os, office, antivirus, other] = assets.map((a) => a.id) as [string, string, string, string];
-    const filed = await h.api.post(`/api/v1/departments/${u.id}/inventories`).set(u.user.auth).send({
-      year: 2011, counts: [{ asset_id: os, counted: 18 }, { asset_id: office, counted: 21 }, { asset_id: antivirus, counted: 5 }],
-    });
+    const filed = await h.api
+      .post(`/api/v1/departments/${u.id}/inventories`)
+      .set(u.user.auth)
+      .send({
+        year: 2011,
+        counts: [
+          { asset_id: os, counted: 18 },
+          { asset_id: office, counted: 21 },
+          { asset_id: antivirus, counted: 5 },
+        ],
+      });
     expect(filed.status).toBe(201);
     expect(filed.body.status).toBe('submitted');
     expect(filed.body.differences.map((d: Record<string, unknown>) => [d.asset_id, d.expected, d.counted, d.kind])).toEqual([
-      [os, 20, 18, 'missing'], [office, 20, 21, 'surplus'], [other, 2, 0, 'missing'],
+      [os, 20, 18, 'missing'],
+      [office, 20, 21, 'surplus'],
+      [other, 2, 0, 'missing'],
     ]);
     // Nothing moves until an accountant accepts.
     expect((await register(u.id)).items.every((a: { status: string }) => a.status === 'in_use')).toBe(true);
@@ -325,16 +395,22 @@ describe('yearly inventory', () => {
     expect((await h.api.post(`/api/v1/inventories/${filed.body.id}/accept`).set(accountant.auth).send({})).status).toBe(409);
   });
 
-  it('an inventory sent back is counted again; the progress report lists units without the year\'s inventory', async () => {
+  it("an inventory sent back is counted again; the progress report lists units without the year's inventory", async () => {
     const u = await unit();
     const { assets } = await verifiedAssets(u, [{ product: 'Windows 7', category: 'os', licences: 4, amount: '3280.00' }]);
     const year = Number(todayInShanghai().slice(0, 4));
-    const first = await h.api.post(`/api/v1/departments/${u.id}/inventories`).set(u.user.auth).send({ year, counts: [{ asset_id: assets[0]!.id, counted: 1 }] });
+    const first = await h.api
+      .post(`/api/v1/departments/${u.id}/inventories`)
+      .set(u.user.auth)
+      .send({ year, counts: [{ asset_id: assets[0]!.id, counted: 1 }] });
     const progress = async () => (await h.api.get('/api/v1/progress').set(accountant.auth)).body.inventories;
     expect((await progress()).missing.map((m: { id: string }) => m.id)).not.toContain(u.id);
     expect((await h.api.post(`/api/v1/inventories/${first.body.id}/return`).set(accountant.auth).send({ reason: '请重新清点' })).body.status).toBe('returned');
     expect((await progress()).missing.map((m: { id: string }) => m.id)).toContain(u.id);
-    const again = await h.api.post(`/api/v1/departments/${u.id}/inventories`).set(u.user.auth).send({ year, counts: [{ asset_id: assets[0]!.id, counted: 4 }] });
+    const again = await h.api
+      .post(`/api/v1/departments/${u.id}/inventories`)
+      .set(u.user.auth)
+      .send({ year, counts: [{ asset_id: assets[0]!.id, counted: 4 }] });
     expect(again.status).toBe(201);
     expect(again.body.differences).toEqual([]);
   });
@@ -342,14 +418,18 @@ describe('yearly inventory', () => {
   it('filed twice at once for the same year, one stands and the other is a 409', async () => {
     const u = await unit();
     const { assets } = await verifiedAssets(u, [{ product: 'Windows 7', category: 'os', licences: 4, amount: '3280.00' }]);
-    const file = () => h.api.post(`/api/v1/departments/${u.id}/inventories`).set(u.user.auth).send({ year: 2011, counts: [{ asset_id: assets[0]!.id, counted: 4 }] });
+    const file = () =>
+      h.api
+        .post(`/api/v1/departments/${u.id}/inventories`)
+        .set(u.user.auth)
+        .send({ year: 2011, counts: [{ asset_id: assets[0]!.id, counted: 4 }] });
     const results = await Promise.all([file(), file(), file()]);
     expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409]);
     expect(await h.db('inventories').where({ department_id: u.id })).toHaveLength(1);
   });
 
   it.each([
-    ['another unit\'s asset', 'other'],
+    ["another unit's asset", 'other'],
     ['an asset counted twice', 'twice'],
     ['a negative count', 'negative'],
   ])('refuses %s with 422', async (_name, how) => {
@@ -357,7 +437,15 @@ describe('yearly inventory', () => {
     const { assets } = await verifiedAssets(u, [{ product: 'Windows 7', category: 'os', licences: 4, amount: '3280.00' }]);
     const foreign = await unit();
     const { assets: theirs } = await verifiedAssets(foreign, [{ product: 'Windows 7', category: 'os', licences: 4, amount: '3280.00' }]);
-    const counts = how === 'other' ? [{ asset_id: theirs[0]!.id, counted: 4 }] : how === 'twice' ? [{ asset_id: assets[0]!.id, counted: 4 }, { asset_id: assets[0]!.id, counted: 3 }] : [{ asset_id: assets[0]!.id, counted: -1 }];
+    const counts =
+      how === 'other'
+        ? [{ asset_id: theirs[0]!.id, counted: 4 }]
+        : how === 'twice'
+          ? [
+              { asset_id: assets[0]!.id, counted: 4 },
+              { asset_id: assets[0]!.id, counted: 3 },
+            ]
+          : [{ asset_id: assets[0]!.id, counted: -1 }];
     expect((await h.api.post(`/api/v1/departments/${u.id}/inventories`).set(u.user.auth).send({ year: 2011, counts })).status).toBe(422);
     expect(await h.db('inventories').where({ department_id: u.id })).toEqual([]);
   });

@@ -22,16 +22,28 @@ beforeAll(async () => {
   checker = await makeUser(h.db, 'accountant');
   auditor = await makeUser(h.db, 'auditor');
   fundId = await makeFund(h, maker, '1000000.00');
-  await h.api.put(`/api/v1/funds/${fundId}/policy`).set(maker.auth).send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: { office: '600.00' }, require_completed: true });
+  await h.api
+    .put(`/api/v1/funds/${fundId}/policy`)
+    .set(maker.auth)
+    .send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: { office: '600.00' }, require_completed: true });
   const d = await makeDepartment(h.db, { name: '统计局' });
   await h.api.put(`/api/v1/departments/${d.id}/status`).set(maker.auth).send({ status: 'completed', effective_date: '2011-08-01', accepted_on: '2011-08-20' });
-  const body = receiptBody(fundId, { lines: [{ product: 'Windows 7 专业版', category: 'os', licences: 10, amount: '8200.00' }, { product: 'Office 2010', category: 'office', licences: 10, amount: '14095.00' }], total: '22295.00' });
+  const body = receiptBody(fundId, {
+    lines: [
+      { product: 'Windows 7 专业版', category: 'os', licences: 10, amount: '8200.00' },
+      { product: 'Office 2010', category: 'office', licences: 10, amount: '14095.00' },
+    ],
+    total: '22295.00',
+  });
   const receipt = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(body);
   await h.api.post(`/api/v1/receipts/${receipt.body.id}/verify`).set(maker.auth).send({});
   const run = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(maker.auth).send({ as_of: '2011-09-30' });
   await h.api.post(`/api/v1/allocation-runs/${run.body.id}/approve`).set(checker.auth).send({});
   const voucher = unique('付');
-  const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: d.id, amount: '6007.14', voucher_no: voucher, date: '2011-10-08' });
+  const pay = await h.api
+    .post(`/api/v1/funds/${fundId}/disbursements`)
+    .set(maker.auth)
+    .send({ department_id: d.id, amount: '6007.14', voucher_no: voucher, date: '2011-10-08' });
   await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
   unit = { ...d, user: await makeUser(h.db, 'department', d.id), invoice: `${body.invoice_code}-${body.invoice_number}`, voucher };
 });
@@ -44,7 +56,20 @@ describe('the department statement (资金拨付通知书)', () => {
     expect(res.headers['content-type']).toBe('application/pdf');
     const fund = (await h.api.get(`/api/v1/funds/${fundId}`).set(auditor.auth)).body;
     const text = await textOf(res.body);
-    for (const s of ['以奖代补资金拨付通知书', fund.name, fund.document_no, '统计局', unit.invoice, unit.voucher, '2011年10月8日', res.headers['x-statement-no'], fund.head_hash, '制单', '审核', '会计主管']) {
+    for (const s of [
+      '以奖代补资金拨付通知书',
+      fund.name,
+      fund.document_no,
+      '统计局',
+      unit.invoice,
+      unit.voucher,
+      '2011年10月8日',
+      res.headers['x-statement-no'],
+      fund.head_hash,
+      '制单',
+      '审核',
+      '会计主管',
+    ]) {
       expect(text, s).toContain(s.replace(/\s+/g, ''));
     }
     // Allocation: os 8,200.00 × 50% + office min(7,047.50, 10 × 600.00) = 4,100.00 + 6,000.00
@@ -65,7 +90,10 @@ describe('the department statement (资金拨付通知书)', () => {
     const again = await get(`/api/v1/funds/${fundId}/departments/${unit.id}/statement.pdf`, unit.user);
     expect(again.headers['x-statement-no']).toBe(first.headers['x-statement-no']);
     expect(Buffer.compare(again.body, first.body)).toBe(0);
-    const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: unit.id, amount: '1.00', voucher_no: unique('付'), date: '2011-10-09' });
+    const pay = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: unit.id, amount: '1.00', voucher_no: unique('付'), date: '2011-10-09' });
     await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
     const after = await get(`/api/v1/funds/${fundId}/departments/${unit.id}/statement.pdf`, maker);
     const seq = (no: string | undefined) => Number(String(no).split('-').pop());
@@ -98,13 +126,19 @@ describe('the department statement (资金拨付通知书)', () => {
     const older = await get(`/api/v1/funds/${fundId}/departments/${unit.id}/statement.pdf`, auditor);
     const current = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', older.body, 'statement.pdf');
     expect(current.body).toMatchObject({ genuine: true, statement_no: older.headers['x-statement-no'], superseded_by: null });
-    const pay = await h.api.post(`/api/v1/funds/${fundId}/disbursements`).set(maker.auth).send({ department_id: unit.id, amount: '1.00', voucher_no: unique('付'), date: '2011-10-10' });
+    const pay = await h.api
+      .post(`/api/v1/funds/${fundId}/disbursements`)
+      .set(maker.auth)
+      .send({ department_id: unit.id, amount: '1.00', voucher_no: unique('付'), date: '2011-10-10' });
     await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
     const newer = await get(`/api/v1/funds/${fundId}/departments/${unit.id}/statement.pdf`, auditor);
     expect(newer.headers['x-statement-no']).not.toBe(older.headers['x-statement-no']);
     const replaced = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', older.body, 'statement.pdf');
     expect(replaced.body).toMatchObject({ genuine: true, statement_no: older.headers['x-statement-no'], superseded_by: newer.headers['x-statement-no'] });
-    const page = await h.api.post(`/statements/verify?_csrf=${encodeURIComponent(csrfToken(auditor.token))}`).set('Cookie', `jb_session=${auditor.token}`).attach('file', older.body, 'statement.pdf');
+    const page = await h.api
+      .post(`/statements/verify?_csrf=${encodeURIComponent(csrfToken(auditor.token))}`)
+      .set('Cookie', `jb_session=${auditor.token}`)
+      .attach('file', older.body, 'statement.pdf');
     expect(page.text).toContain(`已被更新的通知书 ${newer.headers['x-statement-no']} 取代`);
   });
 
@@ -125,7 +159,10 @@ describe('the department statement (资金拨付通知书)', () => {
   it('paginates 1,000 receipt lines cleanly, repeating the table header on every page', async () => {
     const d = await makeDepartment(h.db, { name: '大批量单位' });
     const lines = Array.from({ length: 1000 }, (_, i) => ({ product: `正版软件授权 ${i + 1}`, category: 'other', licences: 1, amount: '10.00' }));
-    const r = await h.api.post(`/api/v1/departments/${d.id}/receipts`).set(maker.auth).send(receiptBody(fundId, { lines, total: '10000.00' }));
+    const r = await h.api
+      .post(`/api/v1/departments/${d.id}/receipts`)
+      .set(maker.auth)
+      .send(receiptBody(fundId, { lines, total: '10000.00' }));
     expect(r.status).toBe(201);
     await h.api.post(`/api/v1/receipts/${r.body.id}/verify`).set(maker.auth).send({});
     const res = await get(`/api/v1/funds/${fundId}/departments/${d.id}/statement.pdf`, auditor);
@@ -144,7 +181,10 @@ describe('the fund summary', () => {
     expect(res.status).toBe(200);
     const text = await textOf(res.body);
     const tb = (await h.api.get(`/api/v1/funds/${fundId}/trial-balance`).set(auditor.auth)).body;
-    const balance = (code: string) => tb.accounts.filter((a: { code: string }) => a.code === code || a.code.startsWith(`${code}.`)).reduce((s: number, a: { debit: string; credit: string }) => s + Math.round(Number(a.debit) * 100) + Math.round(Number(a.credit) * 100), 0);
+    const balance = (code: string) =>
+      tb.accounts
+        .filter((a: { code: string }) => a.code === code || a.code.startsWith(`${code}.`))
+        .reduce((s: number, a: { debit: string; credit: string }) => s + Math.round(Number(a.debit) * 100) + Math.round(Number(a.credit) * 100), 0);
     const money = (fen: number) => withSeparators((fen / 100).toFixed(2));
     expect(text).toContain(`财政拨款${money(balance('4001'))}`);
     expect(text).toContain(`已分配${money(balance('5001'))}`);

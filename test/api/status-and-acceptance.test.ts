@@ -21,7 +21,9 @@ const setStatus = (id: string, who: TestUser, body: Record<string, unknown>) => 
 async function completedUnit() {
   const d = await makeDepartment(h.db);
   const user = await makeUser(h.db, 'department', d.id);
-  await h.db('department_status_changes').insert({ department_id: d.id, status: 'not_started', effective_date: '2011-06-01', changed_by: accountant.id, note: '登记' });
+  await h
+    .db('department_status_changes')
+    .insert({ department_id: d.id, status: 'not_started', effective_date: '2011-06-01', changed_by: accountant.id, note: '登记' });
   expect((await setStatus(d.id, user, { status: 'completed', effective_date: '2011-08-01' })).status).toBe(200);
   return { ...d, user };
 }
@@ -35,8 +37,9 @@ describe('finding 3: a unit moved itself from 已完成 back to 未开展 with n
     expect(res.body.detail).toMatch(/^单位只能向前报告状态，不能从“已完成”退回到“未开展”/);
     expect((await h.db('departments').where({ id: u.id }).first('status')).status).toBe('completed');
     // The database holds the same line whoever writes.
-    await expect(h.db('department_status_changes').insert({ department_id: u.id, status: 'procuring', effective_date: '2011-09-01', changed_by: u.user.id, note: 'x' }))
-      .rejects.toMatchObject({ constraint: 'department_status_forward_only' });
+    await expect(
+      h.db('department_status_changes').insert({ department_id: u.id, status: 'procuring', effective_date: '2011-09-01', changed_by: u.user.id, note: 'x' }),
+    ).rejects.toMatchObject({ constraint: 'department_status_forward_only' });
   });
 
   it('lets a unit move forward, and an accountant move it back only with a reason', async () => {
@@ -49,7 +52,11 @@ describe('finding 3: a unit moved itself from 已完成 back to 未开展 with n
     const withReason = await setStatus(d.id, accountant, { status: 'not_started', effective_date: '2011-09-01', note: '核查发现尚未采购' });
     expect(withReason.status).toBe(200);
     expect(withReason.body.status).toBe('not_started');
-    await expect(h.db('department_status_changes').insert({ department_id: d.id, status: 'not_started', effective_date: '2011-09-02', changed_by: accountant.id, note: '' })).resolves.toBeDefined();
+    await expect(
+      h
+        .db('department_status_changes')
+        .insert({ department_id: d.id, status: 'not_started', effective_date: '2011-09-02', changed_by: accountant.id, note: '' }),
+    ).resolves.toBeDefined();
   });
 });
 
@@ -60,8 +67,13 @@ describe('finding 5: acceptance recorded one unit at a time', () => {
     const units = [await completedUnit(), await completedUnit(), await completedUnit()];
     for (const u of units) await fx.verifiedReceipt(fundId, u.id, [{ product: 'Windows', category: 'os', licences: 1, amount: '100.00' }]);
     const before = await fx.newRun(fundId);
-    expect(before.body.excluded.filter((x: { department_id: string }) => units.some((u) => u.id === x.department_id)).map((x: { reason: string }) => x.reason)).toEqual(['not_accepted', 'not_accepted', 'not_accepted']);
-    const res = await h.api.post('/api/v1/departments/acceptance').set(accountant.auth).send({ department_ids: units.map((u) => u.id), accepted_on: '2011-08-20' });
+    expect(
+      before.body.excluded.filter((x: { department_id: string }) => units.some((u) => u.id === x.department_id)).map((x: { reason: string }) => x.reason),
+    ).toEqual(['not_accepted', 'not_accepted', 'not_accepted']);
+    const res = await h.api
+      .post('/api/v1/departments/acceptance')
+      .set(accountant.auth)
+      .send({ department_ids: units.map((u) => u.id), accepted_on: '2011-08-20' });
     expect(res.status).toBe(200);
     expect(res.body.accepted).toBe(3);
     for (const u of units) expect((await h.db('departments').where({ id: u.id }).first('accepted_on')).accepted_on).toBe('2011-08-20');
@@ -72,11 +84,21 @@ describe('finding 5: acceptance recorded one unit at a time', () => {
   it('accepts none when one unit is not completed, naming it (409), and refuses a unit user (403)', async () => {
     const done = await completedUnit();
     const notDone = await makeDepartment(h.db, { status: 'procuring', name: '尚在采购的单位' });
-    const res = await h.api.post('/api/v1/departments/acceptance').set(accountant.auth).send({ department_ids: [done.id, notDone.id], accepted_on: '2011-08-20' });
+    const res = await h.api
+      .post('/api/v1/departments/acceptance')
+      .set(accountant.auth)
+      .send({ department_ids: [done.id, notDone.id], accepted_on: '2011-08-20' });
     expect(res.status).toBe(409);
     expect(res.body.detail).toContain('尚在采购的单位');
     expect((await h.db('departments').where({ id: done.id }).first('accepted_on')).accepted_on).toBeNull();
-    expect((await h.api.post('/api/v1/departments/acceptance').set(done.user.auth).send({ department_ids: [done.id], accepted_on: '2011-08-20' })).status).toBe(403);
+    expect(
+      (
+        await h.api
+          .post('/api/v1/departments/acceptance')
+          .set(done.user.auth)
+          .send({ department_ids: [done.id], accepted_on: '2011-08-20' })
+      ).status,
+    ).toBe(403);
   });
 
   it.each([
@@ -92,7 +114,10 @@ describe('finding 5: acceptance recorded one unit at a time', () => {
 
   it('refuses an acceptance dated before the unit completed', async () => {
     const u = await completedUnit();
-    const res = await h.api.post('/api/v1/departments/acceptance').set(accountant.auth).send({ department_ids: [u.id], accepted_on: '2011-07-01' });
+    const res = await h.api
+      .post('/api/v1/departments/acceptance')
+      .set(accountant.auth)
+      .send({ department_ids: [u.id], accepted_on: '2011-07-01' });
     expect(res.status).toBe(409);
     expect(res.body.detail).toContain('验收日期不能更早');
   });
@@ -106,6 +131,13 @@ describe('inactive units', () => {
     const fundId = await fx.fundWithPolicy();
     expect((await h.api.post(`/api/v1/departments/${u.id}/receipts`).set(u.user.auth).send(receiptBody(fundId))).status).toBe(409);
     expect((await setStatus(u.id, accountant, { status: 'completed', effective_date: '2011-09-01', accepted_on: '2011-09-01' })).status).toBe(409);
-    expect((await h.api.post('/api/v1/departments/acceptance').set(accountant.auth).send({ department_ids: [u.id], accepted_on: '2011-08-20' })).status).toBe(409);
+    expect(
+      (
+        await h.api
+          .post('/api/v1/departments/acceptance')
+          .set(accountant.auth)
+          .send({ department_ids: [u.id], accepted_on: '2011-08-20' })
+      ).status,
+    ).toBe(409);
   });
 });

@@ -44,7 +44,9 @@ describe('users', () => {
     const d = await makeDepartment(h.db);
     expect((await create({ username: unique('u_'), password: testPassword, role: 'department' })).body.errors[0].field).toBe('department_id');
     expect((await create({ username: unique('u_'), password: testPassword, role: 'auditor', department_id: d.id })).status).toBe(422);
-    expect((await create({ username: unique('u_'), password: testPassword, role: 'department', department_id: '999999999' })).body.errors[0].message).toBe('没有这个单位');
+    expect((await create({ username: unique('u_'), password: testPassword, role: 'department', department_id: '999999999' })).body.errors[0].message).toBe(
+      '没有这个单位',
+    );
   });
 
   it('refuses a username already taken, ignoring case, with 409', async () => {

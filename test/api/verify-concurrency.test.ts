@@ -22,8 +22,17 @@ describe('verify under concurrent posting', () => {
     const clients = Array.from({ length: 8 }, async () => {
       let n = 0;
       while (posting) {
-        const r = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth)
-          .send({ date: '2011-07-01', memo: 'load', postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount: '1.00' }, { account_code: `2307.${deptCode}`, side: 'credit', amount: '1.00' }] });
+        const r = await h.api
+          .post(`/api/v1/funds/${fundId}/journal-entries`)
+          .set(accountant.auth)
+          .send({
+            date: '2011-07-01',
+            memo: 'load',
+            postings: [
+              { account_code: `5001.${deptCode}`, side: 'debit', amount: '1.00' },
+              { account_code: `2307.${deptCode}`, side: 'credit', amount: '1.00' },
+            ],
+          });
         expect(r.status).toBe(201);
         // Posted when another accountant approves it.
         await approveEntry(h, r.body.id);

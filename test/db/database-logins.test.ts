@@ -97,7 +97,9 @@ describe('the pool login', () => {
       await admin.raw(`CREATE ROLE ${login} LOGIN PASSWORD '${password}'`);
       await admin.raw(`CREATE DATABASE ${name} OWNER ${login}`);
       const ownerUrl = withCredentials(withDatabase(inject('serverUrl'), name), login, password);
-      await expect(prepareDatabase({ databaseUrl: ownerUrl, migrationDatabaseUrl: undefined, dataDir }, ownerUrl, quiet)).rejects.toThrow(/will not serve requests with the owner's rights.*MIGRATION_DATABASE_URL/);
+      await expect(prepareDatabase({ databaseUrl: ownerUrl, migrationDatabaseUrl: undefined, dataDir }, ownerUrl, quiet)).rejects.toThrow(
+        /will not serve requests with the owner's rights.*MIGRATION_DATABASE_URL/,
+      );
     } finally {
       await admin.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin.raw(`DROP ROLE IF EXISTS ${login}`);

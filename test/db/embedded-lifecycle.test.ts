@@ -27,12 +27,22 @@ afterAll(async () => {
 });
 
 async function start(): Promise<number> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(port), EMBEDDED_PG_PORT: String(await freePort()), BOOTSTRAP_ADMIN_PASSWORD: password, LOG_LEVEL: 'warn' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    EMBEDDED_PG_PORT: String(await freePort()),
+    BOOTSTRAP_ADMIN_PASSWORD: password,
+    LOG_LEVEL: 'warn',
+  };
   delete env.DATABASE_URL;
   const started = Date.now();
   service = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env, stdio: 'ignore' });
   for (let waited_ms = 0; waited_ms < 60_000; waited_ms += 100) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return Date.now() - started;
     if (service.exitCode !== null) throw new Error(`service exited with ${service.exitCode}`);
     await sleep(100);
@@ -55,7 +65,11 @@ const alive = (pid: number) => {
 };
 
 async function signIn(): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password }),
+  });
   expect(res.status).toBe(200);
   return ((await res.json()) as { token: string }).token;
 }
@@ -91,7 +105,13 @@ describe('the embedded database', () => {
   });
 
   it('refuses a second service on the same DATA_DIR with one line, and the first keeps serving', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: dataDir, PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    };
     delete env.DATABASE_URL;
     const second = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';

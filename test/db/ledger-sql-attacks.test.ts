@@ -25,7 +25,14 @@ beforeAll(async () => {
   const r = await h.api
     .post(`/api/v1/funds/${fundId}/journal-entries`)
     .set(accountant.auth)
-    .send({ date: '2011-07-01', memo: 'allocate', postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount: '400.00' }, { account_code: `2307.${deptCode}`, side: 'credit', amount: '400.00' }] });
+    .send({
+      date: '2011-07-01',
+      memo: 'allocate',
+      postings: [
+        { account_code: `5001.${deptCode}`, side: 'debit', amount: '400.00' },
+        { account_code: `2307.${deptCode}`, side: 'credit', amount: '400.00' },
+      ],
+    });
   expect(r.status).toBe(201);
   await approveEntry(h, r.body.id, checker);
 });
@@ -59,11 +66,33 @@ async function insertEntry(trx: Knex.Transaction, postings: RawPosting[], link: 
   const seq = String(Number(fund.head_seq) + 1);
   const createdAt = new Date();
   const hash = entryHash(fund.head_hash, {
-    fundId, seq, date, kind, memo: 'sql', documentNo: null, departmentId: null, reversesEntryId,
-    createdBy: accountant.id, approvedBy, createdAt: createdAt.toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+    fundId,
+    seq,
+    date,
+    kind,
+    memo: 'sql',
+    documentNo: null,
+    departmentId: null,
+    reversesEntryId,
+    createdBy: accountant.id,
+    approvedBy,
+    createdAt: createdAt.toISOString(),
+    postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
   });
   const [entry] = await trx('journal_entries')
-    .insert({ fund_id: fundId, seq, entry_date: date, kind, memo: 'sql', reverses_entry_id: reversesEntryId, created_by: accountant.id, approved_by: approvedBy, created_at: createdAt, prev_hash: fund.head_hash, hash })
+    .insert({
+      fund_id: fundId,
+      seq,
+      entry_date: date,
+      kind,
+      memo: 'sql',
+      reverses_entry_id: reversesEntryId,
+      created_by: accountant.id,
+      approved_by: approvedBy,
+      created_at: createdAt,
+      prev_hash: fund.head_hash,
+      hash,
+    })
     .returning('id');
   // All of an entry's postings in one statement, as the database requires.
   const rows = [];
@@ -91,7 +120,12 @@ const snapshot = async () => ({
 
 describe('the database refuses', () => {
   it('a correct entry written by hand is accepted (the attacks below fail for their own reason)', async () => {
-    await attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: '4001', side: 'credit', amount: '1.00' }]));
+    await attempt((trx) =>
+      insertEntry(trx, [
+        { code: '1011', side: 'debit', amount: '1.00' },
+        { code: '4001', side: 'credit', amount: '1.00' },
+      ]),
+    );
   });
 
   it.each([
@@ -114,15 +148,31 @@ describe('the database refuses', () => {
   });
 
   it('an entry whose books do not balance (at commit)', async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00' }, { code: '4001', side: 'credit', amount: '4.99' }]))).rejects.toMatchObject({ constraint: 'entry_books_balance' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(trx, [
+          { code: '1011', side: 'debit', amount: '5.00' },
+          { code: '4001', side: 'credit', amount: '4.99' },
+        ]),
+      ),
+    ).rejects.toMatchObject({ constraint: 'entry_books_balance' });
   });
 
   it('an entry balanced across books but not within each', async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00' }, { code: '6001', side: 'credit', amount: '5.00' }]))).rejects.toMatchObject({ constraint: 'entry_books_balance' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(trx, [
+          { code: '1011', side: 'debit', amount: '5.00' },
+          { code: '6001', side: 'credit', amount: '5.00' },
+        ]),
+      ),
+    ).rejects.toMatchObject({ constraint: 'entry_books_balance' });
   });
 
   it('an entry with one posting, or none', async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00' }]))).rejects.toMatchObject({ constraint: 'entry_has_two_postings' });
+    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00' }]))).rejects.toMatchObject({
+      constraint: 'entry_has_two_postings',
+    });
     await expect(attempt((trx) => insertEntry(trx, []))).rejects.toMatchObject({ constraint: 'entry_has_two_postings' });
   });
 
@@ -135,49 +185,137 @@ describe('the database refuses', () => {
     ['Infinity', { code: '22003' }],
   ])('the amount %s', async (amount, refusal) => {
     const before = await snapshot();
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount, balance_after: '0' }, { code: '4001', side: 'credit', amount, balance_after: '0' }]))).rejects.toMatchObject(refusal);
+    await expect(
+      attempt((trx) =>
+        insertEntry(trx, [
+          { code: '1011', side: 'debit', amount, balance_after: '0' },
+          { code: '4001', side: 'credit', amount, balance_after: '0' },
+        ]),
+      ),
+    ).rejects.toMatchObject(refusal);
     expect(await snapshot()).toEqual(before);
   });
 
   it('a running balance that does not follow from the account balance', async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '5.00', balance_after: '5.00' }, { code: '4001', side: 'credit', amount: '5.00' }]))).rejects.toMatchObject({ constraint: 'posting_running_balance' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(trx, [
+          { code: '1011', side: 'debit', amount: '5.00', balance_after: '5.00' },
+          { code: '4001', side: 'credit', amount: '5.00' },
+        ]),
+      ),
+    ).rejects.toMatchObject({ constraint: 'posting_running_balance' });
   });
 
   it('cash below zero', async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'credit', amount: '1001.01' }, { code: '4001', side: 'debit', amount: '1001.01' }]))).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(trx, [
+          { code: '1011', side: 'credit', amount: '1001.01' },
+          { code: '4001', side: 'debit', amount: '1001.01' },
+        ]),
+      ),
+    ).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
   });
 
   it("a department's payable below zero", async () => {
-    await expect(attempt((trx) => insertEntry(trx, [{ code: `2307.${deptCode}`, side: 'debit', amount: '400.01' }, { code: '1011', side: 'credit', amount: '400.01' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: `2307.${deptCode}`, side: 'debit', amount: '400.01' },
+            { code: '1011', side: 'credit', amount: '400.01' },
+          ],
+          { kind: 'manual' },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'account_guarded_nonnegative' });
   });
 
   it('allocation beyond the appropriation', async () => {
     // `allocated` counts allocations (by kind), not the 5001 balance: the manual 400.00 of the setup is not in it.
-    await expect(attempt((trx) => insertEntry(trx, [{ code: `5001.${deptCode}`, side: 'debit', amount: '1001.01' }, { code: `2307.${deptCode}`, side: 'credit', amount: '1001.01' }], { kind: 'allocation' }))).rejects.toMatchObject({ constraint: 'fund_allocated_within_appropriated' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: `5001.${deptCode}`, side: 'debit', amount: '1001.01' },
+            { code: `2307.${deptCode}`, side: 'credit', amount: '1001.01' },
+          ],
+          { kind: 'allocation' },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'fund_allocated_within_appropriated' });
   });
 
   it('an entry without an approver, approved by its own preparer, or approved by someone who is not an accountant', async () => {
     const before = await snapshot();
-    const allocation = [{ code: `5001.${deptCode}`, side: 'debit' as const, amount: '1.00' }, { code: `2307.${deptCode}`, side: 'credit' as const, amount: '1.00' }];
-    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: null }))).rejects.toMatchObject({ constraint: 'journal_entries_four_eyes' });
-    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: accountant.id }))).rejects.toMatchObject({ constraint: 'journal_entries_four_eyes' });
+    const allocation = [
+      { code: `5001.${deptCode}`, side: 'debit' as const, amount: '1.00' },
+      { code: `2307.${deptCode}`, side: 'credit' as const, amount: '1.00' },
+    ];
+    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: null }))).rejects.toMatchObject({
+      constraint: 'journal_entries_four_eyes',
+    });
+    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: accountant.id }))).rejects.toMatchObject({
+      constraint: 'journal_entries_four_eyes',
+    });
     const auditor = await makeUser(h.db, 'auditor');
-    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: auditor.id }))).rejects.toMatchObject({ constraint: 'journal_entries_four_eyes' });
+    await expect(attempt((trx) => insertEntry(trx, allocation, { kind: 'manual', approvedBy: auditor.id }))).rejects.toMatchObject({
+      constraint: 'journal_entries_four_eyes',
+    });
     expect(await snapshot()).toEqual(before);
   });
 
   it('a manual entry (or a reversal of one) that touches 4001 or 6001, which would move `appropriated`', async () => {
     const before = await snapshot();
-    await expect(attempt((trx) => insertEntry(trx, [{ code: `5001.${deptCode}`, side: 'debit', amount: '5000.00' }, { code: '4001', side: 'credit', amount: '5000.00' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '8001', side: 'debit', amount: '1.00' }, { code: '6001', side: 'credit', amount: '1.00' }], { kind: 'allocation' }))).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: `5001.${deptCode}`, side: 'debit', amount: '5000.00' },
+            { code: '4001', side: 'credit', amount: '5000.00' },
+          ],
+          { kind: 'manual' },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: '8001', side: 'debit', amount: '1.00' },
+            { code: '6001', side: 'credit', amount: '1.00' },
+          ],
+          { kind: 'allocation' },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
     const [manual] = await h.db('journal_entries').where({ fund_id: fundId, kind: 'manual' }).select('id');
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '4001', side: 'debit', amount: '1.00' }, { code: '1011', side: 'credit', amount: '1.00' }], { reverses: String(manual.id) }))).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: '4001', side: 'debit', amount: '1.00' },
+            { code: '1011', side: 'credit', amount: '1.00' },
+          ],
+          { reverses: String(manual.id) },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'appropriation_accounts_reserved' });
     expect(await snapshot()).toEqual(before);
   });
 
   it('an entry dated before the fund opened, after today, or outside the years a date may have', async () => {
     const before = await snapshot();
-    const cash = [{ code: '1011', side: 'debit' as const, amount: '1.00' }, { code: '4001', side: 'credit' as const, amount: '1.00' }];
+    const cash = [
+      { code: '1011', side: 'debit' as const, amount: '1.00' },
+      { code: '4001', side: 'credit' as const, amount: '1.00' },
+    ];
     await expect(attempt((trx) => insertEntry(trx, cash, { date: '2010-12-31' }))).rejects.toMatchObject({ constraint: 'journal_entry_date_in_period' });
     const tomorrow = (await h.db.raw(`SELECT ((now() AT TIME ZONE 'Asia/Shanghai')::date + 1)::text AS d`)).rows[0].d;
     await expect(attempt((trx) => insertEntry(trx, cash, { date: tomorrow }))).rejects.toMatchObject({ constraint: 'journal_entry_date_in_period' });
@@ -200,13 +338,33 @@ describe('the database refuses', () => {
     await expect(
       attempt(async (trx) => {
         const fund = await trx('funds').where({ id: fundId }).first();
-        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 2, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, approved_by: checker.id, created_at: new Date(), prev_hash: fund.head_hash, hash: 'a'.repeat(64) });
+        await trx('journal_entries').insert({
+          fund_id: fundId,
+          seq: Number(fund.head_seq) + 2,
+          entry_date: '2011-07-02',
+          kind: 'manual',
+          created_by: accountant.id,
+          approved_by: checker.id,
+          created_at: new Date(),
+          prev_hash: fund.head_hash,
+          hash: 'a'.repeat(64),
+        });
       }),
     ).rejects.toMatchObject({ constraint: 'journal_chain_contiguous' });
     await expect(
       attempt(async (trx) => {
         const fund = await trx('funds').where({ id: fundId }).first();
-        await trx('journal_entries').insert({ fund_id: fundId, seq: Number(fund.head_seq) + 1, entry_date: '2011-07-02', kind: 'manual', created_by: accountant.id, approved_by: checker.id, created_at: new Date(), prev_hash: 'b'.repeat(64), hash: 'a'.repeat(64) });
+        await trx('journal_entries').insert({
+          fund_id: fundId,
+          seq: Number(fund.head_seq) + 1,
+          entry_date: '2011-07-02',
+          kind: 'manual',
+          created_by: accountant.id,
+          approved_by: checker.id,
+          created_at: new Date(),
+          prev_hash: 'b'.repeat(64),
+          hash: 'a'.repeat(64),
+        });
       }),
     ).rejects.toMatchObject({ constraint: 'journal_chain_contiguous' });
   });
@@ -214,7 +372,9 @@ describe('the database refuses', () => {
   it('a posting added to an entry of an earlier transaction', async () => {
     const [old] = await h.db('journal_entries').where({ fund_id: fundId }).orderBy('seq').limit(1).select('id');
     const account = await h.db('accounts').where({ fund_id: fundId, code: '1011' }).first();
-    await expect(h.db('postings').insert({ entry_id: old.id, account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' })).rejects.toMatchObject({ constraint: 'posting_entry_open' });
+    await expect(
+      h.db('postings').insert({ entry_id: old.id, account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' }),
+    ).rejects.toMatchObject({ constraint: 'posting_entry_open' });
   });
 
   it('postings of one entry split over two statements', async () => {
@@ -223,18 +383,35 @@ describe('the database refuses', () => {
         const entryId = await insertEntry(trx, []);
         const cash = await trx('accounts').where({ fund_id: fundId, code: '1011' }).first();
         const revenue = await trx('accounts').where({ fund_id: fundId, code: '4001' }).first();
-        await trx('postings').insert({ entry_id: entryId, account_id: cash.id, side: 'debit', amount: '1.00', balance_after: (Number(cash.balance) + 1).toFixed(2) });
-        await trx('postings').insert({ entry_id: entryId, account_id: revenue.id, side: 'credit', amount: '1.00', balance_after: (Number(revenue.balance) + 1).toFixed(2) });
+        await trx('postings').insert({
+          entry_id: entryId,
+          account_id: cash.id,
+          side: 'debit',
+          amount: '1.00',
+          balance_after: (Number(cash.balance) + 1).toFixed(2),
+        });
+        await trx('postings').insert({
+          entry_id: entryId,
+          account_id: revenue.id,
+          side: 'credit',
+          amount: '1.00',
+          balance_after: (Number(revenue.balance) + 1).toFixed(2),
+        });
       }),
     ).rejects.toMatchObject({ constraint: 'entry_has_two_postings' });
   });
 
   it('a posting whose entry or account does not exist', async () => {
     const account = await h.db('accounts').where({ fund_id: fundId, code: '1011' }).first();
-    await expect(h.db('postings').insert({ entry_id: '999999999', account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' })).rejects.toMatchObject({ constraint: 'posting_entry_open' });
+    await expect(
+      h.db('postings').insert({ entry_id: '999999999', account_id: account.id, side: 'debit', amount: '1.00', balance_after: '1.00' }),
+    ).rejects.toMatchObject({ constraint: 'posting_entry_open' });
     await expect(
       attempt(async (trx) => {
-        const entryId = await insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: '4001', side: 'credit', amount: '1.00' }]);
+        const entryId = await insertEntry(trx, [
+          { code: '1011', side: 'debit', amount: '1.00' },
+          { code: '4001', side: 'credit', amount: '1.00' },
+        ]);
         await trx('postings').insert({ entry_id: entryId, account_id: '999999999', side: 'debit', amount: '1.00', balance_after: '1.00' });
       }),
     ).rejects.toMatchObject({ constraint: 'posting_entry_open' });
@@ -243,7 +420,14 @@ describe('the database refuses', () => {
   it('a second reversal of the same entry', async () => {
     const [target] = await h.db('journal_entries').where({ fund_id: fundId, kind: 'appropriation' }).select('id');
     const reverse = (trx: Knex.Transaction) =>
-      insertEntry(trx, [{ code: '4001', side: 'debit', amount: '1.00' }, { code: '1011', side: 'credit', amount: '1.00' }], { reverses: String(target.id) });
+      insertEntry(
+        trx,
+        [
+          { code: '4001', side: 'debit', amount: '1.00' },
+          { code: '1011', side: 'credit', amount: '1.00' },
+        ],
+        { reverses: String(target.id) },
+      );
     await attempt(reverse);
     await expect(attempt(reverse)).rejects.toMatchObject({ constraint: 'journal_entries_reversed_once' });
   });
@@ -254,30 +438,94 @@ describe('figures by unit (invariant 10 per unit)', () => {
     // The setup's 400.00 to deptCode is a manual entry: the unit was allocated nothing by kind.
     const other = (await makeDepartment(h.db)).code;
     // Its accounts opened by a manual entry through the API (which moves no figure).
-    const opening = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send({ date: '2011-07-01', memo: 'open', postings: [
-      { account_code: `5001.${other}`, side: 'debit', amount: '1.00' }, { account_code: `2307.${other}`, side: 'credit', amount: '1.00' },
-      { account_code: `7101.${other}`, side: 'debit', amount: '1.00' }, { account_code: `7101.${deptCode}`, side: 'debit', amount: '1.00' },
-      { account_code: '8001', side: 'credit', amount: '2.00' },
-    ] });
+    const opening = await h.api
+      .post(`/api/v1/funds/${fundId}/journal-entries`)
+      .set(accountant.auth)
+      .send({
+        date: '2011-07-01',
+        memo: 'open',
+        postings: [
+          { account_code: `5001.${other}`, side: 'debit', amount: '1.00' },
+          { account_code: `2307.${other}`, side: 'credit', amount: '1.00' },
+          { account_code: `7101.${other}`, side: 'debit', amount: '1.00' },
+          { account_code: `7101.${deptCode}`, side: 'debit', amount: '1.00' },
+          { account_code: '8001', side: 'credit', amount: '2.00' },
+        ],
+      });
     expect(opening.status, JSON.stringify(opening.body)).toBe(201);
     await approveEntry(h, opening.body.id, checker);
-    await attempt((trx) => insertEntry(trx, [{ code: `5001.${other}`, side: 'debit', amount: '100.00' }, { code: `2307.${other}`, side: 'credit', amount: '100.00' }], { kind: 'allocation' }));
+    await attempt((trx) =>
+      insertEntry(
+        trx,
+        [
+          { code: `5001.${other}`, side: 'debit', amount: '100.00' },
+          { code: `2307.${other}`, side: 'credit', amount: '100.00' },
+        ],
+        { kind: 'allocation' },
+      ),
+    );
     const payment = (code: string, amount: string, side: 'debit' | 'credit' = 'debit'): RawPosting[] => {
       const back = side === 'debit' ? 'credit' : 'debit';
-      return [{ code: `2307.${code}`, side, amount }, { code: '1011', side: back, amount }, { code: `7101.${code}`, side, amount }, { code: '8001', side: back, amount }];
+      return [
+        { code: `2307.${code}`, side, amount },
+        { code: '1011', side: back, amount },
+        { code: `7101.${code}`, side, amount },
+        { code: '8001', side: back, amount },
+      ];
     };
     await attempt((trx) => insertEntry(trx, payment(other, '50.00'), { kind: 'disbursement' }));
     const before = await snapshot();
     const units = async () => h.db('fund_unit_figures').where({ fund_id: fundId }).orderBy('department_id').select('department_id', 'allocated', 'disbursed');
     const unitsBefore = await units();
-    await expect(attempt((trx) => insertEntry(trx, payment(deptCode, '10.00'), { kind: 'disbursement' }))).rejects.toMatchObject({ constraint: 'unit_disbursed_within_allocated' });
+    await expect(attempt((trx) => insertEntry(trx, payment(deptCode, '10.00'), { kind: 'disbursement' }))).rejects.toMatchObject({
+      constraint: 'unit_disbursed_within_allocated',
+    });
     // Here the fund's figures break as well, and their CHECK is met first.
-    await expect(attempt((trx) => insertEntry(trx, payment(other, '50.01'), { kind: 'disbursement' }))).rejects.toMatchObject({ constraint: 'fund_disbursed_within_allocated' });
-    await expect(attempt((trx) => insertEntry(trx, payment(deptCode, '10.00', 'credit'), { kind: 'refund' }))).rejects.toMatchObject({ constraint: 'unit_disbursed_nonnegative' });
-    await expect(attempt((trx) => insertEntry(trx, payment(other, '50.01', 'credit'), { kind: 'refund' }))).rejects.toMatchObject({ constraint: 'fund_disbursed_within_allocated' });
-    await expect(attempt((trx) => insertEntry(trx, [{ code: `2307.${other}`, side: 'debit', amount: '50.01' }, { code: `5001.${other}`, side: 'credit', amount: '50.01' }], { kind: 'clawback' }))).rejects.toMatchObject({ constraint: 'fund_disbursed_within_allocated' });
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: `2307.${deptCode}`, side: 'credit', amount: '1.00' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'manual_entry_creates_no_quota' });
-    await expect(attempt((trx) => insertEntry(trx, [{ code: '8001', side: 'debit', amount: '1.00' }, { code: `7101.${deptCode}`, side: 'credit', amount: '1.00' }], { kind: 'manual' }))).rejects.toMatchObject({ constraint: 'manual_entry_creates_no_quota' });
+    await expect(attempt((trx) => insertEntry(trx, payment(other, '50.01'), { kind: 'disbursement' }))).rejects.toMatchObject({
+      constraint: 'fund_disbursed_within_allocated',
+    });
+    await expect(attempt((trx) => insertEntry(trx, payment(deptCode, '10.00', 'credit'), { kind: 'refund' }))).rejects.toMatchObject({
+      constraint: 'unit_disbursed_nonnegative',
+    });
+    await expect(attempt((trx) => insertEntry(trx, payment(other, '50.01', 'credit'), { kind: 'refund' }))).rejects.toMatchObject({
+      constraint: 'fund_disbursed_within_allocated',
+    });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: `2307.${other}`, side: 'debit', amount: '50.01' },
+            { code: `5001.${other}`, side: 'credit', amount: '50.01' },
+          ],
+          { kind: 'clawback' },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'fund_disbursed_within_allocated' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: '1011', side: 'debit', amount: '1.00' },
+            { code: `2307.${deptCode}`, side: 'credit', amount: '1.00' },
+          ],
+          { kind: 'manual' },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'manual_entry_creates_no_quota' });
+    await expect(
+      attempt((trx) =>
+        insertEntry(
+          trx,
+          [
+            { code: '8001', side: 'debit', amount: '1.00' },
+            { code: `7101.${deptCode}`, side: 'credit', amount: '1.00' },
+          ],
+          { kind: 'manual' },
+        ),
+      ),
+    ).rejects.toMatchObject({ constraint: 'manual_entry_creates_no_quota' });
     expect(await snapshot()).toEqual(before);
     expect(await units()).toEqual(unitsBefore);
     expect(unitsBefore.find((u) => u.allocated === '100.00')).toMatchObject({ disbursed: '50.00' });
@@ -287,7 +535,7 @@ describe('figures by unit (invariant 10 per unit)', () => {
     const dept = await h.db('departments').where({ code: deptCode }).first('id');
     for (const write of [
       () => h.db('fund_unit_figures').insert({ fund_id: fundId, department_id: dept.id, allocated: '999.00', disbursed: '0' }),
-      () => h.db.raw("UPDATE fund_unit_figures SET allocated = allocated + 1"),
+      () => h.db.raw('UPDATE fund_unit_figures SET allocated = allocated + 1'),
       () => h.db.raw('DELETE FROM fund_unit_figures'),
       () => h.db.raw('TRUNCATE fund_unit_figures'),
     ]) {
@@ -296,7 +544,10 @@ describe('figures by unit (invariant 10 per unit)', () => {
   });
 
   it('are validated, so they hold for every row', async () => {
-    const rows = await h.db('pg_constraint').whereIn('conname', ['unit_disbursed_nonnegative', 'unit_disbursed_within_allocated', 'fund_disbursed_within_allocated']).select('conname', 'convalidated');
+    const rows = await h
+      .db('pg_constraint')
+      .whereIn('conname', ['unit_disbursed_nonnegative', 'unit_disbursed_within_allocated', 'fund_disbursed_within_allocated'])
+      .select('conname', 'convalidated');
     expect(rows.every((r) => r.convalidated)).toBe(true);
     expect(rows).toHaveLength(3);
   });
@@ -308,7 +559,10 @@ describe('the closed period', () => {
     expect(close.status).toBe(201);
     expect((await h.api.post(`/api/v1/period-closes/${close.body.id}/approve`).set(checker.auth).send({})).status).toBe(200);
     const before = await snapshot();
-    const cash = [{ code: '1011', side: 'debit' as const, amount: '1.00' }, { code: '4001', side: 'credit' as const, amount: '1.00' }];
+    const cash = [
+      { code: '1011', side: 'debit' as const, amount: '1.00' },
+      { code: '4001', side: 'credit' as const, amount: '1.00' },
+    ];
     await expect(attempt((trx) => insertEntry(trx, cash, { date: '2011-07-02' }))).rejects.toMatchObject({ constraint: 'journal_entry_period_closed' });
     await expect(attempt((trx) => insertEntry(trx, cash, { date: '2011-06-01' }))).rejects.toMatchObject({ constraint: 'journal_entry_period_closed' });
     await expect(h.db.raw('UPDATE funds SET closed_through = NULL')).rejects.toThrow(/change only through postings/);
@@ -316,7 +570,12 @@ describe('the closed period', () => {
     // A close approved by its own preparer, by SQL, is refused by the CHECK.
     const [pending] = await h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-03', created_by: accountant.id }).returning('id');
     const [statement] = await h.db('statements').where({ fund_id: fundId }).select('id');
-    await expect(h.db('period_closes').where({ id: pending.id }).update({ status: 'approved', decided_by: accountant.id, previous_through: '2011-07-02', certificate_id: statement.id })).rejects.toMatchObject({ constraint: 'period_closes_four_eyes' });
+    await expect(
+      h
+        .db('period_closes')
+        .where({ id: pending.id })
+        .update({ status: 'approved', decided_by: accountant.id, previous_through: '2011-07-02', certificate_id: statement.id }),
+    ).rejects.toMatchObject({ constraint: 'period_closes_four_eyes' });
     expect(await snapshot()).toEqual(before);
     expect((await h.db('funds').where({ id: fundId }).first('closed_through')).closed_through).toBe('2011-07-02');
     await insertEntryOutside();
@@ -325,38 +584,101 @@ describe('the closed period', () => {
   it('refuses a close inserted as approved, approved by a non-accountant, or with a certificate not its own', async () => {
     const before = await snapshot();
     const [certificate] = await h.db('period_closes').where({ fund_id: fundId, status: 'approved' }).pluck('certificate_id');
-    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: accountant.id, status: 'approved', decided_by: checker.id, decided_at: new Date(), previous_through: '2011-07-02', certificate_id: certificate }))
-      .rejects.toMatchObject({ constraint: 'period_closes_born_pending' });
+    await expect(
+      h.db('period_closes').insert({
+        fund_id: fundId,
+        kind: 'close',
+        through: '2011-07-05',
+        created_by: accountant.id,
+        status: 'approved',
+        decided_by: checker.id,
+        decided_at: new Date(),
+        previous_through: '2011-07-02',
+        certificate_id: certificate,
+      }),
+    ).rejects.toMatchObject({ constraint: 'period_closes_born_pending' });
     const auditor = await makeUser(h.db, 'auditor');
-    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: auditor.id })).rejects.toMatchObject({ constraint: 'period_closes_accountants' });
+    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: auditor.id })).rejects.toMatchObject({
+      constraint: 'period_closes_accountants',
+    });
     // The close the test above left pending (through 2011-07-03): a second pending one is refused too.
     const [pending] = await h.db('period_closes').where({ fund_id: fundId, status: 'pending' }).pluck('id');
-    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: accountant.id })).rejects.toMatchObject({ constraint: 'period_closes_one_pending' });
-    const approve = (fields: Record<string, unknown>) => h.db('period_closes').where({ id: pending }).update({ status: 'approved', decided_at: new Date(), previous_through: '2011-07-02', ...fields });
+    await expect(h.db('period_closes').insert({ fund_id: fundId, kind: 'close', through: '2011-07-05', created_by: accountant.id })).rejects.toMatchObject({
+      constraint: 'period_closes_one_pending',
+    });
+    const approve = (fields: Record<string, unknown>) =>
+      h
+        .db('period_closes')
+        .where({ id: pending })
+        .update({ status: 'approved', decided_at: new Date(), previous_through: '2011-07-02', ...fields });
     await expect(approve({ decided_by: auditor.id, certificate_id: certificate })).rejects.toMatchObject({ constraint: 'period_closes_accountants' });
     await expect(approve({ decided_by: checker.id, certificate_id: certificate })).rejects.toMatchObject({ constraint: 'period_closes_certificate_once' });
-    const [unrelated] = await h.db('statements').insert({
-      statement_no: `X-${Date.now()}`, fund_id: fundId, year: 2011, seq: 99999, kind: 'summary', content_hash: 'a'.repeat(64), head_seq: 0, head_hash: '0'.repeat(64),
-      sha256: 'b'.repeat(64), size: 1, pdf: Buffer.from('x'), issued_by: checker.id, issued_at: new Date(),
-    }).returning('id');
+    const [unrelated] = await h
+      .db('statements')
+      .insert({
+        statement_no: `X-${Date.now()}`,
+        fund_id: fundId,
+        year: 2011,
+        seq: 99999,
+        kind: 'summary',
+        content_hash: 'a'.repeat(64),
+        head_seq: 0,
+        head_hash: '0'.repeat(64),
+        sha256: 'b'.repeat(64),
+        size: 1,
+        pdf: Buffer.from('x'),
+        issued_by: checker.id,
+        issued_at: new Date(),
+      })
+      .returning('id');
     await expect(approve({ decided_by: checker.id, certificate_id: unrelated.id })).rejects.toMatchObject({ constraint: 'period_closes_certificate_own' });
     expect(await snapshot()).toEqual(before);
     expect((await h.db('funds').where({ id: fundId }).first('closed_through')).closed_through).toBe('2011-07-02');
   });
 
   it('refuses a prepared entry or batch inserted as already posted', async () => {
-    const postings = JSON.stringify([{ account_code: '1011', side: 'debit', amount: '1.00' }, { account_code: '4001', side: 'credit', amount: '1.00' }]);
-    await expect(h.db('pending_entries').insert({ fund_id: fundId, kind: 'manual', entry_date: '2011-07-05', postings, created_by: accountant.id, status: 'posted', decided_by: checker.id, decided_at: new Date() }))
-      .rejects.toMatchObject({ constraint: 'prepared_born_pending' });
-    await expect(h.db('journal_entry_batches').insert({ fund_id: fundId, entry_count: 1, created_by: accountant.id, status: 'posted', decided_by: checker.id, decided_at: new Date() }))
-      .rejects.toMatchObject({ constraint: 'prepared_born_pending' });
-    expect(await h.db('pending_entries').where({ fund_id: fundId, status: 'posted' }).whereNotExists(h.db('journal_entries as e').whereRaw('e.id = pending_entries.id'))).toEqual([]);
+    const postings = JSON.stringify([
+      { account_code: '1011', side: 'debit', amount: '1.00' },
+      { account_code: '4001', side: 'credit', amount: '1.00' },
+    ]);
+    await expect(
+      h.db('pending_entries').insert({
+        fund_id: fundId,
+        kind: 'manual',
+        entry_date: '2011-07-05',
+        postings,
+        created_by: accountant.id,
+        status: 'posted',
+        decided_by: checker.id,
+        decided_at: new Date(),
+      }),
+    ).rejects.toMatchObject({ constraint: 'prepared_born_pending' });
+    await expect(
+      h
+        .db('journal_entry_batches')
+        .insert({ fund_id: fundId, entry_count: 1, created_by: accountant.id, status: 'posted', decided_by: checker.id, decided_at: new Date() }),
+    ).rejects.toMatchObject({ constraint: 'prepared_born_pending' });
+    expect(
+      await h
+        .db('pending_entries')
+        .where({ fund_id: fundId, status: 'posted' })
+        .whereNotExists(h.db('journal_entries as e').whereRaw('e.id = pending_entries.id')),
+    ).toEqual([]);
   });
 });
 
 /** After the close, the open period still takes a correct entry. */
 async function insertEntryOutside() {
-  await attempt((trx) => insertEntry(trx, [{ code: '1011', side: 'debit', amount: '1.00' }, { code: '4001', side: 'credit', amount: '1.00' }], { date: '2011-07-03' }));
+  await attempt((trx) =>
+    insertEntry(
+      trx,
+      [
+        { code: '1011', side: 'debit', amount: '1.00' },
+        { code: '4001', side: 'credit', amount: '1.00' },
+      ],
+      { date: '2011-07-03' },
+    ),
+  );
 }
 
 describe('verification finds what the triggers were bypassed for', () => {
@@ -369,7 +691,12 @@ describe('verification finds what the triggers were bypassed for', () => {
   const verify = async () => (await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(accountant.auth)).body;
 
   it('an inserted posting and a reordered pair of entries', async () => {
-    const [first, second] = await h.db('journal_entries').where({ fund_id: fundId }).whereIn('seq', [1, 3]).orderBy('seq').select('id', 'seq', 'entry_date', 'memo');
+    const [first, second] = await h
+      .db('journal_entries')
+      .where({ fund_id: fundId })
+      .whereIn('seq', [1, 3])
+      .orderBy('seq')
+      .select('id', 'seq', 'entry_date', 'memo');
     const cash = await h.db('accounts').where({ fund_id: fundId, code: '1011' }).first('id');
     await tamper("INSERT INTO postings (entry_id, account_id, side, amount, balance_after) VALUES (?, ?, 'debit', 0.01, 0.01)", [second.id, cash.id]);
     expect(await verify()).toMatchObject({ ok: false, first_bad_seq: 3 });
@@ -409,7 +736,14 @@ describe('verification finds what the triggers were bypassed for', () => {
 
 describe('the constraints of internal control', () => {
   it('are validated, so they hold for every row and not only for new ones', async () => {
-    const rows = await h.db('pg_constraint').whereIn('conname', ['journal_entries_four_eyes', 'journal_entries_date_range', 'disbursements_maker_checker']).select('conname', 'convalidated');
-    expect(Object.fromEntries(rows.map((r) => [r.conname, r.convalidated]))).toEqual({ journal_entries_four_eyes: true, journal_entries_date_range: true, disbursements_maker_checker: true });
+    const rows = await h
+      .db('pg_constraint')
+      .whereIn('conname', ['journal_entries_four_eyes', 'journal_entries_date_range', 'disbursements_maker_checker'])
+      .select('conname', 'convalidated');
+    expect(Object.fromEntries(rows.map((r) => [r.conname, r.convalidated]))).toEqual({
+      journal_entries_four_eyes: true,
+      journal_entries_date_range: true,
+      disbursements_maker_checker: true,
+    });
   });
 });

@@ -67,13 +67,19 @@ describe('the pool role', () => {
     ['UPDATE accounts SET balance = balance + 1', '42501'],
     ['UPDATE accounts SET posting_count = posting_count + 1', '42501'],
     ['UPDATE funds SET name = name', '23000'],
-    ["INSERT INTO funds (code, name, fiscal_year, document_no, appropriated, created_by) SELECT 'X9', 'x', 2011, 'd', 5000, created_by FROM funds LIMIT 1", '42501'],
+    [
+      "INSERT INTO funds (code, name, fiscal_year, document_no, appropriated, created_by) SELECT 'X9', 'x', 2011, 'd', 5000, created_by FROM funds LIMIT 1",
+      '42501',
+    ],
     // A TEMP table whose trigger writes the derived columns (at trigger depth 2), or shadows a ledger table.
-    [`CREATE TEMP TABLE trig(x int); CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.funds SET appropriated = appropriated + 5000 WHERE true; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON pg_temp.trig FOR EACH ROW EXECUTE FUNCTION pg_temp.bump(); INSERT INTO pg_temp.trig VALUES (1)`, '42501'],
+    [
+      `CREATE TEMP TABLE trig(x int); CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.funds SET appropriated = appropriated + 5000 WHERE true; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON pg_temp.trig FOR EACH ROW EXECUTE FUNCTION pg_temp.bump(); INSERT INTO pg_temp.trig VALUES (1)`,
+      '42501',
+    ],
     ['CREATE TEMP TABLE accounts (id bigint)', '42501'],
     // The ledger triggers run as the owner: they cannot be hung on a table the pool chooses.
     ['CREATE TRIGGER borrowed AFTER INSERT ON sessions REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION postings_apply()', '42501'],
-    ['INSERT INTO pool_credentials (role, password) VALUES (current_user, repeat(\'x\', 20))', '42501'],
+    ["INSERT INTO pool_credentials (role, password) VALUES (current_user, repeat('x', 20))", '42501'],
     ['CREATE SCHEMA mine', '42501'],
   ])('%s → refused (%s)', async (sql, code) => {
     const before = await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash');
@@ -88,7 +94,11 @@ describe('the pool role', () => {
     await owner.raw(`GRANT TEMPORARY ON DATABASE ${database} TO ${role}`);
     try {
       const before = await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash');
-      expect(await refusal(`CREATE TEMP TABLE trig(x int); CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.funds SET appropriated = appropriated + 5000 WHERE id = ${fundId}; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON pg_temp.trig FOR EACH ROW EXECUTE FUNCTION pg_temp.bump(); INSERT INTO pg_temp.trig VALUES (1)`)).toBe('42501');
+      expect(
+        await refusal(
+          `CREATE TEMP TABLE trig(x int); CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE public.funds SET appropriated = appropriated + 5000 WHERE id = ${fundId}; RETURN NULL; END $$; CREATE TRIGGER t AFTER INSERT ON pg_temp.trig FOR EACH ROW EXECUTE FUNCTION pg_temp.bump(); INSERT INTO pg_temp.trig VALUES (1)`,
+        ),
+      ).toBe('42501');
       expect(await h.db('funds').where({ id: fundId }).first('appropriated', 'head_seq', 'head_hash')).toEqual(before);
     } finally {
       await owner.raw(`REVOKE TEMPORARY ON DATABASE ${database} FROM ${role}`);
@@ -116,7 +126,7 @@ describe('the pool role', () => {
     expect(await poolLoginProblem(pool)).toBeNull();
   });
 
-  it('a second service on the same database (another DATA_DIR, another generated password) keeps the role\'s password', async () => {
+  it("a second service on the same database (another DATA_DIR, another generated password) keeps the role's password", async () => {
     const owner = openOwner();
     try {
       const role = (await pool.raw('SELECT current_user AS u')).rows[0].u as string;
@@ -163,7 +173,16 @@ describe('the pool role', () => {
          AND (has_column_privilege(current_user, c.oid, a.attnum, 'INSERT') OR has_column_privilege(current_user, c.oid, a.attnum, 'UPDATE'))
        ORDER BY 1, 2`);
     const writable = rows.map((r: { relname: string; attname: string }) => `${r.relname}.${r.attname}`);
-    for (const column of ['funds.head_seq', 'funds.head_hash', 'funds.appropriated', 'funds.allocated', 'funds.disbursed', 'accounts.balance', 'accounts.posting_count']) expect(writable).not.toContain(column);
+    for (const column of [
+      'funds.head_seq',
+      'funds.head_hash',
+      'funds.appropriated',
+      'funds.allocated',
+      'funds.disbursed',
+      'accounts.balance',
+      'accounts.posting_count',
+    ])
+      expect(writable).not.toContain(column);
     expect(writable.filter((c: string) => !c.startsWith('funds.') && !c.startsWith('accounts.'))).toEqual([]);
   });
 

@@ -25,7 +25,14 @@ interface Outcome {
 }
 
 async function start(env: Record<string, string>): Promise<Outcome> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', PORT: String(await freePort()), EMBEDDED_PG_PORT: String(await freePort()), DATA_DIR: join(scratch, 'data'), ...env };
+  const childEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    LOG_LEVEL: 'warn',
+    PORT: String(await freePort()),
+    EMBEDDED_PG_PORT: String(await freePort()),
+    DATA_DIR: join(scratch, 'data'),
+    ...env,
+  };
   if (!('DATABASE_URL' in env)) delete childEnv.DATABASE_URL;
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -84,7 +91,10 @@ describe('starting the service wrongly', () => {
   it('names a WITNESS_FILE that cannot be written', async () => {
     const url = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_witness');
     try {
-      expectOneLine(await start({ DATABASE_URL: url, WITNESS_FILE: '/proc/jiangbu-witness/witness.jsonl' }), /WITNESS_FILE \/proc\/jiangbu-witness\/witness.jsonl cannot be written/);
+      expectOneLine(
+        await start({ DATABASE_URL: url, WITNESS_FILE: '/proc/jiangbu-witness/witness.jsonl' }),
+        /WITNESS_FILE \/proc\/jiangbu-witness\/witness.jsonl cannot be written/,
+      );
     } finally {
       await dropDatabase(url);
     }

@@ -44,8 +44,17 @@ const kinds = (report: { problems: Array<{ kind: string }> }) => report.problems
 async function fundWithEntries(): Promise<string> {
   const fundId = await makeFund(h, accountant, '1000.00');
   for (const amount of ['100.00', '50.00', '25.00']) {
-    const r = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth)
-      .send({ date: '2011-07-01', memo: `allocate ${amount}`, postings: [{ account_code: `5001.${deptCode}`, side: 'debit', amount }, { account_code: `2307.${deptCode}`, side: 'credit', amount }] });
+    const r = await h.api
+      .post(`/api/v1/funds/${fundId}/journal-entries`)
+      .set(accountant.auth)
+      .send({
+        date: '2011-07-01',
+        memo: `allocate ${amount}`,
+        postings: [
+          { account_code: `5001.${deptCode}`, side: 'debit', amount },
+          { account_code: `2307.${deptCode}`, side: 'credit', amount },
+        ],
+      });
     expect(r.status).toBe(201);
     await approveEntry(h, r.body.id);
   }
@@ -112,7 +121,10 @@ describe('verify names every edit the probe made as the database owner', () => {
   it('a unit figure written past the triggers (fund_unit_figures, migration 010)', async () => {
     const fundId = await fundWithEntries();
     // The setup's entries are manual: they move no figure, so a unit with 300.00 allocated is a forgery.
-    await tamper('INSERT INTO fund_unit_figures (fund_id, department_id, allocated, disbursed) SELECT ?, id, 300, 0 FROM departments WHERE code = ?', [fundId, deptCode]);
+    await tamper('INSERT INTO fund_unit_figures (fund_id, department_id, allocated, disbursed) SELECT ?, id, 300, 0 FROM departments WHERE code = ?', [
+      fundId,
+      deptCode,
+    ]);
     const report = await verify(fundId);
     expect(report.ok).toBe(false);
     expect(kinds(report)).toEqual(['unit_figure']);
@@ -157,11 +169,23 @@ describe('verify names every edit the probe made as the database owner', () => {
     const rows = await owner('journal_entries').where({ fund_id: fundId }).orderBy('seq');
     let prev = '0'.repeat(64);
     for (const e of rows) {
-      const postings = await owner('postings as p').join('accounts as a', 'a.id', 'p.account_id').where('p.entry_id', e.id).orderBy('p.id').select('a.code', 'p.side', 'p.amount');
+      const postings = await owner('postings as p')
+        .join('accounts as a', 'a.id', 'p.account_id')
+        .where('p.entry_id', e.id)
+        .orderBy('p.id')
+        .select('a.code', 'p.side', 'p.amount');
       const hash = entryHash(prev, {
-        fundId: String(e.fund_id), seq: String(e.seq), date: e.entry_date, kind: e.kind, memo: e.memo, documentNo: e.document_no,
-        departmentId: e.department_id == null ? null : String(e.department_id), reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
-        createdBy: String(e.created_by), createdAt: (e.created_at as Date).toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+        fundId: String(e.fund_id),
+        seq: String(e.seq),
+        date: e.entry_date,
+        kind: e.kind,
+        memo: e.memo,
+        documentNo: e.document_no,
+        departmentId: e.department_id == null ? null : String(e.department_id),
+        reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
+        createdBy: String(e.created_by),
+        createdAt: (e.created_at as Date).toISOString(),
+        postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
       });
       await tamper('UPDATE journal_entries SET prev_hash = ?, hash = ? WHERE id = ?', [prev, hash, e.id]);
       prev = hash;
@@ -216,9 +240,11 @@ describe('verify names every edit the probe made as the database owner', () => {
     const fake = Buffer.from('%PDF-1.4 forged statement');
     const { createHash } = await import('node:crypto');
     const digest = createHash('sha256').update(fake).digest('hex');
-    await h.db.raw(`INSERT INTO statements (statement_no, fund_id, year, seq, kind, department_id, content_hash, head_seq, head_hash, sha256, size, pdf, issued_by, issued_at)
+    await h.db.raw(
+      `INSERT INTO statements (statement_no, fund_id, year, seq, kind, department_id, content_hash, head_seq, head_hash, sha256, size, pdf, issued_by, issued_at)
       SELECT statement_no || '-F', fund_id, year, seq + 1000, kind, department_id, ?, head_seq, head_hash, ?, ?, ?, issued_by, now() FROM statements WHERE statement_no = ?`,
-    [digest, digest, fake.length, fake, String(real.headers['x-statement-no'])]);
+      [digest, digest, fake.length, fake, String(real.headers['x-statement-no'])],
+    );
     const check = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', fake, 'f.pdf');
     expect(check.body).toMatchObject({ genuine: false, statement_no: `${real.headers['x-statement-no']}-F` });
     expect(check.body.problem).toContain('见证文件中没有');
@@ -233,11 +259,23 @@ describe('verify names every edit the probe made as the database owner', () => {
     const rows = await owner('journal_entries').where({ fund_id: fundId }).orderBy('seq');
     let prev = '0'.repeat(64);
     for (const e of rows) {
-      const postings = await owner('postings as p').join('accounts as a', 'a.id', 'p.account_id').where('p.entry_id', e.id).orderBy('p.id').select('a.code', 'p.side', 'p.amount');
+      const postings = await owner('postings as p')
+        .join('accounts as a', 'a.id', 'p.account_id')
+        .where('p.entry_id', e.id)
+        .orderBy('p.id')
+        .select('a.code', 'p.side', 'p.amount');
       const hash = entryHash(prev, {
-        fundId: String(e.fund_id), seq: String(e.seq), date: e.entry_date, kind: e.kind, memo: e.memo, documentNo: e.document_no,
-        departmentId: e.department_id == null ? null : String(e.department_id), reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
-        createdBy: String(e.created_by), createdAt: (e.created_at as Date).toISOString(), postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
+        fundId: String(e.fund_id),
+        seq: String(e.seq),
+        date: e.entry_date,
+        kind: e.kind,
+        memo: e.memo,
+        documentNo: e.document_no,
+        departmentId: e.department_id == null ? null : String(e.department_id),
+        reversesEntryId: e.reverses_entry_id == null ? null : String(e.reverses_entry_id),
+        createdBy: String(e.created_by),
+        createdAt: (e.created_at as Date).toISOString(),
+        postings: postings.map((p) => ({ accountCode: p.code, side: p.side, amount: p.amount })),
       });
       await tamper('UPDATE journal_entries SET prev_hash = ?, hash = ? WHERE id = ?', [prev, hash, e.id]);
       prev = hash;

@@ -56,13 +56,18 @@ async function signedIn(username: string, password = testPassword): Promise<Page
 }
 
 const main = (page: Page) => page.locator('main').textContent();
-const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), Buffer.from('1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1d4a60000000049454e44ae426082', 'hex')]);
+const png = Buffer.concat([
+  Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'),
+  Buffer.from('1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1d4a60000000049454e44ae426082', 'hex'),
+]);
 
 /** A unit with its finance contact, at a status, optionally accepted. */
 async function unitWithUser(status = 'completed', accepted = false) {
   const d = await makeDepartment(h.db, { status, name: unique('单位') });
   if (accepted) await h.db('departments').where({ id: d.id }).update({ accepted_on: '2011-08-20' });
-  await h.db('department_status_changes').insert({ department_id: d.id, status, effective_date: '2011-08-01', accepted_on: accepted ? '2011-08-20' : null, changed_by: kuaiji.id, note: '登记' });
+  await h
+    .db('department_status_changes')
+    .insert({ department_id: d.id, status, effective_date: '2011-08-01', accepted_on: accepted ? '2011-08-20' : null, changed_by: kuaiji.id, note: '登记' });
   return { ...d, user: await makeUser(h.db, 'department', d.id) };
 }
 
@@ -145,7 +150,10 @@ describe('exception paths in the browser', () => {
   });
 
   it('finding 5: the run page says who was left out and why; acceptance of many units takes one form', async () => {
-    await h.api.put(`/api/v1/funds/${fundId}/policy`).set(kuaiji.auth).send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, require_completed: true });
+    await h.api
+      .put(`/api/v1/funds/${fundId}/policy`)
+      .set(kuaiji.auth)
+      .send({ rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, require_completed: true });
     const units = [await unitWithUser('completed'), await unitWithUser('completed')];
     for (const u of units) {
       const id = await submitted(u.id, kuaiji);
@@ -199,7 +207,10 @@ describe('exception paths in the browser', () => {
   });
 
   it('finding 4: a second payment for the whole payable is refused at once, in words', async () => {
-    const u = (await h.db('departments').whereIn('id', h.db('accounts').where({ fund_id: fundId, kind: 'payable' }).select('department_id')).first('id', 'code'));
+    const u = await h
+      .db('departments')
+      .whereIn('id', h.db('accounts').where({ fund_id: fundId, kind: 'payable' }).select('department_id'))
+      .first('id', 'code');
     const page = await signedIn(kuaiji.username);
     await page.goto(`${base}/funds/${fundId}/payments`);
     await page.selectOption('select[name=department_id]', String(u.id));
@@ -226,7 +237,9 @@ describe('exception paths in the browser', () => {
 
     const draft = await h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(kuaiji.auth).send({ as_of: '2011-09-30' });
     await page.goto(`${base}/runs/${draft.body.id}`);
-    await expect(page.locator(`tr:has-text("${u.code}")`).first().textContent()).resolves.toMatch(/发票经税务机关核实为作废发票.*已分配 8204\.51 元，已拨付 0\.00 元，本次收回未拨付的 8204\.51 元/);
+    await expect(page.locator(`tr:has-text("${u.code}")`).first().textContent()).resolves.toMatch(
+      /发票经税务机关核实为作废发票.*已分配 8204\.51 元，已拨付 0\.00 元，本次收回未拨付的 8204\.51 元/,
+    );
     // Something changes after the draft was computed: it reads stale and offers no approval.
     const other = await unitWithUser('completed', true);
     const late = await submitted(other.id, kuaiji);
@@ -251,7 +264,11 @@ describe('exception paths in the browser', () => {
     await Promise.all([page.waitForLoadState('load'), page.click('button:has-text("上传")')]);
     await expect(main(page)).resolves.toContain('第1页.png');
     await expect(main(page)).resolves.toContain('第2页.pdf');
-    await page.setInputFiles('input[type=file]', { name: '带脚本.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n1 0 obj << /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> endobj\n') });
+    await page.setInputFiles('input[type=file]', {
+      name: '带脚本.pdf',
+      mimeType: 'application/pdf',
+      buffer: Buffer.from('%PDF-1.4\n1 0 obj << /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> endobj\n'),
+    });
     await page.click('button:has-text("上传")');
     await expect(page.locator('.field-error').first().textContent()).resolves.toContain('打印为 PDF');
     await h.api.post(`/api/v1/receipts/${open}/verify`).set(kuaiji.auth).send({});
@@ -262,7 +279,14 @@ describe('exception paths in the browser', () => {
 
   it('finding 9: an administrator pages and searches units, edits and deactivates one, and binds a user to unit 150 by search', async () => {
     const prefix = unique('BULK');
-    await h.db('departments').insert(Array.from({ length: 150 }, (_, i) => ({ code: `${prefix}${String(i).padStart(3, '0')}`, name: `批量单位${prefix}${i}`, group: 'government', status: 'not_started' })));
+    await h.db('departments').insert(
+      Array.from({ length: 150 }, (_, i) => ({
+        code: `${prefix}${String(i).padStart(3, '0')}`,
+        name: `批量单位${prefix}${i}`,
+        group: 'government',
+        status: 'not_started',
+      })),
+    );
     const page = await signedIn('admin', adminPassword);
     await page.goto(`${base}/admin/departments?q=${prefix}`);
     await expect(page.locator('main table tbody tr').count()).resolves.toBe(100);
@@ -299,13 +323,19 @@ describe('exception paths in the browser', () => {
   });
 
   it('finding 10: the journal page takes 2307 and a unit by name and says what it filtered; runs show names', async () => {
-    const unit = await h.db('accounts as a').join('departments as d', 'd.id', 'a.department_id').where({ 'a.fund_id': fundId, 'a.kind': 'payable' }).first('d.name', 'd.code');
+    const unit = await h
+      .db('accounts as a')
+      .join('departments as d', 'd.id', 'a.department_id')
+      .where({ 'a.fund_id': fundId, 'a.kind': 'payable' })
+      .first('d.name', 'd.code');
     const page = await signedIn(kuaiji.username);
     await page.goto(`${base}/funds/${fundId}/journal`);
     await page.fill('form.filters [name=account]', '2307');
     await page.fill('form.filters [name=department]', unit.name);
     await page.click('form.filters button');
-    await expect(page.locator('p.filter-description').textContent()).resolves.toMatch(new RegExp(`仅显示科目 2307 及其 \\d+ 个明细科目、单位 ${unit.name}（${unit.code}）的凭证`));
+    await expect(page.locator('p.filter-description').textContent()).resolves.toMatch(
+      new RegExp(`仅显示科目 2307 及其 \\d+ 个明细科目、单位 ${unit.name}（${unit.code}）的凭证`),
+    );
     await expect(page.locator('main table tbody').textContent()).resolves.toContain(`2307.${unit.code}`);
     await page.fill('form.filters [name=department]', '没有这个单位');
     await page.click('form.filters button');
@@ -318,4 +348,3 @@ describe('exception paths in the browser', () => {
     await page.context().close();
   });
 });
-

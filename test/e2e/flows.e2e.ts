@@ -24,14 +24,20 @@ let fundId: string;
 let unitId: string;
 
 beforeAll(async () => {
-  if (!existsSync(chromiumPath)) throw new Error(`no Chromium at ${chromiumPath}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH`);
+  if (!existsSync(chromiumPath))
+    throw new Error(`no Chromium at ${chromiumPath}: install Debian's chromium package (apt-get install chromium) or set CHROMIUM_PATH`);
   url = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_e2e');
   h = openHarness(url);
   await bootstrapAdmin(h.db, adminPassword, () => undefined);
   await loadDemo(h.db, () => undefined);
   fundId = String((await h.db('funds').first('id')).id);
   const notStarted = String((await h.db('departments').where({ code: 'XJ064' }).first('id')).id);
-  await createUser(h.db, { actor: null, requestId: 'e2e', ip: 'local' }, { username: 'tuanwei', password: demoPassword, role: 'department', department_id: notStarted }, { demo: true });
+  await createUser(
+    h.db,
+    { actor: null, requestId: 'e2e', ip: 'local' },
+    { username: 'tuanwei', password: demoPassword, role: 'department', department_id: notStarted },
+    { demo: true },
+  );
   unitId = String((await h.db('departments').where({ code: 'XJ005' }).first('id')).id);
   server = h.app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
@@ -71,7 +77,10 @@ async function fillReceipt(page: Page): Promise<void> {
   await form.locator('[name=line_amount]').first().fill('3280.00');
 }
 
-const png = Buffer.concat([Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), Buffer.from('1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1d4a60000000049454e44ae426082', 'hex')]);
+const png = Buffer.concat([
+  Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'),
+  Buffer.from('1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f1d4a60000000049454e44ae426082', 'hex'),
+]);
 const invoiceNumber = String(30000000 + Math.floor(Math.random() * 9_999_999));
 
 describe('in the browser', () => {
@@ -184,7 +193,12 @@ describe('in the browser', () => {
     await expect(first.locator('main').textContent()).resolves.toContain('待审核凭证');
     // Her own preparation does not wait for her.
     await first.goto(`${base}/funds`);
-    await expect(first.locator('table.waiting').textContent().catch(() => '')).resolves.not.toContain('新财预〔2011〕追加');
+    await expect(
+      first
+        .locator('table.waiting')
+        .textContent()
+        .catch(() => ''),
+    ).resolves.not.toContain('新财预〔2011〕追加');
     await first.context().close();
 
     const second = await signedIn('kuaiji2');
@@ -328,7 +342,13 @@ describe('in the browser', () => {
   });
 
   it('every page each role can reach answers without error', async () => {
-    for (const [user, password] of [['kuaiji', demoPassword], ['shenji', demoPassword], ['tongjiju', demoPassword], ['ducha', demoPassword], ['admin', adminPassword]] as const) {
+    for (const [user, password] of [
+      ['kuaiji', demoPassword],
+      ['shenji', demoPassword],
+      ['tongjiju', demoPassword],
+      ['ducha', demoPassword],
+      ['admin', adminPassword],
+    ] as const) {
       const page = await signedIn(user, password);
       const seen = new Set<string>();
       const queue = [new URL(page.url()).pathname];

@@ -2,7 +2,11 @@ import { expect } from 'vitest';
 import { makeDepartment, makeFund, type Harness, type TestUser } from './harness.ts';
 import { receiptBody } from './receipts.ts';
 
-export const standardPolicy = { rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' }, licence_caps: { office: '600.00', antivirus: '100.00' }, require_completed: true };
+export const standardPolicy = {
+  rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.50' },
+  licence_caps: { office: '600.00', antivirus: '100.00' },
+  require_completed: true,
+};
 
 type Line = { product: string; category: string; licences: number; amount: string };
 
@@ -15,7 +19,10 @@ export function allocationFixtures(h: Harness, maker: TestUser, checker: TestUse
   }
   async function verifiedReceipt(fundId: string, departmentId: string, lines: Line[], overrides: Record<string, unknown> = {}) {
     const total = lines.reduce((s, l) => s + Math.round(Number(l.amount) * 100), 0);
-    const receipt = await h.api.post(`/api/v1/departments/${departmentId}/receipts`).set(maker.auth).send(receiptBody(fundId, { lines, total: (total / 100).toFixed(2), ...overrides }));
+    const receipt = await h.api
+      .post(`/api/v1/departments/${departmentId}/receipts`)
+      .set(maker.auth)
+      .send(receiptBody(fundId, { lines, total: (total / 100).toFixed(2), ...overrides }));
     expect(receipt.status).toBe(201);
     expect((await h.api.post(`/api/v1/receipts/${receipt.body.id}/verify`).set(maker.auth).send({})).status).toBe(200);
     return String(receipt.body.id);
@@ -23,7 +30,14 @@ export function allocationFixtures(h: Harness, maker: TestUser, checker: TestUse
   /** A completed, accepted unit with one verified receipt. */
   async function acceptedUnitWithReceipt(fundId: string, lines: Line[] = [{ product: 'Windows 7', category: 'os', licences: 1, amount: '1000.00' }]) {
     const d = await makeDepartment(h.db, { status: 'completed' });
-    expect((await h.api.put(`/api/v1/departments/${d.id}/status`).set(maker.auth).send({ status: 'completed', effective_date: '2011-08-01', accepted_on: '2011-08-20' })).status).toBe(200);
+    expect(
+      (
+        await h.api
+          .put(`/api/v1/departments/${d.id}/status`)
+          .set(maker.auth)
+          .send({ status: 'completed', effective_date: '2011-08-01', accepted_on: '2011-08-20' })
+      ).status,
+    ).toBe(200);
     return { ...d, receiptId: await verifiedReceipt(fundId, d.id, lines) };
   }
   const newRun = (fundId: string, user = maker) => h.api.post(`/api/v1/funds/${fundId}/allocation-runs`).set(user.auth).send({ as_of: '2011-09-30' });

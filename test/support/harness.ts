@@ -108,7 +108,10 @@ export function checkerOf(h: Harness): Promise<TestUser> {
 
 /** Approves a pending entry as another accountant (the harness's checker unless given); throws unless it posts. */
 export async function approveEntry(h: Harness, entryId: string, approver?: TestUser) {
-  const res = await h.api.post(`/api/v1/journal-entries/${entryId}/approve`).set((approver ?? (await checkerOf(h))).auth).send({});
+  const res = await h.api
+    .post(`/api/v1/journal-entries/${entryId}/approve`)
+    .set((approver ?? (await checkerOf(h))).auth)
+    .send({});
   if (res.status !== 200) throw new Error(`entry ${entryId} not approved: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body;
 }

@@ -41,7 +41,11 @@ export async function assertLedgerInvariants(db: Knex): Promise<void> {
      WHERE f.allocated <> coalesce(u.allocated, 0) OR f.disbursed <> coalesce(u.disbursed, 0)`);
   expect(fundDrift.rows, 'fund figures that are not the sum of their units').toEqual([]);
   for (const fundId of await db('funds').pluck('id')) {
-    const report = await verifyLedger(db, String(fundId), join(dataDirFor((db.client.config as { connection: { connectionString: string } }).connection.connectionString), 'witness.jsonl'));
+    const report = await verifyLedger(
+      db,
+      String(fundId),
+      join(dataDirFor((db.client.config as { connection: { connectionString: string } }).connection.connectionString), 'witness.jsonl'),
+    );
     expect(report, `fund ${fundId}`).toMatchObject({ ok: true, first_bad_seq: null, problems: [] });
   }
 }

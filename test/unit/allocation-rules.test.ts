@@ -13,7 +13,11 @@ const policy = (overrides: Partial<Policy> = {}): Policy => ({
   requireCompleted: true,
   ...overrides,
 });
-const unit = (code: string, lines: Array<[DepartmentInput['lines'][number]['category'], number, string]>, extra: Partial<DepartmentInput> = {}): DepartmentInput => ({
+const unit = (
+  code: string,
+  lines: Array<[DepartmentInput['lines'][number]['category'], number, string]>,
+  extra: Partial<DepartmentInput> = {},
+): DepartmentInput => ({
   id: code,
   code,
   status: 'completed',
@@ -28,14 +32,31 @@ const line = (r: ReturnType<typeof run>, code: string) => r.lines.find((l) => l.
 
 describe('entitlement', () => {
   it('is half the price, capped per licence (office ≤ 600.00, antivirus ≤ 100.00)', () => {
-    const r = run([unit('A', [['os', 10, '8200.00'], ['office', 10, '14095.00'], ['antivirus', 10, '980.00']])]);
+    const r = run([
+      unit('A', [
+        ['os', 10, '8200.00'],
+        ['office', 10, '14095.00'],
+        ['antivirus', 10, '980.00'],
+      ]),
+    ]);
     // os 4100.00; office min(7047.50, 6000.00) = 6000.00; antivirus min(490.00, 1000.00) = 490.00
     expect(line(r, 'A').entitlement).toBe('10590.00');
-    expect(line(r, 'A').explanation.categories.office).toMatchObject({ base: '14095.00', licences: 10, rate: '0.5000', cap_per_licence: '600.00', capped_lines: 1 });
+    expect(line(r, 'A').explanation.categories.office).toMatchObject({
+      base: '14095.00',
+      licences: 10,
+      rate: '0.5000',
+      cap_per_licence: '600.00',
+      capped_lines: 1,
+    });
   });
 
   it('applies the cap line by line, not to the category total', () => {
-    const r = run([unit('A', [['office', 1, '2000.00'], ['office', 1, '400.00']])]);
+    const r = run([
+      unit('A', [
+        ['office', 1, '2000.00'],
+        ['office', 1, '400.00'],
+      ]),
+    ]);
     // min(1000, 600) + min(200, 600) = 800
     expect(line(r, 'A').entitlement).toBe('800.00');
   });
@@ -46,12 +67,26 @@ describe('entitlement', () => {
   });
 
   it('gives nothing for a category at rate 0', () => {
-    const r = run([unit('A', [['other', 5, '999.99'], ['os', 1, '100.00']])], policy({ rates: { os: d('0.5'), office: d('0.5'), antivirus: d('0.5'), other: d(0) } }));
+    const r = run(
+      [
+        unit('A', [
+          ['other', 5, '999.99'],
+          ['os', 1, '100.00'],
+        ]),
+      ],
+      policy({ rates: { os: d('0.5'), office: d('0.5'), antivirus: d('0.5'), other: d(0) } }),
+    );
     expect(line(r, 'A').entitlement).toBe('50.00');
   });
 
   it('rounds an entitlement half up to the fen once, after summing', () => {
-    const r = run([unit('A', [['os', 1, '0.01'], ['os', 1, '0.01'], ['os', 1, '0.01']])]);
+    const r = run([
+      unit('A', [
+        ['os', 1, '0.01'],
+        ['os', 1, '0.01'],
+        ['os', 1, '0.01'],
+      ]),
+    ]);
     // 3 × 0.005 = 0.015 → 0.02 (summing first; rounding each line would give 0.03)
     expect(line(r, 'A').entitlement).toBe('0.02');
   });
@@ -77,7 +112,9 @@ describe('entitlement', () => {
   });
 
   it('counts a unit not completed when the policy does not require completion', () => {
-    expect(line(run([unit('A', [['os', 1, '100.00']], { status: 'procuring', acceptedOn: null })], policy({ requireCompleted: false })), 'A').amount).toBe('50.00');
+    expect(line(run([unit('A', [['os', 1, '100.00']], { status: 'procuring', acceptedOn: null })], policy({ requireCompleted: false })), 'A').amount).toBe(
+      '50.00',
+    );
   });
 
   it('leaves units with no receipts and nothing allocated out of the run', () => {
@@ -113,44 +150,62 @@ describe('a run', () => {
 
 const category = fc.constantFrom('os' as const, 'office' as const, 'antivirus' as const, 'other' as const);
 const cents = (max: number) => fc.integer({ min: 1, max }).map((n) => new Decimal(n).div(100));
-const arbUnits = fc.uniqueArray(
-  fc.record({
-    code: fc.stringMatching(/^[A-Z]{1,3}[0-9]{0,2}$/),
-    status: fc.constantFrom('completed', 'procuring'),
-    accepted: fc.boolean(),
-    lines: fc.array(fc.record({ category, licences: fc.integer({ min: 1, max: 500 }), amount: cents(50_000_000) }), { maxLength: 6 }),
-    allocated: fc.integer({ min: 0, max: 2_000_000 }).map((n) => new Decimal(n).div(100)),
-    paidShare: fc.integer({ min: 0, max: 100 }),
-  }),
-  { selector: (u) => u.code, maxLength: 25 },
-).map((us) =>
-  us.map(
-    (u): DepartmentInput => ({
+const arbUnits = fc
+  .uniqueArray(
+    fc.record({
+      code: fc.stringMatching(/^[A-Z]{1,3}[0-9]{0,2}$/),
+      status: fc.constantFrom('completed', 'procuring'),
+      accepted: fc.boolean(),
+      lines: fc.array(fc.record({ category, licences: fc.integer({ min: 1, max: 500 }), amount: cents(50_000_000) }), { maxLength: 6 }),
+      allocated: fc.integer({ min: 0, max: 2_000_000 }).map((n) => new Decimal(n).div(100)),
+      paidShare: fc.integer({ min: 0, max: 100 }),
+    }),
+    { selector: (u) => u.code, maxLength: 25 },
+  )
+  .map((us) =>
+    us.map((u): DepartmentInput => ({
       id: u.code,
       code: u.code,
       status: u.status,
       acceptedOn: u.accepted ? '2011-09-01' : null,
       lines: u.lines,
       allocated: u.allocated,
-      payable: u.allocated.times(100 - u.paidShare).div(100).toDecimalPlaces(2, Decimal.ROUND_DOWN),
+      payable: u.allocated
+        .times(100 - u.paidShare)
+        .div(100)
+        .toDecimalPlaces(2, Decimal.ROUND_DOWN),
+    })),
+  );
+const arbPolicy = fc
+  .record({
+    rates: fc.record({
+      os: fc.integer({ min: 0, max: 10000 }),
+      office: fc.integer({ min: 0, max: 10000 }),
+      antivirus: fc.integer({ min: 0, max: 10000 }),
+      other: fc.integer({ min: 0, max: 10000 }),
     }),
-  ),
-);
-const arbPolicy = fc.record({
-  rates: fc.record({ os: fc.integer({ min: 0, max: 10000 }), office: fc.integer({ min: 0, max: 10000 }), antivirus: fc.integer({ min: 0, max: 10000 }), other: fc.integer({ min: 0, max: 10000 }) }),
-  caps: fc.record({ os: fc.option(cents(100_000)), office: fc.option(cents(100_000)), antivirus: fc.option(cents(100_000)), other: fc.option(cents(100_000)) }),
-  ceiling: fc.option(cents(500_000_000)),
-  requireCompleted: fc.boolean(),
-}).map(
-  (p): Policy => ({
+    caps: fc.record({
+      os: fc.option(cents(100_000)),
+      office: fc.option(cents(100_000)),
+      antivirus: fc.option(cents(100_000)),
+      other: fc.option(cents(100_000)),
+    }),
+    ceiling: fc.option(cents(500_000_000)),
+    requireCompleted: fc.boolean(),
+  })
+  .map((p): Policy => ({
     id: '1',
     version: 1,
-    rates: { os: d(p.rates.os).div(10000), office: d(p.rates.office).div(10000), antivirus: d(p.rates.antivirus).div(10000), other: d(p.rates.other).div(10000) },
+    rates: {
+      os: d(p.rates.os).div(10000),
+      office: d(p.rates.office).div(10000),
+      antivirus: d(p.rates.antivirus).div(10000),
+      other: d(p.rates.other).div(10000),
+    },
     caps: { os: p.caps.os ?? null, office: p.caps.office ?? null, antivirus: p.caps.antivirus ?? null, other: p.caps.other ?? null },
     departmentCeiling: p.ceiling ?? null,
     requireCompleted: p.requireCompleted,
-  }),
-);
+  }));
 const arbAvailable = fc.integer({ min: 0, max: 100_000_000_00 }).map((n) => new Decimal(n).div(100));
 
 describe('properties over random receipts and policies', () => {
@@ -158,7 +213,10 @@ describe('properties over random receipts and policies', () => {
     fc.assert(
       fc.property(arbUnits, arbPolicy, arbAvailable, (units, p, available) => {
         const r = computeRun(units, p, available, '2011-09-30');
-        const dues = r.lines.map((l) => d(l.due)).filter((x) => x.gt(0)).reduce((s, x) => s.plus(x), d(0));
+        const dues = r.lines
+          .map((l) => d(l.due))
+          .filter((x) => x.gt(0))
+          .reduce((s, x) => s.plus(x), d(0));
         expect(r.total).toBe(Decimal.min(d(r.available), dues).toFixed(2));
         expect(r.lines.reduce((s, l) => s.plus(l.amount), d(0)).toFixed(2)).toBe(r.total);
         for (const l of r.lines) {

@@ -81,7 +81,8 @@ function parseWords(text: string): bigint {
     return n + pending;
   };
   const [aboveYi, belowYi] = s.includes('亿') ? [s.slice(0, s.lastIndexOf('亿')), s.slice(s.lastIndexOf('亿') + 1)] : ['', s];
-  const splitWan = (t: string): bigint => (t.includes('万') ? section(t.slice(0, t.indexOf('万'))) * 10000n + section(t.slice(t.indexOf('万') + 1)) : section(t));
+  const splitWan = (t: string): bigint =>
+    t.includes('万') ? section(t.slice(0, t.indexOf('万'))) * 10000n + section(t.slice(t.indexOf('万') + 1)) : section(t);
   const yuan = splitWan(aboveYi) * 100000000n + splitWan(belowYi);
   return yuan * 100n + fen;
 }
@@ -106,10 +107,14 @@ describe('amounts in words, read back', () => {
 
   it('reads back amounts full of zeros', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('0', '0', '0', '1', '5', '9'), { minLength: 1, maxLength: 16 }), fc.constantFrom('00', '05', '50', '55'), (digits, decimals) => {
-        const amount = `${BigInt(digits.join(''))}.${decimals}`;
-        expect(parseWords(amountInWords(amount))).toBe(BigInt(amount.replace('.', '')));
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('0', '0', '0', '1', '5', '9'), { minLength: 1, maxLength: 16 }),
+        fc.constantFrom('00', '05', '50', '55'),
+        (digits, decimals) => {
+          const amount = `${BigInt(digits.join(''))}.${decimals}`;
+          expect(parseWords(amountInWords(amount))).toBe(BigInt(amount.replace('.', '')));
+        },
+      ),
       { numRuns: 2000 },
     );
   });

@@ -39,8 +39,15 @@ describe('overall compliance', () => {
 describe('inventoryDifferences', () => {
   it('counts an asset left out as none found, and lists missing and surplus', () => {
     const { lines, differences } = inventoryDifferences(
-      [{ id: '1', licences_in_use: 5 }, { id: '2', licences_in_use: 5 }, { id: '3', licences_in_use: 5 }],
-      [{ asset_id: '1', counted: 5 }, { asset_id: '2', counted: 7 }],
+      [
+        { id: '1', licences_in_use: 5 },
+        { id: '2', licences_in_use: 5 },
+        { id: '3', licences_in_use: 5 },
+      ],
+      [
+        { asset_id: '1', counted: 5 },
+        { asset_id: '2', counted: 7 },
+      ],
     );
     expect(lines).toHaveLength(3);
     expect(differences).toEqual([
@@ -53,7 +60,9 @@ describe('inventoryDifferences', () => {
 
 describe('licencesBeyondComputers', () => {
   it('warns only for the categories being added that would exceed the computers', () => {
-    expect(licencesBeyondComputers({ os: 8, office: 8, antivirus: 0 }, { os: 3, antivirus: 10 }, 10)).toEqual([{ category: 'os', licences: 11, computers: 10 }]);
+    expect(licencesBeyondComputers({ os: 8, office: 8, antivirus: 0 }, { os: 3, antivirus: 10 }, 10)).toEqual([
+      { category: 'os', licences: 11, computers: 10 },
+    ]);
     expect(licencesBeyondComputers({ os: 8, office: 20, antivirus: 0 }, { os: 2 }, 10)).toEqual([]);
     expect(licencesBeyondComputers({ os: 8, office: 8, antivirus: 0 }, { os: 30 }, null)).toEqual([]);
   });

@@ -15,7 +15,14 @@ describe('the units CSV', () => {
   });
 
   it('names every bad line and why', () => {
-    const csv = ['code,name,group,status,note', 'XJ001,甲,government,completed,', 'XJ 2,乙,government,completed,', 'XJ003,,government,done,', 'XJ001,丙,government,completed,', 'XJ004,丁,government'].join('\n');
+    const csv = [
+      'code,name,group,status,note',
+      'XJ001,甲,government,completed,',
+      'XJ 2,乙,government,completed,',
+      'XJ003,,government,done,',
+      'XJ001,丙,government,completed,',
+      'XJ004,丁,government',
+    ].join('\n');
     const { errors } = parseDepartmentsCsv(csv);
     expect(errors.map((e) => e.field)).toEqual(['line 3', 'line 4', 'line 4', 'line 5', 'line 6']);
     expect(errors[0]!.message).toMatch(/^code /);

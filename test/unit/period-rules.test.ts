@@ -7,9 +7,19 @@ const today = '2011-12-31';
 
 describe('the date rule', () => {
   it.each([
-    ['1900-01-01', true], ['2999-12-31', true], ['2012-02-29', true],
-    ['1899-12-31', false], ['3000-01-01', false], ['0000-01-01', false], ['9999-12-31', false],
-    ['2011-02-29', false], ['2011-02-30', false], ['2011-13-01', false], ['2011-1-1', false], ['20110101', false], ['', false],
+    ['1900-01-01', true],
+    ['2999-12-31', true],
+    ['2012-02-29', true],
+    ['1899-12-31', false],
+    ['3000-01-01', false],
+    ['0000-01-01', false],
+    ['9999-12-31', false],
+    ['2011-02-29', false],
+    ['2011-02-30', false],
+    ['2011-13-01', false],
+    ['2011-1-1', false],
+    ['20110101', false],
+    ['', false],
   ])('%s is a date a person may type: %s', (date, ok) => {
     expect(calendarDate.safeParse(date).success).toBe(ok);
   });
@@ -35,7 +45,9 @@ describe('the fund period', () => {
   });
 
   it('before the opening date of a fund never closed', () => {
-    expect(() => checkEntryDate('2010-12-31', { opening_date: '2011-01-01', closed_through: null }, 'date', today)).toThrow(expect.objectContaining({ code: 'DATE_OUT_OF_PERIOD' }));
+    expect(() => checkEntryDate('2010-12-31', { opening_date: '2011-01-01', closed_through: null }, 'date', today)).toThrow(
+      expect.objectContaining({ code: 'DATE_OUT_OF_PERIOD' }),
+    );
     expect(() => checkEntryDate('2011-01-01', { opening_date: '2011-01-01', closed_through: null }, 'date', today)).not.toThrow();
   });
 });

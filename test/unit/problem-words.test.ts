@@ -12,6 +12,11 @@ describe('problem details in words', () => {
   });
 
   it('joins problems into one Chinese sentence and never shows a JSON key', () => {
-    expect(describeProblems([{ field: 'issue_date', message: '不能晚于今天' }, { field: 'x_y', message: '不对' }])).toBe('开票日期：不能晚于今天；不对');
+    expect(
+      describeProblems([
+        { field: 'issue_date', message: '不能晚于今天' },
+        { field: 'x_y', message: '不对' },
+      ]),
+    ).toBe('开票日期：不能晚于今天；不对');
   });
 });

@@ -4,7 +4,13 @@ import { parseDepartmentsCsv } from '../../server/departments/department-rules.t
 import { progressReport, rate } from '../../server/progress/progress-rules.ts';
 import { chineseDate, percent, withSeparators } from '../../reports/format.ts';
 
-const units = parseDepartmentsCsv(readFileSync(new URL('../../db/seed/units-2011.csv', import.meta.url), 'utf8')).rows.map((r, i) => ({ id: String(i + 1), code: r.code, name: r.name, group: r.group, status: r.status }));
+const units = parseDepartmentsCsv(readFileSync(new URL('../../db/seed/units-2011.csv', import.meta.url), 'utf8')).rows.map((r, i) => ({
+  id: String(i + 1),
+  code: r.code,
+  name: r.name,
+  group: r.group,
+  status: r.status,
+}));
 
 describe('the progress report', () => {
   it("reproduces the notice's figures from its 71 units", () => {

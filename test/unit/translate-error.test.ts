@@ -24,7 +24,9 @@ describe('the one error translator: an unreachable database is 503 UNAVAILABLE w
     const bug = Object.assign(new Error('syntax error'), { code: '42601' });
     expect(translateDbError(bug)).toBe(bug);
     expect(translateDbError(Object.assign(new Error('unsupported Unicode escape sequence'), { code: '22P05' }))).toMatchObject({ code: 'VALIDATION_FAILED' });
-    expect(translateDbError(Object.assign(new Error('date/time field value out of range: "0000-01-01"'), { code: '22008' }))).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(translateDbError(Object.assign(new Error('date/time field value out of range: "0000-01-01"'), { code: '22008' }))).toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
     expect(translateDbError(Object.assign(new Error('invalid input syntax for type date'), { code: '22007' }))).toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });

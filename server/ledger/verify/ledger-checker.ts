@@ -174,9 +174,7 @@ export class LedgerChecker {
     for (const a of accounts) this.accounts.set(a.id, { ...a, running: 0n, count: 0 });
     // One anchor per (seq, hash); in seq order so the stream meets them as it goes.
     const seen = new Set<string>();
-    this.anchors = anchors
-      .filter((a) => (seen.has(`${a.seq}:${a.hash}`) ? false : (seen.add(`${a.seq}:${a.hash}`), true)))
-      .sort((x, y) => x.seq - y.seq);
+    this.anchors = anchors.filter((a) => (seen.has(`${a.seq}:${a.hash}`) ? false : (seen.add(`${a.seq}:${a.hash}`), true))).sort((x, y) => x.seq - y.seq);
   }
 
   problem(p: Problem): void {
@@ -199,7 +197,11 @@ export class LedgerChecker {
     this.anchorsBefore(e.seq);
     if (e.seq > this.expectedSeq) {
       const last = e.seq - 1;
-      this.problem({ kind: 'missing_entry', seq: this.expectedSeq, detail: last > this.expectedSeq ? `第 ${this.expectedSeq}–${last} 号凭证缺失（已被删除）` : `第 ${this.expectedSeq} 号凭证缺失（已被删除）` });
+      this.problem({
+        kind: 'missing_entry',
+        seq: this.expectedSeq,
+        detail: last > this.expectedSeq ? `第 ${this.expectedSeq}–${last} 号凭证缺失（已被删除）` : `第 ${this.expectedSeq} 号凭证缺失（已被删除）`,
+      });
     } else if (e.seq < this.expectedSeq) {
       this.problem({ kind: 'chain_link', seq: e.seq, detail: `第 ${e.seq} 号凭证重复或顺序错乱` });
     }
@@ -215,7 +217,12 @@ export class LedgerChecker {
     const anchorsHere: CheckedAnchor[] = [];
     while (this.anchorAt < this.anchors.length && this.anchors[this.anchorAt]!.seq === e.seq) anchorsHere.push(this.anchors[this.anchorAt++]!);
     for (const a of anchorsHere) {
-      if (a.hash !== e.hash) this.problem({ kind: 'anchor_mismatch', seq: e.seq, detail: `锚点（${a.source}）记录的第 ${e.seq} 号凭证哈希为 ${a.hash.slice(0, 12)}…，账簿中为 ${e.hash.slice(0, 12)}…（链被改写）` });
+      if (a.hash !== e.hash)
+        this.problem({
+          kind: 'anchor_mismatch',
+          seq: e.seq,
+          detail: `锚点（${a.source}）记录的第 ${e.seq} 号凭证哈希为 ${a.hash.slice(0, 12)}…，账簿中为 ${e.hash.slice(0, 12)}…（链被改写）`,
+        });
     }
     if (this.trackKinds) this.kindById.set(e.id, e.kind);
     this.prevHash = e.hash;
@@ -227,7 +234,8 @@ export class LedgerChecker {
 
   private checkPostings(e: CheckedEntry): void {
     if (e.postings.length < 2) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证的分录少于两条` });
-    const effectiveKind = e.kind === 'reversal' ? (e.reversed_kind ?? (e.reverses_entry_id ? this.kindById.get(e.reverses_entry_id) : undefined) ?? 'reversal') : e.kind;
+    const effectiveKind =
+      e.kind === 'reversal' ? (e.reversed_kind ?? (e.reverses_entry_id ? this.kindById.get(e.reverses_entry_id) : undefined) ?? 'reversal') : e.kind;
     const perBook = new Map<string, bigint>();
     for (const p of e.postings) {
       const a = this.accounts.get(p.account_id);
@@ -241,7 +249,12 @@ export class LedgerChecker {
       a.running += signed;
       a.count++;
       if (fen(p.balance_after) !== a.running) {
-        this.problem({ kind: 'balance_after', seq: e.seq, account: a.code, detail: `第 ${e.seq} 号凭证记入 ${a.code} 后的余额记为 ${p.balance_after}，按分录累计应为 ${yuanOf(a.running)}` });
+        this.problem({
+          kind: 'balance_after',
+          seq: e.seq,
+          account: a.code,
+          detail: `第 ${e.seq} 号凭证记入 ${a.code} 后的余额记为 ${p.balance_after}，按分录累计应为 ${yuanOf(a.running)}`,
+        });
       }
       for (const figure of Object.keys(figureRule) as Figure[]) {
         if (a.kind !== figureRule[figure].account) continue;
@@ -256,7 +269,8 @@ export class LedgerChecker {
       }
     }
     for (const [book, sum] of perBook) {
-      if (sum !== 0n) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证在${book === 'budget' ? '预算' : '财务'}账簿中借贷不平` });
+      if (sum !== 0n)
+        this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证在${book === 'budget' ? '预算' : '财务'}账簿中借贷不平` });
     }
   }
 
@@ -265,17 +279,27 @@ export class LedgerChecker {
     while (this.anchorAt < this.anchors.length) {
       const a = this.anchors[this.anchorAt++]!;
       if (a.seq === 0 && a.hash === genesis_hash) continue;
-      this.problem({ kind: 'anchor_beyond_head', seq: a.seq, detail: `锚点（${a.source}）记录了第 ${a.seq} 号凭证，而账簿只到第 ${this.lastSeq} 号（账簿尾部被截去）` });
+      this.problem({
+        kind: 'anchor_beyond_head',
+        seq: a.seq,
+        detail: `锚点（${a.source}）记录了第 ${a.seq} 号凭证，而账簿只到第 ${this.lastSeq} 号（账簿尾部被截去）`,
+      });
     }
     if (this.fund.head_seq !== this.lastSeq || this.fund.head_hash !== this.lastHash) {
       // The first entry that differs from what the fund row claims, never past the chain: the one after
       // the shorter of the two, or the last entry itself when only the hash differs.
       const seq = this.fund.head_seq === this.lastSeq ? this.lastSeq : Math.min(this.fund.head_seq, this.lastSeq) + 1;
-      this.problem({ kind: 'head', ...(seq >= 1 && seq <= this.lastSeq ? { seq } : {}), detail: `资金记录的链头为第 ${this.fund.head_seq} 号（${this.fund.head_hash.slice(0, 12)}…），账簿最后一笔为第 ${this.lastSeq} 号（${this.lastHash.slice(0, 12)}…）` });
+      this.problem({
+        kind: 'head',
+        ...(seq >= 1 && seq <= this.lastSeq ? { seq } : {}),
+        detail: `资金记录的链头为第 ${this.fund.head_seq} 号（${this.fund.head_hash.slice(0, 12)}…），账簿最后一笔为第 ${this.lastSeq} 号（${this.lastHash.slice(0, 12)}…）`,
+      });
     }
     for (const a of [...this.accounts.values()].sort((x, y) => (x.code < y.code ? -1 : 1))) {
-      if (fen(a.balance) !== a.running) this.problem({ kind: 'account_balance', account: a.code, detail: `科目 ${a.code} 的余额记为 ${a.balance}，分录合计为 ${yuanOf(a.running)}` });
-      if (a.posting_count !== undefined && Number(a.posting_count) !== a.count) this.problem({ kind: 'posting_count', account: a.code, detail: `科目 ${a.code} 的分录笔数记为 ${a.posting_count}，实有 ${a.count} 笔` });
+      if (fen(a.balance) !== a.running)
+        this.problem({ kind: 'account_balance', account: a.code, detail: `科目 ${a.code} 的余额记为 ${a.balance}，分录合计为 ${yuanOf(a.running)}` });
+      if (a.posting_count !== undefined && Number(a.posting_count) !== a.count)
+        this.problem({ kind: 'posting_count', account: a.code, detail: `科目 ${a.code} 的分录笔数记为 ${a.posting_count}，实有 ${a.count} 笔` });
     }
     const names: Record<Figure, string> = { appropriated: '已拨入', allocated: '已分配', disbursed: '已拨付' };
     for (const figure of Object.keys(figureRule) as Figure[]) {
@@ -283,7 +307,10 @@ export class LedgerChecker {
       // The database keeps each figure by kind (invariant 10; the rule in db/migrations/006-internal-control.ts,
       // the same as figureRule here): anything else was written past the triggers.
       if (stored !== this.byKind[figure]) {
-        this.problem({ kind: 'fund_figure', detail: `资金的${names[figure]}（${figure}）记为 ${yuanOf(stored)}，按凭证类别核算应为 ${yuanOf(this.byKind[figure])}` });
+        this.problem({
+          kind: 'fund_figure',
+          detail: `资金的${names[figure]}（${figure}）记为 ${yuanOf(stored)}，按凭证类别核算应为 ${yuanOf(this.byKind[figure])}`,
+        });
       }
     }
     if (this.units) {
@@ -293,7 +320,10 @@ export class LedgerChecker {
         const k = this.byUnit.get(id) ?? { allocated: 0n, disbursed: 0n };
         for (const figure of ['allocated', 'disbursed'] as const) {
           if (s[figure] !== k[figure]) {
-            this.problem({ kind: 'unit_figure', detail: `单位 ${id} 的${names[figure]}（${figure}）记为 ${yuanOf(s[figure])}，按凭证类别核算应为 ${yuanOf(k[figure])}` });
+            this.problem({
+              kind: 'unit_figure',
+              detail: `单位 ${id} 的${names[figure]}（${figure}）记为 ${yuanOf(s[figure])}，按凭证类别核算应为 ${yuanOf(k[figure])}`,
+            });
           }
         }
       }

@@ -19,15 +19,28 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const fund = await trx('funds').where({ id: fundId }).first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
-    const accounts = await trx('accounts').where({ fund_id: fundId }).select('id', 'code', 'book', 'normal_side', 'kind', 'balance', 'posting_count', 'department_id');
+    const accounts = await trx('accounts')
+      .where({ fund_id: fundId })
+      .select('id', 'code', 'book', 'normal_side', 'kind', 'balance', 'posting_count', 'department_id');
     const units = await trx('fund_unit_figures').where({ fund_id: fundId }).select('department_id', 'allocated', 'disbursed');
     const anchorRows = await trx('ledger_anchors').where({ fund_id: fundId }).select('seq', 'hash', 'source', 'ref');
     const stored: CheckedAnchor[] = [
       ...anchorRows.map((a) => ({ seq: Number(a.seq), hash: a.hash, source: `${a.source} ${a.ref ?? ''}`.trim() })),
-      ...(await trx('statements').where({ fund_id: fundId }).select('head_seq', 'head_hash', 'statement_no')).map((s) => ({ seq: Number(s.head_seq), hash: s.head_hash, source: `statement ${s.statement_no}` })),
+      ...(await trx('statements').where({ fund_id: fundId }).select('head_seq', 'head_hash', 'statement_no')).map((s) => ({
+        seq: Number(s.head_seq),
+        hash: s.head_hash,
+        source: `statement ${s.statement_no}`,
+      })),
     ];
     const checker = new LedgerChecker(
-      { id: String(fund.id), head_seq: Number(fund.head_seq), head_hash: fund.head_hash, appropriated: fund.appropriated, allocated: fund.allocated, disbursed: fund.disbursed },
+      {
+        id: String(fund.id),
+        head_seq: Number(fund.head_seq),
+        head_hash: fund.head_hash,
+        appropriated: fund.appropriated,
+        allocated: fund.allocated,
+        disbursed: fund.disbursed,
+      },
       accounts.map((a) => ({ ...a, id: String(a.id), department_id: a.department_id == null ? null : String(a.department_id) })),
       [...stored, ...witness.anchors],
       false,
