@@ -45,33 +45,19 @@ export function page(req: Request, title: string, body: Html, options: { notice?
   const actor = req.actor as Actor | undefined;
   const nav = actor ? (navByRole[actor.role] ?? []) : [];
   return html`<!doctype html>
-    <html lang="zh-CN">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>${title} · 奖补</title>
-        <link rel="stylesheet" href="/assets/app.css" />
-        <script src="/assets/app.js" defer></script>
-      </head>
-      <body>
-        <header>
-          <a class="brand" href="/">奖补 · 以奖代补资金管理</a>
-          <nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
-          ${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}" /><button>退出</button></form>` : ''}
-        </header>
-        <main>
-          <h1>${title}</h1>
-          ${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}
-        </main>
-      </body>
-    </html>`.value;
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
+<body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
+<nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
+${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
+</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
 }
 
 /** The posted form's fields (urlencoded, one value each). */
 export const formFields = (req: Request) => (req.body ?? {}) as Record<string, string>;
 
 /** A hidden CSRF field for every form. */
-export const csrfField = (req: Request) => html`<input type="hidden" name="_csrf" value="${req.csrf}" />`;
+export const csrfField = (req: Request) => html`<input type="hidden" name="_csrf" value="${req.csrf}">`;
 
 export interface FormErrors {
   general: string | null;

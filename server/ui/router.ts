@@ -175,25 +175,21 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
       return;
     }
     if (err instanceof AppError && (err.status === 404 || err.status === 403)) {
-      res.status(err.status).send(
-        page(
-          req,
-          err.status === 404 ? '未找到' : '无权访问',
-          html`<p>${err.status === 404 ? '没有这个页面或记录。' : '您的角色不能进行此操作。'}</p>
-            <p><a href="/">返回首页</a></p>`,
-        ),
-      );
+      res
+        .status(err.status)
+        .send(
+          page(
+            req,
+            err.status === 404 ? '未找到' : '无权访问',
+            html`<p>${err.status === 404 ? '没有这个页面或记录。' : '您的角色不能进行此操作。'}</p><p><a href="/">返回首页</a></p>`,
+          ),
+        );
       return;
     }
     if (err instanceof AppError && err.status < 500) {
-      res.status(err.status).send(
-        page(
-          req,
-          '无法完成',
-          html`<p class="error" role="alert">${err.message}</p>
-            <p><a href="javascript:history.back()">返回</a></p>`,
-        ),
-      );
+      res
+        .status(err.status)
+        .send(page(req, '无法完成', html`<p class="error" role="alert">${err.message}</p><p><a href="javascript:history.back()">返回</a></p>`));
       return;
     }
     log.error({ err, requestId: req.id }, 'unexpected error on a page');

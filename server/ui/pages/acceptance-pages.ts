@@ -26,39 +26,15 @@ export function acceptancePages(db: Knex) {
       page(
         req,
         '验收',
-        html` <p>以下是已完成正版化、尚未验收的在用单位。勾选验收合格的单位，填写验收日期，一次记录。</p>
-          <form method="get" class="filters">
-            <label>查找（代码或名称） <input name="q" value="${search ?? ''}" /></label> <button>查找</button>
-          </form>
-          <form method="post" action="/departments/acceptance" class="acceptance">
-            ${csrfField(req)}${generalError(errors)}
-            <label
-              >验收日期
-              <input type="date" name="accepted_on" value="${typeof b.accepted_on === 'string' ? b.accepted_on : todayInShanghai()}" required /></label
-            >${fieldError(errors, 'accepted_on')}
-            <table>
-              <thead>
-                <tr>
-                  <th><input type="checkbox" data-check-all aria-label="全选" /></th>
-                  <th>代码</th>
-                  <th>名称</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${listed.items.map(
-                  (d) =>
-                    html`<tr>
-                      <td><input type="checkbox" name="department_ids" value="${d.id}" ${chosen.has(d.id) ? 'checked' : ''} aria-label="${d.name}" /></td>
-                      <td>${d.code}</td>
-                      <td>${d.name}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-            ${listed.items.length ? '' : html`<p class="muted">没有待验收的单位。</p>`}
-            <p><button>记录验收</button></p>
-          </form>
-          ${next ? html`<p><a href="/departments/acceptance?${next}" rel="next" class="more">更多（下一页）</a></p>` : ''}`,
+        html`
+<p>以下是已完成正版化、尚未验收的在用单位。勾选验收合格的单位，填写验收日期，一次记录。</p>
+<form method="get" class="filters"><label>查找（代码或名称） <input name="q" value="${search ?? ''}"></label> <button>查找</button></form>
+<form method="post" action="/departments/acceptance" class="acceptance">${csrfField(req)}${generalError(errors)}
+<label>验收日期 <input type="date" name="accepted_on" value="${typeof b.accepted_on === 'string' ? b.accepted_on : todayInShanghai()}" required></label>${fieldError(errors, 'accepted_on')}
+<table><thead><tr><th><input type="checkbox" data-check-all aria-label="全选"></th><th>代码</th><th>名称</th></tr></thead><tbody>
+${listed.items.map((d) => html`<tr><td><input type="checkbox" name="department_ids" value="${d.id}" ${chosen.has(d.id) ? 'checked' : ''} aria-label="${d.name}"></td><td>${d.code}</td><td>${d.name}</td></tr>`)}
+</tbody></table>${listed.items.length ? '' : html`<p class="muted">没有待验收的单位。</p>`}
+<p><button>记录验收</button></p></form>${next ? html`<p><a href="/departments/acceptance?${next}" rel="next" class="more">更多（下一页）</a></p>` : ''}`,
         { notice },
       ),
     );

@@ -16,16 +16,10 @@ export function accountPages(db: Knex) {
         req,
         '我的账号',
         html`<p>${a.username}（${roleNames[a.role]}）</p>
-          <h2>修改密码</h2>
-          <form method="post" action="/account/password">
-            ${csrfField(req)}${generalError(errors)}
-            <label>当前密码 <input type="password" name="current_password" autocomplete="current-password" required /></label
-            >${fieldError(errors, 'current_password')}
-            <label
-              >新密码（至少 10 位，不能全为数字，不能与用户名相同） <input type="password" name="new_password" autocomplete="new-password" required /></label
-            >${fieldError(errors, 'password')}
-            <p><button>修改</button> <span class="muted">修改后，您在其他地方的登录将失效。</span></p>
-          </form>`,
+<h2>修改密码</h2><form method="post" action="/account/password">${csrfField(req)}${generalError(errors)}
+<label>当前密码 <input type="password" name="current_password" autocomplete="current-password" required></label>${fieldError(errors, 'current_password')}
+<label>新密码（至少 10 位，不能全为数字，不能与用户名相同） <input type="password" name="new_password" autocomplete="new-password" required></label>${fieldError(errors, 'password')}
+<p><button>修改</button> <span class="muted">修改后，您在其他地方的登录将失效。</span></p></form>`,
         { notice },
       ),
     );

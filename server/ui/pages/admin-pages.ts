@@ -54,53 +54,22 @@ export function adminPages(db: Knex) {
       page(
         req,
         '用户',
-        html` <form method="get" class="filters">
-            <label>查找（用户名、单位代码或名称） <input name="q" value="${q ?? ''}" /></label> <button>查找</button>
-          </form>
-          <table>
-            <thead>
-              <tr>
-                <th>用户名</th>
-                <th>角色</th>
-                <th>单位</th>
-                <th>状态</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              ${list.map(
-                (u) =>
-                  html`<tr>
-                    <td>${u.username}</td>
-                    <td>${roleNames[u.role]}</td>
-                    <td>${u.department_name ? `${u.department_name}（${u.department_code}）` : ''}</td>
-                    <td>${u.disabled ? '已停用' : '正常'}</td>
-                    <td>
-                      ${u.id === req.actor!.id ? '' : html`<form method="post" action="/admin/users/${u.id}/${u.disabled ? 'enable' : 'disable'}" class="inline">${csrfField(req)}<button class="secondary">${u.disabled ? '启用' : '停用'}</button></form>`}
-                    </td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-          ${list.length ? '' : html`<p class="muted">没有符合条件的用户。</p>`}${moreLink('/admin/users', q, listed.next_cursor)}
-          <h2>新建用户</h2>
-          <form method="post" action="/admin/users">
-            ${csrfField(req)}${generalError(errors)}
-            <label>用户名 <input name="username" value="${b.username ?? ''}" required /></label>${fieldError(errors, 'username')}
-            <label>初始密码（至少 10 位，不能全为数字，不能与用户名相同） <input name="password" type="password" required /></label
-            >${fieldError(errors, 'password')}
-            <label
-              >角色
-              <select name="role">
-                ${roles.map((r) => html`<option value="${r}" ${b.role === r ? 'selected' : ''}>${roleNames[r]}</option>`)}
-              </select></label
-            >
-            <label
-              >所属单位（仅“单位”角色；输入单位代码或名称）
-              <input name="department" value="${b.department ?? ''}" size="30" placeholder="如 XJ005 或 统计局" /></label
-            >${fieldError(errors, 'department_id')}
-            <p><button>新建</button></p>
-          </form>`,
+        html`
+<form method="get" class="filters"><label>查找（用户名、单位代码或名称） <input name="q" value="${q ?? ''}"></label> <button>查找</button></form>
+<table><thead><tr><th>用户名</th><th>角色</th><th>单位</th><th>状态</th><th></th></tr></thead><tbody>
+${list.map(
+  (
+    u,
+  ) => html`<tr><td>${u.username}</td><td>${roleNames[u.role]}</td><td>${u.department_name ? `${u.department_name}（${u.department_code}）` : ''}</td><td>${u.disabled ? '已停用' : '正常'}</td>
+<td>${u.id === req.actor!.id ? '' : html`<form method="post" action="/admin/users/${u.id}/${u.disabled ? 'enable' : 'disable'}" class="inline">${csrfField(req)}<button class="secondary">${u.disabled ? '启用' : '停用'}</button></form>`}</td></tr>`,
+)}
+</tbody></table>${list.length ? '' : html`<p class="muted">没有符合条件的用户。</p>`}${moreLink('/admin/users', q, listed.next_cursor)}
+<h2>新建用户</h2><form method="post" action="/admin/users">${csrfField(req)}${generalError(errors)}
+<label>用户名 <input name="username" value="${b.username ?? ''}" required></label>${fieldError(errors, 'username')}
+<label>初始密码（至少 10 位，不能全为数字，不能与用户名相同） <input name="password" type="password" required></label>${fieldError(errors, 'password')}
+<label>角色 <select name="role">${roles.map((r) => html`<option value="${r}" ${b.role === r ? 'selected' : ''}>${roleNames[r]}</option>`)}</select></label>
+<label>所属单位（仅“单位”角色；输入单位代码或名称） <input name="department" value="${b.department ?? ''}" size="30" placeholder="如 XJ005 或 统计局"></label>${fieldError(errors, 'department_id')}
+<p><button>新建</button></p></form>`,
         { notice },
       ),
     );
@@ -117,62 +86,22 @@ export function adminPages(db: Knex) {
       page(
         req,
         '单位',
-        html` <h2>导入单位名单（CSV：code,name,group,status,note）</h2>
-          <form method="post" action="/admin/departments/import">
-            ${csrfField(req)}${generalError(errors)}
-            <label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? ''}" /></label>
-            <label>CSV 内容 <textarea name="csv" rows="6" cols="80">${b.csv ?? ''}</textarea></label>${Object.entries(errors.fields)
-              .filter(([k]) => k.startsWith('line') || k === 'file')
-              .map(([k, v]) => html`<span class="field-error" role="alert">${k}：${v}</span>`)}
-            <p><button>导入</button></p>
-          </form>
-          <h2>新建单位</h2>
-          <form method="post" action="/admin/departments">
-            ${csrfField(req)} <label>代码 <input name="code" value="${b.code ?? ''}" /></label>${fieldError(errors, 'code')}<label
-              >名称 <input name="name" value="${b.name ?? ''}" /></label
-            >${fieldError(errors, 'name')}
-            <label
-              >分组
-              <select name="group">
-                <option value="government">政府部门</option>
-                <option value="party_mass_judicial">党群口和公检法系统</option>
-              </select></label
-            >
-            <p><button>新建</button></p>
-          </form>
-          <h2>单位名单</h2>
-          <form method="get" class="filters">
-            <label>查找（代码或名称） <input name="q" value="${q ?? ''}" /></label>
-            <label><input type="checkbox" name="inactive" value="1" ${inactive ? 'checked' : ''} /> 只看已停用</label> <button>查找</button>
-          </form>
-          <table>
-            <thead>
-              <tr>
-                <th>代码</th>
-                <th>名称</th>
-                <th>分组</th>
-                <th>联系人</th>
-                <th>状态</th>
-                <th>启用</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              ${list.map(
-                (d) =>
-                  html`<tr>
-                    <td>${d.code}</td>
-                    <td>${d.name}</td>
-                    <td>${groupNames[d.group] ?? d.group}</td>
-                    <td>${d.contact}</td>
-                    <td>${statusNames[d.status]}</td>
-                    <td>${d.active ? '在用' : '已停用'}</td>
-                    <td><a href="/admin/departments/${d.id}">编辑</a></td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-          ${list.length ? '' : html`<p class="muted">没有符合条件的单位。</p>`}${moreLink('/admin/departments', q, listed.next_cursor, inactive ? '&inactive=1' : '')}`,
+        html`
+<h2>导入单位名单（CSV：code,name,group,status,note）</h2>
+<form method="post" action="/admin/departments/import">${csrfField(req)}${generalError(errors)}
+<label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? ''}"></label>
+<label>CSV 内容 <textarea name="csv" rows="6" cols="80">${b.csv ?? ''}</textarea></label>${Object.entries(errors.fields)
+          .filter(([k]) => k.startsWith('line') || k === 'file')
+          .map(([k, v]) => html`<span class="field-error" role="alert">${k}：${v}</span>`)}
+<p><button>导入</button></p></form>
+<h2>新建单位</h2><form method="post" action="/admin/departments">${csrfField(req)}
+<label>代码 <input name="code" value="${b.code ?? ''}"></label>${fieldError(errors, 'code')}<label>名称 <input name="name" value="${b.name ?? ''}"></label>${fieldError(errors, 'name')}
+<label>分组 <select name="group"><option value="government">政府部门</option><option value="party_mass_judicial">党群口和公检法系统</option></select></label><p><button>新建</button></p></form>
+<h2>单位名单</h2>
+<form method="get" class="filters"><label>查找（代码或名称） <input name="q" value="${q ?? ''}"></label> <label><input type="checkbox" name="inactive" value="1" ${inactive ? 'checked' : ''}> 只看已停用</label> <button>查找</button></form>
+<table><thead><tr><th>代码</th><th>名称</th><th>分组</th><th>联系人</th><th>状态</th><th>启用</th><th></th></tr></thead><tbody>
+${list.map((d) => html`<tr><td>${d.code}</td><td>${d.name}</td><td>${groupNames[d.group] ?? d.group}</td><td>${d.contact}</td><td>${statusNames[d.status]}</td><td>${d.active ? '在用' : '已停用'}</td><td><a href="/admin/departments/${d.id}">编辑</a></td></tr>`)}</tbody></table>
+${list.length ? '' : html`<p class="muted">没有符合条件的单位。</p>`}${moreLink('/admin/departments', q, listed.next_cursor, inactive ? '&inactive=1' : '')}`,
         { notice },
       ),
     );
@@ -186,20 +115,14 @@ export function adminPages(db: Knex) {
       page(
         req,
         `编辑单位 ${d.name}（${d.code}）`,
-        html` <p>单位代码不能修改；单位不能删除，停用后保留全部记录，但不再提交发票、报告状态、验收或绑定新用户。</p>
-          <form method="post" action="/admin/departments/${d.id}" class="department-edit">
-            ${csrfField(req)}${generalError(errors)}
-            <label>名称 <input name="name" value="${b.name ?? d.name}" size="40" required /></label>${fieldError(errors, 'name')}
-            <label
-              >分组
-              <select name="group">
-                ${Object.entries(groupNames).map(([k, v]) => html`<option value="${k}" ${(b.group ?? d.group) === k ? 'selected' : ''}>${v}</option>`)}
-              </select></label
-            >${fieldError(errors, 'group')}
-            <label>联系人 <input name="contact" value="${b.contact ?? d.contact}" size="40" /></label>${fieldError(errors, 'contact')}
-            <label><input type="checkbox" name="active" value="1" ${(b._csrf ? b.active === '1' : d.active) ? 'checked' : ''} /> 在用（取消勾选即停用）</label>
-            <p><button>保存</button> <a href="/admin/departments">返回单位名单</a></p>
-          </form>`,
+        html`
+<p>单位代码不能修改；单位不能删除，停用后保留全部记录，但不再提交发票、报告状态、验收或绑定新用户。</p>
+<form method="post" action="/admin/departments/${d.id}" class="department-edit">${csrfField(req)}${generalError(errors)}
+<label>名称 <input name="name" value="${b.name ?? d.name}" size="40" required></label>${fieldError(errors, 'name')}
+<label>分组 <select name="group">${Object.entries(groupNames).map(([k, v]) => html`<option value="${k}" ${(b.group ?? d.group) === k ? 'selected' : ''}>${v}</option>`)}</select></label>${fieldError(errors, 'group')}
+<label>联系人 <input name="contact" value="${b.contact ?? d.contact}" size="40"></label>${fieldError(errors, 'contact')}
+<label><input type="checkbox" name="active" value="1" ${(b._csrf ? b.active === '1' : d.active) ? 'checked' : ''}> 在用（取消勾选即停用）</label>
+<p><button>保存</button> <a href="/admin/departments">返回单位名单</a></p></form>`,
         { notice },
       ),
     );

@@ -51,40 +51,19 @@ export async function waitingSection(db: Knex, req: Request): Promise<Html | ''>
   if (!allows(req.actor!.role, 'ledger.approve')) return '';
   const items = await waitingFor(db, req.actor!.id);
   return html`<h2>待我审核 <span class="muted">（${items.length}）</span></h2>
-    ${
-      items.length === 0
-        ? html`<p class="muted">没有等待您审核的单据。</p>`
-        : html`<table class="waiting">
-            <thead>
-              <tr>
-                <th>资金</th>
-                <th>单据</th>
-                <th>日期</th>
-                <th class="num">金额</th>
-                <th>制单</th>
-                <th>审核</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${items.map(
-                (i) =>
-                  html`<tr data-type="${i.type}" data-id="${i.id}">
-                    <td>${i.fund_code}</td>
-                    <td><a href="${detailLink[i.type](i)}">${i.what}</a></td>
-                    <td>${day(i.date)}</td>
-                    <td class="num">${yuan(i.amount)}</td>
-                    <td>${i.prepared_by}<br /><span class="muted">${moment(i.prepared_at)}</span></td>
-                    <td>
-                      <form method="post" action="${approveAction[i.type](i.id)}" class="inline">
-                        ${csrfField(req)}<button class="approve">审核通过</button>
-                      </form>
-                      ${rejectAction[i.type] ? html`<form method="post" action="${rejectAction[i.type]!(i.id)}" class="inline">${csrfField(req)}<input name="reason" placeholder="退回原因" required size="10" /><button class="reject">退回</button></form>` : ''}
-                    </td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`
-    }`;
+${
+  items.length === 0
+    ? html`<p class="muted">没有等待您审核的单据。</p>`
+    : html`<table class="waiting"><thead><tr><th>资金</th><th>单据</th><th>日期</th><th class="num">金额</th><th>制单</th><th>审核</th></tr></thead><tbody>
+${items.map(
+  (
+    i,
+  ) => html`<tr data-type="${i.type}" data-id="${i.id}"><td>${i.fund_code}</td><td><a href="${detailLink[i.type](i)}">${i.what}</a></td><td>${day(i.date)}</td><td class="num">${yuan(i.amount)}</td><td>${i.prepared_by}<br><span class="muted">${moment(i.prepared_at)}</span></td>
+<td><form method="post" action="${approveAction[i.type](i.id)}" class="inline">${csrfField(req)}<button class="approve">审核通过</button></form>
+${rejectAction[i.type] ? html`<form method="post" action="${rejectAction[i.type]!(i.id)}" class="inline">${csrfField(req)}<input name="reason" placeholder="退回原因" required size="10"><button class="reject">退回</button></form>` : ''}</td></tr>`,
+)}
+</tbody></table>`
+}`;
 }
 
 /** On the fund's page: the closed-through date, entries waiting, closes with their certificates, and the close form. */
@@ -98,87 +77,35 @@ export async function fundControlSection(
   const pending = allows(role, 'ledger.read') ? (await listPendingEntries(db, fund.id, { status: 'pending', limit: 50 })).items : [];
   const closes = allows(role, 'periods.read') ? (await listPeriodCloses(db, fund.id)).items : [];
   const b = formFields(req);
-  return html`<p>
-      启用日 ${day(fund.opening_date)} · <b class="closed-through">${fund.closed_through ? html`已结账至 ${day(fund.closed_through)}` : '尚未结账'}</b>
-    </p>
-    ${
-      allows(role, 'ledger.read')
-        ? html`<h2>待审核凭证</h2>
-            ${
-              pending.length
-                ? html`<table>
-                    <thead>
-                      <tr>
-                        <th>编号</th>
-                        <th>日期</th>
-                        <th>类型</th>
-                        <th>摘要</th>
-                        <th>制单</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      ${pending.map(
-                        (e) =>
-                          html`<tr>
-                            <td><a href="/entries/${e.id}">${e.id}</a></td>
-                            <td>${day(e.date)}</td>
-                            <td>${kindNames[e.kind] ?? e.kind}</td>
-                            <td>${e.memo}</td>
-                            <td>${e.created_by_name}</td>
-                          </tr>`,
-                      )}
-                    </tbody>
-                  </table>`
-                : html`<p class="muted">无。</p>`
-            }`
-        : ''
-    }
-    ${
-      allows(role, 'periods.read')
-        ? html`<h2>结账</h2>
-            ${
-              closes.length
-                ? html`<table class="closes">
-                    <thead>
-                      <tr>
-                        <th>类型</th>
-                        <th>截至</th>
-                        <th>状态</th>
-                        <th>制单</th>
-                        <th>审核</th>
-                        <th>事由</th>
-                        <th>结账单</th>
-                      </tr>
-                    </thead>
-                    <tbody>
-                      ${closes.map(
-                        (c) =>
-                          html`<tr>
-                            <td>${c.kind === 'close' ? '结账' : '反结账'}</td>
-                            <td>${day(c.through)}</td>
-                            <td>${statusNames[c.status] ?? c.status}</td>
-                            <td>${c.created_by_name}</td>
-                            <td>${c.decided_by_name ?? '—'}</td>
-                            <td>${c.reason || c.reject_reason || ''}</td>
-                            <td>${c.certificate_no ? html`<a href="/api/v1/period-closes/${c.id}/certificate.pdf">${c.certificate_no}</a>` : '—'}</td>
-                          </tr>`,
-                      )}
-                    </tbody>
-                  </table>`
-                : html`<p class="muted">尚无结账记录。</p>`
-            }`
-        : ''
-    }
-    ${
-      allows(role, 'periods.close')
-        ? html`<form method="post" action="/funds/${fund.id}/period-closes" class="close-form">
-            ${csrfField(req)}${generalError(errors)}
-            <label>结账至 <input type="date" name="through" value="${b.through ?? todayInShanghai()}" required /></label>${fieldError(errors, 'through')}
-            <label>事由（反结账必填） <input name="reason" value="${b.reason ?? ''}" size="30" /></label>${fieldError(errors, 'reason')}
-            <button>提交结账</button>
-          </form>`
-        : ''
-    }`;
+  return html`<p>启用日 ${day(fund.opening_date)} · <b class="closed-through">${fund.closed_through ? html`已结账至 ${day(fund.closed_through)}` : '尚未结账'}</b></p>
+${
+  allows(role, 'ledger.read')
+    ? html`<h2>待审核凭证</h2>${
+        pending.length
+          ? html`<table><thead><tr><th>编号</th><th>日期</th><th>类型</th><th>摘要</th><th>制单</th></tr></thead><tbody>
+${pending.map((e) => html`<tr><td><a href="/entries/${e.id}">${e.id}</a></td><td>${day(e.date)}</td><td>${kindNames[e.kind] ?? e.kind}</td><td>${e.memo}</td><td>${e.created_by_name}</td></tr>`)}</tbody></table>`
+          : html`<p class="muted">无。</p>`
+      }`
+    : ''
+}
+${
+  allows(role, 'periods.read')
+    ? html`<h2>结账</h2>${
+        closes.length
+          ? html`<table class="closes"><thead><tr><th>类型</th><th>截至</th><th>状态</th><th>制单</th><th>审核</th><th>事由</th><th>结账单</th></tr></thead><tbody>
+${closes.map((c) => html`<tr><td>${c.kind === 'close' ? '结账' : '反结账'}</td><td>${day(c.through)}</td><td>${statusNames[c.status] ?? c.status}</td><td>${c.created_by_name}</td><td>${c.decided_by_name ?? '—'}</td><td>${c.reason || c.reject_reason || ''}</td><td>${c.certificate_no ? html`<a href="/api/v1/period-closes/${c.id}/certificate.pdf">${c.certificate_no}</a>` : '—'}</td></tr>`)}</tbody></table>`
+          : html`<p class="muted">尚无结账记录。</p>`
+      }`
+    : ''
+}
+${
+  allows(role, 'periods.close')
+    ? html`<form method="post" action="/funds/${fund.id}/period-closes" class="close-form">${csrfField(req)}${generalError(errors)}
+<label>结账至 <input type="date" name="through" value="${b.through ?? todayInShanghai()}" required></label>${fieldError(errors, 'through')}
+<label>事由（反结账必填） <input name="reason" value="${b.reason ?? ''}" size="30"></label>${fieldError(errors, 'reason')}
+<button>提交结账</button></form>`
+    : ''
+}`;
 }
 
 export function approvalPages(db: Knex, witnessFile: string, rerenderFund: (req: Request, res: Response, fundId: string, errors: FormErrors) => Promise<void>) {
@@ -192,57 +119,20 @@ export function approvalPages(db: Knex, witnessFile: string, rerenderFund: (req:
       page(
         req,
         `记账凭证${e.seq ? ` 第 ${e.seq} 号` : `（${statusNames[e.status]}）`}`,
-        html` <p><a href="/funds/${e.fund_id}">返回资金</a> · <a href="/funds/${e.fund_id}/journal">序时账</a></p>
-          ${generalError(errors)}
-          <dl class="voucher">
-            <dt>状态</dt>
-            <dd class="status">${statusNames[e.status] ?? e.status}</dd>
-            <dt>日期</dt>
-            <dd>${day(e.date)}</dd>
-            <dt>类型</dt>
-            <dd>${kindNames[e.kind] ?? e.kind}</dd>
-            <dt>摘要</dt>
-            <dd>${e.memo}</dd>
-            <dt>文号</dt>
-            <dd>${e.document_no ?? '—'}</dd>
-            ${
-              e.hash
-                ? html`<dt>哈希</dt>
-                    <dd class="mono">${e.hash}</dd>`
-                : ''
-            }
-          </dl>
-          <table>
-            <thead>
-              <tr>
-                <th>科目</th>
-                <th class="num">借方</th>
-                <th class="num">贷方</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${e.postings.map(
-                (p) =>
-                  html`<tr>
-                    <td>${p.account_code}${'account_name' in p ? ` ${p.account_name}` : ''}</td>
-                    <td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td>
-                    <td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-          <p class="signers">
-            制单：<b class="preparer">${e.created_by_name ?? e.created_by}</b> · 审核：<b class="approver">${approver ?? '—'}</b
-            >${'reason' in e && e.reason ? html` · 退回：${e.decided_by_name}（${e.reason}）` : ''}
-          </p>
-          ${
-            mayDecide
-              ? html`<form method="post" action="/entries/${e.id}/approve" class="inline">${csrfField(req)}<button class="approve">审核通过</button></form>
-                  <form method="post" action="/entries/${e.id}/reject" class="inline">
-                    ${csrfField(req)}<input name="reason" placeholder="退回原因" required /><button class="reject">退回</button>
-                  </form>`
-              : ''
-          }`,
+        html`
+<p><a href="/funds/${e.fund_id}">返回资金</a> · <a href="/funds/${e.fund_id}/journal">序时账</a></p>${generalError(errors)}
+<dl class="voucher"><dt>状态</dt><dd class="status">${statusNames[e.status] ?? e.status}</dd><dt>日期</dt><dd>${day(e.date)}</dd><dt>类型</dt><dd>${kindNames[e.kind] ?? e.kind}</dd><dt>摘要</dt><dd>${e.memo}</dd><dt>文号</dt><dd>${e.document_no ?? '—'}</dd>
+${e.hash ? html`<dt>哈希</dt><dd class="mono">${e.hash}</dd>` : ''}</dl>
+<table><thead><tr><th>科目</th><th class="num">借方</th><th class="num">贷方</th></tr></thead><tbody>
+${e.postings.map((p) => html`<tr><td>${p.account_code}${'account_name' in p ? ` ${p.account_name}` : ''}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td></tr>`)}
+</tbody></table>
+<p class="signers">制单：<b class="preparer">${e.created_by_name ?? e.created_by}</b> · 审核：<b class="approver">${approver ?? '—'}</b>${'reason' in e && e.reason ? html` · 退回：${e.decided_by_name}（${e.reason}）` : ''}</p>
+${
+  mayDecide
+    ? html`<form method="post" action="/entries/${e.id}/approve" class="inline">${csrfField(req)}<button class="approve">审核通过</button></form>
+<form method="post" action="/entries/${e.id}/reject" class="inline">${csrfField(req)}<input name="reason" placeholder="退回原因" required><button class="reject">退回</button></form>`
+    : ''
+}`,
         { notice },
       ),
     );

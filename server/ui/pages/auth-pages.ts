@@ -21,13 +21,12 @@ export function loginPage(req: Request, res: Response, error?: string, status = 
       req,
       '登录',
       html`<form method="post" action="/login" class="login">
-        ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
-        <input type="hidden" name="next" value="${next}" />
-        <input type="hidden" name="_csrf" value="${loginCsrf(req, res)}" />
-        <label for="username">用户名</label><input id="username" name="username" autocomplete="username" required /> <label for="password">密码</label
-        ><input id="password" name="password" type="password" autocomplete="current-password" required />
-        <p><button>登录</button></p>
-      </form>`,
+  ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+  <input type="hidden" name="next" value="${next}">
+  <input type="hidden" name="_csrf" value="${loginCsrf(req, res)}">
+  <label for="username">用户名</label><input id="username" name="username" autocomplete="username" required>
+  <label for="password">密码</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+  <p><button>登录</button></p></form>`,
       { notice: expired },
     ),
   );

@@ -52,132 +52,42 @@ export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uplo
       page(
         req,
         `${d.name}（${d.code}）`,
-        html` <h2>正版化状态</h2>
-          <p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
-          <form method="post" action="/my/status">
-            ${csrfField(req)}${generalError(statusErrors)}
-            <label
-              >报告新状态
-              <select name="status">
-                ${Object.entries(statusNames)
-                  .filter(([k]) => statusRank[k as DepartmentStatus] >= statusRank[d.status as DepartmentStatus])
-                  .map(([k, v]) => html`<option value="${k}" ${(b.status ?? d.status) === k ? 'selected' : ''}>${v}</option>`)}
-              </select></label
-            >
-            <span class="muted">状态只能向前报告；如需退回到之前的状态，请联系财政厅会计说明理由。</span>${fieldError(statusErrors, 'status')}
-            <label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? todayInShanghai()}" /></label
-            >${fieldError(statusErrors, 'effective_date')} <label>说明 <input name="note" value="${b.note ?? ''}" size="40" /></label><button>报告</button>
-          </form>
-          <table>
-            <thead>
-              <tr>
-                <th>生效日期</th>
-                <th>状态</th>
-                <th>说明</th>
-                <th>记录人</th>
-                <th>记录时间</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${history.map(
-                (h) =>
-                  html`<tr>
-                    <td>${day(h.effective_date)}</td>
-                    <td>${statusNames[h.status]}${h.accepted_on ? `（${day(h.accepted_on)} 验收）` : ''}</td>
-                    <td>${h.note}</td>
-                    <td>${h.changed_by_username ?? ''}</td>
-                    <td>${moment(h.changed_at)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-          ${
-            deadline
-              ? html`<h2>专题书面报告</h2>
-                  ${
-                    reports.length
-                      ? reports.map(
-                          (r) =>
-                            html`<p>已于 ${moment(r.filed_at)} 报送：${r.body}</p>
-                              ${(reportFiles.get(r.id) ?? []).map((f) => html`<p>附件：<a href="/api/v1/attachments/${f.id}">${f.file_name}</a></p>`)}
-                              <form
-                                method="post"
-                                action="/written-reports/${r.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}"
-                                enctype="multipart/form-data"
-                              >
-                                <label
-                                  >上传盖章扫描件（PDF、JPEG、PNG）
-                                  <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required /></label
-                                >${fieldError(reportErrors, 'file')}<button>上传</button>
-                              </form>`,
-                        )
-                      : d.status === 'not_started'
-                        ? html`<p>${deadline.title}：请于 ${day(deadline.deadline)} 前报送${pastDeadline ? html`（<b class="error">已逾期</b>）` : ''}。</p>
-                            <form method="post" action="/my/written-report">
-                              ${csrfField(req)}${generalError(reportErrors)}<label
-                                >报告内容（未完成原因及工作打算） <textarea name="body" rows="5" cols="70">${b.body ?? ''}</textarea></label
-                              >${fieldError(reportErrors, 'body')}<button>报送</button>
-                            </form>`
-                        : html`<p class="muted">本单位无需报送。</p>`
-                  }`
-              : ''
-          }
-          <h2>采购发票</h2>
-          <table>
-            <thead>
-              <tr>
-                <th>发票</th>
-                <th>开票日期</th>
-                <th>销售方</th>
-                <th class="num">金额</th>
-                <th>状态</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${receipts.map(
-                (r) =>
-                  html`<tr>
-                    <td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td>
-                    <td>${day(r.issue_date)}</td>
-                    <td>${r.seller_name}</td>
-                    <td class="num">${yuan(r.total)}</td>
-                    <td>
-                      ${receiptStatusNames[r.status]}${r.status_reason ? `：${r.status_reason}` : ''}${r.status === 'rejected' ? html` <a href="/receipts/${r.id}/resubmit">更正后重新提交</a>` : ''}
-                    </td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-          <h2>提交发票</h2>
-          ${funds.length ? receiptForm(req, d.id, funds, errors.receipt ?? noErrors) : html`<p class="muted">暂无可申报的资金。</p>`}
-          <h2>奖励与拨付</h2>
-          <table>
-            <thead>
-              <tr>
-                <th>资金</th>
-                <th class="num">核定奖励</th>
-                <th class="num">已分配</th>
-                <th class="num">已拨付</th>
-                <th class="num">应付未付</th>
-                <th class="num">应收回</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              ${positions.map(
-                ({ fund, position: p }) =>
-                  html`<tr>
-                    <td>${fund.name}</td>
-                    <td class="num">${yuan(p.entitlement)}</td>
-                    <td class="num">${yuan(p.allocated)}</td>
-                    <td class="num">${yuan(p.paid)}</td>
-                    <td class="num">${yuan(p.payable)}</td>
-                    <td class="num">${yuan(p.to_recover)}</td>
-                    <td><a href="/api/v1/funds/${fund.id}/departments/${d.id}/statement.pdf">下载资金拨付通知书</a></td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`,
+        html`
+<h2>正版化状态</h2><p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
+<form method="post" action="/my/status">${csrfField(req)}${generalError(statusErrors)}
+<label>报告新状态 <select name="status">${Object.entries(statusNames)
+          .filter(([k]) => statusRank[k as DepartmentStatus] >= statusRank[d.status as DepartmentStatus])
+          .map(([k, v]) => html`<option value="${k}" ${(b.status ?? d.status) === k ? 'selected' : ''}>${v}</option>`)}</select></label>
+<span class="muted">状态只能向前报告；如需退回到之前的状态，请联系财政厅会计说明理由。</span>${fieldError(statusErrors, 'status')}
+<label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? todayInShanghai()}"></label>${fieldError(statusErrors, 'effective_date')}
+<label>说明 <input name="note" value="${b.note ?? ''}" size="40"></label><button>报告</button></form>
+<table><thead><tr><th>生效日期</th><th>状态</th><th>说明</th><th>记录人</th><th>记录时间</th></tr></thead><tbody>
+${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames[h.status]}${h.accepted_on ? `（${day(h.accepted_on)} 验收）` : ''}</td><td>${h.note}</td><td>${h.changed_by_username ?? ''}</td><td>${moment(h.changed_at)}</td></tr>`)}
+</tbody></table>
+${
+  deadline
+    ? html`<h2>专题书面报告</h2>${
+        reports.length
+          ? reports.map(
+              (r) => html`<p>已于 ${moment(r.filed_at)} 报送：${r.body}</p>
+${(reportFiles.get(r.id) ?? []).map((f) => html`<p>附件：<a href="/api/v1/attachments/${f.id}">${f.file_name}</a></p>`)}
+<form method="post" action="/written-reports/${r.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data"><label>上传盖章扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(reportErrors, 'file')}<button>上传</button></form>`,
+            )
+          : d.status === 'not_started'
+            ? html`<p>${deadline.title}：请于 ${day(deadline.deadline)} 前报送${pastDeadline ? html`（<b class="error">已逾期</b>）` : ''}。</p>
+<form method="post" action="/my/written-report">${csrfField(req)}${generalError(reportErrors)}<label>报告内容（未完成原因及工作打算） <textarea name="body" rows="5" cols="70">${b.body ?? ''}</textarea></label>${fieldError(reportErrors, 'body')}<button>报送</button></form>`
+            : html`<p class="muted">本单位无需报送。</p>`
+      }`
+    : ''
+}
+<h2>采购发票</h2>
+<table><thead><tr><th>发票</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
+${receipts.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}${r.status_reason ? `：${r.status_reason}` : ''}${r.status === 'rejected' ? html` <a href="/receipts/${r.id}/resubmit">更正后重新提交</a>` : ''}</td></tr>`)}
+</tbody></table>
+<h2>提交发票</h2>${funds.length ? receiptForm(req, d.id, funds, errors.receipt ?? noErrors) : html`<p class="muted">暂无可申报的资金。</p>`}
+<h2>奖励与拨付</h2><table><thead><tr><th>资金</th><th class="num">核定奖励</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">应付未付</th><th class="num">应收回</th><th></th></tr></thead><tbody>
+${positions.map(({ fund, position: p }) => html`<tr><td>${fund.name}</td><td class="num">${yuan(p.entitlement)}</td><td class="num">${yuan(p.allocated)}</td><td class="num">${yuan(p.paid)}</td><td class="num">${yuan(p.payable)}</td><td class="num">${yuan(p.to_recover)}</td><td><a href="/api/v1/funds/${fund.id}/departments/${d.id}/statement.pdf">下载资金拨付通知书</a></td></tr>`)}
+</tbody></table>`,
         { notice },
       ),
     );
@@ -193,49 +103,20 @@ export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uplo
       page(
         req,
         `${d.name}（${d.code}）`,
-        html` <p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
-          ${
-            req.actor!.role === 'accountant'
-              ? html`<form method="post" action="/departments/${d.id}/status">
-                  ${csrfField(req)}${generalError(errors)}
-                  <label
-                    >状态
-                    <select name="status">
-                      ${Object.entries(statusNames).map(([k, v]) => html`<option value="${k}" ${(b.status ?? d.status) === k ? 'selected' : ''}>${v}</option>`)}
-                    </select></label
-                  >
-                  <label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? todayInShanghai()}" /></label
-                  >${fieldError(errors, 'effective_date')}
-                  <label>验收日期（仅已完成的单位） <input type="date" name="accepted_on" value="${b.accepted_on ?? d.accepted_on ?? ''}" /></label
-                  >${fieldError(errors, 'accepted_on')}
-                  <label>说明（退回到之前的状态时须填写理由） <input name="note" value="${b.note ?? ''}" size="40" /></label
-                  >${fieldError(errors, 'note')}<button>记录</button>
-                </form>`
-              : ''
-          }
-          <table>
-            <thead>
-              <tr>
-                <th>生效日期</th>
-                <th>状态</th>
-                <th>说明</th>
-                <th>记录人</th>
-                <th>记录时间</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${history.map(
-                (h) =>
-                  html`<tr>
-                    <td>${day(h.effective_date)}</td>
-                    <td>${statusNames[h.status]}${h.accepted_on ? `（${day(h.accepted_on)} 验收）` : ''}</td>
-                    <td>${h.note}</td>
-                    <td>${h.changed_by_username ?? ''}</td>
-                    <td>${moment(h.changed_at)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>`,
+        html`
+<p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
+${
+  req.actor!.role === 'accountant'
+    ? html`<form method="post" action="/departments/${d.id}/status">${csrfField(req)}${generalError(errors)}
+<label>状态 <select name="status">${Object.entries(statusNames).map(([k, v]) => html`<option value="${k}" ${(b.status ?? d.status) === k ? 'selected' : ''}>${v}</option>`)}</select></label>
+<label>生效日期 <input type="date" name="effective_date" value="${b.effective_date ?? todayInShanghai()}"></label>${fieldError(errors, 'effective_date')}
+<label>验收日期（仅已完成的单位） <input type="date" name="accepted_on" value="${b.accepted_on ?? d.accepted_on ?? ''}"></label>${fieldError(errors, 'accepted_on')}
+<label>说明（退回到之前的状态时须填写理由） <input name="note" value="${b.note ?? ''}" size="40"></label>${fieldError(errors, 'note')}<button>记录</button></form>`
+    : ''
+}
+<table><thead><tr><th>生效日期</th><th>状态</th><th>说明</th><th>记录人</th><th>记录时间</th></tr></thead><tbody>
+${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames[h.status]}${h.accepted_on ? `（${day(h.accepted_on)} 验收）` : ''}</td><td>${h.note}</td><td>${h.changed_by_username ?? ''}</td><td>${moment(h.changed_at)}</td></tr>`)}
+</tbody></table>`,
         { notice },
       ),
     );

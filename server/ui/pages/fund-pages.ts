@@ -60,63 +60,23 @@ export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: str
         req,
         '资金',
         html`${waiting}
-          ${
-            progress
-              ? html`<h2>正版化进度</h2>
-                  <p>
-                    共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费
-                    ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率
-                    ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a>
-                  </p>`
-              : ''
-          }
-          <h2>资金列表</h2>
-          <form method="get" class="filters">
-            <label>查找（代码或名称） <input name="q" value="${search ?? ''}" /></label> <button>查找</button>
-          </form>
-          <table>
-            <thead>
-              <tr>
-                <th>代码</th>
-                <th>名称</th>
-                <th>年度</th>
-                <th class="num">财政拨款</th>
-                <th class="num">已分配</th>
-                <th class="num">已拨付</th>
-                <th class="num">可分配</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${funds.items.map(
-                (f) =>
-                  html`<tr>
-                    <td><a href="/funds/${f.id}">${f.code}</a></td>
-                    <td>${f.name}</td>
-                    <td>${f.fiscal_year}</td>
-                    <td class="num">${yuan(f.appropriated)}</td>
-                    <td class="num">${yuan(f.allocated)}</td>
-                    <td class="num">${yuan(f.disbursed)}</td>
-                    <td class="num">${yuan(f.available_to_allocate)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-          ${funds.next_cursor ? html`<p><a href="?${new URLSearchParams({ ...(search ? { q: search } : {}), cursor: funds.next_cursor }).toString()}" rel="next" class="more">更多（下一页）</a></p>` : ''}
-          ${
-            allows(req.actor!.role, 'funds.create')
-              ? html`<h2>新建资金</h2>
-                  <form method="post" action="/funds">
-                    ${csrfField(req)}${generalError(errors)}
-                    <label>代码 <input name="code" value="${b.code ?? ''}" required /></label>${fieldError(errors, 'code')}
-                    <label>名称 <input name="name" value="${b.name ?? ''}" required size="40" /></label>${fieldError(errors, 'name')}
-                    <label>年度 <input name="fiscal_year" value="${b.fiscal_year ?? ''}" required size="6" /></label>${fieldError(errors, 'fiscal_year')}
-                    <label>文号 <input name="document_no" value="${b.document_no ?? ''}" required size="30" /></label>${fieldError(errors, 'document_no')}
-                    <label>启用日（默认为年度的 1 月 1 日） <input name="opening_date" type="date" value="${b.opening_date ?? ''}" /></label
-                    >${fieldError(errors, 'opening_date')}
-                    <p><button>新建</button></p>
-                  </form>`
-              : ''
-          }`,
+${progress ? html`<h2>正版化进度</h2><p>共 ${progress.total} 个单位：已完成 ${progress.by_status.completed}，采购中 ${progress.by_status.procuring}，已申请经费 ${progress.by_status.awaiting_funds}，未开展 ${progress.by_status.not_started}；完成率 ${(Number(progress.completion_rate) * 100).toFixed(2)}%。<a href="/progress">详情</a></p>` : ''}
+<h2>资金列表</h2>
+<form method="get" class="filters"><label>查找（代码或名称） <input name="q" value="${search ?? ''}"></label> <button>查找</button></form>
+<table><thead><tr><th>代码</th><th>名称</th><th>年度</th><th class="num">财政拨款</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">可分配</th></tr></thead><tbody>
+${funds.items.map((f) => html`<tr><td><a href="/funds/${f.id}">${f.code}</a></td><td>${f.name}</td><td>${f.fiscal_year}</td><td class="num">${yuan(f.appropriated)}</td><td class="num">${yuan(f.allocated)}</td><td class="num">${yuan(f.disbursed)}</td><td class="num">${yuan(f.available_to_allocate)}</td></tr>`)}
+</tbody></table>${funds.next_cursor ? html`<p><a href="?${new URLSearchParams({ ...(search ? { q: search } : {}), cursor: funds.next_cursor }).toString()}" rel="next" class="more">更多（下一页）</a></p>` : ''}
+${
+  allows(req.actor!.role, 'funds.create')
+    ? html`<h2>新建资金</h2><form method="post" action="/funds">${csrfField(req)}${generalError(errors)}
+<label>代码 <input name="code" value="${b.code ?? ''}" required></label>${fieldError(errors, 'code')}
+<label>名称 <input name="name" value="${b.name ?? ''}" required size="40"></label>${fieldError(errors, 'name')}
+<label>年度 <input name="fiscal_year" value="${b.fiscal_year ?? ''}" required size="6"></label>${fieldError(errors, 'fiscal_year')}
+<label>文号 <input name="document_no" value="${b.document_no ?? ''}" required size="30"></label>${fieldError(errors, 'document_no')}
+<label>启用日（默认为年度的 1 月 1 日） <input name="opening_date" type="date" value="${b.opening_date ?? ''}"></label>${fieldError(errors, 'opening_date')}
+<p><button>新建</button></p></form>`
+    : ''
+}`,
       ),
     );
   }
@@ -131,29 +91,25 @@ export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: str
         req,
         fund.name,
         html`${fundTabs(fund.id, req)}
-          <p>代码 ${fund.code} · ${fund.fiscal_year} 年度 · 文号 ${fund.document_no}</p>
-          ${figures([
-            ['财政拨款', fund.appropriated],
-            ['已分配', fund.allocated],
-            ['已拨付', fund.disbursed],
-            ['可分配余额', fund.available_to_allocate],
-            ['用款额度余额', fund.cash_balance],
-          ])}
-          <p class="muted">账簿 ${fund.entries} 笔凭证；链头 <span class="mono">${fund.head_hash}</span></p>
-          ${control}
-          ${
-            allows(req.actor!.role, 'ledger.post')
-              ? html`<h2>登记财政拨款</h2>
-                  <p class="muted">登记后为待审核凭证，由另一名会计审核后记账。</p>
-                  <form method="post" action="/funds/${fund.id}/appropriations">
-                    ${csrfField(req)}${generalError(errors)}
-                    <label>金额（元） <input name="amount" value="${b.amount ?? ''}" required inputmode="decimal" /></label>${fieldError(errors, 'amount')}
-                    <label>文号 <input name="document_no" value="${b.document_no ?? ''}" required /></label>${fieldError(errors, 'document_no')}
-                    <label>日期 <input name="date" type="date" value="${b.date ?? todayInShanghai()}" required /></label>${fieldError(errors, 'date')}
-                    <p><button>登记</button></p>
-                  </form>`
-              : ''
-          }`,
+<p>代码 ${fund.code} · ${fund.fiscal_year} 年度 · 文号 ${fund.document_no}</p>
+${figures([
+  ['财政拨款', fund.appropriated],
+  ['已分配', fund.allocated],
+  ['已拨付', fund.disbursed],
+  ['可分配余额', fund.available_to_allocate],
+  ['用款额度余额', fund.cash_balance],
+])}
+<p class="muted">账簿 ${fund.entries} 笔凭证；链头 <span class="mono">${fund.head_hash}</span></p>
+${control}
+${
+  allows(req.actor!.role, 'ledger.post')
+    ? html`<h2>登记财政拨款</h2><p class="muted">登记后为待审核凭证，由另一名会计审核后记账。</p><form method="post" action="/funds/${fund.id}/appropriations">${csrfField(req)}${generalError(errors)}
+<label>金额（元） <input name="amount" value="${b.amount ?? ''}" required inputmode="decimal"></label>${fieldError(errors, 'amount')}
+<label>文号 <input name="document_no" value="${b.document_no ?? ''}" required></label>${fieldError(errors, 'document_no')}
+<label>日期 <input name="date" type="date" value="${b.date ?? todayInShanghai()}" required></label>${fieldError(errors, 'date')}
+<p><button>登记</button></p></form>`
+    : ''
+}`,
       ),
     );
   }
@@ -237,56 +193,15 @@ export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: str
           req,
           `${fund.name} · 序时账`,
           html`${fundTabs(fund.id, req)}
-            <form method="get" class="filters">
-              从 <input type="date" name="from" value="${filter.from ?? ''}" /> 至 <input type="date" name="to" value="${filter.to ?? ''}" /> 类型
-              <select name="kind">
-                <option value="">全部</option>
-                ${Object.entries(entryKindNames).map(([k, v]) => html`<option value="${k}" ${filter.kind === k ? 'selected' : ''}>${v}</option>`)}
-              </select>
-              科目 <input name="account" value="${q.account ?? ''}" size="12" placeholder="如 2307 或 2307.XJ005" /> 单位
-              <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称" /> <button>筛选</button>
-            </form>
-            ${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
-            <table>
-              <thead>
-                <tr>
-                  <th>凭证号</th>
-                  <th>日期</th>
-                  <th>类型</th>
-                  <th>摘要</th>
-                  <th>科目</th>
-                  <th class="num">借方</th>
-                  <th class="num">贷方</th>
-                  <th class="num">余额</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${journal.items.map((e) =>
-                  e.postings.map(
-                    (p, i) =>
-                      html`<tr>
-                        ${
-                          i === 0
-                            ? html`<td rowspan="${e.postings.length}"><a href="/entries/${e.id}">${e.seq}</a></td>
-                                <td rowspan="${e.postings.length}">${day(e.date)}</td>
-                                <td rowspan="${e.postings.length}">
-                                  ${entryKindNames[e.kind] ?? e.kind}${e.reversed_by_entry_id ? html`<br /><span class="muted">已冲销</span>` : ''}
-                                </td>
-                                <td rowspan="${e.postings.length}">
-                                  ${e.memo}<br /><span class="muted">制单 ${e.created_by_name ?? '—'} · 审核 ${e.approved_by_name ?? '—'}</span>
-                                </td>`
-                            : ''
-                        }
-                        <td>${p.account_code} ${p.account_name}</td>
-                        <td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td>
-                        <td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td>
-                        <td class="num">${yuan(p.balance_after)}</td>
-                      </tr>`,
-                  ),
-                )}
-              </tbody>
-            </table>
-            ${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`,
+<form method="get" class="filters">从 <input type="date" name="from" value="${filter.from ?? ''}"> 至 <input type="date" name="to" value="${filter.to ?? ''}">
+类型 <select name="kind"><option value="">全部</option>${Object.entries(entryKindNames).map(([k, v]) => html`<option value="${k}" ${filter.kind === k ? 'selected' : ''}>${v}</option>`)}</select>
+科目 <input name="account" value="${q.account ?? ''}" size="12" placeholder="如 2307 或 2307.XJ005">
+单位 <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称"> <button>筛选</button></form>
+${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
+<table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
+${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}"><a href="/entries/${e.id}">${e.seq}</a></td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${entryKindNames[e.kind] ?? e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}<br><span class="muted">制单 ${e.created_by_name ?? '—'} · 审核 ${e.approved_by_name ?? '—'}</span></td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
+</tbody></table>
+${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`,
         ),
       );
     },
@@ -300,38 +215,11 @@ export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: str
           req,
           `${fund.name} · 试算平衡表`,
           html`${fundTabs(fund.id, req)}
-            <form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}" /> <button>查看</button></form>
-            <table>
-              <thead>
-                <tr>
-                  <th>科目代码</th>
-                  <th>科目名称</th>
-                  <th>账簿</th>
-                  <th class="num">借方余额</th>
-                  <th class="num">贷方余额</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${tb.accounts.map(
-                  (a) =>
-                    html`<tr>
-                      <td>${a.code}</td>
-                      <td>${a.name}</td>
-                      <td>${a.book === 'financial' ? '财务会计' : '预算会计'}</td>
-                      <td class="num">${yuan(a.debit)}</td>
-                      <td class="num">${yuan(a.credit)}</td>
-                    </tr>`,
-                )}
-                ${Object.entries(tb.books).map(
-                  ([book, t]) =>
-                    html`<tr>
-                      <th colspan="3">${book === 'financial' ? '财务会计' : '预算会计'}合计 ${t.balanced ? '（平衡）' : '（不平衡！）'}</th>
-                      <th class="num">${yuan(t.debit)}</th>
-                      <th class="num">${yuan(t.credit)}</th>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>`,
+<form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}"> <button>查看</button></form>
+<table><thead><tr><th>科目代码</th><th>科目名称</th><th>账簿</th><th class="num">借方余额</th><th class="num">贷方余额</th></tr></thead><tbody>
+${tb.accounts.map((a) => html`<tr><td>${a.code}</td><td>${a.name}</td><td>${a.book === 'financial' ? '财务会计' : '预算会计'}</td><td class="num">${yuan(a.debit)}</td><td class="num">${yuan(a.credit)}</td></tr>`)}
+${Object.entries(tb.books).map(([book, t]) => html`<tr><th colspan="3">${book === 'financial' ? '财务会计' : '预算会计'}合计 ${t.balanced ? '（平衡）' : '（不平衡！）'}</th><th class="num">${yuan(t.debit)}</th><th class="num">${yuan(t.credit)}</th></tr>`)}
+</tbody></table>`,
         ),
       );
     },
@@ -344,24 +232,9 @@ export function fundPages(db: Knex, config: { dataDir: string; witnessFile?: str
           req,
           `${fund.name} · 账簿核验`,
           html`${fundTabs(fund.id, req)}
-            ${
-              r.ok
-                ? html`<p class="notice" role="status">
-                    账簿完整：${r.entries}
-                    笔凭证的哈希链逐笔核验通过，每笔分录后的余额、各科目余额和资金的拨入、分配、拨付数与分录一致，所有锚点（通知书、见证文件）仍在链上。
-                  </p>`
-                : html`<p class="error" role="alert">
-                      账簿异常，发现 ${r.problems.length} 个问题${r.first_bad_seq ? `，最早在第 ${r.first_bad_seq} 号凭证` : ''}：
-                    </p>
-                    <ul>
-                      ${r.problems.map((p) => html`<li>${p.detail}</li>`)}
-                    </ul>`
-            }
-            <p>链头 <span class="mono">${r.head_hash}</span></p>
-            <p>
-              <a href="/api/v1/funds/${fund.id}/audit-bundle.zip">下载审计包（audit-bundle.zip）</a>：凭证、分录、科目、分配方案、拨付、通知书与锚点，附 SHA-256
-              清单；审计人员可在自己的电脑上用 <span class="mono">npm run verify-bundle -- 文件.zip</span> 离线复核。
-            </p>`,
+${r.ok ? html`<p class="notice" role="status">账簿完整：${r.entries} 笔凭证的哈希链逐笔核验通过，每笔分录后的余额、各科目余额和资金的拨入、分配、拨付数与分录一致，所有锚点（通知书、见证文件）仍在链上。</p>` : html`<p class="error" role="alert">账簿异常，发现 ${r.problems.length} 个问题${r.first_bad_seq ? `，最早在第 ${r.first_bad_seq} 号凭证` : ''}：</p><ul>${r.problems.map((p) => html`<li>${p.detail}</li>`)}</ul>`}
+<p>链头 <span class="mono">${r.head_hash}</span></p>
+<p><a href="/api/v1/funds/${fund.id}/audit-bundle.zip">下载审计包（audit-bundle.zip）</a>：凭证、分录、科目、分配方案、拨付、通知书与锚点，附 SHA-256 清单；审计人员可在自己的电脑上用 <span class="mono">npm run verify-bundle -- 文件.zip</span> 离线复核。</p>`,
         ),
       );
     },

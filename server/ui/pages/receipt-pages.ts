@@ -63,77 +63,28 @@ export function receiptForm(req: Request, departmentId: string, funds: Array<{ i
     .map(([k, v]) => `${k.replace(/^lines\.?/, '第').replace(/^第(\d+)\./, (_m, n) => `第 ${Number(n) + 1} 行 `)} ${v}`)
     .join('；');
   const supersedes = one(b.supersedes_id);
-  return html`<form method="post" action="/departments/${departmentId}/receipts" class="receipt">
-    ${csrfField(req)}${generalError(errors)}
-    ${
-      supersedes
-        ? html`<input type="hidden" name="supersedes_id" value="${supersedes}" />
-            <p class="notice">更正第 ${supersedes} 号发票：提交后，新发票将注明它更正的是哪一张。</p>`
-        : ''
-    }${fieldError(errors, 'supersedes_id')}
-    <label
-      >资金
-      <select name="fund_id">
-        ${funds.map((f) => html`<option value="${f.id}" ${one(b.fund_id) === f.id ? 'selected' : ''}>${f.name}</option>`)}
-      </select></label
-    >${fieldError(errors, 'fund_id')}
-    <label
-      >发票种类
-      <select name="invoice_kind">
-        ${Object.entries({ vat_special: '增值税专用发票', vat_ordinary: '增值税普通发票', digital: '数电票', general: '普通发票' }).map(([k, v]) => html`<option value="${k}" ${one(b.invoice_kind) === k ? 'selected' : ''}>${v}</option>`)}
-      </select></label
-    >
-    <label>发票代码（数电票不填） <input name="invoice_code" value="${one(b.invoice_code)}" inputmode="numeric" /></label
-    ><span data-field="invoice_code"></span>${fieldError(errors, 'invoice_code')}
-    <label>发票号码 <input name="invoice_number" value="${one(b.invoice_number)}" required inputmode="numeric" /></label
-    ><span data-field="invoice_number"></span>${fieldError(errors, 'invoice_number')}
-    <label>开票日期 <input name="issue_date" type="date" value="${one(b.issue_date)}" required /></label>${fieldError(errors, 'issue_date')}
-    <label>销售方名称 <input name="seller_name" value="${one(b.seller_name)}" required size="40" /></label>${fieldError(errors, 'seller_name')}
-    <label>销售方纳税人识别号（统一社会信用代码） <input name="seller_tax_id" value="${one(b.seller_tax_id)}" required size="22" /></label
-    >${fieldError(errors, 'seller_tax_id')}
-    <label
-      >校验位不符的理由（核对发票原件确认代码无误时填写，由会计审核时确认）
-      <input name="tax_id_override_reason" value="${one(b.tax_id_override_reason)}" size="40" /></label
-    >${fieldError(errors, 'tax_id_override_reason')}
-    ${allows(req.actor!.role, 'receipts.review') ? html`<label>校验位不符时的确认理由（仅会计） <input name="seller_tax_id_override" value="${one(b.seller_tax_id_override)}" size="40" /></label>${fieldError(errors, 'seller_tax_id_override')}` : ''}
-    <table>
-      <thead>
-        <tr>
-          <th>软件</th>
-          <th>类别</th>
-          <th>授权方式</th>
-          <th class="num">套数</th>
-          <th class="num">金额（元）</th>
-        </tr>
-      </thead>
-      <tbody class="lines">
-        ${Array.from(
-          { length: rows },
-          (_, i) =>
-            html`<tr class="line">
-              <td><input name="line_product" value="${list(b.line_product)[i] ?? ''}" size="28" /></td>
-              <td>
-                <select name="line_category">
-                  ${Object.entries(categoryNames).map(([k, v]) => html`<option value="${k}" ${list(b.line_category)[i] === k ? 'selected' : ''}>${v}</option>`)}
-                </select>
-              </td>
-              <td>
-                <select name="line_licence_kind">
-                  ${Object.entries(licenceKindNames).map(([k, v]) => html`<option value="${k}" ${(list(b.line_licence_kind)[i] ?? 'retail') === k ? 'selected' : ''}>${v}</option>`)}
-                </select>
-              </td>
-              <td class="num"><input name="line_licences" value="${list(b.line_licences)[i] ?? ''}" size="5" inputmode="numeric" /></td>
-              <td class="num"><input name="line_amount" value="${list(b.line_amount)[i] ?? ''}" size="12" inputmode="decimal" /></td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-    <button type="button" class="secondary" data-add-line>增加一行</button
-    ><span data-field="lines"></span>${lineError ? html`<span class="field-error" role="alert">${lineError}</span>` : ''}
-    <label>合计金额（元） <input name="total" value="${one(b.total)}" required inputmode="decimal" /></label
-    ><span data-field="total"></span>${fieldError(errors, 'total')}
-    <p><button>提交发票</button> <span class="muted">提交后可上传发票扫描件。</span></p>
-  </form>`;
+  return html`<form method="post" action="/departments/${departmentId}/receipts" class="receipt">${csrfField(req)}${generalError(errors)}
+${supersedes ? html`<input type="hidden" name="supersedes_id" value="${supersedes}"><p class="notice">更正第 ${supersedes} 号发票：提交后，新发票将注明它更正的是哪一张。</p>` : ''}${fieldError(errors, 'supersedes_id')}
+<label>资金 <select name="fund_id">${funds.map((f) => html`<option value="${f.id}" ${one(b.fund_id) === f.id ? 'selected' : ''}>${f.name}</option>`)}</select></label>${fieldError(errors, 'fund_id')}
+<label>发票种类 <select name="invoice_kind">${Object.entries({ vat_special: '增值税专用发票', vat_ordinary: '增值税普通发票', digital: '数电票', general: '普通发票' }).map(([k, v]) => html`<option value="${k}" ${one(b.invoice_kind) === k ? 'selected' : ''}>${v}</option>`)}</select></label>
+<label>发票代码（数电票不填） <input name="invoice_code" value="${one(b.invoice_code)}" inputmode="numeric"></label><span data-field="invoice_code"></span>${fieldError(errors, 'invoice_code')}
+<label>发票号码 <input name="invoice_number" value="${one(b.invoice_number)}" required inputmode="numeric"></label><span data-field="invoice_number"></span>${fieldError(errors, 'invoice_number')}
+<label>开票日期 <input name="issue_date" type="date" value="${one(b.issue_date)}" required></label>${fieldError(errors, 'issue_date')}
+<label>销售方名称 <input name="seller_name" value="${one(b.seller_name)}" required size="40"></label>${fieldError(errors, 'seller_name')}
+<label>销售方纳税人识别号（统一社会信用代码） <input name="seller_tax_id" value="${one(b.seller_tax_id)}" required size="22"></label>${fieldError(errors, 'seller_tax_id')}
+<label>校验位不符的理由（核对发票原件确认代码无误时填写，由会计审核时确认） <input name="tax_id_override_reason" value="${one(b.tax_id_override_reason)}" size="40"></label>${fieldError(errors, 'tax_id_override_reason')}
+${allows(req.actor!.role, 'receipts.review') ? html`<label>校验位不符时的确认理由（仅会计） <input name="seller_tax_id_override" value="${one(b.seller_tax_id_override)}" size="40"></label>${fieldError(errors, 'seller_tax_id_override')}` : ''}
+<table><thead><tr><th>软件</th><th>类别</th><th>授权方式</th><th class="num">套数</th><th class="num">金额（元）</th></tr></thead><tbody class="lines">
+${Array.from(
+  { length: rows },
+  (_, i) => html`<tr class="line"><td><input name="line_product" value="${list(b.line_product)[i] ?? ''}" size="28"></td>
+<td><select name="line_category">${Object.entries(categoryNames).map(([k, v]) => html`<option value="${k}" ${list(b.line_category)[i] === k ? 'selected' : ''}>${v}</option>`)}</select></td>
+<td><select name="line_licence_kind">${Object.entries(licenceKindNames).map(([k, v]) => html`<option value="${k}" ${(list(b.line_licence_kind)[i] ?? 'retail') === k ? 'selected' : ''}>${v}</option>`)}</select></td>
+<td class="num"><input name="line_licences" value="${list(b.line_licences)[i] ?? ''}" size="5" inputmode="numeric"></td><td class="num"><input name="line_amount" value="${list(b.line_amount)[i] ?? ''}" size="12" inputmode="decimal"></td></tr>`,
+)}
+</tbody></table><button type="button" class="secondary" data-add-line>增加一行</button><span data-field="lines"></span>${lineError ? html`<span class="field-error" role="alert">${lineError}</span>` : ''}
+<label>合计金额（元） <input name="total" value="${one(b.total)}" required inputmode="decimal"></label><span data-field="total"></span>${fieldError(errors, 'total')}
+<p><button>提交发票</button> <span class="muted">提交后可上传发票扫描件。</span></p></form>`;
 }
 
 /** What an accountant should know before rejecting a verified receipt that a run already used. */
@@ -157,99 +108,31 @@ export function receiptPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadM
       page(
         req,
         `发票 ${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}`,
-        html` <p>
-            单位：${r.department_name}（${r.department_code}）·
-            状态：<b>${receiptStatusNames[r.status]}</b>${r.status_reason ? html` · 理由：${r.status_reason}` : ''}
-          </p>
-          ${r.supersedes_id ? html`<p class="supersedes">本发票更正 <a href="/receipts/${r.supersedes_id}">第 ${r.supersedes_id} 号发票</a>。</p>` : ''}
-          ${r.superseded_by ? html`<p class="superseded-by">本发票已由 <a href="/receipts/${r.superseded_by}">第 ${r.superseded_by} 号发票</a>更正（${receiptStatusNames[r.superseded_by_status ?? ''] ?? ''}）。</p>` : ''}
-          ${r.tax_id_override_reason ? html`<p class="tax-id-request">单位申请使用校验位不符的销售方代码 ${r.seller_tax_id}，理由：“${r.tax_id_override_reason}”。${r.tax_id_confirmed_by_name ? html`已由 ${r.tax_id_confirmed_by_name} 确认。` : html`<b>待会计确认。</b>`}</p>` : ''}
-          ${allocationWarning ? html`<p class="warning" role="note">${allocationWarning}</p>` : ''}
-          ${generalError(errors)}${allows(role, 'receipts.review') ? (await receiptLicenceWarnings(db, r)).map((w) => html`<p class="error" role="alert">提示：${w.message}</p>`) : ''}
-          <table>
-            <tbody>
-              <tr>
-                <th>开票日期</th>
-                <td>${day(r.issue_date)}</td>
-                <th>销售方</th>
-                <td>
-                  ${r.seller_name}（${r.seller_tax_id}）${r.seller_tax_id_override ? html`<br /><span class="muted">校验位不符，会计确认：${r.seller_tax_id_override}</span>` : ''}
-                </td>
-              </tr>
-              <tr>
-                <th>合计</th>
-                <td class="num">${yuan(r.total)}</td>
-                <th>提交时间</th>
-                <td>${moment(r.submitted_at)}</td>
-              </tr>
-            </tbody>
-          </table>
-          <h2>明细</h2>
-          <table>
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>软件</th>
-                <th>类别</th>
-                <th>授权方式</th>
-                <th class="num">套数</th>
-                <th class="num">金额</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${r.lines.map(
-                (l) =>
-                  html`<tr>
-                    <td>${l.line_no}</td>
-                    <td>${l.product}</td>
-                    <td>${categoryNames[l.category]}</td>
-                    <td>${licenceKindNames[l.licence_kind] ?? l.licence_kind}</td>
-                    <td class="num">${l.licences}</td>
-                    <td class="num">${yuan(l.amount)}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-          <h2>扫描件</h2>
-          ${
-            r.attachments.length
-              ? r.attachments.map(
-                  (a) =>
-                    html`<p>
-                        ${a.file_name}（${a.media_type}，${a.size} 字节）${a.active_content ? html` <b class="error">含可执行内容，请勿直接打开</b>` : ''}
-                        <a href="/api/v1/attachments/${a.id}">下载</a>
-                      </p>
-                      ${a.media_type.startsWith('image/') ? html`<img class="scan" alt="${a.file_name}" src="/api/v1/attachments/${a.id}?inline=1" />` : ''}`,
-                )
-              : html`<p class="muted">尚无扫描件。</p>`
-          }
-          ${
-            allows(role, 'attachments.upload') && r.status === 'submitted'
-              ? html`<form method="post" action="${uploadAction}" enctype="multipart/form-data">
-                  <label
-                    >上传扫描件（PDF、JPEG、PNG，可多选）
-                    <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" multiple required /></label
-                  >${fieldError(errors, 'file')}<button>上传</button>
-                </form>`
-              : ''
-          }
-          ${
-            allows(role, 'receipts.review') && (r.status === 'submitted' || r.status === 'verified')
-              ? html`<h2>审核</h2>
-                  ${r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/verify" class="inline">${csrfField(req)}${r.tax_id_override_reason ? html`<label><input type="checkbox" name="confirm_tax_id" value="1" /> 确认销售方代码 ${r.seller_tax_id} 无误</label>` : ''}<button>审核通过</button></form>` : ''}
-                  <form method="post" action="/receipts/${r.id}/reject">
-                    ${csrfField(req)}<label>退回理由 <input name="reason" size="40" /></label>${fieldError(errors, 'reason')}<button class="secondary">
-                      退回
-                    </button>
-                  </form>`
-              : ''
-          }
-          ${allows(role, 'receipts.withdraw') && r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/withdraw">${csrfField(req)}<button class="secondary">撤回</button></form>` : ''}
-          ${role === 'department' && (r.status === 'rejected' || r.status === 'withdrawn') && !(r.superseded_by && ['submitted', 'verified'].includes(r.superseded_by_status ?? '')) ? html`<p><a class="button" href="/receipts/${r.id}/resubmit">更正后重新提交</a></p>` : ''}
-          <h2>记录</h2>
-          <ul>
-            ${r.history.map((h) => html`<li>${moment(h.at)}：${h.from ? `${receiptStatusNames[h.from]} → ` : ''}${receiptStatusNames[h.to]}${h.reason ? `（${h.reason}）` : ''}${h.actor_name ? ` · ${h.actor_name}` : ''}</li>`)}
-          </ul>`,
+        html`
+<p>单位：${r.department_name}（${r.department_code}）· 状态：<b>${receiptStatusNames[r.status]}</b>${r.status_reason ? html` · 理由：${r.status_reason}` : ''}</p>
+${r.supersedes_id ? html`<p class="supersedes">本发票更正 <a href="/receipts/${r.supersedes_id}">第 ${r.supersedes_id} 号发票</a>。</p>` : ''}
+${r.superseded_by ? html`<p class="superseded-by">本发票已由 <a href="/receipts/${r.superseded_by}">第 ${r.superseded_by} 号发票</a>更正（${receiptStatusNames[r.superseded_by_status ?? ''] ?? ''}）。</p>` : ''}
+${r.tax_id_override_reason ? html`<p class="tax-id-request">单位申请使用校验位不符的销售方代码 ${r.seller_tax_id}，理由：“${r.tax_id_override_reason}”。${r.tax_id_confirmed_by_name ? html`已由 ${r.tax_id_confirmed_by_name} 确认。` : html`<b>待会计确认。</b>`}</p>` : ''}
+${allocationWarning ? html`<p class="warning" role="note">${allocationWarning}</p>` : ''}
+${generalError(errors)}${allows(role, 'receipts.review') ? (await receiptLicenceWarnings(db, r)).map((w) => html`<p class="error" role="alert">提示：${w.message}</p>`) : ''}
+<table><tbody>
+<tr><th>开票日期</th><td>${day(r.issue_date)}</td><th>销售方</th><td>${r.seller_name}（${r.seller_tax_id}）${r.seller_tax_id_override ? html`<br><span class="muted">校验位不符，会计确认：${r.seller_tax_id_override}</span>` : ''}</td></tr>
+<tr><th>合计</th><td class="num">${yuan(r.total)}</td><th>提交时间</th><td>${moment(r.submitted_at)}</td></tr></tbody></table>
+<h2>明细</h2><table><thead><tr><th>#</th><th>软件</th><th>类别</th><th>授权方式</th><th class="num">套数</th><th class="num">金额</th></tr></thead><tbody>
+${r.lines.map((l) => html`<tr><td>${l.line_no}</td><td>${l.product}</td><td>${categoryNames[l.category]}</td><td>${licenceKindNames[l.licence_kind] ?? l.licence_kind}</td><td class="num">${l.licences}</td><td class="num">${yuan(l.amount)}</td></tr>`)}</tbody></table>
+<h2>扫描件</h2>
+${r.attachments.length ? r.attachments.map((a) => html`<p>${a.file_name}（${a.media_type}，${a.size} 字节）${a.active_content ? html` <b class="error">含可执行内容，请勿直接打开</b>` : ''} <a href="/api/v1/attachments/${a.id}">下载</a></p>${a.media_type.startsWith('image/') ? html`<img class="scan" alt="${a.file_name}" src="/api/v1/attachments/${a.id}?inline=1">` : ''}`) : html`<p class="muted">尚无扫描件。</p>`}
+${allows(role, 'attachments.upload') && r.status === 'submitted' ? html`<form method="post" action="${uploadAction}" enctype="multipart/form-data"><label>上传扫描件（PDF、JPEG、PNG，可多选） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" multiple required></label>${fieldError(errors, 'file')}<button>上传</button></form>` : ''}
+${
+  allows(role, 'receipts.review') && (r.status === 'submitted' || r.status === 'verified')
+    ? html`<h2>审核</h2>
+${r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/verify" class="inline">${csrfField(req)}${r.tax_id_override_reason ? html`<label><input type="checkbox" name="confirm_tax_id" value="1"> 确认销售方代码 ${r.seller_tax_id} 无误</label>` : ''}<button>审核通过</button></form>` : ''}
+<form method="post" action="/receipts/${r.id}/reject">${csrfField(req)}<label>退回理由 <input name="reason" size="40"></label>${fieldError(errors, 'reason')}<button class="secondary">退回</button></form>`
+    : ''
+}
+${allows(role, 'receipts.withdraw') && r.status === 'submitted' ? html`<form method="post" action="/receipts/${r.id}/withdraw">${csrfField(req)}<button class="secondary">撤回</button></form>` : ''}
+${role === 'department' && (r.status === 'rejected' || r.status === 'withdrawn') && !(r.superseded_by && ['submitted', 'verified'].includes(r.superseded_by_status ?? '')) ? html`<p><a class="button" href="/receipts/${r.id}/resubmit">更正后重新提交</a></p>` : ''}
+<h2>记录</h2><ul>${r.history.map((h) => html`<li>${moment(h.at)}：${h.from ? `${receiptStatusNames[h.from]} → ` : ''}${receiptStatusNames[h.to]}${h.reason ? `（${h.reason}）` : ''}${h.actor_name ? ` · ${h.actor_name}` : ''}</li>`)}</ul>`,
         { notice },
       ),
     );
@@ -275,42 +158,12 @@ export function receiptPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadM
         page(
           req,
           '发票',
-          html`<p>
-              ${['submitted', 'verified', 'rejected', 'withdrawn'].map((s) => html`<a href="?status=${s}${fundId ? `&fund_id=${fundId}` : ''}">${receiptStatusNames[s]}</a> · `)}
-            </p>
-            <form method="get" class="filters">
-              ${status ? html`<input type="hidden" name="status" value="${status}" />` : ''}<label
-                >查找（单位代码、名称或发票号码） <input name="q" value="${search ?? ''}"
-              /></label>
-              <button>查找</button>
-            </form>
-            <table>
-              <thead>
-                <tr>
-                  <th>发票</th>
-                  <th>单位</th>
-                  <th>开票日期</th>
-                  <th>销售方</th>
-                  <th class="num">金额</th>
-                  <th>状态</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${found.items.map(
-                  (r) =>
-                    html`<tr>
-                      <td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td>
-                      <td>${r.department_name}</td>
-                      <td>${day(r.issue_date)}</td>
-                      <td>${r.seller_name}</td>
-                      <td class="num">${yuan(r.total)}</td>
-                      <td>${receiptStatusNames[r.status]}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-            ${found.items.length ? '' : html`<p class="muted">没有${status ? receiptStatusNames[status] : ''}的发票。</p>`}
-            ${found.next_cursor ? html`<p><a href="?${keep({ cursor: found.next_cursor })}" rel="next" class="more">更多（下一页）</a></p>` : ''}`,
+          html`<p>${['submitted', 'verified', 'rejected', 'withdrawn'].map((s) => html`<a href="?status=${s}${fundId ? `&fund_id=${fundId}` : ''}">${receiptStatusNames[s]}</a> · `)}</p>
+<form method="get" class="filters">${status ? html`<input type="hidden" name="status" value="${status}">` : ''}<label>查找（单位代码、名称或发票号码） <input name="q" value="${search ?? ''}"></label> <button>查找</button></form>
+<table><thead><tr><th>发票</th><th>单位</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
+${found.items.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${r.department_name}</td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}</td></tr>`)}
+</tbody></table>${found.items.length ? '' : html`<p class="muted">没有${status ? receiptStatusNames[status] : ''}的发票。</p>`}
+${found.next_cursor ? html`<p><a href="?${keep({ cursor: found.next_cursor })}" rel="next" class="more">更多（下一页）</a></p>` : ''}`,
         ),
       );
     },
@@ -344,12 +197,12 @@ export function receiptPages(db: Knex, config: Pick<Config, 'dataDir' | 'uploadM
           req,
           `更正第 ${r.id} 号发票`,
           html`<p>原发票${receiptStatusNames[r.status]}${r.status_reason ? html`，理由：${r.status_reason}` : ''}。请按发票原件更正后提交。</p>
-            ${receiptForm(
-              req,
-              r.department_id,
-              funds.map((f) => ({ id: String(f.id), name: String(f.name) })),
-              noErrors,
-            )}`,
+${receiptForm(
+  req,
+  r.department_id,
+  funds.map((f) => ({ id: String(f.id), name: String(f.name) })),
+  noErrors,
+)}`,
         ),
       );
     },

@@ -29,36 +29,16 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
       page(
         req,
         '软件正版化进度',
-        html` <form method="get">
-            截至 <input type="date" name="as_of" value="${asOf ?? ''}" />
-            <button>查看</button>
-            ${allows(req.actor!.role, 'progress.bulletin') ? html` <a class="button" href="/api/v1/progress/bulletin.pdf${asOf ? `?as_of=${asOf}` : ''}">下载通报（PDF）</a>` : ''}
-          </form>
-          <div class="figures">
-            <div class="figure">单位总数<b>${r.total}</b></div>
-            <div class="figure">已完成<b>${s.completed}</b></div>
-            <div class="figure">采购中<b>${s.procuring}</b></div>
-            <div class="figure">已申请经费<b>${s.awaiting_funds}</b></div>
-            <div class="figure">未开展<b>${s.not_started}</b></div>
-            <div class="figure">完成率<b>${(Number(r.completion_rate) * 100).toFixed(2)}%</b></div>
-            <div class="figure">预计完成率<b>${(Number(r.projected_rate) * 100).toFixed(2)}%</b></div>
-          </div>
-          ${(['completed', 'procuring', 'awaiting_funds', 'not_started'] as const).map(
-            (st) =>
-              html`<h2>${statusNames[st]}（${r.units[st].length}）</h2>
-                <p>${r.units[st].length ? r.units[st].map((u, i) => html`${i ? '、' : ''}<a href="/departments/${u.id}">${u.name}</a>`) : '无'}</p>`,
-          )}
-          <h2>专题书面报告</h2>
-          ${w ? html`<p>${w.title}：截止 ${day(w.deadline)}。已报送 ${w.filed.length} 个：${w.filed.map((u) => u.name).join('、') || '无'}。${w.past_deadline ? `逾期未报送 ${w.overdue.length} 个：${w.overdue.map((u) => u.name).join('、') || '无'}。` : `尚未报送 ${w.owed.length} 个。`}</p>` : html`<p class="muted">尚未设定报送截止日期。</p>`}
-          ${programmeSection(r, req)}
-          ${
-            allows(req.actor!.role, 'progress.deadline')
-              ? html`<form method="post" action="/progress/deadline">
-                  ${csrfField(req)}${generalError(errors)}<label>报告名称 <input name="title" value="专题书面报告" size="30" /></label
-                  ><label>截止日期 <input type="date" name="deadline" required /></label>${fieldError(errors, 'deadline')}<button>设定</button>
-                </form>`
-              : ''
-          }`,
+        html`
+<form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}"> <button>查看</button>
+${allows(req.actor!.role, 'progress.bulletin') ? html` <a class="button" href="/api/v1/progress/bulletin.pdf${asOf ? `?as_of=${asOf}` : ''}">下载通报（PDF）</a>` : ''}</form>
+<div class="figures"><div class="figure">单位总数<b>${r.total}</b></div><div class="figure">已完成<b>${s.completed}</b></div><div class="figure">采购中<b>${s.procuring}</b></div><div class="figure">已申请经费<b>${s.awaiting_funds}</b></div><div class="figure">未开展<b>${s.not_started}</b></div>
+<div class="figure">完成率<b>${(Number(r.completion_rate) * 100).toFixed(2)}%</b></div><div class="figure">预计完成率<b>${(Number(r.projected_rate) * 100).toFixed(2)}%</b></div></div>
+${(['completed', 'procuring', 'awaiting_funds', 'not_started'] as const).map((st) => html`<h2>${statusNames[st]}（${r.units[st].length}）</h2><p>${r.units[st].length ? r.units[st].map((u, i) => html`${i ? '、' : ''}<a href="/departments/${u.id}">${u.name}</a>`) : '无'}</p>`)}
+<h2>专题书面报告</h2>
+${w ? html`<p>${w.title}：截止 ${day(w.deadline)}。已报送 ${w.filed.length} 个：${w.filed.map((u) => u.name).join('、') || '无'}。${w.past_deadline ? `逾期未报送 ${w.overdue.length} 个：${w.overdue.map((u) => u.name).join('、') || '无'}。` : `尚未报送 ${w.owed.length} 个。`}</p>` : html`<p class="muted">尚未设定报送截止日期。</p>`}
+${programmeSection(r, req)}
+${allows(req.actor!.role, 'progress.deadline') ? html`<form method="post" action="/progress/deadline">${csrfField(req)}${generalError(errors)}<label>报告名称 <input name="title" value="专题书面报告" size="30"></label><label>截止日期 <input type="date" name="deadline" required></label>${fieldError(errors, 'deadline')}<button>设定</button></form>` : ''}`,
       ),
     );
   }
@@ -69,24 +49,18 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
       page(
         req,
         '通知书真伪核验',
-        html` <form method="post" action="/statements/verify?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data">
-            ${generalError(errors)}
-            <label>上传通知书 PDF <input type="file" name="file" accept="application/pdf" required /></label>${fieldError(errors, 'file')}<button>核验</button>
-          </form>
-          ${
-            result
-              ? 'kind' in result && result.genuine
-                ? html`<p class="notice" role="status">
-                      真实、未经改动：编号
-                      ${result.statement_no}，${result.kind === 'summary' ? '资金汇总表' : `${result.department_name} 的资金拨付通知书`}，出具于
-                      ${moment(result.issued_at)}，依据账簿第 ${result.head_seq} 号凭证。
-                    </p>
-                    ${result.superseded_by ? html`<p class="error" role="status">注意：该通知书已被更新的通知书 ${result.superseded_by} 取代，请以新通知书为准。</p>` : ''}`
-                : 'kind' in result && result.problem
-                  ? html`<p class="error" role="alert">编号 ${result.statement_no} 的文件与出具时一致，但不再可信：${result.problem}。</p>`
-                  : html`<p class="error" role="alert">不是本系统出具的原件，或已被改动（SHA-256 ${result.sha256}）。</p>`
-              : ''
-          }`,
+        html`
+<form method="post" action="/statements/verify?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data">${generalError(errors)}
+<label>上传通知书 PDF <input type="file" name="file" accept="application/pdf" required></label>${fieldError(errors, 'file')}<button>核验</button></form>
+${
+  result
+    ? 'kind' in result && result.genuine
+      ? html`<p class="notice" role="status">真实、未经改动：编号 ${result.statement_no}，${result.kind === 'summary' ? '资金汇总表' : `${result.department_name} 的资金拨付通知书`}，出具于 ${moment(result.issued_at)}，依据账簿第 ${result.head_seq} 号凭证。</p>${result.superseded_by ? html`<p class="error" role="status">注意：该通知书已被更新的通知书 ${result.superseded_by} 取代，请以新通知书为准。</p>` : ''}`
+      : 'kind' in result && result.problem
+        ? html`<p class="error" role="alert">编号 ${result.statement_no} 的文件与出具时一致，但不再可信：${result.problem}。</p>`
+        : html`<p class="error" role="alert">不是本系统出具的原件，或已被改动（SHA-256 ${result.sha256}）。</p>`
+    : ''
+}`,
       ),
     );
   }
@@ -114,35 +88,11 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
           req,
           `${fund.name} · 通知书与导出`,
           html`${fundTabs(fund.id, req)}
-            <p>
-              <a class="button" href="${api}/summary.pdf">资金汇总表（PDF）</a> <a class="button" href="${api}/statements.zip">全部单位通知书（ZIP）</a>
-              <a href="${api}/journal.xlsx">序时账 XLSX</a> · <a href="${api}/journal.csv">CSV</a> · <a href="${api}/trial-balance.xlsx">试算平衡表 XLSX</a> ·
-              <a href="${api}/trial-balance.csv">CSV</a>
-            </p>
-            <table>
-              <thead>
-                <tr>
-                  <th>单位</th>
-                  <th class="num">已分配</th>
-                  <th class="num">已拨付</th>
-                  <th class="num">应付未付</th>
-                  <th></th>
-                </tr>
-              </thead>
-              <tbody>
-                ${positions.map(
-                  (p) =>
-                    html`<tr>
-                      <td>${p.department_name}（${p.department_code}）</td>
-                      <td class="num">${yuan(p.allocated)}</td>
-                      <td class="num">${yuan(p.paid)}</td>
-                      <td class="num">${yuan(p.payable)}</td>
-                      <td><a href="${api}/departments/${p.department_id}/statement.pdf">资金拨付通知书</a></td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-            <p><a href="/statements/verify">核验一份通知书 →</a></p>`,
+<p><a class="button" href="${api}/summary.pdf">资金汇总表（PDF）</a> <a class="button" href="${api}/statements.zip">全部单位通知书（ZIP）</a>
+ <a href="${api}/journal.xlsx">序时账 XLSX</a> · <a href="${api}/journal.csv">CSV</a> · <a href="${api}/trial-balance.xlsx">试算平衡表 XLSX</a> · <a href="${api}/trial-balance.csv">CSV</a></p>
+<table><thead><tr><th>单位</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">应付未付</th><th></th></tr></thead><tbody>
+${positions.map((p) => html`<tr><td>${p.department_name}（${p.department_code}）</td><td class="num">${yuan(p.allocated)}</td><td class="num">${yuan(p.paid)}</td><td class="num">${yuan(p.payable)}</td><td><a href="${api}/departments/${p.department_id}/statement.pdf">资金拨付通知书</a></td></tr>`)}
+</tbody></table><p><a href="/statements/verify">核验一份通知书 →</a></p>`,
         ),
       );
     },
@@ -170,35 +120,10 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
         page(
           req,
           '审计日志',
-          html`<form method="get">
-              操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download" /> 用户名
-              <input name="actor" value="${actorName ?? ''}" size="12" /> <button>筛选</button>
-            </form>
-            ${actorName && !actorRow ? html`<p class="error" role="alert">没有用户名为“${actorName}”的用户。</p>` : ''}
-            <table>
-              <thead>
-                <tr>
-                  <th>时间</th>
-                  <th>用户</th>
-                  <th>操作</th>
-                  <th>对象</th>
-                  <th>来源</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${log.items.map(
-                  (e) =>
-                    html`<tr>
-                      <td>${moment(e.at as Date)}</td>
-                      <td>${e.actor_username ?? '—'}（${e.actor_role ?? ''}）</td>
-                      <td>${e.action}</td>
-                      <td>${e.object_type ?? ''} ${e.object_id ?? ''}</td>
-                      <td class="mono">${e.ip ?? ''}</td>
-                    </tr>`,
-                )}
-              </tbody>
-            </table>
-            ${log.next_cursor ? html`<p><a href="?action=${filter.action ?? ''}&actor=${actorName ?? ''}&cursor=${log.next_cursor}">更早 →</a></p>` : ''}`,
+          html`<form method="get">操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download"> 用户名 <input name="actor" value="${actorName ?? ''}" size="12"> <button>筛选</button></form>${actorName && !actorRow ? html`<p class="error" role="alert">没有用户名为“${actorName}”的用户。</p>` : ''}
+<table><thead><tr><th>时间</th><th>用户</th><th>操作</th><th>对象</th><th>来源</th></tr></thead><tbody>
+${log.items.map((e) => html`<tr><td>${moment(e.at as Date)}</td><td>${e.actor_username ?? '—'}（${e.actor_role ?? ''}）</td><td>${e.action}</td><td>${e.object_type ?? ''} ${e.object_id ?? ''}</td><td class="mono">${e.ip ?? ''}</td></tr>`)}
+</tbody></table>${log.next_cursor ? html`<p><a href="?action=${filter.action ?? ''}&actor=${actorName ?? ''}&cursor=${log.next_cursor}">更早 →</a></p>` : ''}`,
         ),
       );
     },
