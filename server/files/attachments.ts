@@ -7,6 +7,15 @@ import type { RequestContext } from '../http/context.ts';
 import { recordFile, type StoredFile } from './file-store.ts';
 
 export type AttachmentOwner = { receiptId: string } | { writtenReportId: string };
+/** Everything a scan can be evidence of: a receipt, a written report, a register line, a finding's rectification. */
+export type EvidenceOwner = AttachmentOwner | { softwareAssetId: string } | { findingEventId: string };
+
+function ownerColumns(owner: EvidenceOwner): { column: string; objectType: string; objectId: string } {
+  if ('receiptId' in owner) return { column: 'receipt_id', objectType: 'receipt', objectId: owner.receiptId };
+  if ('writtenReportId' in owner) return { column: 'written_report_id', objectType: 'written_report', objectId: owner.writtenReportId };
+  if ('softwareAssetId' in owner) return { column: 'software_asset_id', objectType: 'software_asset', objectId: owner.softwareAssetId };
+  return { column: 'finding_event_id', objectType: 'finding_event', objectId: owner.findingEventId };
+}
 
 /** Links stored files to a receipt or a written report, all in one transaction. */
 export async function recordAttachments(db: Knex, ctx: RequestContext, owner: AttachmentOwner, files: StoredFile[]) {
@@ -17,18 +26,13 @@ export async function recordAttachments(db: Knex, ctx: RequestContext, owner: At
   });
 }
 
-/** Links stored bytes to a receipt or a written report. */
-async function recordAttachment(db: Knex, ctx: RequestContext, owner: AttachmentOwner, file: StoredFile) {
+/** Links stored bytes to what they are evidence of; the one writer of attachment rows and their audit entry. */
+export async function recordAttachment(db: Knex, ctx: RequestContext, owner: EvidenceOwner, file: StoredFile) {
   return inTransaction(db, async (trx) => {
     await recordFile(trx, file);
+    const { column, objectType, objectId } = ownerColumns(owner);
     const [row] = await trx('attachments')
-      .insert({
-        sha256: file.sha256,
-        file_name: file.fileName,
-        receipt_id: 'receiptId' in owner ? owner.receiptId : null,
-        written_report_id: 'writtenReportId' in owner ? owner.writtenReportId : null,
-        uploaded_by: ctx.actor!.id,
-      })
+      .insert({ sha256: file.sha256, file_name: file.fileName, [column]: objectId, uploaded_by: ctx.actor!.id })
       .returning(['id', 'uploaded_at']);
     const view = {
       id: String(row.id),
@@ -39,12 +43,7 @@ async function recordAttachment(db: Knex, ctx: RequestContext, owner: Attachment
       active_content: file.activeContent,
       uploaded_at: (row.uploaded_at as Date).toISOString(),
     };
-    await recordAudit(trx, ctx, {
-      action: 'attachment.upload',
-      objectType: 'receiptId' in owner ? 'receipt' : 'written_report',
-      objectId: 'receiptId' in owner ? owner.receiptId : owner.writtenReportId,
-      after: view,
-    });
+    await recordAudit(trx, ctx, { action: 'attachment.upload', objectType, objectId, after: view });
     return view;
   });
 }
