@@ -25,7 +25,18 @@ const tags: Record<Tag, string> = {
 const problem = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const s = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-2020-12' }) as Record<string, unknown>;
+  const s = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+    // A schema whose wire form is not what zod sees (a query string read as a number) says how it is documented.
+    override: ({ jsonSchema }) => {
+      const documented = (jsonSchema as { documented?: object }).documented;
+      if (!documented) return;
+      for (const key of Object.keys(jsonSchema)) delete (jsonSchema as Record<string, unknown>)[key];
+      Object.assign(jsonSchema, documented);
+    },
+  }) as Record<string, unknown>;
   delete s.$schema;
   return s;
 }
