@@ -211,7 +211,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Approve many pending payments of one fund (another accountant): all post or none',
         body: z.strictObject({ ids: z.array(idParam).min(1, '请至少选择一笔拨付').max(5000, '一次最多 5000 笔') }),
         response: json(200, '{items}', disbursementList),
-        errors: { 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT' },
+        errors: {
+          403: 'SAME_ACCOUNTANT',
+          404: 'NOT_FOUND: a payment named in ids does not exist',
+          409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT',
+        },
       },
       async (req, res, { body }) => {
         return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursements(trx, contextOf(req), body.ids) }));

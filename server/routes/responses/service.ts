@@ -83,6 +83,9 @@ export const statementCheck = z.object({
   sha256: z.string(),
   statement_no: z.string().nullable(),
   superseded_by: z.string().nullable(),
+  /** Why it is not genuine, in words; `problems` one by one. */
+  problem: z.string().optional(),
+  problems: z.array(z.string()).optional(),
   kind: z.string().optional(),
   fund_id: idOut.optional(),
   fund_code: z.string().optional(),
