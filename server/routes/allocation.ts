@@ -11,7 +11,7 @@ import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
 import { disbursement, disbursementList, disbursementPage, policy, policyList, position, positionList, run, runList } from './responses/allocation.ts';
-import { accountingDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { accountingDate, cursorParam, idParam, limitParam, money, positiveMoney } from '../http/schemas.ts';
 
 const id = z.strictObject({ id: idParam });
 const rate = z
@@ -27,7 +27,7 @@ const categoryCaps = z.strictObject({
 });
 const payment = z.strictObject({
   department_id: idParam,
-  amount: money,
+  amount: positiveMoney,
   voucher_no: z.string().trim().min(1, '请填写凭证号').max(64, '最多 64 个字符'),
   date: accountingDate,
   memo: z.string().max(500).optional(),
