@@ -59,7 +59,9 @@ export async function openBench(): Promise<BenchEnv> {
       server.kill('SIGTERM');
       await new Promise((resolve) => server.once('exit', resolve));
       await db.destroy();
-      await dropDatabase(databaseUrl);
+      // BENCH_KEEP_DATABASE=1 leaves the seeded database for EXPLAIN (drop it yourself afterwards).
+      if (process.env.BENCH_KEEP_DATABASE === '1' && process.env.DATABASE_URL) console.log(`kept the database: ${databaseUrl}`);
+      else await dropDatabase(databaseUrl);
       await stopEmbedded();
       if (dir) await rm(dir, { recursive: true, force: true });
     },
