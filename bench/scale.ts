@@ -76,7 +76,7 @@ export async function benchScale(env: BenchEnv): Promise<void> {
   );
   const seed_s = (performance.now() - seedStart) / 1000;
   console.log(
-    `seeded ${done.toLocaleString('en')} postings in ${fmt(seed_s, 0)} s (${fmt(done / seed_s, 0)} postings/s; plain SQL INSERTs of 4,000 entries a transaction, every ledger trigger on)`,
+    `seeded ${done.toLocaleString('en')} postings in ${fmt(seed_s, 0)} s (${fmt(done / seed_s, 0)} postings/s; plain SQL INSERTs of 10,000 entries a transaction, every ledger trigger on)`,
   );
   const vacuum = performance.now();
   await env.db.raw('VACUUM ANALYZE');

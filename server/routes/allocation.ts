@@ -5,7 +5,7 @@ import { cancelDisbursement, createDisbursement, listDisbursements, prepareRefun
 import { approveDisbursement, approveDisbursements } from '../allocation/payment-approval.ts';
 import { prepareRunDisbursements } from '../allocation/run-disbursements.ts';
 import { listPolicies, setPolicy } from '../allocation/policy.ts';
-import { departmentPosition, fundPositions } from '../allocation/positions.ts';
+import { departmentPosition, fundPositionsPage } from '../allocation/positions.ts';
 import { approveRun, cancelRun, createRun, getRun, listRuns } from '../allocation/runs.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
@@ -266,12 +266,13 @@ export function allocationRoutes(db: Knex) {
         path: '/api/v1/funds/:id/positions',
         action: 'allocation.read',
         tag: 'allocation',
-        summary: 'Per unit: entitlement, allocated, paid, payable, to recover',
+        summary: 'Per unit, by unit code: entitlement, allocated, paid, payable, to recover (a page of `limit`, 500 unless given; `cursor` is next_cursor)',
         params: id,
-        responses: { 200: '{items}' },
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        responses: { 200: '{items, next_cursor}', 422: 'VALIDATION_FAILED (a cursor that is not a unit)' },
       },
-      async (_req, res, { params }) => {
-        res.json({ items: await fundPositions(db, params.id) });
+      async (_req, res, { params, query }) => {
+        res.json(await fundPositionsPage(db, params.id, query.limit ?? 500, query.cursor));
       },
     ),
     route(

@@ -241,6 +241,7 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
           limit: query.limit ?? 100,
           department_ids: filter.departmentIds,
           account_is_parent: filter.accountIsParent,
+          account_ids: filter.accountIds,
         });
         res.json({ ...page, filter: { account: filter.account ?? null, department_ids: filter.departmentIds ?? null, description: filter.description } });
       },

@@ -181,7 +181,12 @@ ${
         problem = `${problem ?? ''}${e.errors?.[0]?.message ?? ''}：${filter.department ?? filter.account ?? ''}，请更正筛选条件。`;
       }
       const journal = resolved
-        ? await listJournal(db, fund.id, { ...journalFilter, department_ids: resolved.departmentIds, account_is_parent: resolved.accountIsParent })
+        ? await listJournal(db, fund.id, {
+            ...journalFilter,
+            department_ids: resolved.departmentIds,
+            account_is_parent: resolved.accountIsParent,
+            account_ids: resolved.accountIds,
+          })
         : { items: [], next_cursor: null };
       const keep = new URLSearchParams(
         Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account, department: filter.department }).filter(
