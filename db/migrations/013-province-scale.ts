@@ -37,8 +37,7 @@ export async function up(knex: Knex): Promise<void> {
               JOIN journal_entries e ON e.id = p.entry_id
              GROUP BY p.account_id, e.entry_date) d;
 
-    -- JIT off: the estimates of the join below are large for a batch, and compiling it cost more than running it.
-    CREATE FUNCTION postings_day_balances() RETURNS trigger LANGUAGE plpgsql SET jit = off AS $$
+    CREATE FUNCTION postings_day_balances() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
       -- Days new to an account start from its closing balance of the day before (read before any
       -- delta of this statement is added, so every row below gets the statement's deltas once).
