@@ -153,10 +153,13 @@ async function benchVerifyAtScale(env: BenchEnv, fund: string, a: Record<string,
     });
     await call(env, 'POST', `/api/v1/journal-entries/${prepared.json.id}/approve`, checker, {});
   }
-  const inc = await p50(env, `/api/v1/funds/${fund}/ledger/verify?mode=incremental`, a, 5);
+  const first = await call(env, 'GET', `/api/v1/funds/${fund}/ledger/verify?mode=incremental`, a);
+  const checkpoint = first.json.checkpoint as { seq?: number } | null;
   console.log(
-    `incremental verify after 10 more entries: p50 ${fmt(inc.p50, 0)} ms over 5 calls, ok=${String(inc.last.ok)}, checked ${String(inc.last.entries_checked)} entries from checkpoint seq ${String((inc.last.checkpoint as { seq?: number } | null)?.seq)} — target < 1,000 ms`,
+    `incremental verify after 10 more entries: ${fmt(first.ms, 0)} ms, ok=${String(first.json.ok)}, recomputed ${String(first.json.entries_checked)} entries after checkpoint seq ${String(checkpoint?.seq)} — target < 1,000 ms`,
   );
+  const again = await p50(env, `/api/v1/funds/${fund}/ledger/verify?mode=incremental`, a, 5);
+  console.log(`incremental verify with nothing new since the checkpoint: p50 ${fmt(again.p50, 0)} ms over 5 calls`);
 }
 
 async function benchAllocationAtScale(
