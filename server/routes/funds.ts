@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { accountList, fund, fundPage, pendingEntry } from './responses/ledger.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { prepareAppropriation } from '../ledger/appropriate.ts';
 import { createFund, getFund, listAccounts, listFunds } from '../ledger/funds.ts';
@@ -25,10 +26,11 @@ export function fundRoutes(db: Knex) {
           document_no: z.string().trim().min(1, '不能为空').max(100),
           opening_date: calendarDate.optional(),
         }),
-        responses: { 201: 'the fund', 409: 'DUPLICATE' },
+        response: json(201, 'the fund', fund),
+        errors: { 409: 'DUPLICATE' },
       },
       async (req, res, { body }) => {
-        res.status(201).json(await createFund(db, contextOf(req), body));
+        return res.status(201).json(await createFund(db, contextOf(req), body));
       },
     ),
     route(
@@ -39,10 +41,10 @@ export function fundRoutes(db: Knex) {
         tag: 'funds',
         summary: 'List funds, newest first; q searches code and name',
         query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', fundPage),
       },
       async (_req, res, { query }) => {
-        res.json(await listFunds(db, query.limit ?? 100, query.cursor, query.q));
+        return res.json(await listFunds(db, query.limit ?? 100, query.cursor, query.q));
       },
     ),
     route(
@@ -53,10 +55,10 @@ export function fundRoutes(db: Knex) {
         tag: 'funds',
         summary: 'A fund with appropriated, allocated, disbursed, available_to_allocate, cash_balance',
         params: fundId,
-        responses: { 200: 'the fund', 404: 'NOT_FOUND' },
+        response: json(200, 'the fund', fund),
       },
       async (_req, res, { params }) => {
-        res.json(await getFund(db, params.id));
+        return res.json(await getFund(db, params.id));
       },
     ),
     route(
@@ -70,7 +72,8 @@ export function fundRoutes(db: Knex) {
           'and the next page is named by the `Link: <…>; rel="next"` and `X-Next-Cursor` headers (absent on the last page)',
         params: fundId,
         query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
-        responses: { 200: '[account]', 422: 'VALIDATION_FAILED (a cursor that is not an account of this fund)' },
+        response: json(200, '[account]', accountList),
+        errors: { 422: 'VALIDATION_FAILED (a cursor that is not an account of this fund)' },
       },
       async (req, res, { params, query }) => {
         const paged = query.limit !== undefined || query.cursor !== undefined;
@@ -80,7 +83,7 @@ export function fundRoutes(db: Knex) {
           res.setHeader('Link', `<${req.baseUrl}${req.path}?${next.toString()}>; rel="next"`);
           res.setHeader('X-Next-Cursor', page.next_cursor);
         }
-        res.json(page.items);
+        return res.json(page.items);
       },
     ),
     route(
@@ -98,10 +101,11 @@ export function fundRoutes(db: Knex) {
           date: accountingDate,
           memo: z.string().max(500).optional(),
         }),
-        responses: { 201: 'the pending entry', 409: 'PERIOD_CLOSED', 422: 'VALIDATION_FAILED or DATE_OUT_OF_PERIOD' },
+        response: json(201, 'the pending entry', pendingEntry),
+        errors: { 409: 'PERIOD_CLOSED', 422: 'VALIDATION_FAILED or DATE_OUT_OF_PERIOD' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareAppropriation(trx, contextOf(req), params.id, body) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareAppropriation(trx, contextOf(req), params.id, body) }));
       },
     ),
   ];
