@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { contextOf } from '../http/context.ts';
+import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
 import {
@@ -247,6 +247,7 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
           limit: query.limit ?? 100,
           department_ids: filter.departmentIds,
           account_is_parent: filter.accountIsParent,
+          account_ids: filter.accountIds,
         });
         return res.json({
           ...page,
@@ -290,12 +291,20 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         path: '/api/v1/funds/:id/ledger/verify',
         action: 'ledger.read',
         tag: 'ledger',
-        summary: 'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness',
+        summary:
+          'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness. mode=full (default) recomputes every entry; ' +
+          'mode=incremental recomputes only the entries after the last checkpoint (written by every verify that holds) and checks the older ones by their stored hashes ' +
+          'against the checkpoint and the anchors: it cannot see an old entry changed with its stored hash left alone, which only a full verify finds',
         params: fundId,
-        response: json(200, '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}', verifyReport),
+        query: z.strictObject({ mode: z.enum(['full', 'incremental'], { error: '须为 full 或 incremental' }).optional() }),
+        response: json(
+          200,
+          '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}], mode, checkpoint:{id, seq, hash, mode, verified_at}|null, entries_checked}',
+          verifyReport,
+        ),
       },
-      async (_req, res, { params }) => {
-        return res.json(await verifyLedger(db, params.id, witnessFileOf(config)));
+      async (req, res, { params, query }) => {
+        return res.json(await verifyLedger(db, params.id, witnessFileOf(config), query.mode ?? 'full', actorOf(req).id));
       },
     ),
   ];
