@@ -1,9 +1,10 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { contextOf } from '../http/context.ts';
-import { runIdempotent } from '../http/idempotency.ts';
+import { idempotencyClaimOf, runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { approvalQueue } from '../ledger/approval-queue.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../ledger/journal-filter.ts';
@@ -34,6 +35,7 @@ const rejection = z.strictObject({ reason: z.string().trim().min(1, '须说明�
 const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
 
 export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
+  const approvals = approvalQueue(db);
   return [
     route(
       {
@@ -174,6 +176,12 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         },
       },
       async (req, res, { params }) => {
+        // One coalesced call posts it; what that call could not post is answered (and explained) one at a time.
+        const outcome = await approvals.approve({ entryId: params.id, ctx: contextOf(req), idempotency: idempotencyClaimOf(req, req.body) });
+        if (outcome.posted) {
+          res.status(200).json(outcome.entry);
+          return;
+        }
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveEntry(trx, contextOf(req), params.id) }));
       },
     ),
