@@ -6,11 +6,26 @@ import type { EntryView } from './journal-read.ts';
 export interface ApprovalRequest {
   entryId: string;
   ctx: RequestContext;
-  idempotency?: { key: string; requestHash: string } | undefined;
+  idempotency?: IdempotencyClaim;
 }
 
 /** Posted in the coalesced call, or not — then the caller answers through approveEntry, which says why. */
 export type ApprovalOutcome = { posted: true; entry: EntryView } | { posted: false; reason: string };
+
+export type IdempotencyClaim = { key: string; requestHash: string } | undefined;
+
+/** What the posting functions of migration 012 write for the approver: the audit row's who and where, and the idempotency claim. */
+export function approverOf(ctx: RequestContext, idempotency: IdempotencyClaim) {
+  return {
+    approver_id: ctx.actor!.id,
+    approver_username: ctx.actor!.username,
+    approver_role: ctx.actor!.role,
+    request_id: ctx.requestId,
+    ip: ctx.ip,
+    idempotency_key: idempotency?.key ?? null,
+    request_hash: idempotency?.requestHash ?? null,
+  };
+}
 
 interface Waiting {
   request: ApprovalRequest;
@@ -37,16 +52,7 @@ export function approvalQueue(db: Knex) {
     scheduled = false;
     running = true;
     const group = waiting.splice(0, group_max);
-    const items = group.map(({ request: { entryId, ctx, idempotency } }) => ({
-      id: entryId,
-      approver_id: ctx.actor!.id,
-      approver_username: ctx.actor!.username,
-      approver_role: ctx.actor!.role,
-      request_id: ctx.requestId,
-      ip: ctx.ip,
-      idempotency_key: idempotency?.key ?? null,
-      request_hash: idempotency?.requestHash ?? null,
-    }));
+    const items = group.map(({ request: { entryId, ctx, idempotency } }) => ({ id: entryId, ...approverOf(ctx, idempotency) }));
     try {
       const { rows } = await db.raw('SELECT ledger_approve_prepared(?::jsonb) AS results', [JSON.stringify(items)]);
       const results = rows[0].results as ApprovalOutcome[];

@@ -5,6 +5,7 @@ import { idempotencyClaimOf, runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { approvalQueue } from '../ledger/approval-queue.ts';
+import { approveBatchInOneCall } from '../ledger/batch-in-one-call.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../ledger/journal-filter.ts';
@@ -97,6 +98,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         },
       },
       async (req, res, { params }) => {
+        const posted = await approveBatchInOneCall(db, contextOf(req), params.id, idempotencyClaimOf(req, req.body));
+        if (posted !== null) {
+          res.status(200).json(posted);
+          return;
+        }
         await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveBatch(trx, contextOf(req), params.id) }));
       },
     ),
