@@ -131,24 +131,176 @@ export async function up(knex: Knex): Promise<void> {
     END $$;
 
     -- Prepared rows first (by id), then their funds (by id): the order the one-at-a-time path takes
-    -- (pending row, then fund), so neither path can deadlock the other.
+    -- (pending row, then fund), so neither path can deadlock the other. The group is checked entry by
+    -- entry in memory (status, four eyes, idempotency key, period, accounts, running balances, chain
+    -- link) and what passes is written in one statement per table, so the ledger triggers run once for
+    -- the group instead of once per entry. Should the database still refuse that write, the group is
+    -- posted again entry by entry, each in a subtransaction (ledger_post_prepared), so the refusal
+    -- falls on the one entry it concerns.
     CREATE FUNCTION ledger_approve_prepared(items jsonb) RETURNS json LANGUAGE plpgsql
       SET search_path = pg_catalog, public, pg_temp AS $$
     DECLARE
       item jsonb;
       results json[] := '{}';
+      outcome json;
+      pe pending_entries%ROWTYPE;
+      approver bigint;
+      heads jsonb := '{}';
+      balances jsonb := '{}';
+      taken jsonb := '{}';
+      head jsonb;
+      a record;
+      acc jsonb;
+      accs jsonb;
+      bal numeric;
+      planned jsonb;
+      problem text;
+      seq bigint;
+      entry_hash text;
+      postings_text text;
+      created timestamptz := date_trunc('milliseconds', clock_timestamp());
+      created_iso text;
+      today date := (now() AT TIME ZONE 'Asia/Shanghai')::date;
+      e_ids bigint[] := '{}'; e_seqs bigint[] := '{}'; e_prevs text[] := '{}'; e_hashes text[] := '{}'; e_approvers bigint[] := '{}';
+      e_views jsonb[] := '{}'; e_items jsonb[] := '{}';
+      p_entries bigint[] := '{}'; p_accounts bigint[] := '{}'; p_sides text[] := '{}'; p_amounts numeric[] := '{}'; p_afters numeric[] := '{}';
+      posting jsonb;
+      posted_view json;
     BEGIN
+      created_iso := to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
       PERFORM 1 FROM pending_entries WHERE id IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(items) x) ORDER BY id FOR UPDATE;
-      PERFORM 1 FROM funds
-        WHERE id IN (SELECT fund_id FROM pending_entries WHERE id IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(items) x))
-        ORDER BY id FOR UPDATE;
-      FOR item IN SELECT x FROM jsonb_array_elements(items) x LOOP
-        BEGIN
-          results := results || json_build_object('posted', true, 'entry', ledger_post_prepared(item));
-        EXCEPTION WHEN OTHERS THEN
-          results := results || json_build_object('posted', false, 'reason', SQLERRM, 'sqlstate', SQLSTATE);
-        END;
+      FOR a IN SELECT id, head_seq, head_hash, opening_date, closed_through FROM funds
+                WHERE id IN (SELECT fund_id FROM pending_entries WHERE id IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(items) x))
+                ORDER BY id FOR UPDATE LOOP
+        heads := heads || jsonb_build_object(a.id::text, jsonb_build_object('seq', a.head_seq, 'hash', a.head_hash,
+                                                                           'opening', a.opening_date, 'closed', a.closed_through));
       END LOOP;
+      PERFORM 1 FROM accounts
+        WHERE (fund_id, code) IN (SELECT pe2.fund_id, x->>'account_code' FROM pending_entries pe2, jsonb_array_elements(pe2.postings) x
+                                   WHERE pe2.id IN (SELECT (y->>'id')::bigint FROM jsonb_array_elements(items) y))
+        ORDER BY id FOR UPDATE;
+
+      FOR item IN SELECT x FROM jsonb_array_elements(items) x LOOP
+        approver := (item->>'approver_id')::bigint;
+        problem := NULL;
+        SELECT * INTO pe FROM pending_entries WHERE id = (item->>'id')::bigint;
+        IF NOT FOUND OR pe.status <> 'pending' OR pe.batch_id IS NOT NULL OR taken->(pe.id::text) IS NOT NULL THEN
+          problem := 'not_pending';
+        ELSIF pe.created_by = approver THEN
+          problem := 'same_accountant';
+        ELSIF item->>'idempotency_key' IS NOT NULL
+              AND (EXISTS (SELECT 1 FROM idempotency_keys WHERE user_id = approver AND key = item->>'idempotency_key')
+                   OR taken->(approver::text || ' ' || (item->>'idempotency_key')) IS NOT NULL) THEN
+          problem := 'idempotency_key_taken';
+        ELSIF pe.entry_date <= (heads->(pe.fund_id::text)->>'closed')::date OR pe.entry_date < (heads->(pe.fund_id::text)->>'opening')::date OR pe.entry_date > today THEN
+          problem := 'period';
+        END IF;
+        IF problem IS NULL THEN
+          -- The entry's accounts, with the balances left by the entries before it in this group.
+          accs := '[]';
+          FOR a IN SELECT x.n, x.p->>'account_code' AS code, x.p->>'side' AS side, (x.p->>'amount')::numeric(18,2) AS amount,
+                          ac.id, ac.name, ac.book, ac.normal_side, ac.guarded, ac.balance
+                     FROM jsonb_array_elements(pe.postings) WITH ORDINALITY x(p, n)
+                     LEFT JOIN accounts ac ON ac.fund_id = pe.fund_id AND ac.code = x.p->>'account_code'
+                    ORDER BY x.n LOOP
+            IF a.id IS NULL THEN
+              problem := 'account_missing';
+              EXIT;
+            END IF;
+            bal := coalesce((balances->>(a.id::text))::numeric, a.balance)
+                   + CASE WHEN a.side = a.normal_side THEN a.amount ELSE -a.amount END;
+            IF a.guarded AND bal < 0 THEN
+              problem := 'insufficient_balance';
+              EXIT;
+            END IF;
+            balances := balances || jsonb_build_object(a.id::text, bal);
+            accs := accs || jsonb_build_object('account_id', a.id, 'code', a.code, 'name', a.name, 'book', a.book, 'side', a.side,
+                                               'amount', a.amount::text, 'after', bal::text);
+          END LOOP;
+        END IF;
+        IF problem IS NOT NULL THEN
+          -- Undo this entry's effect on the running balances: recompute them from what was accepted.
+          IF accs IS NOT NULL AND jsonb_array_length(accs) > 0 THEN
+            balances := '{}';
+            FOR posting IN SELECT jsonb_build_object('a', u.account_id, 'after', u.after) FROM unnest(p_accounts, p_afters) u(account_id, after) LOOP
+              balances := balances || jsonb_build_object(posting->>'a', (posting->>'after')::numeric);
+            END LOOP;
+          END IF;
+          results := results || json_build_object('posted', false, 'reason', problem);
+          accs := NULL;
+          CONTINUE;
+        END IF;
+
+        head := heads->(pe.fund_id::text);
+        seq := (head->>'seq')::bigint + 1;
+        SELECT string_agg('[' || ledger_json_text(x->>'code') || ',' || ledger_json_text(x->>'side') || ',' || ledger_json_text(x->>'amount') || ']', ',' ORDER BY n)
+          INTO postings_text FROM jsonb_array_elements(accs) WITH ORDINALITY t(x, n);
+        entry_hash := encode(sha256(convert_to(head->>'hash' || '[2,' || concat_ws(',',
+            ledger_json_text(pe.fund_id::text), ledger_json_text(seq::text), ledger_json_text(to_char(pe.entry_date, 'YYYY-MM-DD')),
+            ledger_json_text(pe.kind), ledger_json_text(pe.memo), ledger_json_text(pe.document_no), ledger_json_text(pe.department_id::text),
+            ledger_json_text(pe.reverses_entry_id::text), ledger_json_text(pe.created_by::text), ledger_json_text(approver::text),
+            ledger_json_text(created_iso), '[' || postings_text || ']') || ']', 'UTF8')), 'hex');
+        posted_view := json_build_object(
+          'id', pe.id::text, 'fund_id', pe.fund_id::text, 'seq', seq, 'date', to_char(pe.entry_date, 'YYYY-MM-DD'),
+          'kind', pe.kind, 'memo', pe.memo, 'document_no', pe.document_no, 'department_id', pe.department_id::text,
+          'reverses_entry_id', pe.reverses_entry_id::text, 'reversed_by_entry_id', NULL, 'status', 'posted',
+          'created_by', pe.created_by::text, 'created_by_name', (SELECT username FROM users WHERE id = pe.created_by),
+          'approved_by', approver::text, 'approved_by_name', (SELECT username FROM users WHERE id = approver),
+          'created_at', created_iso, 'prev_hash', head->>'hash', 'hash', entry_hash,
+          'postings', (SELECT json_agg(json_build_object('account_code', x->>'code', 'account_name', x->>'name', 'book', x->>'book',
+                                                         'side', x->>'side', 'amount', x->>'amount', 'balance_after', x->>'after') ORDER BY n)
+                         FROM jsonb_array_elements(accs) WITH ORDINALITY t(x, n)));
+        heads := jsonb_set(heads, ARRAY[pe.fund_id::text], head || jsonb_build_object('seq', seq, 'hash', entry_hash));
+        taken := taken || jsonb_build_object(pe.id::text, true);
+        IF item->>'idempotency_key' IS NOT NULL THEN
+          taken := taken || jsonb_build_object(approver::text || ' ' || (item->>'idempotency_key'), true);
+        END IF;
+        e_ids := e_ids || pe.id; e_seqs := e_seqs || seq; e_prevs := e_prevs || (head->>'hash'); e_hashes := e_hashes || entry_hash;
+        e_approvers := e_approvers || approver; e_views := e_views || posted_view::jsonb; e_items := e_items || item;
+        FOR posting IN SELECT x FROM jsonb_array_elements(accs) x LOOP
+          p_entries := p_entries || pe.id; p_accounts := p_accounts || (posting->>'account_id')::bigint; p_sides := p_sides || (posting->>'side');
+          p_amounts := p_amounts || (posting->>'amount')::numeric; p_afters := p_afters || (posting->>'after')::numeric;
+        END LOOP;
+        results := results || json_build_object('posted', true, 'entry', posted_view);
+        accs := NULL;
+      END LOOP;
+
+      IF cardinality(e_ids) = 0 THEN
+        RETURN array_to_json(results);
+      END IF;
+      BEGIN
+        INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response)
+          SELECT (i->>'approver_id')::bigint, i->>'idempotency_key', i->>'request_hash', 200, v
+            FROM unnest(e_items, e_views) AS c(i, v) WHERE i->>'idempotency_key' IS NOT NULL;
+        INSERT INTO journal_entries (id, fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id,
+                                     created_by, approved_by, created_at, prev_hash, hash)
+          SELECT q.id, q.fund_id, c.seq, q.entry_date, q.kind, q.memo, q.document_no, q.department_id, q.reverses_entry_id,
+                 q.created_by, c.approver, created, c.prev_hash, c.hash
+            FROM unnest(e_ids, e_seqs, e_prevs, e_hashes, e_approvers) AS c(id, seq, prev_hash, hash, approver)
+            JOIN pending_entries q ON q.id = c.id
+           ORDER BY q.fund_id, c.seq;
+        INSERT INTO postings (entry_id, account_id, side, amount, balance_after)
+          SELECT c.entry_id, c.account_id, c.side, c.amount, c.after
+            FROM unnest(p_entries, p_accounts, p_sides, p_amounts, p_afters) WITH ORDINALITY AS c(entry_id, account_id, side, amount, after, n)
+           ORDER BY c.n;
+        UPDATE pending_entries q SET status = 'posted', decided_by = c.approver, decided_at = now()
+          FROM unnest(e_ids, e_approvers) AS c(id, approver) WHERE q.id = c.id;
+        INSERT INTO audit_log (actor_id, actor_username, actor_role, action, object_type, object_id, request_id, ip, before, after)
+          SELECT (i->>'approver_id')::bigint, i->>'approver_username', i->>'approver_role', 'ledger.' || (v->>'kind') || '_approve',
+                 'journal_entry', v->>'id', i->>'request_id', i->>'ip', '{"status":"pending"}', v
+            FROM unnest(e_items, e_views) AS c(i, v);
+      EXCEPTION WHEN OTHERS THEN
+        -- Refused as a group: post entry by entry, so the refusal falls on its own entry.
+        results := '{}';
+        FOR item IN SELECT x FROM jsonb_array_elements(items) x LOOP
+          BEGIN
+            outcome := json_build_object('posted', true, 'entry', ledger_post_prepared(item));
+          EXCEPTION WHEN OTHERS THEN
+            outcome := json_build_object('posted', false, 'reason', SQLERRM, 'sqlstate', SQLSTATE);
+          END;
+          results := results || outcome;
+        END LOOP;
+      END;
       RETURN array_to_json(results);
     END $$;
 
