@@ -22,10 +22,6 @@ import type { Knex } from 'knex';
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
-    CREATE FUNCTION ledger_json_text(v text) RETURNS text LANGUAGE sql IMMUTABLE
-      SET search_path = pg_catalog, public, pg_temp
-      RETURN coalesce(to_json(v)::text, 'null');
-
     CREATE FUNCTION ledger_post_prepared(p jsonb) RETURNS json LANGUAGE plpgsql
       SET search_path = pg_catalog, public, pg_temp AS $$
     DECLARE
@@ -91,11 +87,11 @@ export async function up(knex: Knex): Promise<void> {
       seq := f.head_seq + 1;
       created_iso := to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
       canonical := '[2,' || concat_ws(',',
-          ledger_json_text(pe.fund_id::text), ledger_json_text(seq::text), ledger_json_text(to_char(pe.entry_date, 'YYYY-MM-DD')),
-          ledger_json_text(pe.kind), ledger_json_text(pe.memo), ledger_json_text(pe.document_no), ledger_json_text(pe.department_id::text),
-          ledger_json_text(pe.reverses_entry_id::text), ledger_json_text(pe.created_by::text), ledger_json_text(approver::text),
-          ledger_json_text(created_iso),
-          '[' || (SELECT string_agg('[' || ledger_json_text(x->>'code') || ',' || ledger_json_text(x->>'side') || ',' || ledger_json_text(x->>'amount') || ']',
+          coalesce(to_json(pe.fund_id::text)::text, 'null'), coalesce(to_json(seq::text)::text, 'null'), coalesce(to_json(to_char(pe.entry_date, 'YYYY-MM-DD'))::text, 'null'),
+          coalesce(to_json(pe.kind)::text, 'null'), coalesce(to_json(pe.memo)::text, 'null'), coalesce(to_json(pe.document_no)::text, 'null'), coalesce(to_json(pe.department_id::text)::text, 'null'),
+          coalesce(to_json(pe.reverses_entry_id::text)::text, 'null'), coalesce(to_json(pe.created_by::text)::text, 'null'), coalesce(to_json(approver::text)::text, 'null'),
+          coalesce(to_json(created_iso)::text, 'null'),
+          '[' || (SELECT string_agg('[' || coalesce(to_json(x->>'code')::text, 'null') || ',' || coalesce(to_json(x->>'side')::text, 'null') || ',' || coalesce(to_json(x->>'amount')::text, 'null') || ']',
                                     ',' ORDER BY (x->>'n')::int)
                     FROM jsonb_array_elements(planned) x) || ']') || ']';
       entry_hash := encode(sha256(convert_to(f.head_hash || canonical, 'UTF8')), 'hex');
@@ -233,13 +229,13 @@ export async function up(knex: Knex): Promise<void> {
 
         head := heads->(pe.fund_id::text);
         seq := (head->>'seq')::bigint + 1;
-        SELECT string_agg('[' || ledger_json_text(x->>'code') || ',' || ledger_json_text(x->>'side') || ',' || ledger_json_text(x->>'amount') || ']', ',' ORDER BY n)
+        SELECT string_agg('[' || coalesce(to_json(x->>'code')::text, 'null') || ',' || coalesce(to_json(x->>'side')::text, 'null') || ',' || coalesce(to_json(x->>'amount')::text, 'null') || ']', ',' ORDER BY n)
           INTO postings_text FROM jsonb_array_elements(accs) WITH ORDINALITY t(x, n);
         entry_hash := encode(sha256(convert_to(head->>'hash' || '[2,' || concat_ws(',',
-            ledger_json_text(pe.fund_id::text), ledger_json_text(seq::text), ledger_json_text(to_char(pe.entry_date, 'YYYY-MM-DD')),
-            ledger_json_text(pe.kind), ledger_json_text(pe.memo), ledger_json_text(pe.document_no), ledger_json_text(pe.department_id::text),
-            ledger_json_text(pe.reverses_entry_id::text), ledger_json_text(pe.created_by::text), ledger_json_text(approver::text),
-            ledger_json_text(created_iso), '[' || postings_text || ']') || ']', 'UTF8')), 'hex');
+            coalesce(to_json(pe.fund_id::text)::text, 'null'), coalesce(to_json(seq::text)::text, 'null'), coalesce(to_json(to_char(pe.entry_date, 'YYYY-MM-DD'))::text, 'null'),
+            coalesce(to_json(pe.kind)::text, 'null'), coalesce(to_json(pe.memo)::text, 'null'), coalesce(to_json(pe.document_no)::text, 'null'), coalesce(to_json(pe.department_id::text)::text, 'null'),
+            coalesce(to_json(pe.reverses_entry_id::text)::text, 'null'), coalesce(to_json(pe.created_by::text)::text, 'null'), coalesce(to_json(approver::text)::text, 'null'),
+            coalesce(to_json(created_iso)::text, 'null'), '[' || postings_text || ']') || ']', 'UTF8')), 'hex');
         posted_view := json_build_object(
           'id', pe.id::text, 'fund_id', pe.fund_id::text, 'seq', seq, 'date', to_char(pe.entry_date, 'YYYY-MM-DD'),
           'kind', pe.kind, 'memo', pe.memo, 'document_no', pe.document_no, 'department_id', pe.department_id::text,
@@ -384,8 +380,8 @@ export async function up(knex: Knex): Promise<void> {
       seq := f.head_seq;
       FOR e IN
         SELECT pe.*,
-               (SELECT string_agg('[' || ledger_json_text(x->>'account_code') || ',' || ledger_json_text(x->>'side') || ','
-                                  || ledger_json_text(((x->>'amount')::numeric(18,2))::text) || ']', ',' ORDER BY n)
+               (SELECT string_agg('[' || coalesce(to_json(x->>'account_code')::text, 'null') || ',' || coalesce(to_json(x->>'side')::text, 'null') || ','
+                                  || coalesce(to_json(((x->>'amount')::numeric(18,2))::text)::text, 'null') || ']', ',' ORDER BY n)
                   FROM jsonb_array_elements(pe.postings) WITH ORDINALITY t(x, n)) AS postings_text
           FROM pending_entries pe WHERE pe.batch_id = b.id ORDER BY pe.position
       LOOP
@@ -394,10 +390,10 @@ export async function up(knex: Knex): Promise<void> {
         seqs := seqs || seq;
         prevs := prevs || prev;
         prev := encode(sha256(convert_to(prev || '[2,' || concat_ws(',',
-            ledger_json_text(e.fund_id::text), ledger_json_text(seq::text), ledger_json_text(to_char(e.entry_date, 'YYYY-MM-DD')),
-            ledger_json_text(e.kind), ledger_json_text(e.memo), ledger_json_text(e.document_no), ledger_json_text(e.department_id::text),
-            ledger_json_text(e.reverses_entry_id::text), ledger_json_text(b.created_by::text), ledger_json_text(approver::text),
-            ledger_json_text(created_iso), '[' || e.postings_text || ']') || ']', 'UTF8')), 'hex');
+            coalesce(to_json(e.fund_id::text)::text, 'null'), coalesce(to_json(seq::text)::text, 'null'), coalesce(to_json(to_char(e.entry_date, 'YYYY-MM-DD'))::text, 'null'),
+            coalesce(to_json(e.kind)::text, 'null'), coalesce(to_json(e.memo)::text, 'null'), coalesce(to_json(e.document_no)::text, 'null'), coalesce(to_json(e.department_id::text)::text, 'null'),
+            coalesce(to_json(e.reverses_entry_id::text)::text, 'null'), coalesce(to_json(b.created_by::text)::text, 'null'), coalesce(to_json(approver::text)::text, 'null'),
+            coalesce(to_json(created_iso)::text, 'null'), '[' || e.postings_text || ']') || ']', 'UTF8')), 'hex');
         hashes := hashes || prev;
       END LOOP;
 
@@ -437,6 +433,5 @@ export async function down(knex: Knex): Promise<void> {
     DROP FUNCTION ledger_approve_batch(jsonb);
     DROP FUNCTION ledger_approve_prepared(jsonb);
     DROP FUNCTION ledger_post_prepared(jsonb);
-    DROP FUNCTION ledger_json_text(text);
   `);
 }
