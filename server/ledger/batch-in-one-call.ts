@@ -9,10 +9,18 @@ import { approverOf, type IdempotencyClaim } from './approval-queue.ts';
  * approving, an account to open, an overdraft, any refusal of the database) — then approveBatch,
  * which re-checks in its own transaction, gives the answer and its reason.
  */
-export async function approveBatchInOneCall(db: Knex, ctx: RequestContext, batchId: string, idempotency: IdempotencyClaim): Promise<unknown> {
+/** As approveBatch answers: the entries' ids, numbers, dates and links, not their postings. */
+export interface PostedBatch {
+  id: string;
+  status: 'posted';
+  items: Array<{ id: string; seq: number; date: string; hash: string }>;
+  head_hash: string;
+}
+
+export async function approveBatchInOneCall(db: Knex, ctx: RequestContext, batchId: string, idempotency: IdempotencyClaim): Promise<PostedBatch | null> {
   try {
     const { rows } = await db.raw('SELECT ledger_approve_batch(?::jsonb) AS result', [JSON.stringify({ batch_id: batchId, ...approverOf(ctx, idempotency) })]);
-    return rows[0].result as unknown;
+    return rows[0].result as PostedBatch;
   } catch {
     return null;
   }
