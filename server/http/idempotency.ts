@@ -38,6 +38,12 @@ function keyOf(req: Request): string | undefined {
   return key;
 }
 
+/** The (key, request hash) a request claims, if it carries an Idempotency-Key; for writes that claim it in the database themselves. */
+export function idempotencyClaimOf(req: Request, body: unknown): { key: string; requestHash: string } | undefined {
+  const key = keyOf(req);
+  return key === undefined ? undefined : { key, requestHash: requestHash(req, body) };
+}
+
 /**
  * Runs a money-moving write once per (user, Idempotency-Key). The key row is written in the same
  * transaction as the write: a concurrent duplicate waits on it and then replays the stored response.

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { actorOf, contextOf } from '../http/context.ts';
-import { runIdempotent } from '../http/idempotency.ts';
+import { idempotencyClaimOf, runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
 import {
   accountLedgerPage,
@@ -17,6 +17,8 @@ import {
   verifyReport,
 } from './responses/ledger.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { approvalQueue } from '../ledger/approval-queue.ts';
+import { approveBatchInOneCall } from '../ledger/batch-in-one-call.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../ledger/journal-filter.ts';
@@ -47,6 +49,7 @@ const rejection = z.strictObject({ reason: z.string().trim().min(1, '须说明�
 const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
 
 export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
+  const approvals = approvalQueue(db);
   return [
     route(
       {
@@ -99,6 +102,8 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         errors: { 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
       },
       async (req, res, { params }) => {
+        const posted = await approveBatchInOneCall(db, contextOf(req), params.id, idempotencyClaimOf(req, req.body));
+        if (posted !== null) return res.status(200).json(posted);
         return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveBatch(trx, contextOf(req), params.id) }));
       },
     ),
@@ -176,6 +181,9 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         errors: { 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
       },
       async (req, res, { params }) => {
+        // One coalesced call posts it; what that call could not post is answered (and explained) one at a time.
+        const outcome = await approvals.approve({ entryId: params.id, ctx: contextOf(req), idempotency: idempotencyClaimOf(req, req.body) });
+        if (outcome.posted) return res.status(200).json(outcome.entry);
         return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveEntry(trx, contextOf(req), params.id) }));
       },
     ),
