@@ -18,6 +18,10 @@ export interface Config {
   statementTimeoutMs: number;
   /** Express 'trust proxy': set when behind a reverse proxy, so throttling and the audit log see the client's address. */
   trustProxy: string | false;
+  /** Threads that render statements for jobs (bundles). */
+  jobRenderThreads: number;
+  /** Days a finished job's result (a bundle zip) can be downloaded; the statements in it are kept for ever. */
+  jobResultRetentionDays: number;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -44,5 +48,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: intFrom(env, 'DB_POOL_MAX', Math.max(4, availableParallelism() * 4)),
     statementTimeoutMs: intFrom(env, 'DB_STATEMENT_TIMEOUT_MS', 30_000),
     trustProxy: env.TRUST_PROXY || false,
+    // One per core: rendering is CPU-bound; PostgreSQL and the event loop share the same cores.
+    jobRenderThreads: Math.max(1, intFrom(env, 'JOB_RENDER_THREADS', availableParallelism())),
+    jobResultRetentionDays: Math.max(1, intFrom(env, 'JOB_RESULT_RETENTION_DAYS', 7)),
   };
 }
