@@ -43,10 +43,24 @@ export interface JobProgress {
 export async function runStatementBundle(db: Knex, job: JobRow, ctx: RequestContext, pool: RenderPool, witnessFile: string, progress: JobProgress) {
   const fundId = String(job.fund_id);
   const units = job.units.map(String);
+  const prepareChunk = async (from: number) => {
+    const prepared: Prepared[] = [];
+    for (const id of units.slice(from, from + bundleChunk_units)) prepared.push(await prepare(db, fundId, id));
+    return prepared;
+  };
+  // The next chunk's data is read while this chunk renders in the threads: the database and the renderers work at once.
+  let ahead: { from: number; prepared: Promise<Prepared[]> } | undefined;
+  const chunkAt = (from: number) => {
+    const prepared = ahead?.from === from ? ahead.prepared : prepareChunk(from);
+    const following = from + bundleChunk_units;
+    ahead = following < units.length ? { from: following, prepared: prepareChunk(following) } : undefined;
+    // Read ahead may fail or be left unused when the worker stops; its error surfaces when (if) it is awaited.
+    ahead?.prepared.catch(() => undefined);
+    return prepared;
+  };
   for (let done = job.done; done < units.length && !progress.stopped();) {
     const chunk = units.slice(done, done + bundleChunk_units);
-    const prepared: Prepared[] = [];
-    for (const id of chunk) prepared.push(await prepare(db, fundId, id));
+    const prepared = await chunkAt(done);
     try {
       await db.transaction(async (trx) => {
         const existing = await trx('statements')
@@ -74,8 +88,9 @@ export async function runStatementBundle(db: Knex, job: JobRow, ctx: RequestCont
       });
       done += chunk.length;
     } catch (e) {
-      // Someone issued one of these statements at the same moment: the chunk runs again and finds theirs.
+      // Someone issued one of these statements at the same moment: the chunk runs again (read afresh) and finds theirs.
       if (!isUniqueViolation(e, 'statements_same_content_once')) throw e;
+      ahead = undefined;
     }
   }
 }
