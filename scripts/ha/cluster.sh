@@ -32,11 +32,16 @@ require_pg_autoctl() {
   fi
 }
 
-monitor_uri() { as_pg pg_autoctl show uri --pgdata "$dir/monitor" --monitor; }
+monitor_uri() {
+  local uri
+  uri="$(as_pg pg_autoctl show uri --pgdata "$dir/monitor" 2>/dev/null | awk -F'|' '$1 ~ /^ *monitor *$/ {gsub(/ /, "", $3); print $3}')"
+  [ -n "$uri" ] && echo "$uri"
+}
 
 # Starts `pg_autoctl run` for a node in the background (its log in DIR/<node>.log, its pid in DIR/<node>.pid).
 run_node() {
   local node="$1"
+  if [ -f "$dir/$node.pid" ] && kill -0 "$(cat "$dir/$node.pid")" 2>/dev/null; then return 0; fi
   as_pg bash -c "nohup pg_autoctl run --pgdata '$dir/$node' >>'$dir/$node.log' 2>&1 & echo \$! >'$dir/$node.pid'"
 }
 
@@ -52,7 +57,7 @@ wait_for() {
 }
 
 primary_ready() {
-  as_pg pg_autoctl show state --pgdata "$dir/monitor" 2>/dev/null | grep -Eq 'primary +\| +primary'
+  as_pg pg_autoctl show state --pgdata "$dir/monitor" 2>/dev/null | grep -Eq '(single|primary) +\| +(single|primary)'
 }
 
 secondary_ready() {
@@ -61,11 +66,10 @@ secondary_ready() {
 
 up() {
   require_pg_autoctl
-  mkdir -p "$dir"
-  chown postgres: "$dir" 2>/dev/null || true
+  as_pg mkdir -p "$dir"
   if [ ! -d "$dir/monitor" ]; then
-    as_pg pg_autoctl create monitor --pgdata "$dir/monitor" --pgport "$monitor_port" --hostname 127.0.0.1 \
-      --auth trust --ssl-self-signed --pgctl "$pgctl" >>"$dir/monitor.log" 2>&1
+    as_pg bash -c "pg_autoctl create monitor --pgdata '$dir/monitor' --pgport '$monitor_port' --hostname 127.0.0.1 \
+      --auth trust --ssl-self-signed --pgctl '$pgctl' >>'$dir/monitor.log' 2>&1"
   fi
   run_node monitor
   wait_for "the monitor" 60 monitor_uri
@@ -74,8 +78,8 @@ up() {
   for n in 1 2; do
     local port_var="node${n}_port"
     if [ ! -d "$dir/node$n" ]; then
-      as_pg pg_autoctl create postgres --pgdata "$dir/node$n" --pgport "${!port_var}" --hostname 127.0.0.1 \
-        --name "node$n" --dbname "$dbname" --monitor "$mon" --auth trust --ssl-self-signed --pgctl "$pgctl" >>"$dir/node$n.log" 2>&1
+      as_pg bash -c "pg_autoctl create postgres --pgdata '$dir/node$n' --pgport '${!port_var}' --hostname 127.0.0.1 \
+        --name 'node$n' --dbname '$dbname' --monitor '$mon' --auth trust --ssl-self-signed --pgctl '$pgctl' >>'$dir/node$n.log' 2>&1"
     fi
     run_node "node$n"
     # The first node becomes the primary before the second is created as its secondary.
