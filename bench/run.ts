@@ -1,17 +1,27 @@
 // `npm run bench`: seeds its own database and prints figures. Not a test: nothing here passes or fails.
 import { benchAllocation } from './allocation.ts';
+import { benchBundle } from './bundle.ts';
 import { benchLedger } from './ledger.ts';
 import { benchScale } from './scale.ts';
 import { benchStatements } from './statements.ts';
 import { openBench } from './support.ts';
 import { benchVerify } from './verify.ts';
 
-const parts = { ledger: benchLedger, allocation: benchAllocation, statements: benchStatements, verify: benchVerify, scale: benchScale };
+const parts = {
+  ledger: benchLedger,
+  allocation: benchAllocation,
+  statements: benchStatements,
+  verify: benchVerify,
+  scale: benchScale,
+  bundle: benchBundle,
+};
 const only = process.argv[2] as keyof typeof parts | undefined;
 console.log(`# Jiangbu benchmarks (${new Date().toISOString()}, ${process.env.DATABASE_URL ? 'DATABASE_URL server' : 'embedded PostgreSQL'})`);
 // Each part gets a database and a service of its own, so one part's data never weighs on another's figures.
+// The province-sized parts (minutes each) run only when named.
+const onlyWhenNamed = new Set(['scale', 'bundle']);
 for (const [name, run] of Object.entries(parts)) {
-  if (only ? only !== name : name === 'scale') continue;
+  if (only ? only !== name : onlyWhenNamed.has(name)) continue;
   const env = await openBench();
   try {
     await run(env);

@@ -6,6 +6,7 @@ import { ensureWritableDir } from './data-dir.ts';
 import { migrationSource } from './migrations/index.ts';
 import { applyGrants, canManageRoles, ensurePoolRole, hardenSchema, poolLoginProblem, poolRoleFor, userOf } from './roles.ts';
 import { StartupError } from '../server/startup-error.ts';
+import { hostChooser, noSuitableHost, parseDatabaseUrl, sessionState, splitHosts, suits, targetSessionAttrsOf } from './multi-host.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -31,21 +32,58 @@ interface Logger {
 
 // knex prints pool errors ("Acquire connection error …") to the console on its own; they reach the caller
 // as rejections anyway, so its log speaks only with LOG_LEVEL=debug.
+const connectTimeout_ms = 10_000;
+
 const knexLog = (message: unknown) => {
   if (process.env.LOG_LEVEL === 'debug') console.warn('knex:', message);
 };
 
 export function createKnex(url: string, poolMax: number, statementTimeoutMs: number, applicationName = 'jiangbu'): Knex {
+  const settings = {
+    statement_timeout: statementTimeoutMs,
+    idle_in_transaction_session_timeout: statementTimeoutMs * 2,
+    application_name: applicationName,
+    // A host that does not answer fails the connection (503) rather than holding the request.
+    connectionTimeoutMillis: connectTimeout_ms,
+  };
+  const single = splitHosts(url).hosts.length <= 1 && targetSessionAttrsOf(url) === 'any';
+  const chooser = single ? undefined : hostChooser(url);
+  const checksRole = chooser && chooser.want !== 'any' && chooser.want !== 'prefer-standby';
   return knex({
     log: { warn: knexLog, error: knexLog, deprecate: knexLog, debug: knexLog },
     client: 'pg',
-    connection: {
-      connectionString: url,
-      statement_timeout: statementTimeoutMs,
-      idle_in_transaction_session_timeout: statementTimeoutMs * 2,
-      application_name: applicationName,
-    } as Knex.PgConnectionConfig,
-    pool: { min: 0, max: poolMax },
+    // Several hosts (db/multi-host.ts): each new connection goes to the host chosen now, so after a failover new connections reach the new primary.
+    connection: chooser
+      ? async () => {
+          const picked = await chooser.pick();
+          // Once the choice is forgotten (a connection failed), knex asks again and drops the pooled connections made to the old host.
+          return { ...settings, connectionString: picked, expirationChecker: () => chooser.current() !== picked };
+        }
+      : ({ ...settings, connectionString: url } as Knex.PgConnectionConfig),
+    pool: {
+      min: 0,
+      max: poolMax,
+      ...(chooser
+        ? {
+            afterCreate(conn: pg.Client, done: (e: Error | null, c: pg.Client) => void) {
+              // The chosen host may have been demoted since it was chosen: a connection that is not what was asked for is refused (503) and the host chosen again.
+              conn.on('error', () => chooser.forget());
+              if (!checksRole) return done(null, conn);
+              sessionState(conn).then(
+                (state) => {
+                  if (suits(chooser.want, state)) return done(null, conn);
+                  chooser.forget();
+                  done(noSuitableHost(`the chosen host is ${state.inRecovery ? 'a standby' : 'read-only'} now`), conn);
+                },
+                (e: Error) => {
+                  chooser.forget();
+                  done(e, conn);
+                },
+              );
+            },
+          }
+        : {}),
+    },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
 }
@@ -82,7 +120,7 @@ export async function prepareDatabase(
       return config.databaseUrl;
     }
     if (await canManageRoles(owner)) {
-      const database = decodeURIComponent(new URL(ownerUrl).pathname.slice(1));
+      const database = decodeURIComponent(parseDatabaseUrl(ownerUrl).pathname.slice(1));
       return await ensurePoolRole(owner, ownerUrl, poolRoleFor(database), await poolPassword(config.dataDir));
     }
     throw new StartupError(

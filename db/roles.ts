@@ -1,3 +1,4 @@
+import { editDatabaseUrl, parseDatabaseUrl } from './multi-host.ts';
 import type { Knex } from 'knex';
 
 /*
@@ -43,14 +44,14 @@ export function poolRoleFor(databaseName: string): string {
 }
 
 export function userOf(url: string): string {
-  return decodeURIComponent(new URL(url).username);
+  return decodeURIComponent(parseDatabaseUrl(url).username);
 }
 
 export function withCredentials(url: string, user: string, password: string | undefined): string {
-  const u = new URL(url);
-  u.username = encodeURIComponent(user);
-  u.password = password ? encodeURIComponent(password) : '';
-  return u.toString();
+  return editDatabaseUrl(url, (u) => {
+    u.username = encodeURIComponent(user);
+    u.password = password ? encodeURIComponent(password) : '';
+  });
 }
 
 async function existingTables(owner: Knex, names: string[]): Promise<string[]> {

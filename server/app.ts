@@ -34,11 +34,14 @@ import { softwareAssetRoutes } from './routes/software-assets.ts';
 import { inspectionRoutes } from './routes/inspections.ts';
 import { programmeRoutes } from './routes/programme.ts';
 import { userRoutes } from './routes/users.ts';
+import { jobRoutes, type JobQueue } from './routes/jobs.ts';
 
 export interface AppDeps {
   db: Knex;
   config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'> & { witnessFile?: string | undefined };
   logger: Logger;
+  /** The job runner of this process (server/jobs/job-runner.ts), woken when a job is queued; without one, jobs wait for a runner elsewhere. */
+  jobs?: JobQueue;
 }
 
 const jsonBody_maxBytes = 1024 * 1024;
@@ -65,6 +68,7 @@ export function allRoutes(deps: AppDeps): Route[] {
     ...softwareAssetRoutes(deps.db, deps.config),
     ...inspectionRoutes(deps.db, deps.config),
     ...programmeRoutes(deps.db),
+    ...jobRoutes(deps.db, deps.jobs),
   ];
   return [...routes, ...docsRoutes(() => routes.map((r) => r.spec))];
 }
@@ -155,7 +159,7 @@ export function createApp(deps: AppDeps): Express {
     const guard = r.spec.path.includes(':') ? [onlyIfBestMatch(paths, r.spec.path)] : [];
     app[r.spec.method](r.spec.path, ...guard, ...pipeline(deps.db, r, deps.config.uploadMaxBytes));
   }
-  app.use(uiRouter(deps.db, deps.config, deps.logger));
+  app.use(uiRouter(deps.db, deps.config, deps.logger, deps.jobs));
   app.use(methodNotAllowed(paths));
   app.use(notFound);
   app.use(errorHandler(deps.logger));

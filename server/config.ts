@@ -20,6 +20,10 @@ export interface Config {
   trustProxy: string | false;
   /** How long an Idempotency-Key's response is kept and replayed (days); older keys are purged and may be used anew. */
   idempotencyTtlDays: number;
+  /** Threads that render statements for jobs (bundles). */
+  jobRenderThreads: number;
+  /** Days a finished job's result (a bundle zip) can be downloaded; the statements in it are kept for ever. */
+  jobResultRetentionDays: number;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -53,5 +57,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     statementTimeoutMs: intFrom(env, 'DB_STATEMENT_TIMEOUT_MS', 30_000),
     trustProxy: env.TRUST_PROXY || false,
     idempotencyTtlDays: positive(env, 'IDEMPOTENCY_TTL_DAYS', 7),
+    // One per core: rendering is CPU-bound; PostgreSQL and the event loop share the same cores.
+    jobRenderThreads: Math.max(1, intFrom(env, 'JOB_RENDER_THREADS', availableParallelism())),
+    jobResultRetentionDays: Math.max(1, intFrom(env, 'JOB_RESULT_RETENTION_DAYS', 7)),
   };
 }

@@ -37,7 +37,10 @@ export const errorCatalogue = {
   },
   STATUS_REGRESSION: { status: 409, title: 'A unit moves its own status forward only', zh: '单位只能向前报告状态' },
   RUN_SUPERSEDED: { status: 409, title: 'A newer run replaced this draft', zh: '该分配方案已被新方案取代' },
+  JOB_NOT_FINISHED: { status: 409, title: 'The job has not finished; its result is not ready', zh: '任务尚未完成' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: 'A request with this Idempotency-Key is still being processed', zh: '相同请求正在处理' },
+  // 410
+  JOB_EXPIRED: { status: 410, title: 'The job’s result has expired; ask for it again', zh: '任务结果已过期，请重新生成' },
   // 413, 415
   PAYLOAD_TOO_LARGE: { status: 413, title: 'The request body is too large', zh: '内容过大' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', zh: '不支持的文件类型' },

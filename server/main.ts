@@ -7,6 +7,7 @@ import { loadDemo } from './demo/load-demo.ts';
 import { describeStartupError, StartupError } from './startup-error.ts';
 import { bootstrapAdmin } from './users/users.ts';
 import { setIdempotencyTtlDays, startIdempotencyPurge } from './http/idempotency-purge.ts';
+import { startJobRunner, type JobRunner } from './jobs/job-runner.ts';
 import { assertWitnessWritable, ensureWitness, ledgerIdentity, startWitness, witnessState } from './ledger/witness.ts';
 
 const started_ms = Date.now();
@@ -49,6 +50,7 @@ const starting = (_req: IncomingMessage, res: ServerResponse) => {
   res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '2' }).end('{"status":"starting"}');
 };
 const server = createServer(starting);
+let jobs: JobRunner | undefined;
 try {
   await listen(server, cfg.port);
   db = await openDatabase(cfg, log);
@@ -58,7 +60,15 @@ try {
   await bootstrapAdmin(db.knex, cfg.bootstrapAdminPassword, print);
   // `npm run demo`: the same service, with the 2011 case loaded first.
   if (process.argv.includes('--demo')) await loadDemo(db.knex, print);
-  server.off('request', starting).on('request', createApp({ db: db.knex, config: cfg, logger }));
+  // Jobs queued before a restart (or left by a service that died) are taken up again here.
+  jobs = startJobRunner({
+    db: db.knex,
+    witnessFile: cfg.witnessFile,
+    log,
+    threads: cfg.jobRenderThreads,
+    retention_ms: cfg.jobResultRetentionDays * 86_400_000,
+  });
+  server.off('request', starting).on('request', createApp({ db: db.knex, config: cfg, logger, jobs }));
 } catch (e) {
   await failStart(e);
 }
@@ -81,6 +91,8 @@ async function shutdown(signal: string): Promise<void> {
   server.closeIdleConnections();
   await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, drain_ms).unref())]);
   server.closeAllConnections();
+  // The chunk in hand is finished and committed; the job stays running and the next start resumes it.
+  await jobs?.stop();
   witness.stop();
   purge.stop();
   await witness.tick();

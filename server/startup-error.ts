@@ -1,3 +1,4 @@
+import { editDatabaseUrl } from '../db/multi-host.ts';
 import { AppError } from './errors.ts';
 
 /** A reason the service cannot start that its operator can act on; printed as one line, without a stack. */
@@ -11,9 +12,9 @@ interface SystemError {
 /** The URL as it may be printed: the password is never shown. */
 export function redactUrl(url: string): string {
   try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
+    return editDatabaseUrl(url, (u) => {
+      if (u.password) u.password = '***';
+    });
   } catch {
     return '(DATABASE_URL is not a valid URL)';
   }

@@ -12,6 +12,7 @@ import * as figuresByUnit from './010-figures-by-unit.ts';
 import * as poolHardening from './011-pool-hardening.ts';
 import * as postingInOneCall from './012-posting-in-one-call.ts';
 import * as provinceScale from './013-province-scale.ts';
+import * as jobs from './014-jobs.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -33,6 +34,7 @@ const migrations: Array<[string, Migration]> = [
   ['011-pool-hardening', poolHardening],
   ['012-posting-in-one-call', postingInOneCall],
   ['013-province-scale', provinceScale],
+  ['014-jobs', jobs],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

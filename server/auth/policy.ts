@@ -56,6 +56,8 @@ export const permissions = {
   'statements.department': ['accountant', 'auditor', 'department'],
   'statements.read': ['accountant', 'auditor'],
   'exports.read': ['accountant', 'auditor'],
+  // A job is read by whoever asked for it (server/jobs/jobs.ts); every signed-in role may ask to read one.
+  'jobs.read': ['admin', 'accountant', 'auditor', 'department', 'inspector'],
   // The register, installed base and inventory (DESIGN.md "Software assets and inspections").
   'assets.read': ['admin', 'accountant', 'auditor', 'department', 'inspector'],
   'assets.write': ['accountant', 'department'],

@@ -117,6 +117,8 @@ const unreachableCodes = new Set([
   '53300',
   '28P01',
   '28000',
+  // A read-only transaction where a write was meant: the connection is on a standby, i.e. the primary moved (docs/ha.md).
+  '25006',
 ]);
 // pg and knex raise these without a code when a connection dies or the pool cannot get one.
 const unreachableMessages =

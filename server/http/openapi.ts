@@ -18,6 +18,7 @@ const tags: Record<Tag, string> = {
   receipts: 'Invoices units submit as evidence, their scans and their review',
   statements: 'Disbursement statements (资金拨付通知书) as PDF, and checking a printed one',
   exports: 'The books as CSV or XLSX, and the audit bundle',
+  jobs: 'Long work (bundles of statements, audit bundles) as jobs: 202 with the job, its progress, its result when done',
   'software-assets': 'The software-asset register, installed bases, inventories and compliance',
   inspections: 'Inspections, findings, rectifications and clawbacks',
 };

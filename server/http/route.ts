@@ -22,7 +22,8 @@ export type Tag =
   | 'statements'
   | 'exports'
   | 'software-assets'
-  | 'inspections';
+  | 'inspections'
+  | 'jobs';
 
 /** The media types of the files the API answers with. */
 export const mediaTypes = {
@@ -42,12 +43,12 @@ export type MediaType = (typeof mediaTypes)[keyof typeof mediaTypes];
  * client all read it, and the handler's reply is checked against it when it compiles.
  */
 export type Success =
-  | { status: 200 | 201; description: string; json: z.ZodType }
+  | { status: 200 | 201 | 202; description: string; json: z.ZodType }
   | { status: 200; description: string; file: readonly MediaType[] }
   | { status: 204; description: string };
 
 /** A JSON answer with `status` described by `schema`. */
-export function json<Z extends z.ZodType>(status: 200 | 201, description: string, schema: Z) {
+export function json<Z extends z.ZodType>(status: 200 | 201 | 202, description: string, schema: Z) {
   return { status, description, json: schema };
 }
 
@@ -81,7 +82,7 @@ export interface RouteSpec {
    * 403 for a role that may not, 404 where the path names something, 413, 415, 422, 503 — are added
    * by openapi.ts from the spec.
    */
-  errors?: Partial<Record<403 | 404 | 409 | 422 | 429, string>>;
+  errors?: Partial<Record<403 | 404 | 409 | 410 | 422 | 429, string>>;
 }
 
 export interface Input<P = unknown, Q = unknown, B = unknown> {

@@ -8,7 +8,6 @@ import { contextOf } from '../http/context.ts';
 import { file, json, mediaTypes, route, written } from '../http/route.ts';
 import { statementCheck, statementRecord } from './responses/service.ts';
 import { idParam } from '../http/schemas.ts';
-import { departmentsInFund } from '../statements/statement-data.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
 import { issueStatement, statementByNumber, verifyStatement, type IssuedStatement } from '../statements/statements.ts';
 
@@ -55,39 +54,6 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
       async (req, res, { params }) => {
         const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary' }, witnessFileOf(config));
         sendPdf(res, s, `资金汇总表-${s.statementNo}.pdf`);
-        return written(res);
-      },
-    ),
-    route(
-      {
-        method: 'get',
-        path: '/api/v1/funds/:id/statements.zip',
-        action: 'statements.read',
-        tag: 'statements',
-        summary: 'Every unit’s statement in one streamed download',
-        params: z.strictObject({ id: idParam }),
-        response: file('the ZIP', mediaTypes.zip),
-      },
-      async (req, res, { params }) => {
-        const units = await departmentsInFund(db, params.id);
-        const ctx = contextOf(req);
-        res.setHeader('Content-Type', 'application/zip');
-        res.setHeader('Content-Disposition', contentDisposition('attachment', `资金拨付通知书-${params.id}.zip`));
-        const { default: archiver } = await import('archiver');
-        const zip = archiver('zip', { zlib: { level: 6 } });
-        zip.pipe(res);
-        try {
-          for (const u of units) {
-            const s = await issueStatement(db, ctx, params.id, { kind: 'department', departmentId: u.id }, witnessFileOf(config));
-            zip.append(s.pdf, { name: `${u.code}-${s.statementNo}.pdf`, date: new Date('2000-01-01T00:00:00Z') });
-          }
-          await zip.finalize();
-        } catch (e) {
-          // The headers are gone: cut the download short, so no one keeps a truncated bundle as whole.
-          zip.abort();
-          res.destroy(e as Error);
-          throw e;
-        }
         return written(res);
       },
     ),

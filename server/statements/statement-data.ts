@@ -102,10 +102,3 @@ export async function loadFundSummary(db: Knex, fundId: string) {
 }
 
 export type FundSummaryData = Awaited<ReturnType<typeof loadFundSummary>>;
-
-/** Every unit, as the fund summary lists them: the bundle has a statement for each, nothing yet included. */
-export async function departmentsInFund(db: Knex, fundId: string): Promise<Array<{ id: string; code: string }>> {
-  await fundOf(db, fundId);
-  const rows = await db('departments').orderBy('code').select('id', 'code');
-  return rows.map((r) => ({ id: String(r.id), code: r.code }));
-}

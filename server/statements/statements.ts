@@ -52,29 +52,40 @@ export interface NewStatement {
   render: (issue: Issue) => Promise<Buffer>;
 }
 
-/**
- * Numbers, renders and records a statement inside the caller's transaction: the next number of the
- * fund and year, with no gaps, the exact bytes kept so that an uploaded copy can be checked.
- */
-export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext, s: NewStatement, witnessFile: string) {
+/** The next `count` numbers of the fund and year; the counter row stays locked until commit, so numbers go out in order and a failed issue gives them back. */
+async function takeStatementNumbers(trx: Knex.Transaction, fundId: string, fundCode: string, count: number) {
   const issuedOn = todayInShanghai();
   const year = Number(issuedOn.slice(0, 4));
-  // The counter row is locked until commit: numbers are handed out in order, and a failed issue gives its number back.
   const [counter] = await trx('statement_counters')
-    .insert({ fund_id: s.fundId, year, last_no: 1 })
+    .insert({ fund_id: fundId, year, last_no: count })
     .onConflict(['fund_id', 'year'])
-    .merge({ last_no: trx.raw('statement_counters.last_no + 1') })
+    .merge({ last_no: trx.raw('statement_counters.last_no + ?', [count]) })
     .returning('last_no');
-  const seq = Number(counter.last_no);
-  const statementNo = `${s.fundCode}-${year}-${String(seq).padStart(5, '0')}`;
-  const pdf = await s.render({ statementNo, contentHash: s.contentHash, issuedAt: new Date(), issuedOn });
+  const last = Number(counter.last_no);
+  return Array.from({ length: count }, (_, i) => {
+    const seq = last - count + 1 + i;
+    return { year, seq, issuedOn, statementNo: `${fundCode}-${year}-${String(seq).padStart(5, '0')}` };
+  });
+}
+
+type StatementNumber = Awaited<ReturnType<typeof takeStatementNumbers>>[number];
+
+/** Keeps the exact bytes of a numbered statement, with its audit line and its anchor (database and witness). */
+async function keepStatement(
+  trx: Knex.Transaction,
+  ctx: RequestContext,
+  s: Omit<NewStatement, 'render'>,
+  no: StatementNumber,
+  pdf: Buffer,
+  witnessFile: string,
+) {
   const digest = sha256(pdf);
   const [row] = await trx('statements')
     .insert({
-      statement_no: statementNo,
+      statement_no: no.statementNo,
       fund_id: s.fundId,
-      year,
-      seq,
+      year: no.year,
+      seq: no.seq,
       kind: s.kind,
       department_id: s.departmentId,
       content_hash: s.contentHash,
@@ -90,12 +101,45 @@ export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext
   await recordAudit(trx, ctx, {
     action: 'statement.issue',
     objectType: 'statement',
-    objectId: statementNo,
+    objectId: no.statementNo,
     after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq },
   });
   // The head it was built from is an anchor: in the database and in the witness outside it.
-  await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: statementNo, sha256: digest });
-  return { id: String(row.id), statement_no: statementNo, sha256: digest, pdf };
+  await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: no.statementNo, sha256: digest });
+  return { id: String(row.id), statement_no: no.statementNo, sha256: digest, pdf };
+}
+
+/**
+ * Numbers, renders and records a statement inside the caller's transaction: the next number of the
+ * fund and year, with no gaps, the exact bytes kept so that an uploaded copy can be checked.
+ */
+export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext, s: NewStatement, witnessFile: string) {
+  const [no] = await takeStatementNumbers(trx, s.fundId, s.fundCode, 1);
+  const pdf = await s.render({ statementNo: no!.statementNo, contentHash: s.contentHash, issuedAt: new Date(), issuedOn: no!.issuedOn });
+  return keepStatement(trx, ctx, s, no!, pdf, witnessFile);
+}
+
+/**
+ * Many statements of one fund in one transaction (a bundle's chunk): their numbers are taken together,
+ * in the order given, and rendered by `render` all at once (worker threads), so the counter row is held
+ * for one chunk's rendering, not one unit's after another.
+ */
+export async function recordStatements(
+  trx: Knex.Transaction,
+  ctx: RequestContext,
+  list: Array<Omit<NewStatement, 'render'>>,
+  render: (s: Omit<NewStatement, 'render'>, issue: Issue) => Promise<Buffer>,
+  witnessFile: string,
+) {
+  if (list.length === 0) return [];
+  const numbers = await takeStatementNumbers(trx, list[0]!.fundId, list[0]!.fundCode, list.length);
+  const issuedAt = new Date();
+  const pdfs = await Promise.all(
+    list.map((s, i) => render(s, { statementNo: numbers[i]!.statementNo, contentHash: s.contentHash, issuedAt, issuedOn: numbers[i]!.issuedOn })),
+  );
+  const kept = [];
+  for (const [i, s] of list.entries()) kept.push(await keepStatement(trx, ctx, s, numbers[i]!, pdfs[i]!, witnessFile));
+  return kept;
 }
 
 /**

@@ -41,11 +41,11 @@ const navByRole: Record<string, Array<[string, string]>> = {
 };
 
 /** The page frame: title, navigation for the role, the user, sign-out. */
-export function page(req: Request, title: string, body: Html, options: { notice?: string | undefined } = {}): string {
+export function page(req: Request, title: string, body: Html, options: { notice?: string | undefined; refresh_s?: number | undefined } = {}): string {
   const actor = req.actor as Actor | undefined;
   const nav = actor ? (navByRole[actor.role] ?? []) : [];
   return html`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${options.refresh_s ? html`<meta http-equiv="refresh" content="${options.refresh_s}">` : ''}
 <title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
 <nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>

@@ -1,3 +1,5 @@
+import { jobPages } from './pages/job-pages.ts';
+import type { JobQueue } from '../routes/jobs.ts';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
@@ -28,7 +30,12 @@ import { regularFontPath } from '../../reports/pdf/fonts.ts';
 const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/funds', department: '/my', admin: '/admin/users', inspector: '/inspections' };
 
 /** The pages (zh-CN), served by the same process: forms post here, each calling the same operations as the API. */
-export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataDir' | 'uploadMaxBytes'>, log: { error(o: object, m: string): void }): Router {
+export function uiRouter(
+  db: Knex,
+  config: Pick<Config, 'tokenTtlHours' | 'dataDir' | 'uploadMaxBytes'>,
+  log: { error(o: object, m: string): void },
+  queue?: JobQueue,
+): Router {
   const r = express.Router();
   // Forms obey the same text rule as the API, before the session check (the sign-in form has none).
   const parseForm = express.urlencoded({ extended: false, limit: '1mb', parameterLimit: 5000, inflate: false });
@@ -49,6 +56,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const receipts = receiptPages(db, config);
   const allocation = allocationPages(db);
   const reports = reportPages(db, config);
+  const jobs = jobPages(db, queue);
   const unit = departmentPages(db, config);
   const admin = adminPages(db);
   const account = accountPages(db);
@@ -90,6 +98,9 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/runs/:id/disbursements', form, session, allocation.prepareRunPayments);
   r.post('/payments/:id/cancel', form, session, allocation.decidePayment);
   r.get('/funds/:id/statements', session, reports.statements);
+  r.post('/funds/:id/statements/bundle', form, session, jobs.askForStatements);
+  r.post('/funds/:id/audit-bundle', form, session, jobs.askForAuditBundle);
+  r.get('/jobs/:id', session, jobs.show);
   r.get('/entries/:id', session, approvals.voucher);
   r.post('/entries/:id/approve', form, session, approvals.decideEntry);
   r.post('/entries/:id/reject', form, session, approvals.decideEntry);

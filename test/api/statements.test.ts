@@ -194,17 +194,6 @@ describe('the fund summary', () => {
     const others = await h.db('departments').orderBy('code').limit(3).pluck('code');
     for (const code of others) expect(text).toContain(code);
   });
-
-  it('zips every unit’s statement into one streamed download', async () => {
-    // Other test files add units to the shared database meanwhile: at least those present now.
-    const units = Number((await h.db('departments').count<{ n: string }[]>('* as n'))[0]!.n);
-    const res = await get(`/api/v1/funds/${fundId}/statements.zip`, auditor);
-    expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toBe('application/zip');
-    const entries = res.body.toString('latin1').split('PK\x01\x02').length - 1;
-    expect(entries).toBeGreaterThanOrEqual(units);
-    expect(res.body.toString('utf8')).toContain(`${unit.code}-`);
-  });
 });
 
 describe('exports', () => {

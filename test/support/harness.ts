@@ -11,6 +11,7 @@ import { createApp } from '../../server/app.ts';
 import { hashPassword } from '../../server/auth/passwords.ts';
 import type { Role } from '../../server/auth/roles.ts';
 import { openSession } from '../../server/auth/sessions.ts';
+import type { JobQueue } from '../../server/routes/jobs.ts';
 import { checkResponsesAgainstDocument } from './response-check.ts';
 
 // Every response a test receives through supertest is checked against /openapi.json.
@@ -40,13 +41,17 @@ export function dataDirFor(url: string): string {
   return dir;
 }
 
-export function openHarness(url: string = inject('databaseUrl'), overrides: { tokenTtlHours?: number; uploadMaxBytes?: number } = {}): Harness {
+export function openHarness(
+  url: string = inject('databaseUrl'),
+  overrides: { tokenTtlHours?: number; uploadMaxBytes?: number; jobs?: JobQueue } = {},
+): Harness {
   const db = createKnex(url, 20, 60_000);
   const dataDir = dataDirFor(url);
   const app = createApp({
     db,
     config: { tokenTtlHours: overrides.tokenTtlHours ?? 8, uploadMaxBytes: overrides.uploadMaxBytes ?? 10 * 1024 * 1024, trustProxy: 'loopback', dataDir },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...(overrides.jobs ? { jobs: overrides.jobs } : {}),
   });
   return { db, app, api: supertest(app), close: () => db.destroy(), witnessFile: join(dataDir, 'witness.jsonl') };
 }

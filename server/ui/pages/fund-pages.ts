@@ -1,3 +1,4 @@
+import { jobButton } from './job-pages.ts';
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
 import { authorize, allows } from '../../auth/policy.ts';
@@ -251,7 +252,7 @@ ${Object.entries(tb.books).map(([book, t]) => html`<tr><th colspan="3">${book ==
 <p>${checked}。</p>
 ${r.ok ? html`<p class="notice" role="status">账簿完整：${r.entries} 笔凭证的哈希链核验通过，每笔分录后的余额、各科目余额和资金的拨入、分配、拨付数与分录一致，所有锚点（通知书、见证文件）仍在链上。</p>` : html`<p class="error" role="alert">账簿异常，发现 ${r.problems.length} 个问题${r.first_bad_seq ? `，最早在第 ${r.first_bad_seq} 号凭证` : ''}：</p><ul>${r.problems.map((p) => html`<li>${p.detail}</li>`)}</ul>`}
 <p>链头 <span class="mono">${r.head_hash}</span></p>
-<p><a href="/api/v1/funds/${fund.id}/audit-bundle.zip">下载审计包（audit-bundle.zip）</a>：凭证、分录、科目、分配方案、拨付、通知书与锚点，附 SHA-256 清单；审计人员可在自己的电脑上用 <span class="mono">npm run verify-bundle -- 文件.zip</span> 离线复核。</p>`,
+<p><a href="/api/v1/funds/${fund.id}/audit-bundle.zip">下载审计包（audit-bundle.zip）</a>（账簿很大时可 ${jobButton(req, `/funds/${fund.id}/audit-bundle`, '在后台生成审计包')}，完成后下载）：凭证、分录、科目、分配方案、拨付、通知书与锚点，附 SHA-256 清单；审计人员可在自己的电脑上用 <span class="mono">npm run verify-bundle -- 文件.zip</span> 离线复核。</p>`,
         ),
       );
     },

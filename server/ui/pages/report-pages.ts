@@ -17,6 +17,8 @@ import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, no
 import { fundTabs } from './fund-pages.ts';
 import { validationError } from '../../errors.ts';
 import { programmeSection } from './programme-section.ts';
+import { jobButton, jobProgress } from './job-pages.ts';
+import { recentJobs } from '../../jobs/jobs.ts';
 
 export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
   async function progressPage(req: Request, res: Response, errors: FormErrors = noErrors) {
@@ -82,17 +84,19 @@ ${
       authorize(req.actor, 'statements.read');
       const fund = await getFund(db, idFrom(req));
       const positions = await fundPositions(db, fund.id);
+      const jobs = await recentJobs(db, req.actor!, fund.id);
       const api = `/api/v1/funds/${fund.id}`;
       res.send(
         page(
           req,
           `${fund.name} · 通知书与导出`,
           html`${fundTabs(fund.id, req)}
-<p><a class="button" href="${api}/summary.pdf">资金汇总表（PDF）</a> <a class="button" href="${api}/statements.zip">全部单位通知书（ZIP）</a>
+<p><a class="button" href="${api}/summary.pdf">资金汇总表（PDF）</a> ${jobButton(req, `/funds/${fund.id}/statements/bundle`, '生成全部单位通知书（ZIP）')}
  <a href="${api}/journal.xlsx">序时账 XLSX</a> · <a href="${api}/journal.csv">CSV</a> · <a href="${api}/trial-balance.xlsx">试算平衡表 XLSX</a> · <a href="${api}/trial-balance.csv">CSV</a></p>
 <table><thead><tr><th>单位</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">应付未付</th><th></th></tr></thead><tbody>
 ${positions.map((p) => html`<tr><td>${p.department_name}（${p.department_code}）</td><td class="num">${yuan(p.allocated)}</td><td class="num">${yuan(p.paid)}</td><td class="num">${yuan(p.payable)}</td><td><a href="${api}/departments/${p.department_id}/statement.pdf">资金拨付通知书</a></td></tr>`)}
-</tbody></table><p><a href="/statements/verify">核验一份通知书 →</a></p>`,
+</tbody></table><p><a href="/statements/verify">核验一份通知书 →</a></p>
+${jobs.length ? html`<h2>我生成的文件</h2><table><thead><tr><th>内容</th><th>提交于</th><th>进度</th><th></th></tr></thead><tbody>${jobs.map((j) => html`<tr><td>${j.kind === 'audit_bundle' ? '审计包' : '全部单位通知书'}</td><td>${moment(j.created_at)}</td><td>${jobProgress(j)}</td><td><a href="/jobs/${j.id}">查看</a>${j.result_url ? html` · <a href="${j.result_url}">下载</a>` : ''}</td></tr>`)}</tbody></table>` : ''}`,
         ),
       );
     },

@@ -1,0 +1,131 @@
+import { departmentStatementModel } from '../reports/statement-model.ts';
+import { renderDepartmentStatement } from '../reports/statement-pdf.ts';
+import { usccCheckCharacter } from '../server/receipts/tax-id.ts';
+import { loadDepartmentStatement } from '../server/statements/statement-data.ts';
+import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
+
+const units_n = Number(process.env.BENCH_BUNDLE_UNITS ?? 5000);
+
+async function call(env: BenchEnv, method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  const res = await fetch(`${env.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = (await res.json()) as Record<string, unknown>;
+  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json).slice(0, 300)}`);
+  return json;
+}
+
+/** Sequential fund reads until `stop` is set: the latencies a person would see while the job runs. */
+async function fundReads(env: BenchEnv, fundId: string, headers: Record<string, string>, stop: { done: boolean }) {
+  const latencies_ms: number[] = [];
+  while (!stop.done) {
+    const t0 = performance.now();
+    const res = await fetch(`${env.baseUrl}/api/v1/funds/${fundId}`, { headers });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`fund read: ${res.status}`);
+    latencies_ms.push(performance.now() - t0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return latencies_ms.sort((a, b) => a - b);
+}
+
+/**
+ * 5,000 accepted units, each with a verified receipt of three lines and an approved reward; then the
+ * bundle of every unit's statement as a job, with fund reads running beside it and the server's memory
+ * sampled. Reference: rendering alone (model already loaded), one thread, in this process.
+ */
+export async function benchBundle(env: BenchEnv): Promise<void> {
+  console.log(`\n## Statement bundle as a job (issue 15, ${units_n} units)`);
+  const maker = await benchUser(env.db, 'accountant', 'bench_bundle_maker');
+  const checker = await benchUser(env.db, 'accountant', 'bench_bundle_checker');
+  const auditor = await benchUser(env.db, 'auditor', 'bench_bundle_auditor');
+  const fund = (await call(env, 'POST', '/api/v1/funds', maker.headers, {
+    code: 'BENCH-BUNDLE',
+    name: '全省软件正版化以奖代补资金',
+    fiscal_year: 2011,
+    document_no: 'bench',
+  })) as {
+    id: string;
+  };
+  const appropriation = await call(env, 'POST', `/api/v1/funds/${fund.id}/appropriations`, maker.headers, {
+    amount: '500000000.00',
+    document_no: 'bench',
+    date: '2011-06-01',
+  });
+  await call(env, 'POST', `/api/v1/journal-entries/${appropriation.id}/approve`, checker.headers, {});
+  await call(env, 'PUT', `/api/v1/funds/${fund.id}/policy`, maker.headers, {
+    rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.30' },
+    licence_caps: { office: '600.00', antivirus: '100.00' },
+    require_completed: true,
+  });
+  const seller = '91650100MA78U4NX2' + usccCheckCharacter('91650100MA78U4NX2');
+  const seedStart = performance.now();
+  await env.db.transaction(async (trx) => {
+    await trx.raw(
+      `INSERT INTO departments (code, name, "group", status, accepted_on)
+       SELECT 'P' || lpad(g::text, 5, '0'), '第' || g || '县财政局', 'government', 'completed', '2011-08-20' FROM generate_series(1, ?) g`,
+      [units_n],
+    );
+    await trx.raw(
+      `INSERT INTO receipts (fund_id, department_id, invoice_kind, invoice_code, invoice_number, invoice_key, issue_date, seller_name, seller_tax_id, total, status, submitted_by)
+       SELECT ?, d.id, 'vat_special', '6500777777', lpad(d.id::text, 8, '0'), '6500777777:' || lpad(d.id::text, 8, '0'), '2011-08-15', '新疆天山软件有限公司', ?, 3 * 1409.50, 'verified', ?
+         FROM departments d WHERE d.code LIKE 'P_____'`,
+      [fund.id, seller, maker.id],
+    );
+    await trx.raw(
+      `INSERT INTO receipt_lines (receipt_id, line_no, product, category, licences, amount)
+       SELECT r.id, n, (ARRAY['Windows 7 专业版','Office 2010 标准版','瑞星杀毒软件网络版'])[n], (ARRAY['os','office','antivirus'])[n], 1 + n, 1409.50
+         FROM receipts r CROSS JOIN generate_series(1, 3) n WHERE r.fund_id = ?`,
+      [fund.id],
+    );
+  });
+  const run = await call(env, 'POST', `/api/v1/funds/${fund.id}/allocation-runs`, maker.headers, { as_of: '2011-09-30' });
+  await call(env, 'POST', `/api/v1/allocation-runs/${run.id}/approve`, checker.headers, {});
+  console.log(
+    `seeded ${units_n} units (receipts in SQL, rewards through an allocation run and its approval) in ${fmt((performance.now() - seedStart) / 1000, 1)} s`,
+  );
+
+  // Reference: the rendering alone, one thread, for 40 units (the job cannot beat this per thread).
+  const sample = await env.db('departments').where('code', 'like', 'P_____').orderBy('code').limit(40).pluck('id');
+  const models = [];
+  for (const id of sample) models.push(departmentStatementModel(await loadDepartmentStatement(env.db, fund.id, String(id))));
+  const r0 = performance.now();
+  for (const [i, m] of models.entries())
+    await renderDepartmentStatement(m, { statementNo: `REF-${i}`, contentHash: 'ref', issuedAt: new Date(), issuedOn: '2011-10-01' });
+  const render_ms = (performance.now() - r0) / models.length;
+
+  const idle = { done: false };
+  setTimeout(() => (idle.done = true), 3000);
+  const before = await fundReads(env, fund.id, auditor.headers, idle);
+
+  const t0 = performance.now();
+  const job = (await call(env, 'POST', `/api/v1/funds/${fund.id}/statements/bundle`, auditor.headers)) as { id: string; total: number };
+  const stop = { done: false };
+  const reads = fundReads(env, fund.id, auditor.headers, stop);
+  let rss_max_mib = 0;
+  let last = { status: 'queued', done: 0 } as Record<string, unknown>;
+  while (last.status === 'queued' || last.status === 'running') {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    last = await call(env, 'GET', `/api/v1/jobs/${job.id}`, auditor.headers);
+    rss_max_mib = Math.max(rss_max_mib, (await rssOf(env.server.pid!)).rss_mib);
+  }
+  const job_s = (performance.now() - t0) / 1000;
+  stop.done = true;
+  const during = await reads;
+  if (last.status !== 'done') throw new Error(`job ended ${last.status}: ${last.error}`);
+  const d0 = performance.now();
+  const zip = Buffer.from(await (await fetch(`${env.baseUrl}/api/v1/jobs/${job.id}/result`, { headers: auditor.headers })).arrayBuffer());
+  const download_s = (performance.now() - d0) / 1000;
+  const entries = zip.toString('latin1').split('PK\x01\x02').length - 1;
+  const mem = await rssOf(env.server.pid!);
+
+  console.log(`bundle job of ${job.total} statements: ${fmt(job_s, 1)} s, ${fmt(job.total / job_s, 1)} statements/s (target < 180 s for 5,000 on 2 cores)`);
+  console.log(
+    `reference, rendering alone on one thread in this process: ${fmt(render_ms, 1)} ms a statement, so ${fmt((render_ms * job.total) / 1000, 1)} s for the bundle on one thread; the job takes ${fmt(job_s / ((render_ms * job.total) / 1000), 2)}× that`,
+  );
+  console.log(`server RSS during the job: max ${fmt(rss_max_mib, 0)} MiB sampled each second, peak (VmHWM) ${fmt(mem.peak_mib, 0)} MiB (target < 500 MiB)`);
+  console.log(
+    `fund read (GET /api/v1/funds/:id) while idle: p50 ${fmt(percentile(before, 50), 1)} ms, p99 ${fmt(percentile(before, 99), 1)} ms (${before.length} reads); during the job: p50 ${fmt(percentile(during, 50), 1)} ms, p99 ${fmt(percentile(during, 99), 1)} ms (${during.length} reads; target p99 < 50 ms)`,
+  );
+  console.log(
+    `result download: ${entries} PDFs, ${fmt(zip.length / 1024 / 1024, 1)} MiB in ${fmt(download_s, 1)} s; server RSS after ${fmt(mem.rss_mib, 0)} MiB`,
+  );
+}

@@ -1,0 +1,92 @@
+import { Worker } from 'node:worker_threads';
+import type { DepartmentStatementModel } from '../../reports/statement-model.ts';
+import type { Issue } from '../../reports/statement-pdf.ts';
+import type { RenderAnswer, RenderTask } from '../../reports/render-worker.ts';
+
+/*
+ * A few threads that render statements for jobs. The sources run through tsx in development and tests
+ * (the worker is a .ts file and needs tsx's loader) and as compiled JavaScript under `npm start`: the
+ * worker's file is the sibling of this module's own, with the same extension.
+ */
+const fromSources = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`../../reports/render-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url);
+// From the sources, the worker first registers tsx's loader in its own thread (a parent's --import does not reach it in every runner, vitest's included).
+const newWorker = () =>
+  fromSources
+    ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); });`, { eval: true })
+    : new Worker(workerUrl);
+
+export interface RenderPool {
+  render(model: DepartmentStatementModel, issue: Issue): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+interface Pending {
+  task: RenderTask;
+  resolve: (pdf: Buffer) => void;
+  reject: (e: Error) => void;
+}
+
+export function createRenderPool(threads: number): RenderPool {
+  const idle: Worker[] = [];
+  const busy = new Map<Worker, Pending>();
+  const queue: Pending[] = [];
+  let started = 0;
+  let nextId = 1;
+  let closed = false;
+
+  function spawn(): Worker {
+    started++;
+    const w = newWorker();
+    w.on('message', (a: RenderAnswer) => {
+      const p = busy.get(w);
+      busy.delete(w);
+      if (p) {
+        if ('pdf' in a) p.resolve(Buffer.from(a.pdf.buffer, a.pdf.byteOffset, a.pdf.byteLength));
+        else p.reject(new Error(`rendering a statement failed: ${a.error}`));
+      }
+      idle.push(w);
+      pump();
+    });
+    // A thread that dies takes its one task with it; the next task gets a new thread.
+    const lost = (e: Error) => {
+      const p = busy.get(w);
+      busy.delete(w);
+      const at = idle.indexOf(w);
+      if (at >= 0) idle.splice(at, 1);
+      started--;
+      p?.reject(e);
+      pump();
+    };
+    w.on('error', lost);
+    w.on('exit', (code) => lost(new Error(`render thread exited (${code})`)));
+    return w;
+  }
+
+  function pump(): void {
+    while (!closed && queue.length > 0) {
+      const w = idle.pop() ?? (started < threads ? spawn() : undefined);
+      if (!w) return;
+      const p = queue.shift()!;
+      busy.set(w, p);
+      w.postMessage(p.task);
+    }
+  }
+
+  return {
+    render(model, issue) {
+      if (closed) return Promise.reject(new Error('the render pool is closed'));
+      return new Promise((resolve, reject) => {
+        queue.push({ task: { id: nextId++, model, issue: { ...issue, issuedAt: issue.issuedAt.toISOString() } }, resolve, reject });
+        pump();
+      });
+    },
+    async close() {
+      closed = true;
+      for (const p of queue.splice(0)) p.reject(new Error('the render pool is closed'));
+      const all = [...idle, ...busy.keys()];
+      idle.length = 0;
+      await Promise.all(all.map((w) => w.terminate()));
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import { departmentStatementModel, type DepartmentStatementModel } from '../../reports/statement-model.ts';
+import { isUniqueViolation } from '../db/translate-error.ts';
+import type { RequestContext } from '../http/context.ts';
+import { loadDepartmentStatement } from '../statements/statement-data.ts';
+import { recordStatements } from '../statements/statements.ts';
+import type { JobRow } from './jobs.ts';
+import type { RenderPool } from './render-pool.ts';
+
+/*
+ * A bundle of every unit's statement, chunk by chunk. Each chunk is one transaction: the statements it
+ * issues (numbers taken together, PDFs rendered by the pool's threads) and the job's progress commit
+ * together, so a worker that dies loses at most the chunk it was in, and the next worker resumes at
+ * `done`. A unit whose statement already exists with the same content gets that one, byte for byte,
+ * as from the single download: re-running a bundle issues nothing twice.
+ */
+export const bundleChunk_units = 25;
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+interface Prepared {
+  departmentId: string;
+  model: DepartmentStatementModel;
+  contentHash: string;
+  head: { seq: number; hash: string };
+  fundCode: string;
+}
+
+async function prepare(db: Knex, fundId: string, departmentId: string): Promise<Prepared> {
+  const data = await loadDepartmentStatement(db, fundId, departmentId);
+  const model = departmentStatementModel(data);
+  return { departmentId, model, contentHash: sha256(JSON.stringify(model)), head: data.head, fundCode: String(data.fund.code) };
+}
+
+export interface JobProgress {
+  /** Commits the chunk's progress inside its transaction; throws when the job is no longer this worker's. */
+  advance(trx: Knex.Transaction, done: number, items: string[]): Promise<void>;
+  /** Set when the worker is stopping or has lost the job: stop between chunks. */
+  stopped(): boolean;
+}
+
+export async function runStatementBundle(db: Knex, job: JobRow, ctx: RequestContext, pool: RenderPool, witnessFile: string, progress: JobProgress) {
+  const fundId = String(job.fund_id);
+  const units = job.units.map(String);
+  const prepareChunk = async (from: number) => {
+    const prepared: Prepared[] = [];
+    for (const id of units.slice(from, from + bundleChunk_units)) prepared.push(await prepare(db, fundId, id));
+    return prepared;
+  };
+  // The next chunk's data is read while this chunk renders in the threads: the database and the renderers work at once.
+  let ahead: { from: number; prepared: Promise<Prepared[]> } | undefined;
+  const chunkAt = (from: number) => {
+    const prepared = ahead?.from === from ? ahead.prepared : prepareChunk(from);
+    const following = from + bundleChunk_units;
+    ahead = following < units.length ? { from: following, prepared: prepareChunk(following) } : undefined;
+    // Read ahead may fail or be left unused when the worker stops; its error surfaces when (if) it is awaited.
+    ahead?.prepared.catch(() => undefined);
+    return prepared;
+  };
+  for (let done = job.done; done < units.length && !progress.stopped();) {
+    const chunk = units.slice(done, done + bundleChunk_units);
+    const prepared = await chunkAt(done);
+    try {
+      await db.transaction(async (trx) => {
+        const existing = await trx('statements')
+          .where({ fund_id: fundId, kind: 'department' })
+          .whereIn(
+            'content_hash',
+            prepared.map((p) => p.contentHash),
+          )
+          .select('id', 'department_id', 'content_hash');
+        const found = new Map(existing.map((s) => [`${s.department_id}|${s.content_hash}`, String(s.id)]));
+        const missing = prepared.filter((p) => !found.has(`${p.departmentId}|${p.contentHash}`));
+        const issued = await recordStatements(
+          trx,
+          ctx,
+          missing.map((p) => ({ fundId, fundCode: p.fundCode, kind: 'department', departmentId: p.departmentId, contentHash: p.contentHash, head: p.head })),
+          (s, issue) => pool.render(missing.find((p) => p.departmentId === s.departmentId)!.model, issue),
+          witnessFile,
+        );
+        issued.forEach((s, i) => found.set(`${missing[i]!.departmentId}|${missing[i]!.contentHash}`, s.id));
+        await progress.advance(
+          trx,
+          done + chunk.length,
+          prepared.map((p) => found.get(`${p.departmentId}|${p.contentHash}`)!),
+        );
+      });
+      done += chunk.length;
+    } catch (e) {
+      // Someone issued one of these statements at the same moment: the chunk runs again (read afresh) and finds theirs.
+      if (!isUniqueViolation(e, 'statements_same_content_once')) throw e;
+      ahead = undefined;
+    }
+  }
+}
