@@ -14,13 +14,21 @@ export interface JournalFilter {
   department_ids?: string[] | undefined;
   /** `account` is a parent code (2307): every 2307.* account counts. */
   account_is_parent?: boolean | undefined;
+  /** `number`: oldest first by 凭证字号 (year, number), the cursor an entry id; default newest first by seq. */
+  order?: 'seq' | 'number' | undefined;
 }
+
+/** 凭证字号 as accountants write it: 记-0001 (one 记账凭证 series per fund and year). */
+export const voucherNo = (number: number) => `记-${String(number).padStart(4, '0')}`;
 
 function entryView(e: Record<string, unknown>, postings: Record<string, unknown>[]) {
   return {
     id: String(e.id),
     fund_id: String(e.fund_id),
     seq: Number(e.seq),
+    voucher_year: Number(e.voucher_year),
+    voucher_number: Number(e.voucher_number),
+    voucher_no: voucherNo(Number(e.voucher_number)),
     date: String(e.entry_date),
     kind: String(e.kind),
     memo: String(e.memo),
@@ -54,7 +62,15 @@ function entriesQuery(db: Knex) {
     .leftJoin('journal_entries as r', 'r.reverses_entry_id', 'e.id')
     .leftJoin('users as cu', 'cu.id', 'e.created_by')
     .leftJoin('users as au', 'au.id', 'e.approved_by')
-    .select('e.*', 'r.id as reversed_by_entry_id', 'cu.username as created_by_name', 'au.username as approved_by_name');
+    .join('voucher_numbers as vn', 'vn.entry_id', 'e.id')
+    .select(
+      'e.*',
+      'r.id as reversed_by_entry_id',
+      'cu.username as created_by_name',
+      'au.username as approved_by_name',
+      'vn.voucher_year',
+      'vn.number as voucher_number',
+    );
 }
 
 async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promise<EntryView[]> {
@@ -87,13 +103,20 @@ export async function getEntry(db: Knex, id: string): Promise<EntryView> {
   return entry;
 }
 
-/** Newest first; the cursor is the last sequence number seen. */
+/** Newest first, the cursor the last sequence number seen; or oldest first by voucher number, the cursor the last entry id seen. */
 export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
+  const byNumber = f.order === 'number';
   const q = entriesQuery(db)
     .where('e.fund_id', fundId)
-    .orderBy('e.seq', 'desc')
     .limit(f.limit + 1);
-  if (f.cursor) q.where('e.seq', '<', f.cursor);
+  if (byNumber) q.orderBy([{ column: 'vn.voucher_year' }, { column: 'vn.number' }]);
+  else q.orderBy('e.seq', 'desc');
+  if (f.cursor && byNumber)
+    q.whereRaw('(vn.voucher_year, vn.number) > (SELECT c.voucher_year, c.number FROM voucher_numbers c WHERE c.entry_id = ? AND c.fund_id = ?)', [
+      f.cursor,
+      fundId,
+    ]);
+  else if (f.cursor) q.where('e.seq', '<', f.cursor);
   if (f.from) q.where('e.entry_date', '>=', f.from);
   if (f.to) q.where('e.entry_date', '<=', f.to);
   if (f.kind) q.where('e.kind', f.kind);
@@ -109,7 +132,7 @@ export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
     );
   }
   const rows = await q;
-  const page = pageOf(rows, f.limit, (e) => e.seq as string);
+  const page = pageOf(rows, f.limit, (e) => (byNumber ? (e.id as string) : (e.seq as string)));
   return { items: await withPostings(db, page.items), next_cursor: page.next_cursor };
 }
 

@@ -46,7 +46,7 @@ export function page(req: Request, title: string, body: Html, options: { notice?
   const nav = actor ? (navByRole[actor.role] ?? []) : [];
   return html`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
+<title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><link rel="stylesheet" href="/assets/books.css"><script src="/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
 <nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
 ${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}

@@ -17,6 +17,7 @@ import { witnessFileOf } from '../ledger/witness.ts';
 import { authPages, loginPage } from './pages/auth-pages.ts';
 import { departmentPages } from './pages/department-pages.ts';
 import { fundPages } from './pages/fund-pages.ts';
+import { ledgerPages } from './pages/ledger-pages.ts';
 import { receiptPages } from './pages/receipt-pages.ts';
 import { reportPages } from './pages/report-pages.ts';
 import { assetPages } from './pages/asset-pages.ts';
@@ -48,6 +49,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   const funds = fundPages(db, config);
   const receipts = receiptPages(db, config);
   const allocation = allocationPages(db);
+  const ledgers = ledgerPages(db);
   const reports = reportPages(db, config);
   const unit = departmentPages(db, config);
   const admin = adminPages(db);
@@ -73,8 +75,10 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/funds', form, session, funds.createFund);
   r.get('/funds/:id', session, funds.overview);
   r.post('/funds/:id/appropriations', form, session, funds.appropriate);
-  r.get('/funds/:id/journal', session, funds.journal);
-  r.get('/funds/:id/trial-balance', session, funds.trialBalance);
+  r.get('/funds/:id/journal', session, ledgers.journal);
+  r.get('/funds/:id/trial-balance', session, ledgers.trialBalance);
+  r.get('/funds/:id/general-ledger', session, ledgers.generalLedger);
+  r.get('/funds/:id/accounts/:code/ledger', session, ledgers.accountLedger);
   r.get('/funds/:id/verify', session, funds.verify);
   r.get('/funds/:id/policy', session, allocation.policy);
   r.post('/funds/:id/policy', form, session, allocation.savePolicy);
