@@ -11,7 +11,7 @@ import { prepareManualBatch, prepareManualEntry } from '../ledger/manual-entries
 import { approveBatch, approveEntry, getAnyEntry, getBatch, listPendingEntries, rejectBatch, rejectEntry } from '../ledger/pending-entries.ts';
 import { prepareReversal } from '../ledger/reverse-entry.ts';
 import { trialBalance } from '../ledger/trial-balance.ts';
-import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
+import { verifyLedgerRecorded } from '../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
 
 const fundId = z.strictObject({ id: idParam });
@@ -285,8 +285,8 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         params: fundId,
         responses: { 200: '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}' },
       },
-      async (_req, res, { params }) => {
-        res.json(await verifyLedger(db, params.id, witnessFileOf(config)));
+      async (req, res, { params }) => {
+        res.json(await verifyLedgerRecorded(db, contextOf(req), params.id, witnessFileOf(config)));
       },
     ),
   ];

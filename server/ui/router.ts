@@ -24,9 +24,12 @@ import { assetPages } from './pages/asset-pages.ts';
 import { inspectionPages } from './pages/inspection-pages.ts';
 import { programmeTargetPage } from './pages/programme-section.ts';
 import { requireSession } from './session.ts';
+import { withWorkCount } from './work-count.ts';
+import { workPages } from './pages/work-pages.ts';
 import { regularFontPath } from '../../reports/pdf/fonts.ts';
 
-const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/funds', department: '/my', admin: '/admin/users', inspector: '/inspections' };
+// Each role's home is what waits for it (待办); a unit's page /my begins with its own.
+const homeByRole: Record<string, string> = { accountant: '/work', auditor: '/work', department: '/my', admin: '/admin/users', inspector: '/work' };
 
 /** The pages (zh-CN), served by the same process: forms post here, each calling the same operations as the API. */
 export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataDir' | 'uploadMaxBytes'>, log: { error(o: object, m: string): void }): Router {
@@ -44,7 +47,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
       }
       next();
     });
-  const session = requireSession(db);
+  const session = withWorkCount(db, requireSession(db));
   const auth = authPages(db, config.tokenTtlHours);
   const funds = fundPages(db, config);
   const receipts = receiptPages(db, config);
@@ -71,6 +74,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/logout', form, session, auth.logout);
   r.get('/', session, (req: Request, res: Response) => res.redirect(303, homeByRole[req.actor!.role] ?? '/login'));
 
+  r.get('/work', session, workPages(db).work);
   r.get('/funds', session, funds.fundsList);
   r.post('/funds', form, session, funds.createFund);
   r.get('/funds/:id', session, funds.overview);

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import { recordAudit } from '../../audit/audit-log.ts';
 import { AppError } from '../../errors.ts';
+import type { RequestContext } from '../../http/context.ts';
 import { ledgerIdentity, readWitness, witnessProblems } from '../witness.ts';
 import { entriesOf } from './entry-stream.ts';
 import { LedgerChecker, type CheckedAnchor, type VerifyReport } from './ledger-checker.ts';
@@ -51,4 +53,16 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
     for await (const entry of entriesOf(trx, fundId)) checker.addEntry(entry);
     return checker.finish();
   });
+}
+
+/** Verifies and records the check (who, when, the result): the auditors' work page shows each fund's last one. */
+export async function verifyLedgerRecorded(db: Knex, ctx: RequestContext, fundId: string, witnessFile: string): Promise<VerifyReport> {
+  const report = await verifyLedger(db, fundId, witnessFile);
+  await recordAudit(db, ctx, {
+    action: 'ledger.verify',
+    objectType: 'fund',
+    objectId: fundId,
+    after: { ok: report.ok, entries: report.entries, head_hash: report.head_hash, first_bad_seq: report.first_bad_seq, problems: report.problems.length },
+  });
+  return report;
 }

@@ -6,7 +6,7 @@ import { inTransaction } from '../../db/transaction.ts';
 import { prepareAppropriation } from '../../ledger/appropriate.ts';
 import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
 
-import { verifyLedger } from '../../ledger/verify/verify-ledger.ts';
+import { verifyLedgerRecorded } from '../../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../../ledger/witness.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { loadProgress } from '../../progress/progress.ts';
@@ -153,7 +153,7 @@ ${
     async verify(req: Request, res: Response) {
       authorize(req.actor, 'ledger.read');
       const fund = await getFund(db, idFrom(req));
-      const r = await verifyLedger(db, fund.id, witnessFileOf(config));
+      const r = await verifyLedgerRecorded(db, contextOf(req), fund.id, witnessFileOf(config));
       res.send(
         page(
           req,
