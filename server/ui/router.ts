@@ -20,6 +20,7 @@ import { fundPages } from './pages/fund-pages.ts';
 import { ledgerPages } from './pages/ledger-pages.ts';
 import { receiptPages } from './pages/receipt-pages.ts';
 import { reportPages } from './pages/report-pages.ts';
+import { auditLogPage } from './pages/audit-log-page.ts';
 import { assetPages } from './pages/asset-pages.ts';
 import { inspectionPages } from './pages/inspection-pages.ts';
 import { programmeTargetPage } from './pages/programme-section.ts';
@@ -121,7 +122,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
   r.post('/progress/target', form, session, programmeTargetPage(db));
   r.get('/statements/verify', session, reports.verifyForm);
   r.post('/statements/verify', session, reports.verify);
-  r.get('/audit-log', session, reports.auditLog);
+  r.get('/audit-log', session, auditLogPage(db));
 
   r.get('/departments/acceptance', session, acceptance.acceptance);
   r.post('/departments/acceptance', form, session, acceptance.accept);

@@ -227,7 +227,7 @@ describe('in the browser', () => {
     await page.goto(`${base}/funds/${fundId}/verify`);
     await expect(page.locator('p.notice').textContent()).resolves.toContain('账簿完整');
     await page.goto(`${base}/audit-log?action=statement.verify`);
-    await expect(page.locator('main').textContent()).resolves.toContain('statement.verify');
+    await expect(page.locator('main').textContent()).resolves.toContain('核验通知书');
     await page.context().close();
   });
 

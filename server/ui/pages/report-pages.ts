@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
-import { listAudit } from '../../audit/audit-log.ts';
 import { fundPositions } from '../../allocation/positions.ts';
 import { allows, authorize } from '../../auth/policy.ts';
 import type { Config } from '../../config.ts';
@@ -106,26 +105,6 @@ ${positions.map((p) => html`<tr><td>${p.department_name}（${p.department_code}�
         const errors = formErrors(e);
         await verifyPage(req, res, undefined, { general: errors.general, fields: { file: errors.general ?? '' } });
       }
-    },
-    async auditLog(req: Request, res: Response) {
-      authorize(req.actor, 'audit.read');
-      const q = req.query as Record<string, string | undefined>;
-      // People look a user up by name, not by number; a name that matches no one shows nothing.
-      const actorName = q.actor?.trim().slice(0, 64) || undefined;
-      const actorRow = actorName ? await db('users').whereRaw('lower(username) = ?', [actorName.toLowerCase()]).first('id') : undefined;
-      const actorId = actorName ? (actorRow ? String(actorRow.id) : '0') : /^[0-9]+$/.test(q.actor_id ?? '') ? q.actor_id : undefined;
-      const filter = { limit: 100, action: q.action || undefined, cursor: /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined, actor_id: actorId };
-      const log = await listAudit(db, filter);
-      res.send(
-        page(
-          req,
-          '审计日志',
-          html`<form method="get">操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download"> 用户名 <input name="actor" value="${actorName ?? ''}" size="12"> <button>筛选</button></form>${actorName && !actorRow ? html`<p class="error" role="alert">没有用户名为“${actorName}”的用户。</p>` : ''}
-<table><thead><tr><th>时间</th><th>用户</th><th>操作</th><th>对象</th><th>来源</th></tr></thead><tbody>
-${log.items.map((e) => html`<tr><td>${moment(e.at as Date)}</td><td>${e.actor_username ?? '—'}（${e.actor_role ?? ''}）</td><td>${e.action}</td><td>${e.object_type ?? ''} ${e.object_id ?? ''}</td><td class="mono">${e.ip ?? ''}</td></tr>`)}
-</tbody></table>${log.next_cursor ? html`<p><a href="?action=${filter.action ?? ''}&actor=${actorName ?? ''}&cursor=${log.next_cursor}">更早 →</a></p>` : ''}`,
-        ),
-      );
     },
   };
 }
