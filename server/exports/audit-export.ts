@@ -42,7 +42,7 @@ export function describeAuditFilter(f: AuditFilter): string {
 async function auditRows(db: Knex, f: AuditFilter) {
   const rows: Table['rows'] = [];
   let cursor: string | undefined;
-  let more = false;
+  let more: boolean;
   do {
     const page = await listAudit(db, { ...f, limit: chunk, cursor });
     for (const e of page.items)
