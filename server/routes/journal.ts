@@ -5,6 +5,7 @@ import { runIdempotent } from '../http/idempotency.ts';
 import { route } from '../http/route.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { getFund } from '../ledger/funds.ts';
+import { accountLedger, generalLedger } from '../ledger/account-books.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../ledger/journal-filter.ts';
 import { prepareManualBatch, prepareManualEntry } from '../ledger/manual-entries.ts';
@@ -258,6 +259,45 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
       },
       async (_req, res, { params, query }) => {
         res.json(await listAccountLedger(db, params.id, params.code, query.limit ?? 100, query.cursor));
+      },
+    ),
+    route(
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/general-ledger',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary:
+          '总账 of one book for a period: per first-level account 期初余额, 本期借方, 本期贷方, 期末余额 (balances with direction 借/贷/平, by entry date)',
+        params: fundId,
+        query: z.strictObject({ book: z.enum(['financial', 'budget']).optional(), from: calendarDate, to: calendarDate }),
+        responses: {
+          200: '{book, period, accounts:[{code, name, opening:{direction, amount}, debit, credit, closing}], debit_total, credit_total}',
+          422: 'VALIDATION_FAILED (from after to)',
+        },
+      },
+      async (_req, res, { params, query }) => {
+        res.json(await generalLedger(db, params.id, query.book ?? 'financial', { from: query.from, to: query.to }));
+      },
+    ),
+    route(
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/accounts/:code/detail-ledger',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary:
+          '明细账 of an account (a first-level code such as 2307 takes its unit sub-accounts) for a period, oldest first by date and 凭证字号, with the running balance',
+        params: z.strictObject({ id: idParam, code: accountCode }),
+        query: z.strictObject({ from: calendarDate, to: calendarDate, limit: limitParam, cursor: cursorParam }),
+        responses: {
+          200: '{account, period, opening, debit_total, credit_total, closing, items:[{date, voucher_no, memo, debit, credit, direction, balance}], next_cursor}',
+          404: 'NOT_FOUND',
+          422: 'VALIDATION_FAILED (from after to)',
+        },
+      },
+      async (_req, res, { params, query }) => {
+        res.json(await accountLedger(db, params.id, params.code, { from: query.from, to: query.to }, query.limit ?? 100, query.cursor));
       },
     ),
     route(

@@ -14,6 +14,8 @@ import { html, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { AppError, validationError } from '../../errors.ts';
 import { fundControlSection, waitingSection } from './approval-pages.ts';
+import { fundCharts } from '../../progress/progress-charts.ts';
+import { chartFigure } from './chart-figure.ts';
 
 export function fundTabs(fundId: string, req: Request): Html {
   const role = req.actor!.role;
@@ -78,6 +80,7 @@ ${
     authorize(req.actor, 'funds.read');
     const fund = await getFund(db, fundId);
     const control = await fundControlSection(db, req, fund, closeErrors);
+    const charts = await fundCharts(db, fund, { width: 560, height: 260 });
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(
@@ -92,6 +95,7 @@ ${figures([
   ['可分配余额', fund.available_to_allocate],
   ['用款额度余额', fund.cash_balance],
 ])}
+<div class="charts">${chartFigure(charts.use, '资金拨入、分配、拨付与可分配余额（万元）', `财政拨款 ${fund.appropriated} 元，已分配 ${fund.allocated} 元，已拨付 ${fund.disbursed} 元，可分配余额 ${fund.available_to_allocate} 元`)}${chartFigure(charts.topUnits, '奖励分配额最多的单位（万元）', '按已分配奖励从多到少排列的前十个单位')}</div>
 <p class="muted">账簿 ${fund.entries} 笔凭证；链头 <span class="mono">${fund.head_hash}</span></p>
 ${control}
 ${

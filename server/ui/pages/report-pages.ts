@@ -16,6 +16,8 @@ import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, no
 import { fundTabs } from './fund-pages.ts';
 import { validationError } from '../../errors.ts';
 import { programmeSection } from './programme-section.ts';
+import { progressCharts } from '../../progress/progress-charts.ts';
+import { chartFigure } from './chart-figure.ts';
 
 export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
   async function progressPage(req: Request, res: Response, errors: FormErrors = noErrors) {
@@ -24,6 +26,7 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
     const r = await loadProgress(db, asOf);
     const s = r.by_status;
     const w = r.written_reports;
+    const charts = await progressCharts(db, r, { status: { width: 560, height: 240 }, completion: { width: 560, height: 240 } });
     res.status(errors === noErrors ? 200 : 422).send(
       page(
         req,
@@ -33,6 +36,7 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
 ${allows(req.actor!.role, 'progress.bulletin') ? html` <a class="button" href="/api/v1/progress/bulletin.pdf${asOf ? `?as_of=${asOf}` : ''}">下载通报（PDF）</a>` : ''}</form>
 <div class="figures"><div class="figure">单位总数<b>${r.total}</b></div><div class="figure">已完成<b>${s.completed}</b></div><div class="figure">采购中<b>${s.procuring}</b></div><div class="figure">已申请经费<b>${s.awaiting_funds}</b></div><div class="figure">未开展<b>${s.not_started}</b></div>
 <div class="figure">完成率<b>${(Number(r.completion_rate) * 100).toFixed(2)}%</b></div><div class="figure">预计完成率<b>${(Number(r.projected_rate) * 100).toFixed(2)}%</b></div></div>
+<div class="charts">${chartFigure(charts.byStatus, '各类单位正版化进展（单位数）', `共 ${r.total} 个单位：已完成 ${s.completed}，采购中 ${s.procuring}，已申请经费 ${s.awaiting_funds}，未开展 ${s.not_started}`)}${chartFigure(charts.completion, r.target ? `完成率变化与目标（${r.target.target_date} 前达到 ${(Number(r.target.target_rate) * 100).toFixed(0)}%）` : '完成率变化', `截至 ${r.as_of} 完成率 ${(Number(r.completion_rate) * 100).toFixed(2)}%`)}</div>
 ${(['completed', 'procuring', 'awaiting_funds', 'not_started'] as const).map((st) => html`<h2>${statusNames[st]}（${r.units[st].length}）</h2><p>${r.units[st].length ? r.units[st].map((u, i) => html`${i ? '、' : ''}<a href="/departments/${u.id}">${u.name}</a>`) : '无'}</p>`)}
 <h2>专题书面报告</h2>
 ${w ? html`<p>${w.title}：截止 ${day(w.deadline)}。已报送 ${w.filed.length} 个：${w.filed.map((u) => u.name).join('、') || '无'}。${w.past_deadline ? `逾期未报送 ${w.overdue.length} 个：${w.overdue.map((u) => u.name).join('、') || '无'}。` : `尚未报送 ${w.owed.length} 个。`}</p>` : html`<p class="muted">尚未设定报送截止日期。</p>`}
