@@ -4,7 +4,8 @@ import { listAudit } from '../audit/audit-log.ts';
 import { exportAuditLog } from '../exports/audit-export.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, json, mediaTypes, route, written } from '../http/route.ts';
+import { auditPage } from './responses/service.ts';
 import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
 
 const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2011-09-20T00:00:00+08:00' });
@@ -29,12 +30,12 @@ export function auditLogRoutes(db: Knex) {
           from: instant.optional(),
           to: instant.optional(),
         }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', auditPage),
       },
       async (_req, res, { query }) => {
         const { actor, ...rest } = query;
         const page = await listAudit(db, { ...rest, actor_name: actor, limit: query.limit ?? 100 });
-        res.json({
+        return res.json({
           items: page.items.map((r) => ({
             ...r,
             id: String(r.id),
@@ -62,14 +63,15 @@ export function auditLogRoutes(db: Knex) {
           from: instant.optional(),
           to: instant.optional(),
         }),
-        responses: { 200: 'the file (Content-Disposition attachment)' },
+        response: file('the file (Content-Disposition attachment)', mediaTypes.xlsx, mediaTypes.csv),
       },
       async (req, res, { query }) => {
         const { format, actor, ...rest } = query;
-        const file = await exportAuditLog(db, contextOf(req), { ...rest, actor_name: actor }, format);
-        res.setHeader('Content-Type', file.contentType);
-        res.setHeader('Content-Disposition', contentDisposition('attachment', file.fileName));
-        res.send(file.body);
+        const exported = await exportAuditLog(db, contextOf(req), { ...rest, actor_name: actor }, format);
+        res.setHeader('Content-Type', exported.contentType);
+        res.setHeader('Content-Disposition', contentDisposition('attachment', exported.fileName));
+        res.send(exported.body);
+        return written(res);
       },
     ),
   ];

@@ -7,7 +7,7 @@ import { csvLines, toCsv, toXlsx, type Table } from '../exports/tables.ts';
 import { AppError } from '../errors.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, mediaTypes, route, written } from '../http/route.ts';
 import { calendarDate, idParam } from '../http/schemas.ts';
 import { xlsxMediaType } from '../http/body.ts';
 
@@ -31,7 +31,7 @@ export function exportRoutes(db: Knex) {
         summary: 'The journal, one row per posting, as CSV (streamed) or XLSX',
         params: z.strictObject({ id: idParam, format }),
         query: z.strictObject({ from: calendarDate.optional(), to: calendarDate.optional() }),
-        responses: { 200: 'text/csv or XLSX' },
+        response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params, query }) => {
         await recordAudit(db, contextOf(req), {
@@ -48,7 +48,7 @@ export function exportRoutes(db: Knex) {
           res.write(`\uFEFF${csvLines({ name: '', columns: journalColumns, rows: first.done ? [] : first.value }, true)}`);
           for await (const rows of chunks) res.write(csvLines({ name: '', columns: journalColumns, rows }, false));
           res.end();
-          return;
+          return written(res);
         }
         const rows: Table['rows'] = [];
         for await (const chunk of chunks) {
@@ -57,6 +57,7 @@ export function exportRoutes(db: Knex) {
             throw new AppError('VALIDATION_FAILED', '序时账分录超过一个工作表的容量，请下载 CSV', [{ field: 'format', message: '请选择 csv' }]);
         }
         await sendTable(res, { name: '序时账', columns: journalColumns, rows }, 'xlsx', `journal-${params.id}`);
+        return written(res);
       },
     ),
     route(
@@ -68,7 +69,7 @@ export function exportRoutes(db: Knex) {
         summary: 'The trial balance as CSV or XLSX',
         params: z.strictObject({ id: idParam, format }),
         query: z.strictObject({ as_of: calendarDate.optional() }),
-        responses: { 200: 'text/csv or XLSX' },
+        response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params, query }) => {
         await recordAudit(db, contextOf(req), {
@@ -83,6 +84,7 @@ export function exportRoutes(db: Knex) {
           params.format,
           `trial-balance-${params.id}${query.as_of ? `-${query.as_of}` : ''}`,
         );
+        return written(res);
       },
     ),
     route(
@@ -94,7 +96,7 @@ export function exportRoutes(db: Knex) {
         summary: 'An allocation run’s lines as CSV or XLSX',
         params: z.strictObject({ id: idParam, format }),
         query: z.strictObject({}),
-        responses: { 200: 'text/csv or XLSX' },
+        response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params }) => {
         await recordAudit(db, contextOf(req), {
@@ -104,6 +106,7 @@ export function exportRoutes(db: Knex) {
           after: { format: params.format },
         });
         await sendTable(res, await allocationRunTable(db, params.id), params.format, `allocation-run-${params.id}`);
+        return written(res);
       },
     ),
   ];

@@ -5,7 +5,8 @@ import type { Config } from '../config.ts';
 import { readUploadedBytes } from '../files/file-store.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, json, mediaTypes, route, written } from '../http/route.ts';
+import { statementCheck, statementRecord } from './responses/service.ts';
 import { idParam } from '../http/schemas.ts';
 import { departmentsInFund } from '../statements/statement-data.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
@@ -32,11 +33,13 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         tag: 'statements',
         summary: 'A unit’s disbursement statement (资金拨付通知书); the same content is the same statement, byte for byte',
         params: z.strictObject({ id: idParam, dept: idParam }),
-        responses: { 200: 'application/pdf', 404: 'NOT_FOUND (also another department)' },
+        response: file('the PDF', mediaTypes.pdf),
+        errors: { 404: 'NOT_FOUND (also another department)' },
       },
       async (req, res, { params }) => {
         const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept }, witnessFileOf(config));
         sendPdf(res, s, `资金拨付通知书-${s.statementNo}.pdf`);
+        return written(res);
       },
     ),
     route(
@@ -47,11 +50,12 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         tag: 'statements',
         summary: 'The fund summary: totals and one row per unit',
         params: z.strictObject({ id: idParam }),
-        responses: { 200: 'application/pdf' },
+        response: file('the PDF', mediaTypes.pdf),
       },
       async (req, res, { params }) => {
         const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary' }, witnessFileOf(config));
         sendPdf(res, s, `资金汇总表-${s.statementNo}.pdf`);
+        return written(res);
       },
     ),
     route(
@@ -62,7 +66,7 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         tag: 'statements',
         summary: 'Every unit’s statement in one streamed download',
         params: z.strictObject({ id: idParam }),
-        responses: { 200: 'application/zip' },
+        response: file('the ZIP', mediaTypes.zip),
       },
       async (req, res, { params }) => {
         const units = await departmentsInFund(db, params.id);
@@ -84,6 +88,7 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
           res.destroy(e as Error);
           throw e;
         }
+        return written(res);
       },
     ),
     route(
@@ -94,10 +99,14 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         tag: 'statements',
         bodyType: 'multipart',
         summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")',
-        responses: { 200: '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger' },
+        response: json(
+          200,
+          '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger',
+          statementCheck,
+        ),
       },
       async (req, res) => {
-        res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes), witnessFileOf(config)));
+        return res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes), witnessFileOf(config)));
       },
     ),
     route(
@@ -108,10 +117,10 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         tag: 'statements',
         summary: 'A statement’s record, to check a printed copy’s QR code against',
         params: z.strictObject({ no: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'is not a statement number') }),
-        responses: { 200: 'the record', 404: 'NOT_FOUND' },
+        response: json(200, 'the record', statementRecord),
       },
       async (_req, res, { params }) => {
-        res.json(await statementByNumber(db, params.no));
+        return res.json(await statementByNumber(db, params.no));
       },
     ),
   ];
