@@ -1,5 +1,6 @@
 import type { ProgressReport, Status } from '../server/progress/progress-rules.ts';
 import { chineseDate, groupName, percent } from './format.ts';
+import { drawChart } from './charts/pdf-chart.ts';
 import { ReportDocument } from './pdf/report-document.ts';
 
 const sections: Array<[Status, string]> = [
@@ -27,7 +28,12 @@ const rateOrUnknown = (r: Rate) => (r === null ? '—' : percent(r));
 const findingKinds: Record<string, string> = { unlicensed_installs: '未授权安装', register_mismatch: '台账不符', other: '其他' };
 
 /** The progress bulletin (通报): the notice's own report, as a document to print and sign. */
-export async function renderBulletin(report: ProgressReport, issuedAt: Date, supervision?: BulletinSupervision): Promise<Buffer> {
+export async function renderBulletin(
+  report: ProgressReport,
+  issuedAt: Date,
+  supervision?: BulletinSupervision,
+  charts?: { byStatus: string; completion: string },
+): Promise<Buffer> {
   const pdf = await ReportDocument.create({ title: '软件正版化工作进展情况通报', createdAt: issuedAt });
   pdf.title('软件正版化工作进展情况通报');
   pdf.paragraph(`统计截至 ${chineseDate(report.as_of)}`, { align: 'center' });
@@ -63,6 +69,10 @@ export async function renderBulletin(report: ProgressReport, issuedAt: Date, sup
       ['合计', String(report.total), String(s.completed), String(s.procuring), String(s.awaiting_funds), String(s.not_started)],
     ],
   );
+  if (charts) {
+    await drawChart(pdf, charts.byStatus, 200, '图1　各类单位正版化进展（单位数）');
+    await drawChart(pdf, charts.completion, 200, '图2　完成率变化与目标');
+  }
 
   sections.forEach(([status, label], i) => {
     const units = report.units[status];

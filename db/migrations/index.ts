@@ -13,6 +13,7 @@ import * as poolHardening from './011-pool-hardening.ts';
 import * as postingInOneCall from './012-posting-in-one-call.ts';
 import * as provinceScale from './013-province-scale.ts';
 import * as jobs from './014-jobs.ts';
+import * as voucherNumbers from './015-voucher-numbers.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const migrations: Array<[string, Migration]> = [
   ['012-posting-in-one-call', postingInOneCall],
   ['013-province-scale', provinceScale],
   ['014-jobs', jobs],
+  ['015-voucher-numbers', voucherNumbers],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -28,6 +28,8 @@ export async function recordAudit(db: Knex, ctx: RequestContext, event: AuditEve
 
 export interface AuditFilter {
   actor_id?: string;
+  /** Part of the user name, any case: people look a user up by name, not by number. */
+  actor_name?: string;
   action?: string;
   object_type?: string;
   object_id?: string;
@@ -43,6 +45,7 @@ export async function listAudit(db: Knex, f: AuditFilter) {
     .orderBy('id', 'desc')
     .limit(limit + 1);
   if (f.actor_id) q.where('actor_id', f.actor_id);
+  if (f.actor_name) q.whereRaw("lower(actor_username) LIKE '%' || ? || '%' ESCAPE '\\'", [f.actor_name.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)]);
   if (f.action) q.where('action', f.action);
   if (f.object_type) q.where('object_type', f.object_type);
   if (f.object_id) q.where('object_id', f.object_id);

@@ -16,13 +16,21 @@ export interface JournalFilter {
   account_is_parent?: boolean | undefined;
   /** The fund's account ids `account` names (resolveJournalFilter): the fast form of the account filter. */
   account_ids?: string[] | undefined;
+  /** `number`: oldest first by 凭证字号 (year, number), the cursor an entry id; default newest first by seq. */
+  order?: 'seq' | 'number' | undefined;
 }
+
+/** 凭证字号 as accountants write it: 记-0001 (one 记账凭证 series per fund and year). */
+export const voucherNo = (number: number) => `记-${String(number).padStart(4, '0')}`;
 
 function entryView(e: Record<string, unknown>, postings: Record<string, unknown>[]) {
   return {
     id: String(e.id),
     fund_id: String(e.fund_id),
     seq: Number(e.seq),
+    voucher_year: Number(e.voucher_year),
+    voucher_number: Number(e.voucher_number),
+    voucher_no: voucherNo(Number(e.voucher_number)),
     date: String(e.entry_date),
     kind: String(e.kind),
     memo: String(e.memo),
@@ -56,7 +64,15 @@ function entriesQuery(db: Knex) {
     .leftJoin('journal_entries as r', 'r.reverses_entry_id', 'e.id')
     .leftJoin('users as cu', 'cu.id', 'e.created_by')
     .leftJoin('users as au', 'au.id', 'e.approved_by')
-    .select('e.*', 'r.id as reversed_by_entry_id', 'cu.username as created_by_name', 'au.username as approved_by_name');
+    .join('voucher_numbers as vn', 'vn.entry_id', 'e.id')
+    .select(
+      'e.*',
+      'r.id as reversed_by_entry_id',
+      'cu.username as created_by_name',
+      'au.username as approved_by_name',
+      'vn.voucher_year',
+      'vn.number as voucher_number',
+    );
 }
 
 async function withPostings(db: Knex, entries: Record<string, unknown>[]): Promise<EntryView[]> {
@@ -95,19 +111,30 @@ export async function getEntry(db: Knex, id: string): Promise<EntryView> {
  * the next page starts after its (date, seq). Every filter is served by an index walked in that
  * order — (fund, entry_date, seq), (fund, kind, entry_date, seq), (fund, department, seq) — and an
  * account filter is a probe of the entry's postings by the fund's account ids, never a join by code.
+ * With `order: 'number'`, oldest first by 凭证字号 (year, number), the cursor the last entry id seen.
  */
 export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
+  const byNumber = f.order === 'number';
   const q = entriesQuery(db)
     .where('e.fund_id', fundId)
-    .orderBy([
+    .limit(f.limit + 1);
+  if (byNumber) {
+    q.orderBy([{ column: 'vn.voucher_year' }, { column: 'vn.number' }]);
+    if (f.cursor) {
+      const at = await db('voucher_numbers').where({ fund_id: fundId, entry_id: f.cursor }).first('voucher_year', 'number');
+      if (!at) throw validationError('cursor', '不是本列表的游标');
+      q.whereRaw('(vn.voucher_year, vn.number) > (?::int, ?::int)', [at.voucher_year, at.number]);
+    }
+  } else {
+    q.orderBy([
       { column: 'e.entry_date', order: 'desc' },
       { column: 'e.seq', order: 'desc' },
-    ])
-    .limit(f.limit + 1);
-  if (f.cursor) {
-    const at = await db('journal_entries').where({ fund_id: fundId, seq: f.cursor }).first('entry_date');
-    if (!at) throw validationError('cursor', '不是本列表的游标');
-    q.whereRaw('(e.entry_date, e.seq) < (?::date, ?::bigint)', [at.entry_date, f.cursor]);
+    ]);
+    if (f.cursor) {
+      const at = await db('journal_entries').where({ fund_id: fundId, seq: f.cursor }).first('entry_date');
+      if (!at) throw validationError('cursor', '不是本列表的游标');
+      q.whereRaw('(e.entry_date, e.seq) < (?::date, ?::bigint)', [at.entry_date, f.cursor]);
+    }
   }
   if (f.from) q.where('e.entry_date', '>=', f.from);
   if (f.to) q.where('e.entry_date', '<=', f.to);
@@ -127,7 +154,7 @@ export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
     );
   }
   const rows = await q;
-  const page = pageOf(rows, f.limit, (e) => e.seq as string);
+  const page = pageOf(rows, f.limit, (e) => (byNumber ? (e.id as string) : (e.seq as string)));
   return { items: await withPostings(db, page.items), next_cursor: page.next_cursor };
 }
 

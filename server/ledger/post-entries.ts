@@ -6,7 +6,7 @@ import { departmentAccountName, departmentAccounts, parseDepartmentAccountCode, 
 import { entryHash } from './entry-hash.ts';
 import { applyEntries, type AccountState, type EntryDraft } from './entry-rules.ts';
 import { checkEntryDate } from './period-rules.ts';
-import type { EntryView } from './journal-read.ts';
+import { voucherNo, type EntryView } from './journal-read.ts';
 import { formatAmount } from './money.ts';
 
 async function lockFund(trx: Knex.Transaction, fundId: string) {
@@ -196,10 +196,21 @@ export async function postEntries(trx: Knex.Transaction, fundId: string, people:
     ],
   );
   const idBySeq = new Map<string, string>(inserted.rows.map((r: { id: string; seq: string }) => [String(r.seq), String(r.id)]));
+  // The database numbered the vouchers (015): read back what it assigned.
+  const numbers = new Map<string, { voucher_year: number; number: number }>(
+    (
+      await trx('voucher_numbers')
+        .whereRaw('entry_id = ANY(?::bigint[])', [pgArray([...idBySeq.values()])])
+        .select('entry_id', 'voucher_year', 'number')
+    ).map((v) => [String(v.entry_id), { voucher_year: Number(v.voucher_year), number: Number(v.number) }]),
+  );
   const posted: EntryView[] = entryRows.map((r, i) => ({
     id: idBySeq.get(r.seq)!,
     fund_id: String(fundId),
     seq: Number(r.seq),
+    voucher_year: numbers.get(idBySeq.get(r.seq)!)!.voucher_year,
+    voucher_number: numbers.get(idBySeq.get(r.seq)!)!.number,
+    voucher_no: voucherNo(numbers.get(idBySeq.get(r.seq)!)!.number),
     date: r.entry_date,
     kind: r.kind,
     memo: r.memo,

@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { departmentAccounts, fundAccounts, parseDepartmentAccountCode } from './chart.ts';
+import { entryKindName } from './entry-kinds.ts';
 import { formatAmount } from './money.ts';
 
 const bookOf = (code: string) => fundAccounts.find((a) => a.code === code)?.book ?? departmentAccounts[parseDepartmentAccountCode(code)?.base ?? '']?.book;
@@ -18,7 +19,6 @@ export interface WaitingItem {
   prepared_at: string;
 }
 
-const kindNames: Record<string, string> = { appropriation: '财政拨款', manual: '手工凭证', reversal: '冲销凭证' };
 const limit_per_type = 200;
 
 /** Everything pending that `actorId` did not prepare, oldest first within each type: what an accountant's home shows. */
@@ -111,7 +111,7 @@ export async function waitingFor(db: Knex, actorId: string): Promise<WaitingItem
     ...entries.map((e): WaitingItem => ({
       ...common(e),
       type: 'entry',
-      what: `${kindNames[str(e.kind)] ?? str(e.kind)}：${str(e.memo)}`,
+      what: `${entryKindName(str(e.kind))}：${str(e.memo)}`,
       date: str(e.entry_date),
       amount: debits(e.postings),
     })),

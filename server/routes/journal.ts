@@ -1,10 +1,12 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { actorOf, contextOf } from '../http/context.ts';
+import { contextOf } from '../http/context.ts';
 import { idempotencyClaimOf, runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
 import {
   accountLedgerPage,
+  detailLedgerPage,
+  generalLedgerReport,
   batch,
   batchPosted,
   batchPrepared,
@@ -20,13 +22,14 @@ import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money }
 import { approvalQueue } from '../ledger/approval-queue.ts';
 import { approveBatchInOneCall } from '../ledger/batch-in-one-call.ts';
 import { getFund } from '../ledger/funds.ts';
+import { accountLedger, generalLedger } from '../ledger/account-books.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../ledger/journal-filter.ts';
 import { prepareManualBatch, prepareManualEntry } from '../ledger/manual-entries.ts';
 import { approveBatch, approveEntry, getAnyEntry, getBatch, listPendingEntries, rejectBatch, rejectEntry } from '../ledger/pending-entries.ts';
 import { prepareReversal } from '../ledger/reverse-entry.ts';
 import { trialBalance } from '../ledger/trial-balance.ts';
-import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
+import { verifyLedgerRecorded } from '../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
 
 const fundId = z.strictObject({ id: idParam });
@@ -281,6 +284,46 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
     route(
       {
         method: 'get',
+        path: '/api/v1/funds/:id/general-ledger',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary:
+          '总账 of one book for a period: per first-level account 期初余额, 本期借方, 本期贷方, 期末余额 (balances with direction 借/贷/平, by entry date)',
+        params: fundId,
+        query: z.strictObject({ book: z.enum(['financial', 'budget']).optional(), from: calendarDate, to: calendarDate }),
+        response: json(
+          200,
+          '{book, period, accounts:[{code, name, opening:{direction, amount}, debit, credit, closing}], debit_total, credit_total}',
+          generalLedgerReport,
+        ),
+      },
+      async (_req, res, { params, query }) => {
+        return res.json(await generalLedger(db, params.id, query.book ?? 'financial', { from: query.from, to: query.to }));
+      },
+    ),
+    route(
+      {
+        method: 'get',
+        path: '/api/v1/funds/:id/accounts/:code/detail-ledger',
+        action: 'ledger.read',
+        tag: 'ledger',
+        summary:
+          '明细账 of an account (a first-level code such as 2307 takes its unit sub-accounts) for a period, oldest first by date and 凭证字号, with the running balance',
+        params: z.strictObject({ id: idParam, code: accountCode }),
+        query: z.strictObject({ from: calendarDate, to: calendarDate, limit: limitParam, cursor: cursorParam }),
+        response: json(
+          200,
+          '{account, period, opening, debit_total, credit_total, closing, items:[{date, voucher_no, memo, debit, credit, direction, balance}], next_cursor}',
+          detailLedgerPage,
+        ),
+      },
+      async (_req, res, { params, query }) => {
+        return res.json(await accountLedger(db, params.id, params.code, { from: query.from, to: query.to }, query.limit ?? 100, query.cursor));
+      },
+    ),
+    route(
+      {
+        method: 'get',
         path: '/api/v1/funds/:id/trial-balance',
         action: 'ledger.read',
         tag: 'ledger',
@@ -312,7 +355,7 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         ),
       },
       async (req, res, { params, query }) => {
-        return res.json(await verifyLedger(db, params.id, witnessFileOf(config), query.mode ?? 'full', actorOf(req).id));
+        return res.json(await verifyLedgerRecorded(db, contextOf(req), params.id, witnessFileOf(config), query.mode ?? 'full'));
       },
     ),
   ];

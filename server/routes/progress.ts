@@ -12,6 +12,7 @@ import { loadProgress } from '../progress/progress.ts';
 import { bulletinSupervision } from '../progress/programme.ts';
 import { fileWrittenReport, listWrittenReports, setDeadline } from '../progress/written-reports.ts';
 import { renderBulletin } from '../../reports/bulletin.ts';
+import { progressCharts } from '../progress/progress-charts.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { witnessDocument, witnessFileOf } from '../ledger/witness.ts';
 
@@ -99,7 +100,8 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
       },
       async (req, res, { query }) => {
         const report = await loadProgress(db, query.as_of);
-        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`), await bulletinSupervision(db, report));
+        const charts = await progressCharts(db, report, { status: { width: 640, height: 300 }, completion: { width: 640, height: 300 } });
+        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`), await bulletinSupervision(db, report), charts);
         const digest = createHash('sha256').update(pdf).digest('hex');
         await recordAudit(db, contextOf(req), {
           action: 'progress.bulletin_download',

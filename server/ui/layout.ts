@@ -40,15 +40,19 @@ const navByRole: Record<string, Array<[string, string]>> = {
   ],
 };
 
+/** 待办 first in every staff and unit navigation, with the number of things waiting. */
+const workLink = (req: Request) =>
+  html`<a href="/work" class="work-link">待办${req.workCount ? html`<span class="count">${req.workCount}<span class="visually-hidden"> 项待处理</span></span>` : ''}</a>`;
+
 /** The page frame: title, navigation for the role, the user, sign-out. */
 export function page(req: Request, title: string, body: Html, options: { notice?: string | undefined; refresh_s?: number | undefined } = {}): string {
   const actor = req.actor as Actor | undefined;
   const nav = actor ? (navByRole[actor.role] ?? []) : [];
   return html`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${options.refresh_s ? html`<meta http-equiv="refresh" content="${options.refresh_s}">` : ''}
-<title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
+<title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><link rel="stylesheet" href="/assets/books.css"><script src="/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
-<nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
+<nav>${actor && actor.role !== 'admin' ? workLink(req) : ''}${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
 ${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
 </header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
 }

@@ -19,15 +19,20 @@ import { witnessFileOf } from '../ledger/witness.ts';
 import { authPages, loginPage } from './pages/auth-pages.ts';
 import { departmentPages } from './pages/department-pages.ts';
 import { fundPages } from './pages/fund-pages.ts';
+import { ledgerPages } from './pages/ledger-pages.ts';
 import { receiptPages } from './pages/receipt-pages.ts';
 import { reportPages } from './pages/report-pages.ts';
+import { auditLogPage } from './pages/audit-log-page.ts';
 import { assetPages } from './pages/asset-pages.ts';
 import { inspectionPages } from './pages/inspection-pages.ts';
 import { programmeTargetPage } from './pages/programme-section.ts';
 import { requireSession } from './session.ts';
+import { withWorkCount } from './work-count.ts';
+import { workPages } from './pages/work-pages.ts';
 import { regularFontPath } from '../../reports/pdf/fonts.ts';
 
-const homeByRole: Record<string, string> = { accountant: '/funds', auditor: '/funds', department: '/my', admin: '/admin/users', inspector: '/inspections' };
+// Each role's home is what waits for it (待办); a unit's page /my begins with its own.
+const homeByRole: Record<string, string> = { accountant: '/work', auditor: '/work', department: '/my', admin: '/admin/users', inspector: '/work' };
 
 /** The pages (zh-CN), served by the same process: forms post here, each calling the same operations as the API. */
 export function uiRouter(
@@ -50,11 +55,12 @@ export function uiRouter(
       }
       next();
     });
-  const session = requireSession(db);
+  const session = withWorkCount(db, requireSession(db));
   const auth = authPages(db, config.tokenTtlHours);
   const funds = fundPages(db, config);
   const receipts = receiptPages(db, config);
   const allocation = allocationPages(db);
+  const ledgers = ledgerPages(db);
   const reports = reportPages(db, config);
   const jobs = jobPages(db, queue);
   const unit = departmentPages(db, config);
@@ -77,12 +83,15 @@ export function uiRouter(
   r.post('/logout', form, session, auth.logout);
   r.get('/', session, (req: Request, res: Response) => res.redirect(303, homeByRole[req.actor!.role] ?? '/login'));
 
+  r.get('/work', session, workPages(db).work);
   r.get('/funds', session, funds.fundsList);
   r.post('/funds', form, session, funds.createFund);
   r.get('/funds/:id', session, funds.overview);
   r.post('/funds/:id/appropriations', form, session, funds.appropriate);
-  r.get('/funds/:id/journal', session, funds.journal);
-  r.get('/funds/:id/trial-balance', session, funds.trialBalance);
+  r.get('/funds/:id/journal', session, ledgers.journal);
+  r.get('/funds/:id/trial-balance', session, ledgers.trialBalance);
+  r.get('/funds/:id/general-ledger', session, ledgers.generalLedger);
+  r.get('/funds/:id/accounts/:code/ledger', session, ledgers.accountLedger);
   r.get('/funds/:id/verify', session, funds.verify);
   r.get('/funds/:id/policy', session, allocation.policy);
   r.post('/funds/:id/policy', form, session, allocation.savePolicy);
@@ -124,7 +133,7 @@ export function uiRouter(
   r.post('/progress/target', form, session, programmeTargetPage(db));
   r.get('/statements/verify', session, reports.verifyForm);
   r.post('/statements/verify', session, reports.verify);
-  r.get('/audit-log', session, reports.auditLog);
+  r.get('/audit-log', session, auditLogPage(db));
 
   r.get('/departments/acceptance', session, acceptance.acceptance);
   r.post('/departments/acceptance', form, session, acceptance.accept);

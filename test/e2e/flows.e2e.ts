@@ -227,7 +227,7 @@ describe('in the browser', () => {
     await page.goto(`${base}/funds/${fundId}/verify`);
     await expect(page.locator('p.notice').textContent()).resolves.toContain('账簿完整');
     await page.goto(`${base}/audit-log?action=statement.verify`);
-    await expect(page.locator('main').textContent()).resolves.toContain('statement.verify');
+    await expect(page.locator('main').textContent()).resolves.toContain('核验通知书');
     await page.context().close();
   });
 
@@ -272,7 +272,9 @@ describe('in the browser', () => {
 
   it('an inspector records a finding, the unit answers it with a scan, the inspector closes it', async () => {
     const inspector = await signedIn('ducha');
-    expect(new URL(inspector.url()).pathname).toBe('/inspections');
+    // The inspector's home is what waits for them (待办); inspections are one click away.
+    expect(new URL(inspector.url()).pathname).toBe('/work');
+    await inspector.goto(`${base}/inspections`);
     await inspector.fill('[name=document_no]', '新软正督〔2011〕2号');
     await inspector.fill('[name=team]', '王五、赵六');
     await inspector.fill('[name=date]', '2011-09-28');

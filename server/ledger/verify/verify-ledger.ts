@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
+import { recordAudit } from '../../audit/audit-log.ts';
 import { AppError } from '../../errors.ts';
+import type { RequestContext } from '../../http/context.ts';
 import { ledgerIdentity, readWitness, witnessProblems } from '../witness.ts';
 import { entriesOf } from './entry-stream.ts';
 import { LedgerChecker, type CheckedAnchor, type CheckerState, type VerifyReport } from './ledger-checker.ts';
@@ -160,4 +162,24 @@ async function usableCheckpoint(trx: Knex.Transaction, fundId: string, anchors: 
     }
   }
   return { view, state, problems };
+}
+
+/** Verifies and records the check (who, when, the result): the auditors' work page shows each fund's last one. */
+export async function verifyLedgerRecorded(db: Knex, ctx: RequestContext, fundId: string, witnessFile: string, mode: VerifyMode = 'full'): Promise<ModeReport> {
+  const report = await verifyLedger(db, fundId, witnessFile, mode, ctx.actor?.id);
+  await recordAudit(db, ctx, {
+    action: 'ledger.verify',
+    objectType: 'fund',
+    objectId: fundId,
+    after: {
+      ok: report.ok,
+      mode: report.mode,
+      entries: report.entries,
+      entries_checked: report.entries_checked,
+      head_hash: report.head_hash,
+      first_bad_seq: report.first_bad_seq,
+      problems: report.problems.length,
+    },
+  });
+  return report;
 }

@@ -41,6 +41,10 @@ export const postedEntry = z.object({
   id: idOut,
   fund_id: idOut,
   seq: z.number().int(),
+  /** 凭证字号: assigned by the database per fund and year of the entry date (记-0001). */
+  voucher_year: z.number().int(),
+  voucher_number: z.number().int(),
+  voucher_no: z.string(),
   date: dateOut,
   kind: z.string(),
   memo: z.string(),
@@ -165,3 +169,41 @@ export const periodClose = z.object({
   certificate_no: z.string().nullable(),
 });
 export const periodCloseList = list(periodClose);
+
+/** A balance as the books print it: 借/贷/平 and the amount without sign. */
+const directedBalance = z.object({ direction: z.enum(['借', '贷', '平']), amount: moneyOut });
+const period = z.object({ from: dateOut, to: dateOut });
+
+export const generalLedgerReport = z.object({
+  book,
+  period,
+  accounts: z.array(
+    z.object({ code: z.string(), name: z.string(), normal_side: side, opening: directedBalance, debit: moneyOut, credit: moneyOut, closing: directedBalance }),
+  ),
+  debit_total: moneyOut,
+  credit_total: moneyOut,
+});
+
+export const detailLedgerPage = page(
+  z.object({
+    posting_id: idOut,
+    entry_id: idOut,
+    date: dateOut,
+    voucher_no: z.string(),
+    kind: z.string(),
+    memo: z.string(),
+    account_code: z.string(),
+    account_name: z.string(),
+    debit: moneyOut.nullable(),
+    credit: moneyOut.nullable(),
+    direction: z.enum(['借', '贷', '平']),
+    balance: moneyOut,
+  }),
+).extend({
+  account: z.object({ code: z.string(), name: z.string(), book: z.string(), normal_side: side, sub_accounts: z.number().int() }),
+  period,
+  opening: directedBalance,
+  debit_total: moneyOut,
+  credit_total: moneyOut,
+  closing: directedBalance,
+});

@@ -8,21 +8,15 @@ import { accountingDate, todayInShanghai } from '../../http/schemas.ts';
 import { approveBatch, approveEntry, getAnyEntry, getBatch, listPendingEntries, rejectBatch, rejectEntry } from '../../ledger/pending-entries.ts';
 import { approvePeriodClose, listPeriodCloses, preparePeriodClose, rejectPeriodClose } from '../../ledger/period-closes.ts';
 import { waitingFor, type WaitingItem } from '../../ledger/waiting.ts';
+import { entryKindName } from '../../ledger/entry-kinds.ts';
+import { getFund } from '../../ledger/funds.ts';
+import { supportingDocuments, voucherSheet } from './voucher-sheet.ts';
 import { day, html, moment, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 
 /* 审核 in the pages: what waits for an accountant, the voucher with its two names, and closing. */
 
 const statusNames: Record<string, string> = { pending: '待审核', posted: '已记账', rejected: '已退回', approved: '已审核' };
-const kindNames: Record<string, string> = {
-  appropriation: '财政拨款',
-  manual: '手工凭证',
-  allocation: '分配',
-  clawback: '收回',
-  disbursement: '拨付',
-  refund: '退回',
-  reversal: '冲销',
-};
 
 const approveAction: Record<WaitingItem['type'], (id: string) => string> = {
   entry: (id) => `/entries/${id}/approve`,
@@ -83,7 +77,7 @@ ${
     ? html`<h2>待审核凭证</h2>${
         pending.length
           ? html`<table><thead><tr><th>编号</th><th>日期</th><th>类型</th><th>摘要</th><th>制单</th></tr></thead><tbody>
-${pending.map((e) => html`<tr><td><a href="/entries/${e.id}">${e.id}</a></td><td>${day(e.date)}</td><td>${kindNames[e.kind] ?? e.kind}</td><td>${e.memo}</td><td>${e.created_by_name}</td></tr>`)}</tbody></table>`
+${pending.map((e) => html`<tr><td><a href="/entries/${e.id}">${e.id}</a></td><td>${day(e.date)}</td><td>${entryKindName(e.kind)}</td><td>${e.memo}</td><td>${e.created_by_name}</td></tr>`)}</tbody></table>`
           : html`<p class="muted">无。</p>`
       }`
     : ''
@@ -115,22 +109,30 @@ export function approvalPages(db: Knex, witnessFile: string, rerenderFund: (req:
     const pending = e.status === 'pending';
     const approver = 'approved_by_name' in e ? e.approved_by_name : null;
     const mayDecide = pending && allows(req.actor!.role, 'ledger.approve') && !('batch_id' in e && e.batch_id);
+    const fund = await getFund(db, e.fund_id);
+    const documents = await supportingDocuments(db, e.id, e.document_no);
+    const sheet = voucherSheet(
+      {
+        ...e,
+        voucher_year: 'voucher_year' in e ? e.voucher_year : undefined,
+        voucher_no: 'voucher_no' in e ? e.voucher_no : undefined,
+        approved_by_name: approver,
+      },
+      fund.name,
+      documents,
+    );
     res.status(errors === noErrors ? 200 : 409).send(
       page(
         req,
-        `记账凭证${e.seq ? ` 第 ${e.seq} 号` : `（${statusNames[e.status]}）`}`,
+        'voucher_no' in e ? `记账凭证 ${e.voucher_year} 年 ${e.voucher_no}` : `记账凭证（${statusNames[e.status]}）`,
         html`
-<p><a href="/funds/${e.fund_id}">返回资金</a> · <a href="/funds/${e.fund_id}/journal">序时账</a></p>${generalError(errors)}
-<dl class="voucher"><dt>状态</dt><dd class="status">${statusNames[e.status] ?? e.status}</dd><dt>日期</dt><dd>${day(e.date)}</dd><dt>类型</dt><dd>${kindNames[e.kind] ?? e.kind}</dd><dt>摘要</dt><dd>${e.memo}</dd><dt>文号</dt><dd>${e.document_no ?? '—'}</dd>
-${e.hash ? html`<dt>哈希</dt><dd class="mono">${e.hash}</dd>` : ''}</dl>
-<table><thead><tr><th>科目</th><th class="num">借方</th><th class="num">贷方</th></tr></thead><tbody>
-${e.postings.map((p) => html`<tr><td>${p.account_code}${'account_name' in p ? ` ${p.account_name}` : ''}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td></tr>`)}
-</tbody></table>
-<p class="signers">制单：<b class="preparer">${e.created_by_name ?? e.created_by}</b> · 审核：<b class="approver">${approver ?? '—'}</b>${'reason' in e && e.reason ? html` · 退回：${e.decided_by_name}（${e.reason}）` : ''}</p>
+<p class="no-print"><a href="/funds/${e.fund_id}">返回资金</a> · <a href="/funds/${e.fund_id}/journal">序时账</a> · <button type="button" class="secondary print-button" data-print>打印凭证</button><script src="/assets/print.js" defer></script></p>${generalError(errors)}
+<p>状态：<b class="status">${statusNames[e.status] ?? e.status}</b>${e.hash ? html` · 哈希 <span class="mono">${e.hash}</span>` : ''}${'reason' in e && e.reason ? html` · 退回：${e.decided_by_name}（${e.reason}）` : ''}</p>
+${sheet}
 ${
   mayDecide
-    ? html`<form method="post" action="/entries/${e.id}/approve" class="inline">${csrfField(req)}<button class="approve">审核通过</button></form>
-<form method="post" action="/entries/${e.id}/reject" class="inline">${csrfField(req)}<input name="reason" placeholder="退回原因" required><button class="reject">退回</button></form>`
+    ? html`<form method="post" action="/entries/${e.id}/approve" class="inline no-print">${csrfField(req)}<button class="approve">审核通过</button></form>
+<form method="post" action="/entries/${e.id}/reject" class="inline no-print">${csrfField(req)}<label class="inline-label">退回原因 <input name="reason" required></label><button class="reject">退回</button></form>`
     : ''
 }`,
         { notice },

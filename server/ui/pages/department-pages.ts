@@ -10,6 +10,7 @@ import { calendarDate, todayInShanghai } from '../../http/schemas.ts';
 import { listFunds } from '../../ledger/funds.ts';
 import { currentDeadline } from '../../progress/progress.ts';
 import { fileWrittenReport, listWrittenReports } from '../../progress/written-reports.ts';
+import { queueSections } from './work-pages.ts';
 import type { Config } from '../../config.ts';
 import { attachScan } from '../../files/attach-scan.ts';
 import { listReceipts } from '../../receipts/receipts.ts';
@@ -48,11 +49,12 @@ export function departmentPages(db: Knex, config: Pick<Config, 'dataDir' | 'uplo
     const reportErrors = errors.report ?? noErrors;
     const b = formFields(req);
     const anyErrors = Object.values(errors).some((e) => e && e !== noErrors);
+    const queue = await queueSections(db, req);
     res.status(anyErrors ? 422 : 200).send(
       page(
         req,
         `${d.name}（${d.code}）`,
-        html`
+        html`${queue}
 <h2>正版化状态</h2><p>当前：<b>${statusNames[d.status]}</b>${d.accepted_on ? html`，${day(d.accepted_on)} 验收合格` : ''}</p>
 <form method="post" action="/my/status">${csrfField(req)}${generalError(statusErrors)}
 <label>报告新状态 <select name="status">${Object.entries(statusNames)
@@ -66,7 +68,7 @@ ${history.map((h) => html`<tr><td>${day(h.effective_date)}</td><td>${statusNames
 </tbody></table>
 ${
   deadline
-    ? html`<h2>专题书面报告</h2>${
+    ? html`<h2 id="written-report">专题书面报告</h2>${
         reports.length
           ? reports.map(
               (r) => html`<p>已于 ${moment(r.filed_at)} 报送：${r.body}</p>

@@ -6,27 +6,17 @@ import { contextOf } from '../../http/context.ts';
 import { inTransaction } from '../../db/transaction.ts';
 import { prepareAppropriation } from '../../ledger/appropriate.ts';
 import { createFund, getFund, listFunds } from '../../ledger/funds.ts';
-import { listJournal } from '../../ledger/journal-read.ts';
-import { resolveJournalFilter } from '../../ledger/journal-filter.ts';
 
-const entryKindNames: Record<string, string> = {
-  appropriation: '财政拨款',
-  manual: '手工凭证',
-  allocation: '分配',
-  clawback: '收回',
-  disbursement: '拨付',
-  refund: '单位退回',
-  reversal: '冲销',
-};
-import { trialBalance } from '../../ledger/trial-balance.ts';
-import { verifyLedger } from '../../ledger/verify/verify-ledger.ts';
+import { verifyLedgerRecorded } from '../../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../../ledger/witness.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { loadProgress } from '../../progress/progress.ts';
-import { html, day, moment, yuan, type Html } from '../html.ts';
+import { html, moment, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { AppError, validationError } from '../../errors.ts';
 import { fundControlSection, waitingSection } from './approval-pages.ts';
+import { fundCharts } from '../../progress/progress-charts.ts';
+import { chartFigure } from './chart-figure.ts';
 
 export function fundTabs(fundId: string, req: Request): Html {
   const role = req.actor!.role;
@@ -37,11 +27,16 @@ export function fundTabs(fundId: string, req: Request): Html {
     [`/funds/${fundId}/runs`, '分配批次', allows(role, 'allocation.read')],
     [`/funds/${fundId}/payments`, '拨付', allows(role, 'disbursements.read')],
     [`/funds/${fundId}/journal`, '序时账', allows(role, 'ledger.read')],
+    [`/funds/${fundId}/general-ledger`, '总账', allows(role, 'ledger.read')],
     [`/funds/${fundId}/trial-balance`, '试算平衡', allows(role, 'ledger.read')],
     [`/funds/${fundId}/verify`, '账簿核验', allows(role, 'ledger.read')],
     [`/funds/${fundId}/statements`, '通知书与导出', allows(role, 'statements.read')],
   ];
-  return html`<p class="tabs">${tabs.filter((t) => t[2]).map(([href, label]) => html`<a class="tab" href="${href}">${label}</a> `)}</p>`;
+  // The tab of the page shown is marked (a 明细账 belongs to 总账).
+  const here = req.originalUrl.split('?')[0]!.replace(/\/accounts\/[^/]+\/ledger$/, '/general-ledger');
+  return html`<p class="tabs">${tabs
+    .filter((t) => t[2])
+    .map(([href, label]) => html`<a class="tab" href="${href}" ${href === here ? html`aria-current="page"` : ''}>${label}</a> `)}</p>`;
 }
 
 const figures = (items: Array<[string, string]>) =>
@@ -86,6 +81,7 @@ ${
     authorize(req.actor, 'funds.read');
     const fund = await getFund(db, fundId);
     const control = await fundControlSection(db, req, fund, closeErrors);
+    const charts = await fundCharts(db, fund, { width: 560, height: 260 });
     const b = formFields(req);
     res.status(errors === noErrors ? 200 : 422).send(
       page(
@@ -100,6 +96,7 @@ ${figures([
   ['可分配余额', fund.available_to_allocate],
   ['用款额度余额', fund.cash_balance],
 ])}
+<div class="charts">${chartFigure(charts.use, '资金拨入、分配、拨付与可分配余额（万元）', `财政拨款 ${fund.appropriated} 元，已分配 ${fund.allocated} 元，已拨付 ${fund.disbursed} 元，可分配余额 ${fund.available_to_allocate} 元`)}${chartFigure(charts.topUnits, '奖励分配额最多的单位（万元）', '按已分配奖励从多到少排列的前十个单位')}</div>
 <p class="muted">账簿 ${fund.entries} 笔凭证；链头 <span class="mono">${fund.head_hash}</span></p>
 ${control}
 ${
@@ -158,82 +155,11 @@ ${
         await overview(req, res, formErrors(e));
       }
     },
-    async journal(req: Request, res: Response) {
-      authorize(req.actor, 'ledger.read');
-      const fund = await getFund(db, idFrom(req));
-      const q = req.query as Record<string, string | undefined>;
-      const filter = {
-        limit: 50,
-        cursor: /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined,
-        from: calendarDate.safeParse(q.from).success ? q.from : undefined,
-        to: calendarDate.safeParse(q.to).success ? q.to : undefined,
-        kind: q.kind || undefined,
-        account: /^[0-9]{4}(\.[A-Za-z0-9_-]{1,32})?$/.test(q.account?.trim() ?? '') ? q.account!.trim() : undefined,
-        department: q.department?.trim().slice(0, 200) || undefined,
-      };
-      const { department: _department, ...journalFilter } = filter;
-      // What was typed and not understood is said, never dropped.
-      let problem: string | null = q.account?.trim() && !filter.account ? `“${q.account}”不是科目代码（如 1011、2307 或 2307.XJ031），未按科目筛选。` : null;
-      let resolved: Awaited<ReturnType<typeof resolveJournalFilter>> | null = null;
-      try {
-        resolved = await resolveJournalFilter(db, fund.id, { account: filter.account, department: filter.department });
-      } catch (e) {
-        if (!(e instanceof AppError)) throw e;
-        problem = `${problem ?? ''}${e.errors?.[0]?.message ?? ''}：${filter.department ?? filter.account ?? ''}，请更正筛选条件。`;
-      }
-      const journal = resolved
-        ? await listJournal(db, fund.id, {
-            ...journalFilter,
-            department_ids: resolved.departmentIds,
-            account_is_parent: resolved.accountIsParent,
-            account_ids: resolved.accountIds,
-          })
-        : { items: [], next_cursor: null };
-      const keep = new URLSearchParams(
-        Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account, department: filter.department }).filter(
-          ([, v]) => v,
-        ) as Array<[string, string]>,
-      );
-      res.send(
-        page(
-          req,
-          `${fund.name} · 序时账`,
-          html`${fundTabs(fund.id, req)}
-<form method="get" class="filters">从 <input type="date" name="from" value="${filter.from ?? ''}"> 至 <input type="date" name="to" value="${filter.to ?? ''}">
-类型 <select name="kind"><option value="">全部</option>${Object.entries(entryKindNames).map(([k, v]) => html`<option value="${k}" ${filter.kind === k ? 'selected' : ''}>${v}</option>`)}</select>
-科目 <input name="account" value="${q.account ?? ''}" size="12" placeholder="如 2307 或 2307.XJ005">
-单位 <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称"> <button>筛选</button></form>
-${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
-<table><thead><tr><th>凭证号</th><th>日期</th><th>类型</th><th>摘要</th><th>科目</th><th class="num">借方</th><th class="num">贷方</th><th class="num">余额</th></tr></thead><tbody>
-${journal.items.map((e) => e.postings.map((p, i) => html`<tr>${i === 0 ? html`<td rowspan="${e.postings.length}"><a href="/entries/${e.id}">${e.seq}</a></td><td rowspan="${e.postings.length}">${day(e.date)}</td><td rowspan="${e.postings.length}">${entryKindNames[e.kind] ?? e.kind}${e.reversed_by_entry_id ? html`<br><span class="muted">已冲销</span>` : ''}</td><td rowspan="${e.postings.length}">${e.memo}<br><span class="muted">制单 ${e.created_by_name ?? '—'} · 审核 ${e.approved_by_name ?? '—'}</span></td>` : ''}<td>${p.account_code} ${p.account_name}</td><td class="num">${p.side === 'debit' ? yuan(p.amount) : ''}</td><td class="num">${p.side === 'credit' ? yuan(p.amount) : ''}</td><td class="num">${yuan(p.balance_after)}</td></tr>`))}
-</tbody></table>
-${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${journal.next_cursor}">更早的凭证 →</a></p>` : ''}`,
-        ),
-      );
-    },
-    async trialBalance(req: Request, res: Response) {
-      authorize(req.actor, 'ledger.read');
-      const fund = await getFund(db, idFrom(req));
-      const asOf = calendarDate.safeParse(req.query.as_of).success ? String(req.query.as_of) : undefined;
-      const tb = await trialBalance(db, fund.id, asOf);
-      res.send(
-        page(
-          req,
-          `${fund.name} · 试算平衡表`,
-          html`${fundTabs(fund.id, req)}
-<form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}"> <button>查看</button></form>
-<table><thead><tr><th>科目代码</th><th>科目名称</th><th>账簿</th><th class="num">借方余额</th><th class="num">贷方余额</th></tr></thead><tbody>
-${tb.accounts.map((a) => html`<tr><td>${a.code}</td><td>${a.name}</td><td>${a.book === 'financial' ? '财务会计' : '预算会计'}</td><td class="num">${yuan(a.debit)}</td><td class="num">${yuan(a.credit)}</td></tr>`)}
-${Object.entries(tb.books).map(([book, t]) => html`<tr><th colspan="3">${book === 'financial' ? '财务会计' : '预算会计'}合计 ${t.balanced ? '（平衡）' : '（不平衡！）'}</th><th class="num">${yuan(t.debit)}</th><th class="num">${yuan(t.credit)}</th></tr>`)}
-</tbody></table>`,
-        ),
-      );
-    },
     async verify(req: Request, res: Response) {
       authorize(req.actor, 'ledger.read');
       const fund = await getFund(db, idFrom(req));
       const mode = (req.query as Record<string, unknown>).mode === 'incremental' ? 'incremental' : 'full';
-      const r = await verifyLedger(db, fund.id, witnessFileOf(config), mode, req.actor!.id);
+      const r = await verifyLedgerRecorded(db, contextOf(req), fund.id, witnessFileOf(config), mode);
       const checked =
         r.mode === 'incremental' && r.checkpoint
           ? `增量核验：自 ${moment(r.checkpoint.verified_at)} 核验通过的检查点（第 ${r.checkpoint.seq} 号凭证）起，重算了其后 ${r.entries_checked} 笔凭证；共 ${r.entries} 笔`

@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
-import { listAudit } from '../../audit/audit-log.ts';
 import { fundPositions } from '../../allocation/positions.ts';
 import { allows, authorize } from '../../auth/policy.ts';
 import type { Config } from '../../config.ts';
@@ -19,6 +18,8 @@ import { validationError } from '../../errors.ts';
 import { programmeSection } from './programme-section.ts';
 import { jobButton, jobProgress } from './job-pages.ts';
 import { recentJobs } from '../../jobs/jobs.ts';
+import { progressCharts } from '../../progress/progress-charts.ts';
+import { chartFigure } from './chart-figure.ts';
 
 export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
   async function progressPage(req: Request, res: Response, errors: FormErrors = noErrors) {
@@ -27,6 +28,7 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
     const r = await loadProgress(db, asOf);
     const s = r.by_status;
     const w = r.written_reports;
+    const charts = await progressCharts(db, r, { status: { width: 560, height: 240 }, completion: { width: 560, height: 240 } });
     res.status(errors === noErrors ? 200 : 422).send(
       page(
         req,
@@ -36,6 +38,7 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
 ${allows(req.actor!.role, 'progress.bulletin') ? html` <a class="button" href="/api/v1/progress/bulletin.pdf${asOf ? `?as_of=${asOf}` : ''}">下载通报（PDF）</a>` : ''}</form>
 <div class="figures"><div class="figure">单位总数<b>${r.total}</b></div><div class="figure">已完成<b>${s.completed}</b></div><div class="figure">采购中<b>${s.procuring}</b></div><div class="figure">已申请经费<b>${s.awaiting_funds}</b></div><div class="figure">未开展<b>${s.not_started}</b></div>
 <div class="figure">完成率<b>${(Number(r.completion_rate) * 100).toFixed(2)}%</b></div><div class="figure">预计完成率<b>${(Number(r.projected_rate) * 100).toFixed(2)}%</b></div></div>
+<div class="charts">${chartFigure(charts.byStatus, '各类单位正版化进展（单位数）', `共 ${r.total} 个单位：已完成 ${s.completed}，采购中 ${s.procuring}，已申请经费 ${s.awaiting_funds}，未开展 ${s.not_started}`)}${chartFigure(charts.completion, r.target ? `完成率变化与目标（${r.target.target_date} 前达到 ${(Number(r.target.target_rate) * 100).toFixed(0)}%）` : '完成率变化', `截至 ${r.as_of} 完成率 ${(Number(r.completion_rate) * 100).toFixed(2)}%`)}</div>
 ${(['completed', 'procuring', 'awaiting_funds', 'not_started'] as const).map((st) => html`<h2>${statusNames[st]}（${r.units[st].length}）</h2><p>${r.units[st].length ? r.units[st].map((u, i) => html`${i ? '、' : ''}<a href="/departments/${u.id}">${u.name}</a>`) : '无'}</p>`)}
 <h2>专题书面报告</h2>
 ${w ? html`<p>${w.title}：截止 ${day(w.deadline)}。已报送 ${w.filed.length} 个：${w.filed.map((u) => u.name).join('、') || '无'}。${w.past_deadline ? `逾期未报送 ${w.overdue.length} 个：${w.overdue.map((u) => u.name).join('、') || '无'}。` : `尚未报送 ${w.owed.length} 个。`}</p>` : html`<p class="muted">尚未设定报送截止日期。</p>`}
@@ -110,26 +113,6 @@ ${jobs.length ? html`<h2>我生成的文件</h2><table><thead><tr><th>内容</th
         const errors = formErrors(e);
         await verifyPage(req, res, undefined, { general: errors.general, fields: { file: errors.general ?? '' } });
       }
-    },
-    async auditLog(req: Request, res: Response) {
-      authorize(req.actor, 'audit.read');
-      const q = req.query as Record<string, string | undefined>;
-      // People look a user up by name, not by number; a name that matches no one shows nothing.
-      const actorName = q.actor?.trim().slice(0, 64) || undefined;
-      const actorRow = actorName ? await db('users').whereRaw('lower(username) = ?', [actorName.toLowerCase()]).first('id') : undefined;
-      const actorId = actorName ? (actorRow ? String(actorRow.id) : '0') : /^[0-9]+$/.test(q.actor_id ?? '') ? q.actor_id : undefined;
-      const filter = { limit: 100, action: q.action || undefined, cursor: /^[0-9]+$/.test(q.cursor ?? '') ? q.cursor : undefined, actor_id: actorId };
-      const log = await listAudit(db, filter);
-      res.send(
-        page(
-          req,
-          '审计日志',
-          html`<form method="get">操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download"> 用户名 <input name="actor" value="${actorName ?? ''}" size="12"> <button>筛选</button></form>${actorName && !actorRow ? html`<p class="error" role="alert">没有用户名为“${actorName}”的用户。</p>` : ''}
-<table><thead><tr><th>时间</th><th>用户</th><th>操作</th><th>对象</th><th>来源</th></tr></thead><tbody>
-${log.items.map((e) => html`<tr><td>${moment(e.at as Date)}</td><td>${e.actor_username ?? '—'}（${e.actor_role ?? ''}）</td><td>${e.action}</td><td>${e.object_type ?? ''} ${e.object_id ?? ''}</td><td class="mono">${e.ip ?? ''}</td></tr>`)}
-</tbody></table>${log.next_cursor ? html`<p><a href="?action=${filter.action ?? ''}&actor=${actorName ?? ''}&cursor=${log.next_cursor}">更早 →</a></p>` : ''}`,
-        ),
-      );
     },
   };
 }
