@@ -117,6 +117,10 @@ export async function up(knex: Knex): Promise<void> {
                                                        'side', x->>'side', 'amount', x->>'amount', 'balance_after', x->>'after')
                                      ORDER BY (x->>'n')::int)
                        FROM jsonb_array_elements(planned) x));
+      -- Its 凭证字号, given by the numbering trigger on journal_entries (migration 015; resolved when this runs).
+      SELECT (posted_view::jsonb || jsonb_build_object('voucher_year', vn.voucher_year, 'voucher_number', vn.number,
+                                 'voucher_no', '记-' || repeat('0', greatest(0, 4 - length(vn.number::text))) || vn.number::text))::json
+        INTO posted_view FROM voucher_numbers vn WHERE vn.entry_id = pe.id;
       INSERT INTO audit_log (actor_id, actor_username, actor_role, action, object_type, object_id, request_id, ip, before, after)
         VALUES (approver, p->>'approver_username', p->>'approver_role', 'ledger.' || pe.kind || '_approve', 'journal_entry', pe.id::text,
                 p->>'request_id', p->>'ip', '{"status":"pending"}', posted_view::jsonb);
@@ -265,9 +269,6 @@ export async function up(knex: Knex): Promise<void> {
         RETURN array_to_json(results);
       END IF;
       BEGIN
-        INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response)
-          SELECT (i->>'approver_id')::bigint, i->>'idempotency_key', i->>'request_hash', 200, v
-            FROM unnest(e_items, e_views) AS c(i, v) WHERE i->>'idempotency_key' IS NOT NULL;
         INSERT INTO journal_entries (id, fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id,
                                      created_by, approved_by, created_at, prev_hash, hash)
           SELECT q.id, q.fund_id, c.seq, q.entry_date, q.kind, q.memo, q.document_no, q.department_id, q.reverses_entry_id,
@@ -275,6 +276,17 @@ export async function up(knex: Knex): Promise<void> {
             FROM unnest(e_ids, e_seqs, e_prevs, e_hashes, e_approvers) AS c(id, seq, prev_hash, hash, approver)
             JOIN pending_entries q ON q.id = c.id
            ORDER BY q.fund_id, c.seq;
+        -- The 凭证字号 the numbering trigger (migration 015) has just given them, in each answer.
+        SELECT array_agg(v || jsonb_build_object('voucher_year', vn.voucher_year, 'voucher_number', vn.number,
+                                 'voucher_no', '记-' || repeat('0', greatest(0, 4 - length(vn.number::text))) || vn.number::text) ORDER BY o)
+          INTO e_views FROM unnest(e_views) WITH ORDINALITY AS u(v, o) JOIN voucher_numbers vn ON vn.entry_id = (v->>'id')::bigint;
+        SELECT array_agg(CASE WHEN (r::jsonb)->>'posted' = 'true'
+                              THEN json_build_object('posted', true, 'entry', (SELECT v FROM unnest(e_views) v WHERE v->>'id' = (r::jsonb)->'entry'->>'id'))
+                              ELSE r END ORDER BY o)
+          INTO results FROM unnest(results) WITH ORDINALITY AS u(r, o);
+        INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, response)
+          SELECT (i->>'approver_id')::bigint, i->>'idempotency_key', i->>'request_hash', 200, v
+            FROM unnest(e_items, e_views) AS c(i, v) WHERE i->>'idempotency_key' IS NOT NULL;
         INSERT INTO postings (entry_id, account_id, side, amount, balance_after)
           SELECT c.entry_id, c.account_id, c.side, c.amount, c.after
             FROM unnest(p_entries, p_accounts, p_sides, p_amounts, p_afters) WITH ORDINALITY AS c(entry_id, account_id, side, amount, after, n)

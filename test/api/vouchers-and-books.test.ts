@@ -53,9 +53,10 @@ describe('凭证字号', () => {
     expect([first.voucher_year, nextYear.voucher_year, late.voucher_year]).toEqual([2011, 2012, 2011]);
     expect((await numbersOf(other)).map((v) => v.number)).toEqual([1]);
     const journal = await h.api.get(`/api/v1/funds/${fundId}/journal?limit=10`).set(auditor.auth);
+    // Newest first by date (a 序时账 read backwards): the back-dated 2011 voucher stands among 2011's.
     expect(journal.body.items.map((e: { voucher_year: number; voucher_no: string }) => `${e.voucher_year} ${e.voucher_no}`)).toEqual([
-      '2011 记-0003',
       '2012 记-0001',
+      '2011 记-0003',
       '2011 记-0002',
       '2011 记-0001',
     ]);
