@@ -1,12 +1,12 @@
 import type { ProgressReport, Status } from '../server/progress/progress-rules.ts';
-import { chineseDate, groupName, percent } from './format.ts';
+import { chineseDate, departmentStatusNames as statusNames, groupName, percent } from './format.ts';
 import { ReportDocument } from './pdf/report-document.ts';
 
 const sections: Array<[Status, string]> = [
   ['completed', '已完成软件正版化工作的单位'],
   ['procuring', '已落实采购经费，正在履行采购手续的单位'],
   ['awaiting_funds', '本单位无结余经费，已向财政申请专项经费的单位'],
-  ['not_started', '未完成的单位'],
+  ['not_started', '未开展软件正版化工作的单位'],
 ];
 const numerals = ['一', '二', '三', '四'];
 
@@ -39,17 +39,17 @@ export async function renderBulletin(report: ProgressReport, issuedAt: Date, sup
   pdf.heading('一、工作进展');
   pdf.paragraph(
     `列入软件正版化实施单位共 ${report.total} 个（${groups}）。已完成 ${s.completed} 个，完成率为 ${percent(report.completion_rate)}；` +
-      `正在履行采购手续 ${s.procuring} 个；已向财政申请专项经费 ${s.awaiting_funds} 个；未完成 ${s.not_started} 个。` +
+      `正在履行采购手续 ${s.procuring} 个；已向财政申请专项经费 ${s.awaiting_funds} 个；未开展 ${s.not_started} 个。` +
       `上述已落实或已申请经费的单位全部完成后，完成率可达 ${percent(report.projected_rate)}。`,
   );
   pdf.table(
     [
       { header: '类别', width: 150 },
       { header: '单位数', width: 60, align: 'right' },
-      { header: '已完成', width: 60, align: 'right' },
-      { header: '采购中', width: 60, align: 'right' },
-      { header: '申请经费', width: 60, align: 'right' },
-      { header: '未完成', width: 60, align: 'right' },
+      { header: statusNames.completed!, width: 60, align: 'right' },
+      { header: statusNames.procuring!, width: 60, align: 'right' },
+      { header: statusNames.awaiting_funds!, width: 60, align: 'right' },
+      { header: statusNames.not_started!, width: 60, align: 'right' },
     ],
     [
       ...Object.entries(report.by_group).map(([g, c]) => [

@@ -1,11 +1,10 @@
 import { Decimal } from 'decimal.js';
 import type { DepartmentStatementData, FundSummaryData } from '../server/statements/statement-data.ts';
 import { amountInWords } from './amount-in-words.ts';
-import { chineseDate, percent, withSeparators } from './format.ts';
+import { chineseDate, departmentStatusNames as statusNames, percent, withSeparators } from './format.ts';
 
 const categoryNames: Record<string, string> = { os: '操作系统', office: '办公软件', antivirus: '杀毒软件', other: '其他软件' };
 const kindNames: Record<string, string> = { vat_special: '增值税专票', vat_ordinary: '增值税普票', digital: '数电票', general: '普通发票' };
-const statusNames: Record<string, string> = { completed: '已完成', procuring: '采购中', awaiting_funds: '申请经费', not_started: '未完成' };
 
 export interface Total {
   label: string;

@@ -10,6 +10,7 @@ import * as exceptionPaths from './008-exception-paths.ts';
 import * as assetsInspections from './009-assets-inspections.ts';
 import * as figuresByUnit from './010-figures-by-unit.ts';
 import * as poolHardening from './011-pool-hardening.ts';
+import * as documents from './016-documents.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: Array<[string, Migration]> = [
   ['009-assets-inspections', assetsInspections],
   ['010-figures-by-unit', figuresByUnit],
   ['011-pool-hardening', poolHardening],
+  ['016-documents', documents],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

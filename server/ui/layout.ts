@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import type { Actor } from '../auth/roles.ts';
 import { AppError, errorCatalogue } from '../errors.ts';
-import { html, roleNames, type Html } from './html.ts';
+import { Html, html, roleNames } from './html.ts';
+import { currentNavHref, errorId, finishBody } from './markup-finish.ts';
 
 const navByRole: Record<string, Array<[string, string]>> = {
   accountant: [
@@ -44,13 +45,18 @@ const navByRole: Record<string, Array<[string, string]>> = {
 export function page(req: Request, title: string, body: Html, options: { notice?: string | undefined } = {}): string {
   const actor = req.actor as Actor | undefined;
   const nav = actor ? (navByRole[actor.role] ?? []) : [];
+  const current = currentNavHref(
+    req.path,
+    nav.map(([href]) => href),
+  );
   return html`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><script src="/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
-<nav>${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
+<nav aria-label="主导航">${nav.map(([href, label]) => html`<a href="${href}"${href === current ? html` aria-current="page"` : ''}>${label}</a>`)}</nav>
 ${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
-</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
+</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${new Html(finishBody(body.value))}</main></body></html>`
+    .value;
 }
 
 /** The posted form's fields (urlencoded, one value each). */
@@ -86,7 +92,7 @@ export function formErrors(e: unknown): FormErrors {
 export const noErrors: FormErrors = { general: null, fields: {} };
 
 export const fieldError = (errors: FormErrors, field: string) =>
-  errors.fields[field] ? html`<span class="field-error" role="alert">${errors.fields[field]}</span>` : '';
+  errors.fields[field] ? html`<span class="field-error" data-error-for="${field}" id="${errorId(field)}" role="alert">${errors.fields[field]}</span>` : '';
 export const generalError = (errors: FormErrors) => (errors.general ? html`<p class="error" role="alert">${errors.general}</p>` : '');
 
 /** A numeric id from the path; anything else is simply not found. */

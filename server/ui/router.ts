@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { assertSafeText } from '../http/schemas.ts';
 import { translateDbError } from '../db/translate-error.ts';
 import { fromBodyParser } from '../http/problem.ts';
+import { normaliseAmountFields } from './form-amounts.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
 import { acceptancePages } from './pages/acceptance-pages.ts';
@@ -41,6 +42,7 @@ export function uiRouter(db: Knex, config: Pick<Config, 'tokenTtlHours' | 'dataD
       } catch (e) {
         return next(e);
       }
+      normaliseAmountFields(req.body);
       next();
     });
   const session = requireSession(db);

@@ -136,8 +136,9 @@ describe('the department statement (资金拨付通知书)', () => {
     const replaced = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', older.body, 'statement.pdf');
     expect(replaced.body).toMatchObject({ genuine: true, statement_no: older.headers['x-statement-no'], superseded_by: newer.headers['x-statement-no'] });
     const page = await h.api
-      .post(`/statements/verify?_csrf=${encodeURIComponent(csrfToken(auditor.token))}`)
+      .post(`/statements/verify`)
       .set('Cookie', `jb_session=${auditor.token}`)
+      .field('_csrf', csrfToken(auditor.token))
       .attach('file', older.body, 'statement.pdf');
     expect(page.text).toContain(`已被更新的通知书 ${newer.headers['x-statement-no']} 取代`);
   });

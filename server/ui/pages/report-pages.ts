@@ -50,7 +50,7 @@ ${allows(req.actor!.role, 'progress.deadline') ? html`<form method="post" action
         req,
         '通知书真伪核验',
         html`
-<form method="post" action="/statements/verify?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data">${generalError(errors)}
+<form method="post" action="/statements/verify" enctype="multipart/form-data">${csrfField(req)}${generalError(errors)}
 <label>上传通知书 PDF <input type="file" name="file" accept="application/pdf" required></label>${fieldError(errors, 'file')}<button>核验</button></form>
 ${
   result
