@@ -37,7 +37,9 @@ import { userRoutes } from './routes/users.ts';
 
 export interface AppDeps {
   db: Knex;
-  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'> & { witnessFile?: string | undefined };
+  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'> & { witnessFile?: string | undefined } & Partial<
+      Pick<Config, 'issuingOffice' | 'bulletinIssuer' | 'bulletinDocumentPrefix'>
+    >;
   logger: Logger;
 }
 

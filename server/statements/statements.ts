@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { departmentStatementModel, fundSummaryModel } from '../../reports/statement-model.ts';
+import { departmentStatementModel, fundSummaryModel, type Issuer } from '../../reports/statement-model.ts';
 import { unprintableIn } from '../../reports/pdf/fonts.ts';
 import { renderDepartmentStatement, renderFundSummary, type Issue } from '../../reports/statement-pdf.ts';
 import { recordAudit } from '../audit/audit-log.ts';
@@ -13,7 +13,7 @@ import { readWitness, recordAnchor } from '../ledger/witness.ts';
 import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
-export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary' };
+export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary'; omitEmpty?: boolean };
 
 export interface IssuedStatement {
   statementNo: string;
@@ -26,14 +26,14 @@ export interface IssuedStatement {
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-async function modelFor(db: Knex, fundId: string, target: StatementTarget) {
+async function modelFor(db: Knex, fundId: string, target: StatementTarget, issuer: Issuer) {
   if (target.kind === 'department') {
     const data = await loadDepartmentStatement(db, fundId, target.departmentId);
-    const model = departmentStatementModel(data);
+    const model = departmentStatementModel(data, issuer);
     return { model, head: data.head, fundCode: String(data.fund.code), render: (issue: Issue) => renderDepartmentStatement(model, issue) };
   }
   const data = await loadFundSummary(db, fundId);
-  const model = fundSummaryModel(data);
+  const model = fundSummaryModel(data, issuer, { omitEmpty: target.omitEmpty ?? false });
   return { model, head: data.head, fundCode: String(data.fund.code), render: (issue: Issue) => renderFundSummary(model, issue) };
 }
 
@@ -102,9 +102,16 @@ export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext
  * Issues (or re-issues) a statement. The same content gives back the statement already issued, byte
  * for byte; new content gets the next number of the fund and year, with no gaps.
  */
-export async function issueStatement(db: Knex, ctx: RequestContext, fundId: string, target: StatementTarget, witnessFile: string): Promise<IssuedStatement> {
+export async function issueStatement(
+  db: Knex,
+  ctx: RequestContext,
+  fundId: string,
+  target: StatementTarget,
+  witnessFile: string,
+  issuer: Issuer,
+): Promise<IssuedStatement> {
   if (target.kind === 'department') assertOwnDepartment(ctx.actor!, target.departmentId);
-  const built = await modelFor(db, fundId, target);
+  const built = await modelFor(db, fundId, target, issuer);
   const contentHash = sha256(JSON.stringify(built.model));
   const unprintable = unprintableIn(JSON.stringify(built.model));
   const departmentId = target.kind === 'department' ? target.departmentId : null;

@@ -45,7 +45,7 @@ beforeAll(async () => {
     .set(maker.auth)
     .send({ department_id: d.id, amount: '6007.14', voucher_no: voucher, date: '2011-10-08' });
   await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
-  unit = { ...d, user: await makeUser(h.db, 'department', d.id), invoice: `${body.invoice_code}-${body.invoice_number}`, voucher };
+  unit = { ...d, user: await makeUser(h.db, 'department', d.id), invoice: `${body.invoice_code}${body.invoice_number}`, voucher };
 });
 afterAll(() => h.close());
 
@@ -170,7 +170,7 @@ describe('the department statement (资金拨付通知书)', () => {
     const pages = await pdfText(res.body);
     expect(pages.length).toBeGreaterThan(10);
     const receiptPages = pages.filter((p) => p.includes('正版软件授权'));
-    for (const p of receiptPages) expect(p).toContain('发票代码-号码');
+    for (const p of receiptPages) expect(p).toContain('发票代码/号码');
     expect(pages.join('')).toContain('正版软件授权 1000');
     expect(res.body.length).toBeLessThan(300 * 1024);
   });
