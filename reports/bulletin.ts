@@ -26,9 +26,55 @@ export interface BulletinSupervision {
 const rateOrUnknown = (r: Rate) => (r === null ? '—' : percent(r));
 const findingKinds: Record<string, string> = { unlicensed_installs: '未授权安装', register_mismatch: '台账不符', other: '其他' };
 
+/** A numbered issue of the bulletin: its 文号, 发文机关, the chain heads it rests on, and what its QR code carries. */
+export interface BulletinIssue {
+  documentNo: string;
+  issueNo: number;
+  issuer: string;
+  issuedOn: string;
+  contentHash: string;
+  heads: Array<{ code: string; name: string; seq: number; hash: string }>;
+}
+
+/** The masthead of a 快报: its name and issue, the issuing office and date, a rule, then the 文号 and a QR code to check it by. */
+async function masthead(pdf: ReportDocument, issue: BulletinIssue): Promise<void> {
+  const { default: QRCode } = await import('qrcode');
+  const qr = await QRCode.toBuffer(`JIANGBU-BULLETIN|${issue.documentNo}|${issue.contentHash}`, {
+    type: 'png',
+    errorCorrectionLevel: 'M',
+    margin: 1,
+    width: 160,
+  });
+  const top = pdf.doc.y;
+  pdf.doc.image(qr, pdf.doc.page.width - 56 - 56, top - 8, { width: 56 });
+  pdf.doc.fillColor('#b00000');
+  pdf.title('软件正版化工作快报');
+  pdf.doc.fillColor('black');
+  pdf.paragraph(`第${issue.issueNo}期`, { align: 'center' });
+  pdf.paragraph(`${issue.issuer}\u3000\u3000${chineseDate(issue.issuedOn)}`, { align: 'center', size: 10 });
+  const y = pdf.doc.y + 2;
+  pdf.doc
+    .moveTo(56, y)
+    .lineTo(pdf.doc.page.width - 56, y)
+    .lineWidth(1.2)
+    .strokeColor('#b00000')
+    .stroke()
+    .strokeColor('black');
+  pdf.doc.y = y + 6;
+  pdf.paragraph(issue.documentNo, { align: 'right', size: 10 });
+}
+
+/** The end of an issue: the 落款 with its seal place, and the chain heads it rests on, for checking. */
+function colophon(pdf: ReportDocument, issue: BulletinIssue): void {
+  pdf.closing(issue.issuer, chineseDate(issue.issuedOn));
+  for (const h of issue.heads) pdf.paragraph(`${h.name}（${h.code}）账簿第 ${h.seq} 号凭证，链头 ${h.hash}`, { size: 8 });
+  pdf.paragraph(`内容摘要 ${issue.contentHash}；可扫描二维码或上传本文件核验真伪。`, { size: 8 });
+}
+
 /** The progress bulletin (通报): the notice's own report, as a document to print and sign. */
-export async function renderBulletin(report: ProgressReport, issuedAt: Date, supervision?: BulletinSupervision): Promise<Buffer> {
-  const pdf = await ReportDocument.create({ title: '软件正版化工作进展情况通报', createdAt: issuedAt });
+export async function renderBulletin(report: ProgressReport, issuedAt: Date, supervision?: BulletinSupervision, issue?: BulletinIssue): Promise<Buffer> {
+  const pdf = await ReportDocument.create({ title: '软件正版化工作进展情况通报', subject: issue?.contentHash, createdAt: issuedAt });
+  if (issue) await masthead(pdf, issue);
   pdf.title('软件正版化工作进展情况通报');
   pdf.paragraph(`统计截至 ${chineseDate(report.as_of)}`, { align: 'center' });
 
@@ -131,5 +177,6 @@ export async function renderBulletin(report: ProgressReport, issuedAt: Date, sup
         : '无。',
     );
   }
-  return pdf.toBuffer(`软件正版化工作进展情况通报 · ${chineseDate(report.as_of)}`);
+  if (issue) colophon(pdf, issue);
+  return pdf.toBuffer(issue ? `${issue.documentNo} · 快报第${issue.issueNo}期` : `软件正版化工作进展情况通报 · ${chineseDate(report.as_of)}`);
 }

@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
-import { readWitness, recordAnchor } from '../ledger/witness.ts';
+import { readWitness, recordAnchor, witnessedDocumentSha256 } from '../ledger/witness.ts';
 import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
@@ -192,6 +192,18 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
         .orderBy('id', 'desc')
         .first('statement_no')
     : undefined;
+  if (!row) {
+    const bulletin = await bulletinCheck(db, witnessFile, digest);
+    if (bulletin) {
+      await recordAudit(db, ctx, {
+        action: 'statement.verify',
+        objectType: 'bulletin',
+        objectId: bulletin.statement_no,
+        after: { sha256: digest, genuine: bulletin.genuine, anchor_holds: bulletin.genuine },
+      });
+      return bulletin;
+    }
+  }
   const genuine = Boolean(row) && anchorHolds;
   await recordAudit(db, ctx, {
     action: 'statement.verify',
@@ -215,6 +227,37 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
     head_seq: Number(row.head_seq),
     head_hash: row.head_hash,
     content_hash: row.content_hash,
+  };
+}
+
+/**
+ * A bulletin (快报) is checked like a statement: its bytes are an issue we recorded, the witness
+ * outside the database holds the same SHA-256 for its 文号, and every fund's chain head it printed is
+ * still in the chain and verifies. A newer issue does not replace an older one: each is its own 期.
+ */
+async function bulletinCheck(db: Knex, witnessFile: string, digest: string) {
+  const row = await db('bulletins').where({ sha256: digest }).first('document_no', 'issue_no', 'as_of', 'heads', 'issued_at');
+  if (!row) return null;
+  const heads = row.heads as Array<{ fund_id: string; seq: number; hash: string }>;
+  const problems: string[] = [];
+  const witnessed = await witnessedDocumentSha256(witnessFile, `bulletin ${row.document_no}`);
+  if (witnessed === undefined) problems.push(`见证文件中没有文号 ${row.document_no} 的出具记录，数据库中的这条记录不能证明它是本系统出具的`);
+  else if (witnessed !== digest) problems.push(`见证文件记载文号 ${row.document_no} 的 SHA-256 为 ${witnessed.slice(0, 12)}…，与此文件不符`);
+  for (const h of heads) {
+    problems.push(
+      ...(await statementProblems(db, witnessFile, { fundId: h.fund_id, statementNo: row.document_no, sha256: digest, headSeq: h.seq, headHash: h.hash })),
+    );
+  }
+  return {
+    genuine: problems.length === 0,
+    sha256: digest,
+    statement_no: row.document_no as string,
+    superseded_by: null,
+    ...(problems.length ? { problem: problems.join('；'), problems } : {}),
+    kind: 'bulletin',
+    issue_no: Number(row.issue_no),
+    as_of: String(row.as_of),
+    issued_at: (row.issued_at as Date).toISOString(),
   };
 }
 
