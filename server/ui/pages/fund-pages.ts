@@ -193,8 +193,8 @@ ${
           req,
           `${fund.name} · 序时账`,
           html`${fundTabs(fund.id, req)}
-<form method="get" class="filters">从 <input type="date" name="from" value="${filter.from ?? ''}"> 至 <input type="date" name="to" value="${filter.to ?? ''}">
-类型 <select name="kind"><option value="">全部</option>${Object.entries(entryKindNames).map(([k, v]) => html`<option value="${k}" ${filter.kind === k ? 'selected' : ''}>${v}</option>`)}</select>
+<form method="get" class="filters"><label class="inline">从 <input type="date" name="from" value="${filter.from ?? ''}"></label> <label class="inline">至 <input type="date" name="to" value="${filter.to ?? ''}"></label>
+<label class="inline">类型 <select name="kind"><option value="">全部</option>${Object.entries(entryKindNames).map(([k, v]) => html`<option value="${k}" ${filter.kind === k ? 'selected' : ''}>${v}</option>`)}</select></label>
 科目 <input name="account" value="${q.account ?? ''}" size="12" placeholder="如 2307 或 2307.XJ005">
 单位 <input name="department" value="${filter.department ?? ''}" size="16" placeholder="代码或名称"> <button>筛选</button></form>
 ${problem ? html`<p class="error" role="alert">${problem}</p>` : ''}${resolved ? html`<p class="filter-description">${resolved.description}${journal.items.length ? '' : '：没有符合条件的凭证'}。</p>` : ''}
@@ -215,7 +215,7 @@ ${journal.next_cursor ? html`<p><a href="?${keep.toString()}${keep.toString() ? 
           req,
           `${fund.name} · 试算平衡表`,
           html`${fundTabs(fund.id, req)}
-<form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}"> <button>查看</button></form>
+<form method="get"><label class="inline">截至 <input type="date" name="as_of" value="${asOf ?? ''}"></label> <button>查看</button></form>
 <table><thead><tr><th>科目代码</th><th>科目名称</th><th>账簿</th><th class="num">借方余额</th><th class="num">贷方余额</th></tr></thead><tbody>
 ${tb.accounts.map((a) => html`<tr><td>${a.code}</td><td>${a.name}</td><td>${a.book === 'financial' ? '财务会计' : '预算会计'}</td><td class="num">${yuan(a.debit)}</td><td class="num">${yuan(a.credit)}</td></tr>`)}
 ${Object.entries(tb.books).map(([book, t]) => html`<tr><th colspan="3">${book === 'financial' ? '财务会计' : '预算会计'}合计 ${t.balanced ? '（平衡）' : '（不平衡！）'}</th><th class="num">${yuan(t.debit)}</th><th class="num">${yuan(t.credit)}</th></tr>`)}

@@ -30,7 +30,7 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
         req,
         '软件正版化进度',
         html`
-<form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}"> <button>查看</button>
+<form method="get"><label class="inline">截至 <input type="date" name="as_of" value="${asOf ?? ''}"></label> <button>查看</button>
 ${allows(req.actor!.role, 'progress.bulletin') ? html` <a class="button" href="/api/v1/progress/bulletin.pdf${asOf ? `?as_of=${asOf}` : ''}">下载通报（PDF）</a>` : ''}</form>
 <div class="figures"><div class="figure">单位总数<b>${r.total}</b></div><div class="figure">已完成<b>${s.completed}</b></div><div class="figure">采购中<b>${s.procuring}</b></div><div class="figure">已申请经费<b>${s.awaiting_funds}</b></div><div class="figure">未开展<b>${s.not_started}</b></div>
 <div class="figure">完成率<b>${(Number(r.completion_rate) * 100).toFixed(2)}%</b></div><div class="figure">预计完成率<b>${(Number(r.projected_rate) * 100).toFixed(2)}%</b></div></div>
@@ -122,7 +122,7 @@ ${positions.map((p) => html`<tr><td>${p.department_name}（${p.department_code}�
         page(
           req,
           '审计日志',
-          html`<form method="get">操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download"> 用户名 <input name="actor" value="${actorName ?? ''}" size="12"> <button>筛选</button></form>${actorName && !actorRow ? html`<p class="error" role="alert">没有用户名为“${actorName}”的用户。</p>` : ''}
+          html`<form method="get"><label class="inline">操作 <input name="action" value="${filter.action ?? ''}" placeholder="如 statement.download"></label> <label class="inline">用户名 <input name="actor" value="${actorName ?? ''}" size="12"></label> <button>筛选</button></form>${actorName && !actorRow ? html`<p class="error" role="alert">没有用户名为“${actorName}”的用户。</p>` : ''}
 <table><thead><tr><th>时间</th><th>用户</th><th>操作</th><th>对象</th><th>来源</th></tr></thead><tbody>
 ${log.items.map((e) => html`<tr><td>${moment(e.at as Date)}</td><td>${e.actor_username ?? '—'}（${e.actor_role ?? ''}）</td><td>${e.action}</td><td>${e.object_type ?? ''} ${e.object_id ?? ''}</td><td class="mono">${e.ip ?? ''}</td></tr>`)}
 </tbody></table>${log.next_cursor ? html`<p><a href="?action=${filter.action ?? ''}&actor=${actorName ?? ''}&cursor=${log.next_cursor}">更早 →</a></p>` : ''}`,
