@@ -55,7 +55,7 @@ export function page(req: Request, title: string, body: Html, options: { notice?
 <body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
 <nav aria-label="主导航">${nav.map(([href, label]) => html`<a href="${href}"${href === current ? html` aria-current="page"` : ''}>${label}</a>`)}</nav>
 ${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
-</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${new Html(finishBody(body.value))}</main></body></html>`
+</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${new Html(finishBody(body.value, req.originalUrl))}</main></body></html>`
     .value;
 }
 

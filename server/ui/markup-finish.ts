@@ -5,9 +5,10 @@ import { escape } from './html.ts';
  * - each table sits in a wrapper that scrolls sideways on a phone (and is focusable, so a keyboard
  *   can scroll it), instead of squeezing its cells to one character per line;
  * - a table with nothing in it says so (its `data-empty` text, or 暂无记录);
- * - each field named by an error message is marked `aria-invalid` and described by that message.
+ * - each field named by an error message is marked `aria-invalid` and described by that message;
+ * - the tab of the page being shown is marked `aria-current`.
  */
-export function finishBody(body: string): string {
+export function finishBody(body: string, currentUrl = ''): string {
   let out = body.replace(/<table\b([^>]*)>([\s\S]*?)<\/table>/g, (_whole, attrs: string, inner: string) => {
     const columns = (/<thead>([\s\S]*?)<\/thead>/.exec(inner)?.[1]?.match(/<th\b/g) ?? []).length;
     const said = /data-empty="([^"]*)"/.exec(attrs)?.[1] ?? '暂无记录。';
@@ -25,6 +26,8 @@ export function finishBody(body: string): string {
     const control = new RegExp(`<(input|select|textarea)\\b([^>]*?)\\sname="${field!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`);
     out = out.replace(control, (_whole, tag: string, attrs: string) => `<${tag} aria-invalid="true" aria-describedby="${id}"${attrs} name="${field}"`);
   }
+  // A row of tabs (a fund's pages) marks the one being shown.
+  if (currentUrl) out = out.replaceAll(`<a class="tab" href="${escape(currentUrl)}">`, `<a class="tab" href="${escape(currentUrl)}" aria-current="page">`);
   return out;
 }
 

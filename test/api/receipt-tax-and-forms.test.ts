@@ -193,3 +193,17 @@ describe('upload forms carry the CSRF token in the body, never in the URL', () =
     expect(await h.db('attachments').where({ receipt_id: r.id })).toHaveLength(1);
   });
 });
+
+describe('where am I: the current page, tab and filter are marked', () => {
+  it('marks the navigation link, the fund tab and the receipt filter being shown, and says when a list is empty', async () => {
+    const cookie = `jb_session=${accountant.token}`;
+    const journal = await h.api.get(`/funds/${fundId}/journal`).set('Cookie', cookie);
+    expect(journal.text).toContain('<a href="/funds" aria-current="page">资金</a>');
+    expect(journal.text).toContain(`<a class="tab" href="/funds/${fundId}/journal" aria-current="page">`);
+    expect(journal.text.match(/aria-current="page"/g)).toHaveLength(2);
+    const rejected = await h.api.get(`/receipts?status=rejected&q=${encodeURIComponent('没有这个单位')}`).set('Cookie', cookie);
+    expect(rejected.text).toContain('<a href="?status=rejected" aria-current="true">已退回</a>');
+    expect(rejected.text).toContain('<a href="/receipts" aria-current="page">发票审核</a>');
+    expect(rejected.text).toMatch(/<td colspan="6" class="empty">没有已退回的发票（查找“没有这个单位”）。<\/td>/);
+  });
+});
