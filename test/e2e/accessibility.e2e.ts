@@ -7,6 +7,7 @@ import { demoPassword, loadDemo } from '../../server/demo/load-demo.ts';
 import { bootstrapAdmin } from '../../server/users/users.ts';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
 import { openHarness, type Harness } from '../support/harness.ts';
+import { sellerTaxId } from '../support/receipts.ts';
 
 /*
  * Every page of every role, found the way a person finds them: from the role's navigation, then the
@@ -132,4 +133,39 @@ describe('every page of every role: axe and a phone', () => {
       await page.context().close();
     });
   }
+});
+
+describe('the receipt form on a phone', () => {
+  it('adds lines in place, computes 金额合计 and 价税合计 as amounts are typed (with separators and full-width digits), and the server keeps them', async () => {
+    const page = await signedIn('tongjiju', demoPassword);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/my`);
+    const form = page.locator('form.receipt');
+    await expect(form.locator('[name=buyer_name]').inputValue()).resolves.toBe('统计局');
+    await form.locator('[name=invoice_code]').fill('6500111199');
+    await form.locator('[name=invoice_number]').fill(String(10_000_000 + Math.floor(Math.random() * 89_999_999)));
+    await form.locator('[name=issue_date]').fill('2011-08-25');
+    await form.locator('[name=seller_name]').fill('新疆天山软件有限公司');
+    await form.locator('[name=seller_tax_id]').fill(sellerTaxId());
+    await form.locator('[data-add-line]').click();
+    const rows = form.locator('tr.line');
+    await expect(rows.count()).resolves.toBe(4);
+    await expect(rows.nth(3).locator('[name=line_amount]').getAttribute('aria-label')).resolves.toBe('第 4 行 金额（元）');
+    await rows.nth(0).locator('[name=line_product]').fill('Windows 7 专业版');
+    await rows.nth(0).locator('[name=line_licences]').fill('4');
+    await rows.nth(0).locator('[name=line_amount]').fill('１，２００．００');
+    await rows.nth(3).locator('[name=line_product]').fill('Office 2010');
+    await rows.nth(3).locator('[name=line_licences]').fill('1');
+    await rows.nth(3).locator('[name=line_amount]').fill('12,000.5');
+    await form.locator('[name=tax_amount]').fill('1,716.07');
+    await expect(form.locator('[name=total]').inputValue()).resolves.toBe('13,200.50');
+    await expect(form.locator('[name=total_with_tax]').inputValue()).resolves.toBe('14,916.57');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await Promise.all([page.waitForURL(/\/receipts\/\d+$/), form.locator('button:not([type=button])').click()]);
+    const id = /\/receipts\/(\d+)$/.exec(page.url())![1];
+    const stored = await h.db('receipts').where({ id }).first('total', 'tax_amount', 'total_with_tax', 'buyer_name');
+    expect(stored).toEqual({ total: '13200.50', tax_amount: '1716.07', total_with_tax: '14916.57', buyer_name: '统计局' });
+    await expect(page.locator('main').innerText()).resolves.toContain('14,916.57');
+    await page.context().close();
+  });
 });
