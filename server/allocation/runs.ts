@@ -10,7 +10,7 @@ import { departmentAccountCode } from '../ledger/chart.ts';
 import type { EntryDraft } from '../ledger/entry-rules.ts';
 import { checkEntryDate } from '../ledger/period-rules.ts';
 import { postEntries } from '../ledger/post-entries.ts';
-import { computeRun, type Exclusion } from './allocation-rules.ts';
+import { computeRun, type AllocationLine, type Exclusion } from './allocation-rules.ts';
 import { loadRunInputs, unitsWithoutVerifiedReceipts } from './run-inputs.ts';
 
 /** The first key of the advisory lock that serialises run computations per fund. */
@@ -52,7 +52,7 @@ function runView(run: Record<string, unknown>, lines: Array<Record<string, unkno
       amount: String(l.amount),
       clawback: String(l.clawback),
       to_recover: String(l.to_recover),
-      explanation: l.explanation,
+      explanation: l.explanation as AllocationLine['explanation'],
       entry_id: l.entry_id == null ? null : String(l.entry_id),
     })),
   };

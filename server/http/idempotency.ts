@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import type { Knex } from 'knex';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError } from '../errors.ts';
 import { actorOf } from './context.ts';
+import type { JsonReply, Replied, Sendable } from './route.ts';
 
-export interface Outcome {
+export interface Outcome<T = unknown> {
   status: number;
-  body: unknown;
+  body: Sendable<T>;
 }
 
 function stableJson(value: unknown): string {
@@ -41,7 +42,13 @@ function keyOf(req: Request): string | undefined {
  * transaction as the write: a concurrent duplicate waits on it and then replays the stored response.
  * A failed write stores nothing, so the same key may be retried.
  */
-export async function runIdempotent(db: Knex, req: Request, res: Response, body: unknown, work: (trx: Knex.Transaction) => Promise<Outcome>): Promise<void> {
+export async function runIdempotent<T>(
+  db: Knex,
+  req: Request,
+  res: JsonReply<T>,
+  body: unknown,
+  work: (trx: Knex.Transaction) => Promise<Outcome<T>>,
+): Promise<Replied> {
   const key = keyOf(req);
   const outcome = await inTransaction(db, async (trx) => {
     if (key === undefined) return { ...(await work(trx)), replayed: false };
@@ -52,7 +59,8 @@ export async function runIdempotent(db: Knex, req: Request, res: Response, body:
       const previous = await trx('idempotency_keys').where({ user_id: userId, key }).first();
       if (previous.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', '该 Idempotency-Key 已用于另一个请求');
       if (previous.status_code == null) throw new AppError('IDEMPOTENCY_KEY_IN_USE');
-      return { status: Number(previous.status_code), body: previous.response as unknown, replayed: true };
+      // What was answered the first time, as it was stored: the same shape as `work` answers.
+      return { status: Number(previous.status_code), body: previous.response as Sendable<T>, replayed: true };
     }
     const result = await work(trx);
     await trx('idempotency_keys')
@@ -61,5 +69,5 @@ export async function runIdempotent(db: Knex, req: Request, res: Response, body:
     return { ...result, replayed: false };
   });
   if (outcome.replayed) res.setHeader('Idempotent-Replayed', 'true');
-  res.status(outcome.status).json(outcome.body);
+  return res.status(outcome.status).json(outcome.body);
 }

@@ -15,6 +15,10 @@ export const money = moneyString.transform((s) => new Decimal(s));
 export const date_min = '1900-01-01';
 export const date_max = '2999-12-31';
 
+/** The same rule as one pattern, for the document: years 1900–2999, months' lengths, leap years (1900, 2100 … are not). */
+const leapYear = '(?:19(?:0[48]|[2468][048]|[13579][26])|2[0-9](?:0[48]|[2468][048]|[13579][26])|2000|2400|2800)';
+export const calendarDatePattern = `^(?:${leapYear}-02-29|(?:19[0-9]{2}|2[0-9]{3})-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8])))$`;
+
 /**
  * The one date rule for every date a person types: a real calendar day `YYYY-MM-DD` from 1900-01-01
  * to 2999-12-31 (year 0000, 2011-02-30 and 9999-12-31 are 422, never a database error).
@@ -26,7 +30,8 @@ export const calendarDate = z
     const d = new Date(`${s}T00:00:00Z`);
     return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
   }, '不是有效日期')
-  .refine((s) => s >= date_min && s <= date_max, `日期须在 ${date_min} 至 ${date_max} 之间`);
+  .refine((s) => s >= date_min && s <= date_max, `日期须在 ${date_min} 至 ${date_max} 之间`)
+  .meta({ format: 'date', pattern: calendarDatePattern, description: `A calendar day YYYY-MM-DD from ${date_min} to ${date_max}` });
 
 /**
  * An accounting date (entry, appropriation, payment, run, close): a calendar date not after today in
@@ -37,11 +42,14 @@ export const accountingDate = calendarDate.refine((s) => s <= todayInShanghai(),
 
 export const idParam = z.string().regex(/^[1-9][0-9]{0,17}$/, '须为数字编号');
 
+export const limit_max = 500;
+
 export const limitParam = z
   .string()
-  .regex(/^[0-9]{1,3}$/, '须为 1 到 500 的整数')
+  .regex(/^[0-9]{1,3}$/, `须为 1 到 ${limit_max} 的整数`)
   .transform(Number)
-  .refine((n) => n >= 1 && n <= 500, '须为 1 到 500 的整数')
+  .refine((n) => n >= 1 && n <= limit_max, `须为 1 到 ${limit_max} 的整数`)
+  .meta({ documented: { type: 'integer', minimum: 1, maximum: limit_max, default: 100, description: 'How many items per page' } })
   .optional();
 
 export const cursorParam = z

@@ -9,7 +9,8 @@ import { departmentPosition, fundPositions } from '../allocation/positions.ts';
 import { approveRun, cancelRun, createRun, getRun, listRuns } from '../allocation/runs.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { disbursement, disbursementList, disbursementPage, policy, policyList, position, positionList, run, runList } from './responses/allocation.ts';
 import { accountingDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 
 const id = z.strictObject({ id: idParam });
@@ -48,10 +49,10 @@ export function allocationRoutes(db: Knex) {
           department_ceiling: money.nullable().optional(),
           require_completed: z.boolean(),
         }),
-        responses: { 201: 'the new policy version' },
+        response: json(201, 'the new policy version', policy),
       },
       async (req, res, { params, body }) => {
-        res.status(201).json(await setPolicy(db, contextOf(req), params.id, { ...body, licence_caps: body.licence_caps ?? {} }));
+        return res.status(201).json(await setPolicy(db, contextOf(req), params.id, { ...body, licence_caps: body.licence_caps ?? {} }));
       },
     ),
     route(
@@ -62,10 +63,10 @@ export function allocationRoutes(db: Knex) {
         tag: 'allocation',
         summary: 'Every version of the fund’s policy, newest first',
         params: id,
-        responses: { 200: '{items}' },
+        response: json(200, '{items}', policyList),
       },
       async (_req, res, { params }) => {
-        res.json(await listPolicies(db, params.id));
+        return res.json(await listPolicies(db, params.id));
       },
     ),
     route(
@@ -78,10 +79,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Compute a draft allocation run from the current policy and verified receipts',
         params: id,
         body: z.strictObject({ as_of: accountingDate.optional() }),
-        responses: { 201: 'the draft run with its lines', 409: 'NO_POLICY' },
+        response: json(201, 'the draft run with its lines', run),
+        errors: { 409: 'NO_POLICY' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await createRun(trx, contextOf(req), params.id, body.as_of) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await createRun(trx, contextOf(req), params.id, body.as_of) }));
       },
     ),
     route(
@@ -92,10 +94,10 @@ export function allocationRoutes(db: Knex) {
         tag: 'allocation',
         summary: 'The fund’s runs, newest first',
         params: id,
-        responses: { 200: '{items}' },
+        response: json(200, '{items}', runList),
       },
       async (_req, res, { params }) => {
-        res.json(await listRuns(db, params.id));
+        return res.json(await listRuns(db, params.id));
       },
     ),
     route(
@@ -106,10 +108,10 @@ export function allocationRoutes(db: Knex) {
         tag: 'allocation',
         summary: 'A run with every line and its explanation',
         params: id,
-        responses: { 200: 'the run' },
+        response: json(200, 'the run', run),
       },
       async (_req, res, { params }) => {
-        res.json(await getRun(db, params.id));
+        return res.json(await getRun(db, params.id));
       },
     ),
     route(
@@ -122,10 +124,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Approve a draft run (another accountant): posts its entries',
         params: id,
         body: z.strictObject({}),
-        responses: { 200: 'the approved run', 403: 'SAME_ACCOUNTANT', 409: 'RUN_STALE or CONFLICT' },
+        response: json(200, 'the approved run', run),
+        errors: { 403: 'SAME_ACCOUNTANT', 409: 'RUN_STALE or CONFLICT' },
       },
       async (req, res, { params }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveRun(trx, contextOf(req), params.id) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveRun(trx, contextOf(req), params.id) }));
       },
     ),
     route(
@@ -137,10 +140,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Cancel a draft run',
         params: id,
         body: z.strictObject({}),
-        responses: { 200: 'the run', 409: 'CONFLICT' },
+        response: json(200, 'the run', run),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params }) => {
-        res.json(await cancelRun(db, contextOf(req), params.id));
+        return res.json(await cancelRun(db, contextOf(req), params.id));
       },
     ),
     route(
@@ -153,10 +157,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Prepare a payment to a unit (pending until another accountant approves)',
         params: id,
         body: payment,
-        responses: { 201: 'the pending payment', 409: 'EXCEEDS_PAYABLE or DUPLICATE voucher' },
+        response: json(201, 'the pending payment', disbursement),
+        errors: { 409: 'EXCEEDS_PAYABLE or DUPLICATE voucher' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await createDisbursement(trx, contextOf(req), params.id, body) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await createDisbursement(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
@@ -173,10 +178,10 @@ export function allocationRoutes(db: Knex) {
           limit: limitParam,
           cursor: cursorParam,
         }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', disbursementPage),
       },
       async (_req, res, { params, query }) => {
-        res.json(await listDisbursements(db, params.id, query));
+        return res.json(await listDisbursements(db, params.id, query));
       },
     ),
     route(
@@ -189,10 +194,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Approve a pending payment (another accountant): posts it in both books',
         params: id,
         body: z.strictObject({}),
-        responses: { 200: 'the payment', 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE or CONFLICT' },
+        response: json(200, 'the payment', disbursement),
+        errors: { 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE or CONFLICT' },
       },
       async (req, res, { params }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursement(trx, contextOf(req), params.id) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursement(trx, contextOf(req), params.id) }));
       },
     ),
     route(
@@ -204,10 +210,11 @@ export function allocationRoutes(db: Knex) {
         idempotent: true,
         summary: 'Approve many pending payments of one fund (another accountant): all post or none',
         body: z.strictObject({ ids: z.array(idParam).min(1, '请至少选择一笔拨付').max(5000, '一次最多 5000 笔') }),
-        responses: { 200: '{items}', 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT' },
+        response: json(200, '{items}', disbursementList),
+        errors: { 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT' },
       },
       async (req, res, { body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursements(trx, contextOf(req), body.ids) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursements(trx, contextOf(req), body.ids) }));
       },
     ),
     route(
@@ -220,10 +227,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Prepare pending payments for every unit of an approved run with something still payable',
         params: id,
         body: z.strictObject({ date: accountingDate }),
-        responses: { 201: '{items}', 409: 'CONFLICT (run not approved, or nothing left to pay)' },
+        response: json(201, '{items}', disbursementList),
+        errors: { 409: 'CONFLICT (run not approved, or nothing left to pay)' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({
+        return runIdempotent(db, req, res, req.body, async (trx) => ({
           status: 201,
           body: await prepareRunDisbursements(trx, contextOf(req), params.id, body.date),
         }));
@@ -238,10 +246,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Cancel a pending payment',
         params: id,
         body: z.strictObject({}),
-        responses: { 200: 'the payment', 409: 'CONFLICT' },
+        response: json(200, 'the payment', disbursement),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params }) => {
-        res.json(await cancelDisbursement(db, contextOf(req), params.id));
+        return res.json(await cancelDisbursement(db, contextOf(req), params.id));
       },
     ),
     route(
@@ -254,10 +263,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Prepare a refund a unit returned (the reverse of a payment); posted when another accountant approves it (POST /disbursements/:id/approve)',
         params: id,
         body: payment,
-        responses: { 201: 'the pending refund', 409: 'EXCEEDS_PAYABLE' },
+        response: json(201, 'the pending refund', disbursement),
+        errors: { 409: 'EXCEEDS_PAYABLE' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareRefund(trx, contextOf(req), params.id, body) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareRefund(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
@@ -268,10 +278,10 @@ export function allocationRoutes(db: Knex) {
         tag: 'allocation',
         summary: 'Per unit: entitlement, allocated, paid, payable, to recover',
         params: id,
-        responses: { 200: '{items}' },
+        response: json(200, '{items}', positionList),
       },
       async (_req, res, { params }) => {
-        res.json({ items: await fundPositions(db, params.id) });
+        return res.json({ items: await fundPositions(db, params.id) });
       },
     ),
     route(
@@ -282,10 +292,10 @@ export function allocationRoutes(db: Knex) {
         tag: 'allocation',
         summary: 'One unit’s entitlement, allocated, paid, payable, to recover',
         params: z.strictObject({ id: idParam, dept: idParam }),
-        responses: { 200: 'the position', 404: 'NOT_FOUND' },
+        response: json(200, 'the position', position),
       },
       async (req, res, { params }) => {
-        res.json(await departmentPosition(db, actorOf(req), params.id, params.dept));
+        return res.json(await departmentPosition(db, actorOf(req), params.id, params.dept));
       },
     ),
   ];

@@ -6,7 +6,7 @@ import { findAttachment } from '../files/attachments.ts';
 import { readStored } from '../files/file-store.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { actorOf, contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, mediaTypes, route, written } from '../http/route.ts';
 import { idParam } from '../http/schemas.ts';
 
 export function attachmentRoutes(db: Knex, config: Pick<Config, 'dataDir'>) {
@@ -20,7 +20,7 @@ export function attachmentRoutes(db: Knex, config: Pick<Config, 'dataDir'>) {
         summary: 'Download an attachment (inline=1 to show it in the browser)',
         params: z.strictObject({ id: idParam }),
         query: z.strictObject({ inline: z.enum(['0', '1']).optional() }),
-        responses: { 200: 'the bytes', 404: 'NOT_FOUND' },
+        response: file('the stored file, in the type it was sniffed as', mediaTypes.pdf, mediaTypes.jpeg, mediaTypes.png),
       },
       async (req, res, { params, query }) => {
         const a = await findAttachment(db, actorOf(req), params.id);
@@ -34,6 +34,7 @@ export function attachmentRoutes(db: Knex, config: Pick<Config, 'dataDir'>) {
         readStored(config.dataDir, a.sha256)
           .on('error', () => res.destroy())
           .pipe(res);
+        return written(res);
       },
     ),
   ];

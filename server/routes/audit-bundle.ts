@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { writeAuditBundle } from '../bundle/audit-bundle.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, mediaTypes, route, written } from '../http/route.ts';
 import { idParam } from '../http/schemas.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
 
@@ -18,7 +18,7 @@ export function auditBundleRoutes(db: Knex, config: { dataDir: string; witnessFi
         summary:
           'The offline audit bundle: entries, postings, accounts, policies, runs, payments, statements, attachments, anchors (check with npm run verify-bundle)',
         params: z.strictObject({ id: idParam }),
-        responses: { 200: 'application/zip', 404: 'NOT_FOUND' },
+        response: file('the ZIP', mediaTypes.zip),
       },
       async (req, res, { params }) => {
         try {
@@ -31,6 +31,7 @@ export function auditBundleRoutes(db: Knex, config: { dataDir: string; witnessFi
           if (res.headersSent) res.destroy(e as Error);
           throw e;
         }
+        return written(res);
       },
     ),
   ];

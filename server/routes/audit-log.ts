@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { listAudit } from '../audit/audit-log.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { auditPage } from './responses/service.ts';
 import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
 
 const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2011-09-20T00:00:00+08:00' });
@@ -25,11 +26,11 @@ export function auditLogRoutes(db: Knex) {
           from: instant.optional(),
           to: instant.optional(),
         }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', auditPage),
       },
       async (_req, res, { query }) => {
         const page = await listAudit(db, { ...query, limit: query.limit ?? 100 });
-        res.json({
+        return res.json({
           items: page.items.map((r) => ({
             ...r,
             id: String(r.id),

@@ -5,7 +5,8 @@ import { login } from '../auth/login.ts';
 import { revokeSession } from '../auth/sessions.ts';
 import { changeOwnPassword } from '../users/users.ts';
 import { actorOf, contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { empty, json, route } from '../http/route.ts';
+import { me, session } from './responses/service.ts';
 
 const credentials = z.strictObject({
   username: z.string().min(1, '请填写用户名').max(64),
@@ -22,10 +23,11 @@ export function authRoutes(db: Knex, tokenTtlHours: number) {
         tag: 'auth',
         summary: 'Sign in; returns an opaque bearer token',
         body: credentials,
-        responses: { 200: '{token, expires_at, user}', 401: 'INVALID_CREDENTIALS', 429: 'TOO_MANY_ATTEMPTS' },
+        response: json(200, '{token, expires_at, user}', session),
+        errors: { 401: 'INVALID_CREDENTIALS', 429: 'TOO_MANY_ATTEMPTS' },
       },
       async (req, res, { body }) => {
-        res.json(await login(db, contextOf(req), body.username, body.password, tokenTtlHours));
+        return res.json(await login(db, contextOf(req), body.username, body.password, tokenTtlHours));
       },
     ),
     route(
@@ -35,13 +37,13 @@ export function authRoutes(db: Knex, tokenTtlHours: number) {
         action: 'auth.logout',
         tag: 'auth',
         summary: 'Revoke the token of this request',
-        responses: { 204: 'signed out' },
+        response: empty('signed out'),
       },
       async (req, res) => {
         const actor = actorOf(req);
         await revokeSession(db, actor.sessionId);
         await recordAudit(db, contextOf(req), { action: 'auth.logout', objectType: 'user', objectId: actor.id });
-        res.status(204).end();
+        return res.status(204).end();
       },
     ),
     route(
@@ -52,11 +54,12 @@ export function authRoutes(db: Knex, tokenTtlHours: number) {
         tag: 'auth',
         summary: 'Change your own password (other sessions end)',
         body: z.strictObject({ current_password: z.string().min(1).max(256), new_password: z.string().max(256) }),
-        responses: { 204: 'changed', 422: 'VALIDATION_FAILED or WEAK_PASSWORD' },
+        response: empty('changed'),
+        errors: { 422: 'VALIDATION_FAILED or WEAK_PASSWORD' },
       },
       async (req, res, { body }) => {
         await changeOwnPassword(db, contextOf(req), body.current_password, body.new_password);
-        res.status(204).end();
+        return res.status(204).end();
       },
     ),
     route(
@@ -66,11 +69,11 @@ export function authRoutes(db: Knex, tokenTtlHours: number) {
         action: 'auth.me',
         tag: 'auth',
         summary: 'Who the token belongs to',
-        responses: { 200: '{id, username, role, department_id}' },
+        response: json(200, '{id, username, role, department_id}', me),
       },
       async (req, res) => {
         const a = actorOf(req);
-        res.json({ id: a.id, username: a.username, role: a.role, department_id: a.departmentId });
+        return res.json({ id: a.id, username: a.username, role: a.role, department_id: a.departmentId });
       },
     ),
   ];

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { departmentChange, departmentFields } from '../departments/department-rules.ts';
 import { createDepartment, getDepartment, importDepartments, listDepartments, updateDepartment } from '../departments/departments.ts';
 import { actorOf, contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { department, departmentImport, departmentPage } from './responses/departments.ts';
 import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
 
 export function departmentRoutes(db: Knex) {
@@ -22,10 +23,11 @@ export function departmentRoutes(db: Knex) {
           status: departmentFields.status.optional(),
           note: departmentFields.note.optional(),
         }),
-        responses: { 201: 'the department', 409: 'DUPLICATE' },
+        response: json(201, 'the department', department),
+        errors: { 409: 'DUPLICATE' },
       },
       async (req, res, { body }) => {
-        res.status(201).json(await createDepartment(db, contextOf(req), body));
+        return res.status(201).json(await createDepartment(db, contextOf(req), body));
       },
     ),
     route(
@@ -37,10 +39,11 @@ export function departmentRoutes(db: Knex) {
         bodyType: 'csv',
         summary: 'Create or update units by code from text/csv with the columns code,name,group,status,note; effective_date dates the statuses',
         query: z.strictObject({ effective_date: calendarDate.optional() }),
-        responses: { 200: '{created, updated}', 422: 'CSV_INVALID naming each bad line' },
+        response: json(200, '{created, updated}', departmentImport),
+        errors: { 422: 'CSV_INVALID naming each bad line' },
       },
       async (req, res, { body, query }) => {
-        res.json(await importDepartments(db, contextOf(req), typeof body === 'string' ? body : '', query.effective_date));
+        return res.json(await importDepartments(db, contextOf(req), typeof body === 'string' ? body : '', query.effective_date));
       },
     ),
     route(
@@ -58,11 +61,13 @@ export function departmentRoutes(db: Knex) {
           q: z.string().max(200, '最多 200 个字符').optional(),
           active: z.enum(['true', 'false'], { error: '须为 true 或 false' }).optional(),
         }),
-        responses: { 200: '{items, next_cursor}; q searches code (from its start) and name' },
+        response: json(200, '{items, next_cursor}; q searches code (from its start) and name', departmentPage),
       },
       async (req, res, { query }) => {
         const { active, ...rest } = query;
-        res.json(await listDepartments(db, actorOf(req), { ...rest, limit: query.limit ?? 100, active: active === undefined ? undefined : active === 'true' }));
+        return res.json(
+          await listDepartments(db, actorOf(req), { ...rest, limit: query.limit ?? 100, active: active === undefined ? undefined : active === 'true' }),
+        );
       },
     ),
     route(
@@ -74,10 +79,10 @@ export function departmentRoutes(db: Knex) {
         summary: 'Correct a unit’s name, group or contact, or deactivate it (units are never deleted)',
         params: z.strictObject({ id: idParam }),
         body: departmentChange,
-        responses: { 200: 'the department', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
+        response: json(200, 'the department', department),
       },
       async (req, res, { params, body }) => {
-        res.json(await updateDepartment(db, contextOf(req), params.id, body));
+        return res.json(await updateDepartment(db, contextOf(req), params.id, body));
       },
     ),
     route(
@@ -88,10 +93,11 @@ export function departmentRoutes(db: Knex) {
         tag: 'departments',
         summary: 'One department',
         params: z.strictObject({ id: idParam }),
-        responses: { 200: 'the department', 404: 'NOT_FOUND (also for another department)' },
+        response: json(200, 'the department', department),
+        errors: { 404: 'NOT_FOUND (also for another department)' },
       },
       async (req, res, { params }) => {
-        res.json(await getDepartment(db, actorOf(req), params.id));
+        return res.json(await getDepartment(db, actorOf(req), params.id));
       },
     ),
   ];

@@ -1,6 +1,7 @@
 import { errorCatalogue } from '../errors.ts';
 import { openApiDocument } from '../http/openapi.ts';
-import { route, type RouteSpec } from '../http/route.ts';
+import { type RouteSpec, file, json, mediaTypes, route, written } from '../http/route.ts';
+import { openApi } from './responses/service.ts';
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -29,15 +30,30 @@ function docsPage(specs: RouteSpec[]): string {
 export function docsRoutes(specs: () => RouteSpec[]) {
   return [
     route(
-      { method: 'get', path: '/openapi.json', action: 'docs.read', tag: 'service', summary: 'This OpenAPI document', responses: { 200: 'OpenAPI 3.1' } },
+      {
+        method: 'get',
+        path: '/openapi.json',
+        action: 'docs.read',
+        tag: 'service',
+        summary: 'This OpenAPI document',
+        response: json(200, 'OpenAPI 3.1', openApi),
+      },
       async (_req, res) => {
-        res.json(openApiDocument(specs()));
+        return res.json(openApiDocument(specs()));
       },
     ),
     route(
-      { method: 'get', path: '/docs', action: 'docs.read', tag: 'service', summary: 'Browsable API documentation', responses: { 200: 'HTML' } },
+      {
+        method: 'get',
+        path: '/docs',
+        action: 'docs.read',
+        tag: 'service',
+        summary: 'Browsable API documentation',
+        response: file('the page', mediaTypes.html),
+      },
       async (_req, res) => {
         res.type('html').send(docsPage(specs()));
+        return written(res);
       },
     ),
   ];

@@ -8,7 +8,7 @@ import { exportFileName, fundExportHeading } from '../exports/title-block.ts';
 import { AppError } from '../errors.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { actorOf, contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, mediaTypes, route, written } from '../http/route.ts';
 import { calendarDate, idParam } from '../http/schemas.ts';
 import { xlsxMediaType } from '../http/body.ts';
 
@@ -38,7 +38,7 @@ export function exportRoutes(db: Knex) {
         summary: 'The journal, one row per posting, as CSV (streamed) or XLSX',
         params: z.strictObject({ id: idParam, format }),
         query: z.strictObject({ from: calendarDate.optional(), to: calendarDate.optional() }),
-        responses: { 200: 'text/csv or XLSX' },
+        response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params, query }) => {
         await recordAudit(db, contextOf(req), {
@@ -59,7 +59,7 @@ export function exportRoutes(db: Knex) {
           res.write(`\uFEFF${csvTitle(block)}${csvLines({ name: '', columns: journalColumns, rows: first.done ? [] : first.value }, true)}`);
           for await (const rows of chunks) res.write(csvLines({ name: '', columns: journalColumns, rows }, false));
           res.end();
-          return;
+          return written(res);
         }
         const rows: Table['rows'] = [];
         for await (const chunk of chunks) {
@@ -68,6 +68,7 @@ export function exportRoutes(db: Knex) {
             throw new AppError('VALIDATION_FAILED', '序时账分录超过一个工作表的容量，请下载 CSV', [{ field: 'format', message: '请选择 csv' }]);
         }
         await sendTable(res, { name: '序时账', columns: journalColumns, rows, title: block }, 'xlsx', fileBase);
+        return written(res);
       },
     ),
     route(
@@ -79,7 +80,7 @@ export function exportRoutes(db: Knex) {
         summary: 'The trial balance as CSV or XLSX',
         params: z.strictObject({ id: idParam, format }),
         query: z.strictObject({ as_of: calendarDate.optional() }),
-        responses: { 200: 'text/csv or XLSX' },
+        response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params, query }) => {
         await recordAudit(db, contextOf(req), {
@@ -91,6 +92,7 @@ export function exportRoutes(db: Knex) {
         const { block, fund } = await fundExportHeading(db, params.id, actorOf(req), '试算平衡表', { label: '截至', text: query.as_of ?? '今日' });
         const table = await trialBalanceTable(db, params.id, query.as_of);
         await sendTable(res, { ...table, title: block }, params.format, exportFileName(fund.name, '试算平衡表', query.as_of ?? String(fund.fiscalYear)));
+        return written(res);
       },
     ),
     route(
@@ -102,7 +104,7 @@ export function exportRoutes(db: Knex) {
         summary: 'An allocation run’s lines as CSV or XLSX',
         params: z.strictObject({ id: idParam, format }),
         query: z.strictObject({}),
-        responses: { 200: 'text/csv or XLSX' },
+        response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params }) => {
         await recordAudit(db, contextOf(req), {
@@ -118,6 +120,7 @@ export function exportRoutes(db: Knex) {
           text: String(run.as_of),
         });
         await sendTable(res, { ...table, title: block }, params.format, exportFileName(fund.name, `分配方案第${params.id}批`, String(run.as_of)));
+        return written(res);
       },
     ),
   ];

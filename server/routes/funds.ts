@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { accountList, fund, fundPage, pendingEntry } from './responses/ledger.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { prepareAppropriation } from '../ledger/appropriate.ts';
 import { createFund, getFund, listAccounts, listFunds } from '../ledger/funds.ts';
@@ -25,10 +26,11 @@ export function fundRoutes(db: Knex) {
           document_no: z.string().trim().min(1, '不能为空').max(100),
           opening_date: calendarDate.optional(),
         }),
-        responses: { 201: 'the fund', 409: 'DUPLICATE' },
+        response: json(201, 'the fund', fund),
+        errors: { 409: 'DUPLICATE' },
       },
       async (req, res, { body }) => {
-        res.status(201).json(await createFund(db, contextOf(req), body));
+        return res.status(201).json(await createFund(db, contextOf(req), body));
       },
     ),
     route(
@@ -39,10 +41,10 @@ export function fundRoutes(db: Knex) {
         tag: 'funds',
         summary: 'List funds, newest first; q searches code and name',
         query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', fundPage),
       },
       async (_req, res, { query }) => {
-        res.json(await listFunds(db, query.limit ?? 100, query.cursor, query.q));
+        return res.json(await listFunds(db, query.limit ?? 100, query.cursor, query.q));
       },
     ),
     route(
@@ -53,10 +55,10 @@ export function fundRoutes(db: Knex) {
         tag: 'funds',
         summary: 'A fund with appropriated, allocated, disbursed, available_to_allocate, cash_balance',
         params: fundId,
-        responses: { 200: 'the fund', 404: 'NOT_FOUND' },
+        response: json(200, 'the fund', fund),
       },
       async (_req, res, { params }) => {
-        res.json(await getFund(db, params.id));
+        return res.json(await getFund(db, params.id));
       },
     ),
     route(
@@ -67,10 +69,10 @@ export function fundRoutes(db: Knex) {
         tag: 'ledger',
         summary: "The fund's accounts with book, normal side and balance",
         params: fundId,
-        responses: { 200: '[account]' },
+        response: json(200, '[account]', accountList),
       },
       async (_req, res, { params }) => {
-        res.json(await listAccounts(db, params.id));
+        return res.json(await listAccounts(db, params.id));
       },
     ),
     route(
@@ -88,10 +90,11 @@ export function fundRoutes(db: Knex) {
           date: accountingDate,
           memo: z.string().max(500).optional(),
         }),
-        responses: { 201: 'the pending entry', 409: 'PERIOD_CLOSED', 422: 'VALIDATION_FAILED or DATE_OUT_OF_PERIOD' },
+        response: json(201, 'the pending entry', pendingEntry),
+        errors: { 409: 'PERIOD_CLOSED', 422: 'VALIDATION_FAILED or DATE_OUT_OF_PERIOD' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareAppropriation(trx, contextOf(req), params.id, body) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareAppropriation(trx, contextOf(req), params.id, body) }));
       },
     ),
   ];

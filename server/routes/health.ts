@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { unavailable } from '../db/translate-error.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { health } from './responses/service.ts';
 
 export function healthRoutes(db: Knex) {
   return [
@@ -11,7 +12,7 @@ export function healthRoutes(db: Knex) {
         action: 'health.read',
         tag: 'service',
         summary: 'Answers once the database answers',
-        responses: { 200: '{status:"ok"}', 503: 'database unreachable' },
+        response: json(200, '{status:"ok"}', health),
       },
       async (_req, res) => {
         try {
@@ -19,7 +20,7 @@ export function healthRoutes(db: Knex) {
         } catch {
           throw unavailable();
         }
-        res.json({ status: 'ok' });
+        return res.json({ status: 'ok' });
       },
     ),
   ];

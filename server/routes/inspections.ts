@@ -4,7 +4,9 @@ import { recordEvidence } from '../assets/evidence.ts';
 import type { Config } from '../config.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { clawback, clawbackList, finding, findingPage, inspection, inspectionPage, rectification } from './responses/inspections.ts';
+import { attachment } from './responses/receipts.ts';
 import { accountingDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
 import { approveClawback, cancelClawback, clawbackBody, listClawbacks, prepareClawback } from '../inspections/clawbacks.ts';
 import { addFinding, decideFinding, findingBody, getFinding, listFindings, noteBody, rectificationForUpload, rectify } from '../inspections/findings.ts';
@@ -22,10 +24,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         tag: 'inspections',
         summary: 'Record a supervision visit (督查): document number, team, date, units visited',
         body: inspectionBody,
-        responses: { 201: 'the inspection', 409: 'DUPLICATE (document number)', 422: 'VALIDATION_FAILED' },
+        response: json(201, 'the inspection', inspection),
+        errors: { 409: 'DUPLICATE (document number)' },
       },
       async (req, res, { body }) => {
-        res.status(201).json(await createInspection(db, contextOf(req), body));
+        return res.status(201).json(await createInspection(db, contextOf(req), body));
       },
     ),
     route(
@@ -36,10 +39,10 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         tag: 'inspections',
         summary: 'Inspections, newest first (a unit sees those that visited it)',
         query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', inspectionPage),
       },
       async (req, res, { query }) => {
-        res.json(await listInspections(db, actorOf(req), query));
+        return res.json(await listInspections(db, actorOf(req), query));
       },
     ),
     route(
@@ -50,10 +53,10 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         tag: 'inspections',
         summary: 'An inspection with its findings (a unit sees only its own)',
         params: byId,
-        responses: { 200: 'the inspection', 404: 'NOT_FOUND' },
+        response: json(200, 'the inspection', inspection),
       },
       async (req, res, { params }) => {
-        res.json(await getInspection(db, actorOf(req), params.id));
+        return res.json(await getInspection(db, actorOf(req), params.id));
       },
     ),
     route(
@@ -65,10 +68,10 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         summary: 'Record a finding for a visited unit, with its rectification deadline',
         params: byId,
         body: findingBody,
-        responses: { 201: 'the finding', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
+        response: json(201, 'the finding', finding),
       },
       async (req, res, { params, body }) => {
-        res.status(201).json(await addFinding(db, contextOf(req), params.id, body));
+        return res.status(201).json(await addFinding(db, contextOf(req), params.id, body));
       },
     ),
     route(
@@ -89,10 +92,10 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
             .transform((v) => v === '1')
             .optional(),
         }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', findingPage),
       },
       async (req, res, { query }) => {
-        res.json(await listFindings(db, actorOf(req), { ...query, limit: query.limit ?? 100 }));
+        return res.json(await listFindings(db, actorOf(req), { ...query, limit: query.limit ?? 100 }));
       },
     ),
     route(
@@ -103,10 +106,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         tag: 'inspections',
         summary: 'A finding with its history, scans and clawbacks',
         params: byId,
-        responses: { 200: 'the finding', 404: 'NOT_FOUND (also another unit’s)' },
+        response: json(200, 'the finding', finding),
+        errors: { 404: 'NOT_FOUND (also another unit’s)' },
       },
       async (req, res, { params }) => {
-        res.json(await getFinding(db, actorOf(req), params.id));
+        return res.json(await getFinding(db, actorOf(req), params.id));
       },
     ),
     route(
@@ -118,10 +122,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         summary: 'The unit answers a finding with what it has rectified (整改); scans follow on /rectifications/:id/attachments',
         params: byId,
         body: noteBody,
-        responses: { 201: 'the rectification', 404: 'NOT_FOUND', 409: 'CONFLICT (closed)' },
+        response: json(201, 'the rectification', rectification),
+        errors: { 409: 'CONFLICT (closed)' },
       },
       async (req, res, { params, body }) => {
-        res.status(201).json(await rectify(db, contextOf(req), params.id, body.note));
+        return res.status(201).json(await rectify(db, contextOf(req), params.id, body.note));
       },
     ),
     route(
@@ -133,17 +138,12 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         bodyType: 'multipart',
         summary: 'Attach a scan to a rectification (multipart field "file")',
         params: byId,
-        responses: {
-          201: '{id, sha256, media_type, size}',
-          404: 'NOT_FOUND',
-          409: 'CONFLICT (closed)',
-          413: 'PAYLOAD_TOO_LARGE',
-          415: 'UNSUPPORTED_MEDIA_TYPE',
-        },
+        response: json(201, '{id, sha256, media_type, size}', attachment),
+        errors: { 409: 'CONFLICT (closed)' },
       },
       async (req, res, { params }) => {
         const eventId = await rectificationForUpload(db, actorOf(req), params.id);
-        res.status(201).json(await recordEvidence(db, contextOf(req), req, config, { findingEventId: eventId }));
+        return res.status(201).json(await recordEvidence(db, contextOf(req), req, config, { findingEventId: eventId }));
       },
     ),
     route(
@@ -155,10 +155,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         summary: 'Close a finding (销号) with a note',
         params: byId,
         body: noteBody,
-        responses: { 200: 'the finding', 409: 'CONFLICT (already closed)' },
+        response: json(200, 'the finding', finding),
+        errors: { 409: 'CONFLICT (already closed)' },
       },
       async (req, res, { params, body }) => {
-        res.json(await decideFinding(db, contextOf(req), params.id, 'closed', body.note));
+        return res.json(await decideFinding(db, contextOf(req), params.id, 'closed', body.note));
       },
     ),
     route(
@@ -170,10 +171,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         summary: 'Keep a finding open, saying what is still missing',
         params: byId,
         body: noteBody,
-        responses: { 200: 'the finding', 409: 'CONFLICT (closed)' },
+        response: json(200, 'the finding', finding),
+        errors: { 409: 'CONFLICT (closed)' },
       },
       async (req, res, { params, body }) => {
-        res.json(await decideFinding(db, contextOf(req), params.id, 'kept_open', body.note));
+        return res.json(await decideFinding(db, contextOf(req), params.id, 'kept_open', body.note));
       },
     ),
     route(
@@ -186,10 +188,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         summary: 'Prepare a clawback of unpaid reward from a finding; posted (Dr 2307.d / Cr 5001.d) when another accountant approves',
         params: byId,
         body: clawbackBody,
-        responses: { 201: 'the pending clawback', 404: 'NOT_FOUND', 409: 'EXCEEDS_PAYABLE', 422: 'VALIDATION_FAILED' },
+        response: json(201, 'the pending clawback', clawback),
+        errors: { 409: 'EXCEEDS_PAYABLE' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareClawback(trx, contextOf(req), params.id, body) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareClawback(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
@@ -200,10 +203,10 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         tag: 'inspections',
         summary: 'Clawbacks from findings, newest first',
         query: z.strictObject({ fund_id: idParam.optional(), status: z.enum(['pending', 'approved', 'cancelled']).optional() }),
-        responses: { 200: '{items}' },
+        response: json(200, '{items}', clawbackList),
       },
       async (_req, res, { query }) => {
-        res.json(await listClawbacks(db, query));
+        return res.json(await listClawbacks(db, query));
       },
     ),
     route(
@@ -216,10 +219,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         summary: 'Approve a clawback (another accountant): posts it',
         params: byId,
         body: z.strictObject({ date: accountingDate.optional() }),
-        responses: { 200: 'the clawback with its entry', 403: 'SAME_ACCOUNTANT', 409: 'CONFLICT or EXCEEDS_PAYABLE' },
+        response: json(200, 'the clawback with its entry', clawback),
+        errors: { 403: 'SAME_ACCOUNTANT', 409: 'CONFLICT or EXCEEDS_PAYABLE' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveClawback(trx, contextOf(req), params.id, body.date) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveClawback(trx, contextOf(req), params.id, body.date) }));
       },
     ),
     route(
@@ -231,10 +235,11 @@ export function inspectionRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upl
         summary: 'Cancel a pending clawback',
         params: byId,
         body: z.strictObject({}),
-        responses: { 200: 'the clawback', 409: 'CONFLICT' },
+        response: json(200, 'the clawback', clawback),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params }) => {
-        res.json(await cancelClawback(db, contextOf(req), params.id));
+        return res.json(await cancelClawback(db, contextOf(req), params.id));
       },
     ),
   ];

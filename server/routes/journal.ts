@@ -2,7 +2,20 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import {
+  accountLedgerPage,
+  batch,
+  batchPosted,
+  batchPrepared,
+  entry,
+  journalPage,
+  pendingEntry,
+  pendingEntryPage,
+  postedEntry,
+  trialBalanceReport,
+  verifyReport,
+} from './responses/ledger.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
@@ -45,14 +58,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Prepare a manual entry (postings by account code and side); posted when another accountant approves it',
         params: fundId,
         body: manualEntry,
-        responses: {
-          201: 'the pending entry',
-          409: 'PERIOD_CLOSED',
-          422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT, DATE_OUT_OF_PERIOD or VALIDATION_FAILED',
-        },
+        response: json(201, 'the pending entry', pendingEntry),
+        errors: { 409: 'PERIOD_CLOSED', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT, DATE_OUT_OF_PERIOD or VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareManualEntry(trx, contextOf(req), params.id, body) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareManualEntry(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
@@ -65,14 +75,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: `Prepare up to ${batch_max} manual entries as one pending batch; another accountant approves all or none`,
         params: fundId,
         body: z.strictObject({ entries: z.array(manualEntry).min(1, '至少提交一张凭证').max(batch_max, `一次最多 ${batch_max} 张凭证`) }),
-        responses: {
-          201: '{id, status:"pending", count, entry_ids}',
-          409: 'PERIOD_CLOSED',
-          422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT or VALIDATION_FAILED',
-        },
+        response: json(201, '{id, status:"pending", count, entry_ids}', batchPrepared),
+        errors: { 409: 'PERIOD_CLOSED', 422: 'UNBALANCED_ENTRY, UNKNOWN_ACCOUNT, RESERVED_ACCOUNT or VALIDATION_FAILED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({
+        return runIdempotent(db, req, res, req.body, async (trx) => ({
           status: 201,
           body: await prepareManualBatch(trx, contextOf(req), params.id, body.entries),
         }));
@@ -88,14 +95,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Approve a pending batch (another accountant): posts every entry or none',
         params: entryId,
         body: z.strictObject({}).optional(),
-        responses: {
-          200: '{items:[{id, seq, date, hash}], head_hash}',
-          403: 'SAME_ACCOUNTANT',
-          409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED',
-        },
+        response: json(200, '{items:[{id, seq, date, hash}], head_hash}', batchPosted),
+        errors: { 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
       },
       async (req, res, { params }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveBatch(trx, contextOf(req), params.id) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveBatch(trx, contextOf(req), params.id) }));
       },
     ),
     route(
@@ -108,10 +112,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Send a pending batch back with the reason',
         params: entryId,
         body: rejection,
-        responses: { 200: 'the batch', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
+        response: json(200, 'the batch', batch),
+        errors: { 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectBatch(trx, contextOf(req), params.id, body.reason) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectBatch(trx, contextOf(req), params.id, body.reason) }));
       },
     ),
     route(
@@ -122,10 +127,10 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         tag: 'ledger',
         summary: 'A batch of manual entries and its state',
         params: entryId,
-        responses: { 200: 'the batch' },
+        response: json(200, 'the batch', batch),
       },
       async (_req, res, { params }) => {
-        res.json(await getBatch(db, params.id));
+        return res.json(await getBatch(db, params.id));
       },
     ),
     route(
@@ -137,10 +142,10 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Prepared entries by status (pending: waiting for approval), oldest first',
         params: fundId,
         query: z.strictObject({ status: z.enum(['pending', 'posted', 'rejected']).optional(), limit: limitParam, cursor: cursorParam }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', pendingEntryPage),
       },
       async (_req, res, { params, query }) => {
-        res.json(await listPendingEntries(db, params.id, { status: query.status ?? 'pending', limit: query.limit ?? 100, cursor: query.cursor }));
+        return res.json(await listPendingEntries(db, params.id, { status: query.status ?? 'pending', limit: query.limit ?? 100, cursor: query.cursor }));
       },
     ),
     route(
@@ -151,10 +156,10 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         tag: 'ledger',
         summary: 'One entry, posted, pending or rejected',
         params: entryId,
-        responses: { 200: 'the entry', 404: 'NOT_FOUND' },
+        response: json(200, 'the entry', entry),
       },
       async (_req, res, { params }) => {
-        res.json(await getAnyEntry(db, params.id));
+        return res.json(await getAnyEntry(db, params.id));
       },
     ),
     route(
@@ -167,14 +172,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Approve a pending entry (another accountant): posts it, re-checking every rule now',
         params: entryId,
         body: z.strictObject({}).optional(),
-        responses: {
-          200: 'the posted entry (status "posted", seq, hash)',
-          403: 'SAME_ACCOUNTANT',
-          409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED',
-        },
+        response: json(200, 'the posted entry (status "posted", seq, hash)', postedEntry),
+        errors: { 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
       },
       async (req, res, { params }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveEntry(trx, contextOf(req), params.id) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveEntry(trx, contextOf(req), params.id) }));
       },
     ),
     route(
@@ -187,10 +189,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Send a pending entry back with the reason',
         params: entryId,
         body: rejection,
-        responses: { 200: 'the rejected entry', 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
+        response: json(200, 'the rejected entry', pendingEntry),
+        errors: { 409: 'ALREADY_POSTED or ALREADY_DECIDED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectEntry(trx, contextOf(req), params.id, body.reason) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await rejectEntry(trx, contextOf(req), params.id, body.reason) }));
       },
     ),
     route(
@@ -203,10 +206,11 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Prepare the mirror entry of an entry, linked to it; posted when another accountant approves it',
         params: entryId,
         body: z.strictObject({ date: accountingDate.optional(), memo: z.string().trim().min(1).max(500).optional() }).optional(),
-        responses: { 201: 'the pending reversal', 409: 'ALREADY_REVERSED, CANNOT_REVERSE_REVERSAL or PERIOD_CLOSED' },
+        response: json(201, 'the pending reversal', pendingEntry),
+        errors: { 409: 'ALREADY_REVERSED, CANNOT_REVERSE_REVERSAL or PERIOD_CLOSED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareReversal(trx, contextOf(req), params.id, body ?? {}) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await prepareReversal(trx, contextOf(req), params.id, body ?? {}) }));
       },
     ),
     route(
@@ -227,10 +231,12 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
           department_id: idParam.optional(),
           department: z.string().trim().min(1, '请输入单位代码或名称').max(200, '最多 200 个字符').optional(),
         }),
-        responses: {
-          200: '{items, next_cursor, filter:{description}}; account=2307 takes every 2307.* account; department is a unit code or name',
-          422: 'VALIDATION_FAILED (no such account or unit)',
-        },
+        response: json(
+          200,
+          '{items, next_cursor, filter:{description}}; account=2307 takes every 2307.* account; department is a unit code or name',
+          journalPage,
+        ),
+        errors: { 422: 'VALIDATION_FAILED (no such account or unit)' },
       },
       async (_req, res, { params, query }) => {
         await getFund(db, params.id);
@@ -242,7 +248,10 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
           department_ids: filter.departmentIds,
           account_is_parent: filter.accountIsParent,
         });
-        res.json({ ...page, filter: { account: filter.account ?? null, department_ids: filter.departmentIds ?? null, description: filter.description } });
+        return res.json({
+          ...page,
+          filter: { account: filter.account ?? null, department_ids: filter.departmentIds ?? null, description: filter.description },
+        });
       },
     ),
     route(
@@ -254,10 +263,10 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: "An account's postings with running balance, newest first",
         params: z.strictObject({ id: idParam, code: accountCode }),
         query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
-        responses: { 200: '{account, items, next_cursor}' },
+        response: json(200, '{account, items, next_cursor}', accountLedgerPage),
       },
       async (_req, res, { params, query }) => {
-        res.json(await listAccountLedger(db, params.id, params.code, query.limit ?? 100, query.cursor));
+        return res.json(await listAccountLedger(db, params.id, params.code, query.limit ?? 100, query.cursor));
       },
     ),
     route(
@@ -269,10 +278,10 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         summary: 'Trial balance per book, optionally as of a date',
         params: fundId,
         query: z.strictObject({ as_of: calendarDate.optional() }),
-        responses: { 200: '{as_of, books, accounts}' },
+        response: json(200, '{as_of, books, accounts}', trialBalanceReport),
       },
       async (_req, res, { params, query }) => {
-        res.json(await trialBalance(db, params.id, query.as_of));
+        return res.json(await trialBalance(db, params.id, query.as_of));
       },
     ),
     route(
@@ -283,10 +292,10 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         tag: 'ledger',
         summary: 'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness',
         params: fundId,
-        responses: { 200: '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}' },
+        response: json(200, '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}', verifyReport),
       },
       async (_req, res, { params }) => {
-        res.json(await verifyLedger(db, params.id, witnessFileOf(config)));
+        return res.json(await verifyLedger(db, params.id, witnessFileOf(config)));
       },
     ),
   ];

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
-import { route } from '../http/route.ts';
+import { file, json, mediaTypes, route, written } from '../http/route.ts';
+import { periodClose, periodCloseList } from './responses/ledger.ts';
 import { accountingDate, idParam } from '../http/schemas.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
 import { approvePeriodClose, closeCertificate, getPeriodClose, listPeriodCloses, preparePeriodClose, rejectPeriodClose } from '../ledger/period-closes.ts';
@@ -22,10 +23,11 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
         summary: 'Prepare a close (结账) through a date; a date before the current closed-through date is a reopen (反结账) and needs a reason',
         params: id,
         body: z.strictObject({ through: accountingDate, reason: z.string().trim().max(500).optional() }),
-        responses: { 201: 'the pending close', 409: 'PENDING_IN_PERIOD or CONFLICT', 422: 'VALIDATION_FAILED' },
+        response: json(201, 'the pending close', periodClose),
+        errors: { 409: 'PENDING_IN_PERIOD or CONFLICT' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await preparePeriodClose(trx, contextOf(req), params.id, body) }));
+        return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 201, body: await preparePeriodClose(trx, contextOf(req), params.id, body) }));
       },
     ),
     route(
@@ -36,10 +38,10 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
         tag: 'periods',
         summary: 'Closes and reopens of a fund, newest first',
         params: id,
-        responses: { 200: '{items}' },
+        response: json(200, '{items}', periodCloseList),
       },
       async (_req, res, { params }) => {
-        res.json(await listPeriodCloses(db, params.id));
+        return res.json(await listPeriodCloses(db, params.id));
       },
     ),
     route(
@@ -50,10 +52,10 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
         tag: 'periods',
         summary: 'A close or reopen',
         params: id,
-        responses: { 200: 'the close' },
+        response: json(200, 'the close', periodClose),
       },
       async (_req, res, { params }) => {
-        res.json(await getPeriodClose(db, params.id));
+        return res.json(await getPeriodClose(db, params.id));
       },
     ),
     route(
@@ -66,10 +68,11 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
         summary: 'Approve a close or reopen (another accountant): issues its certificate and moves the closed-through date',
         params: id,
         body: z.strictObject({}).optional(),
-        responses: { 200: '{closed_through, certificate_no, …}', 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_DECIDED, PENDING_IN_PERIOD or CONFLICT' },
+        response: json(200, '{closed_through, certificate_no, …}', periodClose),
+        errors: { 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_DECIDED, PENDING_IN_PERIOD or CONFLICT' },
       },
       async (req, res, { params }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({
+        return runIdempotent(db, req, res, req.body, async (trx) => ({
           status: 200,
           body: await approvePeriodClose(trx, contextOf(req), params.id, witnessFileOf(config)),
         }));
@@ -85,10 +88,11 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
         summary: 'Send a close or reopen back with the reason',
         params: id,
         body: z.strictObject({ reason: z.string().trim().min(1, '须说明退回原因').max(500) }),
-        responses: { 200: 'the close', 409: 'ALREADY_DECIDED' },
+        response: json(200, 'the close', periodClose),
+        errors: { 409: 'ALREADY_DECIDED' },
       },
       async (req, res, { params, body }) => {
-        await runIdempotent(db, req, res, req.body, async (trx) => ({
+        return runIdempotent(db, req, res, req.body, async (trx) => ({
           status: 200,
           body: await rejectPeriodClose(trx, contextOf(req), params.id, body.reason),
         }));
@@ -102,7 +106,8 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
         tag: 'periods',
         summary: 'The close certificate (结账单) as issued; checkable through POST /statements/verify',
         params: id,
-        responses: { 200: 'application/pdf', 404: 'NOT_FOUND (not approved yet)' },
+        response: file('the PDF', mediaTypes.pdf),
+        errors: { 404: 'NOT_FOUND (not approved yet)' },
       },
       async (req, res, { params }) => {
         const c = await closeCertificate(db, contextOf(req), params.id);
@@ -110,6 +115,7 @@ export function periodCloseRoutes(db: Knex, config: { dataDir: string; witnessFi
         res.setHeader('Content-Disposition', contentDisposition('attachment', `${c.kind === 'close' ? '结账单' : '反结账单'}-${c.statementNo}.pdf`));
         res.setHeader('X-Statement-No', c.statementNo);
         res.send(c.pdf);
+        return written(res);
       },
     ),
   ];

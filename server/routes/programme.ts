@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { escalationList, target } from './responses/departments.ts';
 import { calendarDate, todayInShanghai } from '../http/schemas.ts';
 import { escalations, setTarget, targetBody } from '../progress/programme.ts';
 
@@ -16,10 +17,10 @@ export function programmeRoutes(db: Knex) {
         tag: 'progress',
         summary: 'Units owing an in-person report: not started, no written report, past the deadline',
         query: z.strictObject({ as_of: calendarDate.optional() }),
-        responses: { 200: '{deadline, items:[{department_id, department_code, name, status, due}]}' },
+        response: json(200, '{deadline, items:[{department_id, department_code, name, status, due}]}', escalationList),
       },
       async (_req, res, { query }) => {
-        res.json(await escalations(db, query.as_of ?? todayInShanghai()));
+        return res.json(await escalations(db, query.as_of ?? todayInShanghai()));
       },
     ),
     route(
@@ -30,10 +31,10 @@ export function programmeRoutes(db: Knex) {
         tag: 'progress',
         summary: "Set the programme's target date and rate (e.g. 1.0000 by 2011-10-31)",
         body: targetBody,
-        responses: { 200: 'the target', 422: 'VALIDATION_FAILED' },
+        response: json(200, 'the target', target),
       },
       async (req, res, { body }) => {
-        res.json(await setTarget(db, contextOf(req), body));
+        return res.json(await setTarget(db, contextOf(req), body));
       },
     ),
   ];

@@ -4,7 +4,8 @@ import { recordAudit } from '../audit/audit-log.ts';
 import { acceptDepartments, changeStatus, statusHistory } from '../departments/status.ts';
 import { departmentFields } from '../departments/department-rules.ts';
 import { actorOf, contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, json, mediaTypes, route, written } from '../http/route.ts';
+import { acceptance, deadline, department, progress, statusHistoryList, writtenReport, writtenReportList } from './responses/departments.ts';
 import { calendarDate, idParam } from '../http/schemas.ts';
 import { loadProgress } from '../progress/progress.ts';
 import { issueBulletin } from '../progress/bulletins.ts';
@@ -34,16 +35,15 @@ export function progressRoutes(
           note: z.string().max(1000, '最多 1000 个字符').optional(),
           accepted_on: calendarDate.optional(),
         }),
-        responses: {
-          200: 'the department',
+        response: json(200, 'the department', department),
+        errors: {
           403: 'FORBIDDEN (acceptance by a department)',
-          404: 'NOT_FOUND',
           409: 'CONFLICT (accepted unit) or STATUS_REGRESSION (a unit moving back)',
           422: 'VALIDATION_FAILED (an accountant moving back without a reason)',
         },
       },
       async (req, res, { params, body }) => {
-        res.json(await changeStatus(db, contextOf(req), params.id, body));
+        return res.json(await changeStatus(db, contextOf(req), params.id, body));
       },
     ),
     route(
@@ -54,10 +54,11 @@ export function progressRoutes(
         tag: 'progress',
         summary: 'Record acceptance (验收) of many completed units at once, all or none',
         body: z.strictObject({ department_ids: z.array(idParam).min(1, '请至少选择一个单位').max(5000, '一次最多 5000 个单位'), accepted_on: calendarDate }),
-        responses: { 200: '{accepted, accepted_on, items}', 404: 'NOT_FOUND', 409: 'CONFLICT naming each unit that cannot be accepted' },
+        response: json(200, '{accepted, accepted_on, items}', acceptance),
+        errors: { 409: 'CONFLICT naming each unit that cannot be accepted' },
       },
       async (req, res, { body }) => {
-        res.json(await acceptDepartments(db, contextOf(req), body.department_ids, body.accepted_on));
+        return res.json(await acceptDepartments(db, contextOf(req), body.department_ids, body.accepted_on));
       },
     ),
     route(
@@ -68,10 +69,10 @@ export function progressRoutes(
         tag: 'progress',
         summary: "A department's status changes, latest first",
         params: departmentId,
-        responses: { 200: '{items}' },
+        response: json(200, '{items}', statusHistoryList),
       },
       async (req, res, { params }) => {
-        res.json(await statusHistory(db, actorOf(req), params.id));
+        return res.json(await statusHistory(db, actorOf(req), params.id));
       },
     ),
     route(
@@ -82,10 +83,10 @@ export function progressRoutes(
         tag: 'progress',
         summary: 'Counts and rates by status and group, unit lists, written reports owed and overdue',
         query: z.strictObject({ as_of: calendarDate.optional() }),
-        responses: { 200: 'the progress report' },
+        response: json(200, 'the progress report', progress),
       },
       async (_req, res, { query }) => {
-        res.json(await loadProgress(db, query.as_of));
+        return res.json(await loadProgress(db, query.as_of));
       },
     ),
     route(
@@ -96,7 +97,7 @@ export function progressRoutes(
         tag: 'progress',
         summary: 'The progress bulletin (通报) as PDF',
         query: z.strictObject({ as_of: calendarDate.optional() }),
-        responses: { 200: 'application/pdf' },
+        response: file('the PDF', mediaTypes.pdf),
       },
       async (req, res, { query }) => {
         const b = await issueBulletin(db, contextOf(req), query.as_of, witnessFileOf(config), {
@@ -114,6 +115,7 @@ export function progressRoutes(
         res.setHeader('X-Bulletin-Issue', String(b.issueNo));
         res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件正版化工作快报-第${b.issueNo}期.pdf`));
         res.send(b.pdf);
+        return written(res);
       },
     ),
     route(
@@ -124,10 +126,10 @@ export function progressRoutes(
         tag: 'progress',
         summary: 'Set the date after which units not started owe a written report',
         body: z.strictObject({ deadline: calendarDate, title: z.string().trim().min(1).max(200) }),
-        responses: { 200: 'the deadline' },
+        response: json(200, 'the deadline', deadline),
       },
       async (req, res, { body }) => {
-        res.json(await setDeadline(db, contextOf(req), body));
+        return res.json(await setDeadline(db, contextOf(req), body));
       },
     ),
     route(
@@ -139,10 +141,11 @@ export function progressRoutes(
         summary: 'File the written explanation (专题书面报告) a unit not started owes',
         params: departmentId,
         body: z.strictObject({ body: z.string().trim().min(1, '不能为空').max(20000) }),
-        responses: { 201: 'the report', 409: 'CONFLICT or DUPLICATE' },
+        response: json(201, 'the report', writtenReport),
+        errors: { 409: 'CONFLICT or DUPLICATE' },
       },
       async (req, res, { params, body }) => {
-        res.status(201).json(await fileWrittenReport(db, contextOf(req), params.id, body.body));
+        return res.status(201).json(await fileWrittenReport(db, contextOf(req), params.id, body.body));
       },
     ),
     route(
@@ -153,10 +156,10 @@ export function progressRoutes(
         tag: 'progress',
         summary: "A department's written reports",
         params: departmentId,
-        responses: { 200: '{items}' },
+        response: json(200, '{items}', writtenReportList),
       },
       async (req, res, { params }) => {
-        res.json(await listWrittenReports(db, actorOf(req), params.id));
+        return res.json(await listWrittenReports(db, actorOf(req), params.id));
       },
     ),
   ];

@@ -4,7 +4,8 @@ import type { Config } from '../config.ts';
 import { attachScan } from '../files/attach-scan.ts';
 import type { Sheet } from '../http/body.ts';
 import { actorOf, contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { attachment, receipt, receiptImport, receiptPage, receiptWithWarnings } from './responses/receipts.ts';
 import { calendarDate, cursorParam, idParam, limitParam } from '../http/schemas.ts';
 import { receiptBody } from '../receipts/receipt-rules.ts';
 import { importReceipts } from '../receipts/receipt-import.ts';
@@ -27,11 +28,12 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         summary: 'Submit a purchase receipt (one invoice) as evidence for a fund',
         params: z.strictObject({ id: idParam }),
         body: receiptBody,
-        responses: { 201: 'the receipt', 404: 'NOT_FOUND (also another department)', 409: 'DUPLICATE_INVOICE', 422: 'VALIDATION_FAILED naming each field' },
+        response: json(201, 'the receipt', receipt),
+        errors: { 404: 'NOT_FOUND (also another department)', 409: 'DUPLICATE_INVOICE', 422: 'VALIDATION_FAILED naming each field' },
       },
       async (req, res, { params, body }) => {
         const { fund_id, supersedes_id, tax_id_override_reason, ...content } = body;
-        res.status(201).json(await submitReceipt(db, contextOf(req), params.id, fund_id, content, { supersedes_id, tax_id_override_reason }));
+        return res.status(201).json(await submitReceipt(db, contextOf(req), params.id, fund_id, content, { supersedes_id, tax_id_override_reason }));
       },
     ),
     route(
@@ -51,10 +53,10 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
           to: calendarDate.optional(),
           q: z.string().max(200, '最多 200 个字符').optional(),
         }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', receiptPage),
       },
       async (req, res, { query }) => {
-        res.json(await listReceipts(db, actorOf(req), { ...query, limit: query.limit ?? 100 }));
+        return res.json(await listReceipts(db, actorOf(req), { ...query, limit: query.limit ?? 100 }));
       },
     ),
     route(
@@ -65,11 +67,11 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         tag: 'receipts',
         summary: 'A receipt with its lines, attachments and review history',
         params: receiptId,
-        responses: { 200: 'the receipt', 404: 'NOT_FOUND' },
+        response: json(200, 'the receipt', receiptWithWarnings),
       },
       async (req, res, { params }) => {
         const receipt = await getReceipt(db, actorOf(req), params.id);
-        res.json({ ...receipt, warnings: await receiptLicenceWarnings(db, receipt) });
+        return res.json({ ...receipt, warnings: await receiptLicenceWarnings(db, receipt) });
       },
     ),
     route(
@@ -81,10 +83,11 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         summary: 'Verify a submitted receipt; one whose unit asked for a failing seller code needs confirm_tax_id: true',
         params: receiptId,
         body: z.strictObject({ confirm_tax_id: z.boolean({ error: '须为 true 或 false' }).optional() }),
-        responses: { 200: 'the receipt', 409: 'CONFLICT or TAX_ID_NOT_CONFIRMED' },
+        response: json(200, 'the receipt', receipt),
+        errors: { 409: 'CONFLICT or TAX_ID_NOT_CONFIRMED' },
       },
       async (req, res, { params, body }) => {
-        res.json(await reviewReceipt(db, contextOf(req), params.id, 'verified', undefined, { confirmTaxId: body.confirm_tax_id === true }));
+        return res.json(await reviewReceipt(db, contextOf(req), params.id, 'verified', undefined, { confirmTaxId: body.confirm_tax_id === true }));
       },
     ),
     route(
@@ -96,10 +99,11 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         summary: 'Reject a submitted or verified receipt, with the reason',
         params: receiptId,
         body: z.strictObject({ reason: z.string().trim().min(1, '请填写退回理由').max(1000, '最多 1000 个字符') }),
-        responses: { 200: 'the receipt', 409: 'CONFLICT' },
+        response: json(200, 'the receipt', receipt),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params, body }) => {
-        res.json(await reviewReceipt(db, contextOf(req), params.id, 'rejected', body.reason));
+        return res.json(await reviewReceipt(db, contextOf(req), params.id, 'rejected', body.reason));
       },
     ),
     route(
@@ -111,10 +115,11 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         summary: 'Withdraw a submitted receipt (its department)',
         params: receiptId,
         body: z.strictObject({}),
-        responses: { 200: 'the receipt', 409: 'CONFLICT' },
+        response: json(200, 'the receipt', receipt),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params }) => {
-        res.json(await reviewReceipt(db, contextOf(req), params.id, 'withdrawn'));
+        return res.json(await reviewReceipt(db, contextOf(req), params.id, 'withdrawn'));
       },
     ),
     route(
@@ -126,10 +131,10 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         bodyType: 'multipart',
         summary: 'Attach a scan (multipart field "file": PDF, JPEG or PNG, recognised by its bytes)',
         params: receiptId,
-        responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
+        response: json(201, '{id, sha256, media_type, size}', attachment),
       },
       async (req, res, { params }) => {
-        res.status(201).json(await attachScan(db, contextOf(req), req, config, { receiptId: params.id }));
+        return res.status(201).json(await attachScan(db, contextOf(req), req, config, { receiptId: params.id }));
       },
     ),
     route(
@@ -141,10 +146,10 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         bodyType: 'multipart',
         summary: 'Attach a signed scan to a written report',
         params: receiptId,
-        responses: { 201: '{id, sha256, media_type, size}', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
+        response: json(201, '{id, sha256, media_type, size}', attachment),
       },
       async (req, res, { params }) => {
-        res.status(201).json(await attachScan(db, contextOf(req), req, config, { writtenReportId: params.id }));
+        return res.status(201).json(await attachScan(db, contextOf(req), req, config, { writtenReportId: params.id }));
       },
     ),
     route(
@@ -156,11 +161,12 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         bodyType: 'upload',
         summary: 'Import receipts from CSV or XLSX, one row per line, all or nothing',
         params: z.strictObject({ id: idParam }),
-        responses: { 201: '{created, receipt_ids}', 422: 'CSV_INVALID with errors by row' },
+        response: json(201, '{created, receipt_ids}', receiptImport),
+        errors: { 422: 'CSV_INVALID with errors by row' },
       },
       async (req, res, { params, body }) => {
         if (!body) throw new AppError('VALIDATION_FAILED', '请以请求内容发送 CSV 或 XLSX 文件', [{ field: 'body', message: '内容为空' }]);
-        res.status(201).json(await importReceipts(db, contextOf(req), params.id, body as Sheet));
+        return res.status(201).json(await importReceipts(db, contextOf(req), params.id, body as Sheet));
       },
     ),
   ];

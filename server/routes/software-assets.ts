@@ -20,7 +20,9 @@ import { toCsv, toXlsx } from '../exports/tables.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { xlsxMediaType } from '../http/body.ts';
 import { actorOf, contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, json, mediaTypes, route, written } from '../http/route.ts';
+import { asset, assetPage, compliance, installedBase, inventory, inventoryPage, unitCompliance } from './responses/assets.ts';
+import { attachment } from './responses/receipts.ts';
 import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
 import { categories } from '../receipts/receipt-rules.ts';
 
@@ -43,10 +45,10 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
             .regex(/^[a-z][a-z0-9_]{0,39}$/, '不是有效的分组')
             .optional(),
         }),
-        responses: { 200: '{items, overall, by_group}' },
+        response: json(200, '{items, overall, by_group}', compliance),
       },
       async (_req, res, { query }) => {
-        res.json(await complianceReport(db, query));
+        return res.json(await complianceReport(db, query));
       },
     ),
     route(
@@ -58,10 +60,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: "A unit's software-asset register (软件资产台账), in order of entry",
         params: byId,
         query: z.strictObject({ limit: limitParam, cursor: cursorParam, status: z.enum(assetStatuses).optional(), category: z.enum(categories).optional() }),
-        responses: { 200: '{items, next_cursor}', 404: 'NOT_FOUND (also another department)' },
+        response: json(200, '{items, next_cursor}', assetPage),
+        errors: { 404: 'NOT_FOUND (also another department)' },
       },
       async (req, res, { params, query }) => {
-        res.json(await listAssets(db, actorOf(req), params.id, { ...query, limit: query.limit ?? 100 }));
+        return res.json(await listAssets(db, actorOf(req), params.id, { ...query, limit: query.limit ?? 100 }));
       },
     ),
     route(
@@ -73,10 +76,10 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: 'Add a licence bought before the programme; it counts once an accountant has reviewed its scanned evidence',
         params: byId,
         body: preProgrammeAssetBody,
-        responses: { 201: 'the register line (status pending)', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
+        response: json(201, 'the register line (status pending)', asset),
       },
       async (req, res, { params, body }) => {
-        res.status(201).json(await addPreProgrammeAsset(db, contextOf(req), params.id, body));
+        return res.status(201).json(await addPreProgrammeAsset(db, contextOf(req), params.id, body));
       },
     ),
     route(
@@ -87,7 +90,7 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         tag: 'software-assets',
         summary: "A unit's register as CSV or XLSX",
         params: z.strictObject({ id: idParam, format: z.enum(['csv', 'xlsx']) }),
-        responses: { 200: 'text/csv or XLSX', 404: 'NOT_FOUND' },
+        response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params }) => {
         const { table, code } = await registerTable(db, actorOf(req), params.id);
@@ -100,6 +103,7 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         res.setHeader('Content-Disposition', contentDisposition('attachment', `软件资产台账-${code}.${params.format}`));
         if (params.format === 'csv') res.type('text/csv; charset=utf-8').send(toCsv(table));
         else res.type(xlsxMediaType).send(await toXlsx([table]));
+        return written(res);
       },
     ),
     route(
@@ -110,13 +114,14 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         tag: 'software-assets',
         summary: "A unit's register as PDF, with its installed base and compliance",
         params: byId,
-        responses: { 200: 'application/pdf', 404: 'NOT_FOUND' },
+        response: file('the PDF', mediaTypes.pdf),
       },
       async (req, res, { params }) => {
         const { pdf, code, asOf } = await registerPdf(db, actorOf(req), params.id);
         await recordAudit(db, contextOf(req), { action: 'export.software_register_pdf', objectType: 'department', objectId: params.id });
         res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件资产台账-${code}-${asOf}.pdf`));
         res.send(pdf);
+        return written(res);
       },
     ),
     route(
@@ -128,10 +133,10 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: "Report a unit's computers and servers as of a date",
         params: byId,
         body: installedBaseBody,
-        responses: { 200: 'the installed base', 404: 'NOT_FOUND', 422: 'VALIDATION_FAILED' },
+        response: json(200, 'the installed base', installedBase),
       },
       async (req, res, { params, body }) => {
-        res.json(await reportInstalledBase(db, contextOf(req), params.id, body));
+        return res.json(await reportInstalledBase(db, contextOf(req), params.id, body));
       },
     ),
     route(
@@ -142,10 +147,10 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         tag: 'software-assets',
         summary: "A unit's installed base, licences in use and compliance",
         params: byId,
-        responses: { 200: '{installed_base, licences, os, office, antivirus, overall}' },
+        response: json(200, '{installed_base, licences, os, office, antivirus, overall}', unitCompliance),
       },
       async (req, res, { params }) => {
-        res.json(await unitComplianceOf(db, actorOf(req), params.id));
+        return res.json(await unitComplianceOf(db, actorOf(req), params.id));
       },
     ),
     route(
@@ -156,10 +161,10 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         tag: 'software-assets',
         summary: 'A register line with its retirements and evidence',
         params: byId,
-        responses: { 200: 'the register line', 404: 'NOT_FOUND' },
+        response: json(200, 'the register line', asset),
       },
       async (req, res, { params }) => {
-        res.json(await getAsset(db, actorOf(req), params.id));
+        return res.json(await getAsset(db, actorOf(req), params.id));
       },
     ),
     route(
@@ -171,10 +176,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         bodyType: 'multipart',
         summary: 'Attach the scanned evidence of a pre-programme licence (multipart field "file")',
         params: byId,
-        responses: { 201: '{id, sha256, media_type, size}', 409: 'CONFLICT (not awaiting review)', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE' },
+        response: json(201, '{id, sha256, media_type, size}', attachment),
+        errors: { 409: 'CONFLICT (not awaiting review)' },
       },
       async (req, res, { params }) => {
-        res.status(201).json(await attachAssetEvidence(db, contextOf(req), req, config, params.id));
+        return res.status(201).json(await attachAssetEvidence(db, contextOf(req), req, config, params.id));
       },
     ),
     route(
@@ -186,10 +192,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: 'Accept a pre-programme licence on its evidence',
         params: byId,
         body: z.strictObject({}),
-        responses: { 200: 'the register line', 409: 'CONFLICT' },
+        response: json(200, 'the register line', asset),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params }) => {
-        res.json(await reviewPreProgrammeAsset(db, contextOf(req), params.id, 'in_use'));
+        return res.json(await reviewPreProgrammeAsset(db, contextOf(req), params.id, 'in_use'));
       },
     ),
     route(
@@ -201,10 +208,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: 'Refuse a pre-programme licence, with the reason',
         params: byId,
         body: reasonBody,
-        responses: { 200: 'the register line', 409: 'CONFLICT' },
+        response: json(200, 'the register line', asset),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params, body }) => {
-        res.json(await reviewPreProgrammeAsset(db, contextOf(req), params.id, 'rejected', body.reason));
+        return res.json(await reviewPreProgrammeAsset(db, contextOf(req), params.id, 'rejected', body.reason));
       },
     ),
     route(
@@ -216,10 +224,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: 'Retire licences (all that remain unless `licences` is given), with date and reason; never deleted',
         params: byId,
         body: retireBody,
-        responses: { 200: 'the register line', 404: 'NOT_FOUND', 409: 'CONFLICT (not in use)', 422: 'VALIDATION_FAILED' },
+        response: json(200, 'the register line', asset),
+        errors: { 409: 'CONFLICT (not in use)' },
       },
       async (req, res, { params, body }) => {
-        res.json(await retire(db, contextOf(req), params.id, body));
+        return res.json(await retire(db, contextOf(req), params.id, body));
       },
     ),
     route(
@@ -231,10 +240,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: 'File the yearly inventory (年度盘点): a count for each asset in use',
         params: byId,
         body: inventoryBody,
-        responses: { 201: 'the inventory with its differences', 409: 'DUPLICATE (already filed for the year)', 422: 'VALIDATION_FAILED' },
+        response: json(201, 'the inventory with its differences', inventory),
+        errors: { 409: 'DUPLICATE (already filed for the year)' },
       },
       async (req, res, { params, body }) => {
-        res.status(201).json(await fileInventory(db, contextOf(req), params.id, body));
+        return res.status(201).json(await fileInventory(db, contextOf(req), params.id, body));
       },
     ),
     route(
@@ -255,10 +265,10 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
             .optional(),
           status: z.enum(['submitted', 'accepted', 'returned']).optional(),
         }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', inventoryPage),
       },
       async (req, res, { query }) => {
-        res.json(await listInventories(db, actorOf(req), query));
+        return res.json(await listInventories(db, actorOf(req), query));
       },
     ),
     route(
@@ -269,10 +279,10 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         tag: 'software-assets',
         summary: 'An inventory with its counts and differences',
         params: byId,
-        responses: { 200: 'the inventory', 404: 'NOT_FOUND' },
+        response: json(200, 'the inventory', inventory),
       },
       async (req, res, { params }) => {
-        res.json(await getInventory(db, actorOf(req), params.id));
+        return res.json(await getInventory(db, actorOf(req), params.id));
       },
     ),
     route(
@@ -284,10 +294,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: 'Accept the differences: what was not found is retired',
         params: byId,
         body: z.strictObject({ note: z.string().trim().max(1000).optional() }),
-        responses: { 200: 'the inventory', 409: 'CONFLICT' },
+        response: json(200, 'the inventory', inventory),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params, body }) => {
-        res.json(await acceptInventory(db, contextOf(req), params.id, body.note));
+        return res.json(await acceptInventory(db, contextOf(req), params.id, body.note));
       },
     ),
     route(
@@ -299,10 +310,11 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         summary: 'Send an inventory back to be counted again, with the reason',
         params: byId,
         body: reasonBody,
-        responses: { 200: 'the inventory', 409: 'CONFLICT' },
+        response: json(200, 'the inventory', inventory),
+        errors: { 409: 'CONFLICT' },
       },
       async (req, res, { params, body }) => {
-        res.json(await returnInventory(db, contextOf(req), params.id, body.reason));
+        return res.json(await returnInventory(db, contextOf(req), params.id, body.reason));
       },
     ),
   ];

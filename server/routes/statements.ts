@@ -5,7 +5,8 @@ import { documentIssuer, type Config } from '../config.ts';
 import { readUploadedBytes } from '../files/file-store.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { file, json, mediaTypes, route, written } from '../http/route.ts';
+import { statementCheck, statementRecord } from './responses/service.ts';
 import { idParam } from '../http/schemas.ts';
 import { departmentsInFund } from '../statements/statement-data.ts';
 import { witnessFileOf } from '../ledger/witness.ts';
@@ -36,11 +37,13 @@ export function statementRoutes(
         tag: 'statements',
         summary: 'A unit’s disbursement statement (资金拨付通知书); the same content is the same statement, byte for byte',
         params: z.strictObject({ id: idParam, dept: idParam }),
-        responses: { 200: 'application/pdf', 404: 'NOT_FOUND (also another department)' },
+        response: file('the PDF', mediaTypes.pdf),
+        errors: { 404: 'NOT_FOUND (also another department)' },
       },
       async (req, res, { params }) => {
         const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept }, witnessFileOf(config), issuer);
         sendPdf(res, s, `资金拨付通知书-${s.statementNo}.pdf`);
+        return written(res);
       },
     ),
     route(
@@ -52,11 +55,12 @@ export function statementRoutes(
         summary: 'The fund summary: totals and one row per unit (omit_empty=1 leaves out units with nothing allocated, paid, payable or to recover)',
         params: z.strictObject({ id: idParam }),
         query: z.strictObject({ omit_empty: z.enum(['0', '1'], { error: '须为 0 或 1' }).optional() }),
-        responses: { 200: 'application/pdf' },
+        response: file('the PDF', mediaTypes.pdf),
       },
       async (req, res, { params, query }) => {
         const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary', omitEmpty: query.omit_empty === '1' }, witnessFileOf(config), issuer);
         sendPdf(res, s, `资金汇总表-${s.statementNo}.pdf`);
+        return written(res);
       },
     ),
     route(
@@ -67,7 +71,7 @@ export function statementRoutes(
         tag: 'statements',
         summary: 'Every unit’s statement in one streamed download',
         params: z.strictObject({ id: idParam }),
-        responses: { 200: 'application/zip' },
+        response: file('the ZIP', mediaTypes.zip),
       },
       async (req, res, { params }) => {
         const units = await departmentsInFund(db, params.id);
@@ -89,6 +93,7 @@ export function statementRoutes(
           res.destroy(e as Error);
           throw e;
         }
+        return written(res);
       },
     ),
     route(
@@ -99,10 +104,14 @@ export function statementRoutes(
         tag: 'statements',
         bodyType: 'multipart',
         summary: 'Is this PDF a genuine, unaltered statement? (multipart field "file")',
-        responses: { 200: '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger' },
+        response: json(
+          200,
+          '{genuine, statement_no, superseded_by, problem?}: not genuine when unknown, altered, or its chain head is no longer in the ledger',
+          statementCheck,
+        ),
       },
       async (req, res) => {
-        res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes), witnessFileOf(config)));
+        return res.json(await verifyStatement(db, contextOf(req), await readUploadedBytes(req, config.uploadMaxBytes), witnessFileOf(config)));
       },
     ),
     route(
@@ -113,10 +122,10 @@ export function statementRoutes(
         tag: 'statements',
         summary: 'A statement’s record, to check a printed copy’s QR code against',
         params: z.strictObject({ no: z.string().regex(/^[A-Za-z0-9_.-]{1,80}$/, 'is not a statement number') }),
-        responses: { 200: 'the record', 404: 'NOT_FOUND' },
+        response: json(200, 'the record', statementRecord),
       },
       async (_req, res, { params }) => {
-        res.json(await statementByNumber(db, params.no));
+        return res.json(await statementByNumber(db, params.no));
       },
     ),
   ];

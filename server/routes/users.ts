@@ -2,7 +2,8 @@ import type { Knex } from 'knex';
 import { z } from 'zod';
 import { roles } from '../auth/roles.ts';
 import { contextOf } from '../http/context.ts';
-import { route } from '../http/route.ts';
+import { json, route } from '../http/route.ts';
+import { user, userPage } from './responses/service.ts';
 import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
 import { createUser, listUsers, updateUser } from '../users/users.ts';
 
@@ -21,10 +22,11 @@ export function userRoutes(db: Knex) {
           role: z.enum(roles),
           department_id: idParam.optional(),
         }),
-        responses: { 201: 'the user', 409: 'DUPLICATE', 422: 'WEAK_PASSWORD or VALIDATION_FAILED' },
+        response: json(201, 'the user', user),
+        errors: { 409: 'DUPLICATE', 422: 'WEAK_PASSWORD or VALIDATION_FAILED' },
       },
       async (req, res, { body }) => {
-        res.status(201).json(await createUser(db, contextOf(req), body));
+        return res.status(201).json(await createUser(db, contextOf(req), body));
       },
     ),
     route(
@@ -35,10 +37,10 @@ export function userRoutes(db: Knex) {
         tag: 'users',
         summary: 'List users; q searches the username and the unit’s code or name',
         query: z.strictObject({ limit: limitParam, cursor: cursorParam, q: z.string().max(200, '最多 200 个字符').optional() }),
-        responses: { 200: '{items, next_cursor}' },
+        response: json(200, '{items, next_cursor}', userPage),
       },
       async (_req, res, { query }) => {
-        res.json(await listUsers(db, query.limit ?? 100, query.cursor, query.q));
+        return res.json(await listUsers(db, query.limit ?? 100, query.cursor, query.q));
       },
     ),
     route(
@@ -50,10 +52,10 @@ export function userRoutes(db: Knex) {
         summary: 'Disable, enable or reset the password of a user',
         params: z.strictObject({ id: idParam }),
         body: z.strictObject({ disabled: z.boolean().optional(), password: z.string().max(256).optional() }),
-        responses: { 200: 'the user', 404: 'NOT_FOUND' },
+        response: json(200, 'the user', user),
       },
       async (req, res, { params, body }) => {
-        res.json(await updateUser(db, contextOf(req), params.id, body));
+        return res.json(await updateUser(db, contextOf(req), params.id, body));
       },
     ),
   ];

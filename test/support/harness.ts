@@ -11,6 +11,10 @@ import { createApp } from '../../server/app.ts';
 import { hashPassword } from '../../server/auth/passwords.ts';
 import type { Role } from '../../server/auth/roles.ts';
 import { openSession } from '../../server/auth/sessions.ts';
+import { checkResponsesAgainstDocument } from './response-check.ts';
+
+// Every response a test receives through supertest is checked against /openapi.json.
+checkResponsesAgainstDocument();
 
 export const testPassword = 'correct horse battery staple';
 let testPasswordHash: Promise<string> | undefined;
