@@ -1,8 +1,10 @@
-import { AppError, type ErrorCode } from '../errors.ts';
+import { AppError, fieldLabel, type ErrorCode } from '../errors.ts';
 
 interface PgError {
   code?: string;
   constraint?: string;
+  table?: string;
+  column?: string;
 }
 
 /**
@@ -52,6 +54,47 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   inventories_once_per_year: ['DUPLICATE', '该单位本年度已报送盘点，待会计审核或已通过'],
   finding_clawbacks_maker_checker: ['SAME_ACCOUNTANT', '制单会计不能审批自己提出的收回'],
   findings_unit_visited: ['VALIDATION_FAILED', '该单位不在本次督查的单位之中'],
+  // Rules on what a request brings (a field, or fields together): 422.
+  departments_code_format: ['VALIDATION_FAILED', '单位代码格式不正确'],
+  departments_accepted_only_completed: ['VALIDATION_FAILED', '只有已完成的单位可以记录验收日期'],
+  status_change_accepted_only_completed: ['VALIDATION_FAILED', '只有已完成的单位可以记录验收日期'],
+  funds_closed_through_range: ['VALIDATION_FAILED', '结账日期超出可接受的范围'],
+  funds_opening_date_range: ['VALIDATION_FAILED', '启用日超出可接受的范围'],
+  journal_entries_date_range: ['VALIDATION_FAILED', '凭证日期超出可接受的范围'],
+  posting_amount_range: ['VALIDATION_FAILED', '金额须大于零且不超过可记账的上限'],
+  receipt_lines_licence_kind: ['VALIDATION_FAILED', '许可类型须为 oem、retail、volume 或 subscription'],
+  receipts_invoice_key: ['VALIDATION_FAILED', '发票代码与号码不完整'],
+  receipts_kind_code: ['VALIDATION_FAILED', '该种类的发票须（或不能）填写发票代码'],
+  receipts_rejection_reason: ['VALIDATION_FAILED', '退回发票须填写理由'],
+  software_assets_reason: ['VALIDATION_FAILED', '退回或撤销须填写理由'],
+  inventories_returned_reason: ['VALIDATION_FAILED', '退回盘点须填写理由'],
+  journal_entry_batches_reject_reason: ['VALIDATION_FAILED', '退回须填写理由'],
+  pending_entries_reject_reason: ['VALIDATION_FAILED', '退回须填写理由'],
+  period_closes_reopen_reason: ['VALIDATION_FAILED', '反结账须填写理由'],
+  findings_unlicensed_count: ['VALIDATION_FAILED', '未正版安装的问题须填写台数，其他问题不填'],
+  software_assets_retired_within: ['VALIDATION_FAILED', '报废套数不能超过登记套数'],
+  users_department_binding: ['VALIDATION_FAILED', '单位用户须绑定一个单位，其他角色不绑定'],
+  attachments_one_owner: ['VALIDATION_FAILED', '扫描件须属于且只属于一张发票、一份报告、一条登记或一次整改'],
+  account_department_by_kind: ['VALIDATION_FAILED', '该科目须（或不能）对应一个单位'],
+  account_guard_by_kind: ['VALIDATION_FAILED', '该类科目的余额控制设置不正确'],
+  statements_department_kind: ['VALIDATION_FAILED', '单位通知书须对应一个单位，汇总表和结账单不对应单位'],
+  allocation_lines_one_direction: ['VALIDATION_FAILED', '同一单位的分配金额与收回金额不能同时大于零'],
+  // How a record's state and its fields go together (approved ⇔ approver, entry and so on): a write that
+  // breaks them conflicts with the record's state.
+  allocation_runs_approved: ['CONFLICT', '分配方案的状态与审批人不一致'],
+  allocation_runs_superseded: ['CONFLICT', '分配方案的状态与取代它的方案不一致'],
+  disbursements_approved: ['CONFLICT', '拨付的状态与记账凭证不一致'],
+  finding_clawbacks_approved: ['CONFLICT', '收回的状态与审批人、记账凭证不一致'],
+  findings_closed: ['CONFLICT', '问题的状态与销号人不一致'],
+  journal_entries_reversal_link: ['CONFLICT', '只有冲销凭证指向被冲销的凭证'],
+  pending_entries_reversal_link: ['CONFLICT', '只有冲销凭证指向被冲销的凭证'],
+  journal_entry_batches_decided: ['CONFLICT', '批量凭证的状态与审核人不一致'],
+  pending_entries_decided: ['CONFLICT', '凭证的状态与审核人不一致'],
+  period_closes_decided: ['CONFLICT', '结账的状态与审核人不一致'],
+  period_closes_certificate: ['CONFLICT', '已审核的结账须有结账单'],
+  software_assets_retired_all: ['CONFLICT', '已报废的登记须全部套数报废'],
+  software_assets_reviewed: ['CONFLICT', '登记的状态与审核人不一致'],
+  software_assets_source_link: ['CONFLICT', '来自发票的登记须指向发票明细，存量登记不指向'],
 };
 
 /** How long a client should wait before trying again while the database does not answer. */
@@ -104,7 +147,29 @@ export function translateDbError(e: unknown): unknown {
   if (err.code === '22008' || err.code === '22007') return new AppError('VALIDATION_FAILED', '日期超出可接受的范围或格式不正确');
   const known = err.constraint ? byConstraint[err.constraint] : undefined;
   if (known) return new AppError(known[0], known[1]);
-  return e;
+  return columnRule(err) ?? e;
+}
+
+/**
+ * A column's own rule: its NOT NULL, or a CHECK on it alone, which PostgreSQL names `<table>_<column>_check`
+ * (an amount above zero, a status among its values, a year in range). The request brought a value the
+ * field does not take: 422 naming the field. Every other CHECK is a named rule listed above.
+ */
+export function columnRule(err: PgError): AppError | undefined {
+  if (err.code === '23502' && err.column) return fieldError(err.column, '不能为空');
+  if (err.code !== '23514' || !err.constraint || !err.table) return undefined;
+  const m = new RegExp(`^${err.table}_(.+)_check[0-9]*$`).exec(err.constraint);
+  return m ? fieldError(m[1]!, '不符合要求（如金额须大于零、取值须在允许的范围内）') : undefined;
+}
+
+function fieldError(column: string, message: string): AppError {
+  const label = fieldLabel(column) || column;
+  return new AppError('VALIDATION_FAILED', `${label}${message}`, [{ field: column, message }]);
+}
+
+/** Whether a CHECK constraint of the schema has a translation (listed, or a column's own rule): the test reads pg_constraint. */
+export function translatesCheck(constraint: string, table: string): boolean {
+  return constraint in byConstraint || columnRule({ code: '23514', constraint, table }) !== undefined;
 }
 
 export function isRetryable(e: unknown): boolean {

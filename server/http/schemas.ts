@@ -12,6 +12,12 @@ export const moneyString = z
 
 export const money = moneyString.transform((s) => new Decimal(s));
 
+/** An amount that moves money (a payment, a refund): above zero. */
+export const positiveMoney = moneyString
+  .refine((s) => !/^0+(\.0{1,2})?$/.test(s), '金额须大于零')
+  .meta({ pattern: '^(?!0+(?:\\.0{1,2})?$)[0-9]{1,13}(?:\\.[0-9]{1,2})?$' })
+  .transform((s) => new Decimal(s));
+
 export const date_min = '1900-01-01';
 export const date_max = '2999-12-31';
 

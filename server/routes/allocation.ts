@@ -11,7 +11,7 @@ import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
 import { disbursement, disbursementList, disbursementPage, policy, policyList, position, positionList, run, runList } from './responses/allocation.ts';
-import { accountingDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { accountingDate, cursorParam, idParam, limitParam, money, positiveMoney } from '../http/schemas.ts';
 
 const id = z.strictObject({ id: idParam });
 const rate = z
@@ -27,7 +27,7 @@ const categoryCaps = z.strictObject({
 });
 const payment = z.strictObject({
   department_id: idParam,
-  amount: money,
+  amount: positiveMoney,
   voucher_no: z.string().trim().min(1, '请填写凭证号').max(64, '最多 64 个字符'),
   date: accountingDate,
   memo: z.string().max(500).optional(),
@@ -211,7 +211,11 @@ export function allocationRoutes(db: Knex) {
         summary: 'Approve many pending payments of one fund (another accountant): all post or none',
         body: z.strictObject({ ids: z.array(idParam).min(1, '请至少选择一笔拨付').max(5000, '一次最多 5000 笔') }),
         response: json(200, '{items}', disbursementList),
-        errors: { 403: 'SAME_ACCOUNTANT', 409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT' },
+        errors: {
+          403: 'SAME_ACCOUNTANT',
+          404: 'NOT_FOUND: a payment named in ids does not exist',
+          409: 'INSUFFICIENT_BALANCE (what is short, in words) or CONFLICT',
+        },
       },
       async (req, res, { body }) => {
         return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveDisbursements(trx, contextOf(req), body.ids) }));

@@ -131,7 +131,8 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         bodyType: 'multipart',
         summary: 'Attach a scan (multipart field "file": PDF, JPEG or PNG, recognised by its bytes)',
         params: receiptId,
-        response: json(201, '{id, sha256, media_type, size}', attachment),
+        response: json(201, 'the stored scan (several files: {items})', attachment),
+        errors: { 409: 'CONFLICT: the receipt or report is no longer open to scans' },
       },
       async (req, res, { params }) => {
         return res.status(201).json(await attachScan(db, contextOf(req), req, config, { receiptId: params.id }));
@@ -146,7 +147,8 @@ export function receiptRoutes(db: Knex, config: Pick<Config, 'dataDir' | 'upload
         bodyType: 'multipart',
         summary: 'Attach a signed scan to a written report',
         params: receiptId,
-        response: json(201, '{id, sha256, media_type, size}', attachment),
+        response: json(201, 'the stored scan (several files: {items})', attachment),
+        errors: { 409: 'CONFLICT: the receipt or report is no longer open to scans' },
       },
       async (req, res, { params }) => {
         return res.status(201).json(await attachScan(db, contextOf(req), req, config, { writtenReportId: params.id }));

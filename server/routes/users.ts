@@ -53,6 +53,7 @@ export function userRoutes(db: Knex) {
         params: z.strictObject({ id: idParam }),
         body: z.strictObject({ disabled: z.boolean().optional(), password: z.string().max(256).optional() }),
         response: json(200, 'the user', user),
+        errors: { 409: 'CONFLICT: an administrator cannot disable their own account' },
       },
       async (req, res, { params, body }) => {
         return res.json(await updateUser(db, contextOf(req), params.id, body));

@@ -83,6 +83,9 @@ export const statementCheck = z.object({
   sha256: z.string(),
   statement_no: z.string().nullable(),
   superseded_by: z.string().nullable(),
+  /** Why it is not genuine, in words; `problems` one by one. */
+  problem: z.string().optional(),
+  problems: z.array(z.string()).optional(),
   kind: z.string().optional(),
   fund_id: idOut.optional(),
   fund_code: z.string().optional(),
@@ -92,8 +95,6 @@ export const statementCheck = z.object({
   head_seq: z.number().int().optional(),
   head_hash: z.string().optional(),
   content_hash: z.string().optional(),
-  problem: z.string().optional(),
-  problems: z.array(z.string()).optional(),
   /** A bulletin's issue (快报第N期) and the day its figures stand at. */
   issue_no: z.number().int().optional(),
   as_of: z.string().optional(),
