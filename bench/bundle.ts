@@ -1,6 +1,7 @@
 import { departmentStatementModel } from '../reports/statement-model.ts';
 import { renderDepartmentStatement } from '../reports/statement-pdf.ts';
 import { usccCheckCharacter } from '../server/receipts/tax-id.ts';
+import { documentIssuer } from '../server/config.ts';
 import { loadDepartmentStatement } from '../server/statements/statement-data.ts';
 import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
 
@@ -86,7 +87,8 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
   // Reference: the rendering alone, one thread, for 40 units (the job cannot beat this per thread).
   const sample = await env.db('departments').where('code', 'like', 'P_____').orderBy('code').limit(40).pluck('id');
   const models = [];
-  for (const id of sample) models.push(departmentStatementModel(await loadDepartmentStatement(env.db, fund.id, String(id))));
+  for (const id of sample)
+    models.push(departmentStatementModel(await loadDepartmentStatement(env.db, fund.id, String(id)), { office: documentIssuer().issuingOffice }));
   const r0 = performance.now();
   for (const [i, m] of models.entries())
     await renderDepartmentStatement(m, { statementNo: `REF-${i}`, contentHash: 'ref', issuedAt: new Date(), issuedOn: '2011-10-01' });

@@ -1,5 +1,5 @@
 import type { ProgressReport, Status } from '../server/progress/progress-rules.ts';
-import { chineseDate, groupName, percent } from './format.ts';
+import { chineseDate, departmentStatusNames as statusNames, groupName, percent } from './format.ts';
 import { drawChart } from './charts/pdf-chart.ts';
 import { ReportDocument } from './pdf/report-document.ts';
 
@@ -7,7 +7,7 @@ const sections: Array<[Status, string]> = [
   ['completed', '已完成软件正版化工作的单位'],
   ['procuring', '已落实采购经费，正在履行采购手续的单位'],
   ['awaiting_funds', '本单位无结余经费，已向财政申请专项经费的单位'],
-  ['not_started', '未完成的单位'],
+  ['not_started', '未开展软件正版化工作的单位'],
 ];
 const numerals = ['一', '二', '三', '四'];
 
@@ -27,14 +27,61 @@ export interface BulletinSupervision {
 const rateOrUnknown = (r: Rate) => (r === null ? '—' : percent(r));
 const findingKinds: Record<string, string> = { unlicensed_installs: '未授权安装', register_mismatch: '台账不符', other: '其他' };
 
+/** A numbered issue of the bulletin: its 文号, 发文机关, the chain heads it rests on, and what its QR code carries. */
+export interface BulletinIssue {
+  documentNo: string;
+  issueNo: number;
+  issuer: string;
+  issuedOn: string;
+  contentHash: string;
+  heads: Array<{ code: string; name: string; seq: number; hash: string }>;
+}
+
+/** The masthead of a 快报: its name and issue, the issuing office and date, a rule, then the 文号 and a QR code to check it by. */
+async function masthead(pdf: ReportDocument, issue: BulletinIssue): Promise<void> {
+  const { default: QRCode } = await import('qrcode');
+  const qr = await QRCode.toBuffer(`JIANGBU-BULLETIN|${issue.documentNo}|${issue.contentHash}`, {
+    type: 'png',
+    errorCorrectionLevel: 'M',
+    margin: 1,
+    width: 160,
+  });
+  const top = pdf.doc.y;
+  pdf.doc.image(qr, pdf.doc.page.width - 56 - 56, top - 8, { width: 56 });
+  pdf.doc.fillColor('#b00000');
+  pdf.title('软件正版化工作快报');
+  pdf.doc.fillColor('black');
+  pdf.paragraph(`第${issue.issueNo}期`, { align: 'center' });
+  pdf.paragraph(`${issue.issuer}\u3000\u3000${chineseDate(issue.issuedOn)}`, { align: 'center', size: 10 });
+  const y = pdf.doc.y + 2;
+  pdf.doc
+    .moveTo(56, y)
+    .lineTo(pdf.doc.page.width - 56, y)
+    .lineWidth(1.2)
+    .strokeColor('#b00000')
+    .stroke()
+    .strokeColor('black');
+  pdf.doc.y = y + 6;
+  pdf.paragraph(issue.documentNo, { align: 'right', size: 10 });
+}
+
+/** The end of an issue: the 落款 with its seal place, and the chain heads it rests on, for checking. */
+function colophon(pdf: ReportDocument, issue: BulletinIssue): void {
+  pdf.closing(issue.issuer, chineseDate(issue.issuedOn));
+  for (const h of issue.heads) pdf.paragraph(`${h.name}（${h.code}）账簿第 ${h.seq} 号凭证，链头 ${h.hash}`, { size: 8 });
+  pdf.paragraph(`内容摘要 ${issue.contentHash}；可扫描二维码或上传本文件核验真伪。`, { size: 8 });
+}
+
 /** The progress bulletin (通报): the notice's own report, as a document to print and sign. */
 export async function renderBulletin(
   report: ProgressReport,
   issuedAt: Date,
   supervision?: BulletinSupervision,
+  issue?: BulletinIssue,
   charts?: { byStatus: string; completion: string },
 ): Promise<Buffer> {
-  const pdf = await ReportDocument.create({ title: '软件正版化工作进展情况通报', createdAt: issuedAt });
+  const pdf = await ReportDocument.create({ title: '软件正版化工作进展情况通报', subject: issue?.contentHash, createdAt: issuedAt });
+  if (issue) await masthead(pdf, issue);
   pdf.title('软件正版化工作进展情况通报');
   pdf.paragraph(`统计截至 ${chineseDate(report.as_of)}`, { align: 'center' });
 
@@ -45,17 +92,17 @@ export async function renderBulletin(
   pdf.heading('一、工作进展');
   pdf.paragraph(
     `列入软件正版化实施单位共 ${report.total} 个（${groups}）。已完成 ${s.completed} 个，完成率为 ${percent(report.completion_rate)}；` +
-      `正在履行采购手续 ${s.procuring} 个；已向财政申请专项经费 ${s.awaiting_funds} 个；未完成 ${s.not_started} 个。` +
+      `正在履行采购手续 ${s.procuring} 个；已向财政申请专项经费 ${s.awaiting_funds} 个；未开展 ${s.not_started} 个。` +
       `上述已落实或已申请经费的单位全部完成后，完成率可达 ${percent(report.projected_rate)}。`,
   );
   pdf.table(
     [
       { header: '类别', width: 150 },
       { header: '单位数', width: 60, align: 'right' },
-      { header: '已完成', width: 60, align: 'right' },
-      { header: '采购中', width: 60, align: 'right' },
-      { header: '申请经费', width: 60, align: 'right' },
-      { header: '未完成', width: 60, align: 'right' },
+      { header: statusNames.completed!, width: 60, align: 'right' },
+      { header: statusNames.procuring!, width: 60, align: 'right' },
+      { header: statusNames.awaiting_funds!, width: 60, align: 'right' },
+      { header: statusNames.not_started!, width: 60, align: 'right' },
     ],
     [
       ...Object.entries(report.by_group).map(([g, c]) => [
@@ -141,5 +188,6 @@ export async function renderBulletin(
         : '无。',
     );
   }
-  return pdf.toBuffer(`软件正版化工作进展情况通报 · ${chineseDate(report.as_of)}`);
+  if (issue) colophon(pdf, issue);
+  return pdf.toBuffer(issue ? `${issue.documentNo} · 快报第${issue.issueNo}期` : `软件正版化工作进展情况通报 · ${chineseDate(report.as_of)}`);
 }

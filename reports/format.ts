@@ -27,3 +27,10 @@ const groupNames: Record<string, string> = {
 export function groupName(group: string): string {
   return groupNames[group] ?? group;
 }
+
+/**
+ * The one vocabulary of a unit's status, on pages, in messages and in every PDF. The notice uses both
+ * 未完成 and 未开展 for the same eight units; 未开展 is the one that does not also describe units
+ * still procuring, and 已申请经费 is its 已向财政申请专项经费.
+ */
+export const departmentStatusNames: Record<string, string> = { completed: '已完成', procuring: '采购中', awaiting_funds: '已申请经费', not_started: '未开展' };

@@ -1,11 +1,20 @@
 import { Decimal } from 'decimal.js';
 import type { DepartmentStatementData, FundSummaryData } from '../server/statements/statement-data.ts';
 import { amountInWords } from './amount-in-words.ts';
-import { chineseDate, percent, withSeparators } from './format.ts';
+import { chineseDate, departmentStatusNames as statusNames, percent, withSeparators } from './format.ts';
 
 const categoryNames: Record<string, string> = { os: '操作系统', office: '办公软件', antivirus: '杀毒软件', other: '其他软件' };
 const kindNames: Record<string, string> = { vat_special: '增值税专票', vat_ordinary: '增值税普票', digital: '数电票', general: '普通发票' };
-const statusNames: Record<string, string> = { completed: '已完成', procuring: '采购中', awaiting_funds: '申请经费', not_started: '未完成' };
+
+/** Who issues the documents: the office printed in the 落款 (ISSUING_OFFICE). */
+export interface Issuer {
+  office: string;
+}
+
+/** 制单 / 审核 / 会计主管 as printed: the people the approvals name; 会计主管 is signed by hand. */
+function signatureNames(people: { preparers: string[]; approvers: string[] }): [string, string, string] {
+  return [people.preparers.join('、'), people.approvers.join('、'), ''];
+}
 
 export interface Total {
   label: string;
@@ -40,10 +49,13 @@ export function explain(e: Explanation): string {
 }
 
 /** What a department's disbursement statement (资金拨付通知书) says, independent of how it is drawn. */
-export function departmentStatementModel(d: DepartmentStatementData) {
+export function departmentStatementModel(d: DepartmentStatementData, issuer: Issuer) {
   return {
     kind: 'department' as const,
     title: '以奖代补资金拨付通知书',
+    addressee: d.department.name as string,
+    office: issuer.office,
+    signatures: signatureNames(d.people),
     fields: [
       ['资金名称', `${d.fund.name}（${d.fund.code}）`],
       ['资金文号', d.fund.document_no],
@@ -54,8 +66,9 @@ export function departmentStatementModel(d: DepartmentStatementData) {
         `${statusNames[d.department.status] ?? d.department.status}${d.department.accepted_on ? `，${chineseDate(d.department.accepted_on)}验收` : ''}`,
       ],
     ] as Array<[string, string]>,
+    // Code and number on lines of their own: a number is never broken inside.
     receipts: d.lines.map((l) => [
-      l.invoice_code ? `${l.invoice_code}-${l.invoice_number}` : String(l.invoice_number),
+      l.invoice_code ? `${l.invoice_code}\n${l.invoice_number}` : String(l.invoice_number),
       kindNames[l.invoice_kind] ?? l.invoice_kind,
       chineseDate(l.issue_date),
       l.seller_name,
@@ -99,13 +112,20 @@ export function departmentStatementModel(d: DepartmentStatementData) {
 export type DepartmentStatementModel = ReturnType<typeof departmentStatementModel>;
 
 /** The fund summary: appropriated, allocated, paid, available, and one row per unit. */
-export function fundSummaryModel(s: FundSummaryData) {
+export function fundSummaryModel(s: FundSummaryData, issuer: Issuer, options: { omitEmpty?: boolean } = {}) {
   const appropriated = String(s.fund.appropriated);
   const allocated = String(s.fund.allocated);
   const available = new Decimal(appropriated).minus(allocated).toFixed(2);
+  const figures = ['allocated', 'paid', 'payable', 'to_recover'] as const;
+  const listed = options.omitEmpty ? s.rows.filter((r) => figures.some((k) => !new Decimal(r[k]).isZero())) : s.rows;
+  const left_out = s.rows.length - listed.length;
   return {
     kind: 'summary' as const,
     title: '以奖代补资金汇总表',
+    office: issuer.office,
+    signatures: signatureNames(s.people),
+    /** Units with nothing allocated, paid, payable or to recover that the summary leaves out, when asked to. */
+    left_out,
     fields: [
       ['资金名称', `${s.fund.name}（${s.fund.code}）`],
       ['资金文号', s.fund.document_no],
@@ -119,13 +139,8 @@ export function fundSummaryModel(s: FundSummaryData) {
       total('用款额度余额', s.cash),
     ],
     rows: [
-      ...s.rows.map((r) => [r.code, r.name, statusNames[r.status] ?? r.status, withSeparators(r.allocated), withSeparators(r.paid), withSeparators(r.payable)]),
-      [
-        '',
-        '合计',
-        '',
-        ...(['allocated', 'paid', 'payable'] as const).map((k) => withSeparators(s.rows.reduce((sum, r) => sum.plus(r[k]), new Decimal(0)).toFixed(2))),
-      ],
+      ...listed.map((r) => [r.code, r.name, statusNames[r.status] ?? r.status, ...figures.map((k) => withSeparators(r[k]))]),
+      ['', '合计', '', ...figures.map((k) => withSeparators(s.rows.reduce((sum, r) => sum.plus(r[k]), new Decimal(0)).toFixed(2)))],
     ],
     head: s.head,
   };

@@ -38,7 +38,9 @@ import { jobRoutes, type JobQueue } from './routes/jobs.ts';
 
 export interface AppDeps {
   db: Knex;
-  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'> & { witnessFile?: string | undefined };
+  config: Pick<Config, 'tokenTtlHours' | 'uploadMaxBytes' | 'trustProxy' | 'dataDir'> & { witnessFile?: string | undefined } & Partial<
+      Pick<Config, 'issuingOffice' | 'bulletinIssuer' | 'bulletinDocumentPrefix'>
+    >;
   logger: Logger;
   /** The job runner of this process (server/jobs/job-runner.ts), woken when a job is queued; without one, jobs wait for a runner elsewhere. */
   jobs?: JobQueue;

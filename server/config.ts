@@ -24,6 +24,11 @@ export interface Config {
   jobRenderThreads: number;
   /** Days a finished job's result (a bundle zip) can be downloaded; the statements in it are kept for ever. */
   jobResultRetentionDays: number;
+  /** The office in a statement's 落款 (ISSUING_OFFICE). */
+  issuingOffice: string;
+  /** The bulletin's 发文机关 (BULLETIN_ISSUER) and the prefix of its 文号 (BULLETIN_DOCUMENT_PREFIX): 〔year〕N号 follows it. */
+  bulletinIssuer: string;
+  bulletinDocumentPrefix: string;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -60,5 +65,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // One per core: rendering is CPU-bound; PostgreSQL and the event loop share the same cores.
     jobRenderThreads: Math.max(1, intFrom(env, 'JOB_RENDER_THREADS', availableParallelism())),
     jobResultRetentionDays: Math.max(1, intFrom(env, 'JOB_RESULT_RETENTION_DAYS', 7)),
+    ...documentIssuer(env),
+  };
+}
+
+/** Who signs the documents, from the environment; the defaults name the offices of the 2011 case. */
+export function documentIssuer(env: NodeJS.ProcessEnv = {}): Pick<Config, 'issuingOffice' | 'bulletinIssuer' | 'bulletinDocumentPrefix'> {
+  const text = (name: string, fallback: string) => {
+    const v = env[name]?.trim();
+    if (v === undefined || v === '') return fallback;
+    if (v.length > 100) throw new Error(`${name} must be at most 100 characters`);
+    return v;
+  };
+  return {
+    issuingOffice: text('ISSUING_OFFICE', '自治区财政厅'),
+    bulletinIssuer: text('BULLETIN_ISSUER', '自治区软件正版化工作领导小组办公室'),
+    bulletinDocumentPrefix: text('BULLETIN_DOCUMENT_PREFIX', '新软正办'),
   };
 }

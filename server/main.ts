@@ -66,6 +66,7 @@ try {
     witnessFile: cfg.witnessFile,
     log,
     threads: cfg.jobRenderThreads,
+    issuer: { office: cfg.issuingOffice },
     retention_ms: cfg.jobResultRetentionDays * 86_400_000,
   });
   server.off('request', starting).on('request', createApp({ db: db.knex, config: cfg, logger, jobs }));

@@ -14,6 +14,7 @@ import * as postingInOneCall from './012-posting-in-one-call.ts';
 import * as provinceScale from './013-province-scale.ts';
 import * as jobs from './014-jobs.ts';
 import * as voucherNumbers from './015-voucher-numbers.ts';
+import * as documents from './016-documents.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -37,6 +38,7 @@ const migrations: Array<[string, Migration]> = [
   ['013-province-scale', provinceScale],
   ['014-jobs', jobs],
   ['015-voucher-numbers', voucherNumbers],
+  ['016-documents', documents],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -133,7 +133,7 @@ export class ReportDocument {
   }
 
   /** A ruled table; rows that do not fit go to the next page under a repeated header. */
-  table(columns: Column[], rows: string[][], options: { fontSize?: number } = {}): this {
+  table(columns: Column[], rows: string[][], options: { fontSize?: number; lastRowKeepsWith?: number } = {}): this {
     const size = options.fontSize ?? 9;
     const total = columns.reduce((s, c) => s + c.width, 0);
     const scale = this.width / total;
@@ -162,8 +162,10 @@ export class ReportDocument {
     const headerHeight = heightOf(header, 'bold');
     this.ensureSpace(headerHeight + heightOf(rows[0] ?? [''], 'regular'));
     drawRow(header, 'bold', true);
-    for (const row of rows) {
-      if (this.doc.y + heightOf(row, 'regular') > this.bottom) {
+    for (const [i, row] of rows.entries()) {
+      // The last row (a 合计) may be asked to stay with what follows it, e.g. the signatures.
+      const after = i === rows.length - 1 ? (options.lastRowKeepsWith ?? 0) : 0;
+      if (this.doc.y + heightOf(row, 'regular') + after > this.bottom && (after === 0 || i > 0)) {
         this.doc.addPage();
         drawRow(header, 'bold', true);
       }
@@ -174,17 +176,20 @@ export class ReportDocument {
     return this;
   }
 
-  /** Blocks for handwritten signatures, e.g. 制单 / 审核 / 会计主管. */
-  signatures(labels: string[]): this {
+  /**
+   * Blocks for signatures, e.g. 制单 / 审核 / 会计主管: the name the system knows printed on the line
+   * (the person still signs beside it), or an empty line for a hand.
+   */
+  signatures(labels: string[], names: Array<string | undefined> = []): this {
     this.ensureSpace(60);
     this.doc.moveDown(1.5);
     const y = this.doc.y;
     const w = this.width / labels.length;
     labels.forEach((label, i) => {
-      this.doc
-        .font('regular')
-        .fontSize(10.5)
-        .text(`${label}：`, margin + i * w, y, { width: w, lineBreak: false });
+      this.doc.font('regular').fontSize(10.5);
+      this.write(`${label}：`, 'regular', margin + i * w, y, { width: 56, lineBreak: false });
+      const name = names[i];
+      if (name) this.write(name, 'regular', margin + i * w + 58, y, { width: w - 72, lineBreak: false, ellipsis: true });
       this.doc
         .moveTo(margin + i * w + 56, y + 14)
         .lineTo(margin + (i + 1) * w - 12, y + 14)
@@ -192,6 +197,34 @@ export class ReportDocument {
         .stroke();
     });
     this.doc.y = y + 30;
+    this.doc.x = margin;
+    return this;
+  }
+
+  /** The height `signatures` and `closing` take, for keeping them on the page of what they sign. */
+  static readonly signatures_height = 60;
+  static readonly closing_height = 110;
+
+  /**
+   * 落款: the issuing office and the date, right-aligned, with the place for its seal (盖章处) drawn
+   * over them, as on a paper notice.
+   */
+  closing(office: string, date: string): this {
+    this.ensureSpace(ReportDocument.closing_height);
+    this.doc.moveDown(1);
+    const y = this.doc.y;
+    const right = margin + this.width;
+    const blockWidth = 200;
+    this.write(office, 'regular', right - blockWidth, y + 30, { width: blockWidth, align: 'center' });
+    this.write(date, 'regular', right - blockWidth, y + 48, { width: blockWidth, align: 'center' });
+    // The seal goes across the office and date, a 42 mm circle in practice; drawn here at 30 mm.
+    const cx = right - blockWidth / 2;
+    const cy = y + 44;
+    this.doc.save().circle(cx, cy, 40).lineWidth(0.6).dash(3, { space: 3 }).strokeColor('#999999').stroke().restore();
+    this.doc.fontSize(8).fillColor('#777777');
+    this.write('（盖章处）', 'regular', cx - 40, cy - 36, { width: 80, align: 'center' });
+    this.doc.fillColor('black').fontSize(10.5);
+    this.doc.y = y + 96;
     this.doc.x = margin;
     return this;
   }

@@ -7,6 +7,7 @@ import { AppError, describeProblems, validationError, type FieldError } from '..
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
 import { departmentView } from './departments.ts';
+import { departmentStatusNames } from '../../reports/format.ts';
 import type { departmentStatuses } from './department-rules.ts';
 
 export type DepartmentStatus = (typeof departmentStatuses)[number];
@@ -20,7 +21,7 @@ export interface StatusChange {
 
 /** The order a unit moves through; moving back is an accountant's act with a reason. */
 export const statusRank: Record<DepartmentStatus, number> = { not_started: 0, procuring: 1, awaiting_funds: 2, completed: 3 };
-const statusWords: Record<string, string> = { not_started: '未开展', procuring: '采购中', awaiting_funds: '已申请经费', completed: '已完成' };
+const statusWords = departmentStatusNames;
 
 /** The rules of a status change that need no database: who may record acceptance, and sensible dates. */
 export function statusChangeProblems(c: StatusChange, today: string): FieldError[] {

@@ -1,3 +1,5 @@
+import type { TitleBlock } from './title-block.ts';
+
 export interface Column {
   header: string;
   key: string;
@@ -12,6 +14,8 @@ export interface Table {
   name: string;
   columns: Column[];
   rows: Row[];
+  /** Lines above the header: the title, fund, document number, period, when and by whom. */
+  title?: TitleBlock | undefined;
 }
 
 /** A cell that a spreadsheet would take for a formula gets a leading apostrophe (CSV injection). */
@@ -32,8 +36,15 @@ export function csvLines(table: Table, withHeader: boolean): string {
   return lines.map((l) => `${l}\r\n`).join('');
 }
 
+/** The title block as CSV lines (title, then label,value pairs), and an empty line before the table. */
+export function csvTitle(title: TitleBlock | undefined): string {
+  if (!title) return '';
+  const lines = [csvCell(title.title, false), ...title.lines.map(([k, v]) => `${csvCell(k, false)},${csvCell(v, false)}`), ''];
+  return lines.map((l) => `${l}\r\n`).join('');
+}
+
 export function toCsv(table: Table): string {
-  return `\uFEFF${csvLines(table, true)}`;
+  return `\uFEFF${csvTitle(table.title)}${csvLines(table, true)}`;
 }
 
 export async function toXlsx(tables: Table[]): Promise<Buffer> {
@@ -44,12 +55,21 @@ export async function toXlsx(tables: Table[]): Promise<Buffer> {
   for (const table of tables) {
     const ws = workbook.addWorksheet(table.name);
     ws.columns = table.columns.map((c) => ({
-      header: c.header,
       key: c.key,
       width: c.width ?? (c.money ? 16 : 14),
       style: c.money ? { numFmt: '#,##0.00' } : {},
     }));
-    ws.getRow(1).font = { bold: true };
+    if (table.title) {
+      ws.addRow([table.title.title]).font = { bold: true, size: 14 };
+      ws.mergeCells(1, 1, 1, table.columns.length);
+      for (const [k, v] of table.title.lines) ws.addRow([k, v]);
+      ws.addRow([]);
+    }
+    const header = ws.addRow(table.columns.map((c) => c.header));
+    header.font = { bold: true };
+    // The header stays in view while the rows scroll, and prints on every page.
+    ws.views = [{ state: 'frozen', ySplit: header.number }];
+    ws.pageSetup.printTitlesRow = `${header.number}:${header.number}`;
     for (const r of table.rows) {
       // Excel holds numbers as doubles: exact to the fen for every amount below 10^13.
       ws.addRow(Object.fromEntries(table.columns.map((c) => [c.key, c.money && r[c.key] !== null ? Number(r[c.key]) : r[c.key]])));

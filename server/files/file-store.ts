@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Request } from 'express';
 import type { Knex } from 'knex';
 import { AppError } from '../errors.ts';
+import { csrfRefusal } from '../ui/session.ts';
 import { hasActiveContent, sanitiseFileName, sniffMediaType, type MediaType } from './sniff.ts';
 
 export interface StoredFile {
@@ -47,7 +48,18 @@ async function withFileParts<T>(
     const pending: Array<Promise<T>> = [];
     let tooLarge = false;
     let tooMany = false;
+    // A page's upload form proves itself with its first field; no file is read before that.
+    let csrfPassed = req.csrfInBody === undefined;
+    parser.on('field', (name, value) => {
+      if (name === '_csrf' && value === req.csrfInBody) csrfPassed = true;
+    });
     parser.on('file', (field, stream, info) => {
+      if (!csrfPassed) {
+        stream.resume();
+        req.unpipe(parser);
+        req.resume();
+        return reject(new AppError('FORBIDDEN', csrfRefusal));
+      }
       if (field !== 'file') {
         stream.resume();
         return;
@@ -62,6 +74,7 @@ async function withFileParts<T>(
     });
     parser.on('error', () => reject(new AppError('MALFORMED_REQUEST', '无法读取上传内容')));
     parser.on('close', () => {
+      if (!csrfPassed) return reject(new AppError('FORBIDDEN', csrfRefusal));
       Promise.all(pending).then((v) => {
         if (tooLarge) reject(new AppError('PAYLOAD_TOO_LARGE', `文件超过 ${maxBytes} 字节`));
         else if (tooMany) reject(new AppError('PAYLOAD_TOO_LARGE', `一次最多上传 ${maxFiles} 个文件，未保存任何文件`));

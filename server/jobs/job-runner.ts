@@ -13,6 +13,8 @@ import type { RequestContext } from '../http/context.ts';
 import { jobColumns, type JobRow } from './jobs.ts';
 import { createRenderPool } from './render-pool.ts';
 import { runStatementBundle, type JobProgress } from './statement-bundle.ts';
+import { documentIssuer } from '../config.ts';
+import type { Issuer } from '../../reports/statement-model.ts';
 
 /*
  * Runs queued jobs (DESIGN.md "Scale"). A job is claimed with FOR UPDATE SKIP LOCKED, so several
@@ -27,6 +29,8 @@ export interface JobRunnerOptions {
   log: { info(msg: string): void; warn(msg: string): void };
   /** Rendering threads for statements. */
   threads: number;
+  /** The office in the statements' 落款 (ISSUING_OFFICE); the configured default when absent. */
+  issuer?: Issuer;
   /** How long a finished job's result can be downloaded. */
   retention_ms: number;
   heartbeat_ms?: number;
@@ -141,7 +145,7 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
     try {
       const ctx = await requesterContext(o.db, job);
       if (job.kind === 'statement_bundle') {
-        await runStatementBundle(o.db, job, ctx, pool, o.witnessFile, progress);
+        await runStatementBundle(o.db, job, ctx, pool, o.witnessFile, progress, o.issuer ?? { office: documentIssuer().issuingOffice });
         if (stopping || lost) return;
         await mine(o.db('jobs')).update({ status: 'done', finished_at: o.db.fn.now(), result_expires_at: new Date(Date.now() + o.retention_ms) });
       } else {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { departmentStatementModel, type DepartmentStatementModel } from '../../reports/statement-model.ts';
+import { departmentStatementModel, type DepartmentStatementModel, type Issuer } from '../../reports/statement-model.ts';
 import { isUniqueViolation } from '../db/translate-error.ts';
 import type { RequestContext } from '../http/context.ts';
 import { loadDepartmentStatement } from '../statements/statement-data.ts';
@@ -27,9 +27,9 @@ interface Prepared {
   fundCode: string;
 }
 
-async function prepare(db: Knex, fundId: string, departmentId: string): Promise<Prepared> {
+async function prepare(db: Knex, fundId: string, departmentId: string, issuer: Issuer): Promise<Prepared> {
   const data = await loadDepartmentStatement(db, fundId, departmentId);
-  const model = departmentStatementModel(data);
+  const model = departmentStatementModel(data, issuer);
   return { departmentId, model, contentHash: sha256(JSON.stringify(model)), head: data.head, fundCode: String(data.fund.code) };
 }
 
@@ -40,12 +40,20 @@ export interface JobProgress {
   stopped(): boolean;
 }
 
-export async function runStatementBundle(db: Knex, job: JobRow, ctx: RequestContext, pool: RenderPool, witnessFile: string, progress: JobProgress) {
+export async function runStatementBundle(
+  db: Knex,
+  job: JobRow,
+  ctx: RequestContext,
+  pool: RenderPool,
+  witnessFile: string,
+  progress: JobProgress,
+  issuer: Issuer,
+) {
   const fundId = String(job.fund_id);
   const units = job.units.map(String);
   const prepareChunk = async (from: number) => {
     const prepared: Prepared[] = [];
-    for (const id of units.slice(from, from + bundleChunk_units)) prepared.push(await prepare(db, fundId, id));
+    for (const id of units.slice(from, from + bundleChunk_units)) prepared.push(await prepare(db, fundId, id, issuer));
     return prepared;
   };
   // The next chunk's data is read while this chunk renders in the threads: the database and the renderers work at once.

@@ -94,7 +94,7 @@ export async function assertWitnessWritable(file: string): Promise<void> {
 export async function recordAnchor(
   trx: Knex,
   witnessFile: string,
-  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle'; ref: string; sha256?: string },
+  a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle' | 'bulletin'; ref: string; sha256?: string },
 ): Promise<void> {
   await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
   // No anchor without its witness line: a document that cannot be witnessed is not issued.
@@ -282,4 +282,20 @@ export function startWitness(db: Knex, file: string, log: { warn(m: string): voi
   timer.unref();
   void tick();
   return { stop: () => clearInterval(timer), tick };
+}
+
+/** The SHA-256 the witness recorded for a document that rests on no one fund's chain (`bulletin 文号`), if it has a line for it. */
+export async function witnessedDocumentSha256(file: string, ref: string): Promise<string | undefined> {
+  if (!existsSync(file)) return undefined;
+  let found: string | undefined;
+  for await (const text of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
+    if (!text.includes(ref)) continue;
+    try {
+      const line = JSON.parse(text) as Partial<DocumentLine> & { fund?: unknown };
+      if (line.fund === undefined && line.ref === ref && typeof line.sha256 === 'string') found = line.sha256;
+    } catch {
+      // An unreadable line is verify's to report; it witnesses nothing here.
+    }
+  }
+  return found;
 }

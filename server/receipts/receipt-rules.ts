@@ -29,7 +29,14 @@ export const receiptContent = z.strictObject({
   seller_tax_id: z.string().trim(),
   seller_tax_id_override: z.string().trim().min(1, '请填写理由').max(500).optional(),
   lines: z.array(receiptLine).min(1, '至少填写一行明细').max(receiptLines_max, `明细最多 ${receiptLines_max} 行`),
+  /** 金额合计: the lines' amounts, what the reward is computed on. */
   total: money,
+  /** 税额: the invoice's tax, 0.00 when absent (an ordinary invoice of a small seller, or one typed before 016). */
+  tax_amount: money.optional(),
+  /** 价税合计 as printed on the invoice: when given, it must equal total + tax_amount. */
+  total_with_tax: money.optional(),
+  /** 购买方: whom the invoice was issued to (the pages fill in the unit). */
+  buyer_name: z.string().trim().min(1, '不能为空').max(200, '最多 200 个字符').optional(),
 });
 
 export const receiptBody = receiptContent.extend({
@@ -91,6 +98,11 @@ export function checkReceipt(r: ReceiptInput, today: string = todayInShanghai())
   }
   const linesTotal = r.lines.reduce((sum, l) => sum.plus(l.amount), new Decimal(0));
   if (!linesTotal.eq(r.total)) errors.push({ field: 'total', message: `须等于明细金额之和 ${linesTotal.toFixed(2)}` });
+  const withTax = r.total.plus(r.tax_amount ?? 0);
+  if (r.total_with_tax !== undefined && !r.total_with_tax.eq(withTax)) {
+    errors.push({ field: 'total_with_tax', message: `价税合计须等于金额与税额之和 ${withTax.toFixed(2)}` });
+  }
+  if (withTax.gte('10000000000000')) errors.push({ field: 'tax_amount', message: '价税合计超出可记录的范围' });
   r.lines.forEach((l, i) => {
     if (l.amount.isZero()) errors.push({ field: `lines.${i}.amount`, message: '须大于 0.00' });
   });

@@ -1,3 +1,4 @@
+import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import type { Actor } from '../auth/roles.ts';
@@ -26,6 +27,9 @@ const receiptColumns = [
   'r.seller_tax_id',
   'r.seller_tax_id_override',
   'r.total',
+  'r.tax_amount',
+  'r.total_with_tax',
+  'r.buyer_name',
   'r.currency',
   'r.status',
   'r.status_reason',
@@ -53,6 +57,9 @@ function receiptView(r: Record<string, unknown>) {
     seller_tax_id: String(r.seller_tax_id),
     seller_tax_id_override: r.seller_tax_id_override == null ? null : String(r.seller_tax_id_override),
     total: String(r.total),
+    tax_amount: String(r.tax_amount),
+    total_with_tax: String(r.total_with_tax),
+    buyer_name: r.buyer_name == null ? null : String(r.buyer_name),
     currency: String(r.currency),
     status: String(r.status),
     status_reason: r.status_reason == null ? null : String(r.status_reason),
@@ -163,6 +170,8 @@ export async function insertReceipts(
             tax_id_override_reason: checked.taxIdCheckFailed ? (extras?.tax_id_override_reason ?? null) : null,
             supersedes_id: extras?.supersedes_id ?? null,
             total: formatAmount(input.total),
+            tax_amount: formatAmount(input.tax_amount ?? new Decimal(0)),
+            buyer_name: input.buyer_name ?? null,
             submitted_by: actor.id,
           })
           .returning('id'),

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { z } from 'zod';
 import { recordAudit } from '../audit/audit-log.ts';
@@ -9,16 +8,18 @@ import { file, json, mediaTypes, route, written } from '../http/route.ts';
 import { acceptance, deadline, department, progress, statusHistoryList, writtenReport, writtenReportList } from './responses/departments.ts';
 import { calendarDate, idParam } from '../http/schemas.ts';
 import { loadProgress } from '../progress/progress.ts';
-import { bulletinSupervision } from '../progress/programme.ts';
+import { issueBulletin } from '../progress/bulletins.ts';
+import { documentIssuer, type Config } from '../config.ts';
 import { fileWrittenReport, listWrittenReports, setDeadline } from '../progress/written-reports.ts';
-import { renderBulletin } from '../../reports/bulletin.ts';
-import { progressCharts } from '../progress/progress-charts.ts';
 import { contentDisposition } from '../files/sniff.ts';
-import { witnessDocument, witnessFileOf } from '../ledger/witness.ts';
+import { witnessFileOf } from '../ledger/witness.ts';
 
 const departmentId = z.strictObject({ id: idParam });
 
-export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined } = { dataDir: '.' }) {
+export function progressRoutes(
+  db: Knex,
+  config: { dataDir: string; witnessFile?: string | undefined } & Partial<Pick<Config, 'bulletinIssuer' | 'bulletinDocumentPrefix'>> = { dataDir: '.' },
+) {
   return [
     route(
       {
@@ -99,21 +100,21 @@ export function progressRoutes(db: Knex, config: { dataDir: string; witnessFile?
         response: file('the PDF', mediaTypes.pdf),
       },
       async (req, res, { query }) => {
-        const report = await loadProgress(db, query.as_of);
-        const charts = await progressCharts(db, report, { status: { width: 640, height: 300 }, completion: { width: 640, height: 300 } });
-        const pdf = await renderBulletin(report, new Date(`${report.as_of}T00:00:00+08:00`), await bulletinSupervision(db, report), charts);
-        const digest = createHash('sha256').update(pdf).digest('hex');
+        const b = await issueBulletin(db, contextOf(req), query.as_of, witnessFileOf(config), {
+          issuer: config.bulletinIssuer ?? documentIssuer().bulletinIssuer,
+          documentPrefix: config.bulletinDocumentPrefix ?? documentIssuer().bulletinDocumentPrefix,
+        });
         await recordAudit(db, contextOf(req), {
           action: 'progress.bulletin_download',
           objectType: 'bulletin',
-          objectId: report.as_of,
-          after: { sha256: digest },
+          objectId: b.documentNo,
+          after: { sha256: b.sha256 },
         });
-        // Anchored outside the database, like a statement: the bulletin's SHA-256 goes to the witness.
-        await witnessDocument(db, witnessFileOf(config), { kind: 'bulletin', ref: report.as_of, sha256: digest });
-        res.setHeader('X-Document-SHA256', digest);
-        res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件正版化工作进展通报-${report.as_of}.pdf`));
-        res.send(pdf);
+        res.setHeader('X-Document-SHA256', b.sha256);
+        res.setHeader('X-Bulletin-No', encodeURIComponent(b.documentNo));
+        res.setHeader('X-Bulletin-Issue', String(b.issueNo));
+        res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件正版化工作快报-第${b.issueNo}期.pdf`));
+        res.send(b.pdf);
         return written(res);
       },
     ),

@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import type { Config } from '../config.ts';
+import { documentIssuer, type Config } from '../config.ts';
 import { readUploadedBytes } from '../files/file-store.ts';
 import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
@@ -22,7 +22,11 @@ function sendPdf(res: Response, s: IssuedStatement, fileName: string): void {
   res.send(s.pdf);
 }
 
-export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined }) {
+export function statementRoutes(
+  db: Knex,
+  config: Pick<Config, 'uploadMaxBytes' | 'dataDir'> & { witnessFile?: string | undefined } & Partial<Pick<Config, 'issuingOffice'>>,
+) {
+  const issuer = { office: config.issuingOffice ?? documentIssuer().issuingOffice };
   return [
     route(
       {
@@ -36,7 +40,7 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         errors: { 404: 'NOT_FOUND (also another department)' },
       },
       async (req, res, { params }) => {
-        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept }, witnessFileOf(config));
+        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'department', departmentId: params.dept }, witnessFileOf(config), issuer);
         sendPdf(res, s, `资金拨付通知书-${s.statementNo}.pdf`);
         return written(res);
       },
@@ -47,12 +51,13 @@ export function statementRoutes(db: Knex, config: Pick<Config, 'uploadMaxBytes' 
         path: '/api/v1/funds/:id/summary.pdf',
         action: 'statements.read',
         tag: 'statements',
-        summary: 'The fund summary: totals and one row per unit',
+        summary: 'The fund summary: totals and one row per unit (omit_empty=1 leaves out units with nothing allocated, paid, payable or to recover)',
         params: z.strictObject({ id: idParam }),
+        query: z.strictObject({ omit_empty: z.enum(['0', '1'], { error: '须为 0 或 1' }).optional() }),
         response: file('the PDF', mediaTypes.pdf),
       },
-      async (req, res, { params }) => {
-        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary' }, witnessFileOf(config));
+      async (req, res, { params, query }) => {
+        const s = await issueStatement(db, contextOf(req), params.id, { kind: 'summary', omitEmpty: query.omit_empty === '1' }, witnessFileOf(config), issuer);
         sendPdf(res, s, `资金汇总表-${s.statementNo}.pdf`);
         return written(res);
       },

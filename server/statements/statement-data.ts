@@ -62,9 +62,11 @@ export async function loadDepartmentStatement(db: Knex, fundId: string, departme
       .orderBy(['pay_date', 'id'])
       .select('kind', 'voucher_no', 'pay_date', 'amount');
     const [position] = await fundPositions(trx, fundId, departmentId);
+    const people = await preparersAndApprovers(trx, fundId, departmentId);
     return {
       fund,
       department,
+      people,
       lines,
       allocations,
       findingClawbacks,
@@ -80,6 +82,33 @@ export async function loadDepartmentStatement(db: Knex, fundId: string, departme
   });
 }
 
+/**
+ * Who prepared (制单) and who approved (审核) what a unit's statement shows: the approved allocation
+ * runs that gave it a line and its approved payments and refunds, in the order they were approved.
+ */
+async function preparersAndApprovers(trx: Knex, fundId: string, departmentId: string | null) {
+  const runs = trx('allocation_runs as r')
+    .where({ 'r.fund_id': fundId, 'r.status': 'approved' })
+    .modify((q) => {
+      if (departmentId) q.whereExists((e) => e.select(1).from('allocation_lines as l').whereRaw('l.run_id = r.id').where('l.department_id', departmentId));
+    })
+    .select('r.created_by', 'r.approved_by', 'r.approved_at as at');
+  const payments = trx('disbursements as p')
+    .where({ 'p.fund_id': fundId, 'p.status': 'approved' })
+    .modify((q) => {
+      if (departmentId) q.where('p.department_id', departmentId);
+    })
+    .select('p.created_by', 'p.approved_by', 'p.approved_at as at');
+  const rows = await trx
+    .select('c.username as preparer', 'a.username as approver')
+    .from(runs.unionAll(payments, true).as('x'))
+    .leftJoin('users as c', 'c.id', 'x.created_by')
+    .leftJoin('users as a', 'a.id', 'x.approved_by')
+    .orderBy('x.at');
+  const distinct = (names: Array<string | null>) => [...new Set(names.filter((n): n is string => Boolean(n)))];
+  return { preparers: distinct(rows.map((r) => r.preparer)), approvers: distinct(rows.map((r) => r.approver)) };
+}
+
 export type DepartmentStatementData = Awaited<ReturnType<typeof loadDepartmentStatement>>;
 
 export async function loadFundSummary(db: Knex, fundId: string) {
@@ -89,12 +118,22 @@ export async function loadFundSummary(db: Knex, fundId: string) {
     const positions = await fundPositions(trx, fundId);
     const departments = await trx('departments').orderBy('code').select('id', 'code', 'name', 'status');
     const byId = new Map(positions.map((p) => [p.department_id, p]));
+    const people = await preparersAndApprovers(trx, fundId, null);
     return {
       fund,
+      people,
       cash: String(cash.balance),
       rows: departments.map((d) => {
         const p = byId.get(String(d.id));
-        return { code: d.code, name: d.name, status: d.status, allocated: p?.allocated ?? '0.00', paid: p?.paid ?? '0.00', payable: p?.payable ?? '0.00' };
+        return {
+          code: d.code,
+          name: d.name,
+          status: d.status,
+          allocated: p?.allocated ?? '0.00',
+          paid: p?.paid ?? '0.00',
+          payable: p?.payable ?? '0.00',
+          to_recover: p?.to_recover ?? '0.00',
+        };
       }),
       head: { seq: Number(fund.head_seq), hash: String(fund.head_hash) },
     };

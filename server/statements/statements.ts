@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { departmentStatementModel, fundSummaryModel } from '../../reports/statement-model.ts';
+import { departmentStatementModel, fundSummaryModel, type Issuer } from '../../reports/statement-model.ts';
 import { unprintableIn } from '../../reports/pdf/fonts.ts';
 import { renderDepartmentStatement, renderFundSummary, type Issue } from '../../reports/statement-pdf.ts';
 import { recordAudit } from '../audit/audit-log.ts';
@@ -9,11 +9,11 @@ import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
-import { readWitness, recordAnchor } from '../ledger/witness.ts';
+import { readWitness, recordAnchor, witnessedDocumentSha256 } from '../ledger/witness.ts';
 import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
-export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary' };
+export type StatementTarget = { kind: 'department'; departmentId: string } | { kind: 'summary'; omitEmpty?: boolean };
 
 export interface IssuedStatement {
   statementNo: string;
@@ -26,14 +26,14 @@ export interface IssuedStatement {
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
-async function modelFor(db: Knex, fundId: string, target: StatementTarget) {
+async function modelFor(db: Knex, fundId: string, target: StatementTarget, issuer: Issuer) {
   if (target.kind === 'department') {
     const data = await loadDepartmentStatement(db, fundId, target.departmentId);
-    const model = departmentStatementModel(data);
+    const model = departmentStatementModel(data, issuer);
     return { model, head: data.head, fundCode: String(data.fund.code), render: (issue: Issue) => renderDepartmentStatement(model, issue) };
   }
   const data = await loadFundSummary(db, fundId);
-  const model = fundSummaryModel(data);
+  const model = fundSummaryModel(data, issuer, { omitEmpty: target.omitEmpty ?? false });
   return { model, head: data.head, fundCode: String(data.fund.code), render: (issue: Issue) => renderFundSummary(model, issue) };
 }
 
@@ -146,9 +146,16 @@ export async function recordStatements(
  * Issues (or re-issues) a statement. The same content gives back the statement already issued, byte
  * for byte; new content gets the next number of the fund and year, with no gaps.
  */
-export async function issueStatement(db: Knex, ctx: RequestContext, fundId: string, target: StatementTarget, witnessFile: string): Promise<IssuedStatement> {
+export async function issueStatement(
+  db: Knex,
+  ctx: RequestContext,
+  fundId: string,
+  target: StatementTarget,
+  witnessFile: string,
+  issuer: Issuer,
+): Promise<IssuedStatement> {
   if (target.kind === 'department') assertOwnDepartment(ctx.actor!, target.departmentId);
-  const built = await modelFor(db, fundId, target);
+  const built = await modelFor(db, fundId, target, issuer);
   const contentHash = sha256(JSON.stringify(built.model));
   const unprintable = unprintableIn(JSON.stringify(built.model));
   const departmentId = target.kind === 'department' ? target.departmentId : null;
@@ -229,6 +236,18 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
         .orderBy('id', 'desc')
         .first('statement_no')
     : undefined;
+  if (!row) {
+    const bulletin = await bulletinCheck(db, witnessFile, digest);
+    if (bulletin) {
+      await recordAudit(db, ctx, {
+        action: 'statement.verify',
+        objectType: 'bulletin',
+        objectId: bulletin.statement_no,
+        after: { sha256: digest, genuine: bulletin.genuine, anchor_holds: bulletin.genuine },
+      });
+      return bulletin;
+    }
+  }
   const genuine = Boolean(row) && anchorHolds;
   await recordAudit(db, ctx, {
     action: 'statement.verify',
@@ -252,6 +271,37 @@ export async function verifyStatement(db: Knex, ctx: RequestContext, bytes: Buff
     head_seq: Number(row.head_seq),
     head_hash: row.head_hash,
     content_hash: row.content_hash,
+  };
+}
+
+/**
+ * A bulletin (快报) is checked like a statement: its bytes are an issue we recorded, the witness
+ * outside the database holds the same SHA-256 for its 文号, and every fund's chain head it printed is
+ * still in the chain and verifies. A newer issue does not replace an older one: each is its own 期.
+ */
+async function bulletinCheck(db: Knex, witnessFile: string, digest: string) {
+  const row = await db('bulletins').where({ sha256: digest }).first('document_no', 'issue_no', 'as_of', 'heads', 'issued_at');
+  if (!row) return null;
+  const heads = row.heads as Array<{ fund_id: string; seq: number; hash: string }>;
+  const problems: string[] = [];
+  const witnessed = await witnessedDocumentSha256(witnessFile, `bulletin ${row.document_no}`);
+  if (witnessed === undefined) problems.push(`见证文件中没有文号 ${row.document_no} 的出具记录，数据库中的这条记录不能证明它是本系统出具的`);
+  else if (witnessed !== digest) problems.push(`见证文件记载文号 ${row.document_no} 的 SHA-256 为 ${witnessed.slice(0, 12)}…，与此文件不符`);
+  for (const h of heads) {
+    problems.push(
+      ...(await statementProblems(db, witnessFile, { fundId: h.fund_id, statementNo: row.document_no, sha256: digest, headSeq: h.seq, headHash: h.hash })),
+    );
+  }
+  return {
+    genuine: problems.length === 0,
+    sha256: digest,
+    statement_no: row.document_no as string,
+    superseded_by: null,
+    ...(problems.length ? { problem: problems.join('；'), problems } : {}),
+    kind: 'bulletin',
+    issue_no: Number(row.issue_no),
+    as_of: String(row.as_of),
+    issued_at: (row.issued_at as Date).toISOString(),
   };
 }
 

@@ -1,4 +1,4 @@
-import { chineseDate, withSeparators } from '../../reports/format.ts';
+import { chineseDate, departmentStatusNames, withSeparators } from '../../reports/format.ts';
 
 /** Markup that is already safe: built by `html`, never from user input directly. */
 export class Html {
@@ -38,7 +38,7 @@ export const moment = (iso: string | Date | null | undefined) => {
   return new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'long', timeStyle: 'short' }).format(new Date(iso));
 };
 
-export const statusNames: Record<string, string> = { completed: '已完成', procuring: '采购中', awaiting_funds: '已申请经费', not_started: '未开展' };
+export const statusNames = departmentStatusNames;
 export const receiptStatusNames: Record<string, string> = { submitted: '待审核', verified: '已审核', rejected: '已退回', withdrawn: '已撤回' };
 export const categoryNames: Record<string, string> = { os: '操作系统', office: '办公软件', antivirus: '杀毒软件', other: '其他' };
 export const roleNames: Record<string, string> = { admin: '系统管理员', accountant: '会计', department: '单位', auditor: '审计', inspector: '督察组' };

@@ -1,7 +1,8 @@
 import type { Request } from 'express';
 import type { Actor } from '../auth/roles.ts';
 import { AppError, errorCatalogue } from '../errors.ts';
-import { html, roleNames, type Html } from './html.ts';
+import { Html, html, roleNames } from './html.ts';
+import { currentNavHref, errorId, finishBody } from './markup-finish.ts';
 
 const navByRole: Record<string, Array<[string, string]>> = {
   accountant: [
@@ -42,19 +43,24 @@ const navByRole: Record<string, Array<[string, string]>> = {
 
 /** 待办 first in every staff and unit navigation, with the number of things waiting. */
 const workLink = (req: Request) =>
-  html`<a href="/work" class="work-link">待办${req.workCount ? html`<span class="count">${req.workCount}<span class="visually-hidden"> 项待处理</span></span>` : ''}</a>`;
+  html`<a href="/work" class="work-link"${req.path === '/work' ? html` aria-current="page"` : ''}>待办${req.workCount ? html`<span class="count">${req.workCount}<span class="visually-hidden"> 项待处理</span></span>` : ''}</a>`;
 
 /** The page frame: title, navigation for the role, the user, sign-out. */
 export function page(req: Request, title: string, body: Html, options: { notice?: string | undefined; refresh_s?: number | undefined } = {}): string {
   const actor = req.actor as Actor | undefined;
   const nav = actor ? (navByRole[actor.role] ?? []) : [];
+  const current = currentNavHref(
+    req.path,
+    nav.map(([href]) => href),
+  );
   return html`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">${options.refresh_s ? html`<meta http-equiv="refresh" content="${options.refresh_s}">` : ''}
 <title>${title} · 奖补</title><link rel="stylesheet" href="/assets/app.css"><link rel="stylesheet" href="/assets/books.css"><script src="/assets/app.js" defer></script></head>
 <body><header><a class="brand" href="/">奖补 · 以奖代补资金管理</a>
-<nav>${actor && actor.role !== 'admin' ? workLink(req) : ''}${nav.map(([href, label]) => html`<a href="${href}">${label}</a>`)}</nav>
+<nav aria-label="主导航">${actor && actor.role !== 'admin' ? workLink(req) : ''}${nav.map(([href, label]) => html`<a href="${href}"${href === current ? html` aria-current="page"` : ''}>${label}</a>`)}</nav>
 ${actor ? html`<form method="post" action="/logout" class="who"><a href="/account">${actor.username}（${roleNames[actor.role]}）</a><input type="hidden" name="_csrf" value="${req.csrf}"><button>退出</button></form>` : ''}
-</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${body}</main></body></html>`.value;
+</header><main><h1>${title}</h1>${options.notice ? html`<p class="notice" role="status">${options.notice}</p>` : ''}${new Html(finishBody(body.value, req.originalUrl))}</main></body></html>`
+    .value;
 }
 
 /** The posted form's fields (urlencoded, one value each). */
@@ -90,7 +96,7 @@ export function formErrors(e: unknown): FormErrors {
 export const noErrors: FormErrors = { general: null, fields: {} };
 
 export const fieldError = (errors: FormErrors, field: string) =>
-  errors.fields[field] ? html`<span class="field-error" role="alert">${errors.fields[field]}</span>` : '';
+  errors.fields[field] ? html`<span class="field-error" data-error-for="${field}" id="${errorId(field)}" role="alert">${errors.fields[field]}</span>` : '';
 export const generalError = (errors: FormErrors) => (errors.general ? html`<p class="error" role="alert">${errors.general}</p>` : '');
 
 /** A numeric id from the path; anything else is simply not found. */

@@ -8,6 +8,7 @@ import { AppError } from '../errors.ts';
 import { assertSafeText } from '../http/schemas.ts';
 import { translateDbError } from '../db/translate-error.ts';
 import { fromBodyParser } from '../http/problem.ts';
+import { normaliseAmountFields } from './form-amounts.ts';
 import { html } from './html.ts';
 import { page } from './layout.ts';
 import { acceptancePages } from './pages/acceptance-pages.ts';
@@ -53,6 +54,7 @@ export function uiRouter(
       } catch (e) {
         return next(e);
       }
+      normaliseAmountFields(req.body);
       next();
     });
   const session = withWorkCount(db, requireSession(db));

@@ -5,6 +5,7 @@ import { actorForToken } from '../auth/sessions.ts';
 import type { Actor } from '../auth/roles.ts';
 
 export const cookieName = 'jb_session';
+export const csrfRefusal = '表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。';
 
 function cookie(req: Request, wanted: string): string | undefined {
   const header = req.headers.cookie ?? '';
@@ -69,6 +70,8 @@ export function clearSessionCookie(req: Request, res: Response): void {
 declare module 'express-serve-static-core' {
   interface Request {
     csrf?: string;
+    /** A multipart form whose `_csrf` field must come before its first file (uploads from the pages). */
+    csrfInBody?: string;
   }
 }
 
@@ -84,10 +87,12 @@ export function requireSession(db: Knex) {
     req.actor = actor;
     req.csrf = csrfToken(token);
     // Every form carries the token; a request without the right one is refused before anything changes.
+    // Never in the URL, where address bars, histories and access logs would keep it.
     if (req.method === 'POST') {
-      // Multipart forms (uploads) carry it in the action's query, as their body is streamed later.
-      const sent = (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)._csrf : undefined) ?? req.query._csrf;
-      if (sent !== req.csrf) return res.status(403).type('text/plain; charset=utf-8').send('表单已过期或来源不明（CSRF 校验失败），请返回刷新后重试。');
+      const sent = (req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>)._csrf : undefined) ?? req.get('x-csrf-token');
+      // An upload's body is streamed later: its first field must be the token, checked before any file is read (file-store).
+      if (sent === undefined && /^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) req.csrfInBody = req.csrf;
+      else if (sent !== req.csrf) return res.status(403).type('text/plain; charset=utf-8').send(csrfRefusal);
     }
     next();
   };

@@ -45,7 +45,7 @@ beforeAll(async () => {
     .set(maker.auth)
     .send({ department_id: d.id, amount: '6007.14', voucher_no: voucher, date: '2011-10-08' });
   await h.api.post(`/api/v1/disbursements/${pay.body.id}/approve`).set(checker.auth).send({});
-  unit = { ...d, user: await makeUser(h.db, 'department', d.id), invoice: `${body.invoice_code}-${body.invoice_number}`, voucher };
+  unit = { ...d, user: await makeUser(h.db, 'department', d.id), invoice: `${body.invoice_code}${body.invoice_number}`, voucher };
 });
 afterAll(() => h.close());
 
@@ -136,8 +136,9 @@ describe('the department statement (资金拨付通知书)', () => {
     const replaced = await h.api.post('/api/v1/statements/verify').set(auditor.auth).attach('file', older.body, 'statement.pdf');
     expect(replaced.body).toMatchObject({ genuine: true, statement_no: older.headers['x-statement-no'], superseded_by: newer.headers['x-statement-no'] });
     const page = await h.api
-      .post(`/statements/verify?_csrf=${encodeURIComponent(csrfToken(auditor.token))}`)
+      .post(`/statements/verify`)
       .set('Cookie', `jb_session=${auditor.token}`)
+      .field('_csrf', csrfToken(auditor.token))
       .attach('file', older.body, 'statement.pdf');
     expect(page.text).toContain(`已被更新的通知书 ${newer.headers['x-statement-no']} 取代`);
   });
@@ -169,7 +170,7 @@ describe('the department statement (资金拨付通知书)', () => {
     const pages = await pdfText(res.body);
     expect(pages.length).toBeGreaterThan(10);
     const receiptPages = pages.filter((p) => p.includes('正版软件授权'));
-    for (const p of receiptPages) expect(p).toContain('发票代码-号码');
+    for (const p of receiptPages) expect(p).toContain('发票代码/号码');
     expect(pages.join('')).toContain('正版软件授权 1000');
     expect(res.body.length).toBeLessThan(300 * 1024);
   });
@@ -197,28 +198,53 @@ describe('the fund summary', () => {
 });
 
 describe('exports', () => {
-  it('gives the journal as CSV with Chinese headers and exact amounts', async () => {
+  const fundFields = async () => (await h.api.get(`/api/v1/funds/${fundId}`).set(auditor.auth)).body;
+
+  it('gives the journal as CSV under a title block (fund, document number, period, when, by whom), named for the fund and year', async () => {
+    const fund = await fundFields();
     const res = await get(`/api/v1/funds/${fundId}/journal.csv`, auditor);
     const text = res.body.toString('utf8');
-    expect(text.startsWith('\uFEFF凭证号,日期,类型,摘要')).toBe(true);
+    const lines = text.replace(/^\uFEFF/, '').split('\r\n');
+    expect(lines[0]).toBe(`${fund.name}序时账`);
+    expect(lines[1]).toBe(`资金,${fund.name}（${fund.code}）`);
+    expect(lines[2]).toBe(`资金文号,${fund.document_no}`);
+    expect(lines[3]).toBe(`期间,${fund.fiscal_year}年度（全部凭证）`);
+    expect(lines[4]).toMatch(/^生成时间,"?\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}:\d{2}"?$/);
+    expect(lines[5]).toBe(`生成人,${auditor.username}`);
+    expect(lines[6]).toBe('');
+    expect(lines[7]!.startsWith('凭证号,日期,类型,摘要')).toBe(true);
     expect(text).toContain(',6007.14,');
     expect(text).toContain('财政拨款');
+    const name = `${fund.name}-序时账-${fund.fiscal_year}.csv`;
+    expect(res.headers['content-disposition']).toContain(`filename*=UTF-8''${encodeURIComponent(name)}`);
+    const ranged = await get(`/api/v1/funds/${fundId}/journal.xlsx?from=2011-10-01&to=2011-10-31`, auditor);
+    expect(ranged.headers['content-disposition']).toContain(encodeURIComponent(`${fund.name}-序时账-2011-10-01至2011-10-31.xlsx`));
   });
 
-  it('gives the trial balance as XLSX with amounts as numbers formatted to two decimals', async () => {
-    const res = await get(`/api/v1/funds/${fundId}/trial-balance.xlsx`, auditor);
+  it('gives the trial balance as XLSX under its title block, with amounts as numbers formatted to two decimals', async () => {
+    const fund = await fundFields();
+    const res = await get(`/api/v1/funds/${fundId}/trial-balance.xlsx?as_of=2011-12-31`, auditor);
+    expect(res.headers['content-disposition']).toContain(encodeURIComponent(`${fund.name}-试算平衡表-2011-12-31.xlsx`));
     const wb = new ExcelJS.Workbook();
     await wb.xlsx.load(res.body as unknown as ArrayBuffer);
     const ws = wb.worksheets[0]!;
-    expect(ws.getRow(1).values).toEqual([undefined, '科目代码', '科目名称', '账簿', '借方余额', '贷方余额']);
-    const cash = ws.getRows(2, ws.rowCount - 1)!.find((r) => r.getCell(1).value === '1011')!;
+    expect(ws.getRow(1).getCell(1).value).toBe(`${fund.name}试算平衡表`);
+    expect(ws.getRow(3).values).toEqual([undefined, '资金文号', fund.document_no]);
+    expect(ws.getRow(4).values).toEqual([undefined, '截至', '2011-12-31']);
+    expect(ws.getRow(6).values).toEqual([undefined, '生成人', auditor.username]);
+    expect(ws.getRow(8).values).toEqual([undefined, '科目代码', '科目名称', '账簿', '借方余额', '贷方余额']);
+    const cash = ws.getRows(9, ws.rowCount - 8)!.find((r) => r.getCell(1).value === '1011')!;
     expect(typeof cash.getCell(4).value).toBe('number');
     expect(cash.getCell(4).numFmt).toBe('#,##0.00');
   });
 
-  it('gives an allocation run as CSV', async () => {
+  it('gives an allocation run as CSV under its title block', async () => {
+    const fund = await fundFields();
     const [run] = await h.db('allocation_runs').where({ fund_id: fundId }).pluck('id');
     const res = await get(`/api/v1/allocation-runs/${run}/lines.csv`, auditor);
-    expect(res.body.toString('utf8')).toContain(`${unit.code},统计局,10100.00`);
+    const text = res.body.toString('utf8');
+    expect(text.startsWith(`\uFEFF${fund.name}分配方案（第 ${run} 批）\r\n`)).toBe(true);
+    expect(text).toContain(`${unit.code},统计局,10100.00`);
+    expect(res.headers['content-disposition']).toContain(encodeURIComponent(`${fund.name}-分配方案第${run}批-2011-09-30.csv`));
   });
 });

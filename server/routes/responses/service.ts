@@ -95,6 +95,9 @@ export const statementCheck = z.object({
   head_seq: z.number().int().optional(),
   head_hash: z.string().optional(),
   content_hash: z.string().optional(),
+  /** A bulletin's issue (快报第N期) and the day its figures stand at. */
+  issue_no: z.number().int().optional(),
+  as_of: z.string().optional(),
 });
 
 // 1 samples

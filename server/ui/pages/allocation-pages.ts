@@ -68,7 +68,7 @@ ${
   allows(req.actor!.role, 'allocation.policy')
     ? html`<form method="post" action="/funds/${fund.id}/policy">${csrfField(req)}${generalError(errors)}
 <table><thead><tr><th>类别</th><th>奖励比例（0–1，如 0.50）</th><th>每套封顶（元，可空）</th></tr></thead><tbody>
-${categories.map((c) => html`<tr><td>${categoryNames[c]}</td><td><input name="rate_${c}" value="${value(`rate_${c}`, current?.rates[c] ?? '0.50')}" size="8">${fieldError(errors, `rates.${c}`)}</td><td><input name="cap_${c}" value="${value(`cap_${c}`, current?.licence_caps[c])}" size="10">${fieldError(errors, `licence_caps.${c}`)}</td></tr>`)}
+${categories.map((c) => html`<tr><td>${categoryNames[c]}</td><td><input name="rate_${c}" aria-label="${categoryNames[c]} 奖励比例" value="${value(`rate_${c}`, current?.rates[c] ?? '0.50')}" size="8">${fieldError(errors, `rates.${c}`)}</td><td><input name="cap_${c}" aria-label="${categoryNames[c]} 每套封顶（元）" inputmode="decimal" value="${value(`cap_${c}`, current?.licence_caps[c])}" size="10">${fieldError(errors, `licence_caps.${c}`)}</td></tr>`)}
 </tbody></table>
 <label>单位奖励上限（元，可空） <input name="department_ceiling" value="${value('department_ceiling', current?.department_ceiling)}"></label>${fieldError(errors, 'department_ceiling')}
 <label><input type="checkbox" name="require_completed" value="1" ${(b.require_completed ?? (current?.require_completed === false ? '' : '1')) ? 'checked' : ''}> 仅已完成并验收的单位参与分配</label>

@@ -73,7 +73,7 @@ ${
           ? reports.map(
               (r) => html`<p>已于 ${moment(r.filed_at)} 报送：${r.body}</p>
 ${(reportFiles.get(r.id) ?? []).map((f) => html`<p>附件：<a href="/api/v1/attachments/${f.id}">${f.file_name}</a></p>`)}
-<form method="post" action="/written-reports/${r.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data"><label>上传盖章扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(reportErrors, 'file')}<button>上传</button></form>`,
+<form method="post" action="/written-reports/${r.id}/attachments" enctype="multipart/form-data">${csrfField(req)}<label>上传盖章扫描件（PDF、JPEG、PNG） <input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required></label>${fieldError(reportErrors, 'file')}<button>上传</button></form>`,
             )
           : d.status === 'not_started'
             ? html`<p>${deadline.title}：请于 ${day(deadline.deadline)} 前报送${pastDeadline ? html`（<b class="error">已逾期</b>）` : ''}。</p>
@@ -84,9 +84,9 @@ ${(reportFiles.get(r.id) ?? []).map((f) => html`<p>附件：<a href="/api/v1/att
 }
 <h2>采购发票</h2>
 <table><thead><tr><th>发票</th><th>开票日期</th><th>销售方</th><th class="num">金额</th><th>状态</th></tr></thead><tbody>
-${receipts.map((r) => html`<tr><td><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}${r.status_reason ? `：${r.status_reason}` : ''}${r.status === 'rejected' ? html` <a href="/receipts/${r.id}/resubmit">更正后重新提交</a>` : ''}</td></tr>`)}
+${receipts.map((r) => html`<tr><td class="invoice-no"><a href="/receipts/${r.id}">${r.invoice_code ? `${r.invoice_code}-` : ''}${r.invoice_number}</a></td><td>${day(r.issue_date)}</td><td>${r.seller_name}</td><td class="num">${yuan(r.total)}</td><td>${receiptStatusNames[r.status]}${r.status_reason ? `：${r.status_reason}` : ''}${r.status === 'rejected' ? html` <a href="/receipts/${r.id}/resubmit">更正后重新提交</a>` : ''}</td></tr>`)}
 </tbody></table>
-<h2>提交发票</h2>${funds.length ? receiptForm(req, d.id, funds, errors.receipt ?? noErrors) : html`<p class="muted">暂无可申报的资金。</p>`}
+<h2>提交发票</h2>${funds.length ? receiptForm(req, d.id, d.name, funds, errors.receipt ?? noErrors) : html`<p class="muted">暂无可申报的资金。</p>`}
 <h2>奖励与拨付</h2><table><thead><tr><th>资金</th><th class="num">核定奖励</th><th class="num">已分配</th><th class="num">已拨付</th><th class="num">应付未付</th><th class="num">应收回</th><th></th></tr></thead><tbody>
 ${positions.map(({ fund, position: p }) => html`<tr><td>${fund.name}</td><td class="num">${yuan(p.entitlement)}</td><td class="num">${yuan(p.allocated)}</td><td class="num">${yuan(p.paid)}</td><td class="num">${yuan(p.payable)}</td><td class="num">${yuan(p.to_recover)}</td><td><a href="/api/v1/funds/${fund.id}/departments/${d.id}/statement.pdf">下载资金拨付通知书</a></td></tr>`)}
 </tbody></table>`,

@@ -111,7 +111,7 @@ ${
         (
           e,
         ) => html`<li>${moment(e.at)} ${eventNames[e.kind]}（${e.by}）：${e.note}${e.attachments.map((a) => html` <a href="/api/v1/attachments/${a.id}">${a.file_name}</a>`)}
-${open && e.kind === 'rectification' && allows(role, 'findings.rectify') ? html`<form method="post" action="/rectifications/${e.id}/attachments?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data"><input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required aria-label="整改扫描件"> <button class="secondary">上传扫描件</button></form>` : ''}</li>`,
+${open && e.kind === 'rectification' && allows(role, 'findings.rectify') ? html`<form method="post" action="/rectifications/${e.id}/attachments" enctype="multipart/form-data">${csrfField(req)}<input type="file" name="file" accept="application/pdf,image/jpeg,image/png" required aria-label="整改扫描件"> <button class="secondary">上传扫描件</button></form>` : ''}</li>`,
       )}</ul>`
     : html`<p class="muted">尚无整改记录。</p>`
 }

@@ -34,7 +34,7 @@ export function reportPages(db: Knex, config: Pick<Config, 'uploadMaxBytes' | 'd
         req,
         '软件正版化进度',
         html`
-<form method="get">截至 <input type="date" name="as_of" value="${asOf ?? ''}"> <button>查看</button>
+<form method="get"><label class="inline">截至 <input type="date" name="as_of" value="${asOf ?? ''}"></label> <button>查看</button>
 ${allows(req.actor!.role, 'progress.bulletin') ? html` <a class="button" href="/api/v1/progress/bulletin.pdf${asOf ? `?as_of=${asOf}` : ''}">下载通报（PDF）</a>` : ''}</form>
 <div class="figures"><div class="figure">单位总数<b>${r.total}</b></div><div class="figure">已完成<b>${s.completed}</b></div><div class="figure">采购中<b>${s.procuring}</b></div><div class="figure">已申请经费<b>${s.awaiting_funds}</b></div><div class="figure">未开展<b>${s.not_started}</b></div>
 <div class="figure">完成率<b>${(Number(r.completion_rate) * 100).toFixed(2)}%</b></div><div class="figure">预计完成率<b>${(Number(r.projected_rate) * 100).toFixed(2)}%</b></div></div>
@@ -53,14 +53,16 @@ ${allows(req.actor!.role, 'progress.deadline') ? html`<form method="post" action
     res.status(errors === noErrors ? 200 : 422).send(
       page(
         req,
-        '通知书真伪核验',
+        '通知书、快报真伪核验',
         html`
-<form method="post" action="/statements/verify?_csrf=${encodeURIComponent(req.csrf!)}" enctype="multipart/form-data">${generalError(errors)}
-<label>上传通知书 PDF <input type="file" name="file" accept="application/pdf" required></label>${fieldError(errors, 'file')}<button>核验</button></form>
+<form method="post" action="/statements/verify" enctype="multipart/form-data">${csrfField(req)}${generalError(errors)}
+<label>上传通知书、汇总表或快报 PDF <input type="file" name="file" accept="application/pdf" required></label>${fieldError(errors, 'file')}<button>核验</button></form>
 ${
   result
     ? 'kind' in result && result.genuine
-      ? html`<p class="notice" role="status">真实、未经改动：编号 ${result.statement_no}，${result.kind === 'summary' ? '资金汇总表' : `${result.department_name} 的资金拨付通知书`}，出具于 ${moment(result.issued_at)}，依据账簿第 ${result.head_seq} 号凭证。</p>${result.superseded_by ? html`<p class="error" role="status">注意：该通知书已被更新的通知书 ${result.superseded_by} 取代，请以新通知书为准。</p>` : ''}`
+      ? 'issue_no' in result
+        ? html`<p class="notice" role="status">真实、未经改动：${result.statement_no}，软件正版化工作快报第 ${result.issue_no} 期（统计截至 ${day(result.as_of)}），出具于 ${moment(result.issued_at)}。</p>`
+        : html`<p class="notice" role="status">真实、未经改动：编号 ${result.statement_no}，${result.kind === 'summary' ? '资金汇总表' : `${result.department_name} 的资金拨付通知书`}，出具于 ${moment(result.issued_at)}，依据账簿第 ${result.head_seq} 号凭证。</p>${result.superseded_by ? html`<p class="error" role="status">注意：该通知书已被更新的通知书 ${result.superseded_by} 取代，请以新通知书为准。</p>` : ''}`
       : 'kind' in result && result.problem
         ? html`<p class="error" role="alert">编号 ${result.statement_no} 的文件与出具时一致，但不再可信：${result.problem}。</p>`
         : html`<p class="error" role="alert">不是本系统出具的原件，或已被改动（SHA-256 ${result.sha256}）。</p>`
