@@ -25,11 +25,11 @@ afterAll(async () => {
 });
 
 async function signIn(username: string) {
-  let token: string | undefined;
-  const client = jiangbuClient(baseUrl, () => token);
+  const session: { token?: string } = {};
+  const client = jiangbuClient(baseUrl, () => session.token);
   const { data, error, response } = await client.POST('/api/v1/auth/login', { body: { username, password: testPassword } });
   expect(response.status, JSON.stringify(error)).toBe(200);
-  token = data!.token;
+  session.token = data!.token;
   expect(data!.user.username).toBe(username);
   return client;
 }
