@@ -32,9 +32,19 @@ export async function openBench(): Promise<BenchEnv> {
   }
   const databaseUrl = await createMigratedDatabase(serverUrl, 'jiangbu_bench');
   const port = await freePort();
+  // The service's own DATA_DIR (witness file, scans): a witness shared between runs names the heads of
+  // another run's ledger, and verify rightly refuses it.
+  const dataDir = await mkdtemp(join(tmpdir(), 'jiangbu-bench-data-'));
   // What `npm start` runs: the compiled service (npm run bench builds it first).
   const server = spawn(process.execPath, ['dist/server/main.js'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), LOG_LEVEL: 'warn', BOOTSTRAP_ADMIN_PASSWORD: 'bench admin password' },
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      BOOTSTRAP_ADMIN_PASSWORD: 'bench admin password',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
@@ -59,8 +69,11 @@ export async function openBench(): Promise<BenchEnv> {
       server.kill('SIGTERM');
       await new Promise((resolve) => server.once('exit', resolve));
       await db.destroy();
-      await dropDatabase(databaseUrl);
+      // BENCH_KEEP_DATABASE=1 leaves the seeded database for EXPLAIN (drop it yourself afterwards).
+      if (process.env.BENCH_KEEP_DATABASE === '1' && process.env.DATABASE_URL) console.log(`kept the database: ${databaseUrl}`);
+      else await dropDatabase(databaseUrl);
       await stopEmbedded();
+      await rm(dataDir, { recursive: true, force: true });
       if (dir) await rm(dir, { recursive: true, force: true });
     },
   };

@@ -18,6 +18,8 @@ export interface Config {
   statementTimeoutMs: number;
   /** Express 'trust proxy': set when behind a reverse proxy, so throttling and the audit log see the client's address. */
   trustProxy: string | false;
+  /** How long an Idempotency-Key's response is kept and replayed (days); older keys are purged and may be used anew. */
+  idempotencyTtlDays: number;
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -25,6 +27,12 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw)) throw new Error(`${name} must be a positive integer, got "${raw}"`);
   return Number(raw);
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const n = intFrom(env, name, fallback);
+  if (n < 1) throw new Error(`${name} must be at least 1, got "${env[name]}"`);
+  return n;
 }
 
 /** Reads the environment once, at start-up; a bad value stops the service with a clear message. */
@@ -44,5 +52,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: intFrom(env, 'DB_POOL_MAX', Math.max(4, availableParallelism() * 4)),
     statementTimeoutMs: intFrom(env, 'DB_STATEMENT_TIMEOUT_MS', 30_000),
     trustProxy: env.TRUST_PROXY || false,
+    idempotencyTtlDays: positive(env, 'IDEMPOTENCY_TTL_DAYS', 7),
   };
 }

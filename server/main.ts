@@ -6,6 +6,7 @@ import { loadConfig, type Config } from './config.ts';
 import { loadDemo } from './demo/load-demo.ts';
 import { describeStartupError, StartupError } from './startup-error.ts';
 import { bootstrapAdmin } from './users/users.ts';
+import { setIdempotencyTtlDays, startIdempotencyPurge } from './http/idempotency-purge.ts';
 import { assertWitnessWritable, ensureWitness, ledgerIdentity, startWitness, witnessState } from './ledger/witness.ts';
 
 const started_ms = Date.now();
@@ -37,6 +38,7 @@ try {
   await failStart(new StartupError(e instanceof Error ? e.message : String(e)));
 }
 const cfg = config!;
+setIdempotencyTtlDays(cfg.idempotencyTtlDays);
 const logger = pino({ level: cfg.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.token'] });
 const log = { info: (m: string) => logger.info(m), warn: (m: string) => logger.warn(m) };
 const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -63,6 +65,7 @@ try {
 const database = db!;
 // At least one chain head per minute of posting goes to the witness file, outside the database.
 const witness = startWitness(database.knex, cfg.witnessFile, log);
+const purge = startIdempotencyPurge(database.knex, log);
 logger.info(
   `Jiangbu serving on http://localhost:${cfg.port} (${database.embedded ? `embedded PostgreSQL in ${cfg.dataDir}` : 'DATABASE_URL'}; ready in ${Date.now() - started_ms} ms)`,
 );
@@ -79,6 +82,7 @@ async function shutdown(signal: string): Promise<void> {
   await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, drain_ms).unref())]);
   server.closeAllConnections();
   witness.stop();
+  purge.stop();
   await witness.tick();
   await database.close();
   process.exit(0);

@@ -10,6 +10,8 @@ import * as exceptionPaths from './008-exception-paths.ts';
 import * as assetsInspections from './009-assets-inspections.ts';
 import * as figuresByUnit from './010-figures-by-unit.ts';
 import * as poolHardening from './011-pool-hardening.ts';
+import * as postingInOneCall from './012-posting-in-one-call.ts';
+import * as provinceScale from './013-province-scale.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +31,8 @@ const migrations: Array<[string, Migration]> = [
   ['009-assets-inspections', assetsInspections],
   ['010-figures-by-unit', figuresByUnit],
   ['011-pool-hardening', poolHardening],
+  ['012-posting-in-one-call', postingInOneCall],
+  ['013-province-scale', provinceScale],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../auth/roles.ts';
 import { assertOwnDepartment } from '../auth/scope.ts';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
+import type { Page } from '../db/pagination.ts';
 import { todayInShanghai } from '../http/schemas.ts';
 import { zero } from '../ledger/money.ts';
 import { entitlementOf } from './allocation-rules.ts';
@@ -28,11 +29,16 @@ export interface Position {
  */
 export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: string): Promise<Position[]> {
   if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
+  return positionsOf(db, fundId, onlyDepartment);
+}
+
+async function positionsOf(db: Knex, fundId: string, only?: string | string[]): Promise<Position[]> {
   const asOf = todayInShanghai();
-  const inputs = (await currentPolicyRow(db, fundId)) ? await loadRunInputs(db, fundId, asOf, onlyDepartment) : null;
+  const inputs = (await currentPolicyRow(db, fundId)) ? await loadRunInputs(db, fundId, asOf, only) : null;
   const entitlements = new Map(inputs?.departments.map((d) => [d.id, entitlementOf(d, inputs.policy, asOf).entitlement]) ?? []);
-  const figures = await unitFiguresOf(db, fundId, onlyDepartment);
-  const ids = [...new Set([...figures.keys(), ...entitlements.keys()])].filter((id) => !onlyDepartment || id === onlyDepartment);
+  const figures = await unitFiguresOf(db, fundId, only);
+  const wanted = only === undefined ? undefined : new Set([only].flat());
+  const ids = [...new Set([...figures.keys(), ...entitlements.keys()])].filter((id) => !wanted || wanted.has(id));
   const departments = ids.length ? await db('departments').whereIn('id', ids).select('id', 'code', 'name') : [];
   const none = { allocated: zero, disbursed: zero, payableBalance: zero };
   return departments
@@ -51,6 +57,40 @@ export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: s
         to_recover: entitlement && f.disbursed.gt(entitlement) ? f.disbursed.minus(entitlement).toFixed(2) : '0.00',
       };
     });
+}
+
+/**
+ * One page of positions, by unit code; the cursor is the id of the last unit shown. The page's units
+ * are found first (those with figures, a payable account or, under a policy, a verified receipt in
+ * this fund: the units fundPositions lists), walking the units by code, then only their inputs are read.
+ */
+export async function fundPositionsPage(db: Knex, fundId: string, limit: number, cursor?: string): Promise<Page<Position>> {
+  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
+  const hasPolicy = Boolean(await currentPolicyRow(db, fundId));
+  const q = db('departments as d')
+    .where((w) => {
+      w.whereExists(db('fund_unit_figures as u').where('u.fund_id', fundId).whereRaw('u.department_id = d.id'));
+      w.orWhereExists(db('accounts as a').where({ 'a.fund_id': fundId, 'a.kind': 'payable' }).whereRaw('a.department_id = d.id'));
+      if (hasPolicy)
+        w.orWhereExists(
+          db('receipts as r')
+            .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
+            .where('r.issue_date', '<=', todayInShanghai())
+            .whereRaw('r.department_id = d.id'),
+        );
+    })
+    .orderBy('d.code')
+    .limit(limit + 1)
+    .select('d.id');
+  if (cursor) {
+    const at = await db('departments').where({ id: cursor }).first('code');
+    if (!at) throw validationError('cursor', '不是本列表的游标');
+    q.where('d.code', '>', at.code);
+  }
+  const ids = (await q).map((r) => String(r.id));
+  const shown = ids.slice(0, limit);
+  const positions = shown.length ? await positionsOf(db, fundId, shown) : [];
+  return { items: positions, next_cursor: ids.length > limit ? shown[shown.length - 1]! : null };
 }
 
 export async function departmentPosition(db: Knex, actor: Actor, fundId: string, departmentId: string): Promise<Position> {

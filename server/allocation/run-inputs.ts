@@ -21,9 +21,11 @@ export interface RunInputs {
  * Everything a run for `fundId` as of `asOf` depends on: the current policy, each unit's verified
  * receipt lines (issued on or before `asOf`), status and acceptance, what was allocated to it and
  * what is still unpaid, and what the fund can still allocate. With `onlyDepartment`, that unit's
- * inputs alone (for its position or statement; such inputs are never a run's).
+ * inputs alone (for its position or statement), or those of several (a page of positions); such
+ * inputs are never a run's.
  */
-export async function loadRunInputs(db: Knex, fundId: string, asOf: string, onlyDepartment?: string): Promise<RunInputs> {
+export async function loadRunInputs(db: Knex, fundId: string, asOf: string, onlyDepartment?: string | string[]): Promise<RunInputs> {
+  const only = onlyDepartment === undefined ? undefined : [onlyDepartment].flat();
   const fund = await db('funds').where({ id: fundId }).first('id', 'appropriated', 'allocated', 'closed_through');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   const policyRow = await currentPolicyRow(db, fundId);
@@ -34,7 +36,7 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
     .join('receipts as r', 'r.id', 'l.receipt_id')
     .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
     .where('r.issue_date', '<=', asOf)
-    .modify((q) => (onlyDepartment ? q.where('r.department_id', onlyDepartment) : q))
+    .modify((q) => (only ? q.whereIn('r.department_id', only) : q))
     .groupBy('r.department_id')
     .select(
       'r.department_id',
@@ -70,7 +72,7 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
   const rejectedRows = await db('receipts as r')
     .where({ 'r.fund_id': fundId, 'r.status': 'rejected' })
     .whereExists((q) => q.from('receipt_events as e').whereRaw('e.receipt_id = r.id').where({ 'e.from_status': 'verified', 'e.to_status': 'rejected' }))
-    .modify((q) => (onlyDepartment ? q.where('r.department_id', onlyDepartment) : q))
+    .modify((q) => (only ? q.whereIn('r.department_id', only) : q))
     .orderBy('r.id')
     .select('r.id', 'r.department_id', 'r.invoice_key', 'r.status_reason');
   for (const r of rejectedRows) {
@@ -82,7 +84,7 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
   // as allocated keeps the next run from paying it straight back.
   const forfeited = await db('finding_clawbacks')
     .where({ fund_id: fundId, status: 'approved' })
-    .modify((q) => (onlyDepartment ? q.where('department_id', onlyDepartment) : q))
+    .modify((q) => (only ? q.whereIn('department_id', only) : q))
     .groupBy('department_id')
     .select('department_id', db.raw('sum(amount)::text AS amount'));
   for (const f of forfeited) {

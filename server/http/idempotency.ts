@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError } from '../errors.ts';
 import { actorOf } from './context.ts';
+import { idempotencyTtlDays } from './idempotency-purge.ts';
 import type { JsonReply, Replied, Sendable } from './route.ts';
 
 export interface Outcome<T = unknown> {
@@ -37,10 +38,17 @@ function keyOf(req: Request): string | undefined {
   return key;
 }
 
+/** The (key, request hash) a request claims, if it carries an Idempotency-Key; for writes that claim it in the database themselves. */
+export function idempotencyClaimOf(req: Request, body: unknown): { key: string; requestHash: string } | undefined {
+  const key = keyOf(req);
+  return key === undefined ? undefined : { key, requestHash: requestHash(req, body) };
+}
+
 /**
  * Runs a money-moving write once per (user, Idempotency-Key). The key row is written in the same
  * transaction as the write: a concurrent duplicate waits on it and then replays the stored response.
- * A failed write stores nothing, so the same key may be retried.
+ * A failed write stores nothing, so the same key may be retried. A key is kept IDEMPOTENCY_TTL_DAYS
+ * days (7 by default); after that it is forgotten (idempotency-purge.ts).
  */
 export async function runIdempotent<T>(
   db: Knex,
@@ -54,7 +62,15 @@ export async function runIdempotent<T>(
     if (key === undefined) return { ...(await work(trx)), replayed: false };
     const userId = actorOf(req).id;
     const hash = requestHash(req, body);
-    const claimed = await trx('idempotency_keys').insert({ user_id: userId, key, request_hash: hash }).onConflict(['user_id', 'key']).ignore().returning('key');
+    // A key older than its lifetime (idempotency-purge.ts) is forgotten even before the purge deletes
+    // it: the claim takes it over as new, atomically, so two requests cannot both take it.
+    const { rows: claimed } = await trx.raw(
+      `INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES (?, ?, ?)
+       ON CONFLICT (user_id, key) DO UPDATE SET request_hash = excluded.request_hash, status_code = NULL, response = NULL, created_at = now()
+        WHERE idempotency_keys.created_at < now() - make_interval(days => ?)
+       RETURNING key`,
+      [userId, key, hash, idempotencyTtlDays()],
+    );
     if (claimed.length === 0) {
       const previous = await trx('idempotency_keys').where({ user_id: userId, key }).first();
       if (previous.request_hash !== hash) throw new AppError('IDEMPOTENCY_KEY_REUSED', '该 Idempotency-Key 已用于另一个请求');

@@ -115,8 +115,18 @@ export function accountView(r: Record<string, unknown>) {
   };
 }
 
-export async function listAccounts(db: Knex, fundId: string) {
+/**
+ * The fund's chart by code. With `limit`, one page of it (a province's fund has 15,000 accounts): the
+ * cursor is the id of the last account shown and the next page starts after its code.
+ */
+export async function listAccounts(db: Knex, fundId: string, page?: { limit: number; cursor?: string | undefined }) {
   await getFund(db, fundId);
-  const rows = await db('accounts').where({ fund_id: fundId }).orderBy('code');
-  return rows.map(accountView);
+  const q = db('accounts').where({ fund_id: fundId }).orderBy('code');
+  if (!page) return { items: (await q).map(accountView), next_cursor: null };
+  if (page.cursor) {
+    const at = await db('accounts').where({ fund_id: fundId, id: page.cursor }).first('code');
+    if (!at) throw validationError('cursor', '不是本列表的游标');
+    q.where('code', '>', at.code);
+  }
+  return pageOf((await q.limit(page.limit + 1)).map(accountView), page.limit, (a) => a.id);
 }

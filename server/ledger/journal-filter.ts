@@ -17,15 +17,18 @@ export interface JournalFilterWords {
 export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalFilterWords) {
   const said: string[] = [];
   let departmentIds: string[] | undefined;
+  let accountIds: string[] | undefined;
   if (f.account) {
     const parent = !f.account.includes('.');
     const accounts = await db('accounts')
       .where('fund_id', fundId)
       .where((w) => (parent ? w.where('code', f.account!).orWhere('code', 'like', `${f.account}.%`) : w.where('code', f.account!)))
-      .count<{ n: string }[]>('id as n');
-    const n = Number(accounts[0]?.n ?? 0);
+      .select('id', 'code');
+    const n = accounts.length;
     if (n === 0) throw validationError('account', `本资金没有科目 ${f.account}${parent ? '，也没有它的明细科目' : ''}`);
-    said.push(parent && n > 1 ? `科目 ${f.account} 及其 ${n - ((await hasOwn(db, fundId, f.account)) ? 1 : 0)} 个明细科目` : `科目 ${f.account}`);
+    accountIds = accounts.map((a) => String(a.id));
+    const own = accounts.some((a) => a.code === f.account);
+    said.push(parent && n > 1 ? `科目 ${f.account} 及其 ${n - (own ? 1 : 0)} 个明细科目` : `科目 ${f.account}`);
   }
   const text = f.department?.trim();
   if (text || f.department_id) {
@@ -49,11 +52,9 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
   return {
     account: f.account,
     accountIsParent: f.account !== undefined && !f.account.includes('.'),
+    /** The fund's accounts the filter names (the account, or a parent and its sub-accounts). */
+    accountIds,
     departmentIds,
     description: said.length ? `仅显示${said.join('、')}的凭证` : '全部凭证',
   };
-}
-
-async function hasOwn(db: Knex, fundId: string, code: string): Promise<boolean> {
-  return Boolean(await db('accounts').where({ fund_id: fundId, code }).first('id'));
 }

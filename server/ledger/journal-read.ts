@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { pageOf } from '../db/pagination.ts';
 
 export interface JournalFilter {
@@ -14,6 +14,8 @@ export interface JournalFilter {
   department_ids?: string[] | undefined;
   /** `account` is a parent code (2307): every 2307.* account counts. */
   account_is_parent?: boolean | undefined;
+  /** The fund's account ids `account` names (resolveJournalFilter): the fast form of the account filter. */
+  account_ids?: string[] | undefined;
 }
 
 function entryView(e: Record<string, unknown>, postings: Record<string, unknown>[]) {
@@ -87,24 +89,40 @@ export async function getEntry(db: Knex, id: string): Promise<EntryView> {
   return entry;
 }
 
-/** Newest first; the cursor is the last sequence number seen. */
+/**
+ * In the order of a 序时账, newest first: by entry date, then by sequence number (a back-dated entry
+ * stands among the entries of its date). The cursor is the sequence number of the last entry shown;
+ * the next page starts after its (date, seq). Every filter is served by an index walked in that
+ * order — (fund, entry_date, seq), (fund, kind, entry_date, seq), (fund, department, seq) — and an
+ * account filter is a probe of the entry's postings by the fund's account ids, never a join by code.
+ */
 export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
   const q = entriesQuery(db)
     .where('e.fund_id', fundId)
-    .orderBy('e.seq', 'desc')
+    .orderBy([
+      { column: 'e.entry_date', order: 'desc' },
+      { column: 'e.seq', order: 'desc' },
+    ])
     .limit(f.limit + 1);
-  if (f.cursor) q.where('e.seq', '<', f.cursor);
+  if (f.cursor) {
+    const at = await db('journal_entries').where({ fund_id: fundId, seq: f.cursor }).first('entry_date');
+    if (!at) throw validationError('cursor', '不是本列表的游标');
+    q.whereRaw('(e.entry_date, e.seq) < (?::date, ?::bigint)', [at.entry_date, f.cursor]);
+  }
   if (f.from) q.where('e.entry_date', '>=', f.from);
   if (f.to) q.where('e.entry_date', '<=', f.to);
   if (f.kind) q.where('e.kind', f.kind);
   if (f.department_id) q.where('e.department_id', f.department_id);
   if (f.department_ids) q.whereIn('e.department_id', f.department_ids);
-  if (f.account) {
+  if (f.account_ids) {
+    q.whereExists(db('postings as p').whereRaw('p.entry_id = e.id').whereRaw('p.account_id = ANY (?::bigint[])', [f.account_ids]));
+  } else if (f.account) {
     const code = f.account;
     q.whereExists(
       db('postings as p')
         .join('accounts as a', 'a.id', 'p.account_id')
         .whereRaw('p.entry_id = e.id')
+        .where('a.fund_id', fundId)
         .where((w) => (f.account_is_parent ? w.where('a.code', code).orWhere('a.code', 'like', `${code}.%`) : w.where('a.code', code))),
     );
   }

@@ -13,7 +13,9 @@ interface Line {
 
 /**
  * Balances per account and per book. Without `as_of` it reads the stored balances (O(accounts));
- * with `as_of` it sums the postings of entries dated on or before that day.
+ * with `as_of`, each account's closing balance on the last day on or before it that has postings
+ * (account_day_balances, kept by the postings trigger of migration 013, back-dated entries included):
+ * one index probe per account, never a sum over postings.
  */
 export async function trialBalance(db: Knex, fundId: string, asOf: string | undefined) {
   await getFund(db, fundId);
@@ -26,9 +28,8 @@ export async function trialBalance(db: Knex, fundId: string, asOf: string | unde
           'a.book',
           'a.normal_side',
           db.raw(
-            `coalesce((SELECT sum(CASE WHEN p.side = a.normal_side THEN p.amount ELSE -p.amount END)
-                         FROM postings p JOIN journal_entries e ON e.id = p.entry_id
-                        WHERE p.account_id = a.id AND e.entry_date <= ?), 0)::numeric(18,2) AS balance`,
+            `coalesce((SELECT b.balance FROM account_day_balances b
+                        WHERE b.account_id = a.id AND b.day <= ? ORDER BY b.day DESC LIMIT 1), 0) AS balance`,
             [asOf],
           ),
         )

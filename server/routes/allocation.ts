@@ -5,12 +5,12 @@ import { cancelDisbursement, createDisbursement, listDisbursements, prepareRefun
 import { approveDisbursement, approveDisbursements } from '../allocation/payment-approval.ts';
 import { prepareRunDisbursements } from '../allocation/run-disbursements.ts';
 import { listPolicies, setPolicy } from '../allocation/policy.ts';
-import { departmentPosition, fundPositions } from '../allocation/positions.ts';
+import { departmentPosition, fundPositionsPage } from '../allocation/positions.ts';
 import { approveRun, cancelRun, createRun, getRun, listRuns } from '../allocation/runs.ts';
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
-import { disbursement, disbursementList, disbursementPage, policy, policyList, position, positionList, run, runList } from './responses/allocation.ts';
+import { disbursement, disbursementList, disbursementPage, policy, policyList, position, positionPage, run, runList } from './responses/allocation.ts';
 import { accountingDate, cursorParam, idParam, limitParam, money, positiveMoney } from '../http/schemas.ts';
 
 const id = z.strictObject({ id: idParam });
@@ -280,12 +280,14 @@ export function allocationRoutes(db: Knex) {
         path: '/api/v1/funds/:id/positions',
         action: 'allocation.read',
         tag: 'allocation',
-        summary: 'Per unit: entitlement, allocated, paid, payable, to recover',
+        summary: 'Per unit, by unit code: entitlement, allocated, paid, payable, to recover (a page of `limit`, 500 unless given; `cursor` is next_cursor)',
         params: id,
-        response: json(200, '{items}', positionList),
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        response: json(200, '{items, next_cursor}', positionPage),
+        errors: { 422: 'VALIDATION_FAILED (a cursor that is not a unit)' },
       },
-      async (_req, res, { params }) => {
-        return res.json({ items: await fundPositions(db, params.id) });
+      async (_req, res, { params, query }) => {
+        return res.json(await fundPositionsPage(db, params.id, query.limit ?? 500, query.cursor));
       },
     ),
     route(

@@ -67,12 +67,23 @@ export function fundRoutes(db: Knex) {
         path: '/api/v1/funds/:id/accounts',
         action: 'ledger.read',
         tag: 'ledger',
-        summary: "The fund's accounts with book, normal side and balance",
+        summary:
+          "The fund's accounts by code with book, normal side and balance. The body stays an array (the contract's shape); with `limit` it is one page, " +
+          'and the next page is named by the `Link: <…>; rel="next"` and `X-Next-Cursor` headers (absent on the last page)',
         params: fundId,
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
         response: json(200, '[account]', accountList),
+        errors: { 422: 'VALIDATION_FAILED (a cursor that is not an account of this fund)' },
       },
-      async (_req, res, { params }) => {
-        return res.json(await listAccounts(db, params.id));
+      async (req, res, { params, query }) => {
+        const paged = query.limit !== undefined || query.cursor !== undefined;
+        const page = await listAccounts(db, params.id, paged ? { limit: query.limit ?? 500, cursor: query.cursor } : undefined);
+        if (page.next_cursor) {
+          const next = new URLSearchParams({ limit: String(query.limit ?? 500), cursor: page.next_cursor });
+          res.setHeader('Link', `<${req.baseUrl}${req.path}?${next.toString()}>; rel="next"`);
+          res.setHeader('X-Next-Cursor', page.next_cursor);
+        }
+        return res.json(page.items);
       },
     ),
     route(

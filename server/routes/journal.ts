@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
-import { contextOf } from '../http/context.ts';
-import { runIdempotent } from '../http/idempotency.ts';
+import { actorOf, contextOf } from '../http/context.ts';
+import { idempotencyClaimOf, runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
 import {
   accountLedgerPage,
@@ -17,6 +17,8 @@ import {
   verifyReport,
 } from './responses/ledger.ts';
 import { accountingDate, calendarDate, cursorParam, idParam, limitParam, money } from '../http/schemas.ts';
+import { approvalQueue } from '../ledger/approval-queue.ts';
+import { approveBatchInOneCall } from '../ledger/batch-in-one-call.ts';
 import { getFund } from '../ledger/funds.ts';
 import { listAccountLedger, listJournal } from '../ledger/journal-read.ts';
 import { resolveJournalFilter } from '../ledger/journal-filter.ts';
@@ -47,6 +49,7 @@ const rejection = z.strictObject({ reason: z.string().trim().min(1, '须说明�
 const entryKinds = ['appropriation', 'manual', 'allocation', 'clawback', 'disbursement', 'refund', 'reversal'] as const;
 
 export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?: string | undefined }) {
+  const approvals = approvalQueue(db);
   return [
     route(
       {
@@ -99,6 +102,8 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         errors: { 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
       },
       async (req, res, { params }) => {
+        const posted = await approveBatchInOneCall(db, contextOf(req), params.id, idempotencyClaimOf(req, req.body));
+        if (posted !== null) return res.status(200).json(posted);
         return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveBatch(trx, contextOf(req), params.id) }));
       },
     ),
@@ -176,6 +181,9 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         errors: { 403: 'SAME_ACCOUNTANT', 409: 'ALREADY_POSTED, ALREADY_DECIDED, INSUFFICIENT_BALANCE, OVER_APPROPRIATION or PERIOD_CLOSED' },
       },
       async (req, res, { params }) => {
+        // One coalesced call posts it; what that call could not post is answered (and explained) one at a time.
+        const outcome = await approvals.approve({ entryId: params.id, ctx: contextOf(req), idempotency: idempotencyClaimOf(req, req.body) });
+        if (outcome.posted) return res.status(200).json(outcome.entry);
         return runIdempotent(db, req, res, req.body, async (trx) => ({ status: 200, body: await approveEntry(trx, contextOf(req), params.id) }));
       },
     ),
@@ -247,6 +255,7 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
           limit: query.limit ?? 100,
           department_ids: filter.departmentIds,
           account_is_parent: filter.accountIsParent,
+          account_ids: filter.accountIds,
         });
         return res.json({
           ...page,
@@ -290,12 +299,20 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         path: '/api/v1/funds/:id/ledger/verify',
         action: 'ledger.read',
         tag: 'ledger',
-        summary: 'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness',
+        summary:
+          'Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness. mode=full (default) recomputes every entry; ' +
+          'mode=incremental recomputes only the entries after the last checkpoint (written by every verify that holds) and checks the older ones by their stored hashes ' +
+          'against the checkpoint and the anchors: it cannot see an old entry changed with its stored hash left alone, which only a full verify finds',
         params: fundId,
-        response: json(200, '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]}', verifyReport),
+        query: z.strictObject({ mode: z.enum(['full', 'incremental'], { error: '须为 full 或 incremental' }).optional() }),
+        response: json(
+          200,
+          '{ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}], mode, checkpoint:{id, seq, hash, mode, verified_at}|null, entries_checked}',
+          verifyReport,
+        ),
       },
-      async (_req, res, { params }) => {
-        return res.json(await verifyLedger(db, params.id, witnessFileOf(config)));
+      async (req, res, { params, query }) => {
+        return res.json(await verifyLedger(db, params.id, witnessFileOf(config), query.mode ?? 'full', actorOf(req).id));
       },
     ),
   ];

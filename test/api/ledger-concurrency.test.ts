@@ -55,6 +55,37 @@ describe('under concurrency', () => {
     expect(pending.body.items).toHaveLength(47);
   });
 
+  it('posts exactly the 137 of 200 payments approved at once that the cash fits, answering each request for itself', async () => {
+    const d = await makeDepartment(h.db);
+    const fundId = await makeFund(h, accountant, '137.00');
+    await approveEntry(h, (await prepare(fundId, allocation(d.code, '137.00'))).body.id, checker);
+    const payment = entry([
+      [`2307.${d.code}`, 'debit', '1.00'],
+      ['1011', 'credit', '1.00'],
+      [`7101.${d.code}`, 'debit', '1.00'],
+      ['8001', 'credit', '1.00'],
+    ]);
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) ids.push(String((await prepare(fundId, payment)).body.id));
+    const results = await Promise.all(ids.map((id) => approve(id)));
+    expect(results.filter((r) => r.status >= 500)).toEqual([]);
+    expect(countBy(results.map((r) => r.status))).toEqual({ 200: 137, 409: 63 });
+    results.forEach((r, i) => {
+      // Each answer is about the entry its request named: posted with its own id, or refused for the overdraft.
+      if (r.status === 200) expect(r.body).toMatchObject({ id: ids[i], status: 'posted', approved_by: checker.id });
+      else expect(r.body).toMatchObject({ code: 'INSUFFICIENT_BALANCE' });
+    });
+    const postedIds = results.flatMap((r, i) => (r.status === 200 ? [ids[i]] : []));
+    const inJournal = await h.db('journal_entries').whereIn('id', ids).pluck('id');
+    expect(new Set(inJournal.map(String))).toEqual(new Set(postedIds));
+    const fund = (await h.api.get(`/api/v1/funds/${fundId}`).set(accountant.auth)).body;
+    expect(fund).toMatchObject({ cash_balance: '0.00' });
+    const pending = await h.api.get(`/api/v1/funds/${fundId}/journal-entries?status=pending&limit=100`).set(accountant.auth);
+    expect(pending.body.items.map((e: { id: string }) => e.id).sort()).toEqual(results.flatMap((r, i) => (r.status === 409 ? [ids[i]] : [])).sort());
+    const verify = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(accountant.auth);
+    expect(verify.body).toMatchObject({ ok: true });
+  });
+
   it('posts once when two accountants approve one entry at once', async () => {
     const d = await makeDepartment(h.db);
     const third = await makeUser(h.db, 'accountant');

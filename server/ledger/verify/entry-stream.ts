@@ -7,22 +7,23 @@ const fetch_rows = 5000;
  * A fund's entries in seq order, each with its postings, read through two server-side cursors
  * walked side by side: the entries (one wide row each) and their postings (narrow rows), so a
  * million postings stream in constant memory and do not each repeat their entry's columns.
+ * `afterSeq` starts after a checkpoint (an incremental verify).
  * Runs inside the caller's transaction (a REPEATABLE READ snapshot for verify and the bundle).
  */
-export async function* entriesOf(trx: Knex.Transaction, fundId: string): AsyncGenerator<CheckedEntry> {
+export async function* entriesOf(trx: Knex.Transaction, fundId: string, afterSeq = 0): AsyncGenerator<CheckedEntry> {
   await trx.raw(
     `DECLARE stream_entries NO SCROLL CURSOR FOR
        SELECT e.*, r.kind AS reversed_kind
          FROM journal_entries e LEFT JOIN journal_entries r ON r.id = e.reverses_entry_id
-        WHERE e.fund_id = ? ORDER BY e.seq, e.id`,
-    [fundId],
+        WHERE e.fund_id = ? AND e.seq > ? ORDER BY e.seq, e.id`,
+    [fundId, afterSeq],
   );
   await trx.raw(
     `DECLARE stream_postings NO SCROLL CURSOR FOR
        SELECT p.entry_id, p.account_id, p.side, p.amount, p.balance_after
          FROM postings p JOIN journal_entries e ON e.id = p.entry_id
-        WHERE e.fund_id = ? ORDER BY e.seq, e.id, p.id`,
-    [fundId],
+        WHERE e.fund_id = ? AND e.seq > ? ORDER BY e.seq, e.id, p.id`,
+    [fundId, afterSeq],
   );
   const fetchFrom = async (cursor: string) => (await trx.raw(`FETCH FORWARD ${fetch_rows} FROM ${cursor}`)).rows as Array<Record<string, unknown>>;
   let postings = await fetchFrom('stream_postings');

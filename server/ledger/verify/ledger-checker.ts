@@ -147,6 +147,20 @@ const figureRule = {
 } as const;
 type Figure = keyof typeof figureRule;
 
+/**
+ * What a verify that found nothing wrong had summed when it reached its last entry: enough to go on
+ * from there (an incremental verify) without reading the entries before it again.
+ */
+export interface CheckerState {
+  seq: number;
+  hash: string;
+  entries: number;
+  /** Per account id: running sum in fen and number of postings, as decimal strings. */
+  accounts: Record<string, [string, number]>;
+  by_kind: Record<Figure, string>;
+  by_unit: Record<string, [string, string]>;
+}
+
 export class LedgerChecker {
   private readonly problems: Problem[] = [];
   private truncated = 0;
@@ -175,6 +189,39 @@ export class LedgerChecker {
     // One anchor per (seq, hash); in seq order so the stream meets them as it goes.
     const seen = new Set<string>();
     this.anchors = anchors.filter((a) => (seen.has(`${a.seq}:${a.hash}`) ? false : (seen.add(`${a.seq}:${a.hash}`), true))).sort((x, y) => x.seq - y.seq);
+  }
+
+  /** Goes on from a checkpoint: the entries up to `state.seq` count as checked, their sums as given. */
+  resume(state: CheckerState): void {
+    for (const [id, [running, count]] of Object.entries(state.accounts)) {
+      const a = this.accounts.get(id);
+      if (a) {
+        a.running = BigInt(running);
+        a.count = count;
+      }
+    }
+    for (const figure of Object.keys(figureRule) as Figure[]) this.byKind[figure] = BigInt(state.by_kind[figure]);
+    for (const [id, [allocated, disbursed]] of Object.entries(state.by_unit))
+      this.byUnit.set(id, { allocated: BigInt(allocated), disbursed: BigInt(disbursed) });
+    this.prevHash = state.hash;
+    this.lastHash = state.hash;
+    this.lastSeq = state.seq;
+    this.expectedSeq = state.seq + 1;
+    this.count = state.entries;
+    // Anchors at or before the checkpoint were met by the verify that wrote it; the caller checks them against stored hashes.
+    while (this.anchorAt < this.anchors.length && this.anchors[this.anchorAt]!.seq <= state.seq) this.anchorAt++;
+  }
+
+  /** The sums so far, for a checkpoint (only worth keeping when the report is ok). */
+  state(): CheckerState {
+    return {
+      seq: this.lastSeq,
+      hash: this.lastHash,
+      entries: this.count,
+      accounts: Object.fromEntries([...this.accounts].map(([id, a]) => [id, [a.running.toString(), a.count]])),
+      by_kind: { appropriated: this.byKind.appropriated.toString(), allocated: this.byKind.allocated.toString(), disbursed: this.byKind.disbursed.toString() },
+      by_unit: Object.fromEntries([...this.byUnit].map(([id, u]) => [id, [u.allocated.toString(), u.disbursed.toString()]])),
+    };
   }
 
   problem(p: Problem): void {

@@ -135,4 +135,4 @@ export const position = z.object({
   payable: moneyOut,
   to_recover: moneyOut,
 });
-export const positionList = list(position);
+export const positionPage = page(position);

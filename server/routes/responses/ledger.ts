@@ -140,6 +140,9 @@ export const verifyReport = z.object({
   head_hash: z.string(),
   first_bad_seq: z.number().int().nullable(),
   problems: z.array(z.object({ kind: z.string(), seq: z.number().int().optional(), account: z.string().optional(), detail: z.string() })),
+  mode: z.enum(['full', 'incremental']),
+  checkpoint: z.object({ id: idOut, seq: z.number().int(), hash: z.string(), mode: z.enum(['full', 'incremental']), verified_at: timestamp }).nullable(),
+  entries_checked: z.number().int(),
 });
 
 export const periodClose = z.object({

@@ -22,7 +22,7 @@ import { verifyLedger } from '../../ledger/verify/verify-ledger.ts';
 import { witnessFileOf } from '../../ledger/witness.ts';
 import { calendarDate, money, todayInShanghai } from '../../http/schemas.ts';
 import { loadProgress } from '../../progress/progress.ts';
-import { html, day, yuan, type Html } from '../html.ts';
+import { html, day, moment, yuan, type Html } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 import { AppError, validationError } from '../../errors.ts';
 import { fundControlSection, waitingSection } from './approval-pages.ts';
@@ -181,7 +181,12 @@ ${
         problem = `${problem ?? ''}${e.errors?.[0]?.message ?? ''}：${filter.department ?? filter.account ?? ''}，请更正筛选条件。`;
       }
       const journal = resolved
-        ? await listJournal(db, fund.id, { ...journalFilter, department_ids: resolved.departmentIds, account_is_parent: resolved.accountIsParent })
+        ? await listJournal(db, fund.id, {
+            ...journalFilter,
+            department_ids: resolved.departmentIds,
+            account_is_parent: resolved.accountIsParent,
+            account_ids: resolved.accountIds,
+          })
         : { items: [], next_cursor: null };
       const keep = new URLSearchParams(
         Object.entries({ from: filter.from, to: filter.to, kind: filter.kind, account: filter.account, department: filter.department }).filter(
@@ -226,13 +231,25 @@ ${Object.entries(tb.books).map(([book, t]) => html`<tr><th colspan="3">${book ==
     async verify(req: Request, res: Response) {
       authorize(req.actor, 'ledger.read');
       const fund = await getFund(db, idFrom(req));
-      const r = await verifyLedger(db, fund.id, witnessFileOf(config));
+      const mode = (req.query as Record<string, unknown>).mode === 'incremental' ? 'incremental' : 'full';
+      const r = await verifyLedger(db, fund.id, witnessFileOf(config), mode, req.actor!.id);
+      const checked =
+        r.mode === 'incremental' && r.checkpoint
+          ? `增量核验：自 ${moment(r.checkpoint.verified_at)} 核验通过的检查点（第 ${r.checkpoint.seq} 号凭证）起，重算了其后 ${r.entries_checked} 笔凭证；共 ${r.entries} 笔`
+          : `全量核验：${r.entries} 笔凭证逐笔重算${mode === 'incremental' ? '（尚无检查点，本次按全量核验）' : ''}`;
       res.send(
         page(
           req,
           `${fund.name} · 账簿核验`,
           html`${fundTabs(fund.id, req)}
-${r.ok ? html`<p class="notice" role="status">账簿完整：${r.entries} 笔凭证的哈希链逐笔核验通过，每笔分录后的余额、各科目余额和资金的拨入、分配、拨付数与分录一致，所有锚点（通知书、见证文件）仍在链上。</p>` : html`<p class="error" role="alert">账簿异常，发现 ${r.problems.length} 个问题${r.first_bad_seq ? `，最早在第 ${r.first_bad_seq} 号凭证` : ''}：</p><ul>${r.problems.map((p) => html`<li>${p.detail}</li>`)}</ul>`}
+<form method="get" class="verify-mode">
+<label><input type="radio" name="mode" value="full"${mode === 'full' ? ' checked' : ''}> 全量核验</label>：逐笔重算全部凭证的哈希、每笔分录后的余额、各科目余额与资金数，核对全部锚点。账簿越大耗时越长（千万笔分录约需一分钟）。<br>
+<label><input type="radio" name="mode" value="incremental"${mode === 'incremental' ? ' checked' : ''}> 增量核验</label>：只重算上次核验通过（检查点）之后的凭证，检查点及以前的凭证只核对其存储的哈希与检查点、锚点是否一致。
+<strong>增量核验发现不了检查点以前某笔凭证内容被改动而其哈希未动的情形</strong>，这只有全量核验能发现；审计结论应以全量核验为准。
+<button>核验</button>
+</form>
+<p>${checked}。</p>
+${r.ok ? html`<p class="notice" role="status">账簿完整：${r.entries} 笔凭证的哈希链核验通过，每笔分录后的余额、各科目余额和资金的拨入、分配、拨付数与分录一致，所有锚点（通知书、见证文件）仍在链上。</p>` : html`<p class="error" role="alert">账簿异常，发现 ${r.problems.length} 个问题${r.first_bad_seq ? `，最早在第 ${r.first_bad_seq} 号凭证` : ''}：</p><ul>${r.problems.map((p) => html`<li>${p.detail}</li>`)}</ul>`}
 <p>链头 <span class="mono">${r.head_hash}</span></p>
 <p><a href="/api/v1/funds/${fund.id}/audit-bundle.zip">下载审计包（audit-bundle.zip）</a>：凭证、分录、科目、分配方案、拨付、通知书与锚点，附 SHA-256 清单；审计人员可在自己的电脑上用 <span class="mono">npm run verify-bundle -- 文件.zip</span> 离线复核。</p>`,
         ),
