@@ -288,7 +288,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The fund's accounts with book, normal side and balance
+         * The fund's accounts by code with book, normal side and balance. The body stays an array (the contract's shape); with `limit` it is one page, and the next page is named by the `Link: <…>; rel="next"` and `X-Next-Cursor` headers (absent on the last page)
          * @description Allowed: accountant, auditor.
          */
         get: operations["getFundsByIdAccounts"];
@@ -572,7 +572,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness
+         * Verify the books in one snapshot: chain, running and stored balances, fund figures by kind, anchors and the witness. mode=full (default) recomputes every entry; mode=incremental recomputes only the entries after the last checkpoint (written by every verify that holds) and checks the older ones by their stored hashes against the checkpoint and the anchors: it cannot see an old entry changed with its stored hash left alone, which only a full verify finds
          * @description Allowed: accountant, auditor.
          */
         get: operations["getFundsByIdLedgerVerify"];
@@ -1288,7 +1288,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Per unit: entitlement, allocated, paid, payable, to recover
+         * Per unit, by unit code: entitlement, allocated, paid, payable, to recover (a page of `limit`, 500 unless given; `cursor` is next_cursor)
          * @description Allowed: accountant, auditor.
          */
         get: operations["getFundsByIdPositions"];
@@ -3725,7 +3725,10 @@ export interface operations {
     };
     getFundsByIdAccounts: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -3788,7 +3791,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]); VALIDATION_FAILED (a cursor that is not an account of this fund) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5571,7 +5574,9 @@ export interface operations {
     };
     getFundsByIdLedgerVerify: {
         parameters: {
-            query?: never;
+            query?: {
+                mode?: "full" | "incremental";
+            };
             header?: never;
             path: {
                 id: string;
@@ -5580,7 +5585,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}]} */
+            /** @description {ok, entries, head_hash, first_bad_seq, problems:[{kind, seq?, account?, detail}], mode, checkpoint:{id, seq, hash, mode, verified_at}|null, entries_checked} */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5597,6 +5602,18 @@ export interface operations {
                             account?: string;
                             detail: string;
                         }[];
+                        /** @enum {string} */
+                        mode: "full" | "incremental";
+                        checkpoint: {
+                            id: string;
+                            seq: number;
+                            hash: string;
+                            /** @enum {string} */
+                            mode: "full" | "incremental";
+                            /** Format: date-time */
+                            verified_at: string;
+                        } | null;
+                        entries_checked: number;
                     };
                 };
             };
@@ -10663,7 +10680,10 @@ export interface operations {
     };
     getFundsByIdPositions: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -10672,7 +10692,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {items} */
+            /** @description {items, next_cursor} */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10689,6 +10709,7 @@ export interface operations {
                             payable: string;
                             to_recover: string;
                         }[];
+                        next_cursor: string | null;
                     };
                 };
             };
@@ -10728,7 +10749,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]); VALIDATION_FAILED (a cursor that is not a unit) */
             422: {
                 headers: {
                     [name: string]: unknown;
