@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', 'tmp/'] },
+  { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', 'tmp/', 'client/schema.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -62,9 +62,11 @@ export function pathTable(routes: Route[]): PathTable {
   const patterns = [...methods.keys()].map((path) => ({ path, segments: segmentsOf(path) })).sort((a, b) => bySpecificity(a.segments, b.segments));
   return {
     resolve(requestPath) {
+      // An empty segment (`/funds//accounts`) matches no declared path, as in Express; a trailing slash is the same path.
       const parts = requestPath
+        .replace(/^\//, '')
+        .replace(/\/$/, '')
         .split('/')
-        .filter(Boolean)
         .map((p) => {
           try {
             return decodeURIComponent(p);
