@@ -224,10 +224,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The audit log, newest first
+         * The audit log, newest first; actor is part of a user name (any case)
          * @description Allowed: admin, auditor.
          */
         get: operations["getAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/audit-log/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log as a file for working papers (format=xlsx or csv): a title block (filter, count, generated at, by whom), then Chinese action and role names beside the codes; same filters as the list
+         * @description Allowed: admin, auditor.
+         */
+        get: operations["getAuditLogExport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -536,6 +556,46 @@ export interface paths {
          * @description Allowed: accountant, auditor.
          */
         get: operations["getFundsByIdAccountsByCodeLedger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funds/{id}/general-ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 总账 of one book for a period: per first-level account 期初余额, 本期借方, 本期贷方, 期末余额 (balances with direction 借/贷/平, by entry date)
+         * @description Allowed: accountant, auditor.
+         */
+        get: operations["getFundsByIdGeneralLedger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funds/{id}/accounts/{code}/detail-ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * 明细账 of an account (a first-level code such as 2307 takes its unit sub-accounts) for a period, oldest first by date and 凭证字号, with the running balance
+         * @description Allowed: accountant, auditor.
+         */
+        get: operations["getFundsByIdAccountsByCodeDetailLedger"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1348,30 +1408,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The fund summary: totals and one row per unit
+         * The fund summary: totals and one row per unit (omit_empty=1 leaves out units with nothing allocated, paid, payable or to recover)
          * @description Allowed: accountant, auditor.
          */
         get: operations["getFundsByIdSummaryPdf"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/funds/{id}/statements.zip": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Every unit’s statement in one streamed download
-         * @description Allowed: accountant, auditor.
-         */
-        get: operations["getFundsByIdStatementsZip"];
         put?: never;
         post?: never;
         delete?: never;
@@ -2112,6 +2152,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/funds/{id}/statements/bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Every unit’s statement in one zip, built as a job: 202 {id}; follow Location (GET /api/v1/jobs/:id) until status is done
+         * @description Allowed: accountant, auditor.
+         */
+        post: operations["postFundsByIdStatementsBundle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/funds/{id}/audit-bundle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The offline audit bundle built as a job (for funds too large to wait for GET …/audit-bundle.zip): 202 {id}, with Location
+         * @description Allowed: accountant, auditor.
+         */
+        post: operations["postFundsByIdAuditBundle"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A job you asked for: {status: queued|running|done|failed|expired, done, total, error, result_url}
+         * @description Allowed: admin, accountant, auditor, department, inspector.
+         */
+        get: operations["getJobsById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/jobs/{id}/result": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A finished job’s result (a zip)
+         * @description Allowed: admin, accountant, auditor, department, inspector.
+         */
+        get: operations["getJobsByIdResult"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2121,7 +2241,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "MALFORMED_REQUEST" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "FORBIDDEN" | "SAME_ACCOUNTANT" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "DUPLICATE" | "DUPLICATE_INVOICE" | "ALREADY_REVERSED" | "CANNOT_REVERSE_REVERSAL" | "INSUFFICIENT_BALANCE" | "OVER_APPROPRIATION" | "RUN_STALE" | "EXCEEDS_PAYABLE" | "NO_POLICY" | "ALREADY_POSTED" | "ALREADY_DECIDED" | "PERIOD_CLOSED" | "PENDING_IN_PERIOD" | "TAX_ID_NOT_CONFIRMED" | "STATUS_REGRESSION" | "RUN_SUPERSEDED" | "IDEMPOTENCY_KEY_IN_USE" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEAK_PASSWORD" | "UNBALANCED_ENTRY" | "RESERVED_ACCOUNT" | "MANUAL_ENTRY_CREATES_QUOTA" | "DATE_OUT_OF_PERIOD" | "UNKNOWN_ACCOUNT" | "IDEMPOTENCY_KEY_REUSED" | "ACTIVE_CONTENT" | "CSV_INVALID" | "TOO_MANY_ATTEMPTS" | "INTERNAL" | "UNAVAILABLE";
+            code: "MALFORMED_REQUEST" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "FORBIDDEN" | "SAME_ACCOUNTANT" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "DUPLICATE" | "DUPLICATE_INVOICE" | "ALREADY_REVERSED" | "CANNOT_REVERSE_REVERSAL" | "INSUFFICIENT_BALANCE" | "OVER_APPROPRIATION" | "RUN_STALE" | "EXCEEDS_PAYABLE" | "NO_POLICY" | "ALREADY_POSTED" | "ALREADY_DECIDED" | "PERIOD_CLOSED" | "PENDING_IN_PERIOD" | "TAX_ID_NOT_CONFIRMED" | "STATUS_REGRESSION" | "RUN_SUPERSEDED" | "JOB_NOT_FINISHED" | "IDEMPOTENCY_KEY_IN_USE" | "JOB_EXPIRED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "VALIDATION_FAILED" | "WEAK_PASSWORD" | "UNBALANCED_ENTRY" | "RESERVED_ACCOUNT" | "MANUAL_ENTRY_CREATES_QUOTA" | "DATE_OUT_OF_PERIOD" | "UNKNOWN_ACCOUNT" | "IDEMPOTENCY_KEY_REUSED" | "ACTIVE_CONTENT" | "CSV_INVALID" | "TOO_MANY_ATTEMPTS" | "INTERNAL" | "UNAVAILABLE";
             detail: string;
             errors?: {
                 field: string;
@@ -3326,6 +3446,7 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
                 actor_id?: string;
+                actor?: string;
                 action?: string;
                 object_type?: string;
                 object_id?: string;
@@ -3366,6 +3487,80 @@ export interface operations {
                         }[];
                         next_cursor: string | null;
                     };
+                };
+            };
+            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED: sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description FORBIDDEN: only admin, auditor */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAVAILABLE: the database does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuditLogExport: {
+        parameters: {
+            query: {
+                format: "xlsx" | "csv";
+                actor?: string;
+                action?: string;
+                object_type?: string;
+                object_id?: string;
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file (Content-Disposition attachment) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": string;
+                    "text/csv": string;
                 };
             };
             /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
@@ -4709,6 +4904,9 @@ export interface operations {
                         id: string;
                         fund_id: string;
                         seq: number;
+                        voucher_year: number;
+                        voucher_number: number;
+                        voucher_no: string;
                         date: string;
                         kind: string;
                         memo: string;
@@ -4850,6 +5048,9 @@ export interface operations {
                         id: string;
                         fund_id: string;
                         seq: number;
+                        voucher_year: number;
+                        voucher_number: number;
+                        voucher_no: string;
                         date: string;
                         kind: string;
                         memo: string;
@@ -5279,6 +5480,9 @@ export interface operations {
                             id: string;
                             fund_id: string;
                             seq: number;
+                            voucher_year: number;
+                            voucher_number: number;
+                            voucher_no: string;
                             date: string;
                             kind: string;
                             memo: string;
@@ -5410,6 +5614,236 @@ export interface operations {
                             book: string;
                             normal_side: string;
                             balance: string;
+                        };
+                    };
+                };
+            };
+            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED: sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description FORBIDDEN: only accountant, auditor */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAVAILABLE: the database does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFundsByIdGeneralLedger: {
+        parameters: {
+            query: {
+                book?: "financial" | "budget";
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {book, period, accounts:[{code, name, opening:{direction, amount}, debit, credit, closing}], debit_total, credit_total} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        book: "financial" | "budget";
+                        period: {
+                            from: string;
+                            to: string;
+                        };
+                        accounts: {
+                            code: string;
+                            name: string;
+                            /** @enum {string} */
+                            normal_side: "debit" | "credit";
+                            opening: {
+                                /** @enum {string} */
+                                direction: "借" | "贷" | "平";
+                                amount: string;
+                            };
+                            debit: string;
+                            credit: string;
+                            closing: {
+                                /** @enum {string} */
+                                direction: "借" | "贷" | "平";
+                                amount: string;
+                            };
+                        }[];
+                        debit_total: string;
+                        credit_total: string;
+                    };
+                };
+            };
+            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED: sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description FORBIDDEN: only accountant, auditor */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAVAILABLE: the database does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFundsByIdAccountsByCodeDetailLedger: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description {account, period, opening, debit_total, credit_total, closing, items:[{date, voucher_no, memo, debit, credit, direction, balance}], next_cursor} */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            posting_id: string;
+                            entry_id: string;
+                            date: string;
+                            voucher_no: string;
+                            kind: string;
+                            memo: string;
+                            account_code: string;
+                            account_name: string;
+                            debit: string | null;
+                            credit: string | null;
+                            /** @enum {string} */
+                            direction: "借" | "贷" | "平";
+                            balance: string;
+                        }[];
+                        next_cursor: string | null;
+                        account: {
+                            code: string;
+                            name: string;
+                            book: string;
+                            /** @enum {string} */
+                            normal_side: "debit" | "credit";
+                            sub_accounts: number;
+                        };
+                        period: {
+                            from: string;
+                            to: string;
+                        };
+                        opening: {
+                            /** @enum {string} */
+                            direction: "借" | "贷" | "平";
+                            amount: string;
+                        };
+                        debit_total: string;
+                        credit_total: string;
+                        closing: {
+                            /** @enum {string} */
+                            direction: "借" | "贷" | "平";
+                            amount: string;
                         };
                     };
                 };
@@ -7243,6 +7677,9 @@ export interface operations {
                         licence_kind?: "oem" | "retail" | "volume" | "subscription";
                     }[];
                     total: string;
+                    tax_amount?: string;
+                    total_with_tax?: string;
+                    buyer_name?: string;
                     fund_id: string;
                     supersedes_id?: string;
                     tax_id_override_reason?: string;
@@ -7271,6 +7708,9 @@ export interface operations {
                         seller_tax_id: string;
                         seller_tax_id_override: string | null;
                         total: string;
+                        tax_amount: string;
+                        total_with_tax: string;
+                        buyer_name: string | null;
                         currency: string;
                         /** @enum {string} */
                         status: "submitted" | "verified" | "rejected" | "withdrawn";
@@ -7446,6 +7886,9 @@ export interface operations {
                             seller_tax_id: string;
                             seller_tax_id_override: string | null;
                             total: string;
+                            tax_amount: string;
+                            total_with_tax: string;
+                            buyer_name: string | null;
                             currency: string;
                             /** @enum {string} */
                             status: "submitted" | "verified" | "rejected" | "withdrawn";
@@ -7542,6 +7985,9 @@ export interface operations {
                         seller_tax_id: string;
                         seller_tax_id_override: string | null;
                         total: string;
+                        tax_amount: string;
+                        total_with_tax: string;
+                        buyer_name: string | null;
                         currency: string;
                         /** @enum {string} */
                         status: "submitted" | "verified" | "rejected" | "withdrawn";
@@ -7694,6 +8140,9 @@ export interface operations {
                         seller_tax_id: string;
                         seller_tax_id_override: string | null;
                         total: string;
+                        tax_amount: string;
+                        total_with_tax: string;
+                        buyer_name: string | null;
                         currency: string;
                         /** @enum {string} */
                         status: "submitted" | "verified" | "rejected" | "withdrawn";
@@ -7867,6 +8316,9 @@ export interface operations {
                         seller_tax_id: string;
                         seller_tax_id_override: string | null;
                         total: string;
+                        tax_amount: string;
+                        total_with_tax: string;
+                        buyer_name: string | null;
                         currency: string;
                         /** @enum {string} */
                         status: "submitted" | "verified" | "rejected" | "withdrawn";
@@ -8038,6 +8490,9 @@ export interface operations {
                         seller_tax_id: string;
                         seller_tax_id_override: string | null;
                         total: string;
+                        tax_amount: string;
+                        total_with_tax: string;
+                        buyer_name: string | null;
                         currency: string;
                         /** @enum {string} */
                         status: "submitted" | "verified" | "rejected" | "withdrawn";
@@ -10934,7 +11389,9 @@ export interface operations {
     };
     getFundsByIdSummaryPdf: {
         parameters: {
-            query?: never;
+            query?: {
+                omit_empty?: "0" | "1";
+            };
             header?: never;
             path: {
                 id: string;
@@ -10950,82 +11407,6 @@ export interface operations {
                 };
                 content: {
                     "application/pdf": string;
-                };
-            };
-            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description UNAUTHENTICATED: sign in first */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description FORBIDDEN: only accountant, auditor */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description NOT_FOUND: nothing with this number (or another department’s) */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description UNAVAILABLE: the database does not answer */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-        };
-    };
-    getFundsByIdStatementsZip: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description the ZIP */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/zip": string;
                 };
             };
             /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
@@ -11122,6 +11503,8 @@ export interface operations {
                         head_seq?: number;
                         head_hash?: string;
                         content_hash?: string;
+                        issue_no?: number;
+                        as_of?: string;
                     };
                 };
             };
@@ -14775,6 +15158,9 @@ export interface operations {
                             id: string;
                             fund_id: string;
                             seq: number;
+                            voucher_year: number;
+                            voucher_number: number;
+                            voucher_no: string;
                             date: string;
                             kind: string;
                             memo: string;
@@ -15020,6 +15406,9 @@ export interface operations {
                             id: string;
                             fund_id: string;
                             seq: number;
+                            voucher_year: number;
+                            voucher_number: number;
+                            voucher_no: string;
                             date: string;
                             kind: string;
                             memo: string;
@@ -15170,6 +15559,9 @@ export interface operations {
                             id: string;
                             fund_id: string;
                             seq: number;
+                            voucher_year: number;
+                            voucher_number: number;
+                            voucher_no: string;
                             date: string;
                             kind: string;
                             memo: string;
@@ -15434,6 +15826,397 @@ export interface operations {
             };
             /** @description UNSUPPORTED_MEDIA_TYPE */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAVAILABLE: the database does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postFundsByIdStatementsBundle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the queued job; Location is where to follow it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "statement_bundle" | "audit_bundle";
+                        fund_id: string;
+                        /** @enum {string} */
+                        status: "queued" | "running" | "done" | "failed" | "expired";
+                        done: number;
+                        total: number | null;
+                        attempts: number;
+                        error: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        started_at: string | null;
+                        finished_at: string | null;
+                        result_expires_at: string | null;
+                        result_url: string | null;
+                    };
+                };
+            };
+            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED: sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description FORBIDDEN: only accountant, auditor */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAVAILABLE: the database does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postFundsByIdAuditBundle: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the queued job; Location is where to follow it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "statement_bundle" | "audit_bundle";
+                        fund_id: string;
+                        /** @enum {string} */
+                        status: "queued" | "running" | "done" | "failed" | "expired";
+                        done: number;
+                        total: number | null;
+                        attempts: number;
+                        error: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        started_at: string | null;
+                        finished_at: string | null;
+                        result_expires_at: string | null;
+                        result_url: string | null;
+                    };
+                };
+            };
+            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED: sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description FORBIDDEN: only accountant, auditor */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAVAILABLE: the database does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJobsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the job and its progress */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @enum {string} */
+                        kind: "statement_bundle" | "audit_bundle";
+                        fund_id: string;
+                        /** @enum {string} */
+                        status: "queued" | "running" | "done" | "failed" | "expired";
+                        done: number;
+                        total: number | null;
+                        attempts: number;
+                        error: string | null;
+                        /** Format: date-time */
+                        created_at: string;
+                        started_at: string | null;
+                        finished_at: string | null;
+                        result_expires_at: string | null;
+                        result_url: string | null;
+                    };
+                };
+            };
+            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED: sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s); NOT_FOUND: no such job, or someone else’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAVAILABLE: the database does not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getJobsByIdResult: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the zip */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description MALFORMED_REQUEST: the request cannot be read (bad JSON, bad percent-encoding) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description UNAUTHENTICATED: sign in first */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s); NOT_FOUND: no such job, or someone else’s */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description JOB_NOT_FINISHED: still queued or running, or failed */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description JOB_EXPIRED: past its retention; ask again */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
