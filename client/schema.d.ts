@@ -2781,6 +2781,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description DUPLICATE */
             409: {
                 headers: {
@@ -3516,6 +3525,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
             422: {
                 headers: {
@@ -3583,6 +3601,15 @@ export interface operations {
             };
             /** @description FORBIDDEN: only admin, auditor */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6981,6 +7008,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description NOT_FOUND: nothing with this number (or another department’s); NOT_FOUND: a unit id that does not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description CONFLICT naming each unit that cannot be accepted */
             409: {
                 headers: {
@@ -7926,6 +7962,15 @@ export interface operations {
             };
             /** @description FORBIDDEN: only accountant, auditor, department */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13541,6 +13586,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description NOT_FOUND: nothing with this number (or another department’s); NOT_FOUND: department_id names no unit this caller can see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description VALIDATION_FAILED: a field breaks its rule (each is named in errors[]) */
             422: {
                 headers: {
@@ -14085,6 +14139,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description DUPLICATE (document number) */
             409: {
                 headers: {
@@ -14435,6 +14498,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: sign in first */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -15332,6 +15404,15 @@ export interface operations {
             };
             /** @description FORBIDDEN: only accountant, auditor */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND: nothing with this number (or another department’s) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

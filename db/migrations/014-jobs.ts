@@ -20,7 +20,7 @@ export async function up(knex: Knex): Promise<void> {
       request_ip text NOT NULL,
       status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed', 'expired')),
       done integer NOT NULL DEFAULT 0 CHECK (done >= 0),
-      total integer CHECK (total >= 0 AND done <= total),
+      total integer CONSTRAINT jobs_done_within_total CHECK (total >= 0 AND done <= total),
       attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
       worker text,
       heartbeat_at timestamptz,
@@ -36,9 +36,9 @@ export async function up(knex: Knex): Promise<void> {
       started_at timestamptz,
       finished_at timestamptz,
       result_expires_at timestamptz,
-      CHECK (status NOT IN ('done', 'failed') OR finished_at IS NOT NULL),
-      CHECK (status <> 'failed' OR error IS NOT NULL),
-      CHECK (status <> 'running' OR heartbeat_at IS NOT NULL)
+      CONSTRAINT jobs_finished_when_ended CHECK (status NOT IN ('done', 'failed') OR finished_at IS NOT NULL),
+      CONSTRAINT jobs_failure_explained CHECK (status <> 'failed' OR error IS NOT NULL),
+      CONSTRAINT jobs_running_has_heartbeat CHECK (status <> 'running' OR heartbeat_at IS NOT NULL)
     );
     -- The claim reads the oldest waiting or abandoned job; the pages list a user's recent jobs.
     CREATE INDEX jobs_claimable ON jobs (id) WHERE status IN ('queued', 'running');

@@ -26,6 +26,10 @@ const byConstraint: Record<string, [ErrorCode, string]> = {
   journal_entry_date_in_period: ['DATE_OUT_OF_PERIOD', '凭证日期须在资金启用日至今天之间'],
   period_closes_direction: ['CONFLICT', '结账日期已变化，请重新提交'],
   manual_entry_creates_no_quota: ['MANUAL_ENTRY_CREATES_QUOTA', '手工凭证不能增加 1011（零余额账户用款额度）或 8001（资金结存）：额度只能来自财政拨款'],
+  jobs_done_within_total: ['CONFLICT', '任务进度不能超过总数，请重新查看任务'],
+  jobs_finished_when_ended: ['CONFLICT', '任务状态已变化，请重新查看任务'],
+  jobs_failure_explained: ['CONFLICT', '任务状态已变化，请重新查看任务'],
+  jobs_running_has_heartbeat: ['CONFLICT', '任务状态已变化，请重新查看任务'],
   unit_disbursed_nonnegative: ['EXCEEDS_PAYABLE', '退回金额将超过该单位已拨付的金额'],
   unit_disbursed_within_allocated: ['EXCEEDS_PAYABLE', '该单位的拨付将超过分配给它的奖励（已扣除已拨付部分）'],
   fund_disbursed_within_allocated: ['EXCEEDS_PAYABLE', '本资金的拨付总额将超过已分配总额，或退回将超过已拨付总额'],
@@ -165,8 +169,9 @@ export function columnRule(err: PgError): AppError | undefined {
 }
 
 function fieldError(column: string, message: string): AppError {
-  const label = fieldLabel(column) || column;
-  return new AppError('VALIDATION_FAILED', `${label}${message}`, [{ field: column, message }]);
+  // The field is named in `errors`; the sentence stays Chinese even for a column without a label.
+  const label = fieldLabel(column) || '该项';
+  return new AppError('VALIDATION_FAILED', label + message, [{ field: column, message }]);
 }
 
 /** Whether a CHECK constraint of the schema has a translation (listed, or a column's own rule): the test reads pg_constraint. */

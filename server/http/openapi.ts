@@ -91,6 +91,13 @@ function success(spec: RouteSpec) {
   return { description: r.description };
 }
 
+/** A query or body field that names a record by its id (`department_id`, `entry_ids`): one that names nothing visible is 404. */
+function namesSomething(schema: z.ZodType | undefined): boolean {
+  if (!schema) return false;
+  const s = jsonSchema(schema, 'input') as { properties?: Record<string, unknown> };
+  return Object.keys(s.properties ?? {}).some((name) => /(^id|_ids?)$/.test(name));
+}
+
 /**
  * The errors a route can answer because of the pipeline every route goes through (app.ts): what it
  * declares itself is added to these.
@@ -103,7 +110,8 @@ function errors(spec: RouteSpec): Record<number, string> {
     401: who === 'public' ? 'UNAUTHENTICATED: an Authorization header was sent and is not a valid token' : 'UNAUTHENTICATED: sign in first',
   };
   if (who !== 'public' && who.length < Object.keys(roles).length) out[403] = `FORBIDDEN: only ${who.join(', ')}`;
-  if (spec.path.includes(':')) out[404] = 'NOT_FOUND: nothing with this number (or another department’s)';
+  if (spec.path.includes(':') || namesSomething(spec.query) || namesSomething(spec.body))
+    out[404] = 'NOT_FOUND: nothing with this number (or another department’s)';
   if (readsBody) out[413] = 'PAYLOAD_TOO_LARGE';
   if (readsBody) out[415] = 'UNSUPPORTED_MEDIA_TYPE';
   out[422] = 'VALIDATION_FAILED: a field breaks its rule (each is named in errors[])';

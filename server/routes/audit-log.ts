@@ -6,9 +6,7 @@ import { contentDisposition } from '../files/sniff.ts';
 import { contextOf } from '../http/context.ts';
 import { file, json, mediaTypes, route, written } from '../http/route.ts';
 import { auditPage } from './responses/service.ts';
-import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
-
-const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2011-09-20T00:00:00+08:00' });
+import { cursorParam, idParam, instant, limitParam } from '../http/schemas.ts';
 
 export function auditLogRoutes(db: Knex) {
   return [

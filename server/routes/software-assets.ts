@@ -266,6 +266,7 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
           status: z.enum(['submitted', 'accepted', 'returned']).optional(),
         }),
         response: json(200, '{items, next_cursor}', inventoryPage),
+        errors: { 404: 'NOT_FOUND: department_id names no unit this caller can see' },
       },
       async (req, res, { query }) => {
         return res.json(await listInventories(db, actorOf(req), query));

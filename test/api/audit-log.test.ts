@@ -53,6 +53,17 @@ describe('the audit log', () => {
     expect(names).toEqual(['单位2', '单位1', '单位0']);
   });
 
+  it('refuses a time the database could not read (year 0000, an offset past ±14:00) with 422 in Chinese, never a 500', async () => {
+    for (const t of ['0000-11-10T00:00:00+08:00', '2011-09-20T00:00:00+20:00', '2011-02-30T00:00:00+08:00']) {
+      for (const path of ['/api/v1/audit-log', '/api/v1/audit-log/export?format=csv']) {
+        const res = await h.api.get(`${path}${path.includes('?') ? '&' : '?'}to=${encodeURIComponent(t)}`).set(auditor.auth);
+        expect(res.status, `${path} to=${t}`).toBe(422);
+        expect(res.body.errors[0].field).toBe('to');
+        expect(res.body.detail).toMatch(/[\u4e00-\u9fff]/);
+      }
+    }
+  });
+
   it('records a before-image on an update, and never a password or its hash', async () => {
     const u = await makeUser(h.db, 'auditor');
     await h.api.patch(`/api/v1/users/${u.id}`).set(admin.auth).send({ password: 'another long secret' });

@@ -48,7 +48,7 @@ describe('the OpenAPI document', () => {
       if (status === '204') expect(response.content).toBeUndefined();
       else expect(Object.keys(response.content ?? {}).length, `${method} ${path}`).toBeGreaterThan(0);
     }
-    expect(Object.keys(doc.paths['/api/v1/funds/{id}/statements.zip']!.get!.responses['200']!.content!)).toEqual(['application/zip']);
+    expect(Object.keys(doc.paths['/api/v1/jobs/{id}/result']!.get!.responses['200']!.content!)).toEqual(['application/zip']);
     expect(Object.keys(doc.paths['/api/v1/funds/{id}/journal.{format}']!.get!.responses['200']!.content!)).toEqual([
       'text/csv',
       'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
