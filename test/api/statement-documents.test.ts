@@ -122,6 +122,9 @@ describe('the fund summary as a finance office issues it', () => {
     expect(page).toBeDefined();
     // The chart's own bar names stand on the caption's page, above it: the picture was not split from its caption.
     expect(page!.slice(0, page!.indexOf(caption))).toMatch(/财政拨款已分配已拨付可分配余额/);
+    // The bars carry their figures, in 万元.
+    const wan = (yuan: string) => (Number(yuan) / 10000).toLocaleString('zh-CN', { minimumFractionDigits: 2 });
+    expect(page!.slice(0, page!.indexOf(caption))).toContain(wan(fund.appropriated));
     const sep = (yuan: string) => Number(yuan).toLocaleString('en-US', { minimumFractionDigits: 2 });
     const totals = pages[0]!;
     expect(totals).toContain(`财政拨款${sep(fund.appropriated)}`);
