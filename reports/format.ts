@@ -33,4 +33,7 @@ export function groupName(group: string): string {
  * 未完成 and 未开展 for the same eight units; 未开展 is the one that does not also describe units
  * still procuring, and 已申请经费 is its 已向财政申请专项经费.
  */
+/** What each licence kind is called, on the pages, in the exports and in the register PDF. */
+export const licenceKindNames: Record<string, string> = { oem: 'OEM', retail: '零售', volume: '批量授权', subscription: '订阅' };
+
 export const departmentStatusNames: Record<string, string> = { completed: '已完成', procuring: '采购中', awaiting_funds: '已申请经费', not_started: '未开展' };

@@ -1,8 +1,7 @@
-import { chineseDate, percent, withSeparators } from './format.ts';
+import { chineseDate, licenceKindNames, percent, withSeparators } from './format.ts';
 import { ReportDocument } from './pdf/report-document.ts';
 
 const categoryNames: Record<string, string> = { os: '操作系统', office: '办公软件', antivirus: '杀毒软件', other: '其他软件' };
-const kindNames: Record<string, string> = { oem: 'OEM', retail: '零售', volume: '批量授权', subscription: '订阅' };
 const statusNames: Record<string, string> = { pending: '待审核', in_use: '在用', rejected: '未通过', revoked: '已撤销', retired: '已报废' };
 
 export interface RegisterDocument {
@@ -60,7 +59,7 @@ export async function renderSoftwareRegister(d: RegisterDocument, issuedAt: Date
       a.id,
       a.product,
       categoryNames[a.category] ?? a.category,
-      kindNames[a.licence_kind] ?? a.licence_kind,
+      licenceKindNames[a.licence_kind] ?? a.licence_kind,
       String(a.licences),
       String(a.licences_in_use),
       chineseDate(a.acquired_on),

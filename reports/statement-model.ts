@@ -123,6 +123,8 @@ export function fundSummaryModel(s: FundSummaryData, issuer: Issuer, options: { 
     kind: 'summary' as const,
     title: '以奖代补资金汇总表',
     office: issuer.office,
+    /** The four figures the fund chart draws, in yuan. */
+    fund: { appropriated, allocated, disbursed: String(s.fund.disbursed), available_to_allocate: available },
     signatures: signatureNames(s.people),
     /** Units with nothing allocated, paid, payable or to recover that the summary leaves out, when asked to. */
     left_out,

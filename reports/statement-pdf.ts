@@ -1,3 +1,5 @@
+import { fundUseChart } from './charts/charts.ts';
+import { drawChart } from './charts/pdf-chart.ts';
 import { chineseDate } from './format.ts';
 import { ReportDocument } from './pdf/report-document.ts';
 import type { DepartmentStatementModel, FundSummaryModel, Total } from './statement-model.ts';
@@ -113,6 +115,8 @@ export async function renderFundSummary(m: FundSummaryModel, issue: Issue): Prom
   await header(pdf, m.title, m.fields, issue);
   pdf.heading('一、资金总额');
   totals(pdf, m.totals);
+  // The same picture as the fund page's: drawn full width, kept on one page with its caption.
+  await drawChart(pdf, await fundUseChart(m.fund, { width: 480, height: 200 }), 200, '图1　资金拨款、分配、拨付与可分配余额（万元）');
   pdf.heading('二、分单位情况');
   if (m.left_out) pdf.paragraph(`另有 ${m.left_out} 个单位无分配、拨付、应付或应收回款项，未列出（合计含全部单位）。`, { size: 9 });
   pdf.table(

@@ -50,7 +50,13 @@ export function unitsByStatusChart(total: StatusCounts, byGroup: Array<{ group: 
         type: 'bar' as const,
         stack: 'units',
         itemStyle: { color: palette[s] },
-        label: { show: true, formatter: (p: { value: unknown }) => (Number(p.value) > 0 ? String(p.value) : ''), color: '#fff' },
+        label: {
+          show: true,
+          textBorderColor: 'transparent',
+          textBorderWidth: 0,
+          formatter: (p: { value: unknown }) => (Number(p.value) > 0 ? String(p.value) : ''),
+          color: '#fff',
+        },
         data: rows.map((r) => r.counts[s]),
       })),
     },
@@ -123,14 +129,20 @@ export function fundUseChart(
   ];
   return renderSvg(
     {
-      grid: { left: 8, right: 24, top: 24, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 24, top: 36, bottom: 8, containLabel: true },
       xAxis: { type: 'category', data: bars.map((b) => b[0]) },
       yAxis: { type: 'value', name: '万元' },
       series: [
         {
           type: 'bar',
           barMaxWidth: 56,
-          label: { show: true, position: 'top', formatter: (p: { value: unknown }) => Number(p.value).toLocaleString('zh-CN', { minimumFractionDigits: 2 }) },
+          label: {
+            show: true,
+            position: 'top',
+            textBorderColor: 'transparent',
+            textBorderWidth: 0,
+            formatter: (p: { value: unknown }) => Number(p.value).toLocaleString('zh-CN', { minimumFractionDigits: 2 }),
+          },
           data: bars.map(([, v, color]) => ({ value: wan(v), itemStyle: { color } })),
         },
       ],
@@ -151,7 +163,13 @@ export function topUnitsChart(units: Array<{ name: string; allocated: string }>,
         {
           type: 'bar',
           itemStyle: { color: palette.accent },
-          label: { show: true, position: 'right', formatter: (p: { value: unknown }) => Number(p.value).toFixed(2) },
+          label: {
+            show: true,
+            position: 'right',
+            textBorderColor: 'transparent',
+            textBorderWidth: 0,
+            formatter: (p: { value: unknown }) => Number(p.value).toFixed(2),
+          },
           data: rows.map((u) => wan(u.allocated)),
         },
       ],

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../auth/roles.ts';
 import type { Table } from '../exports/tables.ts';
+import { exportFileName, titleBlock } from '../exports/title-block.ts';
 import { todayInShanghai } from '../http/schemas.ts';
+import { licenceKindNames } from '../../reports/format.ts';
 import { renderSoftwareRegister } from '../../reports/software-register-pdf.ts';
 import { unitComplianceOf } from './compliance.ts';
 import { wholeRegister } from './register.ts';
@@ -9,13 +11,23 @@ import { wholeRegister } from './register.ts';
 const categoryNames: Record<string, string> = { os: '操作系统', office: '办公软件', antivirus: '杀毒软件', other: '其他软件' };
 const statusNames: Record<string, string> = { pending: '待审核', in_use: '在用', rejected: '未通过', revoked: '已撤销', retired: '已报废' };
 
-/** The register as a spreadsheet: one row per asset. */
-export async function registerTable(db: Knex, actor: Actor, departmentId: string): Promise<{ table: Table; code: string }> {
+/** The register as a spreadsheet: one row per asset, under the title block every export carries, named like them. */
+export async function registerTable(db: Knex, actor: Actor, departmentId: string): Promise<{ table: Table; fileBase: string }> {
   const r = await wholeRegister(db, actor, departmentId);
+  const asOf = todayInShanghai();
+  const unit = `${r.department.name}（${r.department.code}）`;
   return {
-    code: r.department.code,
+    fileBase: exportFileName(r.department.name, '软件资产台账', asOf),
     table: {
       name: '软件资产台账',
+      title: titleBlock(
+        `${r.department.name}软件资产台账`,
+        [
+          ['单位', unit],
+          ['截至', asOf],
+        ],
+        actor,
+      ),
       columns: [
         { header: '编号', key: 'id' },
         { header: '软件名称', key: 'product', width: 28 },
@@ -35,7 +47,7 @@ export async function registerTable(db: Knex, actor: Actor, departmentId: string
         id: a.id,
         product: a.product,
         category: categoryNames[a.category] ?? a.category,
-        licence_kind: a.licence_kind,
+        licence_kind: licenceKindNames[a.licence_kind] ?? a.licence_kind,
         licences: a.licences,
         licences_in_use: a.licences_in_use,
         acquired_on: a.acquired_on,
@@ -59,5 +71,5 @@ export async function registerPdf(db: Knex, actor: Actor, departmentId: string) 
     { department: r.department, assets: r.assets, installedBase: c.installed_base, compliance: c, asOf },
     new Date(`${asOf}T00:00:00+08:00`),
   );
-  return { pdf, code: r.department.code, asOf };
+  return { pdf, fileBase: exportFileName(r.department.name, '软件资产台账', asOf) };
 }

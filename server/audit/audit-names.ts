@@ -116,3 +116,6 @@ export const auditObjectNames: Record<string, string> = {
 };
 
 export const auditRoleName = (role: string | null) => (role ? (roleNames[role] ?? role) : '—');
+
+/** The address as people write it: an IPv4 client seen on a dual-stack socket (::ffff:10.1.2.3) reads 10.1.2.3. */
+export const auditIp = (ip: string | null | undefined): string => (ip ? ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1') : '');

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { auditActionName, auditObjectNames, auditRoleName } from '../audit/audit-names.ts';
+import { auditActionName, auditIp, auditObjectNames, auditRoleName } from '../audit/audit-names.ts';
 import { listAudit, recordAudit, type AuditFilter } from '../audit/audit-log.ts';
 import type { RequestContext } from '../http/context.ts';
 import { csvLines, type Column, type Table } from './tables.ts';
@@ -54,7 +54,7 @@ async function auditRows(db: Knex, f: AuditFilter) {
         code: String(e.action),
         object: e.object_type ? (auditObjectNames[String(e.object_type)] ?? String(e.object_type)) : '',
         object_id: (e.object_id as string | null) ?? '',
-        ip: (e.ip as string | null) ?? '',
+        ip: auditIp(e.ip as string | null),
         request_id: (e.request_id as string | null) ?? '',
       });
     cursor = page.next_cursor ?? undefined;

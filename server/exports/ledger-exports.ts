@@ -1,18 +1,9 @@
 import type { Knex } from 'knex';
 import { getRun } from '../allocation/runs.ts';
 import { AppError } from '../errors.ts';
+import { entryKindName } from '../ledger/entry-kinds.ts';
 import { trialBalance } from '../ledger/trial-balance.ts';
 import type { Column, Table } from './tables.ts';
-
-const kindNames: Record<string, string> = {
-  appropriation: '财政拨款',
-  manual: '手工凭证',
-  allocation: '奖励分配',
-  clawback: '收回奖励',
-  disbursement: '拨付',
-  refund: '退回',
-  reversal: '冲销',
-};
 
 export const journalColumns: Column[] = [
   { header: '凭证号', key: 'seq' },
@@ -71,7 +62,7 @@ export async function* journalRows(
       yield rows.map((r) => ({
         seq: Number(r.seq),
         date: r.entry_date,
-        kind: kindNames[r.kind] ?? r.kind,
+        kind: entryKindName(r.kind),
         memo: r.memo,
         document_no: r.document_no,
         account_code: r.code,

@@ -21,19 +21,24 @@ export function exportFileName(fundName: string, what: string, period: string): 
     .replace(/\p{Cc}/gu, '');
 }
 
+/** A title block for any document: its own lines, then when it was made and by whom. */
+export function titleBlock(title: string, lines: Array<[string, string]>, actor: Actor, at = new Date()): TitleBlock {
+  return { title, lines: [...lines, ['生成时间', shanghaiTime(at)], ['生成人', actor.username]] };
+}
+
 /** The title block and file name of an export of `fundId`, for `actor`, now. */
 export async function fundExportHeading(db: Knex, fundId: string, actor: Actor, what: string, period: { label: string; text: string }, at = new Date()) {
   const fund = await db('funds').where({ id: fundId }).first('name', 'code', 'document_no', 'fiscal_year');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
-  const block: TitleBlock = {
-    title: `${fund.name}${what}`,
-    lines: [
+  const block = titleBlock(
+    `${fund.name}${what}`,
+    [
       ['资金', `${fund.name}（${fund.code}）`],
       ['资金文号', String(fund.document_no)],
       [period.label, period.text],
-      ['生成时间', shanghaiTime(at)],
-      ['生成人', actor.username],
     ],
-  };
+    actor,
+    at,
+  );
   return { block, fund: { name: String(fund.name), fiscalYear: Number(fund.fiscal_year) } };
 }

@@ -93,14 +93,14 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         response: file('the table: CSV (UTF-8 with BOM) or XLSX, by the extension', mediaTypes.csv, mediaTypes.xlsx),
       },
       async (req, res, { params }) => {
-        const { table, code } = await registerTable(db, actorOf(req), params.id);
+        const { table, fileBase } = await registerTable(db, actorOf(req), params.id);
         await recordAudit(db, contextOf(req), {
           action: 'export.software_register',
           objectType: 'department',
           objectId: params.id,
           after: { format: params.format },
         });
-        res.setHeader('Content-Disposition', contentDisposition('attachment', `软件资产台账-${code}.${params.format}`));
+        res.setHeader('Content-Disposition', contentDisposition('attachment', `${fileBase}.${params.format}`));
         if (params.format === 'csv') res.type('text/csv; charset=utf-8').send(toCsv(table));
         else res.type(xlsxMediaType).send(await toXlsx([table]));
         return written(res);
@@ -117,9 +117,9 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
         response: file('the PDF', mediaTypes.pdf),
       },
       async (req, res, { params }) => {
-        const { pdf, code, asOf } = await registerPdf(db, actorOf(req), params.id);
+        const { pdf, fileBase } = await registerPdf(db, actorOf(req), params.id);
         await recordAudit(db, contextOf(req), { action: 'export.software_register_pdf', objectType: 'department', objectId: params.id });
-        res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `软件资产台账-${code}-${asOf}.pdf`));
+        res.type('application/pdf').setHeader('Content-Disposition', contentDisposition('attachment', `${fileBase}.pdf`));
         res.send(pdf);
         return written(res);
       },

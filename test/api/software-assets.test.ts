@@ -460,10 +460,18 @@ describe('exports', () => {
     expect(csv.status).toBe(200);
     expect(csv.text).toContain('Windows 7 专业版');
     expect(csv.text).toContain('3280.00');
+    // The title block and file name every export carries: which unit, as of when, made when and by whom.
+    const lines = csv.text.replace(/^\uFEFF/, '').split('\r\n');
+    expect(lines.slice(0, 3)).toEqual([`${u.name}软件资产台账`, `单位,${u.name}（${u.code}）`, `截至,${todayInShanghai()}`]);
+    expect(lines[3]).toMatch(/^生成时间,/);
+    expect(lines[4]).toBe(`生成人,${u.user.username}`);
+    expect(lines[6]!.startsWith('编号,软件名称,类别,授权方式')).toBe(true);
+    expect(csv.headers['content-disposition']).toContain(encodeURIComponent(`${u.name}-软件资产台账-${todayInShanghai()}.csv`));
     const xlsx = await h.api.get(`/api/v1/departments/${u.id}/software-assets.xlsx`).set(auditor.auth).buffer(true).parse(binaryParser);
     expect(xlsx.body.subarray(0, 2).toString()).toBe('PK');
     const pdf = await h.api.get(`/api/v1/departments/${u.id}/software-register.pdf`).set(inspector.auth).buffer(true).parse(binaryParser);
     expect(pdf.headers['content-type']).toBe('application/pdf');
+    expect(pdf.headers['content-disposition']).toContain(encodeURIComponent(`${u.name}-软件资产台账-${todayInShanghai()}.pdf`));
     const text = (await pdfText(pdf.body)).join('\n');
     expect(text).toContain('软件资产台账');
     expect(text).toContain(u.name);

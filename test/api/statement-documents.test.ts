@@ -113,6 +113,26 @@ describe('the fund summary as a finance office issues it', () => {
     expect(last).toContain('合计');
   });
 
+  it("draws the fund chart with its caption on one page, and its totals are the fund's own figures", async () => {
+    const res = await get(`/api/v1/funds/${fundId}/summary.pdf`, auditor);
+    const fund = (await h.api.get(`/api/v1/funds/${fundId}`).set(auditor.auth)).body;
+    const pages = (await pdfText(res.body)).map(flat);
+    const caption = '图1资金拨款、分配、拨付与可分配余额（万元）';
+    const page = pages.find((p) => p.includes(caption));
+    expect(page).toBeDefined();
+    // The chart's own bar names stand on the caption's page, above it: the picture was not split from its caption.
+    expect(page!.slice(0, page!.indexOf(caption))).toMatch(/财政拨款已分配已拨付可分配余额/);
+    // The bars carry their figures, in 万元.
+    const wan = (yuan: string) => (Number(yuan) / 10000).toLocaleString('zh-CN', { minimumFractionDigits: 2 });
+    expect(page!.slice(0, page!.indexOf(caption))).toContain(wan(fund.appropriated));
+    const sep = (yuan: string) => Number(yuan).toLocaleString('en-US', { minimumFractionDigits: 2 });
+    const totals = pages[0]!;
+    expect(totals).toContain(`财政拨款${sep(fund.appropriated)}`);
+    expect(totals).toContain(`已分配${sep(fund.allocated)}`);
+    expect(totals).toContain(`已拨付${sep(fund.disbursed)}`);
+    expect(totals).toContain(`可分配余额${sep(fund.available_to_allocate)}`);
+  });
+
   it('can leave out the units with nothing, saying how many, while the totals still count every unit', async () => {
     const all = await get(`/api/v1/funds/${fundId}/summary.pdf`, auditor);
     const some = await get(`/api/v1/funds/${fundId}/summary.pdf?omit_empty=1`, auditor);

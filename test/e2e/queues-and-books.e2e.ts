@@ -105,6 +105,32 @@ describe('work queues', () => {
     await expect(page.locator('[data-queue="verify"]').textContent()).resolves.toContain('核验通过');
     await page.context().close();
   });
+
+  it('an inspector finds the answered finding waiting for review, closes it (销号), and it leaves the queue', async () => {
+    const finding = await h.db('findings').where({ kind: 'register_mismatch' }).first('id', 'department_id');
+    const unit = await makeUser(h.db, 'department', String(finding.department_id));
+    const answer = await h.api
+      .post(`/api/v1/findings/${finding.id}/rectifications`)
+      .set(unit.auth)
+      .send({ note: '已建立软件资产台账，采购合同与安装数量逐台核对一致。' });
+    expect(answer.status).toBe(201);
+    const page = await signedIn('ducha');
+    expect(new URL(page.url()).pathname).toBe('/work');
+    expect(await sectionCount(page, 'answered')).toBe(1);
+    const before = await navCount(page);
+    await page.locator('[data-queue="answered"] a[href^="/findings/"]').first().click();
+    expect(new URL(page.url()).pathname).toBe(`/findings/${finding.id}`);
+    await expect(page.locator('main').textContent()).resolves.toContain('已建立软件资产台账');
+    await page.fill(`form[action="/findings/${finding.id}/decision"] textarea[name=note]`, '经复查，台账与合同、安装数量一致，同意销号。');
+    await Promise.all([page.waitForLoadState('load'), page.click(`form[action="/findings/${finding.id}/decision"] button[value=close]`)]);
+    await expect(page.locator('main').textContent()).resolves.toContain('已销号');
+    await page.goto(`${base}/work`);
+    expect(await sectionCount(page, 'answered')).toBe(0);
+    await expect(page.locator('[data-queue="answered"]').textContent()).resolves.toContain('没有待复查的问题');
+    expect(await navCount(page)).toBe(before - 1);
+    expect((await h.db('findings').where({ id: finding.id }).first('status')).status).toBe('closed');
+    await page.context().close();
+  });
 });
 
 describe('vouchers and ledgers', () => {

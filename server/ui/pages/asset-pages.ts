@@ -21,12 +21,11 @@ import { AppError } from '../../errors.ts';
 import { contextOf } from '../../http/context.ts';
 import { fromZod } from '../../http/problem.ts';
 import { todayInShanghai } from '../../http/schemas.ts';
-import { groupName } from '../../../reports/format.ts';
+import { groupName, licenceKindNames } from '../../../reports/format.ts';
 import { categoryNames, day, html, moment, yuan } from '../html.ts';
 import { csrfField, fieldError, formErrors, formFields, generalError, idFrom, noErrors, page, type FormErrors } from '../layout.ts';
 
 export const assetStatusNames: Record<string, string> = { pending: '待审核', in_use: '在用', rejected: '未通过', revoked: '已撤销', retired: '已报废' };
-export const licenceKindNames: Record<string, string> = { oem: 'OEM', retail: '零售', volume: '批量授权', subscription: '订阅' };
 const inventoryStatusNames: Record<string, string> = { submitted: '待审核', accepted: '已确认', returned: '已退回' };
 
 /** A rate for people: "0.6667" → 66.67%, unknown as 未报告. */

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { Knex } from 'knex';
-import { auditActionChoices, auditActionName, auditObjectNames, auditRoleName } from '../../audit/audit-names.ts';
+import { auditActionChoices, auditActionName, auditIp, auditObjectNames, auditRoleName } from '../../audit/audit-names.ts';
 import { listAudit, type AuditFilter } from '../../audit/audit-log.ts';
 import { authorize } from '../../auth/policy.ts';
 import { calendarDate } from '../../http/schemas.ts';
@@ -71,7 +71,7 @@ ${problems.length ? html`<p class="error" role="alert">${problems.join(' ')}</p>
 <div class="table-wrap"><table class="audit-log"><thead><tr><th scope="col">时间</th><th scope="col">用户</th><th scope="col">角色</th><th scope="col">操作</th><th scope="col">对象</th><th scope="col">来源</th></tr></thead><tbody>
 ${log.items.map(
   (e) =>
-    html`<tr><td>${moment(e.at as Date)}</td><td>${e.actor_username ?? '—'}</td><td>${auditRoleName(e.actor_role)}</td><td title="${e.action}">${auditActionName(String(e.action))}</td><td>${e.object_type ? `${auditObjectNames[String(e.object_type)] ?? e.object_type} ${e.object_id ?? ''}` : ''}</td><td class="mono">${e.ip ?? ''}</td></tr>`,
+    html`<tr><td>${moment(e.at as Date)}</td><td>${e.actor_username ?? '—'}</td><td>${auditRoleName(e.actor_role)}</td><td title="${e.action}">${auditActionName(String(e.action))}</td><td>${e.object_type ? `${auditObjectNames[String(e.object_type)] ?? e.object_type} ${e.object_id ?? ''}` : ''}</td><td class="mono">${auditIp(e.ip as string | null)}</td></tr>`,
 )}
 ${log.items.length === 0 ? html`<tr><td colspan="6" class="empty">没有符合条件的记录。</td></tr>` : ''}
 </tbody></table></div>${log.next_cursor ? html`<p class="pager"><a rel="next" href="?${keep.toString()}${keep.toString() ? '&' : ''}cursor=${log.next_cursor}">更早的记录 →</a></p>` : ''}`,

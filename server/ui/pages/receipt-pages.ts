@@ -4,7 +4,7 @@ import { allows, authorize } from '../../auth/policy.ts';
 import type { Config } from '../../config.ts';
 import { AppError, validationError } from '../../errors.ts';
 import { receiptLicenceWarnings } from '../../assets/compliance.ts';
-import { licenceKindNames } from './asset-pages.ts';
+import { licenceKindNames } from '../../../reports/format.ts';
 import { attachScan } from '../../files/attach-scan.ts';
 import { contextOf } from '../../http/context.ts';
 import { receiptBody } from '../../receipts/receipt-rules.ts';
