@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { SessionCache } from '../../server/auth/session-cache.ts';
 import { asOwner, makeUser, openHarness, testPassword, type Harness, type TestUser } from '../support/harness.ts';
 
@@ -118,6 +118,9 @@ describe('session cache', () => {
     const u = await makeUser(a.db, 'auditor');
     await me(a, u);
     const pid = cache.listenerPid!;
+    // The listener logs in as the pool (no grants needed to LISTEN), never as the owner.
+    const listener = await asOwner((owner) => owner('pg_stat_activity').where({ pid }).first('usename'));
+    expect(listener.usename).toBe(decodeURIComponent(new URL(inject('databaseUrl')).username));
     await asOwner((owner) => owner.raw('SELECT pg_terminate_backend(?)', [pid]));
     for (let i = 0; i < 100 && cache.isListening; i++) await new Promise((r) => setTimeout(r, 10));
     expect(cache.isListening).toBe(false);
