@@ -41,6 +41,8 @@ export class SessionCache {
   private stopped = false;
   private delay_ms = reconnectDelay_ms.first;
   private timer: NodeJS.Timeout | undefined;
+  /** With several hosts (db/multi-host.ts): true once the pool has chosen another host than the listener's. */
+  private moved: (() => boolean) | undefined;
 
   constructor(private readonly options: SessionCacheOptions) {}
 
@@ -67,6 +69,12 @@ export class SessionCache {
 
   get(key: string): Actor | undefined {
     if (!this.listening) return undefined;
+    // After a failover the old host hears nothing of new commits: follow the pool there before trusting anything.
+    if (this.moved?.()) {
+      this.client?.end().catch(() => undefined);
+      this.lost();
+      return undefined;
+    }
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     this.entries.delete(key);
@@ -111,8 +119,10 @@ export class SessionCache {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ ...(await this.options.connection().catch(() => ({}))), application_name: 'jiangbu-session-listener' });
+    const { expirationChecker, ...settings } = (await this.options.connection().catch(() => ({}))) as pg.ClientConfig & { expirationChecker?: () => boolean };
+    const client = new pg.Client({ ...settings, application_name: 'jiangbu-session-listener' });
     this.client = client;
+    this.moved = expirationChecker;
     const dropped = (e?: Error) => {
       if (this.client !== client) return;
       this.client = undefined;
