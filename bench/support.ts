@@ -19,8 +19,8 @@ export interface BenchEnv {
   close(): Promise<void>;
 }
 
-/** A fresh database (embedded in a temporary directory, or on DATABASE_URL's server) and the service as its own process. */
-export async function openBench(): Promise<BenchEnv> {
+/** A fresh database (embedded in a temporary directory, or on DATABASE_URL's server) and the service as its own process (`serviceEnv` added to its environment). */
+export async function openBench(serviceEnv: Record<string, string> = {}): Promise<BenchEnv> {
   let serverUrl = process.env.DATABASE_URL;
   let stopEmbedded: () => Promise<void> = async () => undefined;
   let dir: string | undefined;
@@ -44,6 +44,7 @@ export async function openBench(): Promise<BenchEnv> {
       PORT: String(port),
       LOG_LEVEL: 'warn',
       BOOTSTRAP_ADMIN_PASSWORD: 'bench admin password',
+      ...serviceEnv,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -13,6 +13,9 @@ export interface Config {
   logLevel: string;
   uploadMaxBytes: number;
   tokenTtlHours: number;
+  /** How long a signed-in session is kept in memory (0: never); revoked at once through LISTEN/NOTIFY (server/auth/session-cache.ts). */
+  sessionCacheTtlMs: number;
+  sessionCacheEntries: number;
   bootstrapAdminPassword: string | undefined;
   poolMax: number;
   statementTimeoutMs: number;
@@ -56,6 +59,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     uploadMaxBytes: intFrom(env, 'UPLOAD_MAX_BYTES', 10 * 1024 * 1024),
     tokenTtlHours: intFrom(env, 'TOKEN_TTL_HOURS', 8),
+    sessionCacheTtlMs: intFrom(env, 'SESSION_CACHE_TTL_MS', 5_000),
+    sessionCacheEntries: positive(env, 'SESSION_CACHE_ENTRIES', 10_000),
     bootstrapAdminPassword: env.BOOTSTRAP_ADMIN_PASSWORD || undefined,
     // Four connections per core keep PostgreSQL busy without thrashing; the ledger serialises per fund anyway.
     poolMax: intFrom(env, 'DB_POOL_MAX', Math.max(4, availableParallelism() * 4)),

@@ -8,6 +8,8 @@ import { describeStartupError, StartupError } from './startup-error.ts';
 import { bootstrapAdmin } from './users/users.ts';
 import { setIdempotencyTtlDays, startIdempotencyPurge } from './http/idempotency-purge.ts';
 import { startJobRunner, type JobRunner } from './jobs/job-runner.ts';
+import { startSessionCache } from './auth/sessions.ts';
+import type { SessionCache } from './auth/session-cache.ts';
 import { assertWitnessWritable, ensureWitness, ledgerIdentity, startWitness, witnessState } from './ledger/witness.ts';
 
 const started_ms = Date.now();
@@ -51,6 +53,7 @@ const starting = (_req: IncomingMessage, res: ServerResponse) => {
 };
 const server = createServer(starting);
 let jobs: JobRunner | undefined;
+let sessions: SessionCache | undefined;
 try {
   await listen(server, cfg.port);
   db = await openDatabase(cfg, log);
@@ -69,6 +72,9 @@ try {
     issuer: { office: cfg.issuingOffice },
     retention_ms: cfg.jobResultRetentionDays * 86_400_000,
   });
+  if (cfg.sessionCacheTtlMs > 0) {
+    sessions = await startSessionCache(db.knex, { ttl_ms: cfg.sessionCacheTtlMs, entries_max: cfg.sessionCacheEntries, log: logger });
+  }
   server.off('request', starting).on('request', createApp({ db: db.knex, config: cfg, logger, jobs }));
 } catch (e) {
   await failStart(e);
@@ -94,6 +100,7 @@ async function shutdown(signal: string): Promise<void> {
   server.closeAllConnections();
   // The chunk in hand is finished and committed; the job stays running and the next start resumes it.
   await jobs?.stop();
+  await sessions?.stop();
   witness.stop();
   purge.stop();
   await witness.tick();

@@ -15,6 +15,7 @@ import * as provinceScale from './013-province-scale.ts';
 import * as jobs from './014-jobs.ts';
 import * as voucherNumbers from './015-voucher-numbers.ts';
 import * as documents from './016-documents.ts';
+import * as sessionNotify from './017-session-notify.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -39,6 +40,7 @@ const migrations: Array<[string, Migration]> = [
   ['014-jobs', jobs],
   ['015-voucher-numbers', voucherNumbers],
   ['016-documents', documents],
+  ['017-session-notify', sessionNotify],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
 import { assertPasswordPolicy, hashPassword, verifyPassword } from '../auth/passwords.ts';
 import type { Role } from '../auth/roles.ts';
-import { revokeSessionsOf } from '../auth/sessions.ts';
+import { revokeSessionsOf, sessionsChanged } from '../auth/sessions.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError, validationError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
@@ -96,7 +96,7 @@ export async function updateUser(db: Knex, ctx: RequestContext, id: string, chan
   if (change.password !== undefined) assertPasswordPolicy(change.password, existing.username);
   if (change.disabled && ctx.actor?.id === String(id)) throw new AppError('CONFLICT', '不能停用自己的账号');
   const passwordHash = change.password === undefined ? undefined : await hashPassword(change.password);
-  return inTransaction(db, async (trx) => {
+  const updated = await inTransaction(db, async (trx) => {
     const before = view(await trx('users').where({ id }).forUpdate().first(publicColumns));
     const [row] = await trx('users')
       .where({ id })
@@ -117,6 +117,8 @@ export async function updateUser(db: Knex, ctx: RequestContext, id: string, chan
     });
     return after;
   });
+  sessionsChanged(db, { userId: id });
+  return updated;
 }
 
 /** First start with no users: create `admin` from BOOTSTRAP_ADMIN_PASSWORD or a generated password printed once. */
@@ -142,4 +144,5 @@ export async function changeOwnPassword(db: Knex, ctx: RequestContext, current: 
     await trx('sessions').where({ user_id: actor.id }).whereNot({ id: actor.sessionId }).whereNull('revoked_at').update({ revoked_at: trx.fn.now() });
     await recordAudit(trx, ctx, { action: 'user.password_change', objectType: 'user', objectId: actor.id, after: { password_changed: true } });
   });
+  sessionsChanged(db, { userId: actor.id });
 }

@@ -10,7 +10,8 @@ import { createKnex } from '../../db/connection.ts';
 import { createApp } from '../../server/app.ts';
 import { hashPassword } from '../../server/auth/passwords.ts';
 import type { Role } from '../../server/auth/roles.ts';
-import { openSession } from '../../server/auth/sessions.ts';
+import { openSession, startSessionCache } from '../../server/auth/sessions.ts';
+import type { SessionCache } from '../../server/auth/session-cache.ts';
 import type { JobQueue } from '../../server/routes/jobs.ts';
 import { checkResponsesAgainstDocument } from './response-check.ts';
 
@@ -27,6 +28,8 @@ export interface Harness {
   close(): Promise<void>;
   /** Where this harness's service writes its witness (one file per database: a witness pins one ledger). */
   witnessFile: string;
+  /** This instance's session cache, when it has one (`sessionCache`, or TEST_SESSION_CACHE=1 for every harness). */
+  sessions?: Promise<SessionCache>;
 }
 
 /** Uploads of this run; a temporary directory made and removed by the global setup, never the repository. */
@@ -43,7 +46,7 @@ export function dataDirFor(url: string): string {
 
 export function openHarness(
   url: string = inject('databaseUrl'),
-  overrides: { tokenTtlHours?: number; uploadMaxBytes?: number; jobs?: JobQueue } = {},
+  overrides: { tokenTtlHours?: number; uploadMaxBytes?: number; jobs?: JobQueue; sessionCache?: boolean } = {},
 ): Harness {
   const db = createKnex(url, 20, 60_000);
   const dataDir = dataDirFor(url);
@@ -53,7 +56,19 @@ export function openHarness(
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...(overrides.jobs ? { jobs: overrides.jobs } : {}),
   });
-  return { db, app, api: supertest(app), close: () => db.destroy(), witnessFile: join(dataDir, 'witness.jsonl') };
+  const cached = overrides.sessionCache ?? process.env.TEST_SESSION_CACHE === '1';
+  const sessions = cached ? startSessionCache(db, { ttl_ms: 5_000, entries_max: 10_000, log: { warn: () => undefined } }) : undefined;
+  return {
+    db,
+    app,
+    api: supertest(app),
+    close: async () => {
+      await (await sessions)?.stop();
+      await db.destroy();
+    },
+    witnessFile: join(dataDir, 'witness.jsonl'),
+    ...(sessions ? { sessions } : {}),
+  };
 }
 
 /** A connection as the database owner (migrations' login), for tests that play someone with the owner's rights. */
