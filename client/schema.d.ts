@@ -6981,6 +6981,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description NOT_FOUND naming the listed units that do not exist */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description CONFLICT naming each unit that cannot be accepted */
             409: {
                 headers: {
@@ -13534,6 +13543,15 @@ export interface operations {
             };
             /** @description UNAUTHENTICATED: sign in first */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description NOT_FOUND when department_id names another unit than a unit user's own (another unit's data is invisible) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

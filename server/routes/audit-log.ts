@@ -8,7 +8,12 @@ import { file, json, mediaTypes, route, written } from '../http/route.ts';
 import { auditPage } from './responses/service.ts';
 import { cursorParam, idParam, limitParam } from '../http/schemas.ts';
 
-const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2011-09-20T00:00:00+08:00' });
+/** A time PostgreSQL can compare with: years 1900–2999 (the dates' range) and an offset no wider than the world's (±14:00). */
+const instant = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2011-09-20T00:00:00+08:00' }).refine((s) => {
+  const year = Number(s.slice(0, 4));
+  const offset = /([+-])([0-9]{2}):?([0-9]{2})$/.exec(s);
+  return year >= 1900 && year <= 2999 && (!offset || Number(offset[2]) * 60 + Number(offset[3]) <= 14 * 60);
+}, 'must be a time from 1900 to 2999, with an offset of at most ±14:00');
 
 export function auditLogRoutes(db: Knex) {
   return [

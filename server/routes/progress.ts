@@ -55,7 +55,7 @@ export function progressRoutes(
         summary: 'Record acceptance (验收) of many completed units at once, all or none',
         body: z.strictObject({ department_ids: z.array(idParam).min(1, '请至少选择一个单位').max(5000, '一次最多 5000 个单位'), accepted_on: calendarDate }),
         response: json(200, '{accepted, accepted_on, items}', acceptance),
-        errors: { 409: 'CONFLICT naming each unit that cannot be accepted' },
+        errors: { 404: 'NOT_FOUND naming the listed units that do not exist', 409: 'CONFLICT naming each unit that cannot be accepted' },
       },
       async (req, res, { body }) => {
         return res.json(await acceptDepartments(db, contextOf(req), body.department_ids, body.accepted_on));

@@ -266,6 +266,7 @@ export function softwareAssetRoutes(db: Knex, config: Pick<Config, 'dataDir' | '
           status: z.enum(['submitted', 'accepted', 'returned']).optional(),
         }),
         response: json(200, '{items, next_cursor}', inventoryPage),
+        errors: { 404: "NOT_FOUND when department_id names another unit than a unit user's own (another unit's data is invisible)" },
       },
       async (req, res, { query }) => {
         return res.json(await listInventories(db, actorOf(req), query));
