@@ -1,7 +1,18 @@
 import pg from 'pg';
 import { entryHash } from '../server/ledger/entry-hash.ts';
 import { bareShape, type BareFigures } from './bare-shape.ts';
-import { approveBatch, approveEntry, createFund, prepareAppropriation, prepareBatch, prepareEntry, readFund, signIn, type Session } from './service-calls.ts';
+import {
+  approveBatch,
+  approveEntry,
+  createFund,
+  prepareAppropriation,
+  prepareBatch,
+  prepareEntry,
+  readFund,
+  signIn,
+  type ManualEntry,
+  type Session,
+} from './service-calls.ts';
 import { benchUser, fmt, load, rssOf, type BenchEnv } from './support.ts';
 
 const bench_department = 'BENCHD';
@@ -14,12 +25,12 @@ async function newFund(maker: Session, checker: Session, code: string) {
 }
 
 // Manual entries may not touch 4001/6001 (only appropriations may): one fen allocated by hand.
-const oneFen = (memo: string) => ({
+const oneFen = (memo: string): ManualEntry => ({
   date: '2011-07-01',
   memo,
   postings: [
-    { account_code: `5001.${bench_department}`, side: 'debit', amount: '0.01' },
-    { account_code: `2307.${bench_department}`, side: 'credit', amount: '0.01' },
+    { account_code: `5001.${bench_department}`, side: 'debit' as const, amount: '0.01' },
+    { account_code: `2307.${bench_department}`, side: 'credit' as const, amount: '0.01' },
   ],
 });
 
@@ -154,19 +165,19 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
 
   const readFundId = await newFund(h, ch, 'BENCH-READ');
   /** Prepares a batch and approves it: the seeding path. */
-  const postBatch = async (entries: unknown[]) => {
+  const postBatch = async (entries: ManualEntry[]) => {
     const prepared = await prepareBatch(h, readFundId, entries);
     await approveBatch(ch, String(prepared.id));
   };
   const readBalance = () => readFund(h, readFundId).then(() => undefined);
   // 99 postings on 5001.d per entry, so 1,000,000 postings need ~10,100 entries.
   const busy = `5001.${bench_department}`;
-  const wide = (n: number) => ({
+  const wide = (n: number): ManualEntry => ({
     date: '2011-07-01',
     memo: 'seed',
     postings: [
-      ...Array.from({ length: n }, () => ({ account_code: busy, side: 'debit', amount: '0.01' })),
-      { account_code: `2307.${bench_department}`, side: 'credit', amount: (n / 100).toFixed(2) },
+      ...Array.from({ length: n }, () => ({ account_code: busy, side: 'debit' as const, amount: '0.01' })),
+      { account_code: `2307.${bench_department}`, side: 'credit' as const, amount: (n / 100).toFixed(2) },
     ],
   });
   await postBatch(Array.from({ length: 10 }, () => wide(99)).concat([wide(9)]));

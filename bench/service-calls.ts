@@ -1,44 +1,41 @@
-// Every HTTP call the benchmarks make to the service, in one place (a generated OpenAPI client can replace it).
+// Every HTTP call the ledger benchmark makes to the service, through the client generated from /openapi.json
+// (client/index.ts: openapi-typescript types + openapi-fetch), as an integrator would drive it.
+import { jiangbuClient, type operations } from '../client/index.ts';
 
-export interface Session {
-  baseUrl: string;
-  headers: Record<string, string>;
+export type Session = ReturnType<typeof jiangbuClient>;
+
+type Body<Op extends keyof operations> = operations[Op] extends { requestBody: { content: { 'application/json': infer B } } } ? B : never;
+export type ManualEntry = Body<'postFundsByIdJournalEntries'>;
+
+/** The data of a 2xx answer; any other answer throws with its problem document. */
+function ok<T>(what: string, res: { data?: T; error?: unknown; response: Response }): T {
+  if (res.data === undefined || !res.response.ok) throw new Error(`${what}: ${res.response.status} ${JSON.stringify(res.error)}`);
+  return res.data;
 }
 
-async function call(
-  s: Pick<Session, 'baseUrl'> & { headers?: Record<string, string> },
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const res = await fetch(`${s.baseUrl}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...s.headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
-
-/** Signs in through POST /auth/login, as a person would. */
+/** Signs in through POST /auth/login, as a person would; the session's client sends the bearer token from then on. */
 export async function signIn(baseUrl: string, username: string, password: string): Promise<Session> {
-  const { token } = await call({ baseUrl }, 'POST', '/api/v1/auth/login', { username, password });
-  return { baseUrl, headers: { authorization: `Bearer ${String(token)}` } };
+  const session: { token?: string } = {};
+  const client = jiangbuClient(baseUrl, () => session.token);
+  session.token = ok('sign-in', await client.POST('/api/v1/auth/login', { body: { username, password } })).token;
+  return client;
 }
 
-export const createFund = (s: Session, body: { code: string; name: string; fiscal_year: number; document_no: string }) =>
-  call(s, 'POST', '/api/v1/funds', body);
+export const createFund = async (s: Session, body: Body<'postFunds'>) => ok('create fund', await s.POST('/api/v1/funds', { body }));
 
-export const prepareAppropriation = (s: Session, fundId: string, body: { amount: string; document_no: string; date: string }) =>
-  call(s, 'POST', `/api/v1/funds/${fundId}/appropriations`, body);
+export const prepareAppropriation = async (s: Session, fundId: string, body: Body<'postFundsByIdAppropriations'>) =>
+  ok('prepare appropriation', await s.POST('/api/v1/funds/{id}/appropriations', { params: { path: { id: fundId } }, body }));
 
-export const prepareEntry = (s: Session, fundId: string, entry: unknown) => call(s, 'POST', `/api/v1/funds/${fundId}/journal-entries`, entry);
+export const prepareEntry = async (s: Session, fundId: string, body: ManualEntry) =>
+  ok('prepare entry', await s.POST('/api/v1/funds/{id}/journal-entries', { params: { path: { id: fundId } }, body }));
 
-export const approveEntry = (s: Session, entryId: string) => call(s, 'POST', `/api/v1/journal-entries/${entryId}/approve`, {});
+export const approveEntry = async (s: Session, entryId: string) =>
+  ok('approve entry', await s.POST('/api/v1/journal-entries/{id}/approve', { params: { path: { id: entryId } }, body: {} }));
 
-export const prepareBatch = (s: Session, fundId: string, entries: unknown[]) => call(s, 'POST', `/api/v1/funds/${fundId}/journal-entries/batch`, { entries });
+export const prepareBatch = async (s: Session, fundId: string, entries: ManualEntry[]) =>
+  ok('prepare batch', await s.POST('/api/v1/funds/{id}/journal-entries/batch', { params: { path: { id: fundId } }, body: { entries } }));
 
-export const approveBatch = (s: Session, batchId: string) => call(s, 'POST', `/api/v1/journal-entry-batches/${batchId}/approve`, {});
+export const approveBatch = async (s: Session, batchId: string) =>
+  ok('approve batch', await s.POST('/api/v1/journal-entry-batches/{id}/approve', { params: { path: { id: batchId } }, body: {} }));
 
-export const readFund = (s: Session, fundId: string) => call(s, 'GET', `/api/v1/funds/${fundId}`);
+export const readFund = async (s: Session, fundId: string) => ok('read fund', await s.GET('/api/v1/funds/{id}', { params: { path: { id: fundId } } }));

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { jiangbuClient } from '../client/index.ts';
 import { createFund, readFund } from './service-calls.ts';
 import { benchUser, fmt, load, openBench, type BenchEnv } from './support.ts';
 
@@ -23,7 +24,7 @@ export async function benchSessions(): Promise<void> {
 
 async function fundReads(env: BenchEnv, label: string) {
   const accountant = await benchUser(env.db, 'accountant', 'bench_sessions_accountant');
-  const session = { baseUrl: env.baseUrl, headers: accountant.headers };
+  const session = jiangbuClient(env.baseUrl, () => accountant.headers.authorization.slice('Bearer '.length));
   const fund = await createFund(session, { code: 'BENCH-SESSIONS', name: '会话缓存基准', fiscal_year: 2011, document_no: '新财行〔2011〕88号' });
   const fundId = String(fund.id);
   const read = () => readFund(session, fundId).then(() => undefined);

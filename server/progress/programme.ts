@@ -11,12 +11,15 @@ import { calendarDate } from '../http/schemas.ts';
 import { currentDeadline } from './progress.ts';
 import type { ProgressReport } from './progress-rules.ts';
 
+const rate = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/;
+
 export const targetBody = z.strictObject({
   target_date: calendarDate,
   target_rate: z
     .string()
-    .regex(/^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/, '须为 0 到 1 之间、最多四位小数的字符串，如 "1.0000"')
-    .refine((s) => new Decimal(s).gt(0), '须大于 0'),
+    .regex(rate, '须为 0 到 1 之间、最多四位小数的字符串，如 "1.0000"')
+    // zod runs a refinement even when the pattern failed: only a rate that matched is read as a number.
+    .refine((s) => !rate.test(s) || new Decimal(s).gt(0), '须大于 0'),
   in_person_days: z.number().int('须为整数').min(0).max(365).optional(),
   procuring_days_max: z.number().int('须为整数').min(1).max(3650).optional(),
 });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../server/auth/roles.ts';
+import { fuzzRoles as roles, fuzzRuns as runs, parameterValue as valueOf, type Parameter } from '../support/fuzz.ts';
 import { makeDepartment, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
 
 /*
@@ -10,24 +11,6 @@ import { makeDepartment, makeUser, openHarness, type Harness, type TestUser } fr
  * check in the harness fails any request whose status or body the document does not describe).
  * FUZZ_RUNS sets the runs per operation and role (default 4; CI keeps it small, a long run sets more).
  */
-const runs = Number(process.env.FUZZ_RUNS ?? 4);
-const roles: Role[] = ['admin', 'accountant', 'department', 'auditor', 'inspector'];
-
-interface Parameter {
-  name: string;
-  in: string;
-  schema: { type?: string; pattern?: string; enum?: string[]; minimum?: number; maximum?: number };
-}
-
-function valueOf(schema: Parameter['schema']): fc.Arbitrary<string> {
-  const broken = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('', '0', '-1', '0000-01-01', '2011-02-30', '9'.repeat(30), '%', 'null'));
-  if (schema.enum) return fc.oneof(fc.constantFrom(...schema.enum), broken);
-  if (schema.type === 'integer')
-    return fc.oneof(fc.integer({ min: schema.minimum ?? 0, max: schema.maximum ?? 1000 }).map(String), fc.integer().map(String), broken);
-  if (schema.pattern) return fc.oneof(fc.stringMatching(new RegExp(schema.pattern)), broken);
-  return fc.oneof(fc.string({ maxLength: 20 }), broken);
-}
-
 let h: Harness;
 const users = new Map<Role, TestUser>();
 let sent = 0;
@@ -72,5 +55,23 @@ describe('fuzzing every read from its documented parameters', () => {
         );
       }
     }
+  });
+
+  // What the fuzzer found, kept as a plain assertion: PostgreSQL refuses offsets beyond ±15:59 and year 0.
+  it('refuses an audit-log time PostgreSQL cannot read with 422, not 500', async () => {
+    for (const from of ['0696-02-29T21:32:03+22:12', '2011-09-20T00:00:00+15:30', '0000-01-01T00:00:00Z']) {
+      const res = await h.api.get(`/api/v1/audit-log?from=${encodeURIComponent(from)}`).set(users.get('auditor')!.auth);
+      expect(res.status, from).toBe(422);
+    }
+    await h.api
+      .get(`/api/v1/audit-log?from=${encodeURIComponent('2011-09-20T00:00:00+14:00')}`)
+      .set(users.get('auditor')!.auth)
+      .expect(200);
+  });
+
+  it("answers a unit user's inventory list filtered on another unit with a documented 404", async () => {
+    const other = await makeDepartment(h.db);
+    const res = await h.api.get(`/api/v1/inventories?department_id=${other.id}`).set(users.get('department')!.auth);
+    expect(res.status).toBe(404);
   });
 });
