@@ -3483,7 +3483,7 @@ export interface operations {
                             actor_username: string | null;
                             actor_role: string | null;
                             action: string;
-                            object_type: string;
+                            object_type: string | null;
                             object_id: string | null;
                             request_id: string | null;
                             ip: string | null;

@@ -61,7 +61,7 @@ export const auditRecord = z.object({
   actor_username: z.string().nullable(),
   actor_role: z.string().nullable(),
   action: z.string(),
-  object_type: z.string(),
+  object_type: z.string().nullable(),
   object_id: z.string().nullable(),
   request_id: z.string().nullable(),
   ip: z.string().nullable(),
