@@ -16,6 +16,7 @@ import * as jobs from './014-jobs.ts';
 import * as voucherNumbers from './015-voucher-numbers.ts';
 import * as documents from './016-documents.ts';
 import * as sessionNotify from './017-session-notify.ts';
+import * as postingThroughput from './023-posting-throughput.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -41,6 +42,7 @@ const migrations: Array<[string, Migration]> = [
   ['015-voucher-numbers', voucherNumbers],
   ['016-documents', documents],
   ['017-session-notify', sessionNotify],
+  ['023-posting-throughput', postingThroughput],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
