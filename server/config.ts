@@ -27,6 +27,8 @@ export interface Config {
   jobRenderThreads: number;
   /** Days a finished job's result (a bundle zip) can be downloaded; the statements in it are kept for ever. */
   jobResultRetentionDays: number;
+  /** V8's heap growing factor above what is live after a full collection, in percent (server/memory.ts); 0 leaves V8's own. */
+  heapGrowingPercent: number;
   /** The office in a statement's 落款 (ISSUING_OFFICE). */
   issuingOffice: string;
   /** The bulletin's 发文机关 (BULLETIN_ISSUER) and the prefix of its 文号 (BULLETIN_DOCUMENT_PREFIX): 〔year〕N号 follows it. */
@@ -70,6 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // One per core: rendering is CPU-bound; PostgreSQL and the event loop share the same cores.
     jobRenderThreads: Math.max(1, intFrom(env, 'JOB_RENDER_THREADS', availableParallelism())),
     jobResultRetentionDays: Math.max(1, intFrom(env, 'JOB_RESULT_RETENTION_DAYS', 7)),
+    heapGrowingPercent: intFrom(env, 'HEAP_GROWING_PERCENT', 25),
     ...documentIssuer(env),
   };
 }

@@ -10,6 +10,7 @@ import { setIdempotencyTtlDays, startIdempotencyPurge } from './http/idempotency
 import { startJobRunner, type JobRunner } from './jobs/job-runner.ts';
 import { startSessionCache } from './auth/sessions.ts';
 import type { SessionCache } from './auth/session-cache.ts';
+import { limitHeapGrowth } from './memory.ts';
 import { assertWitnessWritable, ensureWitness, ledgerIdentity, startWitness, witnessState } from './ledger/witness.ts';
 
 const started_ms = Date.now();
@@ -37,6 +38,7 @@ function listen(server: Server, port: number): Promise<void> {
 
 try {
   config = loadConfig();
+  limitHeapGrowth(config.heapGrowingPercent);
 } catch (e) {
   await failStart(new StartupError(e instanceof Error ? e.message : String(e)));
 }
