@@ -35,8 +35,10 @@ export async function openBench(serviceEnv: Record<string, string> = {}): Promis
   // The service's own DATA_DIR (witness file, scans): a witness shared between runs names the heads of
   // another run's ledger, and verify rightly refuses it.
   const dataDir = await mkdtemp(join(tmpdir(), 'jiangbu-bench-data-'));
-  // What `npm start` runs: the compiled service (npm run bench builds it first).
-  const server = spawn(process.execPath, ['dist/server/main.js'], {
+  // What `npm start` runs: the compiled service (npm run bench builds it first). BENCH_NODE_ARGS adds
+  // flags for the service's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = spawn(process.execPath, [...nodeArgs, 'dist/server/main.js'], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,

@@ -24,7 +24,8 @@ const columns: Column[] = [
   { header: '请求编号', key: 'request_id', width: 20 },
 ];
 
-const beijing = (at: Date) => new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'medium' }).format(at);
+const beijingFormat = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Shanghai', dateStyle: 'short', timeStyle: 'medium' });
+const beijing = (at: Date) => beijingFormat.format(at);
 
 /** The filter in words, for the title block. */
 export function describeAuditFilter(f: AuditFilter): string {

@@ -33,10 +33,8 @@ export function html(strings: TemplateStringsArray, ...parts: Part[]): Html {
 /** An amount for people: thousands separators, right-aligned by the caller's cell class. */
 export const yuan = (amount: string | null | undefined) => (amount == null ? '—' : withSeparators(amount));
 export const day = (isoDate: string | null | undefined) => (isoDate ? chineseDate(isoDate.slice(0, 10)) : '—');
-export const moment = (iso: string | Date | null | undefined) => {
-  if (!iso) return '—';
-  return new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'long', timeStyle: 'short' }).format(new Date(iso));
-};
+const shanghaiMoment = new Intl.DateTimeFormat('zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'long', timeStyle: 'short' });
+export const moment = (iso: string | Date | null | undefined) => (iso ? shanghaiMoment.format(new Date(iso)) : '—');
 
 export const statusNames = departmentStatusNames;
 export const receiptStatusNames: Record<string, string> = { submitted: '待审核', verified: '已审核', rejected: '已退回', withdrawn: '已撤回' };
