@@ -2,51 +2,14 @@ import type { Knex } from 'knex';
 import { hardenSchema } from '../roles.ts';
 
 /*
- * Posting throughput (issue 14), without changing what the database checks. Measured per batch of
- * 1,000 entries with track_functions and auto_explain (the figures are in the closing note):
- * - 凭证字号 (015): the trigger probed max(number) once per new entry, from inside the INSERT of the
- *   numbers, so each probe walked back over the numbers already written by that statement: n²/2 heap
- *   fetches for a batch of n (500,500 for 1,000 entries). It now reads the last number of each fund
- *   and year once, before the INSERT.
- * - The derived-data guards (refuse_direct_update on accounts, funds, fund_unit_figures,
- *   account_day_balances, voucher_numbers) ran once per row; the guard asks only who writes and at
- *   what depth, never what, so it now runs once per statement — one call, the same refusal.
- * - ledger_approve_batch (012): each entry's canonical form is built for the whole batch in one
- *   statement; the loop does only what must be sequential, the chain link.
+ * Batch approval (issue 14), without changing what the database checks: ledger_approve_batch (012)
+ * built each entry's canonical form inside its chain loop, one expression evaluation after another;
+ * it now builds them for the whole batch in one statement (an entry's seq follows from its
+ * position) and the loop does only what must be sequential, the chain link. The voucher-number and
+ * derived-guard costs a batch also paid are mended in migration 021.
  */
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
-    CREATE OR REPLACE FUNCTION journal_entries_number_vouchers() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      funds bigint[];
-      years integer[];
-      tops integer[];
-    BEGIN
-      -- The last number of each fund and year, read before the INSERT below: probed from inside it,
-      -- each probe walked back over every number that statement had already written (not yet visible
-      -- to it), which made a batch of n entries cost n²/2 heap fetches.
-      SELECT array_agg(k.fund_id), array_agg(k.year),
-             array_agg(coalesce((SELECT max(v.number) FROM voucher_numbers v WHERE v.fund_id = k.fund_id AND v.voucher_year = k.year), 0))
-        INTO funds, years, tops
-        FROM (SELECT DISTINCT r.fund_id, extract(year FROM r.entry_date)::int AS year FROM new_rows r) k;
-      INSERT INTO voucher_numbers (entry_id, fund_id, voucher_year, number)
-      SELECT n.id, n.fund_id, n.year, g.top + row_number() OVER (PARTITION BY n.fund_id, n.year ORDER BY n.seq)
-        FROM (SELECT r.id, r.fund_id, r.seq, extract(year FROM r.entry_date)::int AS year FROM new_rows r) n
-        JOIN unnest(funds, years, tops) AS g(fund_id, year, top) ON g.fund_id = n.fund_id AND g.year = n.year;
-      RETURN NULL;
-    END $$;
-
-    DROP TRIGGER accounts_derived ON accounts;
-    CREATE TRIGGER accounts_derived BEFORE UPDATE ON accounts FOR EACH STATEMENT EXECUTE FUNCTION refuse_direct_update();
-    DROP TRIGGER funds_derived ON funds;
-    CREATE TRIGGER funds_derived BEFORE UPDATE ON funds FOR EACH STATEMENT EXECUTE FUNCTION refuse_direct_update();
-    DROP TRIGGER fund_unit_figures_derived ON fund_unit_figures;
-    CREATE TRIGGER fund_unit_figures_derived BEFORE INSERT OR UPDATE ON fund_unit_figures FOR EACH STATEMENT EXECUTE FUNCTION refuse_direct_update();
-    DROP TRIGGER account_day_balances_derived ON account_day_balances;
-    CREATE TRIGGER account_day_balances_derived BEFORE INSERT OR UPDATE ON account_day_balances FOR EACH STATEMENT EXECUTE FUNCTION refuse_direct_update();
-    DROP TRIGGER voucher_numbers_derived ON voucher_numbers;
-    CREATE TRIGGER voucher_numbers_derived BEFORE INSERT OR UPDATE ON voucher_numbers FOR EACH STATEMENT EXECUTE FUNCTION refuse_direct_update();
-
     CREATE OR REPLACE FUNCTION ledger_approve_batch(p jsonb) RETURNS json LANGUAGE plpgsql
       SET search_path = pg_catalog, public, pg_temp AS $$
     DECLARE
