@@ -135,6 +135,139 @@ export async function up(knex: Knex): Promise<void> {
       END IF;
       RETURN result;
     END $$;
+
+    -- Every other path that posts (allocation run, payment and bulk payment approval, refund,
+    -- clawback, and the one-at-a-time approval that explains a refusal), in one call inside the
+    -- caller's transaction: lock the fund, check the period, lock the accounts (id order), compute
+    -- each posting's running balance, refuse an overdraft or an allocation beyond the appropriation,
+    -- link the chain, write entries and postings, answer the posted entries with their 凭证字号. The
+    -- ledger triggers check everything again. A rule it checks is never raised: it answers
+    -- {"refused": reason} having written nothing, so the caller's transaction stays usable and
+    -- server/ledger/post-entries.ts answers through its own path, which explains the refusal (or opens
+    -- the sub-accounts of a unit the entries name for the first time). The shape rules (balanced
+    -- books, amounts, reserved accounts, a manual entry's quota) need no balances: TypeScript checks
+    -- them before the call.
+    CREATE FUNCTION ledger_post_drafts(p jsonb) RETURNS json LANGUAGE plpgsql
+      SET search_path = pg_catalog, public, pg_temp AS $$
+    DECLARE
+      f record;
+      preparer bigint := (p->>'created_by')::bigint;
+      approver bigint := (p->>'approved_by')::bigint;
+      today date := (now() AT TIME ZONE 'Asia/Shanghai')::date;
+      created timestamptz := date_trunc('milliseconds', clock_timestamp());
+      created_iso text;
+      missing boolean;
+      overdrawn boolean;
+      over_appropriated boolean;
+      l_entry integer[]; l_account bigint[]; l_code text[]; l_name text[]; l_book text[]; l_side text[]; l_amount numeric[]; l_after numeric[];
+      ids bigint[];
+      canonicals bytea[];
+      prevs text[] := '{}';
+      hashes text[] := '{}';
+      prev text;
+      views json;
+    BEGIN
+      created_iso := to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+      SELECT id, head_seq, head_hash, appropriated, allocated, opening_date, closed_through INTO f
+        FROM funds WHERE id = (p->>'fund_id')::bigint FOR UPDATE;
+      IF NOT FOUND THEN
+        RETURN json_build_object('refused', 'fund_missing');
+      END IF;
+      IF EXISTS (SELECT 1 FROM jsonb_array_elements(p->'entries') x
+                  WHERE (x->>'date')::date <= f.closed_through OR (x->>'date')::date < f.opening_date OR (x->>'date')::date > today) THEN
+        RETURN json_build_object('refused', 'period');
+      END IF;
+      PERFORM 1 FROM accounts a
+        WHERE a.fund_id = f.id
+          AND a.code IN (SELECT y->>'code' FROM jsonb_array_elements(p->'entries') x, jsonb_array_elements(x->'postings') y)
+        ORDER BY a.id FOR UPDATE;
+
+      -- Every posting with its running balance, in the order the entries go in; the fund's figures
+      -- after each entry (invariant 10: a reversal moves the figure of what it reverses).
+      WITH w AS (
+        SELECT x.i::integer AS i, y.n::integer AS n, y.q->>'code' AS code, y.q->>'side' AS side,
+               (y.q->>'amount')::numeric(18,2) AS amount, x.e->>'figure_kind' AS figure
+          FROM jsonb_array_elements(p->'entries') WITH ORDINALITY x(e, i)
+         CROSS JOIN LATERAL jsonb_array_elements(x.e->'postings') WITH ORDINALITY y(q, n)
+      ), r AS (
+        SELECT w.*, a.id AS account_id, a.name, a.book, a.guarded, a.kind AS account_kind,
+               CASE WHEN w.side = a.normal_side THEN w.amount ELSE -w.amount END AS effect,
+               a.balance + sum(CASE WHEN w.side = a.normal_side THEN w.amount ELSE -w.amount END)
+                             OVER (PARTITION BY a.id ORDER BY w.i, w.n) AS after
+          FROM w LEFT JOIN accounts a ON a.fund_id = f.id AND a.code = w.code
+      ), t AS (
+        SELECT i, coalesce(sum(effect) FILTER (WHERE account_kind = 'revenue' AND figure = 'appropriation'), 0) AS d_app,
+                  coalesce(sum(effect) FILTER (WHERE account_kind = 'expense' AND figure IN ('allocation', 'clawback')), 0) AS d_alloc
+          FROM r GROUP BY i
+      )
+      SELECT bool_or(r.account_id IS NULL), bool_or(r.guarded AND r.after < 0),
+             (SELECT coalesce(bool_or(f.allocated + z.cum_alloc > f.appropriated + z.cum_app), false)
+                FROM (SELECT sum(d_alloc) OVER (ORDER BY i) AS cum_alloc, sum(d_app) OVER (ORDER BY i) AS cum_app FROM t) z),
+             array_agg(r.i ORDER BY r.i, r.n), array_agg(r.account_id ORDER BY r.i, r.n), array_agg(r.code ORDER BY r.i, r.n),
+             array_agg(r.name ORDER BY r.i, r.n), array_agg(r.book ORDER BY r.i, r.n), array_agg(r.side ORDER BY r.i, r.n),
+             array_agg(r.amount ORDER BY r.i, r.n), array_agg(r.after ORDER BY r.i, r.n)
+        INTO missing, overdrawn, over_appropriated, l_entry, l_account, l_code, l_name, l_book, l_side, l_amount, l_after
+        FROM r;
+      IF missing THEN
+        RETURN json_build_object('refused', 'account_missing');
+      END IF;
+      IF overdrawn THEN
+        RETURN json_build_object('refused', 'insufficient_balance');
+      END IF;
+      IF over_appropriated THEN
+        RETURN json_build_object('refused', 'over_appropriation');
+      END IF;
+
+      -- The canonical forms (server/ledger/entry-hash.ts, version 2) in one statement; then the chain.
+      SELECT array_agg(coalesce((x.e->>'id')::bigint, nextval('journal_entries_id_seq')) ORDER BY x.i),
+             array_agg(convert_to('[2,' || concat_ws(',',
+               coalesce(to_json(f.id::text)::text, 'null'), coalesce(to_json((f.head_seq + x.i)::text)::text, 'null'),
+               coalesce(to_json(to_char((x.e->>'date')::date, 'YYYY-MM-DD'))::text, 'null'),
+               coalesce(to_json(x.e->>'kind')::text, 'null'), coalesce(to_json(x.e->>'memo')::text, 'null'), coalesce(to_json(x.e->>'document_no')::text, 'null'),
+               coalesce(to_json(x.e->>'department_id')::text, 'null'), coalesce(to_json(x.e->>'reverses_entry_id')::text, 'null'),
+               coalesce(to_json(preparer::text)::text, 'null'), coalesce(to_json(approver::text)::text, 'null'), coalesce(to_json(created_iso)::text, 'null'),
+               '[' || (SELECT string_agg('[' || coalesce(to_json(y->>'code')::text, 'null') || ',' || coalesce(to_json(y->>'side')::text, 'null') || ','
+                                         || coalesce(to_json(((y->>'amount')::numeric(18,2))::text)::text, 'null') || ']', ',' ORDER BY n)
+                         FROM jsonb_array_elements(x.e->'postings') WITH ORDINALITY t(y, n)) || ']') || ']', 'UTF8') ORDER BY x.i)
+        INTO ids, canonicals
+        FROM jsonb_array_elements(p->'entries') WITH ORDINALITY x(e, i);
+      prev := f.head_hash;
+      FOR k IN 1 .. cardinality(ids) LOOP
+        prevs[k] := prev;
+        prev := encode(sha256(convert_to(prev, 'UTF8') || canonicals[k]), 'hex');
+        hashes[k] := prev;
+      END LOOP;
+
+      INSERT INTO journal_entries (id, fund_id, seq, entry_date, kind, memo, document_no, department_id, reverses_entry_id,
+                                   created_by, approved_by, created_at, prev_hash, hash)
+        SELECT ids[x.i], f.id, f.head_seq + x.i, (x.e->>'date')::date, x.e->>'kind', x.e->>'memo', x.e->>'document_no',
+               (x.e->>'department_id')::bigint, (x.e->>'reverses_entry_id')::bigint, preparer, approver, created, prevs[x.i], hashes[x.i]
+          FROM jsonb_array_elements(p->'entries') WITH ORDINALITY x(e, i)
+         ORDER BY x.i;
+      INSERT INTO postings (entry_id, account_id, side, amount, balance_after)
+        SELECT ids[l.i], l.account_id, l.side, l.amount, l.after
+          FROM unnest(l_entry, l_account, l_side, l_amount, l_after) WITH ORDINALITY AS l(i, account_id, side, amount, after, o)
+         ORDER BY l.o;
+
+      -- As postEntries answers (journal-read.ts EntryView), with the 凭证字号 the trigger has just given.
+      SELECT json_agg(json_build_object(
+               'id', ids[x.i]::text, 'fund_id', f.id::text, 'seq', f.head_seq + x.i,
+               'voucher_year', vn.voucher_year, 'voucher_number', vn.number,
+               'voucher_no', '记-' || repeat('0', greatest(0, 4 - length(vn.number::text))) || vn.number::text,
+               'date', to_char((x.e->>'date')::date, 'YYYY-MM-DD'), 'kind', x.e->>'kind', 'memo', x.e->>'memo',
+               'document_no', x.e->>'document_no', 'department_id', x.e->>'department_id', 'reverses_entry_id', x.e->>'reverses_entry_id',
+               'reversed_by_entry_id', NULL, 'status', 'posted', 'created_by', preparer::text, 'created_by_name', NULL,
+               'approved_by', approver::text, 'approved_by_name', NULL, 'created_at', created_iso,
+               'prev_hash', prevs[x.i], 'hash', hashes[x.i], 'postings', pl.postings) ORDER BY x.i)
+        INTO views
+        FROM jsonb_array_elements(p->'entries') WITH ORDINALITY x(e, i)
+        JOIN voucher_numbers vn ON vn.entry_id = ids[x.i]
+        JOIN (SELECT l.i, json_agg(json_build_object('account_code', l.code, 'account_name', l.name, 'book', l.book, 'side', l.side,
+                                                     'amount', l.amount::text, 'balance_after', l.after::text) ORDER BY l.o) AS postings
+                FROM unnest(l_entry, l_code, l_name, l_book, l_side, l_amount, l_after) WITH ORDINALITY AS l(i, code, name, book, side, amount, after, o)
+               GROUP BY l.i) pl ON pl.i = x.i;
+      RETURN json_build_object('posted', views);
+    END $$;
   `);
   await hardenSchema(knex);
 }

@@ -8,6 +8,7 @@ import { applyEntries, type AccountState, type EntryDraft } from './entry-rules.
 import { checkEntryDate } from './period-rules.ts';
 import { voucherNo, type EntryView } from './journal-read.ts';
 import { formatAmount } from './money.ts';
+import { postInOneCall } from './post-in-one-call.ts';
 
 async function lockFund(trx: Knex.Transaction, fundId: string) {
   const fund = await trx('funds')
@@ -102,13 +103,19 @@ async function lockAccounts(trx: Knex.Transaction, fundId: string, codes: string
 /**
  * The one function that writes journal entries and postings. Every money movement — appropriation,
  * manual entry, allocation, disbursement, clawback, refund, reversal — goes through here, inside the
- * caller's transaction. The database re-checks everything this function checks. Returns the entries
- * as posted, built from what was written rather than read back, to keep the fund's lock short.
+ * caller's transaction. The database re-checks everything this function checks. First in one call
+ * (post-in-one-call.ts); what that call refuses is posted or refused here, step by step, with the
+ * rule's explanation. Returns the entries as posted.
  */
 export async function postEntries(trx: Knex.Transaction, fundId: string, people: EntryPeople, drafts: EntryDraft[]): Promise<EntryView[]> {
   if (drafts.length === 0) return [];
+  if (people.createdBy === people.approvedBy) throw new AppError('SAME_ACCOUNTANT', '制单人不能审核自己的凭证');
+  return (await postInOneCall(trx, fundId, people, drafts)) ?? (await postExplained(trx, fundId, people, drafts));
+}
+
+/** Posts step by step (lock, check in TypeScript, write): each refusal carries the domain's explanation. */
+async function postExplained(trx: Knex.Transaction, fundId: string, people: EntryPeople, drafts: EntryDraft[]): Promise<EntryView[]> {
   const { createdBy, approvedBy } = people;
-  if (createdBy === approvedBy) throw new AppError('SAME_ACCOUNTANT', '制单人不能审核自己的凭证');
   const fund = await lockFund(trx, fundId);
   drafts.forEach((d, i) => checkEntryDate(d.date, fund, drafts.length > 1 ? `entries.${i}.date` : 'date'));
   const codes = [...new Set(drafts.flatMap((d) => d.postings.map((p) => p.accountCode)))];
