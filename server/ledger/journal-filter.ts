@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { likeLiteral } from '../departments/departments.ts';
 import { validationError } from '../errors.ts';
+import { departmentAccounts } from './chart.ts';
 
 export interface JournalFilterWords {
   account?: string | undefined;
@@ -19,7 +20,9 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
   let departmentIds: string[] | undefined;
   let accountIds: string[] | undefined;
   if (f.account) {
-    const parent = !f.account.includes('.');
+    // Only 2307, 5001 and 7101 have sub-accounts (one per unit); any other code is one account,
+    // found by one probe of (fund_id, code) rather than a LIKE that no index of that collation serves.
+    const parent = Object.hasOwn(departmentAccounts, f.account);
     const accounts = await db('accounts')
       .where('fund_id', fundId)
       .where((w) => (parent ? w.where('code', f.account!).orWhere('code', 'like', `${f.account}.%`) : w.where('code', f.account!)))
@@ -51,7 +54,7 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
   }
   return {
     account: f.account,
-    accountIsParent: f.account !== undefined && !f.account.includes('.'),
+    accountIsParent: f.account !== undefined && Object.hasOwn(departmentAccounts, f.account),
     /** The fund's accounts the filter names (the account, or a parent and its sub-accounts). */
     accountIds,
     departmentIds,
