@@ -11,6 +11,21 @@ export interface JournalFilterWords {
 }
 
 /**
+ * `code` and, for 2307, 5001 and 7101, every unit sub-account `code.*` of the fund's accounts. The
+ * range [2307, 2308) holds every 2307.* code in any collation (four digits always weigh first), so
+ * the (fund_id, code) index serves it; the LIKE that no index of the default collation serves only
+ * re-checks the rows of that range.
+ */
+export function whereAccountOrSubAccounts(q: Knex.QueryBuilder, code: string): Knex.QueryBuilder {
+  if (!Object.hasOwn(departmentAccounts, code)) return q.where('code', code);
+  const next = String(Number(code) + 1).padStart(4, '0');
+  return q
+    .where('code', '>=', code)
+    .where('code', '<', next)
+    .where((w) => w.where('code', code).orWhere('code', 'like', `${code}.%`));
+}
+
+/**
  * What a person typed into the journal's filter, resolved against the fund: a parent account (2307)
  * means every 2307.* account, a unit is found by code or name. Nothing is ignored silently: a unit
  * that matches nothing is a 422, and the result says in words what it filtered.
@@ -20,13 +35,12 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
   let departmentIds: string[] | undefined;
   let accountIds: string[] | undefined;
   if (f.account) {
-    // Only 2307, 5001 and 7101 have sub-accounts (one per unit); any other code is one account,
-    // found by one probe of (fund_id, code) rather than a LIKE that no index of that collation serves.
+    // Only 2307, 5001 and 7101 have sub-accounts (one per unit); any other code is one account.
     const parent = Object.hasOwn(departmentAccounts, f.account);
-    const accounts = await db('accounts')
-      .where('fund_id', fundId)
-      .where((w) => (parent ? w.where('code', f.account!).orWhere('code', 'like', `${f.account}.%`) : w.where('code', f.account!)))
-      .select('id', 'code');
+    const accounts: Array<{ id: string; code: string }> = await whereAccountOrSubAccounts(db('accounts').where('fund_id', fundId), f.account).select(
+      'id',
+      'code',
+    );
     const n = accounts.length;
     if (n === 0) throw validationError('account', `本资金没有科目 ${f.account}${parent ? '，也没有它的明细科目' : ''}`);
     accountIds = accounts.map((a) => String(a.id));
