@@ -87,7 +87,7 @@ export async function benchScale(env: BenchEnv): Promise<void> {
   const a = auditor.headers;
   // Each read with, where one query is its heart, that query alone on the bench's own connection: the
   // physical limit the API's figure is to be compared with (rows read and sent, no service around them).
-  const cash = `(SELECT id FROM accounts WHERE fund_id = ${Number(fund)} AND code = '1011')`;
+  const cash = Number((await env.db('accounts').where({ fund_id: fund, code: '1011' }).first('id')).id);
   const page = (where: string) =>
     `SELECT e.id FROM journal_entries e WHERE e.fund_id = ${Number(fund)} AND ${where} ORDER BY e.entry_date DESC, e.seq DESC LIMIT 51`;
   const reads: Array<[string, string, number, string?]> = [
