@@ -34,12 +34,26 @@ export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: s
 
 async function positionsOf(db: Knex, fundId: string, only?: string | string[]): Promise<Position[]> {
   const asOf = todayInShanghai();
-  const inputs = (await currentPolicyRow(db, fundId)) ? await loadRunInputs(db, fundId, asOf, only) : null;
-  const entitlements = new Map(inputs?.departments.map((d) => [d.id, entitlementOf(d, inputs.policy, asOf).entitlement]) ?? []);
-  const figures = await unitFiguresOf(db, fundId, only);
   const wanted = only === undefined ? undefined : new Set([only].flat());
-  const ids = [...new Set([...figures.keys(), ...entitlements.keys()])].filter((id) => !wanted || wanted.has(id));
-  const departments = ids.length ? await db('departments').whereIn('id', ids).select('id', 'code', 'name') : [];
+  // Independent reads in parallel; the units of a page are known before their figures are.
+  const [inputs, figures, named] = await Promise.all([
+    currentPolicyRow(db, fundId).then((policy) => (policy ? loadRunInputs(db, fundId, asOf, only) : null)),
+    unitFiguresOf(db, fundId, only),
+    wanted
+      ? db('departments')
+          .whereIn('id', [...wanted])
+          .select('id', 'code', 'name')
+      : undefined,
+  ]);
+  const entitlements = new Map(inputs?.departments.map((d) => [d.id, entitlementOf(d, inputs.policy, asOf).entitlement]) ?? []);
+  const ids = new Set([...figures.keys(), ...entitlements.keys()].filter((id) => !wanted || wanted.has(id)));
+  const departments = named
+    ? named.filter((d) => ids.has(String(d.id)))
+    : ids.size
+      ? await db('departments')
+          .whereIn('id', [...ids])
+          .select('id', 'code', 'name')
+      : [];
   const none = { allocated: zero, disbursed: zero, payableBalance: zero };
   return departments
     .sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
@@ -65,8 +79,9 @@ async function positionsOf(db: Knex, fundId: string, only?: string | string[]): 
  * this fund: the units fundPositions lists), walking the units by code, then only their inputs are read.
  */
 export async function fundPositionsPage(db: Knex, fundId: string, limit: number, cursor?: string): Promise<Page<Position>> {
-  if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
-  const hasPolicy = Boolean(await currentPolicyRow(db, fundId));
+  const [fund, policy] = await Promise.all([db('funds').where({ id: fundId }).first('id'), currentPolicyRow(db, fundId)]);
+  if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
+  const hasPolicy = Boolean(policy);
   const q = db('departments as d')
     .where((w) => {
       w.whereExists(db('fund_unit_figures as u').where('u.fund_id', fundId).whereRaw('u.department_id = d.id'));

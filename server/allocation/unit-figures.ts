@@ -24,14 +24,14 @@ export function owedOf(f: UnitFigures): Decimal {
 /** Every unit of a fund (or those named) with figures or a payable balance. */
 export async function unitFiguresOf(db: Knex, fundId: string, onlyDepartment?: string | string[]): Promise<Map<string, UnitFigures>> {
   const ids = onlyDepartment === undefined ? undefined : [onlyDepartment].flat();
-  const only = ids ? 'WHERE coalesce(u.department_id, p.department_id) = ANY (?::bigint[])' : '';
+  // The units named are picked on both sides of the join: a page of positions reads its own units' rows, not the fund's 5,000.
+  const only = ids ? 'AND department_id = ANY (?::bigint[])' : '';
   const { rows } = await db.raw(
     `SELECT coalesce(u.department_id, p.department_id) AS department_id,
             coalesce(u.allocated, 0)::text AS allocated, coalesce(u.disbursed, 0)::text AS disbursed, coalesce(p.balance, 0)::text AS payable
-       FROM (SELECT department_id, allocated, disbursed FROM fund_unit_figures WHERE fund_id = ?) u
-       FULL JOIN (SELECT department_id, balance FROM accounts WHERE fund_id = ? AND kind = 'payable') p ON p.department_id = u.department_id
-       ${only}`,
-    ids ? [fundId, fundId, ids] : [fundId, fundId],
+       FROM (SELECT department_id, allocated, disbursed FROM fund_unit_figures WHERE fund_id = ? ${only}) u
+       FULL JOIN (SELECT department_id, balance FROM accounts WHERE fund_id = ? AND kind = 'payable' ${only}) p ON p.department_id = u.department_id`,
+    ids ? [fundId, ids, fundId, ids] : [fundId, fundId],
   );
   return new Map(
     (rows as Array<Record<string, string>>).map((r) => [

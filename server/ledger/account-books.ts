@@ -5,6 +5,7 @@ import { pageOf } from '../db/pagination.ts';
 import { departmentAccounts, fundAccounts, type Side } from './chart.ts';
 import { getFund } from './funds.ts';
 import { voucherNo } from './journal-read.ts';
+import { whereAccountOrSubAccounts } from './journal-filter.ts';
 import { formatAmount } from './money.ts';
 
 /*
@@ -40,9 +41,8 @@ const signed = `CASE WHEN p.side = a.normal_side THEN p.amount ELSE -p.amount EN
 
 async function accountIds(db: Knex, fundId: string, code: string) {
   const parent = ledgerAccountOf(code)?.parent ?? false;
-  const rows = await db('accounts')
+  const rows = await (parent ? whereAccountOrSubAccounts(db('accounts'), code).whereNot('code', code) : db('accounts').where('code', code))
     .where({ fund_id: fundId })
-    .where((w) => (parent ? w.where('code', 'like', `${code}.%`) : w.where('code', code)))
     .select('id', 'code', 'name', 'book', 'normal_side');
   return rows as Array<{ id: string; code: string; name: string; book: string; normal_side: Side }>;
 }

@@ -1,12 +1,28 @@
 import type { Knex } from 'knex';
 import { likeLiteral } from '../departments/departments.ts';
 import { validationError } from '../errors.ts';
+import { departmentAccounts } from './chart.ts';
 
 export interface JournalFilterWords {
   account?: string | undefined;
   /** A unit by its code or (part of) its name. */
   department?: string | undefined;
   department_id?: string | undefined;
+}
+
+/**
+ * `code` and, for 2307, 5001 and 7101, every unit sub-account `code.*` of the fund's accounts. The
+ * range [2307, 2308) holds every 2307.* code in any collation (four digits always weigh first), so
+ * the (fund_id, code) index serves it; the LIKE that no index of the default collation serves only
+ * re-checks the rows of that range.
+ */
+export function whereAccountOrSubAccounts(q: Knex.QueryBuilder, code: string): Knex.QueryBuilder {
+  if (!Object.hasOwn(departmentAccounts, code)) return q.where('code', code);
+  const next = String(Number(code) + 1).padStart(4, '0');
+  return q
+    .where('code', '>=', code)
+    .where('code', '<', next)
+    .where((w) => w.where('code', code).orWhere('code', 'like', `${code}.%`));
 }
 
 /**
@@ -19,11 +35,12 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
   let departmentIds: string[] | undefined;
   let accountIds: string[] | undefined;
   if (f.account) {
-    const parent = !f.account.includes('.');
-    const accounts = await db('accounts')
-      .where('fund_id', fundId)
-      .where((w) => (parent ? w.where('code', f.account!).orWhere('code', 'like', `${f.account}.%`) : w.where('code', f.account!)))
-      .select('id', 'code');
+    // Only 2307, 5001 and 7101 have sub-accounts (one per unit); any other code is one account.
+    const parent = Object.hasOwn(departmentAccounts, f.account);
+    const accounts: Array<{ id: string; code: string }> = await whereAccountOrSubAccounts(db('accounts').where('fund_id', fundId), f.account).select(
+      'id',
+      'code',
+    );
     const n = accounts.length;
     if (n === 0) throw validationError('account', `本资金没有科目 ${f.account}${parent ? '，也没有它的明细科目' : ''}`);
     accountIds = accounts.map((a) => String(a.id));
@@ -51,7 +68,7 @@ export async function resolveJournalFilter(db: Knex, fundId: string, f: JournalF
   }
   return {
     account: f.account,
-    accountIsParent: f.account !== undefined && !f.account.includes('.'),
+    accountIsParent: f.account !== undefined && Object.hasOwn(departmentAccounts, f.account),
     /** The fund's accounts the filter names (the account, or a parent and its sub-accounts). */
     accountIds,
     departmentIds,

@@ -9,7 +9,7 @@ import { inTransaction } from '../db/transaction.ts';
 import type { RequestContext } from '../http/context.ts';
 import { calendarDate } from '../http/schemas.ts';
 import { currentDeadline } from './progress.ts';
-import type { ProgressReport } from './progress-rules.ts';
+import type { Deadline, ProgressReport } from './progress-rules.ts';
 
 const rate = /^(0(\.[0-9]{1,4})?|1(\.0{1,4})?)$/;
 
@@ -72,15 +72,21 @@ const daysBetween = (from: string, to: string) => Math.round((Date.parse(`${to}T
  * written-report deadline without having filed one. `due` is the deadline plus the target's days.
  */
 export async function escalations(db: Knex, asOf: string) {
-  const deadline = await currentDeadline(db);
-  const target = await currentTarget(db);
+  const [deadline, target] = await Promise.all([currentDeadline(db), currentTarget(db)]);
+  return escalationsOf(db, asOf, deadline, target);
+}
+
+async function escalationsOf(db: Knex, asOf: string, deadline: Deadline | null, target: Promise<ProgrammeTarget | null> | ProgrammeTarget | null) {
   if (!deadline || asOf <= deadline.deadline) return { deadline: deadline?.deadline ?? null, items: [] };
-  const due = addDays(deadline.deadline, target?.in_person_days ?? inPersonDays_default);
-  const rows = await db('departments as d')
-    .where('d.status', 'not_started')
-    .whereNotExists(db('written_reports as w').whereRaw('w.department_id = d.id').where('w.deadline_id', deadline.id))
-    .orderBy('d.code')
-    .select('d.id', 'd.code', 'd.name', 'd.status');
+  const [rows, t] = await Promise.all([
+    db('departments as d')
+      .where('d.status', 'not_started')
+      .whereNotExists(db('written_reports as w').whereRaw('w.department_id = d.id').where('w.deadline_id', deadline.id))
+      .orderBy('d.code')
+      .select('d.id', 'd.code', 'd.name', 'd.status'),
+    target,
+  ]);
+  const due = addDays(deadline.deadline, t?.in_person_days ?? inPersonDays_default);
   return {
     deadline: deadline.deadline,
     items: rows.map((r) => ({
@@ -99,48 +105,53 @@ export async function escalations(db: Knex, asOf: string) {
  * it, the units that put it at risk (procuring for long, awaiting funds, open findings), who owes
  * an in-person report, and who has not filed the year's inventory.
  */
-export async function programmeOutlook(db: Knex, report: ProgressReport) {
-  const target = await currentTarget(db);
+export async function programmeOutlook(db: Knex, report: ProgressReport, deadline: Deadline | null) {
   const asOf = report.as_of;
-  const since = await db.raw(
-    `SELECT DISTINCT ON (department_id) department_id, effective_date FROM department_status_changes
-      WHERE effective_date <= ? ORDER BY department_id, effective_date DESC, id DESC`,
-    [asOf],
-  );
+  const year = Number(asOf.slice(0, 4));
+  // Independent reads, each on its own connection: the report waits for the slowest, not for their sum.
+  // Each unit's latest change walks (department_id, effective_date, id) backwards: no sort.
+  const target = currentTarget(db);
+  const [since, findings, escalated, missing, goal] = await Promise.all([
+    db.raw(
+      `SELECT DISTINCT ON (department_id) department_id, effective_date FROM department_status_changes
+        WHERE effective_date <= ? ORDER BY department_id DESC, effective_date DESC, id DESC`,
+      [asOf],
+    ),
+    db('findings').whereNot('status', 'closed').groupBy('department_id').select('department_id', db.raw('count(*)::int AS n')),
+    escalationsOf(db, asOf, deadline, target),
+    unitsWithoutInventory(db, year),
+    target,
+  ]);
   const statusSince = new Map<string, string>(
     since.rows.map((r: { department_id: string; effective_date: string }) => [String(r.department_id), r.effective_date]),
   );
-  const openFindings = new Map<string, number>(
-    (await db('findings').whereNot('status', 'closed').groupBy('department_id').select('department_id', db.raw('count(*)::int AS n'))).map((r) => [
-      String(r.department_id),
-      r.n,
-    ]),
-  );
-  const procuringMax = target?.procuring_days_max ?? procuringDays_default;
+  const openFindings = new Map<string, number>(findings.map((r) => [String(r.department_id), r.n]));
+  const procuringMax = goal?.procuring_days_max ?? procuringDays_default;
+  const procuring = new Set(report.units.procuring);
+  const awaiting = new Set(report.units.awaiting_funds);
   const atRisk = [...report.units.procuring, ...report.units.awaiting_funds, ...report.units.not_started, ...report.units.completed]
     .map((u) => {
       const reasons: string[] = [];
       const from = statusSince.get(u.id);
-      if (report.units.procuring.includes(u) && from && daysBetween(from, asOf) > procuringMax) reasons.push('procuring_long');
-      if (report.units.awaiting_funds.includes(u)) reasons.push('awaiting_funds');
+      if (procuring.has(u) && from && daysBetween(from, asOf) > procuringMax) reasons.push('procuring_long');
+      if (awaiting.has(u)) reasons.push('awaiting_funds');
       if (openFindings.has(u.id)) reasons.push('open_findings');
       return { ...u, reasons, status_since: from ?? null, open_findings: openFindings.get(u.id) ?? 0 };
     })
     .filter((u) => u.reasons.length)
     .sort((a, b) => (a.code < b.code ? -1 : a.code > b.code ? 1 : 0));
-  const year = Number(asOf.slice(0, 4));
   return {
-    target: target && {
-      ...target,
+    target: goal && {
+      ...goal,
       projected_rate: report.projected_rate,
       completion_rate: report.completion_rate,
-      on_track: new Decimal(report.projected_rate).gte(target.target_rate),
-      shortfall: Decimal.max(new Decimal(target.target_rate).minus(report.projected_rate), 0).toFixed(4),
-      days_left: daysBetween(asOf, target.target_date),
+      on_track: new Decimal(report.projected_rate).gte(goal.target_rate),
+      shortfall: Decimal.max(new Decimal(goal.target_rate).minus(report.projected_rate), 0).toFixed(4),
+      days_left: daysBetween(asOf, goal.target_date),
     },
     at_risk: atRisk,
-    escalations: (await escalations(db, asOf)).items,
-    inventories: { year, missing: await unitsWithoutInventory(db, year) },
+    escalations: escalated.items,
+    inventories: { year, missing },
   };
 }
 

@@ -23,29 +23,30 @@ async function statusesAsOf(db: Knex, asOf: string): Promise<UnitStatus[]> {
   return rows.map((r) => ({ id: String(r.id), code: r.code, name: r.name, group: r.group, status: r.status }));
 }
 
+/** Each active unit's status now. */
+async function currentStatuses(db: Knex): Promise<UnitStatus[]> {
+  const rows = await db('departments').where('active', true).select('id', 'code', 'name', 'group', 'status');
+  return rows.map((r) => ({ id: String(r.id), code: r.code, name: r.name, group: r.group, status: r.status }));
+}
+
+/** Written reports filed for `deadline` by the end of `date` (Shanghai). */
+async function filedBy(db: Knex, deadline: Deadline | null, date: string) {
+  if (!deadline) return [];
+  const rows = await db('written_reports')
+    .where({ deadline_id: deadline.id })
+    .whereRaw("(filed_at AT TIME ZONE 'Asia/Shanghai')::date <= ?", [date])
+    .select('department_id', 'filed_at');
+  return rows.map((r) => ({ department_id: String(r.department_id), filed_at: (r.filed_at as Date).toISOString() }));
+}
+
 export async function loadProgress(db: Knex, asOf?: string) {
   const date = asOf ?? todayInShanghai();
-  const units: UnitStatus[] = asOf
-    ? await statusesAsOf(db, asOf)
-    : (await db('departments').where('active', true).select('id', 'code', 'name', 'group', 'status')).map((r) => ({
-        id: String(r.id),
-        code: r.code,
-        name: r.name,
-        group: r.group,
-        status: r.status,
-      }));
-  const deadline = await currentDeadline(db);
-  const filed = deadline
-    ? (
-        await db('written_reports')
-          .where({ deadline_id: deadline.id })
-          .whereRaw("(filed_at AT TIME ZONE 'Asia/Shanghai')::date <= ?", [date])
-          .select('department_id', 'filed_at')
-      ).map((r) => ({
-        department_id: String(r.department_id),
-        filed_at: (r.filed_at as Date).toISOString(),
-      }))
-    : [];
-  const report = progressReport(units, date, deadline, filed);
-  return { ...report, ...(await programmeOutlook(db, report)) };
+  const deadline = currentDeadline(db);
+  const [units, current, filed] = await Promise.all([
+    asOf ? statusesAsOf(db, asOf) : currentStatuses(db),
+    deadline,
+    deadline.then((d) => filedBy(db, d, date)),
+  ]);
+  const report = progressReport(units, date, current, filed);
+  return { ...report, ...(await programmeOutlook(db, report, current)) };
 }

@@ -74,6 +74,38 @@ describe('the trial balance as of a date', () => {
     expect(r.body.books.financial.balanced).toBe(true);
   });
 
+  it('shows a contrary balance in the other column, now and as of a date, and the books still balance', async () => {
+    const fundId = await makeFund(h, accountant, '1000.00');
+    const other = await makeDepartment(h.db);
+    await post(fundId, '2011-07-01', '100.00');
+    // Moved to another unit, 30.00 more than this unit's expense: 5001.d (debit-normal) ends 30.00 on the credit side.
+    const r = await h.api
+      .post(`/api/v1/funds/${fundId}/journal-entries`)
+      .set(accountant.auth)
+      .send({
+        date: '2011-07-02',
+        memo: 'correction',
+        postings: [
+          { account_code: `2307.${dept.code}`, side: 'debit', amount: '100.00' },
+          { account_code: `5001.${dept.code}`, side: 'credit', amount: '130.00' },
+          { account_code: `5001.${other.code}`, side: 'debit', amount: '130.00' },
+          { account_code: `2307.${other.code}`, side: 'credit', amount: '100.00' },
+        ],
+      });
+    expect(r.status).toBe(201);
+    await approveEntry(h, r.body.id);
+    for (const query of [{}, { as_of: '2011-07-02' }]) {
+      const tb = await h.api.get(`/api/v1/funds/${fundId}/trial-balance`).query(query).set(auditor.auth);
+      const line = (code: string) => tb.body.accounts.find((a: { code: string }) => a.code === code);
+      expect(line(`5001.${dept.code}`)).toMatchObject({ debit: '0.00', credit: '30.00' });
+      expect(line(`5001.${other.code}`)).toMatchObject({ debit: '130.00', credit: '0.00' });
+      expect(line(`2307.${other.code}`)).toMatchObject({ debit: '0.00', credit: '100.00' });
+      expect(tb.body.books.financial).toEqual({ debit: '1130.00', credit: '1130.00', balanced: true });
+    }
+    const before = await h.api.get(`/api/v1/funds/${fundId}/trial-balance`).query({ as_of: '2011-07-01' }).set(auditor.auth);
+    expect(before.body.accounts.find((a: { code: string }) => a.code === `5001.${dept.code}`)).toMatchObject({ debit: '100.00', credit: '0.00' });
+  });
+
   it('cannot be written to by the pool: the day balances are the trigger’s alone', async () => {
     const account = await h.db('accounts').first('id');
     await expect(h.db('account_day_balances').insert({ account_id: account.id, day: '2011-01-01', balance: '1.00' })).rejects.toThrow(/permission denied/);
