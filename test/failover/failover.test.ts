@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knex, { type Knex } from 'knex';
@@ -158,7 +158,7 @@ describe.skipIf(missing !== undefined)('failover of the primary under a posting 
         PORT: String(ports.service),
         DATABASE_URL: `postgres://postgres@${hosts}/jiangbu?target_session_attrs=read-write`,
         DATABASE_REPLICA_URL: `postgres://postgres@${hosts}/jiangbu?target_session_attrs=standby`,
-        REPLICA_MAX_LAG_MS: '3000',
+        REPLICA_MAX_LAG_MS: '5000',
         DATA_DIR: dataDir,
         JOB_RENDER_THREADS: '1',
         LOG_LEVEL: 'info',
@@ -205,7 +205,16 @@ describe.skipIf(missing !== undefined)('failover of the primary under a posting 
     await node?.node1.destroy();
     await node?.node2.destroy();
     tearDown();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) {
+      // What the service said about the standby, for whoever reads the run.
+      const said = readFileSync(join(dataDir, 'service.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('DATABASE_REPLICA_URL'))
+        .map((l) => (l.startsWith('{') ? (JSON.parse(l) as { time: number; msg: string }) : { time: 0, msg: l }))
+        .map((l) => `${new Date(l.time).toISOString().slice(11, 23)} ${l.msg}`);
+      for (const line of said) log(`service: ${line}`);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   it('reads reports from the standby, and a session its own writes at once', async () => {
@@ -224,7 +233,7 @@ describe.skipIf(missing !== undefined)('failover of the primary under a posting 
       expect(has(own, id!)).toBe(true); // the session that approved it: the primary
       expect(has(other, id!)).toBe(false); // another session: the standby, which has not replayed it
       // Past the lag bound the standby is skipped: the same session now reads the primary.
-      await sleep(4_500);
+      await sleep(6_500);
       expect(has(await journal(reader), id!)).toBe(true);
       await node.node2.raw('SELECT pg_wal_replay_resume()');
       await sleep(2_500);
