@@ -112,8 +112,10 @@ export function readRouter(options: ReadRoutingOptions): ReadRouter {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
+  /** One warning when the standby starts being skipped or is skipped for another kind of reason, not one a second. */
   function setProblem(next: string | null) {
-    if (next !== null && problem !== next) log.warn(`reports read the primary: the standby (DATABASE_REPLICA_URL) ${next}`);
+    const kind = (p: string | null) => p?.split(' ')[0] ?? null;
+    if (next !== null && kind(problem) !== kind(next)) log.warn(`reports read the primary: the standby (DATABASE_REPLICA_URL) ${next}`);
     if (next === null && problem !== null) log.info('reports read the standby (DATABASE_REPLICA_URL)');
     problem = next;
   }

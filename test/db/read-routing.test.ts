@@ -146,6 +146,11 @@ describe('reports from the standby', () => {
     expect(reads.status()).toMatchObject({ usable: false });
     expect(reads.status().lag_ms).toBeGreaterThan(maxLag_ms);
     expect(warnings.at(-1)).toMatch(/lags .*REPLICA_MAX_LAG_MS=1000/);
+    // Still lagging, by more: no second warning.
+    const warned = warnings.length;
+    await sleep(20);
+    await checkNow();
+    expect(warnings.length).toBe(warned);
     await h.api.get(`/api/v1/funds/${fundId}/positions`).set(reader.auth);
     expect(servedBy(`/api/v1/funds/${fundId}/positions`)).toMatchObject({ pool: 'primary' });
 

@@ -298,7 +298,7 @@ describe.skipIf(missing !== undefined)('failover of the primary under a posting 
     const before = acknowledged.length;
     slowest_ms = 0;
     killedAt = Date.now();
-    log(clusterCmd('kill-primary').trim());
+    log(`${new Date(killedAt).toISOString().slice(11, 23)} ${clusterCmd('kill-primary').trim()}`);
     let promotedAt = 0;
     while (Date.now() - killedAt < 90_000) {
       if ((await writable()) === 'node2') {
