@@ -4,10 +4,12 @@
 # failover test: --auth trust and --ssl-self-signed; a production deployment puts each node on its
 # own machine with scram-sha-256 and certificates (docs/ha.md says how).
 #
-#   scripts/ha/cluster.sh up    [DIR]   create (first time) and start the three nodes; print the URLs
-#   scripts/ha/cluster.sh urls  [DIR]   the service's multi-host DATABASE_URL and the standby's URL
+#   scripts/ha/cluster.sh up    [DIR]   create (first time) and start the three nodes, wait until the primary
+#                                       has its synchronous secondary, print the URLs (after kill-primary:
+#                                       the killed node rejoins as the secondary)
+#   scripts/ha/cluster.sh urls  [DIR]   the service's DATABASE_URL and DATABASE_REPLICA_URL (both nodes each)
 #   scripts/ha/cluster.sh state [DIR]   pg_autoctl show state
-#   scripts/ha/cluster.sh kill-primary [DIR]   kill -9 the primary's pg_autoctl and PostgreSQL (a crash)
+#   scripts/ha/cluster.sh kill-primary [DIR]   kill -9 the primary's keeper (its process group) and PostgreSQL
 #   scripts/ha/cluster.sh down  [DIR]   stop every node and remove DIR
 #
 # Ports: HA_MONITOR_PORT (6000), HA_NODE1_PORT (6001), HA_NODE2_PORT (6002). Database: HA_DBNAME (jiangbu).
@@ -168,7 +170,7 @@ case "$cmd" in
   kill-primary) kill_primary ;;
   down) down ;;
   *)
-    sed -n '2,15p' "$0"
+    sed -n '2,22p' "$0"
     exit 64
     ;;
 esac
