@@ -4,9 +4,9 @@ import type { Config } from '../server/config.ts';
 import { claimDataDir, startEmbeddedPostgres } from './embedded.ts';
 import { ensureWritableDir } from './data-dir.ts';
 import { migrationSource } from './migrations/index.ts';
-import { applyGrants, canManageRoles, ensurePoolRole, hardenSchema, poolLoginProblem, poolRoleFor, userOf } from './roles.ts';
+import { applyGrants, canManageRoles, ensurePoolRole, hardenSchema, poolLoginProblem, poolRoleFor, userOf, withCredentials } from './roles.ts';
 import { StartupError } from '../server/startup-error.ts';
-import { hostChooser, noSuitableHost, parseDatabaseUrl, sessionState, splitHosts, suits, targetSessionAttrsOf } from './multi-host.ts';
+import { hostChooser, noSuitableHost, type HostChooser, parseDatabaseUrl, sessionState, splitHosts, suits, targetSessionAttrsOf } from './multi-host.ts';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -20,6 +20,8 @@ pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v);
 
 export interface Database {
   knex: Knex;
+  /** The standby's pool (DATABASE_REPLICA_URL), for read-only reports (server/db/read-pool.ts). */
+  replica: Knex | undefined;
   url: string;
   embedded: boolean;
   close(): Promise<void>;
@@ -38,6 +40,14 @@ const knexLog = (message: unknown) => {
   if (process.env.LOG_LEVEL === 'debug') console.warn('knex:', message);
 };
 
+/** The host chooser of each pool on a multi-host URL (db/multi-host.ts). */
+const choosers = new WeakMap<Knex, HostChooser>();
+
+/** Makes a multi-host pool choose its host again and drop its connections to the old one (a promoted standby). */
+export function forgetHost(db: Knex): void {
+  choosers.get(db)?.forget();
+}
+
 export function createKnex(url: string, poolMax: number, statementTimeoutMs: number, applicationName = 'jiangbu'): Knex {
   const settings = {
     statement_timeout: statementTimeoutMs,
@@ -49,7 +59,7 @@ export function createKnex(url: string, poolMax: number, statementTimeoutMs: num
   const single = splitHosts(url).hosts.length <= 1 && targetSessionAttrsOf(url) === 'any';
   const chooser = single ? undefined : hostChooser(url);
   const checksRole = chooser && chooser.want !== 'any' && chooser.want !== 'prefer-standby';
-  return knex({
+  const db = knex({
     log: { warn: knexLog, error: knexLog, deprecate: knexLog, debug: knexLog },
     client: 'pg',
     // Several hosts (db/multi-host.ts): each new connection goes to the host chosen now, so after a failover new connections reach the new primary.
@@ -86,6 +96,8 @@ export function createKnex(url: string, poolMax: number, statementTimeoutMs: num
     },
     migrations: { migrationSource, tableName: 'knex_migrations' },
   });
+  if (chooser) choosers.set(db, chooser);
+  return db;
 }
 
 async function poolPassword(dataDir: string): Promise<string> {
@@ -165,11 +177,23 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
       throw new StartupError(`${problem}: refusing to serve with it`);
     }
   }
+  // The standby is a copy of this database: it is read with the pool's own login, at its hosts.
+  const pool = parseDatabaseUrl(url);
+  const replica = config.replicaDatabaseUrl
+    ? createKnex(
+        withCredentials(config.replicaDatabaseUrl, decodeURIComponent(pool.username), pool.password ? decodeURIComponent(pool.password) : undefined),
+        config.poolMax,
+        config.statementTimeoutMs,
+        'jiangbu-replica',
+      )
+    : undefined;
   return {
     knex: db,
+    replica,
     url,
     embedded: embedded !== undefined,
     async close() {
+      await replica?.destroy();
       await db.destroy();
       await embedded?.stop();
       await released?.();

@@ -35,6 +35,7 @@ import { inspectionRoutes } from './routes/inspections.ts';
 import { programmeRoutes } from './routes/programme.ts';
 import { userRoutes } from './routes/users.ts';
 import { jobRoutes, type JobQueue } from './routes/jobs.ts';
+import { readRouter, type ReadRouter } from './db/read-pool.ts';
 
 export interface AppDeps {
   db: Knex;
@@ -42,6 +43,8 @@ export interface AppDeps {
       Pick<Config, 'issuingOffice' | 'bulletinIssuer' | 'bulletinDocumentPrefix'>
     >;
   logger: Logger;
+  /** Chooses the pool of read-only reports (server/db/read-pool.ts); without one every read goes to `db`. */
+  reads?: ReadRouter;
   /** The job runner of this process (server/jobs/job-runner.ts), woken when a job is queued; without one, jobs wait for a runner elsewhere. */
   jobs?: JobQueue;
 }
@@ -149,6 +152,11 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(helmet());
+  const reads = deps.reads ?? readRouter({ primary: deps.db, maxLag_ms: 0, log: deps.logger });
+  app.use((req, res, next) => {
+    req.readRouter = reads;
+    reads.notesWrites(req, res, next);
+  });
   // Signed-in JSON, pages and downloads (statements, exports) must not stay in a shared or browser
   // cache. Only the static assets (and the font) may be cached: they hold nothing of anyone's.
   app.use((req, res, next) => {

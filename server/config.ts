@@ -4,6 +4,10 @@ import { join, resolve } from 'node:path';
 export interface Config {
   port: number;
   databaseUrl: string | undefined;
+  /** A streaming standby for read-only reports (docs/ha.md); read with the pool's login. */
+  replicaDatabaseUrl: string | undefined;
+  /** How stale a report read from the standby may be (ms); a standby further behind, or down, is skipped. */
+  replicaMaxLagMs: number;
   /** The owner's login for migrations, when DATABASE_URL is the (unprivileged) pool's. */
   migrationDatabaseUrl: string | undefined;
   /** Append-only JSON lines of chain heads, outside the database (default DATA_DIR/witness.jsonl). */
@@ -55,6 +59,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: intFrom(env, 'PORT', 3000),
     databaseUrl: env.DATABASE_URL || undefined,
     migrationDatabaseUrl: env.MIGRATION_DATABASE_URL || undefined,
+    replicaDatabaseUrl: env.DATABASE_REPLICA_URL || undefined,
+    replicaMaxLagMs: positive(env, 'REPLICA_MAX_LAG_MS', 5_000),
     dataDir: resolve(env.DATA_DIR || './data'),
     witnessFile: resolve(env.WITNESS_FILE || join(resolve(env.DATA_DIR || './data'), 'witness.jsonl')),
     embeddedPgPort: intFrom(env, 'EMBEDDED_PG_PORT', 54329),

@@ -9,6 +9,7 @@ import { bootstrapAdmin } from './users/users.ts';
 import { setIdempotencyTtlDays, startIdempotencyPurge } from './http/idempotency-purge.ts';
 import { startJobRunner, type JobRunner } from './jobs/job-runner.ts';
 import { startSessionCache } from './auth/sessions.ts';
+import { readRouter, type ReadRouter } from './db/read-pool.ts';
 import type { SessionCache } from './auth/session-cache.ts';
 import { limitHeapGrowth } from './memory.ts';
 import { assertWitnessWritable, ensureWitness, ledgerIdentity, startWitness, witnessState } from './ledger/witness.ts';
@@ -56,6 +57,7 @@ const starting = (_req: IncomingMessage, res: ServerResponse) => {
 const server = createServer(starting);
 let jobs: JobRunner | undefined;
 let sessions: SessionCache | undefined;
+let reads: ReadRouter | undefined;
 try {
   await listen(server, cfg.port);
   db = await openDatabase(cfg, log);
@@ -77,7 +79,9 @@ try {
   if (cfg.sessionCacheTtlMs > 0) {
     sessions = await startSessionCache(db.knex, { ttl_ms: cfg.sessionCacheTtlMs, entries_max: cfg.sessionCacheEntries, log: logger });
   }
-  server.off('request', starting).on('request', createApp({ db: db.knex, config: cfg, logger, jobs }));
+  // Read-only reports from the standby when DATABASE_REPLICA_URL is set, checked once a second.
+  reads = readRouter({ primary: db.knex, replica: db.replica, maxLag_ms: cfg.replicaMaxLagMs, log }).start();
+  server.off('request', starting).on('request', createApp({ db: db.knex, config: cfg, logger, jobs, reads }));
 } catch (e) {
   await failStart(e);
 }
@@ -105,6 +109,7 @@ async function shutdown(signal: string): Promise<void> {
   await sessions?.stop();
   witness.stop();
   purge.stop();
+  reads?.stop();
   await witness.tick();
   await database.close();
   process.exit(0);

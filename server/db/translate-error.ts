@@ -146,6 +146,8 @@ export function translateDbError(e: unknown): unknown {
   if (e instanceof AppError) return e;
   if (isDatabaseUnreachable(e)) return unavailable();
   const err = e as PgError;
+  // A report on the standby cancelled because replay needed what it held (docs/ha.md): asking again a moment later works.
+  if (err?.code === '40001' && /conflict with recovery/.test((e as Error).message ?? '')) return unavailable();
   if (typeof err?.code !== 'string') return e;
   // A safety net behind the text rule (server/http/schemas.ts): text PostgreSQL cannot store.
   if (err.code === '22021' || err.code === '22P05') return new AppError('VALIDATION_FAILED', '内容包含无法保存的字符（如空字符或无效的 Unicode）');

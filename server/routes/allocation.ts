@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { readDb } from '../db/read-pool.ts';
 import { cancelDisbursement, createDisbursement, listDisbursements, prepareRefund } from '../allocation/disbursements.ts';
 import { approveDisbursement, approveDisbursements } from '../allocation/payment-approval.ts';
 import { prepareRunDisbursements } from '../allocation/run-disbursements.ts';
@@ -286,8 +287,8 @@ export function allocationRoutes(db: Knex) {
         response: json(200, '{items, next_cursor}', positionPage),
         errors: { 422: 'VALIDATION_FAILED (a cursor that is not a unit)' },
       },
-      async (_req, res, { params, query }) => {
-        return res.json(await fundPositionsPage(db, params.id, query.limit ?? 500, query.cursor));
+      async (req, res, { params, query }) => {
+        return res.json(await fundPositionsPage(readDb(req), params.id, query.limit ?? 500, query.cursor));
       },
     ),
     route(
@@ -301,7 +302,7 @@ export function allocationRoutes(db: Knex) {
         response: json(200, 'the position', position),
       },
       async (req, res, { params }) => {
-        return res.json(await departmentPosition(db, actorOf(req), params.id, params.dept));
+        return res.json(await departmentPosition(readDb(req), actorOf(req), params.id, params.dept));
       },
     ),
   ];

@@ -1,6 +1,7 @@
 import type { Response } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { readDb } from '../db/read-pool.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import { allocationRunTable, journalColumns, journalRows, trialBalanceTable } from '../exports/ledger-exports.ts';
 import { csvLines, csvTitle, toCsv, toXlsx, type Table } from '../exports/tables.ts';
@@ -47,11 +48,11 @@ export function exportRoutes(db: Knex) {
           objectId: params.id,
           after: { format: params.format, from: query.from ?? null, to: query.to ?? null },
         });
-        const { block, fund } = await fundExportHeading(db, params.id, actorOf(req), '序时账', { label: '期间', text: '' });
+        const { block, fund } = await fundExportHeading(readDb(req), params.id, actorOf(req), '序时账', { label: '期间', text: '' });
         const period = periodOf(fund.fiscalYear, query.from, query.to);
         block.lines[2] = ['期间', query.from || query.to ? period : `${fund.fiscalYear}年度（全部凭证）`];
         const fileBase = exportFileName(fund.name, '序时账', period);
-        const chunks = journalRows(db, params.id, query);
+        const chunks = journalRows(readDb(req), params.id, query);
         if (params.format === 'csv') {
           const first = await chunks.next();
           res.setHeader('Content-Disposition', contentDisposition('attachment', `${fileBase}.csv`));
@@ -89,8 +90,8 @@ export function exportRoutes(db: Knex) {
           objectId: params.id,
           after: { format: params.format, as_of: query.as_of ?? null },
         });
-        const { block, fund } = await fundExportHeading(db, params.id, actorOf(req), '试算平衡表', { label: '截至', text: query.as_of ?? '今日' });
-        const table = await trialBalanceTable(db, params.id, query.as_of);
+        const { block, fund } = await fundExportHeading(readDb(req), params.id, actorOf(req), '试算平衡表', { label: '截至', text: query.as_of ?? '今日' });
+        const table = await trialBalanceTable(readDb(req), params.id, query.as_of);
         await sendTable(res, { ...table, title: block }, params.format, exportFileName(fund.name, '试算平衡表', query.as_of ?? String(fund.fiscalYear)));
         return written(res);
       },
@@ -113,9 +114,10 @@ export function exportRoutes(db: Knex) {
           objectId: params.id,
           after: { format: params.format },
         });
-        const table = await allocationRunTable(db, params.id);
-        const run = await db('allocation_runs').where({ id: params.id }).first('fund_id', 'as_of');
-        const { block, fund } = await fundExportHeading(db, String(run.fund_id), actorOf(req), `分配方案（第 ${params.id} 批）`, {
+        const reads = readDb(req);
+        const table = await allocationRunTable(reads, params.id);
+        const run = await reads('allocation_runs').where({ id: params.id }).first('fund_id', 'as_of');
+        const { block, fund } = await fundExportHeading(reads, String(run.fund_id), actorOf(req), `分配方案（第 ${params.id} 批）`, {
           label: '计算截至',
           text: String(run.as_of),
         });

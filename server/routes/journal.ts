@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { readDb } from '../db/read-pool.ts';
 import { contextOf } from '../http/context.ts';
 import { idempotencyClaimOf, runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
@@ -249,11 +250,12 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         ),
         errors: { 422: 'VALIDATION_FAILED (no such account or unit)' },
       },
-      async (_req, res, { params, query }) => {
-        await getFund(db, params.id);
-        const filter = await resolveJournalFilter(db, params.id, query);
+      async (req, res, { params, query }) => {
+        const reads = readDb(req);
+        await getFund(reads, params.id);
+        const filter = await resolveJournalFilter(reads, params.id, query);
         const { department: _department, ...rest } = query;
-        const page = await listJournal(db, params.id, {
+        const page = await listJournal(reads, params.id, {
           ...rest,
           limit: query.limit ?? 100,
           department_ids: filter.departmentIds,
@@ -277,8 +279,8 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
         response: json(200, '{account, items, next_cursor}', accountLedgerPage),
       },
-      async (_req, res, { params, query }) => {
-        return res.json(await listAccountLedger(db, params.id, params.code, query.limit ?? 100, query.cursor));
+      async (req, res, { params, query }) => {
+        return res.json(await listAccountLedger(readDb(req), params.id, params.code, query.limit ?? 100, query.cursor));
       },
     ),
     route(
@@ -297,8 +299,8 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
           generalLedgerReport,
         ),
       },
-      async (_req, res, { params, query }) => {
-        return res.json(await generalLedger(db, params.id, query.book ?? 'financial', { from: query.from, to: query.to }));
+      async (req, res, { params, query }) => {
+        return res.json(await generalLedger(readDb(req), params.id, query.book ?? 'financial', { from: query.from, to: query.to }));
       },
     ),
     route(
@@ -317,8 +319,8 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
           detailLedgerPage,
         ),
       },
-      async (_req, res, { params, query }) => {
-        return res.json(await accountLedger(db, params.id, params.code, { from: query.from, to: query.to }, query.limit ?? 100, query.cursor));
+      async (req, res, { params, query }) => {
+        return res.json(await accountLedger(readDb(req), params.id, params.code, { from: query.from, to: query.to }, query.limit ?? 100, query.cursor));
       },
     ),
     route(
@@ -332,8 +334,8 @@ export function journalRoutes(db: Knex, config: { dataDir: string; witnessFile?:
         query: z.strictObject({ as_of: calendarDate.optional() }),
         response: json(200, '{as_of, books, accounts}', trialBalanceReport),
       },
-      async (_req, res, { params, query }) => {
-        return res.json(await trialBalance(db, params.id, query.as_of));
+      async (req, res, { params, query }) => {
+        return res.json(await trialBalance(readDb(req), params.id, query.as_of));
       },
     ),
     route(

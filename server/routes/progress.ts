@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { z } from 'zod';
+import { readDb } from '../db/read-pool.ts';
 import { recordAudit } from '../audit/audit-log.ts';
 import { acceptDepartments, changeStatus, statusHistory } from '../departments/status.ts';
 import { departmentFields } from '../departments/department-rules.ts';
@@ -85,8 +86,8 @@ export function progressRoutes(
         query: z.strictObject({ as_of: calendarDate.optional() }),
         response: json(200, 'the progress report', progress),
       },
-      async (_req, res, { query }) => {
-        return res.json(await loadProgress(db, query.as_of));
+      async (req, res, { query }) => {
+        return res.json(await loadProgress(readDb(req), query.as_of));
       },
     ),
     route(

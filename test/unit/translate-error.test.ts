@@ -13,6 +13,7 @@ describe('the one error translator: an unreachable database is 503 UNAVAILABLE w
     ['28000 the pool login refused', Object.assign(new Error('role "x_app" does not exist'), { code: '28000' })],
     ['a knex acquire timeout', timeout],
     ['a connection that ended', new Error('Connection terminated unexpectedly')],
+    ['a report on the standby cancelled by replay', Object.assign(new Error('canceling statement due to conflict with recovery'), { code: '40001' })],
     ['an AggregateError of refusals', Object.assign(new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })]), {})],
   ])('%s', (_name, e) => {
     const t = translateDbError(e);
