@@ -33,12 +33,16 @@ async function cpuSecondsOf(pid: number): Promise<number> {
   }
 }
 
-/** CPU used by the service and by the database backends connected to the bench database, measured around `work`. */
+/**
+ * CPU used by the service and by the database sessions connected to the bench database, measured
+ * around `work`. Not counted: autovacuum, and the short-lived parallel workers a query may start (so
+ * a parallel query's database CPU reads low).
+ */
 async function withCpu<T>(env: BenchEnv, work: () => Promise<T>): Promise<{ result: T; service_s: number; database_s: number }> {
   const backends = async () =>
-    (await env.db.raw('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')).rows.map(
-      (r: { pid: number }) => r.pid,
-    ) as number[];
+    (
+      await env.db.raw("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
+    ).rows.map((r: { pid: number }) => r.pid) as number[];
   const before = await backends();
   const service0 = await cpuSecondsOf(env.server.pid!);
   const database0 = new Map(await Promise.all(before.map(async (p) => [p, await cpuSecondsOf(p)] as const)));
