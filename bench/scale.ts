@@ -1,4 +1,4 @@
-import { usccCheckCharacter } from '../server/receipts/tax-id.ts';
+import { benchAllocationAtScale } from './allocation-scale.ts';
 import { seedFund, seedUnits, type ScaleFund } from './scale-data.ts';
 import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
 
@@ -207,59 +207,4 @@ async function benchVerifyAtScale(env: BenchEnv, fund: string, a: Record<string,
   );
   const again = await p50(env, `/api/v1/funds/${fund}/ledger/verify?mode=incremental`, a, 5);
   console.log(`incremental verify with nothing new since the checkpoint: p50 ${fmt(again.p50, 0)} ms over 5 calls`);
-}
-
-async function benchAllocationAtScale(
-  env: BenchEnv,
-  units: Array<{ id: string; code: string }>,
-  maker: { id: string; headers: Record<string, string> },
-  checker: { headers: Record<string, string> },
-) {
-  const lines = Number(process.env.SCALE_RECEIPT_LINES ?? 1_000_000);
-  const f = await call(env, 'POST', '/api/v1/funds', maker.headers, { code: 'PROV-ALLOC', name: '省级以奖代补（分配）', fiscal_year, document_no: 'bench' });
-  const fund = String(f.json.id);
-  const appropriation = await call(env, 'POST', `/api/v1/funds/${fund}/appropriations`, maker.headers, {
-    amount: '9000000000.00',
-    document_no: 'bench',
-    date: `${fiscal_year}-02-01`,
-  });
-  await call(env, 'POST', `/api/v1/journal-entries/${appropriation.json.id}/approve`, checker.headers, {});
-  await call(env, 'PUT', `/api/v1/funds/${fund}/policy`, maker.headers, {
-    rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.30' },
-    licence_caps: { office: '600.00', antivirus: '100.00' },
-    require_completed: true,
-  });
-  const seller = '91650100MA78U4NX2' + usccCheckCharacter('91650100MA78U4NX2');
-  const perReceipt = 10;
-  const receiptsPerUnit = Math.max(1, Math.round(lines / perReceipt / units.length));
-  const t0 = performance.now();
-  await env.db.transaction(async (trx) => {
-    await trx.raw(`UPDATE departments SET accepted_on = '${fiscal_year}-03-01' WHERE code LIKE 'P%'`);
-    await trx.raw(
-      `INSERT INTO receipts (fund_id, department_id, invoice_kind, invoice_code, invoice_number, invoice_key, issue_date, seller_name, seller_tax_id, total, status, submitted_by)
-       SELECT ?, d.id, 'vat_special', '6500888888', lpad((d.id * 1000 + k)::text, 8, '0'), '6500888888:' || lpad((d.id * 1000 + k)::text, 8, '0'),
-              '${fiscal_year}-02-15', '新疆天山软件有限公司', ?, ${perReceipt} * 123.45, 'verified', ?
-         FROM departments d CROSS JOIN generate_series(1, ?) k WHERE d.code LIKE 'P%'`,
-      [fund, seller, maker.id, receiptsPerUnit],
-    );
-    await trx.raw(
-      `INSERT INTO receipt_lines (receipt_id, line_no, product, category, licences, amount)
-       SELECT r.id, n, '正版软件 ' || n, (ARRAY['os','office','antivirus','other'])[1 + n % 4], 1 + n % 7, 123.45
-         FROM receipts r CROSS JOIN generate_series(1, ${perReceipt}) n WHERE r.fund_id = ?`,
-      [fund],
-    );
-  });
-  await env.db.raw('ANALYZE receipts, receipt_lines');
-  const seeded = Number(
-    (await env.db.raw('SELECT count(*) AS n FROM receipt_lines l JOIN receipts r ON r.id = l.receipt_id WHERE r.fund_id = ?', [fund])).rows[0].n,
-  );
-  console.log(
-    `\nallocation: ${seeded.toLocaleString('en')} verified receipt lines for ${units.length} units seeded in SQL in ${fmt((performance.now() - t0) / 1000, 1)} s`,
-  );
-  const run = await call(env, 'POST', `/api/v1/funds/${fund}/allocation-runs`, maker.headers, { as_of: `${fiscal_year}-06-30` });
-  console.log(
-    `  run computed and stored (${(run.json.lines as unknown[]).length} lines, total ${String(run.json.total)}): ${fmt(run.ms, 0)} ms — target < 5,000 ms`,
-  );
-  const approval = await call(env, 'POST', `/api/v1/allocation-runs/${run.json.id}/approve`, checker.headers, {});
-  console.log(`  approval (recheck and post one entry per unit): ${fmt(approval.ms, 0)} ms — target < 10,000 ms`);
 }

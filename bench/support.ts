@@ -31,6 +31,24 @@ export async function openBench(serviceEnv: Record<string, string> = {}): Promis
     stopEmbedded = pg.stop;
   }
   const databaseUrl = await createMigratedDatabase(serverUrl, 'jiangbu_bench');
+  // BENCH_AUTO_EXPLAIN_MS=200 logs, to the server's log, the plan of every statement of the bench
+  // database slower than that, triggers' statements included (needs a superuser DATABASE_URL).
+  if (process.env.BENCH_AUTO_EXPLAIN_MS) {
+    const owner = createKnex(databaseUrl, 1, 60_000);
+    try {
+      const name = new URL(databaseUrl).pathname.slice(1);
+      for (const [k, v] of [
+        ['session_preload_libraries', 'auto_explain'],
+        ['auto_explain.log_min_duration', Number(process.env.BENCH_AUTO_EXPLAIN_MS)],
+        ['auto_explain.log_analyze', 'on'],
+        ['auto_explain.log_buffers', 'on'],
+        ['auto_explain.log_nested_statements', 'on'],
+      ])
+        await owner.raw(`ALTER DATABASE ${name} SET ${k} = '${v}'`);
+    } finally {
+      await owner.destroy();
+    }
+  }
   const port = await freePort();
   // The service's own DATA_DIR (witness file, scans): a witness shared between runs names the heads of
   // another run's ledger, and verify rightly refuses it.
@@ -48,7 +66,7 @@ export async function openBench(serviceEnv: Record<string, string> = {}): Promis
       BOOTSTRAP_ADMIN_PASSWORD: 'bench admin password',
       ...serviceEnv,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', process.env.BENCH_SERVICE_LOG ? 'inherit' : 'ignore', 'inherit'],
   });
   const baseUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {

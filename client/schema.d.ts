@@ -1120,7 +1120,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every version of the fund’s policy, newest first
+         * The versions of the fund’s policy, newest first (a page of `limit`, 100 unless given; `cursor` is next_cursor, a version number)
          * @description Allowed: accountant, auditor.
          */
         get: operations["getFundsByIdPolicies"];
@@ -1140,7 +1140,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The fund’s runs, newest first
+         * The fund’s runs, newest first, without their lines (a page of `limit`, 100 unless given; `cursor` is next_cursor)
          * @description Allowed: accountant, auditor.
          */
         get: operations["getFundsByIdAllocationRuns"];
@@ -9253,7 +9253,10 @@ export interface operations {
     };
     getFundsByIdPolicies: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -9262,7 +9265,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {items} */
+            /** @description {items, next_cursor} */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9291,6 +9294,7 @@ export interface operations {
                             /** Format: date-time */
                             created_at: string;
                         }[];
+                        next_cursor: string | null;
                     };
                 };
             };
@@ -9352,7 +9356,10 @@ export interface operations {
     };
     getFundsByIdAllocationRuns: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -9361,7 +9368,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description {items} */
+            /** @description {items, next_cursor} */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9390,6 +9397,7 @@ export interface operations {
                             approved_at: string | null;
                             excluded_count: number;
                         }[];
+                        next_cursor: string | null;
                     };
                 };
             };

@@ -27,12 +27,31 @@ export interface ReceiptLine {
   amount: Decimal;
 }
 
+/** A unit's verified lines of one category, summed under a policy: all the rule needs of them. */
+export interface CategoryTotal {
+  category: Category;
+  /** Σ amount. */
+  base: Decimal;
+  /** Σ licences. */
+  licences: number;
+  /** Σ over the lines of min(amount × rate, licences × cap), exact (not rounded). */
+  reward: Decimal;
+  /** How many lines the cap made smaller than amount × rate. */
+  cappedLines: number;
+}
+
 export interface DepartmentInput {
   id: string;
   code: string;
   status: string;
   acceptedOn: string | null;
   lines: ReceiptLine[];
+  /**
+   * The lines already summed by category under the run's policy, in the order each category first
+   * appears among them (the database sums a million lines, server/allocation/run-inputs.ts); when
+   * given, `lines` is not read.
+   */
+  totals?: CategoryTotal[];
   /** Net allocated so far, by kind (allocations net of clawbacks and reversals), not the balance of 5001.d. */
   allocated: Decimal;
   /** Unpaid reward: allocated − disbursed by kind, never beyond the 2307.d balance; only this much can be clawed back. */
@@ -146,28 +165,43 @@ function clawbackBasis(d: DepartmentInput, entitlement: Decimal, clawback: Decim
   };
 }
 
-export function entitlementOf(d: DepartmentInput, policy: Policy, asOf: string) {
-  const q = qualifies(d, policy, asOf);
-  const categories: Partial<Record<Category, CategoryExplanation & { exact: Decimal }>> = {};
-  for (const line of d.lines) {
+/** The rule's per-line step, summed by category: each line's reward is min(amount × rate, licences × cap). */
+export function categoryTotalsOf(lines: ReceiptLine[], policy: Policy): CategoryTotal[] {
+  const totals = new Map<Category, CategoryTotal>();
+  for (const line of lines) {
     const rate = policy.rates[line.category];
     const cap = policy.caps[line.category];
     const byRate = line.amount.times(rate);
     const byCap = cap === null ? null : cap.times(line.licences);
     const reward = byCap !== null && byCap.lt(byRate) ? byCap : byRate;
-    const c = (categories[line.category] ??= {
-      base: '0.00',
-      licences: 0,
-      rate: rate.toFixed(4),
-      cap_per_licence: cap?.toFixed(2) ?? null,
+    let t = totals.get(line.category);
+    if (!t) totals.set(line.category, (t = { category: line.category, base: zero, licences: 0, reward: zero, cappedLines: 0 }));
+    t.base = t.base.plus(line.amount);
+    t.licences += line.licences;
+    t.reward = t.reward.plus(reward);
+    if (reward !== byRate) t.cappedLines++;
+  }
+  return [...totals.values()];
+}
+
+/** Whether a unit has verified receipt lines at all. */
+function hasLines(d: DepartmentInput): boolean {
+  return (d.totals ?? d.lines).length > 0;
+}
+
+export function entitlementOf(d: DepartmentInput, policy: Policy, asOf: string) {
+  const q = qualifies(d, policy, asOf);
+  const categories: Partial<Record<Category, CategoryExplanation & { exact: Decimal }>> = {};
+  for (const t of d.totals ?? categoryTotalsOf(d.lines, policy)) {
+    categories[t.category] = {
+      base: t.base.toFixed(2),
+      licences: t.licences,
+      rate: policy.rates[t.category].toFixed(4),
+      cap_per_licence: policy.caps[t.category]?.toFixed(2) ?? null,
       reward: '0',
-      capped_lines: 0,
-      exact: zero,
-    });
-    c.base = new Decimal(c.base).plus(line.amount).toFixed(2);
-    c.licences += line.licences;
-    c.exact = c.exact.plus(reward);
-    if (reward !== byRate) c.capped_lines++;
+      capped_lines: t.cappedLines,
+      exact: t.reward,
+    };
   }
   const subtotal = Object.values(categories).reduce((s, c) => s.plus(c!.exact), zero);
   const ceiling = policy.departmentCeiling;
@@ -261,7 +295,7 @@ export function computeRun(departments: DepartmentInput[], policy: Policy, fundA
     .map((r) => ({
       department_id: r.d.id,
       department_code: r.d.code,
-      reason: r.e.qualifies.code ?? (r.d.lines.length === 0 ? 'no_verified_receipts' : r.e.ceilingApplied ? 'ceiling_reached' : 'nothing_new'),
+      reason: r.e.qualifies.code ?? (!hasLines(r.d) ? 'no_verified_receipts' : r.e.ceilingApplied ? 'ceiling_reached' : 'nothing_new'),
     }));
   const total = amounts.reduce((s, x) => s.plus(x), zero);
   return { available: available.toFixed(2), total: total.toFixed(2), clawed_back: clawedBack.toFixed(2), factor: factor.toString(), lines, excluded };

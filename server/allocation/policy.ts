@@ -1,6 +1,7 @@
 import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { recordAudit } from '../audit/audit-log.ts';
+import { pageOf } from '../db/pagination.ts';
 import { inTransaction } from '../db/transaction.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
@@ -67,7 +68,14 @@ export async function currentPolicyRow(db: Knex, fundId: string) {
   return db('policies').where({ fund_id: fundId }).orderBy('version', 'desc').first();
 }
 
-export async function listPolicies(db: Knex, fundId: string) {
+/** A page of the fund's policy versions, newest first; `cursor` is the last version of the page before. */
+export async function listPolicies(db: Knex, fundId: string, page: { limit?: number | undefined; cursor?: string | undefined } = {}) {
   if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
-  return { items: (await db('policies').where({ fund_id: fundId }).orderBy('version', 'desc')).map(policyView) };
+  const limit = page.limit ?? 100;
+  const rows: Array<Record<string, unknown>> = await db('policies')
+    .where({ fund_id: fundId })
+    .modify((q) => (page.cursor ? q.where('version', '<', page.cursor) : q))
+    .orderBy('version', 'desc')
+    .limit(limit + 1);
+  return pageOf(rows.map(policyView), limit, (p) => p.version);
 }

@@ -3,7 +3,8 @@ import { Decimal } from 'decimal.js';
 import type { Knex } from 'knex';
 import { AppError } from '../errors.ts';
 import type { Category } from '../receipts/receipt-rules.ts';
-import type { DepartmentInput, Policy } from './allocation-rules.ts';
+import { pgArray } from '../db/pg-array.ts';
+import { categoryList, type CategoryTotal, type DepartmentInput, type Policy } from './allocation-rules.ts';
 import { currentPolicyRow, policyOf } from './policy.ts';
 import { owedOf, unitFiguresOf } from './unit-figures.ts';
 
@@ -25,40 +26,86 @@ export interface RunInputs {
  * inputs are never a run's.
  */
 export async function loadRunInputs(db: Knex, fundId: string, asOf: string, onlyDepartment?: string | string[]): Promise<RunInputs> {
+  return loadInputs(db, fundId, asOf, onlyDepartment, true);
+}
+
+/**
+ * The fingerprint of a run's inputs alone (RunInputs.basisHash), for an approval's recheck: the same
+ * receipts, statuses and figures, without summing the receipts' lines (receipts and their lines never
+ * change once submitted, so the receipts stand for their lines).
+ */
+export async function runBasisHash(db: Knex, fundId: string, asOf: string): Promise<string> {
+  return (await loadInputs(db, fundId, asOf, undefined, false)).basisHash;
+}
+
+async function loadInputs(db: Knex, fundId: string, asOf: string, onlyDepartment: string | string[] | undefined, withLines: boolean): Promise<RunInputs> {
   const only = onlyDepartment === undefined ? undefined : [onlyDepartment].flat();
   const fund = await db('funds').where({ id: fundId }).first('id', 'appropriated', 'allocated', 'closed_through');
   if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
   const policyRow = await currentPolicyRow(db, fundId);
   if (!policyRow) throw new AppError('NO_POLICY', '请先制定本资金的分配政策（PUT /api/v1/funds/:id/policy）');
-  // One row per unit with its lines as text arrays: a tenth of the rows of one per line, and
-  // amounts stay exact strings (pg would parse a numeric[] into floats).
-  const lineGroups = await db('receipt_lines as l')
-    .join('receipts as r', 'r.id', 'l.receipt_id')
-    .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
-    .where('r.issue_date', '<=', asOf)
-    .modify((q) => (only ? q.whereIn('r.department_id', only) : q))
+  const policy = policyOf(policyRow);
+  const verified = (q: Knex.QueryBuilder) =>
+    q
+      .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
+      .where('r.issue_date', '<=', asOf)
+      .modify((q) => (only ? q.whereIn('r.department_id', only) : q));
+  // Each unit's verified receipts, one row a unit. Every receipt has lines (its total is positive and
+  // equals them, checked at commit; lines are never deleted), so these are the receipts of its lines.
+  // In text order: the order of the fingerprint since runs began.
+  const receiptRows = await db('receipts as r')
+    .modify(verified)
     .groupBy('r.department_id')
-    .select(
-      'r.department_id',
-      db.raw('array_agg(l.category ORDER BY l.id) AS categories'),
-      db.raw('array_agg(l.licences::text ORDER BY l.id) AS licences'),
-      db.raw('array_agg(l.amount::text ORDER BY l.id) AS amounts'),
-      db.raw('array_agg(DISTINCT r.id::text) AS receipts'),
-    );
+    .select('r.department_id', db.raw("string_agg(r.id::text, ',' ORDER BY r.id::text) AS receipts"));
+  // The lines summed in the database by unit and category under the policy, a few rows a unit
+  // however many lines: each line's reward min(amount × rate, licences × cap) in exact numeric, then
+  // summed; a category without a cap is rewarded by its rate alone (least() passes over a NULL cap).
+  const totalRows = withLines
+    ? await db('receipt_lines as l')
+        .join('receipts as r', 'r.id', 'l.receipt_id')
+        .joinRaw('JOIN unnest(?::text[], ?::numeric[], ?::numeric[]) AS p(category, rate, cap) ON p.category = l.category', [
+          pgArray(categoryList),
+          pgArray(categoryList.map((c) => policy.rates[c].toFixed(4))),
+          pgArray(categoryList.map((c) => policy.caps[c]?.toFixed(2) ?? null)),
+        ])
+        .modify(verified)
+        .groupBy('r.department_id', 'l.category')
+        .select(
+          'r.department_id',
+          'l.category',
+          db.raw('min(l.id) AS first_line'),
+          db.raw('sum(l.amount)::text AS base'),
+          db.raw('sum(l.licences)::text AS licences'),
+          db.raw('sum(least(l.amount * p.rate, l.licences * p.cap))::text AS reward'),
+          db.raw('count(*) FILTER (WHERE l.licences * p.cap < l.amount * p.rate)::int AS capped_lines'),
+        )
+    : [];
   // Figures by kind, never the balances of 5001.d or 7101.d: a manual entry cannot hide an allocation
   // from the next run, make one claw back what was never allocated, or change what counts as paid.
   const figures = await unitFiguresOf(db, fundId, onlyDepartment);
-  const byDepartment = new Map<string, { lines: DepartmentInput['lines']; receipts: string[]; allocated: Decimal; payable: Decimal; paid: Decimal }>();
+  interface Gathered {
+    totals: Array<CategoryTotal & { firstLine: bigint }>;
+    receipts: string;
+    allocated: Decimal;
+    payable: Decimal;
+    paid: Decimal;
+  }
+  const byDepartment = new Map<string, Gathered>();
   const entry = (id: string) => {
     let e = byDepartment.get(id);
-    if (!e) byDepartment.set(id, (e = { lines: [], receipts: [], allocated: new Decimal(0), payable: new Decimal(0), paid: new Decimal(0) }));
+    if (!e) byDepartment.set(id, (e = { totals: [], receipts: '', allocated: new Decimal(0), payable: new Decimal(0), paid: new Decimal(0) }));
     return e;
   };
-  for (const g of lineGroups) {
-    const e = entry(String(g.department_id));
-    const categories = g.categories as Category[];
-    e.lines = categories.map((category, i) => ({ category, licences: Number(g.licences[i]), amount: new Decimal(g.amounts[i]) }));
-    e.receipts = g.receipts as string[];
+  for (const r of receiptRows) entry(String(r.department_id)).receipts = String(r.receipts);
+  for (const t of totalRows) {
+    entry(String(t.department_id)).totals.push({
+      category: t.category as Category,
+      base: new Decimal(t.base),
+      licences: Number(t.licences),
+      reward: new Decimal(t.reward),
+      cappedLines: Number(t.capped_lines),
+      firstLine: BigInt(t.first_line),
+    });
   }
   for (const [id, f] of figures) {
     if (f.allocated.isZero() && f.disbursed.isZero() && !byDepartment.has(id)) continue;
@@ -106,10 +153,12 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
         code: d.code,
         status: d.status,
         acceptedOn: d.accepted_on,
-        lines: e.lines,
+        lines: [],
+        // In the order each category first appears among the unit's lines, as the explanation lists them.
+        totals: e.totals.sort((a, b) => (a.firstLine < b.firstLine ? -1 : 1)).map(({ firstLine: _, ...t }) => t),
         allocated: e.allocated,
         payable: e.payable,
-        receipts: [...e.receipts].sort((a, b) => Number(a) - Number(b)),
+        receipts: e.receipts ? e.receipts.split(',').sort((a, b) => Number(a) - Number(b)) : [],
         paid: e.paid,
         rejected: rejected.get(String(d.id)) ?? [],
       });
@@ -122,9 +171,9 @@ export async function loadRunInputs(db: Knex, fundId: string, asOf: string, only
   const hash = createHash('sha256').update(JSON.stringify([policyRow.id, asOf, fundAvailable.toFixed(2), inClosedPeriod]));
   for (const d of departments) {
     const e = byDepartment.get(d.id)!;
-    hash.update(JSON.stringify([d.id, d.status, d.acceptedOn, d.allocated.toFixed(2), d.payable.toFixed(2), e.receipts.join(',')]));
+    hash.update(JSON.stringify([d.id, d.status, d.acceptedOn, d.allocated.toFixed(2), d.payable.toFixed(2), e.receipts]));
   }
-  return { policy: policyOf(policyRow), departments, fundAvailable, names, basisHash: hash.digest('hex') };
+  return { policy, departments, fundAvailable, names, basisHash: hash.digest('hex') };
 }
 
 /**

@@ -11,7 +11,7 @@ import { approveRun, cancelRun, createRun, getRun, listRuns } from '../allocatio
 import { actorOf, contextOf } from '../http/context.ts';
 import { runIdempotent } from '../http/idempotency.ts';
 import { json, route } from '../http/route.ts';
-import { disbursement, disbursementList, disbursementPage, policy, policyList, position, positionPage, run, runList } from './responses/allocation.ts';
+import { disbursement, disbursementList, disbursementPage, policy, policyPage, position, positionPage, run, runPage } from './responses/allocation.ts';
 import { accountingDate, cursorParam, idParam, limitParam, money, positiveMoney } from '../http/schemas.ts';
 
 const id = z.strictObject({ id: idParam });
@@ -62,12 +62,13 @@ export function allocationRoutes(db: Knex) {
         path: '/api/v1/funds/:id/policies',
         action: 'allocation.read',
         tag: 'allocation',
-        summary: 'Every version of the fund’s policy, newest first',
+        summary: 'The versions of the fund’s policy, newest first (a page of `limit`, 100 unless given; `cursor` is next_cursor, a version number)',
         params: id,
-        response: json(200, '{items}', policyList),
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        response: json(200, '{items, next_cursor}', policyPage),
       },
-      async (_req, res, { params }) => {
-        return res.json(await listPolicies(db, params.id));
+      async (_req, res, { params, query }) => {
+        return res.json(await listPolicies(db, params.id, query));
       },
     ),
     route(
@@ -93,12 +94,13 @@ export function allocationRoutes(db: Knex) {
         path: '/api/v1/funds/:id/allocation-runs',
         action: 'allocation.read',
         tag: 'allocation',
-        summary: 'The fund’s runs, newest first',
+        summary: 'The fund’s runs, newest first, without their lines (a page of `limit`, 100 unless given; `cursor` is next_cursor)',
         params: id,
-        response: json(200, '{items}', runList),
+        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        response: json(200, '{items, next_cursor}', runPage),
       },
-      async (_req, res, { params }) => {
-        return res.json(await listRuns(db, params.id));
+      async (_req, res, { params, query }) => {
+        return res.json(await listRuns(db, params.id, query));
       },
     ),
     route(

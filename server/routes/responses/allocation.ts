@@ -17,7 +17,7 @@ export const policy = z.object({
   created_by: idOut,
   created_at: timestamp,
 });
-export const policyList = list(policy);
+export const policyPage = page(policy);
 
 const exclusion = z.object({
   department_id: idOut,
@@ -99,7 +99,7 @@ export const run = z.object({
     }),
   ),
 });
-export const runList = list(z.object({ ...runFields, excluded_count: z.number().int() }));
+export const runPage = page(z.object({ ...runFields, excluded_count: z.number().int() }));
 
 export const disbursement = z.object({
   id: idOut,

@@ -50,12 +50,23 @@ function paymentInput(b: Record<string, string>) {
   return { department_id: b.department_id!, amount: amount.data, voucher_no: b.voucher_no!.trim(), date: b.date!, memo: b.memo?.trim() || undefined };
 }
 
+/** The `cursor` of a list page's query string, if it is one. */
+function cursorFrom(req: Request): string | undefined {
+  const cursor = req.query.cursor;
+  return typeof cursor === 'string' && /^[0-9]{1,18}$/.test(cursor) ? cursor : undefined;
+}
+
+function nextPage(cursor: string | null) {
+  return cursor ? html`<p><a href="?cursor=${cursor}" rel="next">更多（下一页）</a></p>` : '';
+}
+
 export function allocationPages(db: Knex) {
   async function policyPage(req: Request, res: Response, errors: FormErrors = noErrors) {
     authorize(req.actor, 'allocation.read');
     const fund = await getFund(db, idFrom(req));
-    const versions = (await listPolicies(db, fund.id)).items;
-    const current = versions[0];
+    const cursor = cursorFrom(req);
+    const versions = await listPolicies(db, fund.id, { limit: 100, cursor });
+    const current = cursor ? (await listPolicies(db, fund.id, { limit: 1 })).items[0] : versions.items[0];
     const b = formFields(req);
     const value = (name: string, fallback: string | null | undefined) => b[name] ?? fallback ?? '';
     res.status(errors === noErrors ? 200 : 422).send(
@@ -75,7 +86,7 @@ ${categories.map((c) => html`<tr><td>${categoryNames[c]}</td><td><input name="ra
 <p><button>发布新版本</button></p></form>`
     : ''
 }
-<h2>历史版本</h2><ul>${versions.map((v) => html`<li>第 ${v.version} 版：${categories.map((c) => `${categoryNames[c]} ${v.rates[c]}${v.licence_caps[c] ? `（封顶 ${v.licence_caps[c]}）` : ''}`).join('，')}</li>`)}</ul>`,
+<h2>历史版本</h2><ul>${versions.items.map((v) => html`<li>第 ${v.version} 版：${categories.map((c) => `${categoryNames[c]} ${v.rates[c]}${v.licence_caps[c] ? `（封顶 ${v.licence_caps[c]}）` : ''}`).join('，')}</li>`)}</ul>${nextPage(versions.next_cursor)}`,
       ),
     );
   }
@@ -83,7 +94,7 @@ ${categories.map((c) => html`<tr><td>${categoryNames[c]}</td><td><input name="ra
   async function runsPage(req: Request, res: Response, errors: FormErrors = noErrors) {
     authorize(req.actor, 'allocation.read');
     const fund = await getFund(db, idFrom(req));
-    const runs = (await listRuns(db, fund.id)).items;
+    const runs = await listRuns(db, fund.id, { limit: 100, cursor: cursorFrom(req) });
     res.status(errors === noErrors ? 200 : 422).send(
       page(
         req,
@@ -91,8 +102,8 @@ ${categories.map((c) => html`<tr><td>${categoryNames[c]}</td><td><input name="ra
         html`${fundTabs(fund.id, req)}
 ${allows(req.actor!.role, 'allocation.run') ? html`<form method="post" action="/funds/${fund.id}/runs">${csrfField(req)}${generalError(errors)}<label>计算截至 <input type="date" name="as_of" value="${formFields(req).as_of ?? todayInShanghai()}"></label>${fieldError(errors, 'as_of')}<button>计算分配方案</button></form>` : ''}
 <table><thead><tr><th>批次</th><th>截至</th><th>状态</th><th class="num">本批分配</th><th class="num">收回</th><th>计算人</th><th>审批人</th></tr></thead><tbody>
-${runs.map((r) => html`<tr><td><a href="/runs/${r.id}">第 ${r.id} 批</a></td><td>${day(r.as_of)}</td><td class="run-status">${runStatusNames[r.status] ?? r.status}</td><td class="num">${yuan(r.total)}</td><td class="num">${yuan(r.clawed_back)}</td><td>${r.created_by_name ?? ''}</td><td>${r.approved_by_name ?? ''}</td></tr>`)}
-</tbody></table>`,
+${runs.items.map((r) => html`<tr><td><a href="/runs/${r.id}">第 ${r.id} 批</a></td><td>${day(r.as_of)}</td><td class="run-status">${runStatusNames[r.status] ?? r.status}</td><td class="num">${yuan(r.total)}</td><td class="num">${yuan(r.clawed_back)}</td><td>${r.created_by_name ?? ''}</td><td>${r.approved_by_name ?? ''}</td></tr>`)}
+</tbody></table>${nextPage(runs.next_cursor)}`,
       ),
     );
   }
