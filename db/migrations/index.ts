@@ -16,6 +16,7 @@ import * as jobs from './014-jobs.ts';
 import * as voucherNumbers from './015-voucher-numbers.ts';
 import * as documents from './016-documents.ts';
 import * as sessionNotify from './017-session-notify.ts';
+import * as setBasedLedgerGuards from './021-set-based-ledger-guards.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -41,6 +42,7 @@ const migrations: Array<[string, Migration]> = [
   ['015-voucher-numbers', voucherNumbers],
   ['016-documents', documents],
   ['017-session-notify', sessionNotify],
+  ['021-set-based-ledger-guards', setBasedLedgerGuards],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
