@@ -134,6 +134,20 @@ describe('incremental verify', () => {
     expect(full.problems[0]).toMatchObject({ kind: 'entry_hash', seq: 2 });
   });
 
+  it('finds a day balance changed on a day an entry after the checkpoint is dated, and an account whose last day balance left its running sum', async () => {
+    const fundId = await checkpointedFund();
+    const accountId = async (code: string) => (await owner('accounts').where({ fund_id: fundId, code }).first('id')).id as string;
+    // 2307.d is touched by seq 5–6 (2011-07-01); 4001 only by seq 1 (2011-06-01), below the checkpoint.
+    await tamper("UPDATE account_day_balances SET balance = balance + 3 WHERE account_id = ? AND day = '2011-07-01'", [await accountId(`2307.${deptCode}`)]);
+    await tamper("UPDATE account_day_balances SET balance = balance - 4 WHERE account_id = ? AND day = '2011-06-01'", [await accountId('4001')]);
+    const report = await verify(fundId, 'incremental');
+    expect(report).toMatchObject({ ok: false, mode: 'incremental', entries_checked: 2 });
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'day_balance', account: '4001', day: '2011-06-01' }),
+      expect.objectContaining({ kind: 'day_balance', account: `2307.${deptCode}`, day: '2011-07-01' }),
+    ]);
+  });
+
   it('refuses a mode it does not know', async () => {
     const fundId = await makeFund(h, accountant);
     const r = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).query({ mode: 'quick' }).set(auditor.auth);

@@ -309,3 +309,46 @@ describe('verify names every edit the probe made as the database owner', () => {
     expect(report.first_bad_seq === null || report.first_bad_seq <= report.entries).toBe(true);
   });
 });
+
+describe('verify checks the day balances the as-of trial balance reads (account_day_balances, migration 013)', () => {
+  const dayRow = async (fundId: string, code: string) =>
+    owner('account_day_balances as b')
+      .join('accounts as a', 'a.id', 'b.account_id')
+      .where({ 'a.fund_id': fundId, 'a.code': code })
+      .select('b.account_id', owner.raw('b.day::text AS day'), 'b.balance');
+  const trialLine = async (fundId: string, asOf: string, code: string) =>
+    (await h.api.get(`/api/v1/funds/${fundId}/trial-balance`).query({ as_of: asOf }).set(auditor.auth)).body.accounts.find(
+      (a: { code: string }) => a.code === code,
+    );
+
+  it('a day balance raised: named with its account, day, stored and recomputed balance — the as-of report it misstated is that row', async () => {
+    const fundId = await fundWithEntries();
+    const code = `2307.${deptCode}`;
+    expect(await dayRow(fundId, code)).toEqual([expect.objectContaining({ day: '2011-07-01', balance: '175.00' })]);
+    await tamper('UPDATE account_day_balances b SET balance = b.balance + 900 FROM accounts a WHERE a.id = b.account_id AND a.fund_id = ? AND a.code = ?', [
+      fundId,
+      code,
+    ]);
+    // What a reader of the as-of trial balance now sees, while the journal itself is untouched.
+    expect(await trialLine(fundId, '2011-07-31', code)).toMatchObject({ credit: '1075.00' });
+    const report = await verify(fundId);
+    expect(report).toMatchObject({ ok: false, first_bad_seq: null });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'day_balance', account: code, day: '2011-07-01' })]);
+    expect(report.problems[0].detail).toContain('1075.00');
+    expect(report.problems[0].detail).toContain('175.00');
+  });
+
+  it('a day balance deleted, and one forged for a day without postings: both named', async () => {
+    const fundId = await fundWithEntries();
+    const [cash] = await dayRow(fundId, '1011');
+    await tamper('DELETE FROM account_day_balances WHERE account_id = ? AND day = ?', [cash.account_id, cash.day]);
+    const [revenue] = await dayRow(fundId, '4001');
+    await tamper("INSERT INTO account_day_balances (account_id, day, balance) VALUES (?, '2011-06-15', 0)", [revenue.account_id]);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'day_balance', account: '1011', day: '2011-06-01', detail: expect.stringContaining('缺失') }),
+      expect.objectContaining({ kind: 'day_balance', account: '4001', day: '2011-06-15', detail: expect.stringContaining('没有分录') }),
+    ]);
+  });
+});
