@@ -66,10 +66,11 @@ export async function dayBalanceProblems(trx: Knex.Transaction, fundId: string):
 }
 
 /**
- * What an incremental verify can check of the day balances without reading the whole journal: each
- * account's last day balance equals its running sum (`running`: the verify's, from the checkpoint on),
- * and on each day that an entry after the checkpoint is dated, the step from the account's previous
- * day balance equals the sum of that day's postings to it.
+ * What an incremental verify can check of the day balances without reading the whole journal, for
+ * each account an entry after the checkpoint posts to: on each day such an entry is dated, the step
+ * from the account's previous day balance equals the sum of that day's postings to it, and its last
+ * day balance equals its running sum (`running`: the verify's, from the checkpoint on). The day
+ * balances of accounts no new entry touches are left to a full verify.
  */
 export async function dayBalanceProblemsSince(
   trx: Knex.Transaction,
@@ -104,7 +105,7 @@ export async function dayBalanceProblemsSince(
            FROM unnest(?::bigint[], ?::numeric[]) AS r(account_id, balance)
            LEFT JOIN LATERAL (SELECT q.day, q.balance FROM account_day_balances q
                                WHERE q.account_id = r.account_id ORDER BY q.day DESC LIMIT 1) l ON true
-          WHERE l.day IS NOT NULL OR r.balance <> 0),
+          WHERE r.account_id IN (SELECT account_id FROM touched)),
        wrong AS (
          SELECT account_id, day, stored, expected FROM stepped WHERE stored IS DISTINCT FROM expected
          UNION
