@@ -145,7 +145,7 @@ async function benchVerifyAtScale(env: BenchEnv, fund: string, a: Record<string,
   const full = await call(env, 'GET', `/api/v1/funds/${fund}/ledger/verify?mode=full`, a);
   const after = await rssOf(env.server.pid!);
   console.log(
-    `\nfull verify of fund A (${count.toLocaleString('en')} postings, ${full.json.entries} entries): ${fmt(full.ms / 1000, 1)} s, ok=${String(full.json.ok)}; server RSS ${fmt(before.rss_mib, 0)} → ${fmt(after.rss_mib, 0)} MiB (peak ${fmt(after.peak_mib, 0)} MiB) — target < 60 s; load average ${loadavg()[0].toFixed(1)}`,
+    `\nfull verify of fund A (${count.toLocaleString('en')} postings, ${full.json.entries} entries): ${fmt(full.ms / 1000, 1)} s, ok=${String(full.json.ok)}; server RSS ${fmt(before.rss_mib, 0)} → ${fmt(after.rss_mib, 0)} MiB (peak ${fmt(after.peak_mib, 0)} MiB) — target < 60 s; load average ${loadavg()[0]!.toFixed(1)}`,
   );
   const raw = performance.now();
   await env.db.raw('SELECT count(*), sum(p.amount) FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.fund_id = ?', [fund]);
