@@ -33,6 +33,27 @@ function problemsOf(rows: DayRow[], total: number): Problem[] {
   return problems;
 }
 
+/**
+ * The full check, started alongside the entry stream: on a second connection that imports the
+ * verify's snapshot (so both read the same books), the database sums the day balances while the
+ * service hashes the chain. With no connection to spare in the pool, it runs after the stream, in the
+ * verify's own transaction. Call before the stream; await the result before the transaction ends.
+ */
+export async function startDayBalanceCheck(db: Knex, trx: Knex.Transaction, fundId: string): Promise<() => Promise<Problem[]>> {
+  const pool = (db.client as { pool?: { numUsed(): number; numPendingAcquires(): number; max: number } }).pool;
+  if (!pool || pool.numUsed() + pool.numPendingAcquires() >= pool.max - 1) return () => dayBalanceProblems(trx, fundId);
+  const snapshot = (await trx.raw('SELECT pg_export_snapshot() AS s')).rows[0].s as string;
+  const problems = db.transaction(async (other) => {
+    await other.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    await other.raw(`SET TRANSACTION SNAPSHOT '${snapshot.replace(/[^0-9A-Za-z-]/g, '')}'`);
+    await other.raw("SET LOCAL work_mem = '64MB'");
+    return dayBalanceProblems(other, fundId);
+  });
+  // Awaited by the caller after the stream; until then a failure must not go unhandled.
+  problems.catch(() => undefined);
+  return () => problems;
+}
+
 /** Every day balance of the fund against the running sum of its postings by entry date (a full verify). */
 export async function dayBalanceProblems(trx: Knex.Transaction, fundId: string): Promise<Problem[]> {
   const rows = (

@@ -3,7 +3,7 @@ import { recordAudit } from '../../audit/audit-log.ts';
 import { AppError } from '../../errors.ts';
 import type { RequestContext } from '../../http/context.ts';
 import { ledgerIdentity, readWitness, witnessProblems } from '../witness.ts';
-import { dayBalanceProblems, dayBalanceProblemsSince } from './day-balances.ts';
+import { dayBalanceProblemsSince, startDayBalanceCheck } from './day-balances.ts';
 import { entriesOf } from './entry-stream.ts';
 import { LedgerChecker, type CheckedAnchor, type CheckerState, type VerifyReport } from './ledger-checker.ts';
 
@@ -90,14 +90,13 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
       checker.resume(checkpoint.state);
       for (const p of checkpoint.problems) checker.problem(p);
     }
+    const fullDayCheck = checkpoint ? null : await startDayBalanceCheck(db, trx, fundId);
     let checked = 0;
     for await (const entry of entriesOf(trx, fundId, checkpoint?.state.seq ?? 0)) {
       checker.addEntry(entry);
       checked++;
     }
-    const dayProblems = checkpoint
-      ? await dayBalanceProblemsSince(trx, fundId, checkpoint.state.seq, checker.balances())
-      : await dayBalanceProblems(trx, fundId);
+    const dayProblems = fullDayCheck ? await fullDayCheck() : await dayBalanceProblemsSince(trx, fundId, checkpoint!.state.seq, checker.balances());
     for (const p of dayProblems) checker.problem(p);
     const report = checker.finish();
     return { report, state: checker.state(), checkpoint: checkpoint?.view ?? null, checked };
