@@ -29,8 +29,8 @@ export interface ModeReport extends VerifyReport {
 /**
  * Verifies one fund in one REPEATABLE READ snapshot (no false alarm while others post), streaming
  * its postings through server-side cursors (constant memory at any size): the chain, each posting's
- * running balance, each stored balance and day balance, the fund and unit figures by kind, and every anchor — in the
- * anchors table, in issued statements, and in the witness file outside the database.
+ * running balance, each stored balance and day balance, the fund and unit figures by kind, and every
+ * anchor — in the anchors table, in issued statements, and in the witness file outside the database.
  *
  * `full` reads every entry. `incremental` starts from the fund's last checkpoint (the sums a verify
  * that found nothing wrong had reached, ledger_verify_checkpoints) and recomputes only the entries
@@ -39,10 +39,10 @@ export interface ModeReport extends VerifyReport {
  * after the checkpoint, a cut tail, a stored balance or figure that no longer follows, and a chain
  * rewritten through the checkpoint's entry or an anchor's; it does NOT find an old entry whose
  * content (amount, account, memo…) was changed while its stored hash was left alone, nor an old
- * posting's balance_after, nor an old day balance of a day it does not touch (it checks the days its
- * entries are dated and each account's last day) — only a full verify recomputes those. Without a checkpoint, or when the
- * checkpoint no longer fits the chain, it verifies in full. Each verify that holds records a new
- * checkpoint at the head it reached.
+ * posting's balance_after, nor a day balance of an account its new entries do not post to (of those
+ * it checks the days they are dated and the last day) — only a full verify recomputes those. Without
+ * a checkpoint, or when the checkpoint no longer fits the chain, it verifies in full. Each verify
+ * that holds records a new checkpoint at the head it reached.
  */
 export async function verifyLedger(db: Knex, fundId: string, witnessFile: string, mode: VerifyMode = 'full', verifiedBy?: string): Promise<ModeReport> {
   // The witness is read before the snapshot is taken: every head it holds was committed by then,
@@ -96,7 +96,9 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
       checker.addEntry(entry);
       checked++;
     }
-    const dayProblems = fullDayCheck ? await fullDayCheck() : await dayBalanceProblemsSince(trx, fundId, checkpoint!.state.seq, checker.balances());
+    const dayProblems = checkpoint
+      ? await dayBalanceProblemsSince(trx, fundId, checkpoint.state.seq, checker.balances())
+      : await (fullDayCheck ?? (async () => []))();
     for (const p of dayProblems) checker.problem(p);
     const report = checker.finish();
     return { report, state: checker.state(), checkpoint: checkpoint?.view ?? null, checked };
