@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKnex } from '../../db/connection.ts';
+import { verifyLedger } from '../../server/ledger/verify/verify-ledger.ts';
 import { startWitness } from '../../server/ledger/witness.ts';
 import { createMigratedDatabase, dropDatabase, poolUrlFor } from '../support/databases.ts';
 import { approveEntry, makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
@@ -17,11 +18,13 @@ let h: Harness;
 let accountant: TestUser;
 let auditor: TestUser;
 let deptCode: string;
+let poolUrl: string;
 
 beforeAll(async () => {
   ownerUrl = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_tamper');
   owner = createKnex(ownerUrl, 2, 60_000, 'jiangbu-owner');
-  h = openHarness(await poolUrlFor(ownerUrl));
+  poolUrl = await poolUrlFor(ownerUrl);
+  h = openHarness(poolUrl);
   accountant = await makeUser(h.db, 'accountant');
   auditor = await makeUser(h.db, 'auditor');
   deptCode = (await makeDepartment(h.db)).code;
@@ -336,6 +339,20 @@ describe('verify checks the day balances the as-of trial balance reads (account_
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'day_balance', account: code, day: '2011-07-01' })]);
     expect(report.problems[0].detail).toContain('1075.00');
     expect(report.problems[0].detail).toContain('175.00');
+  });
+
+  it('a service whose pool has no second connection to spare checks them too, in the verify’s own transaction', async () => {
+    const fundId = await fundWithEntries();
+    await tamper("UPDATE account_day_balances b SET balance = b.balance - 1 FROM accounts a WHERE a.id = b.account_id AND a.fund_id = ? AND a.code = '4001'", [
+      fundId,
+    ]);
+    const single = createKnex(poolUrl, 1, 60_000);
+    try {
+      const report = await verifyLedger(single, fundId, h.witnessFile);
+      expect(report.problems).toEqual([expect.objectContaining({ kind: 'day_balance', account: '4001', day: '2011-06-01' })]);
+    } finally {
+      await single.destroy();
+    }
   });
 
   it('a day balance deleted, and one forged for a day without postings: both named', async () => {
