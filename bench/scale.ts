@@ -1,5 +1,6 @@
+import { loadavg } from 'node:os';
 import { benchAllocationAtScale } from './allocation-scale.ts';
-import { seedFund, seedUnits, type ScaleFund } from './scale-data.ts';
+import { seedFund, seedUnits, type ScaleFund, type SeedSplit } from './scale-data.ts';
 import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
 
 /*
@@ -55,7 +56,7 @@ export async function benchScale(env: BenchEnv): Promise<void> {
   const units = await seedUnits(env.db, unitCount, funds);
   let done = 0;
   let shown = 0;
-  await Promise.all(
+  const splits: SeedSplit[] = await Promise.all(
     funds.map((f, i) =>
       seedFund(
         env.databaseUrl,
@@ -76,7 +77,15 @@ export async function benchScale(env: BenchEnv): Promise<void> {
   );
   const seed_s = (performance.now() - seedStart) / 1000;
   console.log(
-    `seeded ${done.toLocaleString('en')} postings in ${fmt(seed_s, 0)} s (${fmt(done / seed_s, 0)} postings/s; plain SQL INSERTs of 10,000 entries a transaction, every ledger trigger on)`,
+    `seeded ${done.toLocaleString('en')} postings in ${fmt(seed_s, 0)} s (${fmt(done / seed_s, 0)} postings/s, 3 funds in parallel): plain SQL — ` +
+      `one INSERT…SELECT unnest(arrays) of 10,000 entries and one of their postings per transaction, every ledger trigger on; load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+  );
+  const sum = (part: keyof SeedSplit) => fmt(splits.reduce((s, x) => s + x[part], 0) / 1000, 0);
+  console.log(
+    `  time of the 3 funds added up: ${sum('build')} s hashing and arrays in JS, ${sum('entries')} s entries INSERT (chain, voucher numbers), ` +
+      `${sum('postings')} s postings INSERT (balances, guards, figures, day balances), ${sum('commit')} s COMMIT (deferred posted check)`,
   );
   const vacuum = performance.now();
   await env.db.raw('VACUUM ANALYZE');
@@ -183,7 +192,7 @@ async function benchVerifyAtScale(env: BenchEnv, fund: string, a: Record<string,
   const full = await call(env, 'GET', `/api/v1/funds/${fund}/ledger/verify?mode=full`, a);
   const after = await rssOf(env.server.pid!);
   console.log(
-    `\nfull verify of fund A (${count.toLocaleString('en')} postings, ${full.json.entries} entries): ${fmt(full.ms / 1000, 1)} s, ok=${String(full.json.ok)}; server RSS ${fmt(before.rss_mib, 0)} → ${fmt(after.rss_mib, 0)} MiB (peak ${fmt(after.peak_mib, 0)} MiB) — target < 60 s`,
+    `\nfull verify of fund A (${count.toLocaleString('en')} postings, ${full.json.entries} entries): ${fmt(full.ms / 1000, 1)} s, ok=${String(full.json.ok)}; server RSS ${fmt(before.rss_mib, 0)} → ${fmt(after.rss_mib, 0)} MiB (peak ${fmt(after.peak_mib, 0)} MiB) — target < 60 s; load average ${loadavg()[0]!.toFixed(1)}`,
   );
   const raw = performance.now();
   await env.db.raw('SELECT count(*), sum(p.amount) FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE e.fund_id = ?', [fund]);

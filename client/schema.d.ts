@@ -6058,9 +6058,11 @@ export interface operations {
                         head_hash: string;
                         first_bad_seq: number | null;
                         problems: {
-                            kind: string;
+                            /** @enum {string} */
+                            kind: "missing_entry" | "chain_link" | "entry_hash" | "entry_unbalanced" | "posting_account" | "balance_after" | "account_balance" | "day_balance" | "fund_figure" | "unit_figure" | "head" | "anchor_mismatch" | "anchor_missing_entry" | "anchor_beyond_head" | "witness_unreadable" | "witness_ledger" | "witness_foreign" | "witness_missing" | "posting_count";
                             seq?: number;
                             account?: string;
+                            day?: string;
                             detail: string;
                         }[];
                         /** @enum {string} */

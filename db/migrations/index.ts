@@ -16,7 +16,7 @@ import * as jobs from './014-jobs.ts';
 import * as voucherNumbers from './015-voucher-numbers.ts';
 import * as documents from './016-documents.ts';
 import * as sessionNotify from './017-session-notify.ts';
-import * as voucherNumbersInBulk from './019-voucher-numbers-in-bulk.ts';
+import * as setBasedLedgerGuards from './021-set-based-ledger-guards.ts';
 import * as postingThroughput from './023-posting-throughput.ts';
 
 interface Migration {
@@ -43,7 +43,7 @@ const migrations: Array<[string, Migration]> = [
   ['015-voucher-numbers', voucherNumbers],
   ['016-documents', documents],
   ['017-session-notify', sessionNotify],
-  ['019-voucher-numbers-in-bulk', voucherNumbersInBulk],
+  ['021-set-based-ledger-guards', setBasedLedgerGuards],
   ['023-posting-throughput', postingThroughput],
 ];
 

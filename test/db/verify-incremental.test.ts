@@ -134,6 +134,35 @@ describe('incremental verify', () => {
     expect(full.problems[0]).toMatchObject({ kind: 'entry_hash', seq: 2 });
   });
 
+  it('finds a day balance changed on a day an entry after the checkpoint is dated; one of an account no new entry touches is left to a full verify', async () => {
+    const fundId = await checkpointedFund();
+    const accountId = async (code: string) => (await owner('accounts').where({ fund_id: fundId, code }).first('id')).id as string;
+    // 2307.d is touched by seq 5–6 (2011-07-01); 4001 only by seq 1 (2011-06-01), below the checkpoint.
+    await tamper("UPDATE account_day_balances SET balance = balance + 3 WHERE account_id = ? AND day = '2011-07-01'", [await accountId(`2307.${deptCode}`)]);
+    await tamper("UPDATE account_day_balances SET balance = balance - 4 WHERE account_id = ? AND day = '2011-06-01'", [await accountId('4001')]);
+    const report = await verify(fundId, 'incremental');
+    expect(report).toMatchObject({ ok: false, mode: 'incremental', entries_checked: 2 });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'day_balance', account: `2307.${deptCode}`, day: '2011-07-01' })]);
+    const full = await verify(fundId, 'full');
+    expect(full.problems).toEqual([
+      expect.objectContaining({ kind: 'day_balance', account: '4001', day: '2011-06-01' }),
+      expect.objectContaining({ kind: 'day_balance', account: `2307.${deptCode}`, day: '2011-07-01' }),
+    ]);
+  });
+
+  it('finds the last day balance of a touched account moved away from its running sum on a later day', async () => {
+    const fundId = await checkpointedFund();
+    // A forged later row for 2307.d: its step from 2011-07-01 has no postings behind it.
+    const account = (
+      await owner('accounts')
+        .where({ fund_id: fundId, code: `2307.${deptCode}` })
+        .first('id')
+    ).id;
+    await tamper("INSERT INTO account_day_balances (account_id, day, balance) VALUES (?, '2011-08-01', 999)", [account]);
+    const report = await verify(fundId, 'incremental');
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'day_balance', account: `2307.${deptCode}`, day: '2011-08-01' })]);
+  });
+
   it('refuses a mode it does not know', async () => {
     const fundId = await makeFund(h, accountant);
     const r = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).query({ mode: 'quick' }).set(auditor.auth);

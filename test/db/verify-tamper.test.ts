@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createKnex } from '../../db/connection.ts';
+import { verifyLedger } from '../../server/ledger/verify/verify-ledger.ts';
 import { startWitness } from '../../server/ledger/witness.ts';
 import { createMigratedDatabase, dropDatabase, poolUrlFor } from '../support/databases.ts';
 import { approveEntry, makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
@@ -17,11 +18,13 @@ let h: Harness;
 let accountant: TestUser;
 let auditor: TestUser;
 let deptCode: string;
+let poolUrl: string;
 
 beforeAll(async () => {
   ownerUrl = await createMigratedDatabase(inject('serverUrl'), 'jiangbu_tamper');
   owner = createKnex(ownerUrl, 2, 60_000, 'jiangbu-owner');
-  h = openHarness(await poolUrlFor(ownerUrl));
+  poolUrl = await poolUrlFor(ownerUrl);
+  h = openHarness(poolUrl);
   accountant = await makeUser(h.db, 'accountant');
   auditor = await makeUser(h.db, 'auditor');
   deptCode = (await makeDepartment(h.db)).code;
@@ -307,5 +310,62 @@ describe('verify names every edit the probe made as the database owner', () => {
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'posting_count', account: '1011' }));
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'head' }));
     expect(report.first_bad_seq === null || report.first_bad_seq <= report.entries).toBe(true);
+  });
+});
+
+describe('verify checks the day balances the as-of trial balance reads (account_day_balances, migration 013)', () => {
+  const dayRow = async (fundId: string, code: string) =>
+    owner('account_day_balances as b')
+      .join('accounts as a', 'a.id', 'b.account_id')
+      .where({ 'a.fund_id': fundId, 'a.code': code })
+      .select('b.account_id', owner.raw('b.day::text AS day'), 'b.balance');
+  const trialLine = async (fundId: string, asOf: string, code: string) =>
+    (await h.api.get(`/api/v1/funds/${fundId}/trial-balance`).query({ as_of: asOf }).set(auditor.auth)).body.accounts.find(
+      (a: { code: string }) => a.code === code,
+    );
+
+  it('a day balance raised: named with its account, day, stored and recomputed balance — the as-of report it misstated is that row', async () => {
+    const fundId = await fundWithEntries();
+    const code = `2307.${deptCode}`;
+    expect(await dayRow(fundId, code)).toEqual([expect.objectContaining({ day: '2011-07-01', balance: '175.00' })]);
+    await tamper('UPDATE account_day_balances b SET balance = b.balance + 900 FROM accounts a WHERE a.id = b.account_id AND a.fund_id = ? AND a.code = ?', [
+      fundId,
+      code,
+    ]);
+    // What a reader of the as-of trial balance now sees, while the journal itself is untouched.
+    expect(await trialLine(fundId, '2011-07-31', code)).toMatchObject({ credit: '1075.00' });
+    const report = await verify(fundId);
+    expect(report).toMatchObject({ ok: false, first_bad_seq: null });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'day_balance', account: code, day: '2011-07-01' })]);
+    expect(report.problems[0].detail).toContain('1075.00');
+    expect(report.problems[0].detail).toContain('175.00');
+  });
+
+  it('a service whose pool has no second connection to spare checks them too, in the verify’s own transaction', async () => {
+    const fundId = await fundWithEntries();
+    await tamper("UPDATE account_day_balances b SET balance = b.balance - 1 FROM accounts a WHERE a.id = b.account_id AND a.fund_id = ? AND a.code = '4001'", [
+      fundId,
+    ]);
+    const single = createKnex(poolUrl, 1, 60_000);
+    try {
+      const report = await verifyLedger(single, fundId, h.witnessFile);
+      expect(report.problems).toEqual([expect.objectContaining({ kind: 'day_balance', account: '4001', day: '2011-06-01' })]);
+    } finally {
+      await single.destroy();
+    }
+  });
+
+  it('a day balance deleted, and one forged for a day without postings: both named', async () => {
+    const fundId = await fundWithEntries();
+    const [cash] = await dayRow(fundId, '1011');
+    await tamper('DELETE FROM account_day_balances WHERE account_id = ? AND day = ?', [cash.account_id, cash.day]);
+    const [revenue] = await dayRow(fundId, '4001');
+    await tamper("INSERT INTO account_day_balances (account_id, day, balance) VALUES (?, '2011-06-15', 0)", [revenue.account_id]);
+    const report = await verify(fundId);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: 'day_balance', account: '1011', day: '2011-06-01', detail: expect.stringContaining('缺失') }),
+      expect.objectContaining({ kind: 'day_balance', account: '4001', day: '2011-06-15', detail: expect.stringContaining('没有分录') }),
+    ]);
   });
 });

@@ -7,30 +7,36 @@ import { entryHash, genesis_hash, type HashableEntry } from '../entry-hash.ts';
  * same code, so an auditor's laptop and the service cannot disagree about what "verified" means.
  */
 
-export type ProblemKind =
-  | 'missing_entry'
-  | 'chain_link'
-  | 'entry_hash'
-  | 'entry_unbalanced'
-  | 'posting_account'
-  | 'balance_after'
-  | 'account_balance'
-  | 'fund_figure'
-  | 'unit_figure'
-  | 'head'
-  | 'anchor_mismatch'
-  | 'anchor_missing_entry'
-  | 'anchor_beyond_head'
-  | 'witness_unreadable'
-  | 'witness_ledger'
-  | 'witness_foreign'
-  | 'witness_missing'
-  | 'posting_count';
+/** Every kind of problem a verify names (the response schema lists them). */
+export const problemKinds = [
+  'missing_entry',
+  'chain_link',
+  'entry_hash',
+  'entry_unbalanced',
+  'posting_account',
+  'balance_after',
+  'account_balance',
+  'day_balance',
+  'fund_figure',
+  'unit_figure',
+  'head',
+  'anchor_mismatch',
+  'anchor_missing_entry',
+  'anchor_beyond_head',
+  'witness_unreadable',
+  'witness_ledger',
+  'witness_foreign',
+  'witness_missing',
+  'posting_count',
+] as const;
+export type ProblemKind = (typeof problemKinds)[number];
 
 export interface Problem {
   kind: ProblemKind;
   seq?: number;
   account?: string;
+  /** The day of a day balance (account_day_balances) that does not follow from the postings. */
+  day?: string;
   detail: string;
 }
 
@@ -109,6 +115,9 @@ const problems_max = 200;
 
 /** Integer fen from a NUMERIC string ("-12.5" → -1250n): exact, and fast enough for millions. */
 export function fen(amount: string): bigint {
+  // The database's own form of numeric(18,2) ("1234.50", "-7.00"): no regular expression needed.
+  const n = amount.length;
+  if (n >= 4 && amount.charCodeAt(n - 3) === 46 && /^-?\d+\.\d\d$/.test(amount)) return BigInt(amount.slice(0, n - 3) + amount.slice(n - 2));
   const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(amount.trim());
   if (!m) throw new Error(`not an amount: ${amount}`);
   const v = BigInt(m[2]!) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
@@ -146,6 +155,11 @@ const figureRule = {
   disbursed: { account: 'budget_expenditure', entries: ['disbursement', 'refund'] },
 } as const;
 type Figure = keyof typeof figureRule;
+const figures = Object.keys(figureRule) as Figure[];
+/** The entry kinds that count towards each figure. */
+const figureKinds = Object.fromEntries(figures.map((f) => [f, new Set<string>(figureRule[f].entries)])) as Record<Figure, Set<string>>;
+/** The figure an account of this kind counts towards, if any. */
+const figureOfKind = (kind: string): Figure | null => figures.find((f) => figureRule[f].account === kind) ?? null;
 
 /**
  * What a verify that found nothing wrong had summed when it reached its last entry: enough to go on
@@ -164,7 +178,7 @@ export interface CheckerState {
 export class LedgerChecker {
   private readonly problems: Problem[] = [];
   private truncated = 0;
-  private readonly accounts = new Map<string, CheckedAccount & { running: bigint; count: number }>();
+  private readonly accounts = new Map<string, CheckedAccount & { running: bigint; count: number; figure: Figure | null }>();
   private readonly kindById = new Map<string, string>();
   private readonly anchors: CheckedAnchor[];
   private anchorAt = 0;
@@ -185,7 +199,7 @@ export class LedgerChecker {
     /** Stored unit figures, checked against the postings by kind when given (the database verify). */
     private readonly units?: CheckedUnitFigures[],
   ) {
-    for (const a of accounts) this.accounts.set(a.id, { ...a, running: 0n, count: 0 });
+    for (const a of accounts) this.accounts.set(a.id, { ...a, running: 0n, count: 0, figure: figureOfKind(a.kind) });
     // One anchor per (seq, hash); in seq order so the stream meets them as it goes.
     const seen = new Set<string>();
     this.anchors = anchors.filter((a) => (seen.has(`${a.seq}:${a.hash}`) ? false : (seen.add(`${a.seq}:${a.hash}`), true))).sort((x, y) => x.seq - y.seq);
@@ -222,6 +236,11 @@ export class LedgerChecker {
       by_kind: { appropriated: this.byKind.appropriated.toString(), allocated: this.byKind.allocated.toString(), disbursed: this.byKind.disbursed.toString() },
       by_unit: Object.fromEntries([...this.byUnit].map(([id, u]) => [id, [u.allocated.toString(), u.disbursed.toString()]])),
     };
+  }
+
+  /** Each account's running balance so far (what its stored and last day balance must be). */
+  balances(): Array<[accountId: string, balance: string]> {
+    return [...this.accounts].map(([id, a]) => [id, yuanOf(a.running)]);
   }
 
   problem(p: Problem): void {
@@ -283,15 +302,22 @@ export class LedgerChecker {
     if (e.postings.length < 2) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证的分录少于两条` });
     const effectiveKind =
       e.kind === 'reversal' ? (e.reversed_kind ?? (e.reverses_entry_id ? this.kindById.get(e.reverses_entry_id) : undefined) ?? 'reversal') : e.kind;
-    const perBook = new Map<string, bigint>();
-    for (const p of e.postings) {
+    // The two books (a CHECK on accounts.book), summed without a Map per entry.
+    let financial = 0n;
+    let budget = 0n;
+    let otherBooks: Map<string, bigint> | undefined;
+    for (let i = 0; i < e.postings.length; i++) {
+      const p = e.postings[i]!;
       const a = this.accounts.get(p.account_id);
       if (!a) {
         this.problem({ kind: 'posting_account', seq: e.seq, detail: `第 ${e.seq} 号凭证的分录记入了不属于本资金的科目（${p.account_id}）` });
         continue;
       }
       const amount = fen(p.amount);
-      perBook.set(a.book, (perBook.get(a.book) ?? 0n) + (p.side === 'debit' ? amount : -amount));
+      const debit = p.side === 'debit' ? amount : -amount;
+      if (a.book === 'financial') financial += debit;
+      else if (a.book === 'budget') budget += debit;
+      else (otherBooks ??= new Map()).set(a.book, (otherBooks.get(a.book) ?? 0n) + debit);
       const signed = p.side === a.normal_side ? amount : -amount;
       a.running += signed;
       a.count++;
@@ -303,21 +329,20 @@ export class LedgerChecker {
           detail: `第 ${e.seq} 号凭证记入 ${a.code} 后的余额记为 ${p.balance_after}，按分录累计应为 ${yuanOf(a.running)}`,
         });
       }
-      for (const figure of Object.keys(figureRule) as Figure[]) {
-        if (a.kind !== figureRule[figure].account) continue;
-        if ((figureRule[figure].entries as readonly string[]).includes(effectiveKind)) {
-          this.byKind[figure] += signed;
-          if (a.department_id && figure !== 'appropriated') {
-            const u = this.byUnit.get(a.department_id) ?? { allocated: 0n, disbursed: 0n };
-            u[figure] += signed;
-            this.byUnit.set(a.department_id, u);
-          }
+      const figure = a.figure;
+      if (figure && figureKinds[figure].has(effectiveKind)) {
+        this.byKind[figure] += signed;
+        if (a.department_id && figure !== 'appropriated') {
+          let u = this.byUnit.get(a.department_id);
+          if (!u) this.byUnit.set(a.department_id, (u = { allocated: 0n, disbursed: 0n }));
+          u[figure] += signed;
         }
       }
     }
-    for (const [book, sum] of perBook) {
-      if (sum !== 0n)
-        this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证在${book === 'budget' ? '预算' : '财务'}账簿中借贷不平` });
+    if (financial !== 0n) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证在财务账簿中借贷不平` });
+    if (budget !== 0n) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证在预算账簿中借贷不平` });
+    for (const [book, sum] of otherBooks ?? []) {
+      if (sum !== 0n) this.problem({ kind: 'entry_unbalanced', seq: e.seq, detail: `第 ${e.seq} 号凭证在${book}账簿中借贷不平` });
     }
   }
 

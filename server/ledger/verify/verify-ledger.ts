@@ -3,6 +3,7 @@ import { recordAudit } from '../../audit/audit-log.ts';
 import { AppError } from '../../errors.ts';
 import type { RequestContext } from '../../http/context.ts';
 import { ledgerIdentity, readWitness, witnessProblems } from '../witness.ts';
+import { dayBalanceProblemsSince, startDayBalanceCheck } from './day-balances.ts';
 import { entriesOf } from './entry-stream.ts';
 import { LedgerChecker, type CheckedAnchor, type CheckerState, type VerifyReport } from './ledger-checker.ts';
 
@@ -28,8 +29,8 @@ export interface ModeReport extends VerifyReport {
 /**
  * Verifies one fund in one REPEATABLE READ snapshot (no false alarm while others post), streaming
  * its postings through server-side cursors (constant memory at any size): the chain, each posting's
- * running balance, each stored balance, the fund and unit figures by kind, and every anchor — in the
- * anchors table, in issued statements, and in the witness file outside the database.
+ * running balance, each stored balance and day balance, the fund and unit figures by kind, and every
+ * anchor — in the anchors table, in issued statements, and in the witness file outside the database.
  *
  * `full` reads every entry. `incremental` starts from the fund's last checkpoint (the sums a verify
  * that found nothing wrong had reached, ledger_verify_checkpoints) and recomputes only the entries
@@ -38,9 +39,10 @@ export interface ModeReport extends VerifyReport {
  * after the checkpoint, a cut tail, a stored balance or figure that no longer follows, and a chain
  * rewritten through the checkpoint's entry or an anchor's; it does NOT find an old entry whose
  * content (amount, account, memo…) was changed while its stored hash was left alone, nor an old
- * posting's balance_after — only a full verify recomputes those. Without a checkpoint, or when the
- * checkpoint no longer fits the chain, it verifies in full. Each verify that holds records a new
- * checkpoint at the head it reached.
+ * posting's balance_after, nor a day balance of an account its new entries do not post to (of those
+ * it checks the days they are dated and the last day) — only a full verify recomputes those. Without
+ * a checkpoint, or when the checkpoint no longer fits the chain, it verifies in full. Each verify
+ * that holds records a new checkpoint at the head it reached.
  */
 export async function verifyLedger(db: Knex, fundId: string, witnessFile: string, mode: VerifyMode = 'full', verifiedBy?: string): Promise<ModeReport> {
   // The witness is read before the snapshot is taken: every head it holds was committed by then,
@@ -49,6 +51,8 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
   const witness = await readWitness(witnessFile, fundId);
   const outcome = await db.transaction(async (trx) => {
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+    // The day-balance check sorts a sum per account and day of the whole fund: in memory, not on disk.
+    await trx.raw("SET LOCAL work_mem = '64MB'");
     const fund = await trx('funds').where({ id: fundId }).first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
     const accounts = await trx('accounts')
@@ -86,11 +90,16 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
       checker.resume(checkpoint.state);
       for (const p of checkpoint.problems) checker.problem(p);
     }
+    const fullDayCheck = checkpoint ? null : await startDayBalanceCheck(db, trx, fundId);
     let checked = 0;
     for await (const entry of entriesOf(trx, fundId, checkpoint?.state.seq ?? 0)) {
       checker.addEntry(entry);
       checked++;
     }
+    const dayProblems = checkpoint
+      ? await dayBalanceProblemsSince(trx, fundId, checkpoint.state.seq, checker.balances())
+      : await (fullDayCheck ?? (async () => []))();
+    for (const p of dayProblems) checker.problem(p);
     const report = checker.finish();
     return { report, state: checker.state(), checkpoint: checkpoint?.view ?? null, checked };
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { problemKinds } from '../../ledger/verify/ledger-checker.ts';
 import { dateOut, idOut, list, moneyOut, page, timestamp } from './common.ts';
 
 const book = z.enum(['financial', 'budget']);
@@ -143,7 +144,15 @@ export const verifyReport = z.object({
   entries: z.number().int(),
   head_hash: z.string(),
   first_bad_seq: z.number().int().nullable(),
-  problems: z.array(z.object({ kind: z.string(), seq: z.number().int().optional(), account: z.string().optional(), detail: z.string() })),
+  problems: z.array(
+    z.object({
+      kind: z.enum(problemKinds),
+      seq: z.number().int().optional(),
+      account: z.string().optional(),
+      day: dateOut.optional(),
+      detail: z.string(),
+    }),
+  ),
   mode: z.enum(['full', 'incremental']),
   checkpoint: z.object({ id: idOut, seq: z.number().int(), hash: z.string(), mode: z.enum(['full', 'incremental']), verified_at: timestamp }).nullable(),
   entries_checked: z.number().int(),
