@@ -328,10 +328,24 @@ describe('verify checks the day balances the as-of trial balance reads (account_
     const fundId = await fundWithEntries();
     const code = `2307.${deptCode}`;
     expect(await dayRow(fundId, code)).toEqual([expect.objectContaining({ day: '2011-07-01', balance: '175.00' })]);
-    await tamper('UPDATE account_day_balances b SET balance = b.balance + 900 FROM accounts a WHERE a.id = b.account_id AND a.fund_id = ? AND a.code = ?', [
-      fundId,
-      code,
-    ]);
+    // A later entry: a trial balance as of a day between the two reads the day balance (as of the fund's
+    // last entry or after, it reads the account's stored balance).
+    const later = await h.api
+      .post(`/api/v1/funds/${fundId}/journal-entries`)
+      .set(accountant.auth)
+      .send({
+        date: '2011-08-01',
+        memo: 'allocate 1.00',
+        postings: [
+          { account_code: `5001.${deptCode}`, side: 'debit', amount: '1.00' },
+          { account_code: code, side: 'credit', amount: '1.00' },
+        ],
+      });
+    await approveEntry(h, later.body.id);
+    await tamper(
+      "UPDATE account_day_balances b SET balance = b.balance + 900 FROM accounts a WHERE a.id = b.account_id AND a.fund_id = ? AND a.code = ? AND b.day = '2011-07-01'",
+      [fundId, code],
+    );
     // What a reader of the as-of trial balance now sees, while the journal itself is untouched.
     expect(await trialLine(fundId, '2011-07-31', code)).toMatchObject({ credit: '1075.00' });
     const report = await verify(fundId);
