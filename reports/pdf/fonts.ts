@@ -13,20 +13,26 @@ const emojiFallbackPath = require.resolve('@expo-google-fonts/noto-emoji/400Regu
 
 interface FontkitFont {
   hasGlyphForCodePoint(codePoint: number): boolean;
+  layout(text: string): unknown;
 }
 const fontkit = require('fontkit') as { create(buffer: Buffer): FontkitFont };
 
 export interface LoadedFont {
-  bytes: Buffer;
+  /**
+   * The parsed font, handed to pdfkit as it is (registerFont takes a fontkit font): given the file's
+   * bytes, pdfkit would parse the font again for every document, and parsing its layout tables (GSUB,
+   * GPOS, cmap of 30,000 glyphs) was most of a statement's rendering time. Each document still embeds
+   * its own subset.
+   */
+  font: FontkitFont;
   has(codePoint: number): boolean;
 }
 
 function load(path: string): LoadedFont {
-  const bytes = readFileSync(path);
-  const font = fontkit.create(bytes);
+  const font = fontkit.create(readFileSync(path));
   const known = new Map<number, boolean>();
   return {
-    bytes,
+    font,
     has(cp) {
       let v = known.get(cp);
       if (v === undefined) known.set(cp, (v = font.hasGlyphForCodePoint(cp)));
@@ -37,7 +43,7 @@ function load(path: string): LoadedFont {
 
 let fonts: { regular: LoadedFont; bold: LoadedFont; cjkFallback: LoadedFont; emojiFallback: LoadedFont } | undefined;
 
-/** Read once per process, not per document: each file is several MB. */
+/** Read and parsed once per process (per render thread), not per document: each file is several MB. */
 export function cjkFonts() {
   fonts ??= { regular: load(regularFontPath), bold: load(boldPath), cjkFallback: load(cjkFallbackPath), emojiFallback: load(emojiFallbackPath) };
   return fonts;
