@@ -35,6 +35,8 @@ export interface JobRunnerOptions {
   retention_ms: number;
   heartbeat_ms?: number;
   stale_ms?: number;
+  /** Units a statement bundle issues in one transaction (tests use few). */
+  chunk_units?: number;
   poll_ms?: number;
   attempts_max?: number;
 }
@@ -145,7 +147,7 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
     try {
       const ctx = await requesterContext(o.db, job);
       if (job.kind === 'statement_bundle') {
-        await runStatementBundle(o.db, job, ctx, pool, o.witnessFile, progress, o.issuer ?? { office: documentIssuer().issuingOffice });
+        await runStatementBundle(o.db, job, ctx, pool, o.witnessFile, progress, o.issuer ?? { office: documentIssuer().issuingOffice }, o.chunk_units);
         if (stopping || lost) return;
         await mine(o.db('jobs')).update({ status: 'done', finished_at: o.db.fn.now(), result_expires_at: new Date(Date.now() + o.retention_ms) });
       } else {

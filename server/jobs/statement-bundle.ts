@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { departmentStatementModel, type DepartmentStatementModel, type Issuer } from '../../reports/statement-model.ts';
 import { isUniqueViolation } from '../db/translate-error.ts';
 import type { RequestContext } from '../http/context.ts';
-import { loadDepartmentStatement } from '../statements/statement-data.ts';
+import { loadDepartmentStatements } from '../statements/statement-data.ts';
 import { recordStatements } from '../statements/statements.ts';
 import type { JobRow } from './jobs.ts';
 import type { RenderPool } from './render-pool.ts';
@@ -15,7 +15,7 @@ import type { RenderPool } from './render-pool.ts';
  * `done`. A unit whose statement already exists with the same content gets that one, byte for byte,
  * as from the single download: re-running a bundle issues nothing twice.
  */
-export const bundleChunk_units = 25;
+export const bundleChunk_units = 100;
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -27,10 +27,12 @@ interface Prepared {
   fundCode: string;
 }
 
-async function prepare(db: Knex, fundId: string, departmentId: string, issuer: Issuer): Promise<Prepared> {
-  const data = await loadDepartmentStatement(db, fundId, departmentId);
-  const model = departmentStatementModel(data, issuer);
-  return { departmentId, model, contentHash: sha256(JSON.stringify(model)), head: data.head, fundCode: String(data.fund.code) };
+/** A chunk's units read together (one query of each kind for all of them), modelled and hashed. */
+async function prepare(db: Knex, fundId: string, departmentIds: string[], issuer: Issuer): Promise<Prepared[]> {
+  return (await loadDepartmentStatements(db, fundId, departmentIds)).map((data, i) => {
+    const model = departmentStatementModel(data, issuer);
+    return { departmentId: departmentIds[i]!, model, contentHash: sha256(JSON.stringify(model)), head: data.head, fundCode: String(data.fund.code) };
+  });
 }
 
 export interface JobProgress {
@@ -48,26 +50,23 @@ export async function runStatementBundle(
   witnessFile: string,
   progress: JobProgress,
   issuer: Issuer,
+  chunk_units = bundleChunk_units,
 ) {
   const fundId = String(job.fund_id);
   const units = job.units.map(String);
-  const prepareChunk = async (from: number) => {
-    const prepared: Prepared[] = [];
-    for (const id of units.slice(from, from + bundleChunk_units)) prepared.push(await prepare(db, fundId, id, issuer));
-    return prepared;
-  };
+  const prepareChunk = (from: number) => prepare(db, fundId, units.slice(from, from + chunk_units), issuer);
   // The next chunk's data is read while this chunk renders in the threads: the database and the renderers work at once.
   let ahead: { from: number; prepared: Promise<Prepared[]> } | undefined;
   const chunkAt = (from: number) => {
     const prepared = ahead?.from === from ? ahead.prepared : prepareChunk(from);
-    const following = from + bundleChunk_units;
+    const following = from + chunk_units;
     ahead = following < units.length ? { from: following, prepared: prepareChunk(following) } : undefined;
     // Read ahead may fail or be left unused when the worker stops; its error surfaces when (if) it is awaited.
     ahead?.prepared.catch(() => undefined);
     return prepared;
   };
   for (let done = job.done; done < units.length && !progress.stopped();) {
-    const chunk = units.slice(done, done + bundleChunk_units);
+    const chunk = units.slice(done, done + chunk_units);
     const prepared = await chunkAt(done);
     try {
       await db.transaction(async (trx) => {

@@ -3,13 +3,13 @@ import type { Knex } from 'knex';
 import { departmentStatementModel, fundSummaryModel, type Issuer } from '../../reports/statement-model.ts';
 import { unprintableIn } from '../../reports/pdf/fonts.ts';
 import { renderDepartmentStatement, renderFundSummary, type Issue } from '../../reports/statement-pdf.ts';
-import { recordAudit } from '../audit/audit-log.ts';
+import { recordAudit, recordAudits } from '../audit/audit-log.ts';
 import { assertOwnDepartment } from '../auth/scope.ts';
 import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
-import { readWitness, recordAnchor, witnessedDocumentSha256 } from '../ledger/witness.ts';
+import { readWitness, recordAnchors, witnessedDocumentSha256 } from '../ledger/witness.ts';
 import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
@@ -70,43 +70,63 @@ async function takeStatementNumbers(trx: Knex.Transaction, fundId: string, fundC
 
 type StatementNumber = Awaited<ReturnType<typeof takeStatementNumbers>>[number];
 
-/** Keeps the exact bytes of a numbered statement, with its audit line and its anchor (database and witness). */
-async function keepStatement(
+/**
+ * Keeps the exact bytes of numbered statements, each with its audit line and its anchor (database and
+ * witness): one insert of each kind and one append to the witness for all of them.
+ */
+async function keepStatements(
   trx: Knex.Transaction,
   ctx: RequestContext,
-  s: Omit<NewStatement, 'render'>,
-  no: StatementNumber,
-  pdf: Buffer,
+  list: Array<{ s: Omit<NewStatement, 'render'>; no: StatementNumber; pdf: Buffer }>,
   witnessFile: string,
 ) {
-  const digest = sha256(pdf);
-  const [row] = await trx('statements')
-    .insert({
-      statement_no: no.statementNo,
-      fund_id: s.fundId,
-      year: no.year,
-      seq: no.seq,
-      kind: s.kind,
-      department_id: s.departmentId,
-      content_hash: s.contentHash,
-      head_seq: s.head.seq,
-      head_hash: s.head.hash,
-      sha256: digest,
-      size: pdf.length,
-      pdf,
-      issued_by: ctx.actor!.id,
-      issued_at: new Date(),
-    })
+  const issuedAt = new Date();
+  const kept = list.map(({ s, no, pdf }) => ({ s, no, pdf, digest: sha256(pdf) }));
+  const rows = await trx('statements')
+    .insert(
+      kept.map(({ s, no, pdf, digest }) => ({
+        statement_no: no.statementNo,
+        fund_id: s.fundId,
+        year: no.year,
+        seq: no.seq,
+        kind: s.kind,
+        department_id: s.departmentId,
+        content_hash: s.contentHash,
+        head_seq: s.head.seq,
+        head_hash: s.head.hash,
+        sha256: digest,
+        size: pdf.length,
+        pdf,
+        issued_by: ctx.actor!.id,
+        issued_at: issuedAt,
+      })),
+    )
     .returning(['id', 'statement_no']);
-  await recordAudit(trx, ctx, {
-    action: 'statement.issue',
-    objectType: 'statement',
-    objectId: no.statementNo,
-    after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq },
-  });
-  // The head it was built from is an anchor: in the database and in the witness outside it.
-  await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: no.statementNo, sha256: digest });
-  return { id: String(row.id), statement_no: no.statementNo, sha256: digest, pdf };
+  const ids = new Map(rows.map((r) => [String(r.statement_no), String(r.id)]));
+  await recordAudits(
+    trx,
+    ctx,
+    kept.map(({ s, no, digest }) => ({
+      action: 'statement.issue',
+      objectType: 'statement',
+      objectId: no.statementNo,
+      after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq },
+    })),
+  );
+  // The head each was built from is an anchor: in the database and in the witness outside it.
+  await recordAnchors(
+    trx,
+    witnessFile,
+    kept.map(({ s, no, digest }) => ({
+      fundId: s.fundId,
+      seq: s.head.seq,
+      hash: s.head.hash,
+      source: 'statement' as const,
+      ref: no.statementNo,
+      sha256: digest,
+    })),
+  );
+  return kept.map(({ no, pdf, digest }) => ({ id: ids.get(no.statementNo)!, statement_no: no.statementNo, sha256: digest, pdf }));
 }
 
 /**
@@ -116,13 +136,14 @@ async function keepStatement(
 export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext, s: NewStatement, witnessFile: string) {
   const [no] = await takeStatementNumbers(trx, s.fundId, s.fundCode, 1);
   const pdf = await s.render({ statementNo: no!.statementNo, contentHash: s.contentHash, issuedAt: new Date(), issuedOn: no!.issuedOn });
-  return keepStatement(trx, ctx, s, no!, pdf, witnessFile);
+  const [kept] = await keepStatements(trx, ctx, [{ s, no: no!, pdf }], witnessFile);
+  return kept!;
 }
 
 /**
  * Many statements of one fund in one transaction (a bundle's chunk): their numbers are taken together,
  * in the order given, and rendered by `render` all at once (worker threads), so the counter row is held
- * for one chunk's rendering, not one unit's after another.
+ * for one chunk's rendering, not one unit's after another; then kept together.
  */
 export async function recordStatements(
   trx: Knex.Transaction,
@@ -137,9 +158,12 @@ export async function recordStatements(
   const pdfs = await Promise.all(
     list.map((s, i) => render(s, { statementNo: numbers[i]!.statementNo, contentHash: s.contentHash, issuedAt, issuedOn: numbers[i]!.issuedOn })),
   );
-  const kept = [];
-  for (const [i, s] of list.entries()) kept.push(await keepStatement(trx, ctx, s, numbers[i]!, pdfs[i]!, witnessFile));
-  return kept;
+  return keepStatements(
+    trx,
+    ctx,
+    list.map((s, i) => ({ s, no: numbers[i]!, pdf: pdfs[i]! })),
+    witnessFile,
+  );
 }
 
 /**

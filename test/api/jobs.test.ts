@@ -3,7 +3,6 @@ import JSZip from 'jszip';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { claimJob, expireJobResults, startJobRunner, type JobRunner } from '../../server/jobs/job-runner.ts';
-import { bundleChunk_units } from '../../server/jobs/statement-bundle.ts';
 import { csrfToken } from '../../server/ui/session.ts';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
 import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
@@ -16,7 +15,9 @@ import { binaryParser } from '../support/pdf-text.ts';
  * whoever asked for it, and its result expires while the statements stay. A database of its own: the
  * bundle covers every unit, and this file's runners must not take other files' jobs.
  */
-const units_n = bundleChunk_units * 2 + 10;
+// Small chunks, so that a few dozen units make several (the service's chunks are larger).
+const chunk_units = 10;
+const units_n = chunk_units * 2 + 10;
 const quiet = { info: () => undefined, warn: () => undefined };
 let url: string;
 let h: Harness;
@@ -27,7 +28,17 @@ let runner: JobRunner | undefined;
 const wakeable = { wake: () => runner?.wake() };
 
 const start = (o: { stale_ms?: number; attempts_max?: number } = {}) =>
-  startJobRunner({ db: h.db, witnessFile: h.witnessFile, log: quiet, threads: 2, retention_ms: 7 * 86_400_000, poll_ms: 50, heartbeat_ms: 200, ...o });
+  startJobRunner({
+    db: h.db,
+    witnessFile: h.witnessFile,
+    log: quiet,
+    threads: 2,
+    retention_ms: 7 * 86_400_000,
+    poll_ms: 50,
+    heartbeat_ms: 200,
+    chunk_units,
+    ...o,
+  });
 
 async function untilDone(id: string, user: TestUser, timeout_ms = 60_000) {
   const until = Date.now() + timeout_ms;
