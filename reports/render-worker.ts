@@ -1,6 +1,6 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { DepartmentStatementModel } from './statement-model.ts';
 import { renderDepartmentStatement } from './statement-pdf.ts';
 
@@ -17,23 +17,26 @@ export interface RenderTask {
 
 export type RenderAnswer = { id: number; pdf: Uint8Array } | { id: number; error: string };
 
+export interface RenderThreadData {
+  nice: number;
+}
+
 /**
- * A bundle is background work: this thread runs at a lower priority (nice `JOB_RENDER_NICE`, 10 by
- * default), so the main thread and PostgreSQL, answering people, take the cores first and the renderers
- * every cycle they leave. Linux gives each thread its own nice value (/proc/thread-self names this
- * thread's id); elsewhere, or when refused, the thread keeps the process's priority.
+ * A bundle is background work: this thread may run at a lower priority (JOB_RENDER_NICE), so the main
+ * thread and PostgreSQL, answering people, take the cores first and the renderers every cycle they
+ * leave. Linux gives each thread its own nice value (/proc/thread-self names this thread's id);
+ * elsewhere, or when refused, the thread keeps the process's priority.
  */
-function lowerPriority(): void {
-  const nice = Number(process.env.JOB_RENDER_NICE ?? 10);
-  if (!Number.isInteger(nice) || nice <= 0) return;
+function lowerPriority(nice: number): void {
+  if (nice <= 0) return;
   try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (tid > 0) setPriority(tid, Math.min(nice, 19));
+    if (tid > 0) setPriority(tid, nice);
   } catch {
     // Not Linux, or no /proc: the thread runs at the process's priority.
   }
 }
-lowerPriority();
+lowerPriority((workerData as RenderThreadData | undefined)?.nice ?? 0);
 
 parentPort!.on('message', (task: RenderTask) => {
   renderDepartmentStatement(task.model, { ...task.issue, issuedAt: new Date(task.issue.issuedAt) }).then(

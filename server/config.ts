@@ -25,6 +25,8 @@ export interface Config {
   idempotencyTtlDays: number;
   /** Threads that render statements for jobs (bundles). */
   jobRenderThreads: number;
+  /** Their nice value (0–19): higher yields the cores to the requests people wait for. */
+  jobRenderNice: number;
   /** Days a finished job's result (a bundle zip) can be downloaded; the statements in it are kept for ever. */
   jobResultRetentionDays: number;
   /** The office in a statement's 落款 (ISSUING_OFFICE). */
@@ -69,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlDays: positive(env, 'IDEMPOTENCY_TTL_DAYS', 7),
     // One per core: rendering is CPU-bound; PostgreSQL and the event loop share the same cores.
     jobRenderThreads: Math.max(1, intFrom(env, 'JOB_RENDER_THREADS', availableParallelism())),
+    jobRenderNice: Math.min(19, intFrom(env, 'JOB_RENDER_NICE', 10)),
     jobResultRetentionDays: Math.max(1, intFrom(env, 'JOB_RESULT_RETENTION_DAYS', 7)),
     ...documentIssuer(env),
   };

@@ -29,6 +29,8 @@ export interface JobRunnerOptions {
   log: { info(msg: string): void; warn(msg: string): void };
   /** Rendering threads for statements. */
   threads: number;
+  /** Their nice value (render-pool.ts); 0, the process's priority, when absent. */
+  renderNice?: number;
   /** The office in the statements' 落款 (ISSUING_OFFICE); the configured default when absent. */
   issuer?: Issuer;
   /** How long a finished job's result can be downloaded. */
@@ -121,7 +123,7 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
   const stale_ms = o.stale_ms ?? 30_000;
   const poll_ms = o.poll_ms ?? 2_000;
   const attempts_max = o.attempts_max ?? 3;
-  const pool = createRenderPool(o.threads);
+  const pool = createRenderPool(o.threads, o.renderNice ?? 0);
   let stopping = false;
   let wakeUp: (() => void) | undefined;
   let lastSweep_ms = 0;

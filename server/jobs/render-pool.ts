@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { DepartmentStatementModel } from '../../reports/statement-model.ts';
 import type { Issue } from '../../reports/statement-pdf.ts';
-import type { RenderAnswer, RenderTask } from '../../reports/render-worker.ts';
+import type { RenderAnswer, RenderTask, RenderThreadData } from '../../reports/render-worker.ts';
 
 /*
  * A few threads that render statements for jobs. The sources run through tsx in development and tests
@@ -11,10 +11,10 @@ import type { RenderAnswer, RenderTask } from '../../reports/render-worker.ts';
 const fromSources = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(`../../reports/render-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url);
 // From the sources, the worker first registers tsx's loader in its own thread (a parent's --import does not reach it in every runner, vitest's included).
-const newWorker = () =>
+const newWorker = (workerData: RenderThreadData) =>
   fromSources
-    ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); });`, { eval: true })
-    : new Worker(workerUrl);
+    ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}); });`, { eval: true, workerData })
+    : new Worker(workerUrl, { workerData });
 
 export interface RenderPool {
   render(model: DepartmentStatementModel, issue: Issue): Promise<Buffer>;
@@ -27,7 +27,8 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-export function createRenderPool(threads: number): RenderPool {
+/** `threads` threads at most, started when there is work, each at nice `nice` (render-worker.ts). */
+export function createRenderPool(threads: number, nice = 0): RenderPool {
   const idle: Worker[] = [];
   const busy = new Map<Worker, Pending>();
   const queue: Pending[] = [];
@@ -37,7 +38,7 @@ export function createRenderPool(threads: number): RenderPool {
 
   function spawn(): Worker {
     started++;
-    const w = newWorker();
+    const w = newWorker({ nice });
     w.on('message', (a: RenderAnswer) => {
       const p = busy.get(w);
       busy.delete(w);
