@@ -11,9 +11,12 @@ const boldPath = require.resolve('@expo-google-fonts/noto-sans-sc/700Bold/NotoSa
 const cjkFallbackPath = require.resolve('@expo-google-fonts/noto-sans-jp/400Regular/NotoSansJP_400Regular.ttf');
 const emojiFallbackPath = require.resolve('@expo-google-fonts/noto-emoji/400Regular/NotoEmoji_400Regular.ttf');
 
+interface GlyphRun {
+  positions: object[];
+}
 interface FontkitFont {
   hasGlyphForCodePoint(codePoint: number): boolean;
-  layout(text: string): unknown;
+  layout(text: string, ...options: unknown[]): GlyphRun;
 }
 const fontkit = require('fontkit') as { create(buffer: Buffer): FontkitFont };
 
@@ -28,11 +31,34 @@ export interface LoadedFont {
   has(codePoint: number): boolean;
 }
 
+const layouts_max = 20_000;
+
+/**
+ * The font with its shaping (fontkit's `layout`, a third of a statement's drawing) remembered across
+ * documents: the same words and figures recur in every statement, and a string's glyphs and positions
+ * depend on the font alone. Everything else is the font's own (reached through the prototype). pdfkit
+ * scales the positions it is given in place, so each call gets its own copy of them.
+ */
+function withSharedLayout(font: FontkitFont): FontkitFont {
+  const runs = new Map<string, GlyphRun>();
+  const shared = Object.create(font) as FontkitFont;
+  shared.layout = (text, ...options) => {
+    if (options.some((o) => o !== undefined)) return font.layout(text, ...options);
+    let run = runs.get(text);
+    if (!run) {
+      if (runs.size >= layouts_max) runs.clear();
+      runs.set(text, (run = font.layout(text)));
+    }
+    return Object.assign(Object.create(Object.getPrototypeOf(run) as object) as GlyphRun, run, { positions: run.positions.map((p) => ({ ...p })) });
+  };
+  return shared;
+}
+
 function load(path: string): LoadedFont {
   const font = fontkit.create(readFileSync(path));
   const known = new Map<number, boolean>();
   return {
-    font,
+    font: withSharedLayout(font),
     has(cp) {
       let v = known.get(cp);
       if (v === undefined) known.set(cp, (v = font.hasGlyphForCodePoint(cp)));
