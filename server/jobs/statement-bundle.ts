@@ -4,15 +4,16 @@ import { departmentStatementModel, type DepartmentStatementModel, type Issuer } 
 import { isUniqueViolation } from '../db/translate-error.ts';
 import type { RequestContext } from '../http/context.ts';
 import { loadDepartmentStatements } from '../statements/statement-data.ts';
-import { recordStatements } from '../statements/statements.ts';
+import { keepRenderedStatements, nextStatementNumbers, StatementNumbersMoved } from '../statements/statements.ts';
 import type { JobRow } from './jobs.ts';
 import type { RenderPool } from './render-pool.ts';
 
 /*
- * A bundle of every unit's statement, chunk by chunk. Each chunk is one transaction: the statements it
- * issues (numbers taken together, PDFs rendered by the pool's threads) and the job's progress commit
- * together, so a worker that dies loses at most the chunk it was in, and the next worker resumes at
- * `done`. A unit whose statement already exists with the same content gets that one, byte for byte,
+ * A bundle of every unit's statement, chunk by chunk. A chunk's units are read together and drawn by
+ * the pool's threads with the numbers they would get, outside any transaction; then one short
+ * transaction takes those numbers (or, if someone took them meanwhile, the chunk is drawn again) and
+ * keeps the statements with the job's progress, so a worker that dies loses at most the chunk it was
+ * in, and the next worker resumes at `done`. A unit whose statement already exists with the same content gets that one, byte for byte,
  * as from the single download: re-running a bundle issues nothing twice.
  */
 export const bundleChunk_units = 100;
@@ -68,22 +69,33 @@ export async function runStatementBundle(
   for (let done = job.done; done < units.length && !progress.stopped();) {
     const chunk = units.slice(done, done + chunk_units);
     const prepared = await chunkAt(done);
+    const existing = await db('statements')
+      .where({ fund_id: fundId, kind: 'department' })
+      .whereIn(
+        'content_hash',
+        prepared.map((p) => p.contentHash),
+      )
+      .select('id', 'department_id', 'content_hash');
+    const found = new Map(existing.map((s) => [`${s.department_id}|${s.content_hash}`, String(s.id)]));
+    const missing = prepared.filter((p) => !found.has(`${p.departmentId}|${p.contentHash}`));
+    // Drawn by the threads with the numbers they would get now, outside any transaction.
+    const numbers = missing.length ? await nextStatementNumbers(db, fundId, missing[0]!.fundCode, missing.length) : [];
+    const issuedAt = new Date();
+    const pdfs = await Promise.all(
+      missing.map((p, i) =>
+        pool.render(p.model, { statementNo: numbers[i]!.statementNo, contentHash: p.contentHash, issuedAt, issuedOn: numbers[i]!.issuedOn }),
+      ),
+    );
     try {
       await db.transaction(async (trx) => {
-        const existing = await trx('statements')
-          .where({ fund_id: fundId, kind: 'department' })
-          .whereIn(
-            'content_hash',
-            prepared.map((p) => p.contentHash),
-          )
-          .select('id', 'department_id', 'content_hash');
-        const found = new Map(existing.map((s) => [`${s.department_id}|${s.content_hash}`, String(s.id)]));
-        const missing = prepared.filter((p) => !found.has(`${p.departmentId}|${p.contentHash}`));
-        const issued = await recordStatements(
+        const issued = await keepRenderedStatements(
           trx,
           ctx,
-          missing.map((p) => ({ fundId, fundCode: p.fundCode, kind: 'department', departmentId: p.departmentId, contentHash: p.contentHash, head: p.head })),
-          (s, issue) => pool.render(missing.find((p) => p.departmentId === s.departmentId)!.model, issue),
+          missing.map((p, i) => ({
+            s: { fundId, fundCode: p.fundCode, kind: 'department', departmentId: p.departmentId, contentHash: p.contentHash, head: p.head },
+            pdf: pdfs[i]!,
+          })),
+          numbers,
           witnessFile,
         );
         issued.forEach((s, i) => found.set(`${missing[i]!.departmentId}|${missing[i]!.contentHash}`, s.id));
@@ -95,7 +107,9 @@ export async function runStatementBundle(
       });
       done += chunk.length;
     } catch (e) {
-      // Someone issued one of these statements at the same moment: the chunk runs again (read afresh) and finds theirs.
+      // Someone issued a statement meanwhile: the chunk is drawn again with the numbers then next.
+      if (e instanceof StatementNumbersMoved) continue;
+      // Someone issued one of these very statements: the chunk runs again (read afresh) and finds theirs.
       if (!isUniqueViolation(e, 'statements_same_content_once')) throw e;
       ahead = undefined;
     }

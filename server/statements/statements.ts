@@ -52,6 +52,15 @@ export interface NewStatement {
   render: (issue: Issue) => Promise<Buffer>;
 }
 
+/** `count` numbers of the fund and year after `last`, as printed. */
+function numbersAfter(fundCode: string, issuedOn: string, last: number, count: number) {
+  const year = Number(issuedOn.slice(0, 4));
+  return Array.from({ length: count }, (_, i) => {
+    const seq = last + 1 + i;
+    return { year, seq, issuedOn, statementNo: `${fundCode}-${year}-${String(seq).padStart(5, '0')}` };
+  });
+}
+
 /** The next `count` numbers of the fund and year; the counter row stays locked until commit, so numbers go out in order and a failed issue gives them back. */
 async function takeStatementNumbers(trx: Knex.Transaction, fundId: string, fundCode: string, count: number) {
   const issuedOn = todayInShanghai();
@@ -61,14 +70,30 @@ async function takeStatementNumbers(trx: Knex.Transaction, fundId: string, fundC
     .onConflict(['fund_id', 'year'])
     .merge({ last_no: trx.raw('statement_counters.last_no + ?', [count]) })
     .returning('last_no');
-  const last = Number(counter.last_no);
-  return Array.from({ length: count }, (_, i) => {
-    const seq = last - count + 1 + i;
-    return { year, seq, issuedOn, statementNo: `${fundCode}-${year}-${String(seq).padStart(5, '0')}` };
-  });
+  return numbersAfter(fundCode, issuedOn, Number(counter.last_no) - count, count);
 }
 
-type StatementNumber = Awaited<ReturnType<typeof takeStatementNumbers>>[number];
+export type StatementNumber = ReturnType<typeof numbersAfter>[number];
+
+/**
+ * The numbers the next `count` statements of the fund would get if issued now, read without taking
+ * them: a bundle's chunk is drawn with these outside any transaction, then kept only if they are still
+ * the next ones (keepRenderedStatements).
+ */
+export async function nextStatementNumbers(db: Knex, fundId: string, fundCode: string, count: number): Promise<StatementNumber[]> {
+  const issuedOn = todayInShanghai();
+  const counter = await db('statement_counters')
+    .where({ fund_id: fundId, year: Number(issuedOn.slice(0, 4)) })
+    .first('last_no');
+  return numbersAfter(fundCode, issuedOn, Number(counter?.last_no ?? 0), count);
+}
+
+/** The numbers a chunk was drawn with went to other statements meanwhile (or the year turned): it is drawn again. */
+export class StatementNumbersMoved extends Error {
+  constructor() {
+    super('statement numbers were taken while the chunk was rendered');
+  }
+}
 
 /**
  * Keeps the exact bytes of numbered statements, each with its audit line and its anchor (database and
@@ -141,27 +166,26 @@ export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext
 }
 
 /**
- * Many statements of one fund in one transaction (a bundle's chunk): their numbers are taken together,
- * in the order given, and rendered by `render` all at once (worker threads), so the counter row is held
- * for one chunk's rendering, not one unit's after another; then kept together.
+ * Keeps statements of one fund drawn beforehand with `expected` numbers (nextStatementNumbers), inside
+ * the caller's transaction: the fund's next numbers are taken under its counter's lock and, if they are
+ * the ones printed, the statements are kept together; if not, StatementNumbersMoved, and the caller's
+ * rollback gives the numbers back. No transaction stays open, and no counter stays locked, while PDFs
+ * are drawn, so a single statement asked for meanwhile does not wait for a bundle's chunk.
  */
-export async function recordStatements(
+export async function keepRenderedStatements(
   trx: Knex.Transaction,
   ctx: RequestContext,
-  list: Array<Omit<NewStatement, 'render'>>,
-  render: (s: Omit<NewStatement, 'render'>, issue: Issue) => Promise<Buffer>,
+  list: Array<{ s: Omit<NewStatement, 'render'>; pdf: Buffer }>,
+  expected: StatementNumber[],
   witnessFile: string,
 ) {
   if (list.length === 0) return [];
-  const numbers = await takeStatementNumbers(trx, list[0]!.fundId, list[0]!.fundCode, list.length);
-  const issuedAt = new Date();
-  const pdfs = await Promise.all(
-    list.map((s, i) => render(s, { statementNo: numbers[i]!.statementNo, contentHash: s.contentHash, issuedAt, issuedOn: numbers[i]!.issuedOn })),
-  );
+  const numbers = await takeStatementNumbers(trx, list[0]!.s.fundId, list[0]!.s.fundCode, list.length);
+  if (numbers.some((n, i) => n.statementNo !== expected[i]?.statementNo || n.issuedOn !== expected[i].issuedOn)) throw new StatementNumbersMoved();
   return keepStatements(
     trx,
     ctx,
-    list.map((s, i) => ({ s, no: numbers[i]!, pdf: pdfs[i]! })),
+    list.map(({ s, pdf }, i) => ({ s, no: numbers[i]!, pdf })),
     witnessFile,
   );
 }
