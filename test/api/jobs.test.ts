@@ -118,6 +118,15 @@ describe('a bundle of every unit’s statement, as a job', () => {
     // Downloading the bundle is downloading each statement, as the log of downloads says.
     const downloads = await h.db('statement_downloads').where({ user_id: auditor.id }).count<{ n: string }[]>('* as n');
     expect(Number(downloads[0]!.n)).toBe(units_n);
+    // A unit's statement asked for on its own is the one in the bundle (read the same way, the same content): not issued again.
+    const one = await h.db('statements').where({ fund_id: fundId }).orderBy('seq', 'desc').first('department_id', 'statement_no', 'sha256');
+    const single = await h.api.get(`/api/v1/funds/${fundId}/departments/${one.department_id}/statement.pdf`).set(auditor.auth).buffer(true).parse(binaryParser);
+    expect(single.status).toBe(200);
+    expect(
+      createHash('sha256')
+        .update(single.body as Buffer)
+        .digest('hex'),
+    ).toBe(one.sha256);
   });
 
   it('a second bundle of unchanged units issues nothing new: the same statements, byte for byte', async () => {
