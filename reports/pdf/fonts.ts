@@ -31,7 +31,8 @@ export interface LoadedFont {
   has(codePoint: number): boolean;
 }
 
-const layouts_max = 20_000;
+// Enough for the words and figures that recur; a unit's own strings come and go (the cache starts over when full).
+const layouts_max = 5_000;
 
 /**
  * The font with its shaping (fontkit's `layout`, a third of a statement's drawing) remembered across
