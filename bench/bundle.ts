@@ -3,6 +3,8 @@ import { renderDepartmentStatement } from '../reports/statement-pdf.ts';
 import { usccCheckCharacter } from '../server/receipts/tax-id.ts';
 import { documentIssuer } from '../server/config.ts';
 import { loadDepartmentStatement } from '../server/statements/statement-data.ts';
+import { loadavg } from 'node:os';
+import { databaseCpu, processCpu } from './cpu-time.ts';
 import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
 
 const units_n = Number(process.env.BENCH_BUNDLE_UNITS ?? 5000);
@@ -89,15 +91,28 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
   const models = [];
   for (const id of sample)
     models.push(departmentStatementModel(await loadDepartmentStatement(env.db, fund.id, String(id)), { office: documentIssuer().issuingOffice }));
+  // The first one loads pdfkit and parses the fonts, as a render thread does once.
+  await renderDepartmentStatement(models[0]!, { statementNo: 'REF-0', contentHash: 'ref', issuedAt: new Date(), issuedOn: '2011-10-01' });
   const r0 = performance.now();
+  const rc0 = process.cpuUsage();
   for (const [i, m] of models.entries())
     await renderDepartmentStatement(m, { statementNo: `REF-${i}`, contentHash: 'ref', issuedAt: new Date(), issuedOn: '2011-10-01' });
   const render_ms = (performance.now() - r0) / models.length;
+  const rc = process.cpuUsage(rc0);
+  const renderCpu_ms = (rc.user + rc.system) / 1000 / models.length;
 
   const idle = { done: false };
   setTimeout(() => (idle.done = true), 3000);
+  const idleCpu0 = await processCpu(env.server.pid!);
   const before = await fundReads(env, fund.id, auditor.headers, idle);
+  const idleCpu1 = await processCpu(env.server.pid!);
+  // What one fund read costs the main thread: the reads beside the job are part of its main-thread time.
+  const readCpu_ms = (idleCpu1.main_ms - idleCpu0.main_ms) / before.length;
 
+  const pgCpu = databaseCpu(env.db, new URL(env.databaseUrl).pathname.slice(1));
+  await pgCpu.start();
+  const cpu0 = await processCpu(env.server.pid!);
+  const load0 = loadavg();
   const t0 = performance.now();
   const job = (await call(env, 'POST', `/api/v1/funds/${fund.id}/statements/bundle`, auditor.headers)) as { id: string; total: number };
   const stop = { done: false };
@@ -108,8 +123,12 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     last = await call(env, 'GET', `/api/v1/jobs/${job.id}`, auditor.headers);
     rss_max_mib = Math.max(rss_max_mib, (await rssOf(env.server.pid!)).rss_mib);
+    await pgCpu.sample();
   }
   const job_s = (performance.now() - t0) / 1000;
+  const cpu1 = await processCpu(env.server.pid!);
+  await pgCpu.sample();
+  const load1 = loadavg();
   stop.done = true;
   const during = await reads;
   if (last.status !== 'done') throw new Error(`job ended ${last.status}: ${last.error}`);
@@ -120,8 +139,15 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
   const mem = await rssOf(env.server.pid!);
 
   console.log(`bundle job of ${job.total} statements: ${fmt(job_s, 1)} s, ${fmt(job.total / job_s, 1)} statements/s (target < 180 s for 5,000 on 2 cores)`);
+  const per = (ms: number) => fmt(ms / job.total, 1);
+  const main_ms = cpu1.main_ms - cpu0.main_ms;
+  const others_ms = cpu1.others_ms - cpu0.others_ms;
+  const all_ms = main_ms + others_ms + pgCpu.total_ms();
   console.log(
-    `reference, rendering alone on one thread in this process: ${fmt(render_ms, 1)} ms a statement, so ${fmt((render_ms * job.total) / 1000, 1)} s for the bundle on one thread; the job takes ${fmt(job_s / ((render_ms * job.total) / 1000), 2)}× that`,
+    `CPU a statement: server main thread ${per(main_ms)} ms (of which the fund reads beside the job ~${per(readCpu_ms * during.length)} ms), its other threads (rendering, GC) ${per(others_ms)} ms, PostgreSQL ${per(pgCpu.total_ms())} ms; ${per(all_ms)} ms in all, so ${fmt((all_ms / job.total) * 2.5, 0)} s for 5,000 on 2 otherwise idle cores`,
+  );
+  console.log(
+    `reference, rendering alone on one thread in this process: ${fmt(renderCpu_ms, 1)} ms CPU a statement (wall ${fmt(render_ms, 1)} ms); load average ${fmt(load0[0]!, 1)} at the start, ${fmt(load1[0]!, 1)} at the end (1 min)`,
   );
   console.log(`server RSS during the job: max ${fmt(rss_max_mib, 0)} MiB sampled each second, peak (VmHWM) ${fmt(mem.peak_mib, 0)} MiB (target < 500 MiB)`);
   console.log(

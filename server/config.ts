@@ -29,6 +29,8 @@ export interface Config {
   idempotencyTtlDays: number;
   /** Threads that render statements for jobs (bundles). */
   jobRenderThreads: number;
+  /** Their nice value (0–19): higher yields the cores to the requests people wait for. */
+  jobRenderNice: number;
   /** Days a finished job's result (a bundle zip) can be downloaded; the statements in it are kept for ever. */
   jobResultRetentionDays: number;
   /** V8's heap growing factor above what is live after a full collection, in percent (server/memory.ts); 0 leaves V8's own. */
@@ -77,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlDays: positive(env, 'IDEMPOTENCY_TTL_DAYS', 7),
     // One per core: rendering is CPU-bound; PostgreSQL and the event loop share the same cores.
     jobRenderThreads: Math.max(1, intFrom(env, 'JOB_RENDER_THREADS', availableParallelism())),
+    jobRenderNice: Math.min(19, intFrom(env, 'JOB_RENDER_NICE', 10)),
     jobResultRetentionDays: Math.max(1, intFrom(env, 'JOB_RESULT_RETENTION_DAYS', 7)),
     heapGrowingPercent: intFrom(env, 'HEAP_GROWING_PERCENT', 25),
     ...documentIssuer(env),

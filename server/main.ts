@@ -73,6 +73,7 @@ try {
     witnessFile: cfg.witnessFile,
     log,
     threads: cfg.jobRenderThreads,
+    renderNice: cfg.jobRenderNice,
     issuer: { office: cfg.issuingOffice },
     retention_ms: cfg.jobResultRetentionDays * 86_400_000,
   });

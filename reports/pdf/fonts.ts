@@ -11,22 +11,55 @@ const boldPath = require.resolve('@expo-google-fonts/noto-sans-sc/700Bold/NotoSa
 const cjkFallbackPath = require.resolve('@expo-google-fonts/noto-sans-jp/400Regular/NotoSansJP_400Regular.ttf');
 const emojiFallbackPath = require.resolve('@expo-google-fonts/noto-emoji/400Regular/NotoEmoji_400Regular.ttf');
 
+interface GlyphRun {
+  positions: object[];
+}
 interface FontkitFont {
   hasGlyphForCodePoint(codePoint: number): boolean;
+  layout(text: string, ...options: unknown[]): GlyphRun;
 }
 const fontkit = require('fontkit') as { create(buffer: Buffer): FontkitFont };
 
 export interface LoadedFont {
-  bytes: Buffer;
+  /**
+   * The parsed font, handed to pdfkit as it is (registerFont takes a fontkit font): given the file's
+   * bytes, pdfkit would parse the font again for every document, and parsing its layout tables (GSUB,
+   * GPOS, cmap of 30,000 glyphs) was most of a statement's rendering time. Each document still embeds
+   * its own subset.
+   */
+  font: FontkitFont;
   has(codePoint: number): boolean;
 }
 
+// Enough for the words and figures that recur; a unit's own strings come and go (the cache starts over when full).
+const layouts_max = 5_000;
+
+/**
+ * The font with its shaping (fontkit's `layout`, a third of a statement's drawing) remembered across
+ * documents: the same words and figures recur in every statement, and a string's glyphs and positions
+ * depend on the font alone. Everything else is the font's own (reached through the prototype). pdfkit
+ * scales the positions it is given in place, so each call gets its own copy of them.
+ */
+function withSharedLayout(font: FontkitFont): FontkitFont {
+  const runs = new Map<string, GlyphRun>();
+  const shared = Object.create(font) as FontkitFont;
+  shared.layout = (text, ...options) => {
+    if (options.some((o) => o !== undefined)) return font.layout(text, ...options);
+    let run = runs.get(text);
+    if (!run) {
+      if (runs.size >= layouts_max) runs.clear();
+      runs.set(text, (run = font.layout(text)));
+    }
+    return Object.assign(Object.create(Object.getPrototypeOf(run) as object) as GlyphRun, run, { positions: run.positions.map((p) => ({ ...p })) });
+  };
+  return shared;
+}
+
 function load(path: string): LoadedFont {
-  const bytes = readFileSync(path);
-  const font = fontkit.create(bytes);
+  const font = fontkit.create(readFileSync(path));
   const known = new Map<number, boolean>();
   return {
-    bytes,
+    font: withSharedLayout(font),
     has(cp) {
       let v = known.get(cp);
       if (v === undefined) known.set(cp, (v = font.hasGlyphForCodePoint(cp)));
@@ -37,7 +70,7 @@ function load(path: string): LoadedFont {
 
 let fonts: { regular: LoadedFont; bold: LoadedFont; cjkFallback: LoadedFont; emojiFallback: LoadedFont } | undefined;
 
-/** Read once per process, not per document: each file is several MB. */
+/** Read and parsed once per process (per render thread), not per document: each file is several MB. */
 export function cjkFonts() {
   fonts ??= { regular: load(regularFontPath), bold: load(boldPath), cjkFallback: load(cjkFallbackPath), emojiFallback: load(emojiFallbackPath) };
   return fonts;

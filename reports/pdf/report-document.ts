@@ -1,5 +1,5 @@
 import type PDFKitDocument from 'pdfkit';
-import { cjkFonts } from './fonts.ts';
+import { cjkFonts, type LoadedFont } from './fonts.ts';
 import { codePointName, glyphRuns, missingMark } from './glyph-runs.ts';
 
 export interface Column {
@@ -9,6 +9,8 @@ export interface Column {
 }
 
 const margin = 56; // 2 cm
+// pdfkit takes a parsed fontkit font where its types say file bytes or a path (PDFFontFactory.open).
+const parsed = (f: LoadedFont) => f.font as unknown as PDFKit.Mixins.PDFFontSource;
 const footer_height = 28;
 const cellPadding = 4;
 
@@ -46,10 +48,10 @@ export class ReportDocument {
       displayTitle: true,
     });
     const fonts = cjkFonts();
-    this.doc.registerFont('regular', fonts.regular.bytes);
-    this.doc.registerFont('bold', fonts.bold.bytes);
-    this.doc.registerFont('cjkFallback', fonts.cjkFallback.bytes);
-    this.doc.registerFont('emojiFallback', fonts.emojiFallback.bytes);
+    this.doc.registerFont('regular', parsed(fonts.regular));
+    this.doc.registerFont('bold', parsed(fonts.bold));
+    this.doc.registerFont('cjkFallback', parsed(fonts.cjkFallback));
+    this.doc.registerFont('emojiFallback', parsed(fonts.emojiFallback));
     this.doc.font('regular').fontSize(10.5);
     this.doc.on('data', (c: Buffer) => this.chunks.push(c));
   }

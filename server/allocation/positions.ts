@@ -27,7 +27,7 @@ export interface Position {
  * what it is still owed (never beyond its 2307.d balance), and what was paid beyond its entitlement.
  * Balances of 5001.d or 7101.d that a manual entry corrected do not move these figures.
  */
-export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: string): Promise<Position[]> {
+export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: string | string[]): Promise<Position[]> {
   if (!(await db('funds').where({ id: fundId }).first('id'))) throw new AppError('NOT_FOUND', '没有这项资金');
   return positionsOf(db, fundId, onlyDepartment);
 }

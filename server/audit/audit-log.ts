@@ -12,18 +12,26 @@ export interface AuditEvent {
 
 /** Appends one event, inside the caller's transaction so the event and the change commit together. */
 export async function recordAudit(db: Knex, ctx: RequestContext, event: AuditEvent): Promise<void> {
-  await db('audit_log').insert({
-    actor_id: ctx.actor?.id ?? null,
-    actor_username: ctx.actor?.username ?? null,
-    actor_role: ctx.actor?.role ?? null,
-    action: event.action,
-    object_type: event.objectType ?? null,
-    object_id: event.objectId == null ? null : String(event.objectId),
-    request_id: ctx.requestId,
-    ip: ctx.ip,
-    before: event.before === undefined ? null : JSON.stringify(event.before),
-    after: event.after === undefined ? null : JSON.stringify(event.after),
-  });
+  await recordAudits(db, ctx, [event]);
+}
+
+/** Appends several events of one request in one insert (a bundle's chunk of statements), in their order. */
+export async function recordAudits(db: Knex, ctx: RequestContext, events: AuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db('audit_log').insert(
+    events.map((event) => ({
+      actor_id: ctx.actor?.id ?? null,
+      actor_username: ctx.actor?.username ?? null,
+      actor_role: ctx.actor?.role ?? null,
+      action: event.action,
+      object_type: event.objectType ?? null,
+      object_id: event.objectId == null ? null : String(event.objectId),
+      request_id: ctx.requestId,
+      ip: ctx.ip,
+      before: event.before === undefined ? null : JSON.stringify(event.before),
+      after: event.after === undefined ? null : JSON.stringify(event.after),
+    })),
+  );
 }
 
 export interface AuditFilter {

@@ -29,12 +29,16 @@ export interface JobRunnerOptions {
   log: { info(msg: string): void; warn(msg: string): void };
   /** Rendering threads for statements. */
   threads: number;
+  /** Their nice value (render-pool.ts); 0, the process's priority, when absent. */
+  renderNice?: number;
   /** The office in the statements' 落款 (ISSUING_OFFICE); the configured default when absent. */
   issuer?: Issuer;
   /** How long a finished job's result can be downloaded. */
   retention_ms: number;
   heartbeat_ms?: number;
   stale_ms?: number;
+  /** Units a statement bundle issues in one transaction (tests use few). */
+  chunk_units?: number;
   poll_ms?: number;
   attempts_max?: number;
 }
@@ -119,7 +123,7 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
   const stale_ms = o.stale_ms ?? 30_000;
   const poll_ms = o.poll_ms ?? 2_000;
   const attempts_max = o.attempts_max ?? 3;
-  const pool = createRenderPool(o.threads);
+  const pool = createRenderPool(o.threads, o.renderNice ?? 0);
   let stopping = false;
   let wakeUp: (() => void) | undefined;
   let lastSweep_ms = 0;
@@ -145,7 +149,7 @@ export function startJobRunner(o: JobRunnerOptions): JobRunner {
     try {
       const ctx = await requesterContext(o.db, job);
       if (job.kind === 'statement_bundle') {
-        await runStatementBundle(o.db, job, ctx, pool, o.witnessFile, progress, o.issuer ?? { office: documentIssuer().issuingOffice });
+        await runStatementBundle(o.db, job, ctx, pool, o.witnessFile, progress, o.issuer ?? { office: documentIssuer().issuingOffice }, o.chunk_units);
         if (stopping || lost) return;
         await mine(o.db('jobs')).update({ status: 'done', finished_at: o.db.fn.now(), result_expires_at: new Date(Date.now() + o.retention_ms) });
       } else {

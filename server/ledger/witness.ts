@@ -96,20 +96,33 @@ export async function recordAnchor(
   witnessFile: string,
   a: { fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle' | 'bulletin'; ref: string; sha256?: string },
 ): Promise<void> {
-  await trx('ledger_anchors').insert({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref });
+  await recordAnchors(trx, witnessFile, [a]);
+}
+
+/** Several anchors at once (a bundle's chunk of statements): one insert and one append to the witness. */
+export async function recordAnchors(
+  trx: Knex,
+  witnessFile: string,
+  anchors: Array<{ fundId: string; seq: number; hash: string; source: 'statement' | 'close' | 'bundle' | 'bulletin'; ref: string; sha256?: string }>,
+): Promise<void> {
+  if (anchors.length === 0) return;
+  await trx('ledger_anchors').insert(anchors.map((a) => ({ fund_id: a.fundId, seq: a.seq, hash: a.hash, source: a.source, ref: a.ref })));
   // No anchor without its witness line: a document that cannot be witnessed is not issued.
-  await appendWitness(witnessFile, [
-    {
-      ledger: await ledgerIdentity(trx),
+  const ledger = await ledgerIdentity(trx);
+  const time = new Date().toISOString();
+  await appendWitness(
+    witnessFile,
+    anchors.map((a) => ({
+      ledger,
       fund: a.fundId,
       seq: a.seq,
       hash: a.hash,
-      time: new Date().toISOString(),
+      time,
       anchor: `${a.source} ${a.ref}`,
       ref: a.ref,
       ...(a.sha256 ? { sha256: a.sha256 } : {}),
-    },
-  ]);
+    })),
+  );
 }
 
 /**

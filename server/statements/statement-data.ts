@@ -21,95 +21,156 @@ async function fundOf(trx: Knex, fundId: string) {
   return fund;
 }
 
+/** What one unit's statement shows; see loadDepartmentStatements. */
 export async function loadDepartmentStatement(db: Knex, fundId: string, departmentId: string) {
-  return inSnapshot(db, async (trx) => {
-    const fund = await fundOf(trx, fundId);
-    const department = await trx('departments').where({ id: departmentId }).first('id', 'code', 'name', 'status', 'accepted_on');
-    if (!department) throw new AppError('NOT_FOUND', '没有这个单位');
-    // One connection, so one query at a time.
-    const lines = await trx('receipt_lines as l')
-      .join('receipts as r', 'r.id', 'l.receipt_id')
-      .where({ 'r.fund_id': fundId, 'r.department_id': departmentId, 'r.status': 'verified' })
-      .orderBy([{ column: 'r.issue_date' }, { column: 'r.id' }, { column: 'l.line_no' }])
-      .select(
-        'r.id',
-        'r.invoice_kind',
-        'r.invoice_code',
-        'r.invoice_number',
-        'r.issue_date',
-        'r.seller_name',
-        'l.line_no',
-        'l.product',
-        'l.category',
-        'l.licences',
-        'l.amount',
-      );
-    const allocations = await trx('allocation_lines as l')
-      .join('allocation_runs as r', 'r.id', 'l.run_id')
-      .where({ 'r.fund_id': fundId, 'l.department_id': departmentId, 'r.status': 'approved' })
-      .orderBy('r.id')
-      .select('r.id as run_id', 'r.as_of', 'l.entitlement', 'l.previously_allocated', 'l.amount', 'l.clawback', 'l.to_recover', 'l.explanation');
-    // Clawbacks an inspection's finding called for, with the inspection's document number.
-    const findingClawbacks = await trx('finding_clawbacks as c')
-      .join('findings as f', 'f.id', 'c.finding_id')
-      .join('inspections as i', 'i.id', 'f.inspection_id')
-      .join('journal_entries as e', 'e.id', 'c.entry_id')
-      .where({ 'c.fund_id': fundId, 'c.department_id': departmentId, 'c.status': 'approved' })
-      .orderBy('e.seq')
-      .select('i.document_no', 'e.entry_date', 'c.amount', 'f.description');
-    const payments = await trx('disbursements')
-      .where({ fund_id: fundId, department_id: departmentId, status: 'approved' })
-      .orderBy(['pay_date', 'id'])
-      .select('kind', 'voucher_no', 'pay_date', 'amount');
-    const [position] = await fundPositions(trx, fundId, departmentId);
-    const people = await preparersAndApprovers(trx, fundId, departmentId);
-    return {
-      fund,
-      department,
-      people,
-      lines,
-      allocations,
-      findingClawbacks,
-      payments,
-      totals: {
-        allocated: position?.allocated ?? '0.00',
-        paid: position?.paid ?? '0.00',
-        payable: position?.payable ?? '0.00',
-        to_recover: position?.to_recover ?? '0.00',
-      },
-      head: { seq: Number(fund.head_seq), hash: String(fund.head_hash) },
-    };
-  });
+  const [data] = await loadDepartmentStatements(db, fundId, [departmentId]);
+  return data!;
+}
+
+/** Groups rows by their department_id (dropped from each row), keeping the rows' order. */
+function byDepartment<T extends { department_id: unknown }>(rows: T[]): Map<string, Array<Omit<T, 'department_id'>>> {
+  const groups = new Map<string, Array<Omit<T, 'department_id'>>>();
+  for (const { department_id, ...row } of rows) {
+    const key = String(department_id);
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
+  }
+  return groups;
 }
 
 /**
- * Who prepared (制单) and who approved (审核) what a unit's statement shows: the approved allocation
- * runs that gave it a line and its approved payments and refunds, in the order they were approved.
+ * The statements of several units (a bundle's chunk), in the order of `departmentIds`: one query for
+ * each kind of row for all of them, not one for each unit, in one snapshot. A single statement reads
+ * through here too, so a unit's statement in a bundle says exactly what its single download says.
  */
-async function preparersAndApprovers(trx: Knex, fundId: string, departmentId: string | null) {
+export async function loadDepartmentStatements(db: Knex, fundId: string, departmentIds: string[]) {
+  return inSnapshot(db, async (trx) => {
+    const fund = await fundOf(trx, fundId);
+    const departments = new Map(
+      (await trx('departments').whereIn('id', departmentIds).select('id', 'code', 'name', 'status', 'accepted_on')).map((d) => [String(d.id), d]),
+    );
+    if (departmentIds.some((id) => !departments.has(id))) throw new AppError('NOT_FOUND', '没有这个单位');
+    // One connection, so one query at a time.
+    const lines = byDepartment(
+      await trx('receipt_lines as l')
+        .join('receipts as r', 'r.id', 'l.receipt_id')
+        .where({ 'r.fund_id': fundId, 'r.status': 'verified' })
+        .whereIn('r.department_id', departmentIds)
+        .orderBy([{ column: 'r.department_id' }, { column: 'r.issue_date' }, { column: 'r.id' }, { column: 'l.line_no' }])
+        .select(
+          'r.department_id',
+          'r.id',
+          'r.invoice_kind',
+          'r.invoice_code',
+          'r.invoice_number',
+          'r.issue_date',
+          'r.seller_name',
+          'l.line_no',
+          'l.product',
+          'l.category',
+          'l.licences',
+          'l.amount',
+        ),
+    );
+    const allocations = byDepartment(
+      await trx('allocation_lines as l')
+        .join('allocation_runs as r', 'r.id', 'l.run_id')
+        .where({ 'r.fund_id': fundId, 'r.status': 'approved' })
+        .whereIn('l.department_id', departmentIds)
+        .orderBy([{ column: 'l.department_id' }, { column: 'r.id' }])
+        .select(
+          'l.department_id',
+          'r.id as run_id',
+          'r.as_of',
+          'l.entitlement',
+          'l.previously_allocated',
+          'l.amount',
+          'l.clawback',
+          'l.to_recover',
+          'l.explanation',
+        ),
+    );
+    // Clawbacks an inspection's finding called for, with the inspection's document number.
+    const findingClawbacks = byDepartment(
+      await trx('finding_clawbacks as c')
+        .join('findings as f', 'f.id', 'c.finding_id')
+        .join('inspections as i', 'i.id', 'f.inspection_id')
+        .join('journal_entries as e', 'e.id', 'c.entry_id')
+        .where({ 'c.fund_id': fundId, 'c.status': 'approved' })
+        .whereIn('c.department_id', departmentIds)
+        .orderBy([{ column: 'c.department_id' }, { column: 'e.seq' }])
+        .select('c.department_id', 'i.document_no', 'e.entry_date', 'c.amount', 'f.description'),
+    );
+    const payments = byDepartment(
+      await trx('disbursements')
+        .where({ fund_id: fundId, status: 'approved' })
+        .whereIn('department_id', departmentIds)
+        .orderBy(['department_id', 'pay_date', 'id'])
+        .select('department_id', 'kind', 'voucher_no', 'pay_date', 'amount'),
+    );
+    const positions = new Map((await fundPositions(trx, fundId, departmentIds)).map((p) => [p.department_id, p]));
+    const people = await preparersAndApprovers(trx, fundId, departmentIds);
+    return departmentIds.map((id) => {
+      const position = positions.get(id);
+      return {
+        fund,
+        department: departments.get(id),
+        people: people.get(id) ?? { preparers: [], approvers: [] },
+        lines: lines.get(id) ?? [],
+        allocations: allocations.get(id) ?? [],
+        findingClawbacks: findingClawbacks.get(id) ?? [],
+        payments: payments.get(id) ?? [],
+        totals: {
+          allocated: position?.allocated ?? '0.00',
+          paid: position?.paid ?? '0.00',
+          payable: position?.payable ?? '0.00',
+          to_recover: position?.to_recover ?? '0.00',
+        },
+        head: { seq: Number(fund.head_seq), hash: String(fund.head_hash) },
+      };
+    });
+  });
+}
+
+type People = { preparers: string[]; approvers: string[] };
+
+/**
+ * Who prepared (制单) and who approved (审核) what a unit's statement shows: the approved allocation
+ * runs that gave it a line and its approved payments and refunds, in the order they were approved;
+ * for each of `departmentIds`, or for the whole fund (key '') when null.
+ */
+async function preparersAndApprovers(trx: Knex, fundId: string, departmentIds: string[] | null): Promise<Map<string, People>> {
   const runs = trx('allocation_runs as r')
     .where({ 'r.fund_id': fundId, 'r.status': 'approved' })
     .modify((q) => {
-      if (departmentId) q.whereExists((e) => e.select(1).from('allocation_lines as l').whereRaw('l.run_id = r.id').where('l.department_id', departmentId));
+      if (departmentIds) q.join('allocation_lines as l', 'l.run_id', 'r.id').whereIn('l.department_id', departmentIds).select('l.department_id');
+      else q.select(trx.raw('NULL::bigint AS department_id'));
     })
     .select('r.created_by', 'r.approved_by', 'r.approved_at as at');
   const payments = trx('disbursements as p')
     .where({ 'p.fund_id': fundId, 'p.status': 'approved' })
     .modify((q) => {
-      if (departmentId) q.where('p.department_id', departmentId);
+      if (departmentIds) q.whereIn('p.department_id', departmentIds).select('p.department_id');
+      else q.select(trx.raw('NULL::bigint AS department_id'));
     })
     .select('p.created_by', 'p.approved_by', 'p.approved_at as at');
   const rows = await trx
-    .select('c.username as preparer', 'a.username as approver')
+    .select('x.department_id', 'c.username as preparer', 'a.username as approver')
     .from(runs.unionAll(payments, true).as('x'))
     .leftJoin('users as c', 'c.id', 'x.created_by')
     .leftJoin('users as a', 'a.id', 'x.approved_by')
-    .orderBy('x.at');
+    .orderBy([{ column: 'x.department_id' }, { column: 'x.at' }]);
   const distinct = (names: Array<string | null>) => [...new Set(names.filter((n): n is string => Boolean(n)))];
-  return { preparers: distinct(rows.map((r) => r.preparer)), approvers: distinct(rows.map((r) => r.approver)) };
+  return new Map(
+    [...byDepartment(rows)].map(([id, group]) => [
+      departmentIds ? id : '',
+      { preparers: distinct(group.map((r) => r.preparer)), approvers: distinct(group.map((r) => r.approver)) },
+    ]),
+  );
 }
 
-export type DepartmentStatementData = Awaited<ReturnType<typeof loadDepartmentStatement>>;
+export type DepartmentStatementData = Awaited<ReturnType<typeof loadDepartmentStatements>>[number];
 
 export async function loadFundSummary(db: Knex, fundId: string) {
   return inSnapshot(db, async (trx) => {
@@ -118,7 +179,7 @@ export async function loadFundSummary(db: Knex, fundId: string) {
     const positions = await fundPositions(trx, fundId);
     const departments = await trx('departments').orderBy('code').select('id', 'code', 'name', 'status');
     const byId = new Map(positions.map((p) => [p.department_id, p]));
-    const people = await preparersAndApprovers(trx, fundId, null);
+    const people = (await preparersAndApprovers(trx, fundId, null)).get('') ?? { preparers: [], approvers: [] };
     return {
       fund,
       people,

@@ -3,13 +3,13 @@ import type { Knex } from 'knex';
 import { departmentStatementModel, fundSummaryModel, type Issuer } from '../../reports/statement-model.ts';
 import { unprintableIn } from '../../reports/pdf/fonts.ts';
 import { renderDepartmentStatement, renderFundSummary, type Issue } from '../../reports/statement-pdf.ts';
-import { recordAudit } from '../audit/audit-log.ts';
+import { recordAudit, recordAudits } from '../audit/audit-log.ts';
 import { assertOwnDepartment } from '../auth/scope.ts';
 import { isUniqueViolation } from '../db/translate-error.ts';
 import { AppError } from '../errors.ts';
 import type { RequestContext } from '../http/context.ts';
 import { todayInShanghai } from '../http/schemas.ts';
-import { readWitness, recordAnchor, witnessedDocumentSha256 } from '../ledger/witness.ts';
+import { readWitness, recordAnchors, witnessedDocumentSha256 } from '../ledger/witness.ts';
 import { verifyLedger } from '../ledger/verify/verify-ledger.ts';
 import { loadDepartmentStatement, loadFundSummary } from './statement-data.ts';
 
@@ -52,6 +52,15 @@ export interface NewStatement {
   render: (issue: Issue) => Promise<Buffer>;
 }
 
+/** `count` numbers of the fund and year after `last`, as printed. */
+function numbersAfter(fundCode: string, issuedOn: string, last: number, count: number) {
+  const year = Number(issuedOn.slice(0, 4));
+  return Array.from({ length: count }, (_, i) => {
+    const seq = last + 1 + i;
+    return { year, seq, issuedOn, statementNo: `${fundCode}-${year}-${String(seq).padStart(5, '0')}` };
+  });
+}
+
 /** The next `count` numbers of the fund and year; the counter row stays locked until commit, so numbers go out in order and a failed issue gives them back. */
 async function takeStatementNumbers(trx: Knex.Transaction, fundId: string, fundCode: string, count: number) {
   const issuedOn = todayInShanghai();
@@ -61,52 +70,88 @@ async function takeStatementNumbers(trx: Knex.Transaction, fundId: string, fundC
     .onConflict(['fund_id', 'year'])
     .merge({ last_no: trx.raw('statement_counters.last_no + ?', [count]) })
     .returning('last_no');
-  const last = Number(counter.last_no);
-  return Array.from({ length: count }, (_, i) => {
-    const seq = last - count + 1 + i;
-    return { year, seq, issuedOn, statementNo: `${fundCode}-${year}-${String(seq).padStart(5, '0')}` };
-  });
+  return numbersAfter(fundCode, issuedOn, Number(counter.last_no) - count, count);
 }
 
-type StatementNumber = Awaited<ReturnType<typeof takeStatementNumbers>>[number];
+export type StatementNumber = ReturnType<typeof numbersAfter>[number];
 
-/** Keeps the exact bytes of a numbered statement, with its audit line and its anchor (database and witness). */
-async function keepStatement(
+/**
+ * The numbers the next `count` statements of the fund would get if issued now, read without taking
+ * them: a bundle's chunk is drawn with these outside any transaction, then kept only if they are still
+ * the next ones (keepRenderedStatements).
+ */
+export async function nextStatementNumbers(db: Knex, fundId: string, fundCode: string, count: number): Promise<StatementNumber[]> {
+  const issuedOn = todayInShanghai();
+  const counter = await db('statement_counters')
+    .where({ fund_id: fundId, year: Number(issuedOn.slice(0, 4)) })
+    .first('last_no');
+  return numbersAfter(fundCode, issuedOn, Number(counter?.last_no ?? 0), count);
+}
+
+/** The numbers a chunk was drawn with went to other statements meanwhile (or the year turned): it is drawn again. */
+export class StatementNumbersMoved extends Error {
+  constructor() {
+    super('statement numbers were taken while the chunk was rendered');
+  }
+}
+
+/**
+ * Keeps the exact bytes of numbered statements, each with its audit line and its anchor (database and
+ * witness): one insert of each kind and one append to the witness for all of them.
+ */
+async function keepStatements(
   trx: Knex.Transaction,
   ctx: RequestContext,
-  s: Omit<NewStatement, 'render'>,
-  no: StatementNumber,
-  pdf: Buffer,
+  list: Array<{ s: Omit<NewStatement, 'render'>; no: StatementNumber; pdf: Buffer }>,
   witnessFile: string,
 ) {
-  const digest = sha256(pdf);
-  const [row] = await trx('statements')
-    .insert({
-      statement_no: no.statementNo,
-      fund_id: s.fundId,
-      year: no.year,
-      seq: no.seq,
-      kind: s.kind,
-      department_id: s.departmentId,
-      content_hash: s.contentHash,
-      head_seq: s.head.seq,
-      head_hash: s.head.hash,
-      sha256: digest,
-      size: pdf.length,
-      pdf,
-      issued_by: ctx.actor!.id,
-      issued_at: new Date(),
-    })
+  const issuedAt = new Date();
+  const kept = list.map(({ s, no, pdf }) => ({ s, no, pdf, digest: sha256(pdf) }));
+  const rows = await trx('statements')
+    .insert(
+      kept.map(({ s, no, pdf, digest }) => ({
+        statement_no: no.statementNo,
+        fund_id: s.fundId,
+        year: no.year,
+        seq: no.seq,
+        kind: s.kind,
+        department_id: s.departmentId,
+        content_hash: s.contentHash,
+        head_seq: s.head.seq,
+        head_hash: s.head.hash,
+        sha256: digest,
+        size: pdf.length,
+        pdf,
+        issued_by: ctx.actor!.id,
+        issued_at: issuedAt,
+      })),
+    )
     .returning(['id', 'statement_no']);
-  await recordAudit(trx, ctx, {
-    action: 'statement.issue',
-    objectType: 'statement',
-    objectId: no.statementNo,
-    after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq },
-  });
-  // The head it was built from is an anchor: in the database and in the witness outside it.
-  await recordAnchor(trx, witnessFile, { fundId: s.fundId, seq: s.head.seq, hash: s.head.hash, source: 'statement', ref: no.statementNo, sha256: digest });
-  return { id: String(row.id), statement_no: no.statementNo, sha256: digest, pdf };
+  const ids = new Map(rows.map((r) => [String(r.statement_no), String(r.id)]));
+  await recordAudits(
+    trx,
+    ctx,
+    kept.map(({ s, no, digest }) => ({
+      action: 'statement.issue',
+      objectType: 'statement',
+      objectId: no.statementNo,
+      after: { kind: s.kind, fund_id: s.fundId, department_id: s.departmentId, sha256: digest, head_seq: s.head.seq },
+    })),
+  );
+  // The head each was built from is an anchor: in the database and in the witness outside it.
+  await recordAnchors(
+    trx,
+    witnessFile,
+    kept.map(({ s, no, digest }) => ({
+      fundId: s.fundId,
+      seq: s.head.seq,
+      hash: s.head.hash,
+      source: 'statement' as const,
+      ref: no.statementNo,
+      sha256: digest,
+    })),
+  );
+  return kept.map(({ no, pdf, digest }) => ({ id: ids.get(no.statementNo)!, statement_no: no.statementNo, sha256: digest, pdf }));
 }
 
 /**
@@ -116,30 +161,33 @@ async function keepStatement(
 export async function recordStatement(trx: Knex.Transaction, ctx: RequestContext, s: NewStatement, witnessFile: string) {
   const [no] = await takeStatementNumbers(trx, s.fundId, s.fundCode, 1);
   const pdf = await s.render({ statementNo: no!.statementNo, contentHash: s.contentHash, issuedAt: new Date(), issuedOn: no!.issuedOn });
-  return keepStatement(trx, ctx, s, no!, pdf, witnessFile);
+  const [kept] = await keepStatements(trx, ctx, [{ s, no: no!, pdf }], witnessFile);
+  return kept!;
 }
 
 /**
- * Many statements of one fund in one transaction (a bundle's chunk): their numbers are taken together,
- * in the order given, and rendered by `render` all at once (worker threads), so the counter row is held
- * for one chunk's rendering, not one unit's after another.
+ * Keeps statements of one fund drawn beforehand with `expected` numbers (nextStatementNumbers), inside
+ * the caller's transaction: the fund's next numbers are taken under its counter's lock and, if they are
+ * the ones printed, the statements are kept together; if not, StatementNumbersMoved, and the caller's
+ * rollback gives the numbers back. No transaction stays open, and no counter stays locked, while PDFs
+ * are drawn, so a single statement asked for meanwhile does not wait for a bundle's chunk.
  */
-export async function recordStatements(
+export async function keepRenderedStatements(
   trx: Knex.Transaction,
   ctx: RequestContext,
-  list: Array<Omit<NewStatement, 'render'>>,
-  render: (s: Omit<NewStatement, 'render'>, issue: Issue) => Promise<Buffer>,
+  list: Array<{ s: Omit<NewStatement, 'render'>; pdf: Buffer }>,
+  expected: StatementNumber[],
   witnessFile: string,
 ) {
   if (list.length === 0) return [];
-  const numbers = await takeStatementNumbers(trx, list[0]!.fundId, list[0]!.fundCode, list.length);
-  const issuedAt = new Date();
-  const pdfs = await Promise.all(
-    list.map((s, i) => render(s, { statementNo: numbers[i]!.statementNo, contentHash: s.contentHash, issuedAt, issuedOn: numbers[i]!.issuedOn })),
+  const numbers = await takeStatementNumbers(trx, list[0]!.s.fundId, list[0]!.s.fundCode, list.length);
+  if (numbers.some((n, i) => n.statementNo !== expected[i]?.statementNo || n.issuedOn !== expected[i].issuedOn)) throw new StatementNumbersMoved();
+  return keepStatements(
+    trx,
+    ctx,
+    list.map(({ s, pdf }, i) => ({ s, no: numbers[i]!, pdf })),
+    witnessFile,
   );
-  const kept = [];
-  for (const [i, s] of list.entries()) kept.push(await keepStatement(trx, ctx, s, numbers[i]!, pdfs[i]!, witnessFile));
-  return kept;
 }
 
 /**

@@ -3,7 +3,7 @@ import JSZip from 'jszip';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { claimJob, expireJobResults, startJobRunner, type JobRunner } from '../../server/jobs/job-runner.ts';
-import { bundleChunk_units } from '../../server/jobs/statement-bundle.ts';
+import { keepRenderedStatements, nextStatementNumbers, StatementNumbersMoved } from '../../server/statements/statements.ts';
 import { csrfToken } from '../../server/ui/session.ts';
 import { createMigratedDatabase, dropDatabase } from '../support/databases.ts';
 import { makeDepartment, makeFund, makeUser, openHarness, type Harness, type TestUser } from '../support/harness.ts';
@@ -16,7 +16,9 @@ import { binaryParser } from '../support/pdf-text.ts';
  * whoever asked for it, and its result expires while the statements stay. A database of its own: the
  * bundle covers every unit, and this file's runners must not take other files' jobs.
  */
-const units_n = bundleChunk_units * 2 + 10;
+// Small chunks, so that a few dozen units make several (the service's chunks are larger).
+const chunk_units = 10;
+const units_n = chunk_units * 2 + 10;
 const quiet = { info: () => undefined, warn: () => undefined };
 let url: string;
 let h: Harness;
@@ -27,7 +29,17 @@ let runner: JobRunner | undefined;
 const wakeable = { wake: () => runner?.wake() };
 
 const start = (o: { stale_ms?: number; attempts_max?: number } = {}) =>
-  startJobRunner({ db: h.db, witnessFile: h.witnessFile, log: quiet, threads: 2, retention_ms: 7 * 86_400_000, poll_ms: 50, heartbeat_ms: 200, ...o });
+  startJobRunner({
+    db: h.db,
+    witnessFile: h.witnessFile,
+    log: quiet,
+    threads: 2,
+    retention_ms: 7 * 86_400_000,
+    poll_ms: 50,
+    heartbeat_ms: 200,
+    chunk_units,
+    ...o,
+  });
 
 async function untilDone(id: string, user: TestUser, timeout_ms = 60_000) {
   const until = Date.now() + timeout_ms;
@@ -106,6 +118,15 @@ describe('a bundle of every unit’s statement, as a job', () => {
     // Downloading the bundle is downloading each statement, as the log of downloads says.
     const downloads = await h.db('statement_downloads').where({ user_id: auditor.id }).count<{ n: string }[]>('* as n');
     expect(Number(downloads[0]!.n)).toBe(units_n);
+    // A unit's statement asked for on its own is the one in the bundle (read the same way, the same content): not issued again.
+    const one = await h.db('statements').where({ fund_id: fundId }).orderBy('seq', 'desc').first('department_id', 'statement_no', 'sha256');
+    const single = await h.api.get(`/api/v1/funds/${fundId}/departments/${one.department_id}/statement.pdf`).set(auditor.auth).buffer(true).parse(binaryParser);
+    expect(single.status).toBe(200);
+    expect(
+      createHash('sha256')
+        .update(single.body as Buffer)
+        .digest('hex'),
+    ).toBe(one.sha256);
   });
 
   it('a second bundle of unchanged units issues nothing new: the same statements, byte for byte', async () => {
@@ -218,6 +239,43 @@ describe('a job outlives its worker', () => {
   });
 });
 
+describe('numbers a chunk was drawn with', () => {
+  it('are kept only if still the next ones: a statement issued meanwhile makes the chunk draw again, and no number is lost or doubled', async () => {
+    const unit = await makeDepartment(h.db);
+    const ctx = {
+      actor: { id: auditor.id, username: auditor.username, role: auditor.role, departmentId: null, sessionId: '' },
+      requestId: 't',
+      ip: '127.0.0.1',
+    };
+    const fund = await h.db('funds').where({ id: fundId }).first('code');
+    const expected = await nextStatementNumbers(h.db, fundId, fund.code, 1);
+    // Someone downloads a unit's statement between the drawing and the keeping: it takes that number.
+    const single = await h.api.get(`/api/v1/funds/${fundId}/departments/${unit.id}/statement.pdf`).set(auditor.auth);
+    expect(single.status).toBe(200);
+    const before = await h.db('statements').where({ fund_id: fundId }).count<{ n: string }[]>('* as n');
+    const drawn = {
+      s: {
+        fundId,
+        fundCode: fund.code,
+        kind: 'department' as const,
+        departmentId: unit.id,
+        contentHash: 'c'.repeat(64),
+        head: { seq: 0, hash: '0'.repeat(64) },
+      },
+      pdf: Buffer.from('%PDF-1.7 drawn with a number someone else took'),
+    };
+    await expect(h.db.transaction((trx) => keepRenderedStatements(trx, ctx, [drawn], expected, h.witnessFile))).rejects.toBeInstanceOf(StatementNumbersMoved);
+    expect(await h.db('statements').where({ fund_id: fundId }).count<{ n: string }[]>('* as n')).toEqual(before);
+    // Drawn again with the numbers now next, it is kept under them, right after the single one.
+    const again = await nextStatementNumbers(h.db, fundId, fund.code, 1);
+    expect(again[0]!.seq).toBe(expected[0]!.seq + 1);
+    const [kept] = await h.db.transaction((trx) => keepRenderedStatements(trx, ctx, [drawn], again, h.witnessFile));
+    expect(kept!.statement_no).toBe(again[0]!.statementNo);
+    const seqs = (await h.db('statements').where({ fund_id: fundId }).orderBy('seq').pluck('seq')).map(Number);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  });
+});
+
 describe('retention', () => {
   it('a result past its retention expires (410); the statements it held stay', async () => {
     const res = await askBundle(auditor);
@@ -267,7 +325,8 @@ describe('the pages', () => {
     expect(asked.status).toBe(303);
     const jobPage = asked.headers.location as string;
     const waiting = await h.api.get(jobPage).set('Cookie', cookie);
-    expect(waiting.text).toContain(`<progress value="0" max="${units_n + 2}">`);
+    const units = Number((await h.db('departments').count<{ n: string }[]>('* as n'))[0]!.n);
+    expect(waiting.text).toContain(`<progress value="0" max="${units}">`);
     expect(waiting.text).toContain('<meta http-equiv="refresh" content="2">');
     expect(waiting.text).toContain(`href="${jobPage}">手动刷新`);
     runner = start();
