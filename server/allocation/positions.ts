@@ -35,16 +35,19 @@ export async function fundPositions(db: Knex, fundId: string, onlyDepartment?: s
 async function positionsOf(db: Knex, fundId: string, only?: string | string[]): Promise<Position[]> {
   const asOf = todayInShanghai();
   const wanted = only === undefined ? undefined : new Set([only].flat());
-  // Independent reads in parallel; the units of a page are known before their figures are.
-  const [inputs, figures, named] = await Promise.all([
-    currentPolicyRow(db, fundId).then((policy) => (policy ? loadRunInputs(db, fundId, asOf, only) : null)),
-    unitFiguresOf(db, fundId, only),
+  // Independent reads in parallel on the pool; the units of a page are known before their figures
+  // are. Inside a transaction (one connection) one after another: pg refuses queries sent at once.
+  const readInputs = () => currentPolicyRow(db, fundId).then((policy) => (policy ? loadRunInputs(db, fundId, asOf, only) : null));
+  const readFigures = () => unitFiguresOf(db, fundId, only);
+  const readNamed = async () =>
     wanted
       ? db('departments')
           .whereIn('id', [...wanted])
           .select('id', 'code', 'name')
-      : undefined,
-  ]);
+      : undefined;
+  const [inputs, figures, named] = db.isTransaction
+    ? [await readInputs(), await readFigures(), await readNamed()]
+    : await Promise.all([readInputs(), readFigures(), readNamed()]);
   const entitlements = new Map(inputs?.departments.map((d) => [d.id, entitlementOf(d, inputs.policy, asOf).entitlement]) ?? []);
   const ids = new Set([...figures.keys(), ...entitlements.keys()].filter((id) => !wanted || wanted.has(id)));
   const departments = named

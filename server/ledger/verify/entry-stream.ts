@@ -42,14 +42,18 @@ export async function* entriesOf(trx: Knex.Transaction, fundId: string, afterSeq
     [fundId, afterSeq],
   );
   // The next batch of each cursor is asked for before this one is checked, so the database reads
-  // it while the checker hashes (one connection: the two FETCHes queue behind each other).
+  // it while the checker hashes. One connection: each FETCH is sent when the one before it has
+  // answered (a query sent while another runs on the same client is deprecated in pg).
+  let inFlight: Promise<unknown> = Promise.resolve();
   const fetchFrom = (cursor: string) => {
-    const rows = trx
-      .raw(`FETCH FORWARD ${fetch_rows} FROM ${cursor}`)
-      .options(textRows)
-      .then((r) => r.rows as Row[]);
+    const rows = inFlight.then(() =>
+      trx
+        .raw(`FETCH FORWARD ${fetch_rows} FROM ${cursor}`)
+        .options(textRows)
+        .then((r) => r.rows as Row[]),
+    );
     // A batch asked for ahead and never awaited (the reader stopped early) must not fail the process.
-    rows.catch(() => undefined);
+    inFlight = rows.catch(() => undefined);
     return rows;
   };
   let nextPostings = fetchFrom('stream_postings');
