@@ -40,36 +40,14 @@ function yuanOf(fen: bigint): string {
  * and the book totals are summed in exact fen: no decimal arithmetic per row.
  */
 export async function trialBalance(db: Knex, fundId: string, asOf: string | undefined) {
-  const rows = await db.transaction(async (trx) => {
-    await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    // As of a day on or after the fund's last entry (a year's end, today), every posting counts: the
-    // stored balances are the answer, without a probe per account.
-    const last = asOf ? ((await trx('journal_entries').where('fund_id', fundId).max('entry_date as day').first()) as { day: string | null }) : null;
-    const byDay = asOf !== undefined && last?.day != null && last.day > asOf;
-    const all: Row[] = [];
-    for (let after = ''; ;) {
-      const q = trx('accounts as a')
-        .where('a.fund_id', fundId)
-        .where('a.code', '>', after)
-        .orderBy('a.code')
-        .limit(chunk_accounts)
-        .select('a.code', 'a.name', 'a.book', 'a.normal_side');
-      if (byDay)
-        q.select(
-          trx.raw(
-            `coalesce((SELECT b.balance FROM account_day_balances b
-                        WHERE b.account_id = a.id AND b.day <= ? ORDER BY b.day DESC LIMIT 1), 0)::numeric(18,2)::text AS balance`,
-            [asOf],
-          ),
-        );
-      else q.select(trx.raw('a.balance::text AS balance'));
-      const chunk: Row[] = await q;
-      all.push(...chunk);
-      if (chunk.length < chunk_accounts) break;
-      after = chunk[chunk.length - 1]!.code;
-    }
-    return all;
-  });
+  // Inside the caller's transaction (a period close holds the fund's lock, so nothing posts between
+  // the chunks) or in a read-only snapshot of its own.
+  const rows = db.isTransaction
+    ? await accountRows(db, fundId, asOf)
+    : await db.transaction(async (trx) => {
+        await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        return accountRows(trx, fundId, asOf);
+      });
   // Every fund has its fixed accounts: none means no such fund (404).
   if (rows.length === 0) await getFund(db, fundId);
   const totals = { financial: { debit: 0n, credit: 0n }, budget: { debit: 0n, credit: 0n } };
@@ -90,4 +68,35 @@ export async function trialBalance(db: Knex, fundId: string, asOf: string | unde
   });
   const total = (b: { debit: bigint; credit: bigint }) => ({ debit: yuanOf(b.debit), credit: yuanOf(b.credit), balanced: b.debit === b.credit });
   return { as_of: asOf ?? null, books: { financial: total(totals.financial), budget: total(totals.budget) }, accounts };
+}
+
+/** The fund's accounts by code, a chunk at a time, with each balance as stored or as of `asOf`. */
+async function accountRows(trx: Knex, fundId: string, asOf: string | undefined): Promise<Row[]> {
+  // As of a day on or after the fund's last entry (a year's end, today), every posting counts: the
+  // stored balances are the answer, without a probe per account.
+  const last = asOf ? ((await trx('journal_entries').where('fund_id', fundId).max('entry_date as day').first()) as { day: string | null }) : null;
+  const byDay = asOf !== undefined && last?.day != null && last.day > asOf;
+  const all: Row[] = [];
+  for (let after = ''; ;) {
+    const q = trx('accounts as a')
+      .where('a.fund_id', fundId)
+      .where('a.code', '>', after)
+      .orderBy('a.code')
+      .limit(chunk_accounts)
+      .select('a.code', 'a.name', 'a.book', 'a.normal_side');
+    if (byDay)
+      q.select(
+        trx.raw(
+          `coalesce((SELECT b.balance FROM account_day_balances b
+                        WHERE b.account_id = a.id AND b.day <= ? ORDER BY b.day DESC LIMIT 1), 0)::numeric(18,2)::text AS balance`,
+          [asOf],
+        ),
+      );
+    else q.select(trx.raw('a.balance::text AS balance'));
+    const chunk: Row[] = await q;
+    all.push(...chunk);
+    if (chunk.length < chunk_accounts) break;
+    after = chunk[chunk.length - 1]!.code;
+  }
+  return all;
 }
