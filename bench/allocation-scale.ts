@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { usccCheckCharacter } from '../server/receipts/tax-id.ts';
 import { seedUnits } from './scale-data.ts';
-import { benchUser, fmt, type BenchEnv } from './support.ts';
+import { benchUser, call, fmt, type BenchEnv } from './support.ts';
 
 /*
  * Allocation at province scale (issue 15 item 5): a run for every unit over a million verified receipt
@@ -13,15 +13,6 @@ import { benchUser, fmt, type BenchEnv } from './support.ts';
  */
 
 const fiscal_year = 2025;
-
-async function call(env: BenchEnv, method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  const started = performance.now();
-  const res = await fetch(`${env.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  const ms = performance.now() - started;
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-  return { json: JSON.parse(text) as Record<string, unknown>, ms, bytes: text.length };
-}
 
 /** CPU seconds (user + system) a process has used, or 0 when it is gone. */
 async function cpuSecondsOf(pid: number): Promise<number> {

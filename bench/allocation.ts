@@ -1,13 +1,5 @@
-import { benchUser, fmt, rssOf, type BenchEnv } from './support.ts';
+import { benchUser, call, fmt, rssOf, type BenchEnv } from './support.ts';
 import { usccCheckCharacter } from '../server/receipts/tax-id.ts';
-
-async function call(env: BenchEnv, method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  const started = performance.now();
-  const res = await fetch(`${env.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json).slice(0, 300)}`);
-  return { json, ms: performance.now() - started };
-}
 
 /** 10,000 accepted units with 100,000 verified receipt lines, seeded in SQL; then a run and its approval through the API. */
 export async function benchAllocation(env: BenchEnv): Promise<void> {

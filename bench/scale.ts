@@ -1,7 +1,7 @@
 import { loadavg } from 'node:os';
 import { benchAllocationAtScale } from './allocation-scale.ts';
 import { seedFund, seedUnits, type ScaleFund, type SeedSplit } from './scale-data.ts';
-import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
+import { benchUser, call, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
 
 /*
  * `npm run bench -- scale` (issue 15): a province on one PostgreSQL — 5,000 units, 3 funds and
@@ -12,15 +12,6 @@ import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
  */
 
 const fiscal_year = 2025;
-
-async function call(env: BenchEnv, method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  const started = performance.now();
-  const res = await fetch(`${env.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  const ms = performance.now() - started;
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-  return { json: JSON.parse(text) as Record<string, unknown>, ms };
-}
 
 async function p50(env: BenchEnv, path: string, headers: Record<string, string>, repeat: number) {
   const times: number[] = [];

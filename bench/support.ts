@@ -139,3 +139,13 @@ export async function load(total: number, concurrency: number, work: (i: number)
 }
 
 export const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+/** One HTTP call to the service with its wall time; any answer but 2xx throws with its status and body. */
+export async function call(env: BenchEnv, method: string, path: string, headers: Record<string, string>, body?: unknown) {
+  const started = performance.now();
+  const res = await fetch(`${env.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  const ms = performance.now() - started;
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return { json: JSON.parse(text) as Record<string, unknown>, ms, bytes: text.length };
+}
