@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { usccCheckCharacter } from '../server/receipts/tax-id.ts';
+import { databaseCpu, processCpu } from './cpu-time.ts';
 import { seedUnits } from './scale-data.ts';
 import { benchUser, call, fmt, type BenchEnv } from './support.ts';
 
@@ -14,35 +14,20 @@ import { benchUser, call, fmt, type BenchEnv } from './support.ts';
 
 const fiscal_year = 2025;
 
-/** CPU seconds (user + system) a process has used, or 0 when it is gone. */
-async function cpuSecondsOf(pid: number): Promise<number> {
-  try {
-    const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /**
- * CPU used by the service and by the database sessions connected to the bench database, measured
- * around `work`. Not counted: autovacuum, and the short-lived parallel workers a query may start (so
- * a parallel query's database CPU reads low).
+ * CPU used by the service and by the database sessions serving the bench database, measured around
+ * `work`. Not counted: autovacuum, and the short-lived parallel workers a query may start (so a
+ * parallel query's database CPU reads low).
  */
 async function withCpu<T>(env: BenchEnv, work: () => Promise<T>): Promise<{ result: T; service_s: number; database_s: number }> {
-  const backends = async () =>
-    (
-      await env.db.raw("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")
-    ).rows.map((r: { pid: number }) => r.pid) as number[];
-  const before = await backends();
-  const service0 = await cpuSecondsOf(env.server.pid!);
-  const database0 = new Map(await Promise.all(before.map(async (p) => [p, await cpuSecondsOf(p)] as const)));
+  const database = databaseCpu(env.db, new URL(env.databaseUrl).pathname.slice(1));
+  await database.start();
+  const service0 = await processCpu(env.server.pid!);
   const result = await work();
-  const service_s = (await cpuSecondsOf(env.server.pid!)) - service0;
-  const after = await backends();
-  let database_s = 0;
-  for (const p of after) database_s += (await cpuSecondsOf(p)) - (database0.get(p) ?? 0);
-  return { result, service_s, database_s };
+  const service1 = await processCpu(env.server.pid!);
+  await database.sample();
+  const service_ms = service1.main_ms + service1.others_ms - service0.main_ms - service0.others_ms;
+  return { result, service_s: service_ms / 1000, database_s: database.total_ms() / 1000 };
 }
 
 export async function benchAllocationScale(env: BenchEnv): Promise<void> {

@@ -5,16 +5,12 @@ import { documentIssuer } from '../server/config.ts';
 import { loadDepartmentStatement } from '../server/statements/statement-data.ts';
 import { loadavg } from 'node:os';
 import { databaseCpu, processCpu } from './cpu-time.ts';
-import { benchUser, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
+import { benchUser, call, fmt, percentile, rssOf, type BenchEnv } from './support.ts';
 
 const units_n = Number(process.env.BENCH_BUNDLE_UNITS ?? 5000);
 
-async function call(env: BenchEnv, method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  const res = await fetch(`${env.baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = (await res.json()) as Record<string, unknown>;
-  if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json).slice(0, 300)}`);
-  return json;
-}
+/** The body of a call's 2xx answer. */
+const answer = async (...args: Parameters<typeof call>) => (await call(...args)).json;
 
 /** Sequential fund reads until `stop` is set: the latencies a person would see while the job runs. */
 async function fundReads(env: BenchEnv, fundId: string, headers: Record<string, string>, stop: { done: boolean }) {
@@ -40,7 +36,7 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
   const maker = await benchUser(env.db, 'accountant', 'bench_bundle_maker');
   const checker = await benchUser(env.db, 'accountant', 'bench_bundle_checker');
   const auditor = await benchUser(env.db, 'auditor', 'bench_bundle_auditor');
-  const fund = (await call(env, 'POST', '/api/v1/funds', maker.headers, {
+  const fund = (await answer(env, 'POST', '/api/v1/funds', maker.headers, {
     code: 'BENCH-BUNDLE',
     name: '全省软件正版化以奖代补资金',
     fiscal_year: 2011,
@@ -48,13 +44,13 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
   })) as {
     id: string;
   };
-  const appropriation = await call(env, 'POST', `/api/v1/funds/${fund.id}/appropriations`, maker.headers, {
+  const appropriation = await answer(env, 'POST', `/api/v1/funds/${fund.id}/appropriations`, maker.headers, {
     amount: '500000000.00',
     document_no: 'bench',
     date: '2011-06-01',
   });
-  await call(env, 'POST', `/api/v1/journal-entries/${appropriation.id}/approve`, checker.headers, {});
-  await call(env, 'PUT', `/api/v1/funds/${fund.id}/policy`, maker.headers, {
+  await answer(env, 'POST', `/api/v1/journal-entries/${appropriation.id}/approve`, checker.headers, {});
+  await answer(env, 'PUT', `/api/v1/funds/${fund.id}/policy`, maker.headers, {
     rates: { os: '0.50', office: '0.50', antivirus: '0.50', other: '0.30' },
     licence_caps: { office: '600.00', antivirus: '100.00' },
     require_completed: true,
@@ -80,8 +76,8 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
       [fund.id],
     );
   });
-  const run = await call(env, 'POST', `/api/v1/funds/${fund.id}/allocation-runs`, maker.headers, { as_of: '2011-09-30' });
-  await call(env, 'POST', `/api/v1/allocation-runs/${run.id}/approve`, checker.headers, {});
+  const run = await answer(env, 'POST', `/api/v1/funds/${fund.id}/allocation-runs`, maker.headers, { as_of: '2011-09-30' });
+  await answer(env, 'POST', `/api/v1/allocation-runs/${run.id}/approve`, checker.headers, {});
   console.log(
     `seeded ${units_n} units (receipts in SQL, rewards through an allocation run and its approval) in ${fmt((performance.now() - seedStart) / 1000, 1)} s`,
   );
@@ -114,14 +110,14 @@ export async function benchBundle(env: BenchEnv): Promise<void> {
   const cpu0 = await processCpu(env.server.pid!);
   const load0 = loadavg();
   const t0 = performance.now();
-  const job = (await call(env, 'POST', `/api/v1/funds/${fund.id}/statements/bundle`, auditor.headers)) as { id: string; total: number };
+  const job = (await answer(env, 'POST', `/api/v1/funds/${fund.id}/statements/bundle`, auditor.headers)) as { id: string; total: number };
   const stop = { done: false };
   const reads = fundReads(env, fund.id, auditor.headers, stop);
   let rss_max_mib = 0;
   let last = { status: 'queued', done: 0 } as Record<string, unknown>;
   while (last.status === 'queued' || last.status === 'running') {
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    last = await call(env, 'GET', `/api/v1/jobs/${job.id}`, auditor.headers);
+    last = await answer(env, 'GET', `/api/v1/jobs/${job.id}`, auditor.headers);
     rss_max_mib = Math.max(rss_max_mib, (await rssOf(env.server.pid!)).rss_mib);
     await pgCpu.sample();
   }

@@ -32,15 +32,18 @@ export async function processCpu(pid: number): Promise<{ main_ms: number; others
 }
 
 /**
- * The CPU time PostgreSQL's backends spend for one database, sampled: a backend seen for the first
- * time after `start` counts from zero (it was opened during the run); one that ends keeps its last sample.
+ * The CPU time PostgreSQL's client sessions spend for one database (not autovacuum, not the session
+ * that samples), sampled: a backend seen for the first time after `start` counts from zero (it was
+ * opened during the run); one that ends keeps its last sample.
  */
 export function databaseCpu(db: Knex, database: string) {
   const first = new Map<number, number>();
   const last = new Map<number, number>();
   let started = false;
   async function sample() {
-    const pids = (await db.raw('SELECT pid FROM pg_stat_activity WHERE datname = ?', [database])).rows.map((r: { pid: number }) => r.pid);
+    const pids = (
+      await db.raw("SELECT pid FROM pg_stat_activity WHERE datname = ? AND backend_type = 'client backend' AND pid <> pg_backend_pid()", [database])
+    ).rows.map((r: { pid: number }) => r.pid);
     for (const pid of pids) {
       const ms = await cpuOfStat(`/proc/${pid}/stat`);
       if (ms === undefined) continue;
