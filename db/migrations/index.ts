@@ -18,6 +18,7 @@ import * as documents from './016-documents.ts';
 import * as sessionNotify from './017-session-notify.ts';
 import * as setBasedLedgerGuards from './021-set-based-ledger-guards.ts';
 import * as postingThroughput from './023-posting-throughput.ts';
+import * as postingTriggersAtScale from './024-posting-triggers-at-scale.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -45,6 +46,7 @@ const migrations: Array<[string, Migration]> = [
   ['017-session-notify', sessionNotify],
   ['021-set-based-ledger-guards', setBasedLedgerGuards],
   ['023-posting-throughput', postingThroughput],
+  ['024-posting-triggers-at-scale', postingTriggersAtScale],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -74,6 +74,43 @@ describe('the trial balance as of a date', () => {
     expect(r.body.books.financial.balanced).toBe(true);
   });
 
+  it('stays right when one batch posts to the same accounts on several days, before, between and after days they already have', async () => {
+    const fundId = await makeFund(h, accountant, '1000.00');
+    await post(fundId, '2011-07-01', '100.00');
+    await post(fundId, '2011-07-20', '40.00');
+    const dates = ['2011-07-10', '2011-06-30', '2011-07-20', '2011-07-25', '2011-07-10', '2011-07-01', '2011-07-05'];
+    const entries = dates.map((date, i) => ({
+      date,
+      memo: `batch ${i}`,
+      postings: [
+        { account_code: `5001.${dept.code}`, side: 'debit', amount: `${i + 1}.25` },
+        { account_code: `2307.${dept.code}`, side: 'credit', amount: `${i + 1}.25` },
+      ],
+    }));
+    const prepared = await h.api.post(`/api/v1/funds/${fundId}/journal-entries/batch`).set(accountant.auth).send({ entries });
+    expect(prepared.status).toBe(201);
+    const checker = await makeUser(h.db, 'accountant');
+    const approved = await h.api.post(`/api/v1/journal-entry-batches/${prepared.body.id}/approve`).set(checker.auth).send({});
+    expect(approved.status).toBe(200);
+    for (const asOf of [
+      '2011-06-29',
+      '2011-06-30',
+      '2011-07-01',
+      '2011-07-04',
+      '2011-07-05',
+      '2011-07-10',
+      '2011-07-19',
+      '2011-07-20',
+      '2011-07-25',
+      '2011-12-31',
+    ]) {
+      expect({ asOf, balances: await trialAsOf(fundId, asOf) }).toEqual({ asOf, balances: await sumsAsOf(fundId, asOf) });
+    }
+    // The full verify recomputes every day balance from the postings: none missing, none extra, none wrong.
+    const verify = await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).query({ mode: 'full' }).set(auditor.auth);
+    expect(verify.body).toMatchObject({ ok: true, problems: [] });
+  });
+
   it('shows a contrary balance in the other column, now and as of a date, and the books still balance', async () => {
     const fundId = await makeFund(h, accountant, '1000.00');
     const other = await makeDepartment(h.db);
