@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Knex } from 'knex';
-import { stdSerializers, type Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
 import { authorize } from './auth/policy.ts';
 import { actorForToken } from './auth/sessions.ts';
 import { uiRouter } from './ui/router.ts';
@@ -12,6 +10,7 @@ import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
 import { errorHandler, fromZod, notFound } from './http/problem.ts';
+import { requestLog } from './http/request-log.ts';
 import { assertSafeText } from './http/schemas.ts';
 import type { Route } from './http/route.ts';
 import { methodNotAllowed, onlyIfBestMatch, pathTable } from './http/route-paths.ts';
@@ -133,24 +132,7 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.trustProxy);
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (_req, res) => {
-        const id = randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // While the database is away every request answers 503: one warn line each, not an error with a
-      // stack (pino-http makes an Error 'failed with status code 503' for any 5xx; it is dropped below).
-      customLogLevel: (_req, res, err) => (res.statusCode === 503 ? 'warn' : err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      serializers: {
-        err: (e: Error) => (e?.message === 'failed with status code 503' ? undefined : stdSerializers.err(e)),
-        req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-    }),
-  );
+  app.use(requestLog(deps.logger));
   app.use(helmet());
   const reads = deps.reads ?? readRouter({ primary: deps.db, maxLag_ms: 0, log: deps.logger });
   app.use((req, res, next) => {
