@@ -1,5 +1,4 @@
 import express, { type Express, type RequestHandler } from 'express';
-import helmet from 'helmet';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { authorize } from './auth/policy.ts';
@@ -11,6 +10,7 @@ import { AppError } from './errors.ts';
 import { decodeBody } from './http/body.ts';
 import { errorHandler, fromZod, notFound } from './http/problem.ts';
 import { requestLog } from './http/request-log.ts';
+import { securityHeaders } from './http/security-headers.ts';
 import { assertSafeText } from './http/schemas.ts';
 import type { Route } from './http/route.ts';
 import { methodNotAllowed, onlyIfBestMatch, pathTable } from './http/route-paths.ts';
@@ -133,7 +133,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
   app.set('trust proxy', deps.config.trustProxy);
   app.use(requestLog(deps.logger));
-  app.use(helmet());
+  app.use(securityHeaders());
   const reads = deps.reads ?? readRouter({ primary: deps.db, maxLag_ms: 0, log: deps.logger });
   app.use((req, res, next) => {
     req.readRouter = reads;

@@ -27,6 +27,33 @@ describe('HTTP conventions', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
   });
 
+  // helmet()'s defaults, written out: a change of helmet or of how they are set shows here.
+  const securityHeaders = {
+    'content-security-policy':
+      "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+    'cross-origin-opener-policy': 'same-origin',
+    'cross-origin-resource-policy': 'same-origin',
+    'origin-agent-cluster': '?1',
+    'referrer-policy': 'no-referrer',
+    'strict-transport-security': 'max-age=31536000; includeSubDomains',
+    'x-content-type-options': 'nosniff',
+    'x-dns-prefetch-control': 'off',
+    'x-download-options': 'noopen',
+    'x-frame-options': 'SAMEORIGIN',
+    'x-permitted-cross-domain-policies': 'none',
+    'x-xss-protection': '0',
+  };
+  it.each(['/healthz', '/api/v1/funds', '/api/v1/nothing-here', '/login'])('GET %s carries every security header, each with its value', async (path) => {
+    const res = await h.api.get(path).set(admin.auth);
+    expect(res.headers).toMatchObject(securityHeaders);
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('gives each request its own id', async () => {
+    const [a, b] = await Promise.all([h.api.get('/healthz'), h.api.get('/healthz')]);
+    expect(a.headers['x-request-id']).not.toBe(b.headers['x-request-id']);
+  });
+
   it('answers an unknown path with a problem+json 404', async () => {
     const res = await h.api.get('/api/v1/nothing-here').set(admin.auth);
     expect(res.status).toBe(404);
