@@ -141,7 +141,13 @@ export async function listJournal(db: Knex, fundId: string, f: JournalFilter) {
   if (f.kind) q.where('e.kind', f.kind);
   if (f.department_id) q.where('e.department_id', f.department_id);
   if (f.department_ids) q.whereIn('e.department_id', f.department_ids);
-  if (f.account_ids) {
+  if (f.account_ids && f.account_is_parent) {
+    // A parent (2307 and its 5,000 unit accounts) is on most entries: each entry of the date walk is
+    // probed by its own postings (OFFSET 0 keeps the EXISTS a per-entry probe). As a semi-join the
+    // planner read every posting of every unit account first (1.1 M at 10 M postings: ~100 ms a page).
+    q.whereRaw('EXISTS (SELECT 1 FROM postings p WHERE p.entry_id = e.id AND p.account_id = ANY (?::bigint[]) OFFSET 0)', [f.account_ids]);
+  } else if (f.account_ids) {
+    // One account may be on few entries: the planner chooses, by the account's postings or by the entries.
     q.whereExists(db('postings as p').whereRaw('p.entry_id = e.id').whereRaw('p.account_id = ANY (?::bigint[])', [f.account_ids]));
   } else if (f.account) {
     const code = f.account;

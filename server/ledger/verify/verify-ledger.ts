@@ -53,6 +53,9 @@ export async function verifyLedger(db: Knex, fundId: string, witnessFile: string
     await trx.raw('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     // The day-balance check sorts a sum per account and day of the whole fund: in memory, not on disk.
     await trx.raw("SET LOCAL work_mem = '64MB'");
+    // Its queries are one-off aggregates whose estimates run far above their work (an account's share
+    // of a day's postings): compiling them (JIT) took 280 ms of a 1.3 s incremental verify at 10 M postings.
+    await trx.raw('SET LOCAL jit = off');
     const fund = await trx('funds').where({ id: fundId }).first('id', 'head_seq', 'head_hash', 'appropriated', 'allocated', 'disbursed');
     if (!fund) throw new AppError('NOT_FOUND', '没有这项资金');
     const accounts = await trx('accounts')
