@@ -34,6 +34,13 @@ const payment = z.strictObject({
   memo: z.string().max(500).optional(),
 });
 
+/** A policy version (an integer column): a cursor beyond 2³¹ − 1 names no version of any list. */
+const versionCursor = z
+  .string()
+  .regex(/^[0-9]{1,10}$/, '不是本列表的游标')
+  .refine((v) => Number(v) <= 2_147_483_647, '不是本列表的游标')
+  .optional();
+
 export function allocationRoutes(db: Knex) {
   return [
     route(
@@ -64,7 +71,7 @@ export function allocationRoutes(db: Knex) {
         tag: 'allocation',
         summary: 'The versions of the fund’s policy, newest first (a page of `limit`, 100 unless given; `cursor` is next_cursor, a version number)',
         params: id,
-        query: z.strictObject({ limit: limitParam, cursor: cursorParam }),
+        query: z.strictObject({ limit: limitParam, cursor: versionCursor }),
         response: json(200, '{items, next_cursor}', policyPage),
       },
       async (_req, res, { params, query }) => {
