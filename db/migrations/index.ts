@@ -19,6 +19,7 @@ import * as sessionNotify from './017-session-notify.ts';
 import * as setBasedLedgerGuards from './021-set-based-ledger-guards.ts';
 import * as postingThroughput from './023-posting-throughput.ts';
 import * as postingTriggersAtScale from './024-posting-triggers-at-scale.ts';
+import * as groupApprovalSetBased from './025-group-approval-set-based.ts';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -47,6 +48,7 @@ const migrations: Array<[string, Migration]> = [
   ['021-set-based-ledger-guards', setBasedLedgerGuards],
   ['023-posting-throughput', postingThroughput],
   ['024-posting-triggers-at-scale', postingTriggersAtScale],
+  ['025-group-approval-set-based', groupApprovalSetBased],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -37,11 +37,13 @@ const group_max = 64;
 
 /**
  * Group commit for approvals (issue 14). Approvals that arrive while a call is running wait here and
- * go together in the next one: one statement, one transaction, one WAL flush for the group, each
- * entry in a subtransaction of its own (ledger_approve_prepared, migration 012), so one that cannot
- * post is refused alone. The first approval after a quiet spell goes at once (next turn of the event
- * loop), so a lone request waits for nothing. Acknowledged entries are durable: the statement
- * returns after its commit, with synchronous_commit as the server has it.
+ * go together in the next one: one statement, one transaction, one WAL flush for the group
+ * (ledger_approve_prepared, migration 025: checked and written as one set; when an item fails a
+ * rule, the in-turn path of migration 012 posts the others and refuses that one alone). A second
+ * call in flight was tried: it waits on the fund's lock anyway, splits the groups and cost more. The
+ * first approval after a quiet spell goes at once (next turn of the event loop), so a lone request
+ * waits for nothing. Acknowledged entries are durable: the statement returns after its commit, with
+ * synchronous_commit as the server has it.
  */
 export function approvalQueue(db: Knex) {
   const waiting: Waiting[] = [];

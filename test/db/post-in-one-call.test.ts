@@ -86,3 +86,86 @@ describe('posting in one call (ledger_post_drafts)', () => {
     await expect(h.db.transaction((trx) => postEntries(trx, fundId, people(), [future]))).rejects.toMatchObject({ code: 'DATE_OUT_OF_PERIOD' });
   });
 });
+
+/*
+ * Approvals that arrive together are approved in one call (ledger_approve_prepared, migration 025):
+ * checked as one set and written as one, or, when any item fails a rule, handed to the in-turn path
+ * of migration 012. Either way each answer must be the entry as the journal shows it.
+ */
+describe('approving a group in one call (ledger_approve_prepared)', () => {
+  const fen = (memo: string) => ({
+    date: '2011-07-01',
+    memo,
+    postings: [
+      { account_code: `5001.${dept.code}`, side: 'debit', amount: '0.01' },
+      { account_code: `2307.${dept.code}`, side: 'credit', amount: '0.01' },
+    ],
+  });
+  async function prepare(fundId: string, memo: string) {
+    const res = await h.api.post(`/api/v1/funds/${fundId}/journal-entries`).set(accountant.auth).send(fen(memo));
+    expect(res.status).toBe(201);
+    return String(res.body.id);
+  }
+  /** A fund whose unit accounts are open (the first approval opens them through the explaining path). */
+  async function openFund() {
+    const fundId = await makeFund(h, accountant, '1000.00');
+    const first = await h.api
+      .post(`/api/v1/journal-entries/${await prepare(fundId, 'opens the accounts')}/approve`)
+      .set(checker.auth)
+      .send({});
+    expect(first.status).toBe(200);
+    return fundId;
+  }
+  const item = (id: string, key?: string) => ({
+    id,
+    approver_id: checker.id,
+    approver_username: checker.username,
+    approver_role: checker.role,
+    request_id: `req-${id}`,
+    ip: '127.0.0.1',
+    idempotency_key: key ?? null,
+    request_hash: key ? `hash-${key}` : null,
+  });
+  const approveGroup = async (items: unknown[]) =>
+    (await h.db.raw('SELECT ledger_approve_prepared(?::jsonb) AS results', [JSON.stringify(items)])).rows[0].results as Array<{
+      posted: boolean;
+      entry?: { id: string; seq: number; hash: string; prev_hash: string };
+      reason?: string;
+    }>;
+
+  it('posts a group spanning two funds in item order, each answer as the journal shows it, each fund’s chain verifying', async () => {
+    const [a, b] = [await openFund(), await openFund()];
+    const ids = [await prepare(a, 'a1'), await prepare(b, 'b1'), await prepare(a, 'a2'), await prepare(b, 'b2'), await prepare(a, 'a3')];
+    const results = await approveGroup(ids.map((id, i) => item(id, i === 2 ? `group-key-${id}` : undefined)));
+    expect(results.map((r) => r.posted)).toEqual([true, true, true, true, true]);
+    for (const [i, r] of results.entries()) {
+      const shown = await h.api.get(`/api/v1/journal-entries/${ids[i]}`).set(accountant.auth);
+      expect(r.entry).toEqual(shown.body);
+    }
+    // In each fund the entries follow one another in the order the items came.
+    const [a1, , a2, , a3] = results.map((r) => r.entry!);
+    expect([a2!.seq, a3!.seq]).toEqual([a1!.seq + 1, a1!.seq + 2]);
+    expect([a2!.prev_hash, a3!.prev_hash]).toEqual([a1!.hash, a2!.hash]);
+    for (const fundId of [a, b]) expect((await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth)).body.ok).toBe(true);
+    const audit = await h.db('audit_log').whereIn('object_id', ids).where({ action: 'ledger.manual_approve' }).select('object_id', 'actor_id', 'request_id');
+    expect(audit.map((r) => r.object_id).sort()).toEqual([...ids].sort());
+    const key = await h
+      .db('idempotency_keys')
+      .where({ user_id: checker.id, key: `group-key-${ids[2]}` })
+      .first();
+    expect(key).toMatchObject({ status_code: 200, request_hash: `hash-group-key-${ids[2]}` });
+    expect(key.response).toEqual(results[2]!.entry);
+  });
+
+  it('posts the others when one item was decided already or is named twice, refusing only that one', async () => {
+    const fundId = await openFund();
+    const [x, y, z] = [await prepare(fundId, 'x'), await prepare(fundId, 'y'), await prepare(fundId, 'z')];
+    expect((await h.api.post(`/api/v1/journal-entries/${y}/approve`).set(checker.auth).send({})).status).toBe(200);
+    const results = await approveGroup([item(x), item(y), item(z), item(z)]);
+    expect(results.map((r) => r.posted)).toEqual([true, false, true, false]);
+    expect(results[1]!.reason).toBe('not_pending');
+    const shown = await h.api.get(`/api/v1/journal-entries/${z}`).set(accountant.auth);
+    expect(results[2]!.entry).toEqual(shown.body);
+    expect((await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth)).body.ok).toBe(true);
+  });
+});
