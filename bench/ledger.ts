@@ -13,6 +13,7 @@ import {
   type ManualEntry,
   type Session,
 } from './service-calls.ts';
+import { keepAliveClient } from './keep-alive.ts';
 import { benchUser, fmt, load, rssOf, type BenchEnv } from './support.ts';
 
 const bench_department = 'BENCHD';
@@ -34,19 +35,22 @@ const oneFen = (memo: string): ManualEntry => ({
   ],
 });
 
-/** Prepares `total` entries (not timed), then times their approval — the posting path — at `concurrency`; failures are counted, not thrown. */
-async function approvals(fundId: string, maker: Session, checker: Session, total: number, concurrency: number, tag: string) {
+/**
+ * Prepares `total` entries (not timed), then times their approval — the posting path — at `concurrency`,
+ * through the keep-alive client (keep-alive.ts); failures are counted, not thrown.
+ */
+async function approvals(env: BenchEnv, fundId: string, maker: Session, checker: Session, total: number, concurrency: number, tag: string) {
   const ids: string[] = [];
   await load(total, 16, async (i) => {
     ids[i] = String((await prepareEntry(maker, fundId, oneFen(`${tag} ${i}`))).id);
   });
   let errors = 0;
-  const figures = await load(total, concurrency, (i) =>
-    approveEntry(checker, ids[i]!).then(
-      () => undefined,
-      () => void errors++,
-    ),
-  );
+  const client = keepAliveClient(env.baseUrl, checker.token, concurrency);
+  const figures = await load(total, concurrency, async (i) => {
+    const res = await client.post(`/api/v1/journal-entries/${ids[i]}/approve`, '{}').catch(() => ({ status: 0 }));
+    if (res.status !== 200) errors++;
+  });
+  client.close();
   return { ...figures, errors };
 }
 
@@ -132,12 +136,12 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   const bare16 = await bareShape(env.db, env.databaseUrl, 16);
   const bare64 = await bareShape(env.db, env.databaseUrl, 64);
   const single1 = await newFund(h, ch, 'BENCH-C1');
-  await approvals(single1, h, ch, 50, 1, 'warm');
-  const c1 = await approvals(single1, h, ch, 300, 1, 'c1');
-  const c16 = await approvals(await newFund(h, ch, 'BENCH-C16'), h, ch, 3000, 16, 'c16');
-  const c64 = await approvals(await newFund(h, ch, 'BENCH-C64'), h, ch, 4000, 64, 'c64');
+  await approvals(env, single1, h, ch, 50, 1, 'warm');
+  const c1 = await approvals(env, single1, h, ch, 300, 1, 'c1');
+  const c16 = await approvals(env, await newFund(h, ch, 'BENCH-C16'), h, ch, 3000, 16, 'c16');
+  const c64 = await approvals(env, await newFund(h, ch, 'BENCH-C64'), h, ch, 4000, 64, 'c64');
   const rawFund = await newFund(h, ch, 'BENCH-RAW');
-  await approvals(rawFund, h, ch, 1, 1, 'open accounts');
+  await approvals(env, rawFund, h, ch, 1, 1, 'open accounts');
   const raw16 = await rawSqlPosting(env.databaseUrl, rawFund, accountant.id, checkerUser.id, 3000, 16);
   console.log(bareLine(bare16, 16));
   console.log(bareLine(bare64, 64));
