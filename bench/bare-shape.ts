@@ -87,3 +87,30 @@ export async function bareShape(db: Knex, databaseUrl: string, clients: number, 
   );
   return hasPgbench ? throughPgbench(databaseUrl, clients, seconds) : throughNode(databaseUrl, clients, seconds);
 }
+
+/**
+ * The batch path's physical limit: the bare shape with 1,000 entries in one transaction (both balance
+ * updates by the batch's total, then 1,000 entries and their 2,000 postings in one statement), ten
+ * transactions one after another on one connection, as the bench approves its ten batches.
+ */
+export async function bareBatch(db: Knex, databaseUrl: string, batches = 10, size = 1000): Promise<BareFigures> {
+  await resetBareTables(db);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const total = (size / 100).toFixed(2);
+    const one = `BEGIN;
+UPDATE bare.accounts SET balance = balance - ${total} WHERE id = 1 AND balance >= ${total};
+UPDATE bare.accounts SET balance = balance + ${total} WHERE id = 2;
+WITH e AS (INSERT INTO bare.entries(memo) SELECT 'raw' FROM generate_series(1, ${size}) RETURNING id)
+INSERT INTO bare.postings(entry_id, account_id, amount) SELECT e.id, a, m FROM e, (VALUES (1::bigint, -0.01), (2::bigint, 0.01)) v(a, m);
+COMMIT;`;
+    await client.query(one); // warm-up, not timed
+    const started = performance.now();
+    for (let i = 0; i < batches; i++) await client.query(one);
+    const per_s = (batches * size) / ((performance.now() - started) / 1000);
+    return { tool: `node pg, one connection, ${batches} transactions of ${size}`, per_s, failed: 0, entries: batches * size };
+  } finally {
+    await client.end();
+  }
+}
