@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { load } from './support.ts';
+import { checkpoint, load } from './support.ts';
 
 /*
  * The physical limit of a posting on a hot fund (issue 14): two balance updates and an entry with
@@ -81,6 +81,7 @@ async function throughNode(databaseUrl: string, clients: number, seconds: number
 
 export async function bareShape(db: Knex, databaseUrl: string, clients: number, seconds = 8): Promise<BareFigures> {
   await resetBareTables(db);
+  await checkpoint(db);
   const hasPgbench = await access(pgbench_path).then(
     () => true,
     () => false,
@@ -106,6 +107,7 @@ WITH e AS (INSERT INTO bare.entries(memo) SELECT 'raw' FROM generate_series(1, $
 INSERT INTO bare.postings(entry_id, account_id, amount) SELECT e.id, a, m FROM e, (VALUES (1::bigint, -0.01), (2::bigint, 0.01)) v(a, m);
 COMMIT;`;
     await client.query(one); // warm-up, not timed
+    await checkpoint(db);
     const started = performance.now();
     for (let i = 0; i < batches; i++) await client.query(one);
     const per_s = (batches * size) / ((performance.now() - started) / 1000);

@@ -14,7 +14,7 @@ import {
   type Session,
 } from './service-calls.ts';
 import { keepAliveClient } from './keep-alive.ts';
-import { benchUser, fmt, load, rssOf, type BenchEnv } from './support.ts';
+import { benchUser, checkpoint, fmt, load, rssOf, type BenchEnv } from './support.ts';
 
 const bench_department = 'BENCHD';
 
@@ -46,6 +46,7 @@ async function approvals(env: BenchEnv, fundId: string, maker: Session, checker:
   });
   let errors = 0;
   const client = keepAliveClient(env.baseUrl, checker.token, concurrency);
+  await checkpoint(env.db);
   const figures = await load(total, concurrency, async (i) => {
     const res = await client.post(`/api/v1/journal-entries/${ids[i]}/approve`, '{}').catch(() => ({ status: 0 }));
     if (res.status !== 200) errors++;
@@ -143,6 +144,7 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   const c64 = await approvals(env, await newFund(h, ch, 'BENCH-C64'), h, ch, 4000, 64, 'c64');
   const rawFund = await newFund(h, ch, 'BENCH-RAW');
   await approvals(env, rawFund, h, ch, 1, 1, 'open accounts');
+  await checkpoint(env.db);
   const raw16 = await rawSqlPosting(env.databaseUrl, rawFund, accountant.id, checkerUser.id, 3000, 16);
   console.log(bareLine(bare16, 16));
   console.log(bareLine(bare64, 64));
@@ -167,6 +169,7 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   const batch = Array.from({ length: 1000 }, (_, i) => oneFen(`batch ${i}`));
   const batchIds: string[] = [];
   for (let i = 0; i < 10; i++) batchIds.push(String((await prepareBatch(h, batchFund, batch)).id));
+  await checkpoint(env.db);
   const batches = await load(10, 1, (i) => approveBatch(ch, batchIds[i]!).then(() => undefined));
   console.log(`bare batch (the batch path's reference: the issue's SQL, ${bareBatches.tool}): ${fmt(bareBatches.per_s, 0)} entries/s`);
   console.log(
