@@ -46,14 +46,19 @@ export async function up(knex: Knex): Promise<void> {
       views json[];
     BEGIN
       created_iso := to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
-      -- The locks of the in-turn path, in its order: pending rows, their funds, their accounts (each by id).
-      PERFORM 1 FROM pending_entries WHERE id IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(items) x) ORDER BY id FOR UPDATE;
+      -- The locks of the in-turn path, in its order: pending rows, their funds, their accounts (each by
+      -- id). None for a batch's entries, which only their batch posts: a group that locked one (or its
+      -- accounts) and then waited for the fund could deadlock with that batch's approval, which holds
+      -- the fund, then its accounts, then decides every entry of the batch.
+      PERFORM 1 FROM pending_entries WHERE id IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(items) x) AND batch_id IS NULL
+        ORDER BY id FOR UPDATE;
       PERFORM 1 FROM funds
-        WHERE id IN (SELECT fund_id FROM pending_entries WHERE id IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(items) x))
+        WHERE id IN (SELECT fund_id FROM pending_entries
+                      WHERE id IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(items) x) AND batch_id IS NULL)
         ORDER BY id FOR UPDATE;
       PERFORM 1 FROM accounts
         WHERE (fund_id, code) IN (SELECT pe.fund_id, x->>'account_code' FROM pending_entries pe, jsonb_array_elements(pe.postings) x
-                                   WHERE pe.id IN (SELECT (y->>'id')::bigint FROM jsonb_array_elements(items) y))
+                                   WHERE pe.id IN (SELECT (y->>'id')::bigint FROM jsonb_array_elements(items) y) AND pe.batch_id IS NULL)
         ORDER BY id FOR UPDATE;
 
       -- Every rule of the in-turn path, for every item at once: the row is pending, single and named
@@ -179,6 +184,20 @@ export async function up(knex: Knex): Promise<void> {
     END $$;
 
     ALTER FUNCTION ledger_approve_batch(jsonb) SET jit = off;
+
+    -- The in-turn path no longer locks a batch's entries either (see the first lock above): its one
+    -- statement that locks pending rows gains the same condition, the rest of migration 012's body
+    -- is kept as it is.
+    DO $patch$
+    DECLARE
+      def text := pg_get_functiondef('ledger_approve_prepared_in_turn(jsonb)'::regprocedure);
+      lock_rows constant text := 'FROM jsonb_array_elements(items) x) ORDER BY id FOR UPDATE;';
+    BEGIN
+      IF array_length(string_to_array(def, lock_rows), 1) <> 2 THEN
+        RAISE EXCEPTION 'ledger_approve_prepared_in_turn: its pending-row lock is not where migration 012 put it';
+      END IF;
+      EXECUTE replace(def, lock_rows, 'FROM jsonb_array_elements(items) x) AND batch_id IS NULL ORDER BY id FOR UPDATE;');
+    END $patch$;
   `);
   await hardenSchema(knex);
 }
