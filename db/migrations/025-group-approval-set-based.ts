@@ -174,7 +174,7 @@ export async function up(knex: Knex): Promise<void> {
            WHERE x.i->>'idempotency_key' IS NOT NULL;
         INSERT INTO audit_log (actor_id, actor_username, actor_role, action, object_type, object_id, request_id, ip, before, after)
           SELECT (x.i->>'approver_id')::bigint, x.i->>'approver_username', x.i->>'approver_role', 'ledger.' || (views[x.o]->>'kind') || '_approve',
-                 'journal_entry', x.i->>'id', x.i->>'request_id', x.i->>'ip', '{"status":"pending"}', views[x.o]::jsonb
+                 'journal_entry', views[x.o]->>'id', x.i->>'request_id', x.i->>'ip', '{"status":"pending"}', views[x.o]::jsonb
             FROM jsonb_array_elements(items) WITH ORDINALITY x(i, o);
       EXCEPTION WHEN OTHERS THEN
         -- Refused as a group (a trigger or CHECK said no): the in-turn path finds the entry it concerns.
