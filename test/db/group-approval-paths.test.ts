@@ -6,11 +6,13 @@ import { checkerOf, makeDepartment, makeFund, makeUser, openHarness, type Harnes
  * Migration 025: the set-based ledger_approve_prepared must write what ledger_approve_prepared_in_turn
  * (012) writes and answer what it answers. Each scenario is run through both functions from the same
  * state (each in a transaction rolled back), and the rows they write are compared; the clock-dependent
- * columns (created_at and so the hashes) are left out. And neither may deadlock with a batch's approval.
+ * columns (created_at and so the hashes) are left out. A group committed for real answers each entry as
+ * the journal shows it. And neither function may deadlock with a batch's approval.
  */
 let h: Harness;
 let accountant: TestUser;
 let checker: TestUser;
+let auditor: TestUser;
 let dept: { id: string; code: string };
 let dept2: { id: string; code: string };
 
@@ -18,6 +20,7 @@ beforeAll(async () => {
   h = openHarness();
   accountant = await makeUser(h.db, 'accountant');
   checker = await checkerOf(h);
+  auditor = await makeUser(h.db, 'auditor');
   dept = await makeDepartment(h.db);
   dept2 = await makeDepartment(h.db);
 });
@@ -137,6 +140,61 @@ describe('ledger_approve_prepared (025) against ledger_approve_prepared_in_turn 
     // Posted by the set-based path itself, not by its fallback.
     expect(fast.answers.every(fastPathAnswered)).toBe(true);
     expect(fast).toEqual(turn);
+  });
+});
+
+type Posted = { id: string; seq: number; hash: string; prev_hash: string };
+const posted = (r: Result) => r.entry as unknown as Posted;
+
+describe('a group posted by the set-based path, after its commit', () => {
+  it('posts a group spanning two funds in item order, each answer as the journal shows it, each fund’s chain verifying', async () => {
+    const [a, b] = [await openFund(), await openFund()];
+    const ids = [
+      await prepare(a, alloc(dept, '0.01', 'a1')),
+      await prepare(b, alloc(dept, '0.01', 'b1')),
+      await prepare(a, alloc(dept, '0.01', 'a2')),
+      await prepare(b, alloc(dept, '0.01', 'b2')),
+      await prepare(a, alloc(dept, '0.01', 'a3')),
+    ];
+    const results = await call(
+      h.db,
+      'ledger_approve_prepared',
+      ids.map((id, i) => item(id, i === 2 ? `group-key-${id}` : undefined)),
+    );
+    expect(results.map((r) => r.posted)).toEqual([true, true, true, true, true]);
+    for (const [i, r] of results.entries()) {
+      const shown = await h.api.get(`/api/v1/journal-entries/${ids[i]}`).set(accountant.auth);
+      expect(r.entry).toEqual(shown.body);
+    }
+    // In each fund the entries follow one another in the order the items came.
+    const [a1, , a2, , a3] = results.map(posted);
+    expect([a2!.seq, a3!.seq]).toEqual([a1!.seq + 1, a1!.seq + 2]);
+    expect([a2!.prev_hash, a3!.prev_hash]).toEqual([a1!.hash, a2!.hash]);
+    for (const fundId of [a, b]) expect((await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth)).body.ok).toBe(true);
+    const audit = await h.db('audit_log').whereIn('object_id', ids).where({ action: 'ledger.manual_approve' }).select('object_id', 'actor_id', 'request_id');
+    expect(audit.map((r) => r.object_id).sort()).toEqual([...ids].sort());
+    const key = await h
+      .db('idempotency_keys')
+      .where({ user_id: checker.id, key: `group-key-${ids[2]}` })
+      .first();
+    expect(key).toMatchObject({ status_code: 200, request_hash: `hash-group-key-${ids[2]}` });
+    expect(key.response).toEqual(results[2]!.entry);
+  });
+
+  it('posts the others when one item was decided already or is named twice, refusing only that one', async () => {
+    const fundId = await openFund();
+    const [x, y, z] = [
+      await prepare(fundId, alloc(dept, '0.01', 'x')),
+      await prepare(fundId, alloc(dept, '0.01', 'y')),
+      await prepare(fundId, alloc(dept, '0.01', 'z')),
+    ];
+    expect((await h.api.post(`/api/v1/journal-entries/${y}/approve`).set(checker.auth).send({})).status).toBe(200);
+    const results = await call(h.db, 'ledger_approve_prepared', [item(x), item(y), item(z), item(z)]);
+    expect(results.map((r) => r.posted)).toEqual([true, false, true, false]);
+    expect(results[1]!.reason).toBe('not_pending');
+    const shown = await h.api.get(`/api/v1/journal-entries/${z}`).set(accountant.auth);
+    expect(results[2]!.entry).toEqual(shown.body);
+    expect((await h.api.get(`/api/v1/funds/${fundId}/ledger/verify`).set(auditor.auth)).body.ok).toBe(true);
   });
 });
 
