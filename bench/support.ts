@@ -141,8 +141,8 @@ export async function load(total: number, concurrency: number, work: (i: number)
 export const fmt = (n: number, digits = 1) => n.toFixed(digits);
 
 /**
- * Flushes what the phases before wrote, so a timed phase does not pay for their checkpoint (and the
- * full-page images after it): every timed ledger phase, references included, starts from one.
+ * Flushes what the phases before wrote, so a timed phase does not pay for their checkpoint: every timed
+ * ledger phase, references included, starts from one.
  */
 export async function checkpoint(db: Knex): Promise<void> {
   await db.raw('CHECKPOINT');

@@ -13,8 +13,9 @@ import { hardenSchema } from '../roles.ts';
  * group as the batch does: canonical forms in one statement, the chain link in a loop that only
  * hashes, then one statement per table. When any item fails a rule, or the database refuses the
  * write, the group goes to the function of migration 012 (now ledger_approve_prepared_in_turn),
- * which posts what can post and refuses the rest one by one, as it always has. Same locks in the same
- * order (pending rows, funds, accounts), same rows written, same answers.
+ * which posts what can post and refuses the rest one by one, as it always has. Its locks in its order
+ * (pending rows, funds, accounts; none for a batch's entries, see below), the same rows written, the
+ * same answers.
  *
  * Half of what remained was planning: with a group's arrays as parameters, PostgreSQL judged a fresh
  * plan for each call cheaper than its generic one, and re-planned every statement of this function
