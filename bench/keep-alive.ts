@@ -12,28 +12,24 @@ export function keepAliveClient(baseUrl: string, token: string, sockets: number)
   const { hostname, port } = new URL(baseUrl);
   return {
     /** POSTs `body` (JSON text) to `path`; resolves with the status and the answer's text. */
-    post(path: string, body: string): Promise<{ status: number; text: string }> {
-      return new Promise((resolve, reject) => {
-        const req = http.request(
-          {
-            agent,
-            host: hostname,
-            port,
-            method: 'POST',
-            path,
-            headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-          },
-          (res) => {
-            const chunks: Buffer[] = [];
-            res.on('data', (c: Buffer) => chunks.push(c));
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-            res.on('error', reject);
-          },
-        );
-        req.on('error', reject);
-        req.end(body);
-      });
-    },
+    post: (path: string, body: string) => send('POST', path, body),
+    /** GETs `path`; resolves with the status and the answer's text. */
+    get: (path: string) => send('GET', path),
     close: () => agent.destroy(),
   };
+
+  function send(method: 'GET' | 'POST', path: string, body?: string): Promise<{ status: number; text: string }> {
+    const headers: http.OutgoingHttpHeaders = { authorization: `Bearer ${token}` };
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    return new Promise((resolve, reject) => {
+      const req = http.request({ agent, host: hostname, port, method, path, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
 }
