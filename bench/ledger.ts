@@ -175,7 +175,9 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   const bareBatches = await bareBatch(env.db, env.databaseUrl);
   await checkpoint(env.db);
   const batches = await load(10, 1, (i) => approveBatch(ch, batchIds[i]!).then(() => undefined));
-  const floor = await batchFloor(env.db, String((await prepareBatch(h, batchFund, batch)).id), checkerUser.id, batch.length);
+  const floorBatchId = String((await prepareBatch(h, batchFund, batch)).id);
+  await checkpoint(env.db);
+  const floor = await batchFloor(env.db, floorBatchId, checkerUser.id, batch.length);
   console.log(`bare batch (the batch path's reference: the issue's SQL, ${bareBatches.tool}): ${fmt(bareBatches.per_s, 0)} entries/s`);
   console.log(
     `batch approval, 10 × 1,000 entries: ${fmt(batches.per_s * 1000, 0)} entries/s, p50 ${fmt(batches.p50_ms, 0)} ms per batch (target ≥ 30,000); ${fmt((batches.per_s * 1000) / bareBatches.per_s, 2)} × the bare batch`,
