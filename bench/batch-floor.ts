@@ -1,12 +1,14 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { fmt } from './support.ts';
+import { fmt, percentile } from './support.ts';
 
 export interface BatchFloor {
   /** Entries/s of the call with every trigger and foreign key of the database switched off, rolled back: its own work and its writes. */
   unchecked_per_s: number;
   /** Entries/s of the same call with the database's checks on (deferred ones included), rolled back: the pair shows what the checks cost. */
   checked_per_s: number;
+  /** How many calls of each kind the medians are of. */
+  calls: number;
 }
 
 /**
@@ -57,15 +59,19 @@ export async function batchFloor(db: Knex, databaseUrl: string, batchIds: string
       ms.unchecked.push(off);
       ms.checked.push(on);
     }
-    const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-    return { unchecked_per_s: (size * 1000) / median(ms.unchecked), checked_per_s: (size * 1000) / median(ms.checked) };
+    const median = (xs: number[]) =>
+      percentile(
+        xs.sort((a, b) => a - b),
+        50,
+      );
+    return { unchecked_per_s: (size * 1000) / median(ms.unchecked), checked_per_s: (size * 1000) / median(ms.checked), calls: ms.checked.length };
   } finally {
     await unchecked.end();
     await checked.end();
   }
 }
 
-export const batchFloorLine = (f: BatchFloor | null, calls: number) =>
+export const batchFloorLine = (f: BatchFloor | null) =>
   f
-    ? `batch path before its commit (ledger_approve_batch rolled back, median of ${calls} calls each): ${fmt(f.unchecked_per_s, 0)} entries/s with the database's triggers and foreign keys off (the function's own work and writes), ${fmt(f.checked_per_s, 0)} with them on (deferred checks included)`
+    ? `batch path before its commit (ledger_approve_batch rolled back, median of ${f.calls} calls each): ${fmt(f.unchecked_per_s, 0)} entries/s with the database's triggers and foreign keys off (the function's own work and writes), ${fmt(f.checked_per_s, 0)} with them on (deferred checks included)`
     : 'batch path before its commit: not measured (needs a superuser database owner)';

@@ -188,7 +188,7 @@ export async function benchLedger(env: BenchEnv): Promise<void> {
   console.log(
     `batch approval, 10 × 1,000 entries: ${fmt(batches.per_s * 1000, 0)} entries/s, p50 ${fmt(batches.p50_ms, 0)} ms per batch (target ≥ 30,000); ${fmt((batches.per_s * 1000) / bareBatches.per_s, 2)} × the bare batch`,
   );
-  console.log(batchFloorLine(floor, 5));
+  console.log(batchFloorLine(floor));
 
   const readFundId = await newFund(h, ch, 'BENCH-READ');
   /** Prepares a batch and approves it: the seeding path. */
